@@ -1,0 +1,312 @@
+package camera
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+
+	"quietzone/can"
+)
+
+// Class says what a camera looks at.
+type Class string
+
+// Camera classes.
+const (
+	// Exterior cameras record the surroundings (sentry, dashcam).
+	Exterior Class = "exterior"
+	// Cabin cameras record the occupants. They stay off unless the
+	// configuration enables them: cabin data stays in the car by default.
+	Cabin Class = "cabin"
+)
+
+// Status is what a camera reports about itself.
+type Status uint8
+
+// Camera statuses. Unknown means no status was heard recently.
+const (
+	Unknown Status = iota
+	Idle
+	Recording
+	Fault
+	Off
+)
+
+var statusNames = [...]string{"unknown", "idle", "recording", "fault", "off"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("status(%d)", s)
+}
+
+// Codes are the raw CAN values of the command and status signals.
+type Codes struct {
+	Allow, Deny, Purge          int64
+	Idle, Recording, Fault, Off int64
+}
+
+// DefaultCodes are the values of the quietzone reference DBC.
+var DefaultCodes = Codes{Allow: 0, Deny: 1, Purge: 2, Idle: 0, Recording: 1, Fault: 2, Off: 3}
+
+// Spec is the wiring of one camera.
+type Spec struct {
+	Name  string
+	Class Class
+	// Power switches the camera's supply; nil when it has none.
+	Power gpio.PinOut
+	// PowerActiveLow: the camera is powered when the line is Low.
+	PowerActiveLow bool
+	// Command is the DBC signal that carries its recording command; nil
+	// when it has none. Several cameras may share one message.
+	Command *can.Signal
+	// Enabled allows a cabin camera to record when not suppressed.
+	// Exterior cameras ignore it.
+	Enabled bool
+}
+
+// FrameWriter sends command frames; a virtual-bus port or SocketCAN.
+type FrameWriter interface {
+	WriteFrame(f *can.Frame) error
+}
+
+// Options configure a Controller.
+type Options struct {
+	Codes Codes
+	// StatusTimeout: a camera not heard from for this long is Unknown.
+	StatusTimeout time.Duration
+	// Resend: the command frame is repeated this often, so that a camera
+	// that restarts learns its command within one period.
+	Resend time.Duration
+}
+
+// Stats count what the controller did and saw.
+type Stats struct {
+	Commands          uint64 // command frames sent
+	CommandErrors     uint64 // command frames that could not be sent
+	PowerErrors       uint64 // power-line writes that failed
+	TriggersAllowed   uint64 // triggers while recording was allowed
+	TriggersDropped   uint64 // triggers while suppressed: counted, nothing recorded
+	DisobedientStatus uint64 // status frames saying "recording" while suppressed
+}
+
+// State is the controller's view of one camera.
+type State struct {
+	Name       string
+	Class      Class
+	Allowed    bool // commanded to record-allowed
+	Powered    bool // power line on (true when the camera has no line)
+	Status     Status
+	StatusTime time.Time
+}
+
+type cam struct {
+	spec    Spec
+	state   State
+	trigger bool
+}
+
+// Controller drives all cameras of a vehicle.
+type Controller struct {
+	opts       Options
+	cams       []cam
+	w          FrameWriter
+	msgs       []*can.Message // distinct command messages
+	suppressed bool
+	applied    bool
+	lastSend   time.Time
+	stats      Stats
+}
+
+// NewController checks the wiring; it does not touch any camera until the
+// first Apply.
+func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, error) {
+	if opts.Codes == (Codes{}) {
+		opts.Codes = DefaultCodes
+	}
+	if opts.StatusTimeout <= 0 {
+		opts.StatusTimeout = 2 * time.Second
+	}
+	if opts.Resend <= 0 {
+		opts.Resend = time.Second
+	}
+	c := &Controller{opts: opts, w: w, suppressed: true}
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if s.Name == "" || seen[s.Name] {
+			return nil, fmt.Errorf("camera %q: empty or duplicate name", s.Name)
+		}
+		seen[s.Name] = true
+		if s.Class != Exterior && s.Class != Cabin {
+			return nil, fmt.Errorf("camera %s: class %q, want %q or %q", s.Name, s.Class, Exterior, Cabin)
+		}
+		if s.Power == nil && s.Command == nil {
+			return nil, fmt.Errorf("camera %s: neither a power line nor a command signal: it could not be suppressed", s.Name)
+		}
+		if s.Command != nil {
+			if w == nil {
+				return nil, fmt.Errorf("camera %s: command signal but no CAN writer", s.Name)
+			}
+			if !containsMsg(c.msgs, s.Command.Message) {
+				c.msgs = append(c.msgs, s.Command.Message)
+			}
+		}
+		c.cams = append(c.cams, cam{spec: s, state: State{Name: s.Name, Class: s.Class}})
+	}
+	return c, nil
+}
+
+func containsMsg(ms []*can.Message, m *can.Message) bool {
+	for _, x := range ms {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup returns the index of the camera called name.
+func (c *Controller) Lookup(name string) (int, bool) {
+	for i := range c.cams {
+		if c.cams[i].spec.Name == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// mayRecord says whether camera i may record when nothing is suppressed.
+func (c *Controller) mayRecord(i int) bool {
+	s := &c.cams[i].spec
+	return s.Class == Exterior || s.Enabled
+}
+
+// Apply suppresses (suppress true) or allows all cameras: it sends the
+// command frames and sets every power line. It always tries every camera
+// and returns the first error; a failure is never a reason to stop
+// cutting power to the others.
+func (c *Controller) Apply(now time.Time, suppress bool) error {
+	c.suppressed = suppress
+	c.applied = true
+	var errs []error
+	for i := range c.cams {
+		k := &c.cams[i]
+		allow := !suppress && c.mayRecord(i)
+		k.state.Allowed = allow
+		if k.spec.Power != nil {
+			if err := k.spec.Power.Out(c.level(k, allow)); err != nil {
+				c.stats.PowerErrors++
+				errs = append(errs, fmt.Errorf("camera %s power: %w", k.spec.Name, err))
+			}
+		}
+		k.state.Powered = allow || k.spec.Power == nil
+	}
+	if err := c.send(now); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Controller) level(k *cam, on bool) gpio.Level {
+	if k.spec.PowerActiveLow {
+		return !gpio.Level(on)
+	}
+	return gpio.Level(on)
+}
+
+// send writes every command message with the current command of each of
+// its cameras.
+func (c *Controller) send(now time.Time) error {
+	var errs []error
+	for _, m := range c.msgs {
+		f := m.NewFrame()
+		f.Time = now
+		for i := range c.cams {
+			k := &c.cams[i]
+			if k.spec.Command == nil || k.spec.Command.Message != m {
+				continue
+			}
+			code := c.opts.Codes.Deny
+			if k.state.Allowed {
+				code = c.opts.Codes.Allow
+			}
+			k.spec.Command.SetRaw(&f.Data, uint64(code))
+		}
+		if err := c.w.WriteFrame(&f); err != nil {
+			c.stats.CommandErrors++
+			errs = append(errs, fmt.Errorf("send camera command %s: %w", m.Name, err))
+			continue
+		}
+		c.stats.Commands++
+	}
+	c.lastSend = now
+	return errors.Join(errs...)
+}
+
+// Tick repeats the command frames when they are due and ages out status.
+func (c *Controller) Tick(now time.Time) error {
+	for i := range c.cams {
+		st := &c.cams[i].state
+		if st.Status != Unknown && now.Sub(st.StatusTime) > c.opts.StatusTimeout {
+			st.Status = Unknown
+		}
+	}
+	if !c.applied || now.Sub(c.lastSend) < c.opts.Resend {
+		return nil
+	}
+	return c.send(now)
+}
+
+// ObserveStatus records a status signal's raw value from camera i.
+func (c *Controller) ObserveStatus(i int, raw int64, now time.Time) {
+	k := &c.cams[i]
+	codes := &c.opts.Codes
+	switch raw {
+	case codes.Idle:
+		k.state.Status = Idle
+	case codes.Recording:
+		k.state.Status = Recording
+		if !k.state.Allowed {
+			c.stats.DisobedientStatus++
+		}
+	case codes.Fault:
+		k.state.Status = Fault
+	case codes.Off:
+		k.state.Status = Off
+	default:
+		k.state.Status = Unknown
+	}
+	k.state.StatusTime = now
+}
+
+// ObserveTrigger records camera i's trigger input. A rising trigger while
+// the camera is not allowed to record is counted and dropped.
+func (c *Controller) ObserveTrigger(i int, active bool, now time.Time) {
+	k := &c.cams[i]
+	if active && !k.trigger {
+		if k.state.Allowed {
+			c.stats.TriggersAllowed++
+		} else {
+			c.stats.TriggersDropped++
+		}
+	}
+	k.trigger = active
+}
+
+// Suppressed reports the last decision applied.
+func (c *Controller) Suppressed() bool { return c.suppressed }
+
+// States returns a copy of every camera's state.
+func (c *Controller) States() []State {
+	out := make([]State, len(c.cams))
+	for i := range c.cams {
+		out[i] = c.cams[i].state
+	}
+	return out
+}
+
+// Stats returns the counters.
+func (c *Controller) Stats() Stats { return c.stats }
