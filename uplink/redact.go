@@ -1,0 +1,118 @@
+package uplink
+
+import (
+	"math"
+	"time"
+)
+
+// Sample is the latest value of one signal role.
+type Sample struct {
+	Role  string
+	Value float64
+}
+
+// Snapshot is the gateway's view of the vehicle at one instant.
+type Snapshot struct {
+	Time time.Time
+	// Withhold: the vehicle is near a zone, or the gateway is not sure it
+	// is not; no location-revealing data may leave.
+	Withhold bool
+	// HavePosition: Lat and Lon hold a fresh, plausible fix.
+	HavePosition bool
+	Lat, Lon     float64
+	// Samples are fresh values by role. The Redactor reads them during
+	// Redact and keeps nothing that refers to the slice.
+	Samples []Sample
+}
+
+// Record is what one snapshot becomes on the wire.
+type Record struct {
+	Seq  uint64 `json:"seq"`
+	Time int64  `json:"t"` // Unix seconds
+	// Pos is [latitude, longitude] snapped to the policy's grid.
+	Pos     []float64          `json:"pos,omitempty"`
+	Signals map[string]float64 `json:"s,omitempty"`
+}
+
+// Redactor applies a Policy to snapshots.
+type Redactor struct {
+	p        *Policy
+	lastSent map[string]time.Time
+}
+
+// NewRedactor returns a Redactor for a validated policy.
+func NewRedactor(p *Policy) *Redactor {
+	return &Redactor{p: p, lastSent: map[string]time.Time{}}
+}
+
+// Outcome says what Redact left out.
+type Outcome struct {
+	PositionWithheld bool
+	SignalsWithheld  int // allowed signals left out because location was withheld
+	SignalsDenied    int // signals the policy does not allow
+	ForbiddenDenied  int // of those, phone and contact data
+}
+
+// Redact turns a snapshot into a record; ok is false when nothing may be sent.
+func (r *Redactor) Redact(s Snapshot) (rec Record, out Outcome, ok bool) {
+	rec.Time = s.Time.Unix()
+	if pr := r.p.Position; pr != nil && s.HavePosition {
+		switch {
+		case s.Withhold:
+			out.PositionWithheld = true
+		case r.due(PositionKey, pr.MaxRateHz, s.Time):
+			lat, lon := snap(s.Lat, s.Lon, pr.PrecisionM)
+			rec.Pos = []float64{lat, lon}
+			r.lastSent[PositionKey] = s.Time
+		}
+	}
+	for _, smp := range s.Samples {
+		rule, allowed := r.p.Signals[smp.Role]
+		if forbidden := Forbidden(smp.Role); forbidden || !allowed || math.IsNaN(smp.Value) || math.IsInf(smp.Value, 0) {
+			out.SignalsDenied++
+			if forbidden {
+				out.ForbiddenDenied++
+			}
+			continue
+		}
+		if s.Withhold && LocationRevealing(smp.Role) {
+			out.SignalsWithheld++
+			continue
+		}
+		if !r.due(smp.Role, rule.MaxRateHz, s.Time) {
+			continue
+		}
+		v := smp.Value
+		if rule.Quantum > 0 {
+			v = math.Round(v/rule.Quantum) * rule.Quantum
+		}
+		if rec.Signals == nil {
+			rec.Signals = map[string]float64{}
+		}
+		rec.Signals[smp.Role] = v
+		r.lastSent[smp.Role] = s.Time
+	}
+	return rec, out, rec.Pos != nil || len(rec.Signals) > 0
+}
+
+func (r *Redactor) due(key string, maxRateHz float64, now time.Time) bool {
+	if maxRateHz <= 0 {
+		return true
+	}
+	last, ok := r.lastSent[key]
+	return !ok || now.Sub(last) >= time.Duration(float64(time.Second)/maxRateHz)
+}
+
+const metresPerDegreeLat = 111320.0
+
+// snap moves a position to the nearest point of a grid of about
+// precisionM × precisionM cells.
+func snap(lat, lon, precisionM float64) (float64, float64) {
+	dLat := precisionM / metresPerDegreeLat
+	lat = math.Round(lat/dLat) * dLat
+	cos := math.Max(math.Cos(lat*math.Pi/180), 1e-6)
+	dLon := precisionM / (metresPerDegreeLat * cos)
+	lon = math.Round(lon/dLon) * dLon
+	lon = math.Mod(lon+540, 360) - 180
+	return math.Max(-90, math.Min(90, lat)), lon
+}
