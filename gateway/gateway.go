@@ -1,0 +1,653 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"quietzone/can"
+	"quietzone/geofence"
+	"quietzone/uplink"
+)
+
+// Well-known signal roles of the vehicle profile.
+const (
+	RoleSpeed         = "vehicle.speed"      // km/h
+	RoleLatitude      = "position.latitude"  // degrees
+	RoleLongitude     = "position.longitude" // degrees
+	RoleFixType       = "position.fix"       // 0 none, 1 dead reckoning, 2 2D, 3 3D, ...
+	RoleAccuracy      = "position.accuracy"  // metres
+	RoleHeading       = "position.heading"   // degrees
+	RoleGPSSpeed      = "position.speed"     // km/h
+	RolePrivacySwitch = "privacy.switch"     // non-zero: on
+	cameraRolePrefix  = "camera."            // camera.NAME.trigger, camera.NAME.status
+)
+
+// Cameras is what the gateway needs of the camera controller.
+type Cameras interface {
+	Lookup(name string) (int, bool)
+	Apply(now time.Time, suppress bool) error
+	ObserveStatus(i int, raw int64, now time.Time)
+	ObserveTrigger(i int, active bool, now time.Time)
+	Tick(now time.Time) error
+}
+
+// Telemetry receives snapshots; *uplink.Uplink implements it.
+type Telemetry interface {
+	// Offer takes a snapshot; it must not keep s.Samples.
+	Offer(s uplink.Snapshot) error
+	// Flush queues whatever is pending, at shutdown.
+	Flush(now time.Time) error
+}
+
+// Publisher delivers queued telemetry; *uplink.Publisher implements it.
+type Publisher interface {
+	Run(ctx context.Context) error
+	Drain(ctx context.Context) error
+}
+
+// Decision holds the thresholds of the decision loop.
+type Decision struct {
+	// Tick is how often state is re-checked without a new fix.
+	Tick time.Duration `yaml:"tick"`
+	// MaxFixAge: an older fix counts as no fix.
+	MaxFixAge time.Duration `yaml:"max_fix_age"`
+	// MinFixType is the lowest position.fix value accepted.
+	MinFixType int64 `yaml:"min_fix_type"`
+	// MaxAccuracyM: a fix reporting a worse accuracy counts as no fix.
+	MaxAccuracyM float64 `yaml:"max_accuracy_m"`
+	// ClearFixes consecutive clear fixes are needed to leave suppression.
+	ClearFixes int `yaml:"clear_fixes"`
+	// ReactionTime and CameraStopTime make the look-ahead horizon: at the
+	// current speed, how far the vehicle gets before a camera is off.
+	ReactionTime   time.Duration `yaml:"reaction_time"`
+	CameraStopTime time.Duration `yaml:"camera_stop_time"`
+	// AssumedSpeedKmh is used for the look-ahead when no speed is known.
+	AssumedSpeedKmh float64 `yaml:"assumed_speed_kmh"`
+	// MaxPlausibleKmh: a fix implying a faster move since the last one
+	// counts as no fix (a jump or a spoof).
+	MaxPlausibleKmh float64 `yaml:"max_plausible_kmh"`
+	// SignalMaxAge: signal values older than this are not uplinked.
+	SignalMaxAge time.Duration `yaml:"signal_max_age"`
+	// TelemetryPeriod is how often a snapshot goes to the uplink.
+	TelemetryPeriod time.Duration `yaml:"-"`
+	// WithholdMarginM widens every buffer for the uplinked position: the
+	// policy's snapping error, so that no snapped point lands in a buffer.
+	WithholdMarginM float64 `yaml:"-"`
+}
+
+// DefaultDecision returns conservative defaults.
+func DefaultDecision() Decision {
+	return Decision{
+		Tick:            100 * time.Millisecond,
+		MaxFixAge:       2 * time.Second,
+		MinFixType:      2,
+		MaxAccuracyM:    50,
+		ClearFixes:      3,
+		ReactionTime:    time.Second,
+		CameraStopTime:  2 * time.Second,
+		AssumedSpeedKmh: 250,
+		MaxPlausibleKmh: 400,
+		SignalMaxAge:    5 * time.Second,
+		TelemetryPeriod: time.Second,
+	}
+}
+
+func (d *Decision) validate() error {
+	switch {
+	case d.Tick <= 0, d.MaxFixAge <= 0, d.TelemetryPeriod <= 0, d.SignalMaxAge <= 0:
+		return errors.New("tick, max_fix_age, signal_max_age and telemetry period must be positive")
+	case d.ClearFixes < 1:
+		return errors.New("clear_fixes must be at least 1")
+	case d.ReactionTime < 0, d.CameraStopTime < 0:
+		return errors.New("reaction_time and camera_stop_time must not be negative")
+	case !(d.MaxAccuracyM > 0), !(d.AssumedSpeedKmh > 0), !(d.MaxPlausibleKmh > 0), d.WithholdMarginM < 0 || math.IsNaN(d.WithholdMarginM):
+		return errors.New("max_accuracy_m, assumed_speed_kmh and max_plausible_kmh must be positive, withhold margin not negative")
+	}
+	return nil
+}
+
+// Options are what a Gateway is built from.
+type Options struct {
+	Decoder *can.Decoder
+	Sources []can.Source
+	// Zones may be nil: the gateway then stays Unknown (fail closed).
+	Zones     *geofence.Index
+	Cameras   Cameras
+	Telemetry Telemetry // optional
+	Publisher Publisher // optional; run and drained by Run
+	// DrainTimeout bounds how long Run waits at shutdown for the queue to
+	// empty; what is left stays queued.
+	DrainTimeout time.Duration
+	Clock        Clock
+	Logger       *slog.Logger
+	Decision     Decision
+}
+
+type roleKind uint8
+
+const (
+	kindOther roleKind = iota
+	kindLat
+	kindLon
+	kindFixType
+	kindAccuracy
+	kindSpeed
+	kindGPSSpeed
+	kindPrivacy
+	kindCamStatus
+	kindCamTrigger
+)
+
+type role struct {
+	kind roleKind
+	cam  int
+}
+
+type fix struct {
+	lat, lon float64
+	t        time.Time
+	valid    bool
+}
+
+// Stats are the gateway's counters. They carry no positions.
+type Stats struct {
+	State       State
+	Frames      uint64
+	Decode      can.DecodeStats
+	Fixes       uint64 // fixes accepted
+	BadFixes    uint64 // fixes refused: quality, accuracy, range, implausible jump
+	Transitions uint64
+	// TimeIn is the time spent in each state.
+	TimeIn [numStates]time.Duration
+	// CameraErrors counts failed camera commands or power writes.
+	CameraErrors uint64
+	// TelemetryErrors counts snapshots the uplink could not take.
+	TelemetryErrors uint64
+}
+
+// Suppressed returns the total time spent suppressed.
+func (s Stats) Suppressed() time.Duration {
+	var d time.Duration
+	for st, t := range s.TimeIn {
+		if State(st).Suppressed() {
+			d += t
+		}
+	}
+	return d
+}
+
+// Gateway is the decision loop. Build it with New, start it with Run.
+type Gateway struct {
+	opts  Options
+	dec   *can.Decoder
+	clock Clock
+	log   *slog.Logger
+	d     Decision
+
+	roles    []role
+	latest   []can.Value
+	vals     []can.Value
+	lat, lon can.RoleID
+	hasPos   bool
+	fixType  int // role index or -1
+	accuracy int
+	speed    int
+	gpsSpeed int
+
+	fix        fix
+	lastRaw    fix // last fix received, good or not, for the plausibility check
+	state      State
+	since      time.Time
+	clearCount int
+	manual     bool
+	withhold   bool
+	lastSnap   time.Time
+	samples    []uplink.Sample
+
+	stats     Stats
+	processed atomic.Uint64
+	statsMu   sync.Mutex
+	published Stats
+}
+
+// New checks the options and resolves the signal roles.
+func New(o Options) (*Gateway, error) {
+	if o.Decoder == nil || o.Cameras == nil {
+		return nil, errors.New("new gateway: a decoder and cameras are required")
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Decision == (Decision{}) {
+		o.Decision = DefaultDecision()
+	}
+	if err := o.Decision.validate(); err != nil {
+		return nil, fmt.Errorf("new gateway: decision: %w", err)
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 10 * time.Second
+	}
+	g := &Gateway{
+		opts: o, dec: o.Decoder, clock: o.Clock, log: o.Logger, d: o.Decision,
+		fixType: -1, accuracy: -1, speed: -1, gpsSpeed: -1,
+	}
+	names := o.Decoder.Roles()
+	g.roles = make([]role, len(names))
+	g.latest = make([]can.Value, len(names))
+	g.vals = make([]can.Value, max(o.Decoder.MaxValuesPerFrame(), 1))
+	var haveLat, haveLon bool
+	for i, name := range names {
+		r := &g.roles[i]
+		switch name {
+		case RoleLatitude:
+			r.kind, g.lat, haveLat = kindLat, can.RoleID(i), true
+		case RoleLongitude:
+			r.kind, g.lon, haveLon = kindLon, can.RoleID(i), true
+		case RoleFixType:
+			r.kind, g.fixType = kindFixType, i
+		case RoleAccuracy:
+			r.kind, g.accuracy = kindAccuracy, i
+		case RoleSpeed:
+			r.kind, g.speed = kindSpeed, i
+		case RoleGPSSpeed:
+			r.kind, g.gpsSpeed = kindGPSSpeed, i
+		case RolePrivacySwitch:
+			r.kind = kindPrivacy
+		default:
+			cam, what, ok := cameraRole(name)
+			if !ok {
+				continue
+			}
+			idx, found := o.Cameras.Lookup(cam)
+			if !found {
+				continue // a camera the vehicle has but this installation does not drive
+			}
+			r.cam = idx
+			if what == "status" {
+				r.kind = kindCamStatus
+			} else {
+				r.kind = kindCamTrigger
+			}
+		}
+	}
+	if !haveLat || !haveLon {
+		return nil, fmt.Errorf("new gateway: the signal map has no %s and %s: the gateway could never leave suppression", RoleLatitude, RoleLongitude)
+	}
+	g.hasPos = true
+	return g, nil
+}
+
+// cameraRole splits "camera.NAME.status" or "camera.NAME.trigger".
+func cameraRole(role string) (name, what string, ok bool) {
+	rest, found := strings.CutPrefix(role, cameraRolePrefix)
+	if !found {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(rest, '.')
+	if i <= 0 {
+		return "", "", false
+	}
+	name, what = rest[:i], rest[i+1:]
+	return name, what, what == "status" || what == "trigger"
+}
+
+// Processed returns how many frames the decision loop has finished with.
+// The simulator waits on it to keep the gateway in lock step.
+func (g *Gateway) Processed() uint64 { return g.processed.Load() }
+
+// Stats returns the counters as of the last tick (or the end of Run).
+func (g *Gateway) Stats() Stats {
+	g.statsMu.Lock()
+	defer g.statsMu.Unlock()
+	return g.published
+}
+
+// Run suppresses every camera, then reads the sources and decides until ctx
+// is done or a source fails. On the way out it suppresses again, flushes
+// telemetry and gives the publisher DrainTimeout to deliver it.
+func (g *Gateway) Run(ctx context.Context) error {
+	now := g.clock.Now()
+	g.state, g.since = Unknown, now
+	g.log.Info("gateway starting suppressed", "state", g.state)
+	g.applyCameras(now, true)
+
+	var pubErr chan error
+	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPub()
+	if g.opts.Publisher != nil {
+		pubErr = make(chan error, 1)
+		go func() { pubErr <- g.opts.Publisher.Run(pubCtx) }()
+	}
+
+	eg, loopCtx := errgroup.WithContext(ctx)
+	frames := make(chan can.Frame, 1024)
+	for _, src := range g.opts.Sources {
+		eg.Go(func() error { return read(loopCtx, src, frames) })
+	}
+	closeSources := make(chan struct{})
+	eg.Go(func() error {
+		<-closeSources
+		for _, src := range g.opts.Sources {
+			src.Close()
+		}
+		return nil
+	})
+
+	g.loop(loopCtx, frames)
+	end := g.clock.Now()
+	g.applyCameras(end, true) // fail closed when the gateway stops, while the buses are still open
+	close(closeSources)
+	srcErr := eg.Wait()
+	g.account(end)
+	g.publishStats()
+	var errs []error
+	if srcErr != nil {
+		errs = append(errs, srcErr)
+	}
+	if g.opts.Telemetry != nil {
+		if err := g.opts.Telemetry.Flush(end); err != nil {
+			errs = append(errs, fmt.Errorf("flush telemetry: %w", err))
+		}
+	}
+	if g.opts.Publisher != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.opts.DrainTimeout)
+		if err := g.opts.Publisher.Drain(dctx); err != nil {
+			g.log.Warn("uplink not drained at shutdown; the rest stays queued", "err", err)
+		}
+		cancel()
+		cancelPub()
+		if err := <-pubErr; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	g.log.Info("gateway stopped", "frames", g.stats.Frames)
+	return errors.Join(errs...)
+}
+
+// read pumps one source into the loop until it ends or ctx is done.
+func read(ctx context.Context, src can.Source, out chan<- can.Frame) error {
+	var f can.Frame
+	for {
+		if err := src.ReadFrame(&f); err != nil {
+			if errors.Is(err, can.ErrClosed) || errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read frames: %w", err)
+		}
+		select {
+		case out <- f:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (g *Gateway) loop(ctx context.Context, frames <-chan can.Frame) {
+	ticker := g.clock.NewTicker(g.d.Tick)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-frames:
+			g.onFrame(&f)
+			g.processed.Add(1)
+		case <-ticker.C():
+			g.onTick(g.clock.Now())
+		}
+	}
+}
+
+func (g *Gateway) onFrame(f *can.Frame) {
+	g.stats.Frames++
+	n, err := g.dec.Decode(f, g.vals)
+	if err != nil {
+		return // counted by the decoder
+	}
+	now := g.clock.Now()
+	for _, v := range g.vals[:n] {
+		g.latest[v.Role] = v
+		r := g.roles[v.Role]
+		switch r.kind {
+		case kindCamStatus:
+			g.opts.Cameras.ObserveStatus(r.cam, v.Raw, v.Time)
+		case kindCamTrigger:
+			g.opts.Cameras.ObserveTrigger(r.cam, v.Raw != 0, v.Time)
+		case kindPrivacy:
+			if on := v.Raw != 0; on != g.manual {
+				g.manual = on
+				g.evaluate(now, false)
+			}
+		}
+	}
+	lat, lon := &g.latest[g.lat], &g.latest[g.lon]
+	if lat.Time.After(g.lastRaw.t) && lon.Time.After(g.lastRaw.t) && absDur(lat.Time.Sub(lon.Time)) <= g.d.Tick {
+		t := lat.Time
+		if lon.Time.After(t) {
+			t = lon.Time
+		}
+		g.onFix(now, t)
+	}
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// onFix judges a new position and re-decides.
+func (g *Gateway) onFix(now, t time.Time) {
+	f := fix{lat: g.latest[g.lat].Phys, lon: g.latest[g.lon].Phys, t: t}
+	ok := g.plausible(f)
+	g.lastRaw = f
+	if !ok {
+		g.stats.BadFixes++
+		g.fix.valid = false
+		g.evaluate(now, false)
+		return
+	}
+	f.valid = true
+	g.fix = f
+	g.stats.Fixes++
+	g.evaluate(now, true)
+}
+
+// plausible checks a raw fix against range, quality, accuracy and the
+// speed it implies since the previous one.
+func (g *Gateway) plausible(f fix) bool {
+	if math.IsNaN(f.lat) || math.IsNaN(f.lon) || f.lat < -90 || f.lat > 90 || f.lon < -180 || f.lon > 180 {
+		return false
+	}
+	if g.fixType >= 0 {
+		q := g.latest[g.fixType]
+		if q.Time.IsZero() || absDur(f.t.Sub(q.Time)) > g.d.MaxFixAge || q.Raw < g.d.MinFixType {
+			return false
+		}
+	}
+	if g.accuracy >= 0 {
+		a := g.latest[g.accuracy]
+		if a.Time.IsZero() || absDur(f.t.Sub(a.Time)) > g.d.MaxFixAge || !(a.Phys <= g.d.MaxAccuracyM) {
+			return false
+		}
+	}
+	if p := g.lastRaw; !p.t.IsZero() {
+		dt := f.t.Sub(p.t).Seconds()
+		if dt <= 0 {
+			return false
+		}
+		// Two fixes each off by up to two sigma may differ by 4 sigma
+		// without the vehicle moving: only the rest counts as motion.
+		moved := math.Max(0, distanceM(p.lat, p.lon, f.lat, f.lon)-2*g.accuracyMargin())
+		if moved/dt > g.d.MaxPlausibleKmh/3.6 {
+			return false
+		}
+	}
+	return true
+}
+
+// accuracyMargin is how far the true position may be from the fix.
+func (g *Gateway) accuracyMargin() float64 {
+	if g.accuracy < 0 {
+		return g.d.MaxAccuracyM * 2
+	}
+	return 2 * g.latest[g.accuracy].Phys // two sigma
+}
+
+// speedMps returns the freshest known speed, or the assumed one.
+func (g *Gateway) speedMps(now time.Time) float64 {
+	for _, i := range [...]int{g.speed, g.gpsSpeed} {
+		if i < 0 {
+			continue
+		}
+		v := g.latest[i]
+		if !v.Time.IsZero() && now.Sub(v.Time) <= g.d.MaxFixAge && v.Phys >= 0 && !math.IsNaN(v.Phys) {
+			return v.Phys / 3.6
+		}
+	}
+	return g.d.AssumedSpeedKmh / 3.6
+}
+
+// evaluate re-decides the state; zone relations change only on a new fix.
+func (g *Gateway) evaluate(now time.Time, newFix bool) {
+	switch {
+	case g.manual:
+		g.clearCount = 0
+		g.setState(now, Manual, "privacy switch")
+		return
+	case g.opts.Zones == nil:
+		g.setState(now, Unknown, "no zones")
+		return
+	case !g.fix.valid || now.Sub(g.fix.t) > g.d.MaxFixAge:
+		g.clearCount = 0
+		g.setState(now, Unknown, "no fresh plausible fix")
+		return
+	case !newFix:
+		if g.state == Manual { // switch released: wait for clear fixes
+			g.setState(now, Unknown, "privacy switch released")
+		}
+		return
+	}
+	acc := g.accuracyMargin()
+	look := g.speedMps(now)*(g.d.ReactionTime+g.d.CameraStopTime).Seconds() + acc
+	withhold := g.d.WithholdMarginM + acc
+	r := g.opts.Zones.Query(g.fix.lat, g.fix.lon, math.Max(look, withhold))
+	g.withhold = r.MarginM <= withhold
+	switch {
+	case r.Inside:
+		g.clearCount = 0
+		g.setState(now, Inside, "inside a zone")
+	case r.MarginM <= look:
+		g.clearCount = 0
+		g.setState(now, Near, "within a buffer or the look-ahead")
+	default:
+		g.clearCount++
+		switch {
+		case g.state == Clear:
+		case g.clearCount >= g.d.ClearFixes:
+			g.setState(now, Clear, "consecutive clear fixes")
+		case g.state == Inside:
+			g.setState(now, Near, "leaving a zone")
+		}
+	}
+}
+
+func (g *Gateway) setState(now time.Time, s State, reason string) {
+	if s == g.state {
+		return
+	}
+	g.account(now)
+	from := g.state
+	g.state = s
+	g.stats.Transitions++
+	g.log.Info("state changed", "from", from, "to", s, "reason", reason)
+	if from.Suppressed() != s.Suppressed() {
+		g.applyCameras(now, s.Suppressed())
+	}
+}
+
+// account adds the time since the last change to the current state.
+func (g *Gateway) account(now time.Time) {
+	if now.After(g.since) {
+		g.stats.TimeIn[g.state] += now.Sub(g.since)
+	}
+	g.since = now
+}
+
+func (g *Gateway) applyCameras(now time.Time, suppress bool) {
+	if err := g.opts.Cameras.Apply(now, suppress); err != nil {
+		g.stats.CameraErrors++
+		g.log.Error("camera command failed", "suppress", suppress, "err", err)
+	}
+}
+
+func (g *Gateway) onTick(now time.Time) {
+	g.evaluate(now, false)
+	if err := g.opts.Cameras.Tick(now); err != nil {
+		g.stats.CameraErrors++
+		g.log.Error("camera refresh failed", "err", err)
+	}
+	if g.opts.Telemetry != nil && now.Sub(g.lastSnap) >= g.d.TelemetryPeriod {
+		g.lastSnap = now
+		if err := g.opts.Telemetry.Offer(g.snapshot(now)); err != nil {
+			g.stats.TelemetryErrors++
+			g.log.Error("telemetry snapshot refused", "err", err)
+		}
+	}
+	g.account(now)
+	g.publishStats()
+}
+
+// snapshot collects the fresh values for the uplink. Latitude and longitude
+// go as the position, and only from an accepted fix.
+func (g *Gateway) snapshot(now time.Time) uplink.Snapshot {
+	s := uplink.Snapshot{
+		Time:     now,
+		Withhold: g.state.Suppressed() || g.withhold,
+	}
+	if g.fix.valid && now.Sub(g.fix.t) <= g.d.MaxFixAge {
+		s.HavePosition, s.Lat, s.Lon = true, g.fix.lat, g.fix.lon
+	}
+	g.samples = g.samples[:0]
+	names := g.dec.Roles()
+	for i, v := range g.latest {
+		k := g.roles[i].kind
+		if k == kindLat || k == kindLon || v.Time.IsZero() || now.Sub(v.Time) > g.d.SignalMaxAge {
+			continue
+		}
+		g.samples = append(g.samples, uplink.Sample{Role: names[i], Value: v.Phys})
+	}
+	s.Samples = g.samples
+	return s
+}
+
+func (g *Gateway) publishStats() {
+	g.stats.State = g.state
+	g.stats.Decode = g.dec.Stats()
+	g.statsMu.Lock()
+	g.published = g.stats
+	g.statsMu.Unlock()
+}
+
+// distanceM is the great-circle distance between two points in metres.
+func distanceM(lat1, lon1, lat2, lon2 float64) float64 {
+	const rad = math.Pi / 180
+	dLat := (lat2 - lat1) * rad
+	dLon := (lon2 - lon1) * rad
+	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
+	return 2 * geofence.EarthRadiusM * math.Asin(math.Min(1, math.Sqrt(a)))
+}

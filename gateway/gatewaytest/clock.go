@@ -1,0 +1,116 @@
+// Package gatewaytest holds test helpers for the gateway: a manual clock.
+package gatewaytest
+
+import (
+	"sync"
+	"time"
+
+	"quietzone/gateway"
+)
+
+// Clock is a manual gateway.Clock. Time moves only when Advance or Set is
+// called; tickers fire then, once per period passed.
+//
+// Advance hands each tick to the ticker's reader and waits until it was
+// taken (or the ticker stopped), so that a tick is always seen before
+// anything the caller does after Advance returns.
+type Clock struct {
+	mu      sync.Mutex
+	now     time.Time
+	tickers []*ticker
+}
+
+var _ gateway.Clock = (*Clock)(nil)
+
+// NewClock returns a clock set to start.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+
+// Now implements gateway.Clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// NewTicker implements gateway.Clock.
+func (c *Clock) NewTicker(d time.Duration) gateway.Ticker {
+	if d <= 0 {
+		panic("gatewaytest: non-positive ticker period")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &ticker{c: make(chan time.Time), stop: make(chan struct{}), period: d, next: c.now.Add(d)}
+	c.tickers = append(c.tickers, t)
+	return t
+}
+
+// Advance moves the clock forward by d, firing tickers on the way.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	target := c.now.Add(d)
+	c.mu.Unlock()
+	c.Set(target)
+}
+
+// Set moves the clock to t (forward only; a step back only sets Now).
+func (c *Clock) Set(t time.Time) {
+	for {
+		c.mu.Lock()
+		var due *ticker
+		for _, tk := range c.tickers {
+			if !tk.stopped() && !tk.next.After(t) && (due == nil || tk.next.Before(due.next)) {
+				due = tk
+			}
+		}
+		if due == nil {
+			c.now = t
+			c.mu.Unlock()
+			return
+		}
+		at := due.next
+		if at.After(c.now) {
+			c.now = at
+		}
+		due.next = at.Add(due.period)
+		c.mu.Unlock()
+		select {
+		case due.c <- at:
+		case <-due.stop:
+		}
+	}
+}
+
+type ticker struct {
+	c      chan time.Time
+	stop   chan struct{}
+	once   sync.Once
+	period time.Duration
+	next   time.Time
+}
+
+func (t *ticker) C() <-chan time.Time { return t.c }
+
+func (t *ticker) Stop() { t.once.Do(func() { close(t.stop) }) }
+
+func (t *ticker) stopped() bool {
+	select {
+	case <-t.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Tickers returns how many tickers are running: a test can wait for the
+// gateway's loop to start before it advances time.
+func (c *Clock) Tickers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.tickers {
+		if !t.stopped() {
+			n++
+		}
+	}
+	return n
+}
