@@ -1,0 +1,16 @@
+// Package testbench drives the gateway the way a vehicle would and checks
+// what comes out against the simulator's ground truth.
+//
+// A simulated vehicle follows a route at a speed profile and sends the
+// frames its ECUs would (speed, GNSS, camera status and triggers, the
+// phone link's contact sync) on the virtual CAN bus, encoded with the same
+// DBC the gateway decodes. Simulated cameras obey or ignore the gateway's
+// command frames and power lines. An embedded MQTT broker
+// (github.com/mochi-mqtt/server/v2) on 127.0.0.1 takes the uplink, and a
+// subscriber collects every record. The checker then holds each camera-on
+// moment and each published record against where the vehicle really was.
+//
+// The bench touches only the gateway's public inputs and outputs: frames,
+// GPIO lines, the broker, the clock it is given and its counters. The
+// drive runs faster than real time, in lock step with the gateway.
+package testbench

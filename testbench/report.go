@@ -1,0 +1,123 @@
+package testbench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"quietzone/uplink"
+)
+
+// CameraReport is one camera's figures over the drive.
+type CameraReport struct {
+	Name, Class string
+	// On is how long the camera was powered or recording; OnInside the
+	// part of it while the vehicle was inside a zone (must be 0).
+	On, OnInside time.Duration
+	Triggers     int // motion bursts its sensor saw
+	Recordings   int // recordings it started
+}
+
+// Report is the outcome of one scenario.
+type Report struct {
+	Scenario       string
+	DistanceKm     float64
+	Simulated      time.Duration
+	Wall           time.Duration
+	FramesSent     uint64
+	FramesDecoded  uint64
+	FramesBad      uint64
+	Fixes          uint64
+	BadFixes       uint64
+	TimeInZones    time.Duration
+	TimeInBuffers  time.Duration
+	Suppressed     time.Duration
+	OverSuppressed time.Duration // suppressed while outside every buffer
+	CameraOnInside time.Duration
+	Cameras        []CameraReport
+	// TriggersDropped counts triggers the gateway saw while suppressed.
+	TriggersDropped uint64
+	Uplink          uplink.Stats
+	Published       uplink.PublisherStats
+	ContactFrames   int
+	Findings        Findings
+
+	Intervals []interval
+	start     time.Time
+}
+
+// OK reports whether every invariant held: no camera on inside a zone and
+// every leak count zero.
+func (r *Report) OK() bool { return r.CameraOnInside == 0 && r.Findings.Clean() }
+
+func mark(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "FAIL"
+}
+
+// WriteText prints the report for people.
+func (r *Report) WriteText(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("quietzone — %s\n\n", r.Scenario)
+	p("Drive        %.1f km in %s simulated (ran in %s)\n", r.DistanceKm, clock(r.Simulated), r.Wall.Round(10*time.Millisecond))
+	p("Bus          %d frames sent, %d decoded, %d bad; %d fixes accepted, %d refused\n", r.FramesSent, r.FramesDecoded, r.FramesBad, r.Fixes, r.BadFixes)
+	p("Zones        inside zones %s, within buffers %s\n", clock(r.TimeInZones), clock(r.TimeInBuffers))
+	p("\nSuppressed   %s in %d stretches (outside every buffer: %s, start-up and look-ahead)\n",
+		clock(r.Suppressed), len(r.Intervals), clock(r.OverSuppressed))
+	for _, iv := range r.Intervals {
+		why := "start-up: no plausible fix yet"
+		switch {
+		case iv.insideTruth > 0:
+			why = fmt.Sprintf("through a zone (inside %s)", clock(iv.insideTruth))
+		case iv.inBufferTruth > 0:
+			why = "past a zone, within its buffer"
+		case iv.from.After(r.start):
+			why = "look-ahead or fix quality"
+		}
+		p("  %s – %s  (%5.1fs)  km %5.1f – %5.1f  %s\n", clock(iv.from.Sub(r.start)), clock(iv.to.Sub(r.start)), iv.to.Sub(iv.from).Seconds(), iv.fromKm, iv.toKm, why)
+	}
+	p("\nCameras      (on = powered or recording)\n")
+	for _, c := range r.Cameras {
+		p("  %-6s %-8s on %s, inside zones %s, %d triggers, %d recordings\n",
+			c.Name, c.Class, clock(c.On), clock(c.OnInside), c.Triggers, c.Recordings)
+	}
+	p("  triggers dropped by the gateway while suppressed: %d\n", r.TriggersDropped)
+	u := r.Uplink
+	ratio := 0.0
+	if u.CompressedBytes > 0 {
+		ratio = float64(u.RawBytes) / float64(u.CompressedBytes)
+	}
+	p("\nUplink       %d records in %d batches, %d B JSON -> %d B zstd (%.1fx), %d batches acknowledged\n",
+		u.Records, u.Batches, u.RawBytes, u.CompressedBytes, ratio, r.Published.Published)
+	p("Redacted     positions: %d sent on a grid, %d withheld near zones\n", u.PositionsSent, u.PositionsWithheld)
+	p("             signal values kept in the car: %d not allowed by the policy, %d location values withheld near zones\n",
+		u.SignalsDenied, u.SignalsWithheld)
+	p("             phone contacts synced on the bus: %d; contact values kept in the car: %d (never uplinked, whatever the policy)\n",
+		r.ContactFrames, u.ForbiddenDenied)
+	f := r.Findings
+	p("\nInvariants   (ground truth: the simulator's exact position)\n")
+	p("  camera on inside a zone            %-8s %s\n", clock(r.CameraOnInside), mark(r.CameraOnInside == 0))
+	p("  position published within a buffer %-8d %s\n", f.PositionLeaks, mark(f.PositionLeaks == 0))
+	p("  forbidden signal published         %-8d %s\n", f.ForbiddenSignals, mark(f.ForbiddenSignals == 0))
+	p("  VIN, zone or contact on the wire   %-8d %s\n", f.IdentifierLeaks, mark(f.IdentifierLeaks == 0))
+	p("  accepted record never arrived      %-8d %s\n", f.LostRecords, mark(f.LostRecords == 0))
+	p("  undecodable telemetry              %-8d %s\n", f.BadPayloads, mark(f.BadPayloads == 0))
+	p("  (%d records received, %d with a position, %d repeats dropped by sequence number)\n", f.Received, f.PositionsSeen, f.Duplicates)
+	if r.OK() {
+		p("\nAll invariants hold.\n")
+	} else {
+		p("\nINVARIANT VIOLATED.\n")
+	}
+}
+
+// clock formats a duration as h:mm:ss.
+func clock(d time.Duration) string {
+	d = d.Round(time.Second)
+	h := d / time.Hour
+	m := (d % time.Hour) / time.Minute
+	s := (d % time.Minute) / time.Second
+	return strings.TrimPrefix(fmt.Sprintf("%d:%02d:%02d", h, m, s), "")
+}

@@ -1,0 +1,82 @@
+package testbench
+
+import (
+	"embed"
+	"time"
+
+	"quietzone/gateway"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Waypoint is a point of a route and the speed to hold from it to the next.
+type Waypoint struct {
+	Lat, Lon float64
+	SpeedKmh float64
+}
+
+// Scenario is one simulated drive.
+type Scenario struct {
+	Name  string
+	Start time.Time
+	Route []Waypoint
+	// Step is the simulation step; frames go out once per step (10 Hz).
+	Step time.Duration
+	// GNSSNoiseM is the standard deviation of the simulated GNSS error.
+	GNSSNoiseM float64
+	// ParkedAfter keeps the vehicle parked at the end, ignition on.
+	ParkedAfter time.Duration
+	Seed        uint64
+	// Zones and Policy are file contents, with names for messages.
+	ZonesName  string
+	Zones      []byte
+	PolicyName string
+	Policy     []byte
+	// Cameras wire the profile's cameras; each gets a simulated power line.
+	Cameras []gateway.CameraConfig
+	// VIN is the vehicle's identity, which must never reach the wire.
+	VIN string
+	// Contacts are the phone book the head unit syncs at start.
+	Contacts []string
+}
+
+// BuiltIn returns the demo drive: 11 km through the countryside, through
+// one zone (a depot straddling the road) and past a second (a radar site
+// beside it), with motion triggers on every camera throughout.
+func BuiltIn() Scenario {
+	zones, err := assets.ReadFile("assets/demo-zones.geojson")
+	if err != nil {
+		panic(err) // embedded: cannot fail
+	}
+	policy, err := assets.ReadFile("assets/demo-policy.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return Scenario{
+		Name:  "built-in: country road through a depot and past a radar site",
+		Start: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC),
+		Route: []Waypoint{
+			{Lat: 52.0000, Lon: 10.0000, SpeedKmh: 50},
+			{Lat: 52.0000, Lon: 10.0450, SpeedKmh: 70},
+			{Lat: 52.0150, Lon: 10.0700, SpeedKmh: 60},
+			{Lat: 52.0150, Lon: 10.1200, SpeedKmh: 80},
+			{Lat: 52.0000, Lon: 10.1500, SpeedKmh: 50},
+		},
+		Step:        100 * time.Millisecond,
+		GNSSNoiseM:  2,
+		ParkedAfter: 20 * time.Second,
+		Seed:        1,
+		ZonesName:   "builtin:demo-zones.geojson",
+		Zones:       zones,
+		PolicyName:  "builtin:demo-policy.yaml",
+		Policy:      policy,
+		Cameras: []gateway.CameraConfig{
+			{Name: "front", Class: "exterior", PowerLine: "CAM_FRONT_PWR"},
+			{Name: "rear", Class: "exterior", PowerLine: "CAM_REAR_PWR"},
+			{Name: "cabin", Class: "cabin", PowerLine: "CAM_CABIN_PWR"},
+		},
+		VIN:      "QZDEMO00000000001",
+		Contacts: []string{"ALICE K", "BOB MAR", "CAROL D", "DAVE 01"},
+	}
+}
