@@ -216,6 +216,7 @@ type Gateway struct {
 
 	stats     Stats
 	processed atomic.Uint64
+	ticks     atomic.Uint64
 	statsMu   sync.Mutex
 	published Stats
 }
@@ -307,6 +308,9 @@ func cameraRole(role string) (name, what string, ok bool) {
 // Processed returns how many frames the decision loop has finished with.
 // The simulator waits on it to keep the gateway in lock step.
 func (g *Gateway) Processed() uint64 { return g.processed.Load() }
+
+// Ticks returns how many ticks the decision loop has finished with.
+func (g *Gateway) Ticks() uint64 { return g.ticks.Load() }
 
 // Stats returns the counters as of the last tick (or the end of Run).
 func (g *Gateway) Stats() Stats {
@@ -405,8 +409,9 @@ func (g *Gateway) loop(ctx context.Context, frames <-chan can.Frame) {
 		case f := <-frames:
 			g.onFrame(&f)
 			g.processed.Add(1)
-		case <-ticker.C():
-			g.onTick(g.clock.Now())
+		case t := <-ticker.C():
+			g.onTick(t) // the tick's own time: a manual clock may already be further on
+			g.ticks.Add(1)
 		}
 	}
 }

@@ -13,7 +13,8 @@ import (
 //
 // Advance hands each tick to the ticker's reader and waits until it was
 // taken (or the ticker stopped), so that a tick is always seen before
-// anything the caller does after Advance returns.
+// anything the caller does after Advance returns. While a reader handles
+// a tick the clock may already have moved on: readers use the tick's time.
 type Clock struct {
 	mu      sync.Mutex
 	now     time.Time
