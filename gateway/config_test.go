@@ -1,0 +1,134 @@
+package gateway_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"quietzone/gateway"
+)
+
+func TestLoadGoodConfig(t *testing.T) {
+	s, err := gateway.Load("testdata/good/quietzone.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Zones.Len() != 2 || len(s.Config.Cameras) != 3 || s.VIN != "QZTEST00000000042" || len(s.FleetKey) == 0 {
+		t.Errorf("loaded %d zones, %d cameras, vin %q", s.Zones.Len(), len(s.Config.Cameras), s.VIN)
+	}
+	if s.Config.Decision.ClearFixes != 5 || s.Config.Decision.MaxFixAge != 1500*time.Millisecond {
+		t.Errorf("decision overrides not applied: %+v", s.Config.Decision)
+	}
+	if d := gateway.DefaultDecision(); s.Config.Decision.Tick != d.Tick {
+		t.Errorf("unset decision keys lost their defaults: %+v", s.Config.Decision)
+	}
+	if s.Policy.Position == nil || s.Policy.Position.PrecisionM != 500 {
+		t.Errorf("policy position %+v", s.Policy.Position)
+	}
+	if len(s.Profile.Commands) != 3 {
+		t.Errorf("profile commands %v", s.Profile.Commands)
+	}
+}
+
+// writeSet copies the good configuration into a temporary directory,
+// replacing the files given, and returns the config's path.
+func writeSet(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"quietzone.yaml", "zones.geojson", "policy.yaml", "fleet.key"} {
+		data, err := os.ReadFile(filepath.Join("testdata/good", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "quietzone.yaml")
+}
+
+const goodHead = `vehicle:
+  profile: builtin:quietzone
+  vin: QZTEST00000000042
+  interfaces: [vcan0]
+zones: {file: zones.geojson}
+policy: policy.yaml
+uplink: {fleet_key_file: fleet.key}
+`
+
+func TestLoadRejectsBadFiles(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string]string
+		want  string // "FILE:LINE: reason" with FILE relative to the set's directory
+	}{
+		{"yaml syntax", map[string]string{"quietzone.yaml": "vehicle:\n  profile: [\n"}, "quietzone.yaml:2: did not find expected node content"},
+		{"unknown key", map[string]string{"quietzone.yaml": goodHead + "camras: []\n"}, "quietzone.yaml:8: field camras not found"},
+		{"wrong type", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: f, class: exterior}]\ndecision: {clear_fixes: lots}\n"}, "quietzone.yaml:9: cannot unmarshal"},
+		{"no cameras", map[string]string{"quietzone.yaml": goodHead}, "quietzone.yaml:1: cameras: at least one camera is required"},
+		{"bad class", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - name: f\n    class: dashcam\n"}, "quietzone.yaml:10: camera f: class \"dashcam\""},
+		{"bad decision", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\ndecision:\n  clear_fixes: 0\n"}, "quietzone.yaml:10: clear_fixes must be at least 1"},
+		{"uncontrollable camera", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - {name: side, class: exterior}\n"}, "quietzone.yaml:9: camera side: the profile has no command for it and it has no power_line"},
+		{"missing vin", map[string]string{"quietzone.yaml": strings.Replace(goodHead, "  vin: QZTEST00000000042\n", "", 1) + "cameras: [{name: front, class: exterior}]\n"}, "quietzone.yaml:2: vehicle.vin or vehicle.vin_file is required"},
+		{"policy allows phone data", map[string]string{"policy.yaml": "signals:\n  vehicle.speed: {}\n  phone.contact.chars: {}\n"}, "policy.yaml:3: phone.contact.chars: phone and contact data can never be uplinked"},
+		{"policy bad precision", map[string]string{"policy.yaml": "position:\n  precision_m: 0\n"}, "policy.yaml:2: position: precision_m must be at least 1"},
+		{"policy unknown key", map[string]string{"policy.yaml": "signals: {}\nbatches: {}\n"}, "policy.yaml:2: field batches not found"},
+		{"zone file", map[string]string{"zones.geojson": `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[10,52]}}]}`}, "zones.geojson: feature 0: a Point zone needs a positive radius_m"},
+		{"missing policy file", map[string]string{"quietzone.yaml": strings.Replace(goodHead, "policy.yaml", "nope.yaml", 1) + "cameras: [{name: front, class: exterior}]\n"}, "nope.yaml: no such file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeSet(t, tc.files)
+			_, err := gateway.Load(path)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			got := strings.ReplaceAll(err.Error(), filepath.Dir(path)+string(filepath.Separator), "")
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("error\n  %s\nwant it to contain\n  %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigErrorCarriesLine(t *testing.T) {
+	path := writeSet(t, map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: f, class: nope}]\n"})
+	_, err := gateway.Load(path)
+	var ce *gateway.ConfigError
+	if !errors.As(err, &ce) || ce.Line != 8 || ce.File != path {
+		t.Fatalf("error %v: want a ConfigError at %s:8", err, path)
+	}
+}
+
+func TestLoadProfileErrors(t *testing.T) {
+	dir := t.TempDir()
+	dbc := "VERSION \"\"\n\nBO_ 100 M: 8 X\n SG_ S : 0|8@1+ (1,0) [0|0] \"\" X\n"
+	if err := os.WriteFile(filepath.Join(dir, "v.dbc"), []byte(dbc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ profile, want string }{
+		{"dbc: v.dbc\nsignals:\n  vehicle.speed: M.S\n  position.latitude: M.T\n", "p.yaml:4: role position.latitude: signal T is not in message M"},
+		{"dbc: v.dbc\nsignals:\n  vehicle.speed: MS\n", "p.yaml:3: vehicle.speed: want MESSAGE.SIGNAL"},
+		{"dbc: v.dbc\ncommands:\n  camera.front: M.X\n", "p.yaml:3: command camera.front: no signal"},
+		{"signals: {}\n", "p.yaml:1: dbc is required"},
+		{"dbc: missing.dbc\n", "missing.dbc: no such file"},
+	}
+	for _, tc := range cases {
+		p := filepath.Join(dir, "p.yaml")
+		if err := os.WriteFile(p, []byte(tc.profile), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := gateway.LoadProfile(p)
+		if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), dir+"/", ""), tc.want) {
+			t.Errorf("profile %q: error %v, want %q", tc.profile, err, tc.want)
+		}
+	}
+}
