@@ -1,0 +1,83 @@
+package testbench
+
+import (
+	"testing"
+	"time"
+
+	"quietzone/gateway"
+	"quietzone/geofence"
+	"quietzone/uplink"
+)
+
+// batch compresses records the way the uplink does.
+func batch(t *testing.T, recs ...uplink.Record) []byte {
+	t.Helper()
+	b, err := uplink.NewBatcher(uplink.BatchRule{MaxRecords: 1000, MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if _, _, err := b.Add(r, time.Unix(0, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _ := b.Close()
+	return out.Payload
+}
+
+func msg(t *testing.T, recs ...uplink.Record) Message {
+	p := batch(t, recs...)
+	m := Message{Topic: "quietzone/v1/abc/telemetry", Payload: p}
+	m.Records, m.Err = uplink.DecodeBatch(p)
+	return m
+}
+
+// TestCheckerCatchesLeaks feeds the checker what a broken gateway would
+// publish, so that a green demo means something.
+func TestCheckerCatchesLeaks(t *testing.T) {
+	sc := BuiltIn()
+	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{sc.VIN, "Demo Depot North", "ALICE K"}
+	far := []float64{52.1, 10.3}
+	inZone := []float64{52.015, 10.090}            // inside zone A
+	inBuffer := []float64{52.0095 - 0.0009, 10.09} // ~100 m south of zone A, within its 200 m buffer
+	cases := []struct {
+		name     string
+		msgs     []Message
+		accepted uint64
+		want     Findings
+	}{
+		{"clean", []Message{msg(t, uplink.Record{Seq: 1, Pos: far, Signals: map[string]float64{"vehicle.speed": 50}})}, 1,
+			Findings{Received: 1, PositionsSeen: 1}},
+		{"position in a zone", []Message{msg(t, uplink.Record{Seq: 1, Pos: inZone})}, 1,
+			Findings{Received: 1, PositionsSeen: 1, PositionLeaks: 1}},
+		{"position in a buffer", []Message{msg(t, uplink.Record{Seq: 1, Pos: inBuffer})}, 1,
+			Findings{Received: 1, PositionsSeen: 1, PositionLeaks: 1}},
+		{"phone data", []Message{msg(t, uplink.Record{Seq: 1, Signals: map[string]float64{"phone.contact.chars": 1}})}, 1,
+			Findings{Received: 1, ForbiddenSignals: 1}},
+		{"signal the policy does not allow", []Message{msg(t, uplink.Record{Seq: 1, Signals: map[string]float64{"vehicle.odometer": 1}})}, 1,
+			Findings{Received: 1, ForbiddenSignals: 1}},
+		{"VIN in a topic", []Message{{Topic: "quietzone/v1/" + sc.VIN + "/status", Payload: []byte("online")}}, 0,
+			Findings{IdentifierLeaks: 1}},
+		{"lost record", []Message{msg(t, uplink.Record{Seq: 1}, uplink.Record{Seq: 3})}, 3,
+			Findings{Received: 2, LostRecords: 1}},
+		{"repeat", []Message{msg(t, uplink.Record{Seq: 1}), msg(t, uplink.Record{Seq: 1})}, 1,
+			Findings{Received: 1, Duplicates: 1}},
+		{"garbage", []Message{{Topic: "quietzone/v1/abc/telemetry", Payload: []byte("not zstd")}}, 0,
+			Findings{BadPayloads: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := check(tc.msgs, zones, pol, secrets, tc.accepted); got != tc.want {
+				t.Errorf("findings %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
