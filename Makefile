@@ -5,7 +5,7 @@ APT     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all demo test vet build tools-test fuzz bench clean
+.PHONY: all demo test test-vcan vet build tools-test fuzz bench clean
 
 all: build
 
@@ -21,6 +21,16 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## test-vcan: the SocketCAN tests on a real Linux kernel with vcan0, in a throwaway QEMU VM
+VMDIR     ?= $(CURDIR)/.cache/vm
+VCAN_PKGS ?= ./can/... ./gateway/... ./cmd/...
+test-vcan:
+	CGO_ENABLED=0 $(GO) build -o $(VMDIR)/vcanvm ./cmd/vcanvm
+	cmd/vcanvm/prepare.sh $(VMDIR) $(VMDIR)/vcanvm
+	CGO_ENABLED=0 VCANVM_KERNEL=$(VMDIR)/vmlinux VCANVM_MODULES=$(VMDIR)/modules \
+	VCANVM_EXTRA="cansend candump" VCANVM_ENV="QUIETZONE_REQUIRE_VCAN" QUIETZONE_REQUIRE_VCAN=1 \
+	  $(GO) test -count=1 -timeout 15m -exec $(VMDIR)/vcanvm -run 'VCAN' $(VCAN_PKGS)
 
 ## build: a static binary in bin/
 build:

@@ -5,11 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"quietzone/camera"
-	"quietzone/can"
 	"quietzone/can/profiles"
 	"quietzone/geofence"
 	"quietzone/uplink"
@@ -245,205 +242,6 @@ func (c *Config) Resolve(p string) string {
 // Line returns the line of a key of the config, for messages.
 func (c *Config) Line(path ...any) int {
 	return (&yamlDoc{name: c.path, root: c.root}).line(path...)
-}
-
-// Profile is a vehicle profile: its DBC and the signal map.
-type Profile struct {
-	Name     string
-	DB       *can.Database
-	Mappings []can.Mapping
-	// Commands maps a camera name to the signal carrying its command.
-	Commands map[string]*can.Signal
-	Codes    camera.Codes
-}
-
-type profileFile struct {
-	Name          string            `yaml:"name"`
-	DBC           string            `yaml:"dbc"`
-	Signals       map[string]string `yaml:"signals"`
-	Commands      map[string]string `yaml:"commands"`
-	CameraStatus  *statusCodes      `yaml:"camera_status"`
-	CameraCommand *commandCodes     `yaml:"camera_command"`
-}
-
-type statusCodes struct {
-	Idle      int64 `yaml:"idle"`
-	Recording int64 `yaml:"recording"`
-	Fault     int64 `yaml:"fault"`
-	Off       int64 `yaml:"off"`
-}
-
-type commandCodes struct {
-	Allow int64 `yaml:"allow"`
-	Deny  int64 `yaml:"deny"`
-	Purge int64 `yaml:"purge"`
-}
-
-// BuiltinPrefix marks a profile shipped in the binary.
-const BuiltinPrefix = "builtin:"
-
-// LoadProfile reads a vehicle profile: "builtin:NAME" or a file path.
-// The DBC it names is relative to the profile's directory.
-func LoadProfile(ref string) (*Profile, error) {
-	var fsys fs.FS
-	name := ref
-	if b, ok := strings.CutPrefix(ref, BuiltinPrefix); ok {
-		fsys, name = profiles.FS, b+".yaml"
-	} else {
-		fsys, name = os.DirFS(filepath.Dir(ref)), filepath.Base(ref)
-	}
-	data, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return nil, fmt.Errorf("load profile: %w", err)
-	}
-	var pf profileFile
-	doc, err := decodeYAML(ref, data, &pf)
-	if err != nil {
-		return nil, fmt.Errorf("load profile: %w", err)
-	}
-	if pf.DBC == "" {
-		return nil, fmt.Errorf("load profile: %w", doc.errorf(nil, "dbc is required"))
-	}
-	var db *can.Database
-	if fsys == profiles.FS {
-		raw, err := fs.ReadFile(fsys, pf.DBC)
-		if err != nil {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"dbc"}, "%v", err))
-		}
-		db, err = can.LoadDBC(BuiltinPrefix+pf.DBC, raw)
-		if err != nil {
-			return nil, fmt.Errorf("load profile: %w", err)
-		}
-	} else {
-		path := pf.DBC
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(ref), path)
-		}
-		if db, err = can.LoadDBCFile(path); err != nil {
-			return nil, fmt.Errorf("load profile: %w", err)
-		}
-	}
-	p := &Profile{Name: pf.Name, DB: db, Commands: map[string]*can.Signal{}, Codes: camera.DefaultCodes}
-	roles := make([]string, 0, len(pf.Signals))
-	for r := range pf.Signals {
-		roles = append(roles, r)
-	}
-	sort.Strings(roles)
-	for _, r := range roles {
-		msg, sig, ok := strings.Cut(pf.Signals[r], ".")
-		if !ok {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"signals", r}, "%s: want MESSAGE.SIGNAL, got %q", r, pf.Signals[r]))
-		}
-		p.Mappings = append(p.Mappings, can.Mapping{Role: r, Message: msg, Signal: sig})
-	}
-	if _, err := can.NewDecoder(db, p.Mappings); err != nil {
-		var me *can.MapError
-		if errors.As(err, &me) {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"signals", me.Role}, "%s", me.Error()))
-		}
-		return nil, fmt.Errorf("load profile: %w", err)
-	}
-	for camName, ref := range pf.Commands {
-		msgName, sigName, _ := strings.Cut(ref, ".")
-		var s *can.Signal
-		if m := db.Message(msgName); m != nil {
-			s = m.Signal(sigName)
-		}
-		if s == nil {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"commands", camName}, "command %s: no signal %q in %s", camName, ref, db.Name))
-		}
-		p.Commands[strings.TrimPrefix(camName, cameraRolePrefix)] = s
-	}
-	if c := pf.CameraStatus; c != nil {
-		p.Codes.Idle, p.Codes.Recording, p.Codes.Fault, p.Codes.Off = c.Idle, c.Recording, c.Fault, c.Off
-	}
-	if c := pf.CameraCommand; c != nil {
-		p.Codes.Allow, p.Codes.Deny, p.Codes.Purge = c.Allow, c.Deny, c.Purge
-	}
-	return p, nil
-}
-
-// NewDecoder builds a decoder for the profile's signal map.
-func (p *Profile) NewDecoder() (*can.Decoder, error) { return can.NewDecoder(p.DB, p.Mappings) }
-
-// Signal returns the DBC signal mapped to role, or nil.
-func (p *Profile) Signal(role string) *can.Signal {
-	for _, m := range p.Mappings {
-		if m.Role == role {
-			return p.DB.Message(m.Message).Signal(m.Signal)
-		}
-	}
-	return nil
-}
-
-type policyFile struct {
-	TelemetryPeriod time.Duration          `yaml:"telemetry_period"`
-	Position        *positionRule          `yaml:"position"`
-	Signals         map[string]*signalRule `yaml:"signals"`
-	Batch           struct {
-		MaxRecords int           `yaml:"max_records"`
-		MaxAge     time.Duration `yaml:"max_age"`
-	} `yaml:"batch"`
-}
-
-type positionRule struct {
-	MaxRateHz  float64 `yaml:"max_rate_hz"`
-	PrecisionM float64 `yaml:"precision_m"`
-}
-
-type signalRule struct {
-	MaxRateHz float64 `yaml:"max_rate_hz"`
-	Quantum   float64 `yaml:"quantum"`
-}
-
-// ParsePolicy reads an uplink policy. Anything it does not list stays in
-// the vehicle.
-func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
-	var pf policyFile
-	pf.TelemetryPeriod = time.Second
-	pf.Batch.MaxRecords = 60
-	pf.Batch.MaxAge = time.Minute
-	doc, err := decodeYAML(name, data, &pf)
-	if err != nil {
-		return nil, fmt.Errorf("load policy: %w", err)
-	}
-	p := &uplink.Policy{
-		TelemetryPeriod: pf.TelemetryPeriod,
-		Signals:         map[string]uplink.Rule{},
-		Batch:           uplink.BatchRule{MaxRecords: pf.Batch.MaxRecords, MaxAge: pf.Batch.MaxAge},
-	}
-	if pf.Position != nil {
-		p.Position = &uplink.PositionRule{MaxRateHz: pf.Position.MaxRateHz, PrecisionM: pf.Position.PrecisionM}
-	}
-	for role, r := range pf.Signals {
-		if r == nil {
-			r = &signalRule{}
-		}
-		p.Signals[role] = uplink.Rule{MaxRateHz: r.MaxRateHz, Quantum: r.Quantum}
-	}
-	if err := p.Validate(); err != nil {
-		var ke *uplink.KeyError
-		if errors.As(err, &ke) {
-			path := []any{ke.Key}
-			if _, ok := p.Signals[ke.Key]; ok {
-				path = []any{"signals", ke.Key}
-			} else if k, sub, ok := strings.Cut(ke.Key, "."); ok {
-				path = []any{k, sub}
-			}
-			return nil, fmt.Errorf("load policy: %w", doc.errorf(path, "%s", ke.Error()))
-		}
-		return nil, fmt.Errorf("load policy: %w", err)
-	}
-	return p, nil
-}
-
-// LoadPolicy reads an uplink policy file.
-func LoadPolicy(path string) (*uplink.Policy, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("load policy: %w", err)
-	}
-	return ParsePolicy(path, data)
 }
 
 // Setup is a checked configuration with every file it names loaded.

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"quietzone/gateway"
+)
+
+func configFlag(name string, args []string, stderr io.Writer) (string, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (YAML)")
+	fs.String("log", "info", "log level (debug, info, warn, error)")
+	if err := fs.Parse(args); err != nil {
+		return "", nil, usageError{err.Error()}
+	}
+	if *path == "" {
+		fs.Usage()
+		return "", nil, usageError{"--config is required"}
+	}
+	return *path, fs, nil
+}
+
+func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	path, _, err := configFlag("check", args, stderr)
+	if err != nil {
+		return err
+	}
+	s, err := gateway.Load(path)
+	if err != nil {
+		return err
+	}
+	for _, w := range s.Warnings {
+		fmt.Fprintln(stdout, "warning:", w)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d zones, %d mapped signals, %d cameras, %d signals allowed to leave)\n",
+		path, s.Zones.Len(), len(s.Profile.Mappings), len(s.Config.Cameras), len(s.Policy.Signals))
+	return nil
+}
