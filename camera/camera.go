@@ -69,6 +69,7 @@ type Spec struct {
 }
 
 // FrameWriter sends command frames; a virtual-bus port or SocketCAN.
+// WriteFrame must not retain f after it returns: the controller reuses it.
 type FrameWriter interface {
 	WriteFrame(f *can.Frame) error
 }
@@ -95,10 +96,12 @@ type Stats struct {
 
 // State is the controller's view of one camera.
 type State struct {
-	Name       string
-	Class      Class
-	Allowed    bool // commanded to record-allowed
-	Powered    bool // power line on (true when the camera has no line)
+	Name    string
+	Class   Class
+	Allowed bool // commanded to record-allowed
+	// Powered: the power line is on, or not known to be off because its
+	// last write failed. True when the camera has no line.
+	Powered    bool
 	Status     Status
 	StatusTime time.Time
 }
@@ -119,6 +122,7 @@ type Controller struct {
 	applied    bool
 	lastSend   time.Time
 	stats      Stats
+	frame      can.Frame // reused by send, so that it does not allocate
 }
 
 // NewController checks the wiring; it does not touch any camera until the
@@ -135,6 +139,7 @@ func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, erro
 	}
 	c := &Controller{opts: opts, w: w, suppressed: true}
 	seen := map[string]bool{}
+	commands := map[*can.Signal]string{} // command signal -> camera
 	for _, s := range specs {
 		if s.Name == "" || seen[s.Name] {
 			return nil, fmt.Errorf("camera %q: empty or duplicate name", s.Name)
@@ -150,13 +155,59 @@ func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, erro
 			if w == nil {
 				return nil, fmt.Errorf("camera %s: command signal but no CAN writer", s.Name)
 			}
+			if other, ok := commands[s.Command]; ok {
+				return nil, fmt.Errorf("camera %s: command signal %s already commands camera %s", s.Name, s.Command.Name, other)
+			}
+			commands[s.Command] = s.Name
+			if err := checkCodes(s.Command, opts.Codes); err != nil {
+				return nil, fmt.Errorf("camera %s: %w", s.Name, err)
+			}
 			if !containsMsg(c.msgs, s.Command.Message) {
 				c.msgs = append(c.msgs, s.Command.Message)
 			}
 		}
 		c.cams = append(c.cams, cam{spec: s, state: State{Name: s.Name, Class: s.Class}})
 	}
+	if err := distinctStatusCodes(opts.Codes); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkCodes makes sure the deny and allow codes reach the camera as given:
+// SetRaw drops the bits that do not fit, which could turn a deny into an
+// allow.
+func checkCodes(s *can.Signal, codes Codes) error {
+	for _, c := range []struct {
+		name string
+		code int64
+	}{{"deny", codes.Deny}, {"allow", codes.Allow}} {
+		var d [can.MaxDataLen]byte
+		s.SetRaw(&d, uint64(c.code))
+		if s.Raw(&d) != c.code {
+			return fmt.Errorf("command signal %s (%d bits) cannot carry %s code %d", s.Name, s.Length, c.name, c.code)
+		}
+	}
+	if codes.Deny == codes.Allow {
+		return fmt.Errorf("command signal %s: deny code %d and allow code %d are the same", s.Name, codes.Deny, codes.Allow)
+	}
+	return nil
+}
+
+// distinctStatusCodes refuses status codes that would be confused: with
+// recording equal to idle, a recording camera would look obedient.
+func distinctStatusCodes(c Codes) error {
+	codes := map[int64]string{}
+	for _, s := range []struct {
+		name string
+		code int64
+	}{{"idle", c.Idle}, {"recording", c.Recording}, {"fault", c.Fault}, {"off", c.Off}} {
+		if other, dup := codes[s.code]; dup {
+			return fmt.Errorf("camera status codes: %s and %s are both %d", other, s.name, s.code)
+		}
+		codes[s.code] = s.name
+	}
+	return nil
 }
 
 func containsMsg(ms []*can.Message, m *can.Message) bool {
@@ -186,26 +237,32 @@ func (c *Controller) mayRecord(i int) bool {
 
 // Apply suppresses (suppress true) or allows all cameras: it sends the
 // command frames and sets every power line. It always tries every camera
-// and returns the first error; a failure is never a reason to stop
+// and returns every error, joined; a failure is never a reason to stop
 // cutting power to the others.
 func (c *Controller) Apply(now time.Time, suppress bool) error {
 	c.suppressed = suppress
 	c.applied = true
+	for i := range c.cams {
+		c.cams[i].state.Allowed = !suppress && c.mayRecord(i)
+	}
+	return errors.Join(c.power(), c.send(now))
+}
+
+// power sets every power line to what its camera's command says.
+func (c *Controller) power() error {
 	var errs []error
 	for i := range c.cams {
 		k := &c.cams[i]
-		allow := !suppress && c.mayRecord(i)
-		k.state.Allowed = allow
+		allow := k.state.Allowed
+		failed := false
 		if k.spec.Power != nil {
 			if err := k.spec.Power.Out(c.level(k, allow)); err != nil {
 				c.stats.PowerErrors++
 				errs = append(errs, fmt.Errorf("camera %s power: %w", k.spec.Name, err))
+				failed = true
 			}
 		}
-		k.state.Powered = allow || k.spec.Power == nil
-	}
-	if err := c.send(now); err != nil {
-		errs = append(errs, err)
+		k.state.Powered = allow || k.spec.Power == nil || failed
 	}
 	return errors.Join(errs...)
 }
@@ -222,7 +279,8 @@ func (c *Controller) level(k *cam, on bool) gpio.Level {
 func (c *Controller) send(now time.Time) error {
 	var errs []error
 	for _, m := range c.msgs {
-		f := m.NewFrame()
+		f := &c.frame
+		*f = m.NewFrame()
 		f.Time = now
 		for i := range c.cams {
 			k := &c.cams[i]
@@ -235,14 +293,16 @@ func (c *Controller) send(now time.Time) error {
 			}
 			k.spec.Command.SetRaw(&f.Data, uint64(code))
 		}
-		if err := c.w.WriteFrame(&f); err != nil {
+		if err := c.w.WriteFrame(f); err != nil {
 			c.stats.CommandErrors++
 			errs = append(errs, fmt.Errorf("send camera command %s: %w", m.Name, err))
 			continue
 		}
 		c.stats.Commands++
 	}
-	c.lastSend = now
+	if len(errs) == 0 {
+		c.lastSend = now // on failure, the next tick tries again
+	}
 	return errors.Join(errs...)
 }
 
@@ -254,10 +314,18 @@ func (c *Controller) Tick(now time.Time) error {
 			st.Status = Unknown
 		}
 	}
-	if !c.applied || now.Sub(c.lastSend) < c.opts.Resend {
+	if !c.applied {
 		return nil
 	}
-	return c.send(now)
+	// A power cut that failed once must not wait for the next decision:
+	// every tick writes every line again (writing the same level is
+	// harmless), so a glitch or a transient error heals within a tick.
+	err := c.power()
+	// A clock stepped backwards (NTP, GNSS time) must not silence resends.
+	if now.Sub(c.lastSend) < c.opts.Resend && !now.Before(c.lastSend) {
+		return err
+	}
+	return errors.Join(err, c.send(now))
 }
 
 // ObserveStatus records a status signal's raw value from camera i.

@@ -1,0 +1,5 @@
+//go:build !race
+
+package camera_test
+
+const raceEnabled = false
