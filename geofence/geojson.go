@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 
@@ -63,13 +64,19 @@ type geometry struct {
 // rejected at the first invalid feature: a partial zone list would leave
 // zones unprotected.
 func Parse(name string, data []byte, opts Options) (*Index, error) {
-	if math.IsNaN(opts.DefaultBufferM) || opts.DefaultBufferM < 0 {
-		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: "default buffer must be a non-negative number"})
+	if !(opts.DefaultBufferM >= 0) || math.IsInf(opts.DefaultBufferM, 0) {
+		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: "default buffer must be a non-negative finite number"})
 	}
 	var fc featureCollection
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&fc); err != nil {
 		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: jsonReason(data, err)})
+	}
+	// A second document after the first is refused: with two zone files
+	// run together, the zones of the second would be silently left out.
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		reason := fmt.Sprintf("line %d: data after the FeatureCollection (two files run together?)", lineAt(data, int64(len(data)-len(rest))))
+		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: reason})
 	}
 	if fc.Type != "FeatureCollection" {
 		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: fmt.Sprintf("top-level type %q, want FeatureCollection", fc.Type)})
@@ -98,11 +105,18 @@ func jsonReason(data []byte, err error) string {
 		off = se.Offset
 	case errors.As(err, &te):
 		off = te.Offset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// An empty or truncated file.
+		return fmt.Sprintf("line %d: unexpected end of JSON input", lineAt(data, int64(len(data))))
 	default:
 		return err.Error()
 	}
-	line := 1 + bytes.Count(data[:min(int(off), len(data))], []byte("\n"))
-	return fmt.Sprintf("line %d: %v", line, err)
+	return fmt.Sprintf("line %d: %v", lineAt(data, off), err)
+}
+
+// lineAt is the 1-based line of byte offset off in data.
+func lineAt(data []byte, off int64) int {
+	return 1 + bytes.Count(data[:max(0, min(off, int64(len(data))))], []byte("\n"))
 }
 
 func parseFeature(f feature, opts Options) (Zone, error) {
@@ -251,6 +265,12 @@ func polygon(rings [][][]float64) (*s2.Polygon, error) {
 			return nil, fmt.Errorf("ring %d crosses itself at edge %d", r, e)
 		}
 		loop.Normalize()
+		// S2 nests loops by containment whatever their order, so a "hole"
+		// that is not inside the outer ring would turn into a second shell,
+		// or, if it encloses the outer ring, make the zone itself a hole.
+		if r > 0 && !loops[0].Contains(loop) {
+			return nil, fmt.Errorf("ring %d is not inside ring 0 (a polygon's first ring is its outer boundary, the others are holes)", r)
+		}
 		loops = append(loops, loop)
 	}
 	p := s2.PolygonFromLoops(loops)

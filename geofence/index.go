@@ -96,16 +96,25 @@ func metres(c s1.ChordAngle) float64 { return float64(c.Angle()) * EarthRadiusM 
 
 // Query locates the point (lat, lon in degrees) relative to every zone
 // whose buffer is within reachM metres; farther zones are not searched.
+// A point that is not a position (NaN, out of range) is reported as inside
+// a zone: the answer to a question that cannot be asked is "suppress".
 // The gateway passes its look-ahead distance as reachM.
 func (ix *Index) Query(lat, lon, reachM float64) Result {
 	res := Result{Zone: -1, DistanceM: math.Inf(1), MarginM: math.Inf(1)}
 	if len(ix.zones) == 0 {
 		return res
 	}
+	if math.IsNaN(lat) || math.IsNaN(lon) || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		// Not a position: fail closed, as if inside a zone.
+		return Result{Zone: -1, Inside: true, DistanceM: 0, MarginM: math.Inf(-1)}
+	}
+	if !(reachM >= 0) {
+		reachM = 0 // a negative or NaN reach would cut off even the zone the point is in
+	}
 	p := s2.PointFromLatLng(s2.LatLngFromDegrees(lat, lon))
 	opts := s2.NewClosestEdgeQueryOptions().
 		IncludeInteriors(true).
-		DistanceLimit(angle(ix.reachM + math.Max(reachM, 0)).Successor())
+		DistanceLimit(angle(ix.reachM + reachM).Successor())
 	q := s2.NewClosestEdgeQuery(ix.shapes, opts)
 	for _, r := range q.FindEdges(s2.NewMinDistanceToPointTarget(p)) {
 		zi := ix.shapeZone[r.ShapeID()]
@@ -123,7 +132,9 @@ func (ix *Index) Query(lat, lon, reachM float64) Result {
 	}
 	if res.MarginM > reachM {
 		// Only zones with a margin up to reachM are certain to be found.
-		res.Zone, res.MarginM = -1, math.Inf(1)
+		// Every zone found is then farther than reachM: whether it was
+		// found at all depends on the other zones' buffers.
+		res.Zone, res.MarginM, res.DistanceM = -1, math.Inf(1), math.Inf(1)
 	}
 	return res
 }
