@@ -103,6 +103,13 @@ func (p *Port) WriteFrame(f *Frame) error {
 
 // ReadFrame implements Source.
 func (p *Port) ReadFrame(f *Frame) error {
+	// Once Close was called, report ErrClosed even if frames are still
+	// queued: a select with both cases ready would pick one at random.
+	select {
+	case <-p.done:
+		return fmt.Errorf("read frame: %w", ErrClosed)
+	default:
+	}
 	select {
 	case *f = <-p.queue:
 		return nil

@@ -115,6 +115,12 @@ func LoadDBC(name string, data []byte) (*Database, error) {
 	for _, def := range defs {
 		switch d := def.(type) {
 		case *dbc.MessageDef:
+			if dbc.IsIndependentSignalsMessage(d) {
+				// VECTOR__INDEPENDENT_SIG_MSG: a pseudo-message of size 0
+				// that CANdb++ writes to hold unassigned signals; no frame
+				// carries it.
+				continue
+			}
 			m, err := newMessage(d)
 			if err != nil {
 				return nil, fail(err.pos, "%s", err.reason)
@@ -166,7 +172,9 @@ func LoadDBC(name string, data []byte) (*Database, error) {
 			}
 		}
 	}
-	sort.Slice(db.messages, func(i, j int) bool { return key(db.messages[i].ID, db.messages[i].Extended) < key(db.messages[j].ID, db.messages[j].Extended) })
+	sort.Slice(db.messages, func(i, j int) bool {
+		return key(db.messages[i].ID, db.messages[i].Extended) < key(db.messages[j].ID, db.messages[j].Extended)
+	})
 	return db, nil
 }
 
@@ -227,6 +235,9 @@ type defError struct {
 }
 
 func newMessage(d *dbc.MessageDef) (*Message, *defError) {
+	if d.Size > MaxDataLen { // before int(d.Size), which can wrap negative
+		return nil, &defError{d.Pos, fmt.Sprintf("message %s: size %d exceeds %d bytes", d.Name, d.Size, MaxDataLen)}
+	}
 	m := &Message{
 		Name:     string(d.Name),
 		ID:       d.MessageID.ToCAN(),
@@ -291,6 +302,11 @@ func (s *Signal) checkLayout() error {
 		return fmt.Errorf("factor %v, offset %v: not a usable scaling", s.Factor, s.Offset)
 	}
 	bits := 8 * s.Message.Size
+	// Start comes from a uint64 and may have wrapped negative; checking it
+	// first also keeps Start+Length from overflowing below.
+	if s.Start < 0 || s.Start >= bits {
+		return errLayout
+	}
 	if !s.BigEndian {
 		if s.Start+s.Length > bits {
 			return errLayout
@@ -300,9 +316,6 @@ func (s *Signal) checkLayout() error {
 	// Motorola: walk from the most significant bit to the least, in the
 	// DBC's saw-tooth numbering, and check where the walk ends.
 	pos := s.Start
-	if pos >= bits {
-		return errLayout
-	}
 	for i := 1; i < s.Length; i++ {
 		if pos%8 == 0 {
 			pos += 15
@@ -383,22 +396,31 @@ func (s *Signal) Encode(data *[MaxDataLen]byte, v float64) error {
 	var raw uint64
 	switch s.Type {
 	case Float32:
-		raw = uint64(math.Float32bits(float32(x)))
+		f := float32(x)
+		if math.IsInf(float64(f), 0) && !math.IsInf(v, 0) {
+			return fmt.Errorf("encode %s=%v: %w", s.Name, v, ErrOutOfRange)
+		}
+		raw = uint64(math.Float32bits(f))
 	case Float64:
+		if math.IsInf(x, 0) && !math.IsInf(v, 0) {
+			return fmt.Errorf("encode %s=%v: %w", s.Name, v, ErrOutOfRange)
+		}
 		raw = math.Float64bits(x)
 	default:
 		r := math.Round(x)
 		if math.IsNaN(r) {
 			return fmt.Errorf("encode %s: NaN: %w", s.Name, ErrOutOfRange)
 		}
+		// The bounds are powers of two, exact in a float64; 2^n-1 is not
+		// for n > 53 and would let 2^n through.
 		if s.Signed {
-			lo, hi := -math.Ldexp(1, s.Length-1), math.Ldexp(1, s.Length-1)-1
-			if r < lo || r > hi {
+			lim := math.Ldexp(1, s.Length-1)
+			if r < -lim || r >= lim {
 				return fmt.Errorf("encode %s=%v: %w", s.Name, v, ErrOutOfRange)
 			}
 			raw = uint64(int64(r))
 		} else {
-			if r < 0 || r > math.Ldexp(1, s.Length)-1 {
+			if r < 0 || r >= math.Ldexp(1, s.Length) {
 				return fmt.Errorf("encode %s=%v: %w", s.Name, v, ErrOutOfRange)
 			}
 			raw = uint64(r)

@@ -104,7 +104,9 @@ func (f *Frame) Validate() error {
 // String formats f the way can-utils' cansend and candump write frames:
 // "123#DEADBEEF", "1ABCDEF0#00", "123#R", "123##1AABB" (FD with flags).
 func (f Frame) String() string {
-	b := make([]byte, 0, 16+2*int(f.Len))
+	// Clamp so that String never panics, even on a frame Validate rejects.
+	n := min(int(f.Len), MaxDataLen)
+	b := make([]byte, 0, 16+2*n)
 	if f.IsExtended() {
 		b = appendHexID(b, f.ID, 8)
 	} else {
@@ -126,7 +128,7 @@ func (f Frame) String() string {
 		b = append(b, '#')
 		b = append(b, upperHex[fl])
 	}
-	for _, x := range f.Data[:f.Len] {
+	for _, x := range f.Data[:n] {
 		b = append(b, upperHex[x>>4], upperHex[x&15])
 	}
 	return string(b)

@@ -82,6 +82,9 @@ func (s *SocketCAN) WriteFrame(f *Frame) error {
 	sf.EncodeFrame(einride.Frame{ID: f.ID, Length: f.Len, Data: data, IsExtended: f.IsExtended(), IsRemote: f.IsRemote()})
 	sf.MarshalBinary(s.wbuf[:])
 	if _, err := s.conn.Write(s.wbuf[:]); err != nil {
+		if s.closed.Load() || errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("write %s: %w", s.iface, ErrClosed)
+		}
 		return fmt.Errorf("write %s: %w", s.iface, err)
 	}
 	return nil
