@@ -122,6 +122,11 @@ func (p *Port) ReadFrame(f *Frame) error {
 // reports whether there was one.
 func (p *Port) TryReadFrame(f *Frame) bool {
 	select {
+	case <-p.done:
+		return false // as ReadFrame: nothing is read from a closed port
+	default:
+	}
+	select {
 	case *f = <-p.queue:
 		return true
 	default:

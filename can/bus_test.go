@@ -400,3 +400,17 @@ func TestBusOpenCloseWhileWriting(t *testing.T) {
 	w.Close()
 	r.Close()
 }
+
+func TestTryReadFrameAfterClose(t *testing.T) {
+	bus := can.NewBus(nil)
+	a, b := bus.Open(), bus.Open()
+	defer a.Close()
+	f := can.Frame{ID: 1, Len: 1}
+	if err := a.WriteFrame(&f); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if b.TryReadFrame(&f) {
+		t.Error("a closed port handed out a queued frame")
+	}
+}

@@ -52,7 +52,8 @@ type Frame struct {
 }
 
 // Payload returns the valid part of Data.
-func (f *Frame) Payload() []byte { return f.Data[:f.Len] }
+// A Len beyond MaxDataLen (an invalid frame) is cut at MaxDataLen.
+func (f *Frame) Payload() []byte { return f.Data[:min(int(f.Len), MaxDataLen)] }
 
 // IsExtended reports whether f has a 29-bit identifier.
 func (f *Frame) IsExtended() bool { return f.Flags&Extended != 0 }

@@ -160,3 +160,10 @@ func TestFrameAccessors(t *testing.T) {
 		t.Errorf("remote flags: extended %v fd %v remote %v", r.IsExtended(), r.IsFD(), r.IsRemote())
 	}
 }
+
+func TestPayloadOfAnOversizeFrame(t *testing.T) {
+	f := can.Frame{Len: 200}
+	if n := len(f.Payload()); n != can.MaxDataLen {
+		t.Errorf("len(Payload()) = %d, want %d", n, can.MaxDataLen)
+	}
+}
