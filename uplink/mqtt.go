@@ -11,6 +11,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // MQTTConfig says where and how to publish.
@@ -83,6 +84,7 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 		SetConnectTimeout(10*time.Second).
 		SetKeepAlive(30*time.Second).
 		SetOrderMatters(true).
+		SetStore(discardStore{}). // the Queue holds what is unsent; see discardStore
 		SetWill(status, "offline", 1, true).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			log.Info("uplink connected")
@@ -176,6 +178,23 @@ func (p *Publisher) Stats() PublisherStats {
 		Failures:  p.failures.Load(),
 	}
 }
+
+// discardStore is a paho Store that keeps nothing. The Queue holds what is
+// unsent and Run publishes a batch again until it is acknowledged, so paho
+// need not keep copies of its own. With its default store, paho resends
+// them on every reconnection, from a goroutine that races the publishes
+// made as the connection comes up (the "online" status, the next batch):
+// a data race on the packet (paho.mqtt.golang issue #703) and a batch sent
+// twice, its first token orphaned.
+type discardStore struct{}
+
+func (discardStore) Open()                             {}
+func (discardStore) Put(string, packets.ControlPacket) {}
+func (discardStore) Get(string) packets.ControlPacket  { return nil }
+func (discardStore) All() []string                     { return nil }
+func (discardStore) Del(string)                        {}
+func (discardStore) Close()                            {}
+func (discardStore) Reset()                            {}
 
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)

@@ -56,7 +56,8 @@ type Outcome struct {
 // Redact turns a snapshot into a record; ok is false when nothing may be sent.
 func (r *Redactor) Redact(s Snapshot) (rec Record, out Outcome, ok bool) {
 	rec.Time = s.Time.Unix()
-	if pr := r.p.Position; pr != nil && s.HavePosition {
+	validPos := s.HavePosition && s.Lat >= -90 && s.Lat <= 90 && s.Lon >= -180 && s.Lon <= 180 // false for NaN
+	if pr := r.p.Position; pr != nil && validPos {
 		switch {
 		case s.Withhold:
 			out.PositionWithheld = true

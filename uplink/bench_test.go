@@ -1,0 +1,184 @@
+package uplink_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"quietzone/uplink"
+)
+
+// benchSnapshot is one second of the demo drive: what the gateway offers,
+// including roles the policy denies and phone data.
+func benchSnapshots(n int) []uplink.Snapshot {
+	snaps := drive(n, n/3, n/3+n/10)
+	for i := range snaps {
+		snaps[i].Samples = append(snaps[i].Samples,
+			uplink.Sample{Role: "vehicle.rpm", Value: 2100},
+			uplink.Sample{Role: "position.speed", Value: 61},
+			uplink.Sample{Role: "position.fix", Value: 3},
+			uplink.Sample{Role: "privacy.switch", Value: 0},
+			uplink.Sample{Role: "camera.front.trigger", Value: 0},
+		)
+	}
+	return snaps
+}
+
+func BenchmarkRedact(b *testing.B) {
+	snaps := benchSnapshots(3600)
+	r := uplink.NewRedactor(demoPolicy())
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s := snaps[i%len(snaps)]
+		s.Time = t0.Add(time.Duration(i) * time.Second) // always forward
+		r.Redact(s)
+		i++
+	}
+}
+
+func BenchmarkBatcherAdd(b *testing.B) {
+	bat := newBatcher(b, uplink.BatchRule{MaxRecords: 30, MaxAge: time.Hour})
+	recs := make([]uplink.Record, 300)
+	for i := range recs {
+		recs[i] = demoRecord(uint64(i + 1))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, _, err := bat.Add(recs[i%len(recs)], t0); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkUplinkOffer is the whole path a snapshot takes before the
+// queue: redaction, JSON, and every 30th a zstd frame.
+func BenchmarkUplinkOffer(b *testing.B) {
+	snaps := benchSnapshots(3600)
+	q := uplink.NewMemQueue()
+	u, err := uplink.New(demoPolicy(), q, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s := snaps[i%len(snaps)]
+		s.Time = t0.Add(time.Duration(i) * time.Second)
+		if err := u.Offer(s); err != nil {
+			b.Fatal(err)
+		}
+		for q.Len() > 0 { // keep the queue from growing
+			bt, _ := q.Next(b.Context())
+			q.Ack(bt.ID)
+		}
+		i++
+	}
+}
+
+// demoBatches returns the batches of 20 minutes of the demo drive under the
+// demo policy, as the Uplink makes them: 30 records each, with seq, t,
+// speed and ignition every second, and a snapped position and heading
+// every fifth.
+func demoBatches(b *testing.B) []uplink.Batch {
+	b.Helper()
+	q := uplink.NewMemQueue()
+	u, err := uplink.New(demoPolicy(), q, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range drive(1200, 0, 0) {
+		if err := u.Offer(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var out []uplink.Batch
+	for q.Len() > 0 {
+		bt, _ := q.Next(b.Context())
+		q.Ack(bt.ID)
+		if bt.Records != 30 {
+			b.Fatalf("batch of %d records", bt.Records)
+		}
+		out = append(out, bt)
+	}
+	return out
+}
+
+// BenchmarkCompression compares, on the same realistic batches, the bytes
+// sent with the Batcher's zstd against raw JSON lines and gzip. ns/op is
+// the time to compress one batch; B/batch the bytes on the wire; ratio is
+// compressed/raw.
+func BenchmarkCompression(b *testing.B) {
+	batches := demoBatches(b)
+	raws := make([][]byte, len(batches))
+	var rawTotal, zstdTotal float64
+	for i, bt := range batches {
+		raw, err := uplink.Decompress(bt.Payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raws[i] = raw
+		rawTotal += float64(len(raw))
+		zstdTotal += float64(len(bt.Payload)) // what the Batcher itself sent
+	}
+	n := float64(len(batches))
+	report := func(b *testing.B, total float64) {
+		b.ReportMetric(total/n, "B/batch")
+		b.ReportMetric(rawTotal/n, "raw-B/batch")
+		b.ReportMetric(total/rawTotal, "ratio")
+	}
+
+	b.Run("raw-json", func(b *testing.B) {
+		for b.Loop() {
+		}
+		report(b, rawTotal)
+	})
+	b.Run("zstd", func(b *testing.B) {
+		// The Batcher's settings (batch.go), to time the compression alone.
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer enc.Close()
+		var dst []byte
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			dst = enc.EncodeAll(raws[i%len(raws)], dst[:0])
+			i++
+		}
+		report(b, zstdTotal)
+	})
+	for _, gz := range []struct {
+		name  string
+		level int
+	}{{"gzip-default", gzip.DefaultCompression}, {"gzip-best", gzip.BestCompression}} {
+		b.Run(gz.name, func(b *testing.B) {
+			var total float64
+			var buf bytes.Buffer
+			w, _ := gzip.NewWriterLevel(&buf, gz.level)
+			for _, raw := range raws {
+				buf.Reset()
+				w.Reset(&buf)
+				w.Write(raw)
+				w.Close()
+				total += float64(buf.Len())
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				buf.Reset()
+				w.Reset(&buf)
+				w.Write(raws[i%len(raws)])
+				w.Close()
+				i++
+			}
+			report(b, total)
+		})
+	}
+}

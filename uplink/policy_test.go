@@ -1,0 +1,239 @@
+package uplink_test
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"quietzone/uplink"
+)
+
+// demoPolicy is testbench/assets/demo-policy.yaml as a struct.
+func demoPolicy() *uplink.Policy {
+	return &uplink.Policy{
+		TelemetryPeriod: time.Second,
+		Signals: map[string]uplink.Rule{
+			"vehicle.speed":    {MaxRateHz: 1, Quantum: 5},
+			"vehicle.ignition": {},
+			"position.heading": {MaxRateHz: 0.2, Quantum: 45},
+		},
+		Position: &uplink.PositionRule{MaxRateHz: 0.2, PrecisionM: 200},
+		Batch:    uplink.BatchRule{MaxRecords: 30, MaxAge: 30 * time.Second},
+	}
+}
+
+func TestValidate(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	tests := []struct {
+		name    string
+		edit    func(p *uplink.Policy)
+		wantKey string // "" for a valid policy
+		reason  string // a word the reason must contain
+	}{
+		{name: "demo policy", edit: func(*uplink.Policy) {}},
+		{name: "no position, no signals", edit: func(p *uplink.Policy) { p.Position, p.Signals = nil, nil }},
+		{name: "position at 1 m", edit: func(p *uplink.Policy) { p.Position.PrecisionM = 1 }},
+		{name: "zero rates and quanta", edit: func(p *uplink.Policy) {
+			p.Signals["vehicle.speed"] = uplink.Rule{}
+			p.Position.MaxRateHz = 0
+		}},
+		{name: "odometer is allowed (withheld near zones)", edit: func(p *uplink.Policy) { p.Signals["vehicle.odometer"] = uplink.Rule{} }},
+		{name: "a role merely containing phone", edit: func(p *uplink.Policy) { p.Signals["vehicle.phone_dock"] = uplink.Rule{} }},
+
+		{name: "phone contact", edit: func(p *uplink.Policy) { p.Signals["phone.contact.name"] = uplink.Rule{} },
+			wantKey: "phone.contact.name", reason: "phone"},
+		{name: "phone call", edit: func(p *uplink.Policy) { p.Signals["phone.call.number"] = uplink.Rule{MaxRateHz: 1} },
+			wantKey: "phone.call.number", reason: "never"},
+		{name: "phone message", edit: func(p *uplink.Policy) { p.Signals["phone.sms"] = uplink.Rule{} },
+			wantKey: "phone.sms", reason: "never"},
+		{name: "phone rule that is otherwise valid", edit: func(p *uplink.Policy) {
+			p.Signals = map[string]uplink.Rule{"phone.battery": {MaxRateHz: 0.1, Quantum: 10}}
+		}, wantKey: "phone.battery", reason: "never"},
+
+		{name: "latitude as a signal", edit: func(p *uplink.Policy) { p.Signals["position.latitude"] = uplink.Rule{Quantum: 0.01} },
+			wantKey: "position.latitude", reason: `"position"`},
+		{name: "longitude as a signal", edit: func(p *uplink.Policy) { p.Signals["position.longitude"] = uplink.Rule{} },
+			wantKey: "position.longitude", reason: `"position"`},
+
+		{name: "negative rate", edit: func(p *uplink.Policy) { p.Signals["vehicle.speed"] = uplink.Rule{MaxRateHz: -1} },
+			wantKey: "vehicle.speed", reason: "non-negative"},
+		{name: "NaN rate", edit: func(p *uplink.Policy) { p.Signals["vehicle.speed"] = uplink.Rule{MaxRateHz: nan} },
+			wantKey: "vehicle.speed", reason: "non-negative"},
+		{name: "infinite rate", edit: func(p *uplink.Policy) { p.Signals["vehicle.speed"] = uplink.Rule{MaxRateHz: inf} },
+			wantKey: "vehicle.speed", reason: "non-negative"},
+		{name: "negative quantum", edit: func(p *uplink.Policy) { p.Signals["vehicle.speed"] = uplink.Rule{Quantum: -5} },
+			wantKey: "vehicle.speed", reason: "non-negative"},
+		{name: "NaN quantum", edit: func(p *uplink.Policy) { p.Signals["vehicle.ignition"] = uplink.Rule{Quantum: nan} },
+			wantKey: "vehicle.ignition", reason: "non-negative"},
+		{name: "-Inf quantum", edit: func(p *uplink.Policy) { p.Signals["vehicle.ignition"] = uplink.Rule{Quantum: math.Inf(-1)} },
+			wantKey: "vehicle.ignition", reason: "non-negative"},
+
+		{name: "negative position rate", edit: func(p *uplink.Policy) { p.Position.MaxRateHz = -0.2 },
+			wantKey: uplink.PositionKey, reason: "max_rate_hz"},
+		{name: "NaN position rate", edit: func(p *uplink.Policy) { p.Position.MaxRateHz = nan },
+			wantKey: uplink.PositionKey, reason: "max_rate_hz"},
+		{name: "infinite position rate", edit: func(p *uplink.Policy) { p.Position.MaxRateHz = inf },
+			wantKey: uplink.PositionKey, reason: "max_rate_hz"},
+		{name: "precision 0", edit: func(p *uplink.Policy) { p.Position.PrecisionM = 0 },
+			wantKey: uplink.PositionKey, reason: "precision_m"},
+		{name: "precision 0.5", edit: func(p *uplink.Policy) { p.Position.PrecisionM = 0.5 },
+			wantKey: uplink.PositionKey, reason: "precision_m"},
+		{name: "precision 0.999", edit: func(p *uplink.Policy) { p.Position.PrecisionM = 0.999 },
+			wantKey: uplink.PositionKey, reason: "precision_m"},
+		{name: "negative precision", edit: func(p *uplink.Policy) { p.Position.PrecisionM = -200 },
+			wantKey: uplink.PositionKey, reason: "precision_m"},
+		{name: "NaN precision", edit: func(p *uplink.Policy) { p.Position.PrecisionM = nan },
+			wantKey: uplink.PositionKey, reason: "precision_m"},
+		{name: "infinite precision", edit: func(p *uplink.Policy) { p.Position.PrecisionM = inf },
+			wantKey: uplink.PositionKey, reason: "precision_m"},
+
+		{name: "no telemetry period", edit: func(p *uplink.Policy) { p.TelemetryPeriod = 0 },
+			wantKey: "telemetry_period", reason: "positive"},
+		{name: "negative telemetry period", edit: func(p *uplink.Policy) { p.TelemetryPeriod = -time.Second },
+			wantKey: "telemetry_period", reason: "positive"},
+		{name: "max_records 0", edit: func(p *uplink.Policy) { p.Batch.MaxRecords = 0 },
+			wantKey: "batch.max_records", reason: "at least 1"},
+		{name: "max_records negative", edit: func(p *uplink.Policy) { p.Batch.MaxRecords = -30 },
+			wantKey: "batch.max_records", reason: "at least 1"},
+		{name: "max_age 0", edit: func(p *uplink.Policy) { p.Batch.MaxAge = 0 },
+			wantKey: "batch.max_age", reason: "positive"},
+		{name: "max_age negative", edit: func(p *uplink.Policy) { p.Batch.MaxAge = -time.Second },
+			wantKey: "batch.max_age", reason: "positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := demoPolicy()
+			tt.edit(p)
+			err := p.Validate()
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want an error for key %q", tt.wantKey)
+			}
+			var ke *uplink.KeyError
+			if !errors.As(err, &ke) {
+				t.Fatalf("Validate() = %T %v, want a *KeyError", err, err)
+			}
+			if ke.Key != tt.wantKey {
+				t.Errorf("KeyError.Key = %q, want %q (error %q)", ke.Key, tt.wantKey, err)
+			}
+			if !strings.Contains(ke.Reason, tt.reason) {
+				t.Errorf("KeyError.Reason = %q, want it to mention %q", ke.Reason, tt.reason)
+			}
+			if !strings.HasPrefix(err.Error(), tt.wantKey+": ") {
+				t.Errorf("Error() = %q, want it to start with the key", err.Error())
+			}
+		})
+	}
+}
+
+// A policy naming several forbidden roles is refused whichever one the map
+// iteration meets first.
+func TestValidateRefusesEveryForbiddenRole(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		p := demoPolicy()
+		p.Signals["phone.contact.name"] = uplink.Rule{}
+		p.Signals["phone.contact.number"] = uplink.Rule{}
+		p.Signals["phone.call.active"] = uplink.Rule{}
+		err := p.Validate()
+		var ke *uplink.KeyError
+		if !errors.As(err, &ke) || !uplink.Forbidden(ke.Key) {
+			t.Fatalf("Validate() = %v, want a KeyError naming a phone role", err)
+		}
+	}
+}
+
+func TestForbidden(t *testing.T) {
+	tests := []struct {
+		role string
+		want bool
+	}{
+		{"phone.contact.name", true},
+		{"phone.contact.number", true},
+		{"phone.call.active", true},
+		{"phone.sms.text", true},
+		{"phone.", true},
+		{"phone.x", true},
+		{"phone", false}, // not a role under the phone link
+		{"phonebook", false},
+		{"vehicle.phone.dock", false},
+		{"vehicle.speed", false},
+		{"position.latitude", false}, // location, not forbidden: snapped and withheld instead
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := uplink.Forbidden(tt.role); got != tt.want {
+			t.Errorf("Forbidden(%q) = %v, want %v", tt.role, got, tt.want)
+		}
+	}
+}
+
+func TestLocationRevealing(t *testing.T) {
+	tests := []struct {
+		role string
+		want bool
+	}{
+		{"position.latitude", true},
+		{"position.longitude", true},
+		{"position.heading", true},
+		{"position.speed", true},
+		{"position.fix", true},
+		{"position.accuracy", true},
+		{"vehicle.odometer", true},
+		{"vehicle.odometer.trip", false}, // only the exact role is listed
+		{"vehicle.speed", false},
+		{"vehicle.ignition", false},
+		{"positions", false},
+		{"position", false}, // the policy key, not a signal role
+		{"phone.contact.name", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := uplink.LocationRevealing(tt.role); got != tt.want {
+			t.Errorf("LocationRevealing(%q) = %v, want %v", tt.role, got, tt.want)
+		}
+	}
+}
+
+func TestPositionMarginM(t *testing.T) {
+	tests := []struct {
+		precision float64
+		want      float64
+	}{
+		{1, 0.714178},
+		{100, 71.4178},
+		{200, 142.8356},
+		{1000, 714.178},
+	}
+	for _, tt := range tests {
+		p := demoPolicy()
+		p.Position.PrecisionM = tt.precision
+		got := p.PositionMarginM()
+		if math.Abs(got-tt.want) > 1e-5*tt.want {
+			t.Errorf("precision %v m: PositionMarginM() = %v, want %v", tt.precision, got, tt.want)
+		}
+		// At least half the cell's diagonal, or snapping could move a
+		// position closer to a zone than the gateway allowed for.
+		if halfDiag := tt.precision * math.Sqrt2 / 2; got < halfDiag {
+			t.Errorf("precision %v m: PositionMarginM() = %v, less than half the diagonal %v", tt.precision, got, halfDiag)
+		}
+	}
+	p := demoPolicy()
+	p.Position = nil
+	if got := p.PositionMarginM(); got != 0 {
+		t.Errorf("without a position rule, PositionMarginM() = %v, want 0", got)
+	}
+}
+
+func TestKeyErrorMessage(t *testing.T) {
+	err := &uplink.KeyError{Key: "phone.contact.name", Reason: "never"}
+	if got, want := err.Error(), "phone.contact.name: never"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,346 @@
+package uplink_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"quietzone/uplink"
+)
+
+// drive returns the snapshots of n seconds of a drive like the demo's, one
+// a second: position, speed, ignition, heading, the odometer and phone data,
+// withheld from second withholdFrom to withholdTo.
+func drive(n int, withholdFrom, withholdTo int) []uplink.Snapshot {
+	var out []uplink.Snapshot
+	for i := 0; i < n; i++ {
+		f := float64(i)
+		out = append(out, uplink.Snapshot{
+			Time:         t0.Add(time.Duration(i) * time.Second),
+			Withhold:     i >= withholdFrom && i < withholdTo,
+			HavePosition: true,
+			Lat:          52 + f*1e-4,
+			Lon:          10 + f*2e-4,
+			Samples: []uplink.Sample{
+				{Role: "vehicle.speed", Value: 60 + 20*math.Sin(f/40)},
+				{Role: "vehicle.ignition", Value: 1},
+				{Role: "position.heading", Value: math.Mod(90+f, 360)},
+				{Role: "vehicle.odometer", Value: 12000 + f/60},
+				{Role: "phone.contact.name", Value: 7},
+			},
+		})
+	}
+	return out
+}
+
+// drain takes every batch out of q, acknowledging each.
+func drain(t *testing.T, q *uplink.MemQueue) []uplink.Batch {
+	t.Helper()
+	var out []uplink.Batch
+	for q.Len() > 0 {
+		b := next(t, q)
+		if err := q.Ack(b.ID); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestUplinkEndToEnd(t *testing.T) {
+	q := uplink.NewMemQueue()
+	u, err := uplink.New(demoPolicy(), q, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for _, s := range drive(n, 50, 80) {
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every snapshot has the ignition: 200 records, 6 full batches of 30
+	// and 20 left open.
+	if q.Len() != 6 {
+		t.Fatalf("after %d snapshots: %d batches queued, want 6", n, q.Len())
+	}
+	if err := u.Flush(t0.Add(n * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Flush(t0.Add(n * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	batches := drain(t, q)
+	if len(batches) != 7 {
+		t.Fatalf("after Flush: %d batches, want 7 (a second Flush adds nothing)", len(batches))
+	}
+
+	var recs []uplink.Record
+	var raw, compressed uint64
+	wantSeq := uint64(1000)
+	for i, b := range batches {
+		got, err := uplink.DecodeBatch(b.Payload)
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		if b.Records != len(got) || b.FirstSeq != got[0].Seq || b.LastSeq != got[len(got)-1].Seq {
+			t.Errorf("batch %d says %d records %d–%d, holds %d %d–%d", i, b.Records, b.FirstSeq, b.LastSeq, len(got), got[0].Seq, got[len(got)-1].Seq)
+		}
+		for _, r := range got {
+			if r.Seq != wantSeq {
+				t.Fatalf("record seq %d, want %d: not consecutive", r.Seq, wantSeq)
+			}
+			wantSeq++
+		}
+		recs = append(recs, got...)
+		raw += uint64(b.RawBytes)
+		compressed += uint64(len(b.Payload))
+	}
+	if len(recs) != n {
+		t.Fatalf("%d records, want %d", len(recs), n)
+	}
+
+	var positions, withheld int
+	for i, r := range recs {
+		if r.Time != t0.Unix()+int64(i) {
+			t.Errorf("record %d: time %d, want %d", i, r.Time, t0.Unix()+int64(i))
+		}
+		inZone := i >= 50 && i < 80
+		for role := range r.Signals {
+			if uplink.Forbidden(role) {
+				t.Errorf("record %d has %s", i, role)
+			}
+			if inZone && uplink.LocationRevealing(role) {
+				t.Errorf("record %d, withheld, has %s", i, role)
+			}
+		}
+		if r.Pos != nil {
+			positions++
+			if inZone {
+				t.Errorf("record %d, withheld, has position %v", i, r.Pos)
+			}
+		}
+		if inZone {
+			withheld++
+		}
+	}
+	// Position at 0.2 Hz: seconds 0, 5, …, 45, then 80, 85, …, 195.
+	if positions != 10+24 {
+		t.Errorf("%d positions sent, want 34", positions)
+	}
+
+	st := u.Stats()
+	want := uplink.Stats{
+		Snapshots:         n,
+		Records:           n,
+		PositionsSent:     34,
+		PositionsWithheld: 30,
+		SignalsWithheld:   30,
+		SignalsDenied:     2 * n,
+		ForbiddenDenied:   n,
+		Batches:           7,
+		RawBytes:          raw,
+		CompressedBytes:   compressed,
+	}
+	// The demo policy does not allow the odometer (denied, not withheld);
+	// the heading is withheld in each of the 30 withheld snapshots (the
+	// withhold check comes before the rate limit).
+	if st != want {
+		t.Errorf("Stats =\n%+v\nwant\n%+v", st, want)
+	}
+	if st.CompressedBytes >= st.RawBytes {
+		t.Errorf("compressed %d bytes ≥ raw %d", st.CompressedBytes, st.RawBytes)
+	}
+}
+
+func TestUplinkMaxAge(t *testing.T) {
+	p := demoPolicy()
+	p.Batch = uplink.BatchRule{MaxRecords: 1000, MaxAge: 30 * time.Second}
+	q := uplink.NewMemQueue()
+	u, err := uplink.New(p, q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := drive(100, 0, 0)
+	for i, s := range snaps {
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
+		// A batch closes, with the snapshot's record, when a snapshot comes
+		// 30 s after its first: at seconds 30, 61, 92.
+		if want := (i + 1) / 31; q.Len() != want {
+			t.Fatalf("after snapshot %d: %d batches, want %d", i, q.Len(), want)
+		}
+	}
+	// Snapshots with nothing to send still close a batch that is due.
+	u.Flush(t0)
+	drain(t, q)
+	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour), Samples: []uplink.Sample{{Role: "vehicle.ignition", Value: 1}}})
+	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + 29*time.Second)})
+	if q.Len() != 0 {
+		t.Fatalf("batch closed after 29 s")
+	}
+	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + 30*time.Second), Samples: []uplink.Sample{{Role: "phone.contact.name", Value: 1}}})
+	if b := drain(t, q); len(b) != 1 || b[0].Records != 1 {
+		t.Fatalf("empty snapshot 30 s later: batches %+v, want the one record", b)
+	}
+	if st := u.Stats(); st.Records != 101 || st.Snapshots != 103 {
+		t.Errorf("Stats: %d records of %d snapshots, want 101 of 103", st.Records, st.Snapshots)
+	}
+}
+
+func TestUplinkFirstSeq(t *testing.T) {
+	for _, tt := range []struct{ first, want uint64 }{{1, 1}, {0, 1}, {42, 42}, {1 << 40, 1 << 40}} {
+		q := uplink.NewMemQueue()
+		u, err := uplink.New(demoPolicy(), q, tt.first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps := drive(45, 10, 15)
+		// Snapshots with nothing to send take no sequence number.
+		for i := range snaps {
+			if i%3 == 1 {
+				snaps[i].Samples, snaps[i].HavePosition = nil, false
+			}
+		}
+		for _, s := range snaps {
+			u.Offer(s)
+		}
+		u.Flush(t0)
+		seq := tt.want
+		for _, b := range drain(t, q) {
+			recs, _ := uplink.DecodeBatch(b.Payload)
+			for _, r := range recs {
+				if r.Seq != seq {
+					t.Fatalf("firstSeq %d: record seq %d, want %d", tt.first, r.Seq, seq)
+				}
+				seq++
+			}
+		}
+		if got := seq - tt.want; got != 30 {
+			t.Errorf("firstSeq %d: %d records, want 30", tt.first, got)
+		}
+	}
+}
+
+func TestNewRejectsBadPolicy(t *testing.T) {
+	p := demoPolicy()
+	p.Signals["phone.contact.name"] = uplink.Rule{}
+	u, err := uplink.New(p, uplink.NewMemQueue(), 1)
+	if err == nil {
+		t.Fatalf("New with a phone role: %v, no error", u)
+	}
+	var ke *uplink.KeyError
+	if !errors.As(err, &ke) || ke.Key != "phone.contact.name" {
+		t.Errorf("New: %v, want a KeyError for phone.contact.name", err)
+	}
+}
+
+type failingQueue struct{ uplink.Queue }
+
+func (failingQueue) Put(uplink.Batch) error { return errors.New("disk full") }
+
+func TestUplinkQueueError(t *testing.T) {
+	p := demoPolicy()
+	p.Batch.MaxRecords = 2
+	u, err := uplink.New(p, failingQueue{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := drive(2, 0, 0)
+	if err := u.Offer(snaps[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Offer(snaps[1]); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Offer filling a batch into a failing queue = %v, want the queue's error", err)
+	}
+	if st := u.Stats(); st.Batches != 0 {
+		t.Errorf("Stats.Batches = %d after a failed Put", st.Batches)
+	}
+}
+
+// Stats may be read while Offer runs (run with -race).
+func TestUplinkStatsConcurrent(t *testing.T) {
+	u, err := uplink.New(demoPolicy(), uplink.NewMemQueue(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			_ = u.Stats()
+		}
+	}()
+	for _, s := range drive(300, 100, 150) {
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-done
+	if st := u.Stats(); st.Snapshots != 300 {
+		t.Errorf("Snapshots = %d", st.Snapshots)
+	}
+}
+
+func TestPseudonym(t *testing.T) {
+	const vin = "QZDEMO00000000001"
+	key := []byte("fleet key one")
+	p := uplink.Pseudonym(vin, key)
+	if p == "" {
+		t.Fatal("empty pseudonym")
+	}
+	// 80 bits in base32: 16 characters, lower case, usable in a topic.
+	if len(p) != 16 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+		t.Errorf("Pseudonym = %q, want 16 characters of lower-case base32", p)
+	}
+	if again := uplink.Pseudonym(vin, key); again != p {
+		t.Errorf("not stable: %q, then %q", p, again)
+	}
+	for _, v := range []string{"qzdemo00000000001", " QZDEMO00000000001", "QZDEMO00000000001\n", "\t qzDemo00000000001 \r\n"} {
+		if got := uplink.Pseudonym(v, key); got != p {
+			t.Errorf("Pseudonym(%q) = %q, want %q as for %q", v, got, p, vin)
+		}
+	}
+	if other := uplink.Pseudonym(vin, []byte("fleet key two")); other == p {
+		t.Error("same pseudonym under another fleet key")
+	}
+	if other := uplink.Pseudonym(vin, nil); other == p {
+		t.Error("same pseudonym without a key")
+	}
+	seen := map[string]string{p: vin}
+	for _, v := range []string{"QZDEMO00000000002", "QZDEMO0000000001", "WVWZZZ1JZXW000001", "1HGCM82633A004352", ""} {
+		got := uplink.Pseudonym(v, key)
+		if prev, dup := seen[got]; dup {
+			t.Errorf("VINs %q and %q share the pseudonym %q", prev, v, got)
+		}
+		seen[got] = v
+	}
+	// The VIN, or a telling part of it, is not in the pseudonym.
+	for pseudo, v := range seen {
+		up := strings.ToUpper(pseudo)
+		if len(v) >= 6 && (strings.Contains(up, v[len(v)-6:]) || strings.Contains(up, v[:6])) {
+			t.Errorf("pseudonym %q contains part of VIN %q", pseudo, v)
+		}
+	}
+	if strings.Contains(uplink.Topic(p, "telemetry"), vin) {
+		t.Error("the topic contains the VIN")
+	}
+}
+
+func TestTopic(t *testing.T) {
+	for kind, want := range map[string]string{
+		"telemetry": "quietzone/v1/abc234/telemetry",
+		"status":    "quietzone/v1/abc234/status",
+		"alarm":     "quietzone/v1/abc234/alarm",
+	} {
+		if got := uplink.Topic("abc234", kind); got != want {
+			t.Errorf("Topic(%q) = %q, want %q", kind, got, want)
+		}
+	}
+}
