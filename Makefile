@@ -3,9 +3,10 @@ GO      ?= go
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo test test-vcan vet build tools-test fuzz bench clean
+.PHONY: all demo test test-vcan test-arm64 vet build cross tools-test tools-arm64 fuzz bench clean
 
 all: build
 
@@ -45,6 +46,22 @@ tools-test:
 	  echo "installing:$$missing"; \
 	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing; \
 	fi
+
+## cross: static, stamped binaries for ARM head-units (linux/arm64, linux/arm GOARM=7)
+cross:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-linux-arm64 ./cmd/quietzone
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-linux-armv7 ./cmd/quietzone
+	@ls -l bin/quietzone-linux-*
+
+## test-arm64: the unit and integration tests built for arm64, run under qemu-user
+test-arm64: tools-test tools-arm64
+	CGO_ENABLED=0 GOARCH=arm64 QUIETZONE_REQUIRE_MOSQUITTO=1 \
+	  $(GO) test -count=1 -timeout 30m -exec qemu-aarch64-static ./...
+
+tools-arm64:
+	@command -v qemu-aarch64-static >/dev/null 2>&1 || { \
+	  echo "installing: qemu-user-static"; \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends qemu-user-static; }
 
 ## bench: the hot-path benchmarks
 bench:

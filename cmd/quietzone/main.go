@@ -16,8 +16,12 @@ import (
 	"syscall"
 )
 
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are stamped at build time with
+// -ldflags "-X main.version=... -X main.commit=..." (make build, make cross).
+var (
+	version = "dev"
+	commit  = "unknown"
+)
 
 const usage = `quietzone — in-vehicle privacy gateway (%s)
 
@@ -68,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	name, args := args[0], args[1:]
 	switch name {
 	case "version":
-		fmt.Fprintln(stdout, "quietzone", version)
+		fmt.Fprintln(stdout, "quietzone", version, commit)
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprintf(stdout, usage, version)
