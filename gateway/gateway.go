@@ -153,6 +153,13 @@ type role struct {
 	cam  int
 }
 
+// expiry is a role whose values are forgotten once older than maxAge (the
+// signal map's max_age), so that every consumer sees them as missing.
+type expiry struct {
+	role   int
+	maxAge time.Duration
+}
+
 type fix struct {
 	lat, lon float64
 	t        time.Time
@@ -196,6 +203,7 @@ type Gateway struct {
 
 	roles    []role
 	latest   []can.Value
+	expiring []expiry // roles with their own max_age
 	vals     []can.Value
 	lat, lon can.RoleID
 	hasPos   bool
@@ -282,6 +290,15 @@ func New(o Options) (*Gateway, error) {
 			} else {
 				r.kind = kindCamTrigger
 			}
+		}
+	}
+	for i, m := range o.Decoder.Mappings() {
+		if m.MaxAge <= 0 {
+			continue
+		}
+		g.expiring = append(g.expiring, expiry{role: i, maxAge: m.MaxAge})
+		if k := g.roles[i].kind; (k == kindLat || k == kindLon) && m.MaxAge < g.d.MaxFixAge {
+			g.d.MaxFixAge = m.MaxAge // a fix is no fresher than its coordinates
 		}
 	}
 	if !haveLat || !haveLon {
@@ -423,6 +440,7 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		return // counted by the decoder
 	}
 	now := g.clock.Now()
+	g.expire(now)
 	for _, v := range g.vals[:n] {
 		g.latest[v.Role] = v
 		r := g.roles[v.Role]
@@ -455,7 +473,17 @@ func absDur(d time.Duration) time.Duration {
 	return d
 }
 
+// expire forgets values older than their role's max_age.
+func (g *Gateway) expire(now time.Time) {
+	for _, e := range g.expiring {
+		if v := &g.latest[e.role]; !v.Time.IsZero() && now.Sub(v.Time) > e.maxAge {
+			*v = can.Value{Role: v.Role}
+		}
+	}
+}
+
 func (g *Gateway) onTick(now time.Time) {
+	g.expire(now)
 	g.evaluate(now, false)
 	if err := g.opts.Cameras.Tick(now); err != nil {
 		g.stats.CameraErrors++
