@@ -85,7 +85,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	defer port.Close()
 	pins := map[string]*gpiotest.Pin{}
 	hw := gateway.Hardware{
-		OpenBus: func(string) (gateway.Bus, error) { return bus.Open(), nil },
+		OpenBus: func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil },
 		OpenPin: func(name string) (gpio.PinOut, error) {
 			p := cameratest.NewPin(name)
 			pins[name] = p
