@@ -3,6 +3,7 @@ package can
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -478,4 +479,38 @@ func (l *LogWriter) Close() error {
 		}
 	}
 	return err
+}
+
+// Record writes every frame src delivers to w until src ends (io.EOF) or
+// ctx is done, then flushes w. It closes src when ctx is done, which is
+// how a blocked read on a bus ends. It returns the number of frames
+// written.
+func Record(ctx context.Context, src Source, w *LogWriter) (uint64, error) {
+	stop := make(chan struct{})
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		select {
+		case <-ctx.Done():
+			src.Close()
+		case <-stop:
+		}
+	}()
+	defer func() { close(stop); <-closed }()
+	var n uint64
+	var f Frame
+	for {
+		err := src.ReadFrame(&f)
+		if err != nil {
+			ferr := w.Flush()
+			if errors.Is(err, io.EOF) || (errors.Is(err, ErrClosed) && ctx.Err() != nil) {
+				return n, ferr
+			}
+			return n, errors.Join(fmt.Errorf("record: %w", err), ferr)
+		}
+		if err := w.WriteFrame(&f); err != nil {
+			return n, fmt.Errorf("record: %w", err)
+		}
+		n++
+	}
 }

@@ -2,6 +2,7 @@ package can_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -222,4 +223,50 @@ func BenchmarkLogReader(b *testing.B) {
 			r = can.NewLogReader(rd, "")
 		}
 	}
+}
+
+// TestRecord: frames from a bus land in the log until the context ends.
+func TestRecord(t *testing.T) {
+	bus := can.NewBus(fixedClock(t0))
+	src, tx := bus.Open(), bus.Open()
+	defer tx.Close()
+	var buf bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		n   uint64
+		err error
+	}
+	done := make(chan result)
+	go func() {
+		n, err := can.Record(ctx, src, can.NewLogWriter(&buf, "vbus0", false))
+		done <- result{n, err}
+	}()
+	for i := range 5 {
+		f := frame(0x100+uint32(i), 0, byte(i))
+		if err := tx.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitEmpty(t, src)
+	cancel()
+	r := <-done
+	if r.err != nil || r.n != 5 {
+		t.Fatalf("Record = %d, %v", r.n, r.err)
+	}
+	got := readLog(t, can.NewLogReader(&buf, "vbus0"))
+	if len(got) != 5 || got[4].ID != 0x104 || !got[0].Time.Equal(t0) {
+		t.Errorf("recorded %v", got)
+	}
+	// A finite source ends the recording by itself.
+	n, err := can.Record(context.Background(), can.NewLogReader(strings.NewReader("(1.0) x 123#00\n"), ""), can.NewLogWriter(io.Discard, "x", false))
+	if n != 1 || err != nil {
+		t.Errorf("Record of a log = %d, %v", n, err)
+	}
+}
+
+// waitEmpty waits until the port's queue was read (a deadlock guard, not
+// a timing assertion).
+func waitEmpty(t *testing.T, p *can.Port) {
+	t.Helper()
+	waitBlocked(t, "quietzone/can.(*Port).ReadFrame")
 }

@@ -39,12 +39,13 @@ const (
 // frames (CAN_RAW_ERR_FILTER), kernel receive timestamps (SO_TIMESTAMPNS,
 // read with recvmsg) and the kernel's drop counter (SO_RXQ_OVFL).
 //
-// When the interface goes down, disappears or reports bus-off, ReadFrame
-// does not fail: it reopens the socket with jittered exponential backoff
-// and blocks meanwhile, so the gateway sees no frames, its fix goes stale
-// and it stays suppressed (fail closed) until the bus is back. Reopening
-// the socket does not restart a bus-off controller: that is the kernel's
-// job (ip link set can0 type can restart-ms 100).
+// When the interface goes down, ReadFrame waits for it on the same socket;
+// when it disappears or reports bus-off, ReadFrame reopens the socket with
+// jittered exponential backoff. Either way it blocks instead of failing,
+// so the gateway sees no frames, its fix goes stale and it stays
+// suppressed (fail closed) until the bus is back. Reopening the socket
+// does not restart a bus-off controller: that is the kernel's job
+// (ip link set can0 type can restart-ms 100).
 //
 // One goroutine may read while others write. The receive path does not
 // allocate.
@@ -66,6 +67,8 @@ type SocketCAN struct {
 	recvEn syscall.Errno
 	recvFn func(fd uintptr) bool
 	rng    *rand.Rand
+	// failures counts socket losses since the last frame delivered.
+	failures int
 
 	wmu  sync.Mutex
 	wbuf [canfdMTU]byte
@@ -214,12 +217,26 @@ func (s *SocketCAN) ReadFrame(f *Frame) error {
 			if s.closed.Load() || errors.Is(err, os.ErrClosed) {
 				return fmt.Errorf("read %s: %w", s.iface, ErrClosed)
 			}
+			if errors.Is(err, unix.ENETDOWN) {
+				// The socket stays bound: it delivers again once the
+				// interface is up. Reopening it would only earn
+				// another ENETDOWN from bind.
+				if !s.down.Swap(true) {
+					s.log.Warn("CAN interface down; waiting for it", "iface", s.iface)
+				}
+				continue
+			}
 			s.lost(c, err)
 			continue
 		}
 		switch s.parse(f) {
 		case parsedFrame:
 			s.frames.Add(1)
+			s.failures = 0
+			if s.down.Load() {
+				s.down.Store(false)
+				s.log.Info("CAN interface up again", "iface", s.iface)
+			}
 			return nil
 		case parsedBusOff:
 			s.lost(c, errBusOff)
@@ -324,10 +341,28 @@ func (s *SocketCAN) lost(c *rawConn, cause error) {
 }
 
 // reconnect reopens the socket, waiting between attempts with exponential
-// backoff and jitter, until it succeeds or Close is called.
+// backoff and jitter, until it succeeds or Close is called. The backoff
+// counts every loss since the last frame delivered, so that a socket that
+// opens but fails at once (a bus-off storm) is not reopened in a busy loop.
 func (s *SocketCAN) reconnect() error {
-	delay := s.opts.MinBackoff
 	for attempt := 1; ; attempt++ {
+		if s.failures > 0 {
+			delay := s.opts.MinBackoff << min(s.failures-1, 20)
+			if delay <= 0 || delay > s.opts.MaxBackoff {
+				delay = s.opts.MaxBackoff
+			}
+			// Equal jitter: half the delay, plus up to the other half at
+			// random, so that buses (and vehicles) do not retry in step.
+			wait := delay/2 + time.Duration(s.rng.Int64N(int64(delay/2)+1))
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-s.done:
+				t.Stop()
+				return fmt.Errorf("read %s: %w", s.iface, ErrClosed)
+			}
+		}
+		s.failures++
 		c, err := s.dial()
 		if err == nil {
 			s.conn.Store(c)
@@ -345,17 +380,6 @@ func (s *SocketCAN) reconnect() error {
 		if attempt == 1 || attempt%10 == 0 {
 			s.log.Warn("CAN interface still unavailable", "iface", s.iface, "attempts", attempt, "err", err)
 		}
-		// Equal jitter: half the delay, plus up to the other half at
-		// random, so that buses (and vehicles) do not retry in step.
-		wait := delay/2 + time.Duration(s.rng.Int64N(int64(delay/2)+1))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-s.done:
-			t.Stop()
-			return fmt.Errorf("read %s: %w", s.iface, ErrClosed)
-		}
-		delay = min(2*delay, s.opts.MaxBackoff)
 	}
 }
 
