@@ -440,7 +440,6 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		return // counted by the decoder
 	}
 	now := g.clock.Now()
-	g.expire(now)
 	for _, v := range g.vals[:n] {
 		g.latest[v.Role] = v
 		r := g.roles[v.Role]
@@ -462,6 +461,7 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		if lon.Time.After(t) {
 			t = lon.Time
 		}
+		g.expire(now) // a fix is judged with fresh values only
 		g.onFix(now, t)
 	}
 }
