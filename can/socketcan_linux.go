@@ -178,11 +178,18 @@ func kernelFilters(fs []Filter) []unix.CanFilter {
 // recv is the RawConn read callback: one recvmsg into the reader's buffers.
 // It reports false to wait for readiness when nothing is queued.
 func (s *SocketCAN) recv(fd uintptr) bool {
-	s.msg.SetControllen(len(s.oob))
-	s.msg.Flags = 0
-	n, _, en := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&s.msg)), 0)
-	if en == unix.EAGAIN || en == unix.EINTR {
-		return false
+	var n uintptr
+	var en syscall.Errno
+	for {
+		s.msg.SetControllen(len(s.oob))
+		s.msg.Flags = 0
+		n, _, en = unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&s.msg)), 0)
+		if en != unix.EINTR {
+			break
+		}
+	}
+	if en == unix.EAGAIN {
+		return false // the poller waits for the next frame
 	}
 	s.recvN, s.recvEn = int(n), en
 	return true
@@ -314,8 +321,10 @@ func (s *SocketCAN) stamp() time.Time {
 		}
 		data := oob[unix.CmsgLen(0):h.Len]
 		switch {
-		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16:
-			t = time.Unix(int64(binary.NativeEndian.Uint64(data[0:8])), int64(binary.NativeEndian.Uint64(data[8:16])))
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(unix.Timespec{})):
+			// struct timespec, whose field size follows the platform.
+			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
+			t = time.Unix(int64(ts.Sec), int64(ts.Nsec))
 		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(data) >= 4:
 			s.dropped.Store(uint64(binary.NativeEndian.Uint32(data)))
 		}
