@@ -457,11 +457,15 @@ func (g *Gateway) onFrame(f *can.Frame) {
 	}
 	lat, lon := &g.latest[g.lat], &g.latest[g.lon]
 	if lat.Time.After(g.lastRaw.t) && lon.Time.After(g.lastRaw.t) && absDur(lat.Time.Sub(lon.Time)) <= g.d.Tick {
+		// A fix is judged with fresh values only; a coordinate that
+		// expired just now (max_age) makes no fix.
+		if g.expire(now); lat.Time.IsZero() || lon.Time.IsZero() {
+			return
+		}
 		t := lat.Time
 		if lon.Time.After(t) {
 			t = lon.Time
 		}
-		g.expire(now) // a fix is judged with fresh values only
 		g.onFix(now, t)
 	}
 }
