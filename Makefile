@@ -30,7 +30,7 @@ test-vcan:
 	CGO_ENABLED=0 $(GO) build -o $(VMDIR)/vcanvm ./cmd/vcanvm
 	cmd/vcanvm/prepare.sh $(VMDIR) $(VMDIR)/vcanvm
 	CGO_ENABLED=0 VCANVM_KERNEL=$(VMDIR)/vmlinux VCANVM_MODULES=$(VMDIR)/modules \
-	VCANVM_EXTRA="cansend candump" VCANVM_ENV="QUIETZONE_REQUIRE_VCAN" QUIETZONE_REQUIRE_VCAN=1 \
+	VCANVM_EXTRA="cansend candump canplayer" VCANVM_ENV="QUIETZONE_REQUIRE_VCAN" QUIETZONE_REQUIRE_VCAN=1 \
 	  $(GO) test -count=1 -timeout 15m -exec $(VMDIR)/vcanvm -run 'VCAN' $(VCAN_PKGS)
 
 ## build: a static binary in bin/

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"text/scanner"
 
 	"go.einride.tech/can/pkg/dbc"
@@ -172,10 +173,72 @@ func LoadDBC(name string, data []byte) (*Database, error) {
 			}
 		}
 	}
+	if err := checkSwallowed(name, data, defs); err != nil {
+		return nil, err
+	}
 	sort.Slice(db.messages, func(i, j int) bool {
 		return key(db.messages[i].ID, db.messages[i].Extended) < key(db.messages[j].ID, db.messages[j].Extended)
 	})
 	return db, nil
+}
+
+// definingKeywords start the lines whose loss changes what is decoded: a
+// message, a signal, a signal's value type or its value descriptions.
+var definingKeywords = map[string]bool{
+	string(dbc.KeywordMessage):           true,
+	string(dbc.KeywordSignal):            true,
+	string(dbc.KeywordSignalValueType):   true,
+	string(dbc.KeywordValueDescriptions): true,
+}
+
+// checkSwallowed finds lines that start with a defining keyword but produced
+// no definition. go.einride.tech/can's parser skips an unknown line two
+// tokens at a time and misses the newline when the line has an odd number
+// of tokens: it then swallows the next line too. A swallowed BO_ leaves its
+// SG_ lines at top level (reported by LoadDBC); a swallowed SG_,
+// SIG_VALTYPE_ or VAL_ would silently lose a signal, its float type or its
+// value descriptions. Lines inside quoted strings (multi-line comments) are
+// not definitions and are skipped.
+func checkSwallowed(name string, data []byte, defs []dbc.Def) error {
+	seen := map[int]bool{}
+	for _, def := range defs {
+		switch d := def.(type) {
+		case *dbc.MessageDef:
+			seen[d.Pos.Line] = true
+			for i := range d.Signals {
+				seen[d.Signals[i].Pos.Line] = true
+			}
+		case *dbc.SignalDef, *dbc.SignalValueTypeDef, *dbc.ValueDescriptionsDef:
+			seen[def.Position().Line] = true
+		}
+	}
+	inString := false
+	for i, line := range strings.Split(string(data), "\n") {
+		startsInString := inString
+		for j := 0; j < len(line); j++ {
+			switch line[j] {
+			case '\\': // the parser's only escape is \"
+				if inString && j+1 < len(line) && line[j+1] == '"' {
+					j++
+				}
+			case '"':
+				inString = !inString
+			}
+		}
+		if startsInString {
+			continue
+		}
+		// A keyword alone on its line is an entry of the NS_ list.
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		if kw := fields[0]; definingKeywords[kw] && !seen[i+1] {
+			return fmt.Errorf("load dbc: %w", &PositionError{File: name, Line: i + 1,
+				Reason: fmt.Sprintf("%s line produced no definition: the parser probably swallowed it with the line before (an unknown line with an odd number of tokens)", kw)})
+		}
+	}
+	return nil
 }
 
 func (db *Database) lookupSignal(id dbc.MessageID, name string) *Signal {
@@ -372,6 +435,34 @@ func (s *Signal) physical(u uint64) float64 {
 		}
 	}
 	return v*s.Factor + s.Offset
+}
+
+// Describe returns the value description (VAL_) of a raw value, such as
+// "SNA" for a signal's "not available" code. It does not allocate.
+func (s *Signal) Describe(raw int64) (string, bool) {
+	d, ok := s.Values[raw]
+	return d, ok
+}
+
+// HasRange reports whether the DBC gives the signal a usable range: many
+// files write [0|0] for "no range".
+func (s *Signal) HasRange() bool { return s.Min < s.Max }
+
+// InRange reports whether a physical value lies within the DBC's [min,max],
+// allowing half a raw step for the rounding of raw*factor+offset. A signal
+// without a range accepts every value but NaN.
+func (s *Signal) InRange(phys float64) bool {
+	if math.IsNaN(phys) {
+		return false
+	}
+	if !s.HasRange() {
+		return true
+	}
+	tol := 0.0
+	if s.Type == Integer {
+		tol = math.Abs(s.Factor) / 2
+	}
+	return phys >= s.Min-tol && phys <= s.Max+tol
 }
 
 // SetRaw writes raw bits into data; bits above the signal's length are dropped.

@@ -589,6 +589,12 @@ func TestLoadDBCErrors(t *testing.T) {
 		// Parser errors, in go.einride.tech/can's words.
 		{"syntax.dbc", 13, `expected token: "|", found: Int (8)`},
 		{"standard_id.dbc", 12, "invalid standard ID: 2048"},
+		// Lines the parser swallowed after an unknown line with an odd
+		// number of tokens ("SGTYPE_ a b").
+		{"swallowed_message.dbc", 13, "BO_ line produced no definition: the parser probably swallowed it with the line before (an unknown line with an odd number of tokens)"},
+		{"swallowed_signal.dbc", 15, "SG_ line produced no definition: the parser probably swallowed it with the line before (an unknown line with an odd number of tokens)"},
+		{"swallowed_val.dbc", 16, "VAL_ line produced no definition: the parser probably swallowed it with the line before (an unknown line with an odd number of tokens)"},
+		{"swallowed_valtype.dbc", 16, "SIG_VALTYPE_ line produced no definition: the parser probably swallowed it with the line before (an unknown line with an odd number of tokens)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -888,4 +894,61 @@ func FuzzBits(f *testing.F) {
 			t.Fatalf("size %d start %d length %d big-endian %v: %s", sz, st, ln, big, diff)
 		}
 	})
+}
+
+// TestSwallowedLineChecksSkipStrings: keywords inside a multi-line comment
+// or alone in the NS_ list are not definitions that went missing.
+func TestSwallowedLineChecksSkipStrings(t *testing.T) {
+	data := []byte(`VERSION ""
+
+NS_ :
+	VAL_
+	SIG_VALTYPE_
+
+BS_:
+
+BU_: ECU
+
+BO_ 256 Mine: 8 ECU
+ SG_ A : 0|8@1+ (1,0) [0|255] "" ECU
+
+CM_ SG_ 256 A "a comment over lines,
+VAL_ 256 A 0 \"looks like a definition\" ;
+BO_ 300 Fake: 8 ECU";
+VAL_ 256 A 0 "OFF" 1 "ON" ;
+`)
+	db, err := LoadDBC("comment.dbc", data)
+	if err != nil {
+		t.Fatalf("LoadDBC: %v", err)
+	}
+	if d, ok := signal(t, db, "Mine", "A").Describe(1); !ok || d != "ON" {
+		t.Errorf("Describe(1) = %q, %v; want ON", d, ok)
+	}
+}
+
+func TestSignalRange(t *testing.T) {
+	tests := []struct {
+		name    string
+		s       Signal
+		phys    float64
+		in, has bool
+	}{
+		{"inside", Signal{Min: 0, Max: 10, Factor: 1}, 5, true, true},
+		{"at max", Signal{Min: 0, Max: 10, Factor: 1}, 10, true, true},
+		{"rounding above max", Signal{Min: -25, Max: 179.75, Factor: 0.05}, 179.75000000000003, true, true},
+		{"a step above max", Signal{Min: -25, Max: 179.75, Factor: 0.05}, 179.8, false, true},
+		{"below min", Signal{Min: 0, Max: 10, Factor: 1}, -1, false, true},
+		{"no range [0|0]", Signal{Factor: 1}, 1e9, true, false},
+		{"reversed range", Signal{Min: 5, Max: 1, Factor: 1}, 100, true, false},
+		{"NaN without a range", Signal{Factor: 1, Type: Float32}, math.NaN(), false, false},
+		{"float: no half-step tolerance", Signal{Min: 0, Max: 1, Factor: 1, Type: Float32}, 1.25, false, true},
+	}
+	for _, tt := range tests {
+		if got := tt.s.InRange(tt.phys); got != tt.in {
+			t.Errorf("%s: InRange(%v) = %v, want %v", tt.name, tt.phys, got, tt.in)
+		}
+		if got := tt.s.HasRange(); got != tt.has {
+			t.Errorf("%s: HasRange() = %v, want %v", tt.name, got, tt.has)
+		}
+	}
 }

@@ -14,6 +14,14 @@ type Mapping struct {
 	Role    string
 	Message string
 	Signal  string
+	// Unit is the role's unit. When set, decoded physical values are
+	// converted to it from the DBC signal's unit (mph → km/h, rad → deg);
+	// NewDecoder refuses units it does not know or cannot convert.
+	// Empty: values stay in the DBC's unit.
+	Unit string
+	// MaxAge is how long a value of this role stays fresh for its
+	// consumer (the gateway); zero means the consumer's default.
+	MaxAge time.Duration
 }
 
 // RoleID is a role's index in its Decoder. It is small so that the gateway
@@ -23,13 +31,27 @@ type RoleID uint16
 // Value is one decoded signal of one frame.
 type Value struct {
 	Role RoleID
+	// Flags mark anomalies of this value.
+	Flags ValueFlags
 	// Raw is the signal's raw value, sign-extended for signed signals.
+	// Value descriptions (Decoder.Describe) are keyed by it.
 	Raw int64
-	// Phys is the physical value, raw*factor+offset (or the float itself).
+	// Phys is the physical value, raw*factor+offset (or the float itself),
+	// converted to the role's unit. It is never clamped to the DBC's range.
 	Phys float64
 	// Time is when the frame carrying the value was received.
 	Time time.Time
 }
+
+// ValueFlags mark anomalies of a decoded value.
+type ValueFlags uint8
+
+const (
+	// OutOfRange: the physical value lies outside the DBC signal's
+	// [min,max] (checked only where min < max), or is NaN. The value is
+	// passed on unclamped and counted in DecodeStats.OutOfRange.
+	OutOfRange ValueFlags = 1 << iota
+)
 
 // Reasons a frame is not decoded; returned by Decode and counted in Stats.
 var (
@@ -42,12 +64,14 @@ var (
 	ErrRemoteFrame = errors.New("remote frame")
 )
 
-// DecodeStats counts frames by outcome.
+// DecodeStats counts frames by outcome, and anomalous values.
 type DecodeStats struct {
 	Decoded     uint64
 	Unmapped    uint64
 	WrongLength uint64
 	Remote      uint64
+	// OutOfRange counts values (not frames) outside their DBC range.
+	OutOfRange uint64
 }
 
 // Bad returns the number of frames dropped as anomalies.
@@ -60,6 +84,7 @@ type Decoder struct {
 	db    *Database
 	roles []string
 	maps  []Mapping
+	sigs  []*Signal // by RoleID
 	// std is indexed by standard identifier; ext holds extended ones.
 	std   [MaxStandardID + 1]*entry
 	ext   map[uint32]*entry
@@ -72,8 +97,10 @@ type entry struct {
 }
 
 type field struct {
-	role RoleID
-	sig  *Signal
+	role    RoleID
+	convert bool
+	conv    Conversion
+	sig     *Signal
 }
 
 // MapError is a problem with one mapping of a signal map.
@@ -85,7 +112,8 @@ type MapError struct {
 func (e *MapError) Error() string { return fmt.Sprintf("role %s: %s", e.Role, e.Reason) }
 
 // NewDecoder builds decode tables for the mapped signals of db. Each role may
-// appear once; every named message and signal must exist.
+// appear once; every named message and signal must exist; a role's unit
+// must be convertible from its signal's.
 func NewDecoder(db *Database, maps []Mapping) (*Decoder, error) {
 	d := &Decoder{db: db, ext: map[uint32]*entry{}, maps: maps}
 	seen := map[string]bool{}
@@ -108,8 +136,24 @@ func NewDecoder(db *Database, maps []Mapping) (*Decoder, error) {
 		if len(d.roles) > int(^RoleID(0)) {
 			return nil, &MapError{Role: m.Role, Reason: "too many roles"}
 		}
+		if m.MaxAge < 0 {
+			return nil, &MapError{Role: m.Role, Reason: fmt.Sprintf("max_age %v is negative", m.MaxAge)}
+		}
+		fl := field{sig: sig, conv: Identity}
+		if m.Unit != "" {
+			if sig.Unit == "" {
+				return nil, &MapError{Role: m.Role, Reason: fmt.Sprintf("unit %s: signal %s.%s has no unit in %s to convert from", m.Unit, m.Message, m.Signal, db.Name)}
+			}
+			c, err := Convert(sig.Unit, m.Unit)
+			if err != nil {
+				return nil, &MapError{Role: m.Role, Reason: fmt.Sprintf("unit %s: signal %s.%s: %v", m.Unit, m.Message, m.Signal, err)}
+			}
+			fl.conv, fl.convert = c, c != Identity
+		}
 		id := RoleID(len(d.roles))
+		fl.role = id
 		d.roles = append(d.roles, m.Role)
+		d.sigs = append(d.sigs, sig)
 		e := d.lookup(msg.ID, msg.Extended)
 		if e == nil {
 			e = &entry{msg: msg}
@@ -119,7 +163,7 @@ func NewDecoder(db *Database, maps []Mapping) (*Decoder, error) {
 				d.std[msg.ID] = e
 			}
 		}
-		e.fields = append(e.fields, field{role: id, sig: sig})
+		e.fields = append(e.fields, fl)
 	}
 	return d, nil
 }
@@ -153,16 +197,21 @@ func (d *Decoder) Role(name string) (RoleID, bool) {
 	return 0, false
 }
 
-// Signal returns the DBC signal a role is mapped to.
+// Signal returns the DBC signal a role is mapped to, or nil.
 func (d *Decoder) Signal(r RoleID) *Signal {
-	for _, e := range d.entries() {
-		for _, f := range e.fields {
-			if f.role == r {
-				return f.sig
-			}
-		}
+	if int(r) >= len(d.sigs) {
+		return nil
 	}
-	return nil
+	return d.sigs[r]
+}
+
+// Describe returns the DBC's value description of v's raw value, such as
+// "SNA" or "DI_GEAR_D". It does not allocate.
+func (d *Decoder) Describe(v Value) (string, bool) {
+	if int(v.Role) >= len(d.sigs) {
+		return "", false
+	}
+	return d.sigs[v.Role].Describe(v.Raw)
 }
 
 func (d *Decoder) entries() []*entry {
@@ -236,7 +285,15 @@ func (d *Decoder) Decode(f *Frame, out []Value) (int, error) {
 			continue
 		}
 		u := s.UnsignedRaw(&f.Data)
-		out[n] = Value{Role: fl.role, Raw: s.signExtend(u), Phys: s.physical(u), Time: f.Time}
+		v := Value{Role: fl.role, Raw: s.signExtend(u), Phys: s.physical(u), Time: f.Time}
+		if !s.InRange(v.Phys) {
+			v.Flags |= OutOfRange
+			d.stats.OutOfRange++
+		}
+		if fl.convert {
+			v.Phys = fl.conv.Apply(v.Phys)
+		}
+		out[n] = v
 		n++
 	}
 	d.stats.Decoded++

@@ -96,6 +96,26 @@ func TestNewDecoderErrors(t *testing.T) {
 		{"empty role", []can.Mapping{{Message: "VCU_Speed", Signal: "VCU_VehicleSpeed"}}, "", "invalid role name"},
 		{"role with a space", []can.Mapping{{Role: "vehicle speed", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed"}}, "vehicle speed", "invalid role name"},
 		{"role with a tab", []can.Mapping{{Role: "vehicle\tspeed", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed"}}, "vehicle\tspeed", "invalid role name"},
+		{
+			"unknown unit",
+			[]can.Mapping{{Role: "vehicle.speed", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed", Unit: "furlong/fortnight"}},
+			"vehicle.speed", `unit furlong/fortnight: signal VCU_Speed.VCU_VehicleSpeed: convert "km/h" to "furlong/fortnight": "furlong/fortnight": unknown unit`,
+		},
+		{
+			"incompatible unit",
+			[]can.Mapping{{Role: "vehicle.speed", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed", Unit: "deg"}},
+			"vehicle.speed", `unit deg: signal VCU_Speed.VCU_VehicleSpeed: convert "km/h" (speed) to "deg" (angle): incompatible units`,
+		},
+		{
+			"signal without a unit",
+			[]can.Mapping{{Role: "position.fix", Message: "GNSS_Status", Signal: "GNSS_FixType", Unit: "m"}},
+			"position.fix", "unit m: signal GNSS_Status.GNSS_FixType has no unit in quietzone.dbc to convert from",
+		},
+		{
+			"negative max age",
+			[]can.Mapping{{Role: "vehicle.speed", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed", MaxAge: -time.Second}},
+			"vehicle.speed", "max_age -1s is negative",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -371,6 +391,95 @@ func TestDecodeTesla(t *testing.T) {
 	sameValues(t, decodeAll(t, d, &f), map[string]decoded{"position.speed": {64255, 250.99609375}}, 0)
 	f = encode(t, db, "UI_status", map[string]float64{"UI_cameraActive": 1, "UI_cellReceiverPower": -128})
 	sameValues(t, decodeAll(t, d, &f), map[string]decoded{"camera.active": {1, 1}}, 0)
+}
+
+// TestDecodeUnits: a role's unit converts the DBC's physical value; the raw
+// value and the range check stay in the DBC's terms.
+func TestDecodeUnits(t *testing.T) {
+	db := sharedDB(t, "tesla_can.dbc")
+	d := newDecoder(t, db,
+		can.Mapping{Role: "vehicle.speed", Message: "DI_torque2", Signal: "DI_vehicleSpeed", Unit: "km/h"},
+		can.Mapping{Role: "position.heading", Message: "UI_gpsVehicleSpeed", Signal: "UI_gpsVehicleHeading", Unit: "rad"},
+		can.Mapping{Role: "position.speed", Message: "UI_gpsVehicleSpeed", Signal: "UI_gpsVehicleSpeed", Unit: "m/s"},
+	)
+	// 60 MPH = (60+25)/0.05 = raw 1700 = 96.56064 km/h.
+	f := frame(0x118, 0, 0, 0, 0xa4, 0x06, 0, 0)
+	sameValues(t, decodeAll(t, d, &f), map[string]decoded{"vehicle.speed": {1700, 96.56064}}, 1e-9)
+	f = encode(t, db, "UI_gpsVehicleSpeed", map[string]float64{"UI_gpsVehicleHeading": 180, "UI_gpsVehicleSpeed": 36})
+	sameValues(t, decodeAll(t, d, &f), map[string]decoded{
+		"position.heading": {23040, math.Pi},
+		"position.speed":   {9216, 10},
+	}, 1e-9)
+}
+
+// TestDecodeOutOfRange: a value outside the DBC's [min,max] is passed on
+// unclamped, flagged and counted; ranges written [0|0] are not checked.
+func TestDecodeOutOfRange(t *testing.T) {
+	db := sharedDB(t, "tesla_can.dbc")
+	d := newDecoder(t, db,
+		can.Mapping{Role: "hdop", Message: "UI_gpsVehicleSpeed", Signal: "UI_gpsHDOP"},              // [0|25.5], 8 bits: never out
+		can.Mapping{Role: "heading", Message: "UI_gpsVehicleSpeed", Signal: "UI_gpsVehicleHeading"}, // [0|511.99]: never out
+		can.Mapping{Role: "speed", Message: "UI_gpsVehicleSpeed", Signal: "UI_gpsVehicleSpeed"},     // [0|250.996], 16 bits: can be
+		can.Mapping{Role: "offset", Message: "UI_gpsVehicleSpeed", Signal: "UI_userSpeedOffset"},    // [-30|33], 6 bits - 30: can be
+		can.Mapping{Role: "lat", Message: "MCU_locationStatus", Signal: "MCU_latitude"},             // [0|0]: unchecked
+	)
+	out := make([]can.Value, d.MaxValuesPerFrame())
+	// UI_gpsVehicleSpeed raw 0xffff = 255.996 km/h > 250.996; offset raw 63 - 30 = 33: in.
+	f := frame(760, 0, 0x10, 0, 0, 0xff, 0xff, 0x3f, 0, 0)
+	n, err := d.Decode(&f, out)
+	if err != nil || n != 4 {
+		t.Fatalf("Decode = %d, %v", n, err)
+	}
+	for _, v := range out[:n] {
+		name := d.Roles()[v.Role]
+		wantOut := name == "speed"
+		if got := v.Flags&can.OutOfRange != 0; got != wantOut {
+			t.Errorf("%s = %v: OutOfRange %v, want %v", name, v.Phys, got, wantOut)
+		}
+		if name == "speed" && v.Phys != 65535*0.00390625 {
+			t.Errorf("speed = %v: clamped?", v.Phys)
+		}
+	}
+	if s := d.Stats(); s.OutOfRange != 1 || s.Decoded != 1 || s.Bad() != 0 {
+		t.Errorf("Stats = %+v, want one value out of range in one decoded frame", s)
+	}
+	f = encode(t, db, "MCU_locationStatus", map[string]float64{"MCU_latitude": -89})
+	if n, err := d.Decode(&f, out); err != nil || n != 1 || out[0].Flags != 0 {
+		t.Errorf("latitude -89 with range [0|0]: %d, %v, %+v", n, err, out[0])
+	}
+}
+
+// TestDescribe: value descriptions are reachable from decoded values.
+func TestDescribe(t *testing.T) {
+	db := sharedDB(t, "tesla_can.dbc")
+	d := newDecoder(t, db,
+		can.Mapping{Role: "vehicle.speed", Message: "DI_torque2", Signal: "DI_vehicleSpeed", Unit: "km/h"},
+		can.Mapping{Role: "vehicle.gear", Message: "DI_torque2", Signal: "DI_gear"},
+	)
+	out := make([]can.Value, d.MaxValuesPerFrame())
+	// Speed raw 4095 ("SNA"), gear 4 ("DI_GEAR_D").
+	f := frame(0x118, 0, 0, 0x40, 0xff, 0x0f, 0, 0)
+	n, err := d.Decode(&f, out)
+	if err != nil || n != 2 {
+		t.Fatalf("Decode = %d, %v", n, err)
+	}
+	want := map[string]string{"vehicle.speed": "SNA", "vehicle.gear": "DI_GEAR_D"}
+	for _, v := range out[:n] {
+		name := d.Roles()[v.Role]
+		if got, ok := d.Describe(v); !ok || got != want[name] {
+			t.Errorf("Describe(%s raw %d) = %q, %v; want %q", name, v.Raw, got, ok, want[name])
+		}
+	}
+	if got, ok := d.Describe(can.Value{Role: 0, Raw: 1}); ok {
+		t.Errorf("Describe of an undescribed raw value = %q", got)
+	}
+	if _, ok := d.Describe(can.Value{Role: 99}); ok {
+		t.Error("Describe of an unknown role succeeded")
+	}
+	v := out[0]
+	if allocs := testing.AllocsPerRun(1000, func() { d.Describe(v) }); allocs != 0 {
+		t.Errorf("Describe allocates %v times per call", allocs)
+	}
 }
 
 // TestDecodeOutBuffer: values beyond out's length are cut, not written.

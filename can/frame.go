@@ -105,9 +105,13 @@ func (f *Frame) Validate() error {
 // String formats f the way can-utils' cansend and candump write frames:
 // "123#DEADBEEF", "1ABCDEF0#00", "123#R", "123##1AABB" (FD with flags).
 func (f Frame) String() string {
-	// Clamp so that String never panics, even on a frame Validate rejects.
+	return string(f.AppendText(make([]byte, 0, 16+2*min(int(f.Len), MaxDataLen))))
+}
+
+// AppendText appends f in the notation of String to b.
+func (f *Frame) AppendText(b []byte) []byte {
+	// Clamp so that it never panics, even on a frame Validate rejects.
 	n := min(int(f.Len), MaxDataLen)
-	b := make([]byte, 0, 16+2*n)
 	if f.IsExtended() {
 		b = appendHexID(b, f.ID, 8)
 	} else {
@@ -117,7 +121,10 @@ func (f Frame) String() string {
 	switch {
 	case f.IsRemote():
 		b = append(b, 'R')
-		return string(b)
+		if f.Len != 0 {
+			b = append(b, upperHex[min(f.Len, MaxClassicLen)])
+		}
+		return b
 	case f.IsFD():
 		var fl byte
 		if f.Flags&BRS != 0 {
@@ -132,7 +139,7 @@ func (f Frame) String() string {
 	for _, x := range f.Data[:n] {
 		b = append(b, upperHex[x>>4], upperHex[x&15])
 	}
-	return string(b)
+	return b
 }
 
 const upperHex = "0123456789ABCDEF"

@@ -39,7 +39,9 @@ func TestFrameString(t *testing.T) {
 		{"extended small id padded", frame(0x123, can.Extended, 0x11, 0x22), "00000123#1122"},
 		{"largest extended id", frame(can.MaxExtendedID, can.Extended), "1FFFFFFF#"},
 		{"remote", frame(0x123, can.Remote), "123#R"},
-		{"remote ignores data", can.Frame{ID: 0x123, Flags: can.Remote, Len: 2, Data: [64]byte{1, 2}}, "123#R"},
+		// can-utils print a remote frame's requested length (lib.c
+		// sprint_canframe: "123#R2"), and read it back; data is ignored.
+		{"remote with length ignores data", can.Frame{ID: 0x123, Flags: can.Remote, Len: 2, Data: [64]byte{1, 2}}, "123#R2"},
 		{"remote extended", frame(0x1abcdef0, can.Extended|can.Remote), "1ABCDEF0#R"},
 		{"fd no flags", frame(0x123, can.FD, 0xaa, 0xbb), "123##0AABB"},
 		{"fd brs", frame(0x123, can.FD|can.BRS, 0xaa, 0xbb), "123##1AABB"},

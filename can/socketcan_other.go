@@ -11,7 +11,7 @@ type SocketCAN struct{}
 var _ Source = (*SocketCAN)(nil)
 
 // DialSocketCAN returns an error wrapping ErrNotSupported.
-func DialSocketCAN(iface string) (*SocketCAN, error) {
+func DialSocketCAN(iface string, _ SocketCANOptions) (*SocketCAN, error) {
 	return nil, fmt.Errorf("open socketcan %s: %w", iface, ErrNotSupported)
 }
 
@@ -23,6 +23,12 @@ func (s *SocketCAN) WriteFrame(*Frame) error { return ErrNotSupported }
 
 // ErrorFrames returns 0.
 func (s *SocketCAN) ErrorFrames() uint64 { return 0 }
+
+// Stats returns zero counters.
+func (s *SocketCAN) Stats() SocketStats { return SocketStats{} }
+
+// FD returns false.
+func (s *SocketCAN) FD() bool { return false }
 
 // Close does nothing.
 func (s *SocketCAN) Close() error { return nil }

@@ -12,7 +12,7 @@ import (
 // TestDialSocketCANNotSupported: without SocketCAN, dialling fails with
 // ErrNotSupported and the stub methods say the same.
 func TestDialSocketCANNotSupported(t *testing.T) {
-	s, err := can.DialSocketCAN("vcan0")
+	s, err := can.DialSocketCAN("vcan0", can.SocketCANOptions{})
 	if !errors.Is(err, can.ErrNotSupported) {
 		t.Fatalf("DialSocketCAN = %v, %v; want an error wrapping ErrNotSupported", s, err)
 	}

@@ -26,7 +26,9 @@ type Bus interface {
 // SocketCAN and periph's host drivers; the simulator passes a virtual bus
 // and fake pins; the wiring code is the same.
 type Hardware struct {
-	OpenBus func(iface string) (Bus, error)
+	// OpenBus opens a bus; filters are the identifiers the signal map
+	// needs, for a bus that can filter in the kernel.
+	OpenBus func(iface string, filters []can.Filter) (Bus, error)
 	OpenPin func(line string) (gpio.PinOut, error)
 }
 
@@ -57,10 +59,14 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 	if len(cfg.Vehicle.Interfaces) == 0 {
 		return nil, errors.New("new daemon: vehicle.interfaces: no CAN interface to read")
 	}
+	dec, err := s.Profile.NewDecoder()
+	if err != nil {
+		return nil, fmt.Errorf("new daemon: %w", err)
+	}
 	d := &Daemon{}
 	var sources []can.Source
 	for _, iface := range cfg.Vehicle.Interfaces {
-		b, err := hw.OpenBus(iface)
+		b, err := hw.OpenBus(iface, dec.Filters())
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("new daemon: %w", err)
@@ -93,11 +99,6 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
 	d.Cameras = cams
-	dec, err := s.Profile.NewDecoder()
-	if err != nil {
-		d.Close()
-		return nil, fmt.Errorf("new daemon: %w", err)
-	}
 	q := o.Queue
 	if q == nil {
 		q = uplink.NewMemQueue()

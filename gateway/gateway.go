@@ -153,6 +153,13 @@ type role struct {
 	cam  int
 }
 
+// expiry is a role whose values are forgotten once older than maxAge (the
+// signal map's max_age), so that every consumer sees them as missing.
+type expiry struct {
+	role   int
+	maxAge time.Duration
+}
+
 type fix struct {
 	lat, lon float64
 	t        time.Time
@@ -196,6 +203,7 @@ type Gateway struct {
 
 	roles    []role
 	latest   []can.Value
+	expiring []expiry // roles with their own max_age
 	vals     []can.Value
 	lat, lon can.RoleID
 	hasPos   bool
@@ -282,6 +290,15 @@ func New(o Options) (*Gateway, error) {
 			} else {
 				r.kind = kindCamTrigger
 			}
+		}
+	}
+	for i, m := range o.Decoder.Mappings() {
+		if m.MaxAge <= 0 {
+			continue
+		}
+		g.expiring = append(g.expiring, expiry{role: i, maxAge: m.MaxAge})
+		if k := g.roles[i].kind; (k == kindLat || k == kindLon) && m.MaxAge < g.d.MaxFixAge {
+			g.d.MaxFixAge = m.MaxAge // a fix is no fresher than its coordinates
 		}
 	}
 	if !haveLat || !haveLon {
@@ -440,6 +457,11 @@ func (g *Gateway) onFrame(f *can.Frame) {
 	}
 	lat, lon := &g.latest[g.lat], &g.latest[g.lon]
 	if lat.Time.After(g.lastRaw.t) && lon.Time.After(g.lastRaw.t) && absDur(lat.Time.Sub(lon.Time)) <= g.d.Tick {
+		// A fix is judged with fresh values only; a coordinate that
+		// expired just now (max_age) makes no fix.
+		if g.expire(now); lat.Time.IsZero() || lon.Time.IsZero() {
+			return
+		}
 		t := lat.Time
 		if lon.Time.After(t) {
 			t = lon.Time
@@ -455,7 +477,17 @@ func absDur(d time.Duration) time.Duration {
 	return d
 }
 
+// expire forgets values older than their role's max_age.
+func (g *Gateway) expire(now time.Time) {
+	for _, e := range g.expiring {
+		if v := &g.latest[e.role]; !v.Time.IsZero() && now.Sub(v.Time) > e.maxAge {
+			*v = can.Value{Role: v.Role}
+		}
+	}
+}
+
 func (g *Gateway) onTick(now time.Time) {
+	g.expire(now)
 	g.evaluate(now, false)
 	if err := g.opts.Cameras.Tick(now); err != nil {
 		g.stats.CameraErrors++

@@ -72,9 +72,18 @@ func (r *telemetry) last() uplink.Snapshot {
 
 func newRig(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)) *rig {
 	t.Helper()
+	return newRigMaps(t, zones, mod, nil)
+}
+
+// newRigMaps is newRig with a changed signal map (units, max ages).
+func newRigMaps(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), edit func(maps []can.Mapping)) *rig {
+	t.Helper()
 	prof, err := gateway.LoadProfile("builtin:quietzone")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(prof.Mappings)
 	}
 	dec, err := prof.NewDecoder()
 	if err != nil {
@@ -510,4 +519,44 @@ func TestNewRejectsAMapWithoutPosition(t *testing.T) {
 	if _, err := gateway.New(gateway.Options{Decoder: dec, Cameras: cams}); err == nil {
 		t.Error("a gateway that can never see a position was accepted")
 	}
+}
+
+func setMaxAge(role string, d time.Duration) func([]can.Mapping) {
+	return func(maps []can.Mapping) {
+		for i := range maps {
+			if maps[i].Role == role {
+				maps[i].MaxAge = d
+			}
+		}
+	}
+}
+
+// TestRoleMaxAge: a role's max_age makes its values stale sooner than the
+// gateway's defaults; on the coordinates it shortens the life of a fix.
+func TestRoleMaxAge(t *testing.T) {
+	lat, lon := south(5000)
+	t.Run("fix", func(t *testing.T) {
+		r := newRigMaps(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1 },
+			setMaxAge("position.latitude", 500*time.Millisecond))
+		r.step(100*time.Millisecond, lat, lon, 50)
+		if r.clock.Advance(400 * time.Millisecond); r.state() != gateway.Clear {
+			t.Fatalf("400 ms after a clear fix: %v", r.state())
+		}
+		if r.clock.Advance(200 * time.Millisecond); r.state() != gateway.Unknown {
+			t.Errorf("600 ms after the fix, latitude max_age 500ms: %v, want unknown (MaxFixAge is %v)", r.state(), gateway.DefaultDecision().MaxFixAge)
+		}
+	})
+	t.Run("uplinked sample", func(t *testing.T) {
+		r := newRigMaps(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1 },
+			setMaxAge("vehicle.speed", 300*time.Millisecond))
+		r.step(100*time.Millisecond, lat, lon, 50)
+		r.clock.Advance(time.Second)
+		roles := map[string]bool{}
+		for _, smp := range r.tel.last().Samples {
+			roles[smp.Role] = true
+		}
+		if roles["vehicle.speed"] || !roles["position.speed"] {
+			t.Errorf("a second after the last frame: samples %v, want position.speed but not vehicle.speed (max_age 300ms)", roles)
+		}
+	})
 }

@@ -6,11 +6,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
 	"quietzone/camera"
 	"quietzone/can"
 	"quietzone/can/profiles"
-	"sort"
-	"strings"
 )
 
 // Profile is a vehicle profile: its DBC and the signal map.
@@ -24,12 +28,94 @@ type Profile struct {
 }
 
 type profileFile struct {
-	Name          string            `yaml:"name"`
-	DBC           string            `yaml:"dbc"`
-	Signals       map[string]string `yaml:"signals"`
-	Commands      map[string]string `yaml:"commands"`
-	CameraStatus  *statusCodes      `yaml:"camera_status"`
-	CameraCommand *commandCodes     `yaml:"camera_command"`
+	Name          string                `yaml:"name"`
+	DBC           string                `yaml:"dbc"`
+	Signals       map[string]signalSpec `yaml:"signals"`
+	Commands      map[string]string     `yaml:"commands"`
+	CameraStatus  *statusCodes          `yaml:"camera_status"`
+	CameraCommand *commandCodes         `yaml:"camera_command"`
+}
+
+// signalSpec is one entry of the signal map, in the compact form
+// "role: MESSAGE.SIGNAL" or the long form
+// "role: {signal: MESSAGE.SIGNAL, unit: km/h, max_age: 500ms}".
+type signalSpec struct {
+	Ref    string
+	Unit   string
+	MaxAge time.Duration
+}
+
+// UnmarshalYAML accepts both forms; unknown keys of the long form are
+// errors, as everywhere in our files ("line N: ..." becomes file:line).
+func (s *signalSpec) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		s.Ref = n.Value
+		return nil
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			var err error
+			switch k.Value {
+			case "signal":
+				err = v.Decode(&s.Ref)
+			case "unit":
+				err = v.Decode(&s.Unit)
+			case "max_age":
+				err = v.Decode(&s.MaxAge)
+				if err == nil && s.MaxAge <= 0 {
+					return fmt.Errorf("line %d: max_age must be positive", v.Line)
+				}
+			default:
+				return fmt.Errorf("line %d: unknown key %q: want signal, unit or max_age", k.Line, k.Value)
+			}
+			if err != nil {
+				return fmt.Errorf("line %d: %s: %v", v.Line, k.Value, strings.TrimPrefix(err.Error(), "yaml: "))
+			}
+		}
+		if s.Ref == "" {
+			return fmt.Errorf("line %d: signal: MESSAGE.SIGNAL is required", n.Line)
+		}
+		return nil
+	}
+	return fmt.Errorf("line %d: want MESSAGE.SIGNAL or {signal: MESSAGE.SIGNAL, unit: UNIT, max_age: DURATION}", n.Line)
+}
+
+// roleUnits are the units the gateway computes with for its well-known
+// roles. A signal in another unit must be converted (unit: in the long
+// form): the gateway never guesses what a DBC's "MPH" means for it.
+var roleUnits = map[string]string{
+	RoleSpeed:     "km/h",
+	RoleGPSSpeed:  "km/h",
+	RoleLatitude:  "deg",
+	RoleLongitude: "deg",
+	RoleAccuracy:  "m",
+	RoleHeading:   "deg",
+}
+
+// checkRoleUnit refuses a well-known role whose values would not arrive in
+// the gateway's unit.
+func checkRoleUnit(role string, spec signalSpec, sig *can.Signal) error {
+	want, ok := roleUnits[role]
+	if !ok {
+		return nil
+	}
+	if spec.Unit != "" {
+		if c, err := can.Convert(spec.Unit, want); err != nil || c != can.Identity {
+			return fmt.Errorf("%s: unit %s: the gateway needs this role in %s", role, spec.Unit, want)
+		}
+		return nil
+	}
+	switch {
+	case sig.Unit == "":
+		return nil // the DBC does not say; the profile's author vouches for it
+	case !can.KnownUnit(sig.Unit):
+		return fmt.Errorf("%s: signal %s is in %q, which cannot be checked against the %s this role needs", role, sig.Name, sig.Unit, want)
+	}
+	if c, err := can.Convert(sig.Unit, want); err != nil || c != can.Identity {
+		return fmt.Errorf("%s: signal %s is in %s and this role needs %s: write {signal: %s.%s, unit: %s}", role, sig.Name, sig.Unit, want, sig.Message.Name, sig.Name, want)
+	}
+	return nil
 }
 
 type statusCodes struct {
@@ -96,11 +182,12 @@ func LoadProfile(ref string) (*Profile, error) {
 	}
 	sort.Strings(roles)
 	for _, r := range roles {
-		msg, sig, ok := strings.Cut(pf.Signals[r], ".")
+		spec := pf.Signals[r]
+		msg, sig, ok := strings.Cut(spec.Ref, ".")
 		if !ok {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"signals", r}, "%s: want MESSAGE.SIGNAL, got %q", r, pf.Signals[r]))
+			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"signals", r}, "%s: want MESSAGE.SIGNAL, got %q", r, spec.Ref))
 		}
-		p.Mappings = append(p.Mappings, can.Mapping{Role: r, Message: msg, Signal: sig})
+		p.Mappings = append(p.Mappings, can.Mapping{Role: r, Message: msg, Signal: sig, Unit: spec.Unit, MaxAge: spec.MaxAge})
 	}
 	if _, err := can.NewDecoder(db, p.Mappings); err != nil {
 		var me *can.MapError
@@ -108,6 +195,11 @@ func LoadProfile(ref string) (*Profile, error) {
 			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"signals", me.Role}, "%s", me.Error()))
 		}
 		return nil, fmt.Errorf("load profile: %w", err)
+	}
+	for _, m := range p.Mappings {
+		if err := checkRoleUnit(m.Role, pf.Signals[m.Role], db.Message(m.Message).Signal(m.Signal)); err != nil {
+			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"signals", m.Role}, "%v", err))
+		}
 	}
 	for camName, ref := range pf.Commands {
 		msgName, sigName, _ := strings.Cut(ref, ".")

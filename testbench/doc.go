@@ -10,7 +10,12 @@
 // subscriber collects every record. The checker then holds each camera-on
 // moment and each published record against where the vehicle really was.
 //
+// Replay drives the same wiring with the frames of a recorded candump log,
+// on a manual clock that follows the log's timestamps, and reports the
+// gateway's decisions; Bench measures frames per second through it.
+//
 // The bench touches only the gateway's public inputs and outputs: frames,
-// GPIO lines, the broker, the clock it is given and its counters. The
-// drive runs faster than real time, in lock step with the gateway.
+// GPIO lines, the broker, the clock it is given, its log and its counters.
+// Drives and replays run faster than real time, in lock step with the
+// gateway.
 package testbench

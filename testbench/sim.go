@@ -32,6 +32,9 @@ type Options struct {
 	// DeliveryTimeout bounds the wait for the broker to hand every
 	// acknowledged batch to the collector at the end.
 	DeliveryTimeout time.Duration
+	// Record, when set, receives every frame the vehicle sends, as a
+	// candump log that `quietzone replay` plays back.
+	Record *can.LogWriter
 }
 
 // demoFleetKey keys the demo vehicle's pseudonym. Real fleets keep theirs
@@ -85,7 +88,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	defer port.Close()
 	pins := map[string]*gpiotest.Pin{}
 	hw := gateway.Hardware{
-		OpenBus: func(string) (gateway.Bus, error) { return bus.Open(), nil },
+		OpenBus: func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil },
 		OpenPin: func(name string) (gpio.PinOut, error) {
 			p := cameratest.NewPin(name)
 			pins[name] = p
@@ -108,6 +111,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
+	s.rec = o.Record
 
 	gctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -230,6 +234,7 @@ type sim struct {
 	zones *geofence.Index
 	port  *can.Port
 	veh   *vehicle
+	rec   *can.LogWriter
 	rng   *rand.Rand
 	msgs  []simMsg
 	vals  map[string]value
@@ -347,6 +352,11 @@ func (s *sim) sendFrames(now time.Time) (uint64, error) {
 		}
 		if err := s.port.WriteFrame(&f); err != nil {
 			return n, err
+		}
+		if s.rec != nil {
+			if err := s.rec.WriteFrame(&f); err != nil {
+				return n, err
+			}
 		}
 		n++
 	}

@@ -29,7 +29,9 @@ func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Warn("configuration", "warning", w)
 	}
 	hw := gateway.Hardware{
-		OpenBus: func(iface string) (gateway.Bus, error) { return can.DialSocketCAN(iface) },
+		OpenBus: func(iface string, filters []can.Filter) (gateway.Bus, error) {
+			return can.DialSocketCAN(iface, can.SocketCANOptions{Filters: filters, Logger: log})
+		},
 		OpenPin: func(line string) (gpio.PinOut, error) { return camera.OpenPin(line) },
 	}
 	d, err := gateway.NewDaemon(s, hw, gateway.DaemonOptions{Logger: log})

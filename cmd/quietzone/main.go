@@ -3,6 +3,9 @@
 //	quietzone demo                 run the built-in drive on a virtual bus
 //	quietzone run --config FILE    run the daemon on the vehicle's buses
 //	quietzone check --config FILE  validate a configuration and every file it names
+//	quietzone replay FILE.log      run the whole pipeline on a candump log
+//	quietzone record --iface IF --out FILE.log   record a bus as a candump log
+//	quietzone bench                frames per second through the whole pipeline
 package main
 
 import (
@@ -26,9 +29,15 @@ var (
 const usage = `quietzone — in-vehicle privacy gateway (%s)
 
 Usage:
-  quietzone demo [--log LEVEL]           run the built-in drive on a virtual bus with an embedded broker
+  quietzone demo [--log LEVEL] [--record FILE.log]
+                                         run the built-in drive on a virtual bus with an embedded broker
   quietzone run --config FILE            run the gateway on the vehicle's CAN buses
   quietzone check --config FILE          validate a configuration and every file it names
+  quietzone replay FILE.log [--config FILE] [--iface NAME]
+                                         run the whole pipeline on a candump log; print the decisions
+  quietzone record --iface IF --out FILE.log [--duration D]
+                                         record a SocketCAN interface as a candump log
+  quietzone bench [--frames N]           frames per second through the whole pipeline on the virtual bus
   quietzone version
 `
 
@@ -90,9 +99,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 var commands = map[string]command{
-	"demo":  demo,
-	"run":   daemon,
-	"check": check,
+	"demo":   demo,
+	"run":    daemon,
+	"check":  check,
+	"replay": replay,
+	"record": record,
+	"bench":  bench,
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

@@ -227,7 +227,7 @@ for m in ` + strings.Join(modules, " ") + `; do
 	insmod /lib/modules/$m || { echo "vcanvm: insmod $m failed" >/dev/ttyS1; report 125; }
 done
 ip link set lo up
-ip link add dev vcan0 type vcan && ip link set vcan0 up || { echo "vcanvm: cannot create vcan0" >/dev/ttyS1; report 125; }
+ip link add dev vcan0 type vcan && ip link set vcan0 mtu 72 && ip link set vcan0 up || { echo "vcanvm: cannot create vcan0" >/dev/ttyS1; report 125; }
 stty -F /dev/ttyS1 raw -echo
 `)
 	fmt.Fprintf(&b, "cd %s || report 125\n", shellQuote(dir))

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"quietzone/can"
+	"quietzone/gateway"
+	"quietzone/testbench"
+)
+
+// replay runs the whole pipeline on a candump log and prints the decisions.
+func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "configuration file (default: the built-in profile with the demo's zones and policy)")
+	iface := fs.String("iface", "", "replay only the frames of this interface (default: all)")
+	level := fs.String("log", "error", "gateway log level shown on stderr (debug, info, warn, error)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: quietzone replay FILE.log [--config FILE] [--iface NAME] [--log LEVEL]")
+		fs.PrintDefaults()
+	}
+	// The log file comes first, flags after it, as in the usage line.
+	var path string
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		path, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if path == "" && fs.NArg() == 1 {
+		path = fs.Arg(0)
+	} else if fs.NArg() != 0 || path == "" {
+		fs.Usage()
+		return usageError{"replay needs one log file"}
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	var setup *gateway.Setup
+	if *config != "" {
+		setup, err = gateway.Load(*config)
+	} else {
+		setup, err = testbench.DefaultSetup()
+	}
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	src := can.NewLogReader(f, *iface)
+	defer src.Close()
+	rep, err := testbench.Replay(ctx, src, setup, testbench.ReplayOptions{Logger: log, Name: path})
+	if err != nil {
+		return err
+	}
+	rep.WriteText(stdout)
+	return nil
+}

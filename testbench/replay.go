@@ -1,0 +1,273 @@
+package testbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+
+	"quietzone/camera/cameratest"
+	"quietzone/can"
+	"quietzone/can/profiles"
+	"quietzone/gateway"
+	"quietzone/gateway/gatewaytest"
+	"quietzone/geofence"
+)
+
+// Transition is one change of the gateway's safety state during a replay.
+type Transition struct {
+	// At is the time since the first frame of the log.
+	At       time.Duration
+	From, To gateway.State
+	Reason   string
+}
+
+// ReplayReport is what a replayed log made the gateway do. It carries no
+// positions: only states, reasons and counters.
+type ReplayReport struct {
+	Source string
+	// First and Last are the times of the log's first and last frames.
+	First, Last time.Time
+	Frames      uint64 // frames fed to the gateway
+	Transitions []Transition
+	Gateway     gateway.Stats
+	// Log counts the log's lines, when the source is a LogReader.
+	Log *can.LogStats
+	// Commands counts the command frames the gateway sent on the bus.
+	Commands uint64
+	Wall     time.Duration
+}
+
+// ReplayOptions change how a log is replayed.
+type ReplayOptions struct {
+	// Logger receives the gateway's log; nil discards it.
+	Logger *slog.Logger
+	// Name names the source in the report.
+	Name string
+}
+
+// DefaultSetup is the configuration replay uses without one: the built-in
+// vehicle profile with the demo drive's zones, policy and cameras.
+func DefaultSetup() (*gateway.Setup, error) {
+	sc := BuiltIn()
+	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
+	if err != nil {
+		return nil, err
+	}
+	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	if err != nil {
+		return nil, err
+	}
+	prof, err := gateway.LoadProfile(gateway.BuiltinPrefix + profiles.Default)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &gateway.Config{
+		Vehicle:  gateway.VehicleConfig{Profile: gateway.BuiltinPrefix + profiles.Default, Interfaces: []string{"replay0"}},
+		Cameras:  sc.Cameras,
+		Decision: gateway.DefaultDecision(),
+	}
+	return &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN, FleetKey: demoFleetKey}, nil
+}
+
+// Replay runs the whole gateway pipeline (decoder, decision loop, cameras
+// on fake power lines, uplink policy and batching; no broker) on the frames
+// of src, on a manual clock that follows the frames' timestamps: ticks fire
+// at the log's pace, whatever the speed of the replay. Each frame is fed
+// once the gateway has finished with the one before (lock step), so the
+// outcome is the same on every run.
+func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayOptions) (*ReplayReport, error) {
+	wall := time.Now()
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	rep := &ReplayReport{Source: o.Name}
+	var f can.Frame
+	if err := src.ReadFrame(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("replay: the log holds no frame")
+		}
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	rep.First = f.Time
+	clock := gatewaytest.NewClock(f.Time)
+	rec := &transitions{clock: clock, start: f.Time, next: o.Logger.Handler(), seen: &seenTransitions{}}
+	bus := can.NewBus(clock.Now)
+	port := bus.Open() // the log's side of the bus
+	defer port.Close()
+	hw := gateway.Hardware{
+		OpenBus: func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil },
+		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
+	}
+	cfg := *setup.Config
+	cfg.Uplink.Broker = "" // a replay publishes nothing
+	s := *setup
+	s.Config = &cfg
+	d, err := gateway.NewDaemon(&s, hw, gateway.DaemonOptions{Clock: clock, Logger: slog.New(rec)})
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	gctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- d.Gateway.Run(gctx) }()
+	if err := waitFor(done, func() bool { return clock.Tickers() > 0 }); err != nil {
+		return nil, fmt.Errorf("replay: gateway did not start: %w", err)
+	}
+
+	tick := cfg.Decision.Tick
+	nextTick := f.Time.Add(tick)
+	var cmd can.Frame
+	drain := func() {
+		for port.TryReadFrame(&cmd) {
+			rep.Commands++
+		}
+	}
+	for {
+		if ctx.Err() != nil {
+			break
+		}
+		// Ticks up to the frame's time, one at a time, each finished
+		// before the next: a tick sees exactly its own time.
+		for t := f.Time; !nextTick.After(t); nextTick = nextTick.Add(tick) {
+			ticks := d.Gateway.Ticks()
+			clock.Set(nextTick)
+			if err := waitFor(done, func() bool { return d.Gateway.Ticks() > ticks }); err != nil {
+				return nil, fmt.Errorf("replay: gateway stopped: %w", err)
+			}
+			drain()
+		}
+		if f.Time.After(clock.Now()) {
+			clock.Set(f.Time)
+		}
+		fr := f
+		fr.Time = clock.Now() // a frame older than the one before keeps the clock's time
+		if err := port.WriteFrame(&fr); err == nil {
+			rep.Frames++
+			rep.Last = fr.Time
+			if err := waitFor(done, func() bool { return d.Gateway.Processed() >= rep.Frames }); err != nil {
+				return nil, fmt.Errorf("replay: gateway stopped: %w", err)
+			}
+		}
+		drain()
+		err := src.ReadFrame(&f)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("replay: %w", err)
+		}
+	}
+	// One last tick, so that the counters include the end of the log.
+	ticks := d.Gateway.Ticks()
+	clock.Set(nextTick)
+	if err := waitFor(done, func() bool { return d.Gateway.Ticks() > ticks }); err != nil {
+		return nil, fmt.Errorf("replay: gateway stopped: %w", err)
+	}
+	drain()
+	stop()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		return nil, fmt.Errorf("replay: gateway: %w", err)
+	}
+	rep.Gateway = d.Gateway.Stats()
+	rep.Transitions = rec.seen.list
+	if lr, ok := src.(*can.LogReader); ok {
+		st := lr.Stats()
+		rep.Log = &st
+	}
+	rep.Wall = time.Since(wall)
+	return rep, nil
+}
+
+// transitions is a slog handler that takes the gateway's "state changed"
+// records, stamped with the manual clock, and passes everything on. The
+// replay holds the clock still while the gateway handles a frame or a
+// tick, so the clock's time is the time of the change.
+type transitions struct {
+	clock *gatewaytest.Clock
+	start time.Time
+	next  slog.Handler
+	seen  *seenTransitions // shared with the handlers WithAttrs makes
+}
+
+type seenTransitions struct {
+	mu   sync.Mutex
+	list []Transition
+}
+
+func (h *transitions) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
+}
+
+func (h *transitions) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "state changed" {
+		t := Transition{At: h.clock.Now().Sub(h.start)}
+		r.Attrs(func(a slog.Attr) bool {
+			switch a.Key {
+			case "from":
+				t.From, _ = a.Value.Any().(gateway.State)
+			case "to":
+				t.To, _ = a.Value.Any().(gateway.State)
+			case "reason":
+				t.Reason = a.Value.String()
+			}
+			return true
+		})
+		h.seen.mu.Lock()
+		h.seen.list = append(h.seen.list, t)
+		h.seen.mu.Unlock()
+	}
+	if h.next.Enabled(ctx, r.Level) {
+		return h.next.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h *transitions) WithAttrs(as []slog.Attr) slog.Handler {
+	return &transitions{clock: h.clock, start: h.start, next: h.next.WithAttrs(as), seen: h.seen}
+}
+
+func (h *transitions) WithGroup(name string) slog.Handler {
+	return &transitions{clock: h.clock, start: h.start, next: h.next.WithGroup(name), seen: h.seen}
+}
+
+// WriteText prints the replay for people.
+func (r *ReplayReport) WriteText(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("quietzone replay — %s\n\n", r.Source)
+	span := r.Last.Sub(r.First)
+	p("Log          %d frames over %s (replayed in %s)\n", r.Frames, stamp(span), r.Wall.Round(time.Millisecond))
+	if l := r.Log; l != nil {
+		p("Log lines    %d frames, %d blank or comments, %d error frames, %d of other interfaces; dropped: %d\n",
+			l.Frames, l.Blank, l.ErrorFrames, l.OtherIface, l.Bad())
+		if l.Bad() > 0 {
+			p("             bad timestamp %d, syntax %d, identifier %d, data %d, length %d, too long %d, CAN XL %d\n",
+				l.BadTimestamp, l.BadSyntax, l.BadID, l.BadData, l.BadLength, l.TooLong, l.Unsupported)
+		}
+	}
+	ds := r.Gateway.Decode
+	p("Decoded      %d frames; not mapped %d; dropped: wrong length %d, remote %d; values out of DBC range %d\n",
+		ds.Decoded, ds.Unmapped, ds.WrongLength, ds.Remote, ds.OutOfRange)
+	p("Fixes        %d accepted, %d refused\n", r.Gateway.Fixes, r.Gateway.BadFixes)
+	p("\nDecisions    (time since the first frame)\n")
+	p("  %s  %-8s start: everything suppressed\n", stamp(0), gateway.Unknown)
+	for _, t := range r.Transitions {
+		p("  %s  %-8s %s\n", stamp(t.At), t.To, t.Reason)
+	}
+	p("\nTime in     ")
+	for st, d := range r.Gateway.TimeIn {
+		p(" %s %s", gateway.State(st), stamp(d))
+	}
+	p("\n             suppressed %s of %s; %d camera command frames sent\n", stamp(r.Gateway.Suppressed()), stamp(span), r.Commands)
+}
+
+// stamp formats a duration as h:mm:ss.mmm.
+func stamp(d time.Duration) string {
+	d = d.Round(time.Millisecond)
+	return fmt.Sprintf("%d:%02d:%02d.%03d", d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second, d%time.Second/time.Millisecond)
+}
