@@ -32,7 +32,7 @@ func TestParseRejectsBadFiles(t *testing.T) {
 		{"features-not-array", -1, "line 3: json: cannot unmarshal object into Go struct field featureCollection.features of type []geofence.feature"},
 		{"not-feature", 1, `type "Polygon", want Feature`},
 		{"no-geometry", 0, "no geometry"},
-		{"linestring", 0, `geometry type "LineString" is not a zone (want Polygon, MultiPolygon or Point)`},
+		{"corridor-no-width", 0, "a LineString zone (a corridor) needs a positive width_m"},
 		{"ring-not-closed", 0, "ring 0 is not closed (its last position must equal its first)"},
 		{"ring-too-short", 0, "ring 0 has 3 positions, a closed ring needs at least 4"},
 		{"ring-degenerate", 0, "ring 0 has fewer than 3 distinct vertices"},
