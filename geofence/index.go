@@ -56,7 +56,7 @@ type Zone struct {
 }
 
 // Vertices returns how many distinct vertices the zone's geometry has.
-func (z *Zone) Vertices() int {
+func (z Zone) Vertices() int {
 	n := 0
 	for _, s := range z.shapes {
 		n += len(s.pts) - s.repeats
@@ -233,8 +233,9 @@ type Fix struct {
 	// every zone counts, whatever its window.
 	At   time.Time
 	Skew time.Duration
-	// ReachM: Result covers the zones whose margin is at most this (and
-	// at least as far as the exit and withhold distances reach).
+	// ReachM: Result covers the zones whose margin is at most this, or
+	// than the exit margin or withhold distance (with accuracy), whichever
+	// is largest. A negative or NaN ReachM counts as 0.
 	ReachM float64
 	// ExitMarginM: a clear fix is farther than buffer + ExitMarginM +
 	// AccuracyM from every zone.
@@ -316,9 +317,11 @@ func clampDist(x float64) float64 {
 }
 
 // Assess locates a fix with its accuracy and, when k is not nil, the
-// look-ahead. It never allocates.
+// look-ahead. It never allocates. A fix that is not a position, or whose
+// accuracy, exit margin or withhold distance is negative or NaN, is
+// answered as inside a zone: suppress everything.
 func (ix *Index) Assess(f *Fix, k *Kinematics) Assessment {
-	if badPosition(f.Lat, f.Lon) || math.IsNaN(f.AccuracyM) || math.IsInf(f.AccuracyM, 1) {
+	if badPosition(f.Lat, f.Lon) || !(f.AccuracyM >= 0) || math.IsInf(f.AccuracyM, 1) || !(f.ExitMarginM >= 0) || !(f.WithholdM >= 0) {
 		return failClosed()
 	}
 	a := Assessment{
@@ -334,9 +337,9 @@ func (ix *Index) Assess(f *Fix, k *Kinematics) Assessment {
 	q.p, q.sinLat, q.cosLat, q.sinLon, q.cosLon = unitVec(f.Lat, f.Lon)
 	q.setTime(f)
 	q.acc = clampDist(f.AccuracyM)
-	q.reach = clampDist(f.ReachM)
 	q.hold = q.acc + clampDist(f.ExitMarginM)
 	q.withhold = q.acc + clampDist(f.WithholdM)
+	q.reach = math.Max(clampDist(f.ReachM), math.Max(q.hold, q.withhold))
 	q.heading = f.HeadingDeg * (math.Pi / 180)
 	q.aheadM = math.Inf(1)
 	if k != nil {
@@ -547,7 +550,8 @@ func (ix *Index) visit(q *probe, a *Assessment, p *part, w *at) {
 	if far := limit + p.boundM; pp.x*pp.x+pp.y*pp.y > far*far {
 		return
 	}
-	inside := p.kind == kindPolygon && ix.inside(p, w, pp)
+	// A cell wholly inside the zone (of any kind) lists no edges.
+	inside := w.how == containIn || (p.kind == kindPolygon && ix.inside(p, w, pp))
 	d := 0.0
 	if !inside {
 		best2 := limit * limit
@@ -737,6 +741,9 @@ func (ix *Index) pathHits(q *probe, p *part, w *at, a, b, mid vec, widen float64
 	thr := (widen + p.bufferM + p.inflateM) / k
 	if math.Sqrt(segDist2(xy{}, ap, bp))-p.boundM > thr {
 		return false
+	}
+	if w.how == containIn {
+		return true // mid is in a cell wholly inside the zone
 	}
 	if p.kind == kindPolygon {
 		mp, _ := p.project(mid)
