@@ -30,7 +30,7 @@ func (g *Gateway) initZones() {
 	g.z = zoneState{
 		ix:        g.opts.Zones,
 		replace:   make(chan *geofence.Index),
-		kin:       g.d.kinematics(),
+		kin:       g.d.Kinematics(),
 		heading:   -1,
 		needClear: g.d.ClearFixes,
 	}
@@ -41,8 +41,8 @@ func (g *Gateway) initZones() {
 	}
 }
 
-// kinematics is the look-ahead's model of the vehicle.
-func (d *Decision) kinematics() geofence.Kinematics {
+// Kinematics is the look-ahead's model of the vehicle.
+func (d *Decision) Kinematics() geofence.Kinematics {
 	return geofence.Kinematics{
 		Horizon:            d.ReactionTime + d.CameraStopTime,
 		MaxSpeedMps:        d.MaxPlausibleKmh / 3.6,
@@ -74,7 +74,7 @@ func (d *Decision) validateLookAhead() error {
 // the highest plausible speed. Load builds the zone index with it, so
 // that every decision is answered from the index's table.
 func (d *Decision) ZoneReachM(withholdM float64) float64 {
-	k := d.kinematics()
+	k := d.Kinematics()
 	reach := k.MaxSpeedMps * k.Horizon.Seconds() // the speed cap bounds any acceleration
 	return 2*d.MaxAccuracyM + math.Max(reach, math.Max(d.ExitMarginM, withholdM))
 }

@@ -64,6 +64,24 @@ func (z Zone) Vertices() int {
 	return n
 }
 
+// LongestEdgeM returns the length of the zone's longest edge in metres
+// (0 for a circle), for checks: long edges follow great circles, which
+// can be far from the line a drawing tool shows between two vertices.
+func (z Zone) LongestEdgeM() float64 {
+	longest := 0.0
+	for _, s := range z.shapes {
+		start := int32(0)
+		for _, end := range s.ends {
+			for i := start; i < end-1; i++ {
+				a, b := s.unproject(s.pts[i]), s.unproject(s.pts[i+1])
+				longest = math.Max(longest, angleBetween(a, b)*EarthRadiusM)
+			}
+			start = end
+		}
+	}
+	return longest
+}
+
 // rule is what a query needs of a zone.
 type rule struct {
 	bufferM, withholdM, lookS float64

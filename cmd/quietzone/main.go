@@ -3,6 +3,8 @@
 //	quietzone demo                 run the built-in drive on a virtual bus
 //	quietzone run --config FILE    run the daemon on the vehicle's buses
 //	quietzone check --config FILE  validate a configuration and every file it names
+//	quietzone zones check FILE     validate a zone file and say what it holds
+//	quietzone zones query LAT LON  where a position is relative to the zones
 package main
 
 import (
@@ -25,6 +27,12 @@ Usage:
   quietzone demo [--log LEVEL]           run the built-in drive on a virtual bus with an embedded broker
   quietzone run --config FILE            run the gateway on the vehicle's CAN buses
   quietzone check --config FILE          validate a configuration and every file it names
+  quietzone zones check FILE [--default-buffer M]
+                                         validate a zone file and say what it holds
+  quietzone zones query LAT LON (--zones FILE | --config FILE) [--speed KMH] [--heading DEG]
+                  [--accuracy M] [--at TIME|any]
+                                         where a position is relative to the zones, and what
+                                         the gateway would decide there
   quietzone version
 `
 
@@ -89,6 +97,7 @@ var commands = map[string]command{
 	"demo":  demo,
 	"run":   daemon,
 	"check": check,
+	"zones": zones,
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
