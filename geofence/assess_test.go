@@ -214,13 +214,14 @@ func TestAssessExitMarginAndWithhold(t *testing.T) {
 		if a.Clear != tc.clear || a.PositionClear != tc.positionClear {
 			t.Errorf("%v m from the buffer: clear %v, position clear %v; want %v, %v", tc.marginM, a.Clear, a.PositionClear, tc.clear, tc.positionClear)
 		}
-		// The southern edge is a geodesic: it bows 5 cm north of 52° N.
-		// Result reaches as far as the withhold distance, 304 m.
-		if tc.marginM <= 304 && (a.Zone != 0 || math.Abs(a.MarginM-tc.marginM-0.047) > 0.01) {
-			t.Errorf("%v m from the buffer: %+v, want zone 0 with that margin", tc.marginM, a.Result)
+		// Result reaches ReachM only: the answers above reach farther.
+		if a.Zone != -1 {
+			t.Errorf("%v m from the buffer, ReachM 0: %+v, want nothing in Result", tc.marginM, a.Result)
 		}
-		if tc.marginM > 304 && a.Zone != -1 {
-			t.Errorf("%v m from the buffer: %+v, want nothing within reach", tc.marginM, a.Result)
+		// The southern edge is a geodesic: it bows 5 cm north of 52° N.
+		f.ReachM = 1000
+		if b := ix.Assess(&f, nil); b.Zone != 0 || math.Abs(b.MarginM-tc.marginM-0.047) > 0.01 || b.Clear != a.Clear || b.PositionClear != a.PositionClear {
+			t.Errorf("%v m from the buffer, ReachM 1000: %+v, want zone 0 with that margin", tc.marginM, b)
 		}
 	}
 }

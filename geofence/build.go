@@ -108,11 +108,14 @@ func (ix *Index) build() {
 		lo, hi := span(items, f)
 		m.partition(f, nil, items[lo:hi])
 	}
-	ix.first = append(ix.first, uint32(len(ix.entries)))
-	ix.cells = slices.Clip(ix.cells)
-	ix.first = slices.Clip(ix.first)
-	ix.entries = slices.Clip(ix.entries)
-	ix.refs = slices.Clip(ix.refs)
+	// Copies of exactly the right size: append's spare capacity would
+	// stay allocated for the life of the index.
+	ix.cells = slices.Clone(ix.cells)
+	ix.entries = slices.Clone(ix.entries)
+	ix.refs = slices.Clone(ix.refs)
+	for b := 0; b < len(ix.cells); b += cellBlock {
+		ix.top = append(ix.top, ix.cells[min(b+cellBlock, len(ix.cells))-1].id.RangeMax())
+	}
 }
 
 func cmpID(a, b s2.CellID) int {
@@ -169,8 +172,7 @@ func (m *merger) partition(id s2.CellID, cover, inner []item) {
 
 func (m *merger) emit(id s2.CellID, cover []item) {
 	ix := m.ix
-	ix.cells = append(ix.cells, id)
-	ix.first = append(ix.first, uint32(len(ix.entries)))
+	ix.cells = append(ix.cells, cell{id: id, first: uint32(len(ix.entries)), n: uint32(len(cover))})
 	for _, it := range cover {
 		e := entry{
 			part:     uint32(it.part),
@@ -183,7 +185,7 @@ func (m *merger) emit(id s2.CellID, cover []item) {
 		if p.flags&partOverrides != 0 {
 			e.flags |= flagOverrides
 		}
-		if len(it.refs) == int(p.nchunks) || len(it.refs) > math.MaxUint16 {
+		if len(it.refs) == len(p.chunks) || len(it.refs) > math.MaxUint16 {
 			e.flags |= flagAll // every chunk, in order
 		} else {
 			e.nrefs = uint16(len(it.refs))
@@ -215,8 +217,8 @@ func (b *partBuilder) cover(pi int32) {
 	b.p, b.pi = p, pi
 	b.reach = b.ix.partReachM(p)
 	b.all = b.all[:0]
-	for i := range p.nchunks {
-		b.all = append(b.all, uint32(p.chunks+i))
+	for i := range p.chunks {
+		b.all = append(b.all, uint32(i))
 	}
 	capAngle := math.Acos(math.Min(1, p.cosBound)) + b.reach/EarthRadiusM + 1e-9
 	level := min(b.ix.level, s2.MinWidthMetric.MaxLevel(capAngle))
@@ -268,13 +270,13 @@ func (b *partBuilder) visit(id s2.CellID, cand []uint32, parent *node) {
 	kept := make([]uint32, 0, len(cand))
 	minEdge2 := math.Inf(1)
 	for _, ci := range cand {
-		ch := &ix.chunks[ci]
+		ch := &p.chunks[ci]
 		if boxDist2(cp, ch.min, ch.max) > thr2 {
 			continue
 		}
 		keep := false
-		for i := ch.lo; i < ch.hi; i++ {
-			d2 := segDist2(cp, ix.pts[i], ix.pts[i+1])
+		for i := range ch.n - 1 {
+			d2 := segDist2(cp, ch.pts[i], ch.pts[i+1])
 			minEdge2 = math.Min(minEdge2, d2)
 			keep = keep || d2 <= thr2
 		}
@@ -303,12 +305,12 @@ func (b *partBuilder) visit(id s2.CellID, cand []uint32, parent *node) {
 		lo := xy{math.Min(cp.x, parent.cp.x), math.Min(cp.y, parent.cp.y)}
 		hi := xy{math.Max(cp.x, parent.cp.x), math.Max(cp.y, parent.cp.y)}
 		for _, ci := range cand {
-			ch := &ix.chunks[ci]
+			ch := &p.chunks[ci]
 			if !boxesMeet(lo, hi, ch.min, ch.max) {
 				continue
 			}
-			for i := ch.lo; i < ch.hi; i++ {
-				if crosses(parent.cp, cp, ix.pts[i], ix.pts[i+1]) {
+			for i := range ch.n - 1 {
+				if crosses(parent.cp, cp, ch.pts[i], ch.pts[i+1]) {
 					here.in = !here.in
 				}
 			}
@@ -333,7 +335,7 @@ func (b *partBuilder) visit(id s2.CellID, cand []uint32, parent *node) {
 		}
 		return
 	case level >= ix.level && !here.degenerate:
-	case level >= ix.level+maxExtraLevels || level == s2.MaxLevel:
+	case level >= min(ix.level+maxExtraLevels, maxCellLevel):
 		flags = flagSlow | flagBoundary
 		lbMargin = roundDown(-p.bufferM)
 	default:

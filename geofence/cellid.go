@@ -10,7 +10,20 @@ import (
 // the leaf cell holding the unit vector p. The query has p already, and
 // s2.CellIDFromLatLng would compute it a second time. A test holds this
 // against the library on random points.
-func leafCell(p vec) s2.CellID {
+func leafCell(p vec) s2.CellID { return cellOf(p, 8) }
+
+// maxCellLevel is the deepest level the table uses. The table is searched
+// with the first leaf of the point's cell at this level, which is inside
+// a table cell exactly when the point's leaf is.
+const maxCellLevel = 6 * lookupBits
+
+// searchLeaf is the leaf find takes for p: the first leaf of p's cell at
+// maxCellLevel (two fewer rounds of the Hilbert curve than leafCell).
+func searchLeaf(p vec) s2.CellID { return cellOf(p, maxCellLevel/lookupBits) }
+
+// cellOf computes the Hilbert position of p's leaf cell to rounds·4
+// levels and returns the first leaf of that cell.
+func cellOf(p vec, rounds int) s2.CellID {
 	// The face is the axis of the largest component.
 	ax, ay, az := math.Abs(p[0]), math.Abs(p[1]), math.Abs(p[2])
 	var f int
@@ -50,7 +63,7 @@ func leafCell(p vec) s2.CellID {
 	// Hilbert curve position, four bits of i and j at a time.
 	n := uint64(f) << (s2.PosBits - 1)
 	bits := f & swapMask
-	for k := 7; k >= 0; k-- {
+	for k := 7; k >= 8-rounds; k-- {
 		const mask = 1<<lookupBits - 1
 		bits += (i >> uint(k*lookupBits) & mask) << (lookupBits + 2)
 		bits += (j >> uint(k*lookupBits) & mask) << 2

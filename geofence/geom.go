@@ -67,38 +67,47 @@ func angleBetween(a, b vec) float64 { return math.Atan2(a.cross(b).norm(), a.dot
 type xy struct{ x, y float64 }
 
 // frame is a gnomonic projection: points on the sphere to metres in the
-// plane tangent at c, x along e (east at c) and y along n (north at c).
-type frame struct{ c, e, n vec }
+// plane tangent at c, x along e (east at c) and y along c × e (north). The
+// third axis is computed, not stored, to keep a part's first cache line
+// for what rejecting it takes.
+type frame struct{ c, e vec }
 
 func newFrame(c vec) frame {
 	axis := vec{0, 0, 1}
 	if math.Abs(c[2]) > 0.9 {
 		axis = vec{1, 0, 0} // near a pole "east" is any direction
 	}
-	e := axis.cross(c).unit()
-	return frame{c: c, e: e, n: c.cross(e)}
+	return frame{c: c, e: axis.cross(c).unit()}
 }
+
+// n is the plane's y axis, north at c.
+func (f *frame) n() vec { return f.c.cross(f.e) }
 
 // project maps p into the plane; t is the cosine of its angle from the
 // centre and must be positive.
 func (f *frame) project(p vec) (q xy, t float64) {
-	t = p[0]*f.c[0] + p[1]*f.c[1] + p[2]*f.c[2]
+	c, e := &f.c, &f.e
+	t = p[0]*c[0] + p[1]*c[1] + p[2]*c[2]
 	s := EarthRadiusM / t
-	return xy{s * (p[0]*f.e[0] + p[1]*f.e[1] + p[2]*f.e[2]), s * (p[0]*f.n[0] + p[1]*f.n[1] + p[2]*f.n[2])}, t
+	// p·(c × e), the triple product
+	pn := p[0]*(c[1]*e[2]-c[2]*e[1]) + p[1]*(c[2]*e[0]-c[0]*e[2]) + p[2]*(c[0]*e[1]-c[1]*e[0])
+	return xy{s * (p[0]*e[0] + p[1]*e[1] + p[2]*e[2]), s * pn}, t
 }
 
 // unproject is the inverse of project.
 func (f *frame) unproject(q xy) vec {
 	x, y := q.x/EarthRadiusM, q.y/EarthRadiusM
-	return vec{f.c[0] + x*f.e[0] + y*f.n[0], f.c[1] + x*f.e[1] + y*f.n[1], f.c[2] + x*f.e[2] + y*f.n[2]}.unit()
+	n := f.n()
+	return vec{f.c[0] + x*f.e[0] + y*n[0], f.c[1] + x*f.e[1] + y*n[1], f.c[2] + x*f.e[2] + y*n[2]}.unit()
 }
 
 // direction maps a direction u tangent to the sphere at p to the direction
 // of its image at p's image: the great circle through p along u is a
 // straight line in the plane.
 func (f *frame) direction(p, u vec) xy {
+	n := f.n()
 	t, dt := p.dot(f.c), u.dot(f.c)
-	d := xy{u.dot(f.e)*t - p.dot(f.e)*dt, u.dot(f.n)*t - p.dot(f.n)*dt}
+	d := xy{u.dot(f.e)*t - p.dot(f.e)*dt, u.dot(n)*t - p.dot(n)*dt}
 	l := math.Hypot(d.x, d.y)
 	return xy{d.x / l, d.y / l}
 }
@@ -117,17 +126,20 @@ const (
 // chunkEdges is how many consecutive edges share a bounding box.
 const chunkEdges = 8
 
-// chunk is a run of consecutive edges, pts[i]→pts[i+1] for lo ≤ i < hi
-// (indices into Index.pts), with their bounding box in the shape's plane.
+// chunk is a run of up to chunkEdges consecutive edges of one chain,
+// pts[i]→pts[i+1] for i < n−1, with their bounding box in the shape's
+// plane. It holds its points, so that a query reads a chunk from one
+// place in memory.
 type chunk struct {
-	lo, hi   int32
 	min, max xy
+	n        int32
+	pts      [chunkEdges + 1]xy
 }
 
 // shape is one part of a zone in its own projection: a polygon with its
-// holes, a circle, or a corridor's centre line. A Zone keeps its shapes so
-// that an index can be rebuilt from zones; the index keeps a compact copy
-// of each (part) and their points and chunks in arenas of its own.
+// holes, a circle, or a corridor's centre line. A Zone keeps its shapes,
+// so that an index can be rebuilt from zones; the index keeps a compact
+// copy of each (part) that shares the shape's chunks.
 type shape struct {
 	frame
 	// cosBound is the cosine of the largest angle from the centre to a
@@ -138,12 +150,11 @@ type shape struct {
 	// skeleton (a circle's radius, half a corridor's width); 0 for polygons.
 	inflateM float64
 	kind     shapeKind
-	// pts holds every chain of the skeleton: rings closed (the first
-	// vertex repeated at the end), polylines open, a circle's centre
-	// twice (one edge of length zero). ends[i] is where chain i ends.
-	pts     []xy
-	ends    []int32
-	repeats int // closing vertices in pts
+	// chunks hold every chain of the skeleton: rings closed (the first
+	// vertex repeated at the end), polylines open, a circle's centre twice
+	// (one edge of length zero).
+	chunks   []chunk
+	vertices int // distinct ones
 }
 
 // newShape projects chains of unit vectors (rings or polylines, without
@@ -158,42 +169,43 @@ func newShape(kind shapeKind, chains [][]vec, closed bool, inflateM float64) (*s
 	}
 	s := &shape{frame: newFrame(sum.unit()), inflateM: inflateM, kind: kind, cosBound: 1}
 	maxAngle := MaxShapeRadiusM / EarthRadiusM
+	n := 0
 	for _, ch := range chains {
-		start := len(s.pts)
+		n += (len(ch) + chunkEdges - 1) / chunkEdges // edges: len(ch) closed, len(ch)−1 open
+	}
+	s.chunks = make([]chunk, 0, max(n, 1))
+	var pts []xy
+	for _, ch := range chains {
+		pts = pts[:0]
 		for _, v := range ch {
 			if angleBetween(v, s.c)+inflateM/EarthRadiusM > maxAngle {
 				return nil, fmt.Errorf("the zone reaches more than %.0f km from its centre: split it", MaxShapeRadiusM/1000)
 			}
 			s.cosBound = math.Min(s.cosBound, v.dot(s.c))
 			q, _ := s.project(v)
-			s.pts = append(s.pts, q)
+			pts = append(pts, q)
 			s.boundM = math.Max(s.boundM, math.Hypot(q.x, q.y))
 		}
+		s.vertices += len(pts)
 		if closed || len(ch) == 1 {
-			s.pts = append(s.pts, s.pts[start])
-			s.repeats++
+			pts = append(pts, pts[0])
 		}
-		s.ends = append(s.ends, int32(len(s.pts)))
+		s.chunks = appendChunks(s.chunks, pts)
 	}
 	return s, nil
 }
 
-// chunks cuts the shape's chains into chunks, with point indices offset
-// by base.
-func (s *shape) chunks(base int32) []chunk {
-	var out []chunk
-	start := int32(0)
-	for _, end := range s.ends {
-		for lo := start; lo < end-1; lo += chunkEdges {
-			hi := min(lo+chunkEdges, end-1)
-			c := chunk{lo: base + lo, hi: base + hi, min: s.pts[lo], max: s.pts[lo]}
-			for _, q := range s.pts[lo+1 : hi+1] {
-				c.min = xy{math.Min(c.min.x, q.x), math.Min(c.min.y, q.y)}
-				c.max = xy{math.Max(c.max.x, q.x), math.Max(c.max.y, q.y)}
-			}
-			out = append(out, c)
+// appendChunks cuts a chain of points into chunks.
+func appendChunks(out []chunk, pts []xy) []chunk {
+	for lo := 0; lo < len(pts)-1; lo += chunkEdges {
+		hi := min(lo+chunkEdges, len(pts)-1)
+		c := chunk{min: pts[lo], max: pts[lo], n: int32(hi - lo + 1)}
+		copy(c.pts[:], pts[lo:hi+1])
+		for _, q := range pts[lo+1 : hi+1] {
+			c.min = xy{math.Min(c.min.x, q.x), math.Min(c.min.y, q.y)}
+			c.max = xy{math.Max(c.max.x, q.x), math.Max(c.max.y, q.y)}
 		}
-		start = end
+		out = append(out, c)
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package geofence
 
 import (
 	"math"
-	"slices"
 	"time"
 
 	"github.com/golang/geo/s2"
@@ -59,7 +58,7 @@ type Zone struct {
 func (z Zone) Vertices() int {
 	n := 0
 	for _, s := range z.shapes {
-		n += len(s.pts) - s.repeats
+		n += s.vertices
 	}
 	return n
 }
@@ -70,13 +69,11 @@ func (z Zone) Vertices() int {
 func (z Zone) LongestEdgeM() float64 {
 	longest := 0.0
 	for _, s := range z.shapes {
-		start := int32(0)
-		for _, end := range s.ends {
-			for i := start; i < end-1; i++ {
-				a, b := s.unproject(s.pts[i]), s.unproject(s.pts[i+1])
+		for _, c := range s.chunks {
+			for i := range c.n - 1 {
+				a, b := s.unproject(c.pts[i]), s.unproject(c.pts[i+1])
 				longest = math.Max(longest, angleBetween(a, b)*EarthRadiusM)
 			}
-			start = end
 		}
 	}
 	return longest
@@ -96,33 +93,44 @@ type Index struct {
 	zones    []Zone
 	rules    []rule
 	parts    []part
-	pts      []xy
-	chunks   []chunk
 	reachM   float64
 	maxLookS float64
 	level    int
 
-	// The table (build.go): cells sorted by id, first[i] the index of
-	// cell i's first entry, refs the chunks each entry lists.
-	cells   []s2.CellID
-	first   []uint32
+	// The table (build.go): cells sorted by id, with their entries; top
+	// holds the last RangeMax of every block of cells, for find; refs the
+	// chunks that entries list.
+	cells   []cell
+	top     []s2.CellID
 	entries []entry
 	refs    []uint32
 }
 
-// part is a shape as the index keeps it, in 128 bytes (two cache lines),
-// the fields every query of it needs first.
+// cell is a cell of the table and where its entries are.
+type cell struct {
+	id       s2.CellID
+	first, n uint32
+}
+
+// cellBlock cells (two cache lines) are searched one after the other.
+const cellBlock = 8
+
+// part is a shape as the index keeps it, in 128 bytes (two cache lines):
+// the first holds what projecting a point and rejecting the part take.
 type part struct {
 	frame
-	cosBound, boundM  float64
-	inflateM, bufferM float64
-	// pts and chunks are where the part's points and chunks start in the
-	// index's arenas.
-	pts, chunks, nchunks int32
-	zone                 int32
-	kind                 shapeKind
-	flags                uint8 // partWindowed, partOverrides
-	_                    [6]byte
+	cosBound float64
+	// outerM is boundM + bufferM + inflateM: nothing of the zone and its
+	// buffer is farther from the centre (in the plane).
+	outerM float64
+
+	boundM, inflateM, bufferM float64
+	chunks                    []chunk // the shape's
+	zone                      int32
+	clearFixes                int32 // the zone's policy's
+	kind                      shapeKind
+	flags                     uint8 // partWindowed, partOverrides
+	_                         [6]byte
 }
 
 const (
@@ -142,15 +150,17 @@ func NewIndex(zones []Zone) *Index { return newIndex(zones, DefaultReachM) }
 
 func newIndex(zones []Zone, reachM float64) *Index {
 	ix := &Index{zones: make([]Zone, len(zones)), reachM: reachM, rules: make([]rule, len(zones))}
-	np, nv := 0, 0
+	np, nc := 0, 0
 	for i := range zones {
 		np += len(zones[i].shapes)
 		for _, s := range zones[i].shapes {
-			nv += len(s.pts)
+			nc += len(s.chunks)
 		}
 	}
 	ix.parts = make([]part, 0, np)
-	ix.pts = make([]xy, 0, nv)
+	// Every part's chunks in one arena, in the order of the parts: the
+	// zones' shapes are re-pointed at it, so nothing is held twice.
+	arena := make([]chunk, 0, nc)
 	for i := range zones {
 		z := zones[i]
 		r := rule{
@@ -173,27 +183,22 @@ func newIndex(zones []Zone, reachM float64) *Index {
 		}
 		ix.rules[i] = r
 		ix.maxLookS = math.Max(ix.maxLookS, r.lookS)
-		// The zone keeps its shapes, their points now in the arena.
 		shapes := make([]*shape, len(z.shapes))
 		for j, s := range z.shapes {
-			base := int32(len(ix.pts))
-			ix.pts = append(ix.pts, s.pts...)
-			cs := s.chunks(base)
-			ix.parts = append(ix.parts, part{
-				frame: s.frame, cosBound: s.cosBound, boundM: s.boundM,
-				inflateM: s.inflateM, bufferM: z.BufferM,
-				pts: base, chunks: int32(len(ix.chunks)), nchunks: int32(len(cs)),
-				zone: int32(i), kind: s.kind, flags: flags,
-			})
-			ix.chunks = append(ix.chunks, cs...)
+			start := len(arena)
+			arena = append(arena, s.chunks...)
 			c := *s
-			c.pts = ix.pts[base:len(ix.pts):len(ix.pts)]
+			c.chunks = arena[start:len(arena):len(arena)]
 			shapes[j] = &c
+			ix.parts = append(ix.parts, part{
+				frame: s.frame, cosBound: s.cosBound, outerM: s.boundM + z.BufferM + s.inflateM,
+				boundM: s.boundM, inflateM: s.inflateM, bufferM: z.BufferM,
+				chunks: c.chunks, zone: int32(i), clearFixes: int32(r.clearFixes), kind: s.kind, flags: flags,
+			})
 		}
 		z.shapes = shapes
 		ix.zones[i] = z
 	}
-	ix.chunks = slices.Clip(ix.chunks)
 	ix.build()
 	return ix
 }
@@ -251,9 +256,9 @@ type Fix struct {
 	// every zone counts, whatever its window.
 	At   time.Time
 	Skew time.Duration
-	// ReachM: Result covers the zones whose margin is at most this, or
-	// than the exit margin or withhold distance (with accuracy), whichever
-	// is largest. A negative or NaN ReachM counts as 0.
+	// ReachM: Result covers the zones whose margin is at most this; a
+	// negative or NaN ReachM counts as 0 (zones whose buffer holds the
+	// fix). The other answers reach as far as they need whatever it is.
 	ReachM float64
 	// ExitMarginM: a clear fix is farther than buffer + ExitMarginM +
 	// AccuracyM from every zone.
@@ -339,27 +344,44 @@ func clampDist(x float64) float64 {
 // accuracy, exit margin or withhold distance is negative or NaN, is
 // answered as inside a zone: suppress everything.
 func (ix *Index) Assess(f *Fix, k *Kinematics) Assessment {
-	if badPosition(f.Lat, f.Lon) || !(f.AccuracyM >= 0) || math.IsInf(f.AccuracyM, 1) || !(f.ExitMarginM >= 0) || !(f.WithholdM >= 0) {
-		return failClosed()
-	}
 	a := Assessment{
-		Result:        Result{Zone: -1, DistanceM: math.Inf(1), MarginM: math.Inf(1)},
+		Result:        Result{Zone: -1, DistanceM: inf, MarginM: inf},
 		AheadZone:     -1,
 		Clear:         true,
 		PositionClear: true,
 	}
-	if len(ix.zones) == 0 {
+	var q probe
+	if !ix.newProbe(&q, f, k, &a) {
 		return a
 	}
-	var q probe
+	if q.need <= ix.reachM && (ix.maxLookS == 0 || k == nil || k.MaxSpeedMps <= lookAheadSpeedMps) {
+		ix.fromTable(&q, &a)
+	} else {
+		ix.scan(&q, &a) // beyond the table's reach
+	}
+	return a
+}
+
+var inf = math.Inf(1)
+
+// newProbe prepares a query in q; false when a (set to the answer) needs
+// no search.
+func (ix *Index) newProbe(q *probe, f *Fix, k *Kinematics, a *Assessment) bool {
+	if badPosition(f.Lat, f.Lon) || !(f.AccuracyM >= 0) || math.IsInf(f.AccuracyM, 1) || !(f.ExitMarginM >= 0) || !(f.WithholdM >= 0) {
+		*a = failClosed()
+		return false
+	}
+	if len(ix.zones) == 0 {
+		return false
+	}
 	q.p, q.sinLat, q.cosLat, q.sinLon, q.cosLon = unitVec(f.Lat, f.Lon)
 	q.setTime(f)
 	q.acc = clampDist(f.AccuracyM)
 	q.hold = q.acc + clampDist(f.ExitMarginM)
 	q.withhold = q.acc + clampDist(f.WithholdM)
-	q.reach = math.Max(clampDist(f.ReachM), math.Max(q.hold, q.withhold))
+	q.reach = clampDist(f.ReachM)
 	q.heading = f.HeadingDeg * (math.Pi / 180)
-	q.aheadM = math.Inf(1)
+	q.aheadM = inf
 	if k != nil {
 		q.kin, q.speed, q.horizon = k, f.SpeedMps, k.Horizon.Seconds()
 		if math.IsNaN(q.speed) {
@@ -371,53 +393,68 @@ func (ix *Index) Assess(f *Fix, k *Kinematics) Assessment {
 	} else {
 		q.base = look{omni: true}
 	}
-	q.need = math.Max(math.Max(q.reach, q.hold), math.Max(q.withhold, q.base.radiusM+q.acc))
-	fast := q.need <= ix.reachM && (ix.maxLookS == 0 || k == nil || k.MaxSpeedMps <= lookAheadSpeedMps)
-	if fast {
-		ix.fromTable(&q, &a)
-	} else {
-		w := at{how: containRay}
-		for i := range ix.parts {
-			ix.visit(&q, &a, &ix.parts[i], &w)
-		}
+	q.need = max(q.reach, q.hold, q.withhold, q.base.radiusM+q.acc)
+	return true
+}
+
+// scan visits every part: the answer beyond the table's reach.
+func (ix *Index) scan(q *probe, a *Assessment) {
+	w := at{how: containRay}
+	for i := range ix.parts {
+		ix.visit(q, a, &ix.parts[i], &w)
 	}
-	return a
 }
 
 // lookFor is the look-ahead for a horizon in seconds.
 func (q *probe) lookFor(horizon float64) look {
 	k := q.kin
 	l := look{radiusM: k.reach(q.speed, horizon)}
-	alpha := k.halfAngle(q.speed, horizon, !math.IsNaN(q.heading))
-	if alpha >= math.Pi/2 {
-		l.omni = true
-		return l
-	}
-	north := vec{-q.sinLat * q.cosLon, -q.sinLat * q.sinLon, q.cosLat}
-	east := vec{-q.sinLon, q.cosLon, 0}
-	dir := func(b float64) vec {
-		s, c := math.Sincos(b)
-		return vec{c*north[0] + s*east[0], c*north[1] + s*east[1], c*north[2] + s*east[2]}
-	}
-	l.left, l.right = dir(q.heading-alpha), dir(q.heading+alpha)
+	l.alpha = k.halfAngle(q.speed, horizon, !math.IsNaN(q.heading))
+	l.omni = l.alpha >= math.Pi/2
 	return l
 }
 
-// find returns the table cell holding leaf, or -1.
-func (ix *Index) find(leaf s2.CellID) int {
-	lo, hi := 0, len(ix.cells)
+// sides returns the sector's edges as tangents at the fix, computed the
+// first time they are needed.
+func (q *probe) sides(l *look) (left, right vec) {
+	if !l.sided {
+		north := vec{-q.sinLat * q.cosLon, -q.sinLat * q.sinLon, q.cosLat}
+		east := vec{-q.sinLon, q.cosLon, 0}
+		dir := func(b float64) vec {
+			s, c := math.Sincos(b)
+			return vec{c*north[0] + s*east[0], c*north[1] + s*east[1], c*north[2] + s*east[2]}
+		}
+		l.left, l.right, l.sided = dir(q.heading-l.alpha), dir(q.heading+l.alpha), true
+	}
+	return l.left, l.right
+}
+
+// find returns the table cell holding leaf, or nil: a binary search of
+// the blocks' last RangeMax, small enough to stay in the cache, then of
+// the block's cells in turn.
+func (ix *Index) find(leaf s2.CellID) *cell {
+	lo, hi := 0, len(ix.top)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if ix.cells[m].RangeMax() < leaf {
+		if ix.top[m] < leaf {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo < len(ix.cells) && ix.cells[lo].RangeMin() <= leaf {
-		return lo
+	if lo == len(ix.top) {
+		return nil
 	}
-	return -1
+	block := ix.cells[lo*cellBlock : min(lo*cellBlock+cellBlock, len(ix.cells))]
+	for i := range block {
+		if c := &block[i]; c.id.RangeMax() >= leaf {
+			if c.id.RangeMin() <= leaf {
+				return c
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // containment says how a point's place in a polygon is decided.
@@ -457,11 +494,11 @@ func (ix *Index) entryAt(e *entry) at {
 }
 
 func (ix *Index) fromTable(q *probe, a *Assessment) {
-	ci := ix.find(leafCell(q.p))
-	if ci < 0 {
+	c := ix.find(searchLeaf(q.p))
+	if c == nil {
 		return // nothing within the table's reach
 	}
-	for ei := ix.first[ci]; ei < ix.first[ci+1]; ei++ {
+	for ei := c.first; ei < c.first+c.n; ei++ {
 		e := &ix.entries[ei]
 		if e.flags&flagOverrides == 0 && float64(e.lbMargin) > q.need {
 			continue // nowhere in the cell is this zone near enough to matter
@@ -474,14 +511,14 @@ func (ix *Index) fromTable(q *probe, a *Assessment) {
 // chunkAt is the j-th chunk a visit looks at.
 func (ix *Index) chunkAt(p *part, refs []uint32, j int) *chunk {
 	if refs == nil {
-		return &ix.chunks[int(p.chunks)+j]
+		return &p.chunks[j]
 	}
-	return &ix.chunks[refs[j]]
+	return &p.chunks[refs[j]]
 }
 
 func nchunks(p *part, refs []uint32) int {
 	if refs == nil {
-		return int(p.nchunks)
+		return len(p.chunks)
 	}
 	return len(refs)
 }
@@ -512,8 +549,8 @@ func (ix *Index) inside(p *part, w *at, pp xy) bool {
 			if !boxesMeet(lo, hi, ch.min, ch.max) {
 				continue
 			}
-			for i := ch.lo; i < ch.hi; i++ {
-				if crosses(cp, pp, ix.pts[i], ix.pts[i+1]) {
+			for i := range ch.n - 1 {
+				if crosses(cp, pp, ch.pts[i], ch.pts[i+1]) {
 					in = !in
 				}
 			}
@@ -527,12 +564,13 @@ func (ix *Index) inside(p *part, w *at, pp xy) bool {
 // part: the parity of crossings of a ray from q towards +x.
 func (ix *Index) rayParity(p *part, q xy) bool {
 	in := false
-	for _, c := range ix.chunks[p.chunks : p.chunks+p.nchunks] {
+	for j := range p.chunks {
+		c := &p.chunks[j]
 		if c.max.x < q.x || c.min.y > q.y || c.max.y < q.y {
 			continue
 		}
-		for i := c.lo; i < c.hi; i++ {
-			a, b := ix.pts[i], ix.pts[i+1]
+		for i := range c.n - 1 {
+			a, b := c.pts[i], c.pts[i+1]
 			if (a.y > q.y) != (b.y > q.y) && q.x < a.x+(q.y-a.y)*(b.x-a.x)/(b.y-a.y) {
 				in = !in
 			}
@@ -564,13 +602,16 @@ func (ix *Index) visit(q *probe, a *Assessment, p *part, w *at) {
 		}
 		need = math.Max(need, q.withhold+r.withholdM)
 	}
-	limit := (need + p.bufferM + p.inflateM) / k // planar: farther edges do not matter
-	if far := limit + p.boundM; pp.x*pp.x+pp.y*pp.y > far*far {
+	// Every point of the zone and its buffer is within outerM of the
+	// centre in the plane, and planar distances times k are lower bounds.
+	if far := need + p.outerM; (pp.x*pp.x+pp.y*pp.y)*k*k > far*far {
 		return
 	}
+	limit := (need + p.bufferM + p.inflateM) / k // planar: farther edges do not matter
 	// A cell wholly inside the zone (of any kind) lists no edges.
 	inside := w.how == containIn || (p.kind == kindPolygon && ix.inside(p, w, pp))
 	d := 0.0
+	var nearest [2]xy // the edge nearest pp
 	if !inside {
 		best2 := limit * limit
 		found := false
@@ -579,9 +620,9 @@ func (ix *Index) visit(q *probe, a *Assessment, p *part, w *at) {
 			if boxDist2(pp, ch.min, ch.max) > best2 {
 				continue
 			}
-			for i := ch.lo; i < ch.hi; i++ {
-				if d2 := segDist2(pp, ix.pts[i], ix.pts[i+1]); d2 <= best2 {
-					best2, found = d2, true
+			for i := range ch.n - 1 {
+				if d2 := segDist2(pp, ch.pts[i], ch.pts[i+1]); d2 <= best2 {
+					best2, found, nearest = d2, true, [2]xy{ch.pts[i], ch.pts[i+1]}
 				}
 			}
 		}
@@ -620,7 +661,7 @@ func (ix *Index) visit(q *probe, a *Assessment, p *part, w *at) {
 	if m <= lk.radiusM+q.acc {
 		// The look-ahead's disc reaches the buffer; within accuracy, or
 		// with no direction to go by, that is enough.
-		if inside || m <= q.acc || lk.omni || ix.sectorReaches(q, p, w.refs, pp, t, lk, q.acc+p.bufferM+p.inflateM) {
+		if inside || m <= q.acc || lk.omni || ix.sectorReaches(q, p, w.refs, pp, t, lk, q.acc+p.bufferM+p.inflateM, nearest) {
 			a.Ahead, hold = true, true
 			if m < q.aheadM || (m == q.aheadM && zi < a.AheadZone) {
 				q.aheadM, a.AheadZone = m, zi
@@ -629,7 +670,7 @@ func (ix *Index) visit(q *probe, a *Assessment, p *part, w *at) {
 	}
 	if hold {
 		a.Clear = false
-		a.ClearFixes = max(a.ClearFixes, ix.rules[zi].clearFixes)
+		a.ClearFixes = max(a.ClearFixes, int(p.clearFixes))
 	}
 }
 
@@ -637,8 +678,9 @@ func (ix *Index) visit(q *probe, a *Assessment, p *part, w *at) {
 const onBoundaryM = 1e-6
 
 // sectorReaches reports whether the look-ahead's sector comes within thrM
-// metres of the part's skeleton.
-func (ix *Index) sectorReaches(q *probe, p *part, refs []uint32, pp xy, t float64, lk *look, thrM float64) bool {
+// metres of the part's skeleton; the skeleton's point nearest pp, on edge
+// nearest, is within the look-ahead's disc (and thrM) already.
+func (ix *Index) sectorReaches(q *probe, p *part, refs []uint32, pp xy, t float64, lk *look, thrM float64, nearest [2]xy) bool {
 	// Points of the sector and of the edges near it are at most this far
 	// (as a cosine) from the part's centre.
 	c := math.Min(t-(lk.radiusM+thrM)/EarthRadiusM, p.cosBound)
@@ -646,7 +688,13 @@ func (ix *Index) sectorReaches(q *probe, p *part, refs []uint32, pp xy, t float6
 		return true // cannot be bounded: fail closed
 	}
 	k := c * c
-	sec := sector{p: pp, radius: lk.radiusM / k, l: p.direction(q.p, lk.left), r: p.direction(q.p, lk.right)}
+	left, right := q.sides(lk)
+	sec := sector{p: pp, radius: lk.radiusM / k, l: p.direction(q.p, left), r: p.direction(q.p, right)}
+	// The wedge is the exact image of the sector's: if the nearest point
+	// lies in it, so does the way there.
+	if f := closest(pp, nearest[0], nearest[1]); sec.inWedge(xy{f.x - pp.x, f.y - pp.y}) {
+		return true
+	}
 	thr := thrM / k
 	far := (sec.radius + thr) * (sec.radius + thr)
 	for j := range nchunks(p, refs) {
@@ -654,8 +702,14 @@ func (ix *Index) sectorReaches(q *probe, p *part, refs []uint32, pp xy, t float6
 		if boxDist2(pp, ch.min, ch.max) > far {
 			continue
 		}
-		for i := ch.lo; i < ch.hi; i++ {
-			if sec.segDist(ix.pts[i], ix.pts[i+1]) <= thr {
+		for i := range ch.n - 1 {
+			a, b := ch.pts[i], ch.pts[i+1]
+			// An edge wholly beyond one side of the wedge, by more than
+			// thr, is out of reach: a cheap test before the exact one.
+			if sec.beyondSide(a, b, thr) {
+				continue
+			}
+			if sec.segDist(a, b) <= thr {
 				return true
 			}
 		}
@@ -705,12 +759,12 @@ func (ix *Index) Crossed(from, to *Fix) (zone int, crossed bool) {
 			}
 			continue
 		}
-		ci := ix.find(leafCell(mid))
-		if ci < 0 {
+		c := ix.find(searchLeaf(mid))
+		if c == nil {
 			continue
 		}
 		h := angleBetween(pa, pb) * EarthRadiusM / 2 // every point of the piece is this close to mid
-		for ei := ix.first[ci]; ei < ix.first[ci+1]; ei++ {
+		for ei := c.first; ei < c.first+c.n; ei++ {
 			e := &ix.entries[ei]
 			if float64(e.lbMargin)-h > widen {
 				continue
@@ -725,7 +779,7 @@ func (ix *Index) Crossed(from, to *Fix) (zone int, crossed bool) {
 }
 
 func (q *probe) setTime(f *Fix) {
-	if !f.At.IsZero() {
+	if f.At != (time.Time{}) { // cheaper than IsZero, and the same for a zero time
 		if y := f.At.Year(); y > 1700 && y < 2250 { // UnixNano's range; else untrusted
 			q.timed, q.at, q.skew = true, f.At.UnixNano(), int64(max(0, f.Skew))
 		}
@@ -776,8 +830,8 @@ func (ix *Index) pathHits(q *probe, p *part, w *at, a, b, mid vec, widen float64
 		if !boxesMeet(lo, hi, ch.min, ch.max) {
 			continue
 		}
-		for i := ch.lo; i < ch.hi; i++ {
-			if segSegDist(ap, bp, ix.pts[i], ix.pts[i+1]) <= thr {
+		for i := range ch.n - 1 {
+			if segSegDist(ap, bp, ch.pts[i], ch.pts[i+1]) <= thr {
 				return true
 			}
 		}

@@ -67,13 +67,15 @@ func (k *Kinematics) halfAngle(v, horizon float64, headingKnown bool) float64 {
 	return k.HeadingSigmaDeg*(math.Pi/180) + k.MaxLateralMps2*horizon/v
 }
 
-// look is the look-ahead for one horizon, in tangent directions at the
-// fix.
+// look is the look-ahead for one horizon.
 type look struct {
 	radiusM float64
+	alpha   float64 // half-angle, radians
 	omni    bool
 	// left and right are the sector's edges as unit vectors tangent to
-	// the sphere at the fix: the bearings heading−α and heading+α.
+	// the sphere at the fix, the bearings heading−α and heading+α, once
+	// sided (probe.sides).
+	sided       bool
 	left, right vec
 }
 
@@ -96,6 +98,16 @@ func (s *sector) contains(q xy) bool {
 	return w.x*w.x+w.y*w.y <= s.radius*s.radius && (s.omni || s.inWedge(w))
 }
 
+// beyondSide reports whether a and b both lie more than thr outside the
+// line of one of the wedge's sides (l and r are unit vectors): then the
+// segment ab is more than thr from the sector.
+func (s *sector) beyondSide(a, b xy, thr float64) bool {
+	wa, wb := xy{a.x - s.p.x, a.y - s.p.y}, xy{b.x - s.p.x, b.y - s.p.y}
+	// Outside the left side is counter-clockwise of l, the right side
+	// clockwise of r.
+	return (cross2(s.l, wa) > thr && cross2(s.l, wb) > thr) || (cross2(wa, s.r) > thr && cross2(wb, s.r) > thr)
+}
+
 // segDist is the planar distance from the sector to the segment ab.
 func (s *sector) segDist(a, b xy) float64 {
 	if s.omni {
@@ -111,12 +123,7 @@ func (s *sector) segDist(a, b xy) float64 {
 	}
 	// Entering and leaving through the arc only: then the point of ab
 	// nearest the apex is inside.
-	f := a
-	dx, dy := b.x-a.x, b.y-a.y
-	if l2 := dx*dx + dy*dy; l2 > 0 {
-		t := math.Max(0, math.Min(1, ((s.p.x-a.x)*dx+(s.p.y-a.y)*dy)/l2))
-		f = xy{a.x + t*dx, a.y + t*dy}
-	}
+	f := closest(s.p, a, b)
 	if s.contains(f) {
 		return 0
 	}
@@ -128,4 +135,15 @@ func (s *sector) segDist(a, b xy) float64 {
 		}
 	}
 	return d
+}
+
+// closest is the point of the segment ab nearest p.
+func closest(p, a, b xy) xy {
+	dx, dy := b.x-a.x, b.y-a.y
+	l2 := dx*dx + dy*dy
+	if l2 == 0 {
+		return a
+	}
+	t := math.Max(0, math.Min(1, ((p.x-a.x)*dx+(p.y-a.y)*dy)/l2))
+	return xy{a.x + t*dx, a.y + t*dy}
 }
