@@ -12,17 +12,21 @@ import (
 // against the library on random points.
 func leafCell(p vec) s2.CellID { return cellOf(p, 8) }
 
-// maxCellLevel is the deepest level the table uses. The table is searched
-// with the first leaf of the point's cell at this level, which is inside
-// a table cell exactly when the point's leaf is.
-const maxCellLevel = 6 * lookupBits
+// searchRounds rounds of the Hilbert curve find p's cell at maxCellLevel
+// (the first round has two levels: i and j have 30 bits, not 32).
+const (
+	searchRounds = 6
+	maxCellLevel = searchRounds*lookupBits - 2
+)
 
 // searchLeaf is the leaf find takes for p: the first leaf of p's cell at
-// maxCellLevel (two fewer rounds of the Hilbert curve than leafCell).
-func searchLeaf(p vec) s2.CellID { return cellOf(p, maxCellLevel/lookupBits) }
+// maxCellLevel, the deepest level the table uses, which is inside a table
+// cell exactly when p's own leaf is. It takes two rounds fewer than
+// leafCell.
+func searchLeaf(p vec) s2.CellID { return cellOf(p, searchRounds) }
 
-// cellOf computes the Hilbert position of p's leaf cell to rounds·4
-// levels and returns the first leaf of that cell.
+// cellOf computes the Hilbert position of p's leaf cell for the given
+// number of rounds and returns the first leaf of the cell it reaches.
 func cellOf(p vec, rounds int) s2.CellID {
 	// The face is the axis of the largest component.
 	ax, ay, az := math.Abs(p[0]), math.Abs(p[1]), math.Abs(p[2])

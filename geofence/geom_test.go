@@ -23,6 +23,9 @@ func TestLeafCellMatchesS2(t *testing.T) {
 		if got := leafCell(p); got != want {
 			t.Fatalf("leafCell(%v) = %v, S2 says %v", p, got, want)
 		}
+		if got, want := searchLeaf(p), want.Parent(maxCellLevel).RangeMin(); got != want {
+			t.Fatalf("searchLeaf(%v) = %v, want the first leaf of its level-%d cell, %v", p, got, maxCellLevel, want)
+		}
 	}
 }
 
