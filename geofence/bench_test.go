@@ -277,8 +277,8 @@ func BenchmarkBruteForce10kNearEdges(b *testing.B) {
 // against the reference, so that the baseline answers the same question.
 func TestReplicatedZonesMatchReference(t *testing.T) {
 	n := 10000
-	if testing.Short() {
-		n = 1000
+	if testing.Short() || raceEnabled {
+		n = 2000
 	}
 	s := newZoneSet(t, n)
 	pts := append(s.nearEdgePoints()[:1000], s.points[:200]...)

@@ -560,8 +560,8 @@ func TestAssessMatchesReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 600
-	if testing.Short() {
-		n = 100
+	if testing.Short() || raceEnabled {
+		n = 150
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	const tol = 0.05 // metres: the planar reference against the sphere
