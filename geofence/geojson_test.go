@@ -154,6 +154,24 @@ func TestParseRejectsBadDefaultBuffer(t *testing.T) {
 	}
 }
 
+func TestParseRejectsBadReach(t *testing.T) {
+	data, err := os.ReadFile("testdata/good/zones.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []float64{-1, math.NaN(), math.Inf(1), 6e6} {
+		_, err := geofence.Parse("z.geojson", data, geofence.Options{ReachM: r})
+		const want = "load zones: z.geojson: reach must be a positive number of metres up to 5000 km"
+		if err == nil || err.Error() != want {
+			t.Errorf("ReachM %v: error %v, want %q", r, err, want)
+		}
+	}
+	ix, err := geofence.Parse("z.geojson", data, geofence.Options{})
+	if err != nil || ix.ReachM() != geofence.DefaultReachM {
+		t.Errorf("no ReachM: %v, reach %v, want the default %v", err, ix.ReachM(), geofence.DefaultReachM)
+	}
+}
+
 func TestLoadFileMissing(t *testing.T) {
 	_, err := geofence.LoadFile(filepath.Join(t.TempDir(), "nope.geojson"), geofence.Options{})
 	if !errors.Is(err, os.ErrNotExist) {
