@@ -325,3 +325,38 @@ func TestAssessFailsClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestCirclesAndCorridorsOverTheAntimeridianAndPoles: the awkward places
+// work for circles and corridors as they do for polygons.
+func TestCirclesAndCorridorsOverTheAntimeridianAndPoles(t *testing.T) {
+	ix := parse(t, `{"type":"FeatureCollection","features":[
+ {"type":"Feature","properties":{"id":"dateline-road","width_m":2000},"geometry":{"type":"LineString","coordinates":[[179.9,10],[-179.9,10]]}},
+ {"type":"Feature","properties":{"id":"pole-mast","radius_m":5000},"geometry":{"type":"Point","coordinates":[0,90]}},
+ {"type":"Feature","properties":{"id":"polar-road","width_m":1000},"geometry":{"type":"LineString","coordinates":[[0,89.9],[180,89.9]]}},
+ {"type":"Feature","properties":{"id":"south-mast","radius_m":1000},"geometry":{"type":"Point","coordinates":[180,-89.99]}}]}`)
+	for _, tc := range []struct {
+		name     string
+		lat, lon float64
+		zone     int
+		distM    float64 // 0: inside
+	}{
+		{"on the date line", 10, 180, 0, 0},
+		{"on the date line, west", 10.005, -180, 0, 0},
+		{"east of it", 10, -179.95, 0, 0},
+		{"north of the road", 10.05, 180, 0, 0.05*metresPerDegree - 1000},
+		{"the north pole", 90, 123, 1, 0},
+		{"4 km from the pole", 90 - 4000/metresPerDegree, -77, 1, 0},
+		{"6 km from the pole", 90 - 6000/metresPerDegree, 45, 1, 1000},
+		{"beside the polar road", 89.9 + 0.05/111.195, 0, 1, 0}, // over the pole the road's geodesic is the 0/180 meridian
+		{"the south mast", -89.99, 0, 3, 2*0.01*metresPerDegree - 1000},
+		{"in the south mast", -89.995, 180, 3, 0},
+	} {
+		r := ix.Query(tc.lat, tc.lon, 20000)
+		if r.Zone < 0 || (tc.distM == 0) != r.Inside || math.Abs(r.DistanceM-tc.distM) > math.Max(0.5, 0.005*tc.distM) {
+			t.Errorf("%s (%v, %v): %+v, want zone %d at %.1f m", tc.name, tc.lat, tc.lon, r, tc.zone, tc.distM)
+		}
+		if tc.distM > 0 && r.Zone != tc.zone { // inside, several zones may hold the point
+			t.Errorf("%s: nearest zone %d, want %d", tc.name, r.Zone, tc.zone)
+		}
+	}
+}
