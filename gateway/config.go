@@ -276,11 +276,16 @@ func Load(path string) (*Setup, error) {
 	if err != nil {
 		return nil, err
 	}
-	zones, err := geofence.LoadFile(cfg.Resolve(cfg.Zones.File), geofence.Options{DefaultBufferM: cfg.Zones.DefaultBufferM})
+	pol, err := LoadPolicy(cfg.Resolve(cfg.Policy))
 	if err != nil {
 		return nil, err
 	}
-	pol, err := LoadPolicy(cfg.Resolve(cfg.Policy))
+	// The index answers every decision from its table when its reach
+	// covers the farthest the decisions look (with the policy's snapping).
+	zones, err := geofence.LoadFile(cfg.Resolve(cfg.Zones.File), geofence.Options{
+		DefaultBufferM: cfg.Zones.DefaultBufferM,
+		ReachM:         cfg.Decision.ZoneReachM(pol.PositionMarginM()),
+	})
 	if err != nil {
 		return nil, err
 	}

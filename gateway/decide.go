@@ -18,6 +18,8 @@ func (g *Gateway) onFix(now, t time.Time) {
 		return
 	}
 	f.valid = true
+	f.acc = g.accuracyMargin()
+	g.z.prev = g.fix // the last good fix, even if bad ones came since
 	g.fix = f
 	g.stats.Fixes++
 	g.evaluate(now, true)
@@ -64,28 +66,37 @@ func (g *Gateway) accuracyMargin() float64 {
 	return 2 * g.latest[g.accuracy].Phys // two sigma
 }
 
-// speedMps returns the freshest known speed, or the assumed one.
-func (g *Gateway) speedMps(now time.Time) float64 {
+// speedMps returns the freshest known speed; known is false when there is
+// none, and the speed is then the assumed one.
+func (g *Gateway) speedMps(now time.Time) (v float64, known bool) {
 	for _, i := range [...]int{g.speed, g.gpsSpeed} {
 		if i < 0 {
 			continue
 		}
 		v := g.latest[i]
 		if !v.Time.IsZero() && now.Sub(v.Time) <= g.d.MaxFixAge && v.Phys >= 0 && !math.IsNaN(v.Phys) {
-			return v.Phys / 3.6
+			return v.Phys / 3.6, true
 		}
 	}
-	return g.d.AssumedSpeedKmh / 3.6
+	return g.d.AssumedSpeedKmh / 3.6, false
 }
 
 // evaluate re-decides the state; zone relations change only on a new fix.
+//
+// A fix in a zone's buffer (widened by its accuracy), or whose look-ahead
+// reaches one, or whose path from the previous fix passed through one,
+// suppresses at once. Leaving suppression takes ClearFixes consecutive
+// clear fixes (more if a zone's policy asks): each outside every buffer
+// by ExitMarginM beyond its accuracy, with nothing ahead and a clear path
+// since the one before. A fix between the buffer and the exit margin
+// keeps a suppressed gateway suppressed and leaves a clear one clear.
 func (g *Gateway) evaluate(now time.Time, newFix bool) {
 	switch {
 	case g.manual:
 		g.clearCount = 0
 		g.setState(now, Manual, "privacy switch")
 		return
-	case g.opts.Zones == nil:
+	case g.z.ix == nil:
 		g.setState(now, Unknown, "no zones")
 		return
 	case !g.fix.valid || now.Sub(g.fix.t) > g.d.MaxFixAge:
@@ -98,23 +109,33 @@ func (g *Gateway) evaluate(now time.Time, newFix bool) {
 		}
 		return
 	}
-	acc := g.accuracyMargin()
-	look := g.speedMps(now)*(g.d.ReactionTime+g.d.CameraStopTime).Seconds() + acc
-	withhold := g.d.WithholdMarginM + acc
-	r := g.opts.Zones.Query(g.fix.lat, g.fix.lon, math.Max(look, withhold))
-	g.withhold = r.MarginM <= withhold
+	a := g.z.ix.Assess(g.geoFix(now, g.fix), &g.z.kin)
+	g.withhold = !a.PositionClear
+	crossed := g.crossed(now)
+	if crossed {
+		g.stats.PathsCrossed++
+	}
 	switch {
-	case r.Inside:
-		g.clearCount = 0
+	case a.Inside:
+		g.hold(a.ClearFixes)
 		g.setState(now, Inside, "inside a zone")
-	case r.MarginM <= look:
-		g.clearCount = 0
+	case a.Ahead:
+		g.hold(a.ClearFixes)
 		g.setState(now, Near, "within a buffer or the look-ahead")
+	case crossed:
+		g.hold(a.ClearFixes)
+		g.setState(now, Near, "the path since the last fix crossed a buffer")
+	case !a.Clear:
+		g.hold(a.ClearFixes)
+		if g.state != Clear {
+			g.setState(now, Near, "within the exit margin")
+		}
 	default:
 		g.clearCount++
 		switch {
 		case g.state == Clear:
-		case g.clearCount >= g.d.ClearFixes:
+		case g.clearCount >= g.z.needClear:
+			g.z.needClear = g.d.ClearFixes
 			g.setState(now, Clear, "consecutive clear fixes")
 		case g.state == Inside:
 			g.setState(now, Near, "leaving a zone")

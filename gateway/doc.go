@@ -10,9 +10,25 @@
 // a manual clock.
 //
 // Safety states (DESIGN.md): Unknown at start, without zones, and without a
-// fresh plausible fix: everything suppressed. Clear only after ClearFixes
-// consecutive fixes outside every buffer and look-ahead. Near and Inside:
-// suppressed, location withheld. Manual: the driver's privacy switch.
+// fresh plausible fix: everything suppressed. Near and Inside: suppressed,
+// location withheld. Manual: the driver's privacy switch.
+//
+// Entering suppression takes one fix: inside a zone, in a buffer (widened
+// by the fix's accuracy), with a buffer within the look-ahead, or with a
+// path from the previous fix that crossed a buffer. The look-ahead is
+// directional: the places the vehicle can reach before a camera told now
+// has stopped, given its speed, heading and how fast it can speed up and
+// turn (geofence.Kinematics). Leaving takes ClearFixes consecutive clear
+// fixes (more if a zone's policy asks): outside every buffer by
+// ExitMarginM beyond the accuracy, nothing ahead, a clear path since the
+// fix before; a fix in between holds the state. A fix whose implied speed
+// is implausible counts as no fix.
+//
+// Zones come from the zone index (geofence.Index). Temporary zones follow
+// the gateway's clock, widened by ZoneClockSkew, and only a synchronised
+// clock is trusted: on any other every zone counts. SetZones and
+// ReloadZones swap the zone list between two decisions; a bad zone file
+// changes nothing.
 //
 // The package also reads the daemon's configuration (config.go): the main
 // file, the vehicle profile and the uplink policy, reporting problems as

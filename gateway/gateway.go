@@ -83,6 +83,20 @@ type Decision struct {
 	// WithholdMarginM widens every buffer for the uplinked position: the
 	// policy's snapping error, so that no snapped point lands in a buffer.
 	WithholdMarginM float64 `yaml:"-"`
+	// ExitMarginM: a fix counts towards leaving suppression only when it
+	// is this much farther than a buffer (plus its accuracy) from every
+	// zone, so that a vehicle driving along a buffer's edge does not flap.
+	ExitMarginM float64 `yaml:"exit_margin_m"`
+	// The look-ahead's model of the vehicle (geofence.Kinematics): how
+	// fast it may speed up and turn, and how far to trust its heading.
+	MaxAccelMps2       float64 `yaml:"max_accel_mps2"`
+	MaxLateralMps2     float64 `yaml:"max_lateral_accel_mps2"`
+	HeadingSigmaDeg    float64 `yaml:"heading_sigma_deg"`
+	MinHeadingSpeedKmh float64 `yaml:"min_heading_speed_kmh"`
+	// ZoneClockSkew widens every zone's validity window on both sides for
+	// the clock's error; on a clock that is not synchronised windows are
+	// ignored and every zone counts.
+	ZoneClockSkew time.Duration `yaml:"zone_clock_skew"`
 }
 
 // DefaultDecision returns conservative defaults.
@@ -99,6 +113,13 @@ func DefaultDecision() Decision {
 		MaxPlausibleKmh: 400,
 		SignalMaxAge:    5 * time.Second,
 		TelemetryPeriod: time.Second,
+
+		ExitMarginM:        50,
+		MaxAccelMps2:       3,
+		MaxLateralMps2:     6,
+		HeadingSigmaDeg:    10,
+		MinHeadingSpeedKmh: 5,
+		ZoneClockSkew:      10 * time.Minute,
 	}
 }
 
@@ -113,14 +134,15 @@ func (d *Decision) validate() error {
 	case !(d.MaxAccuracyM > 0), !(d.AssumedSpeedKmh > 0), !(d.MaxPlausibleKmh > 0), d.WithholdMarginM < 0 || math.IsNaN(d.WithholdMarginM):
 		return errors.New("max_accuracy_m, assumed_speed_kmh and max_plausible_kmh must be positive, withhold margin not negative")
 	}
-	return nil
+	return d.validateLookAhead()
 }
 
 // Options are what a Gateway is built from.
 type Options struct {
 	Decoder *can.Decoder
 	Sources []can.Source
-	// Zones may be nil: the gateway then stays Unknown (fail closed).
+	// Zones may be nil: the gateway then stays Unknown (fail closed)
+	// until SetZones hands it a list.
 	Zones     *geofence.Index
 	Cameras   Cameras
 	Telemetry Telemetry // optional
@@ -162,6 +184,7 @@ type expiry struct {
 
 type fix struct {
 	lat, lon float64
+	acc      float64 // accuracyMargin when accepted
 	t        time.Time
 	valid    bool
 }
@@ -180,6 +203,10 @@ type Stats struct {
 	CameraErrors uint64
 	// TelemetryErrors counts snapshots the uplink could not take.
 	TelemetryErrors uint64
+	// ZonesReplaced counts zone lists swapped in while running;
+	// PathsCrossed the paths between fixes that passed through a buffer.
+	ZonesReplaced uint64
+	PathsCrossed  uint64
 }
 
 // Suppressed returns the total time spent suppressed.
@@ -211,6 +238,8 @@ type Gateway struct {
 	accuracy int
 	speed    int
 	gpsSpeed int
+
+	z zoneState // zones.go
 
 	fix        fix
 	lastRaw    fix // last fix received, good or not, for the plausibility check
@@ -305,6 +334,7 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("new gateway: the signal map has no %s and %s: the gateway could never leave suppression", RoleLatitude, RoleLongitude)
 	}
 	g.hasPos = true
+	g.initZones()
 	return g, nil
 }
 
@@ -429,6 +459,8 @@ func (g *Gateway) loop(ctx context.Context, frames <-chan can.Frame) {
 		case t := <-ticker.C():
 			g.onTick(t) // the tick's own time: a manual clock may already be further on
 			g.ticks.Add(1)
+		case ix := <-g.z.replace:
+			g.onZones(g.clock.Now(), ix)
 		}
 	}
 }

@@ -2,11 +2,14 @@ package geofence_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"quietzone/geofence"
 )
@@ -15,9 +18,22 @@ import (
 //
 //	go test -run '^$' -bench . -benchmem ./geofence/
 //
-// BenchmarkBruteForce* scan every zone with the test reference (a
-// bounding-circle check per zone, then the exact test for the few that
-// pass) as a baseline for the S2 index.
+// The zone sets are the 84 OSM polygons and copies of them shifted by
+// multiples of 0.05° (newZoneSet): 10,000 and 100,000 zones.
+//
+// BenchmarkAssess is the gateway's evaluation of a fix: inside, buffer,
+// exit margin, withhold distance and the directional look-ahead, with the
+// gateway's default thresholds (its index reach, 457 m, included). Points
+// are far from every zone, within 500 m outside a zone's edge, inside a
+// zone, or a mix of the three in equal parts, in random order; speeds,
+// headings and accuracies vary. BenchmarkAssessLatency times every call
+// on its own and reports the median and the tail, for the mix and for
+// simulated drives (fixes in a vehicle's order, so a cache stays warm as
+// it does in a vehicle).
+// BenchmarkAssessScan answers the same fixes by scanning every zone (the
+// index's own path beyond its table's reach), and BenchmarkBruteForce
+// asks the test reference (a bounding-circle check per zone, then the
+// exact planar test; no look-ahead): both are baselines for the table.
 
 const benchReachM = 100
 
@@ -60,13 +76,43 @@ type zoneSet struct {
 	ix     *geofence.Index
 	ref    []refZone
 	points [][2]float64 // random positions in the zones' bounding box
+	box    [4]float64   // min lat, max lat, min lon, max lon
+
+	gateway  *geofence.Index // with the gateway's default reach
+	fixes    map[string][]geofence.Fix
+	fixesErr error
+	fixesMu  sync.Mutex
 }
 
 // newZoneSet replicates the OSM polygons: copy k is shifted by
 // (k/11)·0.05° of latitude and (k%11)·0.05° of longitude, so the copies of
 // one polygon never overlap and n zones fill the OSM bounding box (grown by
-// 0.5°) n/84 times as densely as the real ones.
+// 0.5° of longitude, and as much latitude as it takes).
 func newZoneSet(tb testing.TB, n int) *zoneSet {
+	tb.Helper()
+	data, box := replicatedOSM(tb, n)
+	ix, err := geofence.Parse("bench.geojson", data, geofence.Options{DefaultBufferM: 100})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if ix.Len() != n {
+		tb.Fatalf("%d zones, want %d", ix.Len(), n)
+	}
+	ref, err := refZones(data, 100)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pts := make([][2]float64, 4096)
+	for i := range pts {
+		pts[i] = [2]float64{box[0] + rng.Float64()*(box[1]-box[0]), box[2] + rng.Float64()*(box[3]-box[2])}
+	}
+	return &zoneSet{data: data, ix: ix, ref: ref, points: pts, box: box}
+}
+
+// replicatedOSM writes the zone file of n replicated OSM polygons and
+// returns it with its bounding box.
+func replicatedOSM(tb testing.TB, n int) ([]byte, [4]float64) {
 	tb.Helper()
 	polys := osmPolygons(tb)
 	type feature struct {
@@ -106,23 +152,7 @@ func newZoneSet(tb testing.TB, n int) *zoneSet {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ix, err := geofence.Parse("bench.geojson", data, geofence.Options{DefaultBufferM: 100})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if ix.Len() != n {
-		tb.Fatalf("%d zones, want %d", ix.Len(), n)
-	}
-	ref, err := refZones(data, 100)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	pts := make([][2]float64, 4096)
-	for i := range pts {
-		pts[i] = [2]float64{minLat + rng.Float64()*(maxLat-minLat), minLon + rng.Float64()*(maxLon-minLon)}
-	}
-	return &zoneSet{data: data, ix: ix, ref: ref, points: pts}
+	return data, [4]float64{minLat, maxLat, minLon, maxLon}
 }
 
 var (
@@ -247,8 +277,8 @@ func BenchmarkBruteForce10kNearEdges(b *testing.B) {
 // against the reference, so that the baseline answers the same question.
 func TestReplicatedZonesMatchReference(t *testing.T) {
 	n := 10000
-	if testing.Short() {
-		n = 1000
+	if testing.Short() || raceEnabled {
+		n = 2000
 	}
 	s := newZoneSet(t, n)
 	pts := append(s.nearEdgePoints()[:1000], s.points[:200]...)
@@ -267,4 +297,262 @@ func TestReplicatedZonesMatchReference(t *testing.T) {
 	if inside < len(pts)/10 {
 		t.Errorf("only %d of %d points inside a zone", inside, len(pts))
 	}
+}
+
+// gatewayReachM is the index reach gateway.Load gives the default
+// Decision and a 500 m position grid: 2 × 50 m accuracy + 400 km/h × 3 s.
+const gatewayReachM = 2*50 + 400/3.6*3
+
+// gatewayKin and the exit and withhold distances are the gateway's
+// defaults (gateway.DefaultDecision, a 500 m position grid).
+var gatewayKin = kin
+
+const (
+	gatewayExitM     = 50
+	gatewayWithholdM = 500 * math.Sqrt2 / 2 * 1.01
+)
+
+// benchFixes returns the fixes of a kind ("far", "near", "inside" or
+// "mix", 4096 of each but the mix's 12,288, or "drives") for the zone
+// set, and the index to ask.
+func (s *zoneSet) benchFixes(tb testing.TB, kind string) (*geofence.Index, []geofence.Fix) {
+	tb.Helper()
+	s.fixesMu.Lock()
+	defer s.fixesMu.Unlock()
+	if s.fixes == nil && s.fixesErr == nil {
+		s.gateway, s.fixesErr = geofence.Parse("bench.geojson", s.data, geofence.Options{DefaultBufferM: 100, ReachM: gatewayReachM})
+		if s.fixesErr == nil {
+			s.fixes = s.makeFixes()
+		}
+	}
+	if s.fixesErr != nil {
+		tb.Fatal(s.fixesErr)
+	}
+	return s.gateway, s.fixes[kind]
+}
+
+// makeFixes sorts random positions into far (no zone within 1 km), near
+// (0–500 m outside a zone) and inside, and gives each a motion.
+func (s *zoneSet) makeFixes() map[string][]geofence.Fix {
+	const n = 4096
+	rng := rand.New(rand.NewPCG(5, 6))
+	fix := func(lat, lon float64) geofence.Fix {
+		heading := rng.Float64() * 360
+		if rng.IntN(8) == 0 {
+			heading = math.NaN()
+		}
+		return geofence.Fix{
+			Lat: lat, Lon: lon,
+			AccuracyM:   2 + rng.Float64()*8,
+			SpeedMps:    []float64{0, 30, 50, 80, 100, 130}[rng.IntN(6)] / 3.6,
+			HeadingDeg:  heading,
+			ExitMarginM: gatewayExitM,
+			WithholdM:   gatewayWithholdM,
+		}
+	}
+	out := map[string][]geofence.Fix{}
+	for len(out["far"]) < n || len(out["near"]) < n || len(out["inside"]) < n {
+		var lat, lon float64
+		if rng.IntN(2) == 0 {
+			lat, lon = s.box[0]+rng.Float64()*(s.box[1]-s.box[0]), s.box[2]+rng.Float64()*(s.box[3]-s.box[2])
+		} else {
+			lat, lon = nearEdge(s.ref, rng)
+		}
+		r := s.ix.Query(lat, lon, 1000)
+		kind := ""
+		switch {
+		case r.Inside:
+			kind = "inside"
+		case r.DistanceM <= 500:
+			kind = "near"
+		case r.Zone < 0 || r.MarginM > 1000:
+			kind = "far"
+		}
+		if kind != "" && len(out[kind]) < n {
+			out[kind] = append(out[kind], fix(lat, lon))
+		}
+	}
+	mix := make([]geofence.Fix, 0, 3*n)
+	for _, k := range []string{"far", "near", "inside"} {
+		mix = append(mix, out[k]...)
+	}
+	rng.Shuffle(len(mix), func(i, j int) { mix[i], mix[j] = mix[j], mix[i] })
+	out["mix"] = mix
+	out["drives"] = s.drives()
+	return out
+}
+
+var (
+	sinkAssessment geofence.Assessment
+	kinds          = []string{"far", "near", "inside", "mix"}
+	sizes          = []struct {
+		name string
+		n    int
+	}{{"osm", 84}, {"10k", 10000}, {"100k", 100000}}
+)
+
+func BenchmarkAssess(b *testing.B) {
+	for _, size := range sizes {
+		for _, kind := range kinds {
+			b.Run(size.name+"/"+kind, func(b *testing.B) {
+				ix, fixes := zoneSetOf(b, size.n).benchFixes(b, kind)
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					sinkAssessment = ix.Assess(&fixes[i%len(fixes)], &gatewayKin)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkAssessLatency times each call and reports the median, 90th
+// and 99th percentiles, less the cost of reading the clock: for the mix,
+// in random order (every fix somewhere else: the cache is cold), and for
+// drives, fixes in the order a vehicle sends them.
+func BenchmarkAssessLatency(b *testing.B) {
+	for _, size := range sizes {
+		for _, kind := range []string{"mix", "drives"} {
+			b.Run(size.name+"/"+kind, func(b *testing.B) {
+				ix, fixes := zoneSetOf(b, size.n).benchFixes(b, kind)
+				latency(b, func(i int) { sinkAssessment = ix.Assess(&fixes[i%len(fixes)], &gatewayKin) })
+			})
+		}
+	}
+}
+
+// latency runs call in a benchmark loop, timing each call.
+func latency(b *testing.B, call func(i int)) {
+	var hist [4096]int // nanoseconds, the last bucket open
+	clock := time.Duration(math.MaxInt64)
+	for range 1000 {
+		t0 := time.Now()
+		clock = min(clock, time.Since(t0))
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		call(i)
+		hist[min(len(hist)-1, max(0, int(time.Since(t0)-clock)))]++
+	}
+	total := 0
+	for _, c := range hist {
+		total += c
+	}
+	for _, p := range []float64{50, 90, 99} {
+		seen, want := 0, int(math.Ceil(p/100*float64(total)))
+		for ns, c := range hist {
+			if seen += c; seen >= want {
+				b.ReportMetric(float64(ns), fmt.Sprintf("p%g-ns", p))
+				break
+			}
+		}
+	}
+}
+
+// drives are 64 vehicles, one after the other, each driving a straight
+// line at 30–130 km/h, sending a fix every 100 ms, from 3 km before a
+// random zone's vertex, at it, to 1 km past it: through the zone or along
+// its edge. Headings are the line's, ±2°; accuracy 2–6 m.
+func (s *zoneSet) drives() []geofence.Fix {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var out []geofence.Fix
+	for range 64 {
+		z := &s.ref[rng.IntN(len(s.ref))]
+		ring := z.raw[0][0]
+		v := ring[rng.IntN(len(ring)-1)]
+		brg := rng.Float64() * 2 * math.Pi
+		lat0, lon0 := destination(v[1], v[0], brg+math.Pi, 3000)
+		kmh := []float64{30, 50, 80, 100, 130}[rng.IntN(5)]
+		step := kmh / 3.6 * 0.1
+		for d := 0.0; d <= 4000; d += step {
+			lat, lon := destination(lat0, lon0, brg, d)
+			out = append(out, geofence.Fix{
+				Lat: lat, Lon: lon,
+				AccuracyM:   2 + rng.Float64()*4,
+				SpeedMps:    kmh / 3.6,
+				HeadingDeg:  brg*180/math.Pi + rng.NormFloat64()*2,
+				ExitMarginM: gatewayExitM,
+				WithholdM:   gatewayWithholdM,
+			})
+		}
+	}
+	return out
+}
+
+// BenchmarkAssessScan: the same fixes, answered by scanning every zone.
+func BenchmarkAssessScan(b *testing.B) {
+	for _, size := range sizes {
+		b.Run(size.name+"/mix", func(b *testing.B) {
+			ix, fixes := zoneSetOf(b, size.n).benchFixes(b, "mix")
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				sinkAssessment = ix.AssessScan(&fixes[i%len(fixes)], &gatewayKin)
+			}
+		})
+	}
+}
+
+// BenchmarkBruteForce: the test reference on the same positions, with
+// the reach of the gateway's decisions (no look-ahead).
+func BenchmarkBruteForce(b *testing.B) {
+	for _, size := range sizes {
+		b.Run(size.name+"/mix", func(b *testing.B) {
+			s := zoneSetOf(b, size.n)
+			_, fixes := s.benchFixes(b, "mix")
+			b.ReportAllocs()
+			var sink refResult
+			for i := 0; b.Loop(); i++ {
+				f := &fixes[i%len(fixes)]
+				sink = refQuery(s.ref, f.Lat, f.Lon, gatewayReachM, false)
+			}
+			_ = sink
+		})
+	}
+}
+
+// BenchmarkBuild100k: NewIndex over 100,000 parsed zones, with the heap
+// the index holds once built (MB, after a collection).
+func BenchmarkBuild100k(b *testing.B) {
+	s := zoneSetOf(b, 100000)
+	zones := make([]geofence.Zone, s.ix.Len())
+	for i := range zones {
+		zones[i] = s.ix.Zone(i)
+	}
+	b.ReportAllocs()
+	var ix *geofence.Index
+	for b.Loop() {
+		ix = geofence.NewIndex(zones)
+	}
+	b.StopTimer()
+	cells, entries := ix.Cells()
+	b.ReportMetric(float64(cells), "cells")
+	b.ReportMetric(float64(entries), "entries")
+}
+
+// BenchmarkLoad100k: Parse of a file of 100,000 zones (JSON, validation,
+// index). heap-MB is what the loaded index holds: the live heap after a
+// collection, with the index and nothing new besides, less the live heap
+// before the file was made.
+func BenchmarkLoad100k(b *testing.B) {
+	before := liveHeapMB()
+	data, _ := replicatedOSM(b, 100000)
+	b.SetBytes(int64(len(data)))
+	var ix *geofence.Index
+	for b.Loop() {
+		var err error
+		if ix, err = geofence.Parse("bench.geojson", data, geofence.Options{DefaultBufferM: 100, ReachM: gatewayReachM}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	data = nil
+	b.ReportMetric(liveHeapMB()-before, "heap-MB")
+	runtime.KeepAlive(ix)
+}
+
+// liveHeapMB is the live heap in MB after a collection.
+func liveHeapMB() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc) / 1e6
 }

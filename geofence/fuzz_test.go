@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"quietzone/geofence"
 )
@@ -64,8 +65,47 @@ func FuzzParse(f *testing.F) {
 			for _, reach := range []float64{0, 100, 1e4, -1, math.NaN()} {
 				checkResult(t, ix, p[0], p[1], reach)
 			}
+			checkAssessment(t, ix, p[0], p[1])
+		}
+		for i, a := range fuzzPoints {
+			b := fuzzPoints[(i+1)%len(fuzzPoints)]
+			from, to := geofence.Fix{Lat: a[0], Lon: a[1], AccuracyM: 5}, geofence.Fix{Lat: b[0], Lon: b[1], AccuracyM: 5}
+			zone, crossed := ix.Crossed(&from, &to)
+			if zone < -1 || zone >= ix.Len() || (zone >= 0 && !crossed) {
+				t.Fatalf("Crossed(%v, %v) = %d, %v", a, b, zone, crossed)
+			}
 		}
 	})
+}
+
+// checkAssessment checks the invariants of an Assessment that hold for
+// any zones: what is inside or in a buffer is never clear, and the
+// look-ahead only adds to the plain position.
+func checkAssessment(t *testing.T, ix *geofence.Index, lat, lon float64) {
+	t.Helper()
+	k := geofence.Kinematics{Horizon: 3e9, MaxSpeedMps: 100, MaxAccelMps2: 3, MaxLateralMps2: 6, HeadingSigmaDeg: 10, MinHeadingSpeedMps: 1}
+	for _, f := range []geofence.Fix{
+		{Lat: lat, Lon: lon, AccuracyM: 5, SpeedMps: 30, HeadingDeg: 45, ExitMarginM: 50, WithholdM: 200},
+		{Lat: lat, Lon: lon, SpeedMps: math.NaN(), HeadingDeg: math.NaN(), At: time.Date(2026, 6, 1, 8, 30, 0, 0, time.UTC), Skew: time.Minute},
+	} {
+		a := ix.Assess(&f, &k)
+		plain := ix.Assess(&f, nil)
+		bad := func(why string) { t.Fatalf("Assess(%+v) = %+v: %s", f, a, why) }
+		switch {
+		case a.Inside && (a.Clear || !a.Ahead || a.PositionClear):
+			bad("inside but clear, not ahead, or showing the position")
+		case a.InBuffer() && (a.Clear || !a.Ahead):
+			bad("in a buffer but clear or not ahead")
+		case a.Ahead && a.Clear:
+			bad("ahead and clear")
+		case a.Ahead != (a.AheadZone >= 0) && !a.Inside:
+			bad("Ahead and AheadZone disagree")
+		case a.AheadZone >= ix.Len() || a.ClearFixes < 0:
+			bad("out of range")
+		case plain.Ahead && !a.Ahead, !plain.Clear && a.Clear:
+			bad("the look-ahead cleared what the position alone did not")
+		}
+	}
 }
 
 // checkResult checks the invariants of a Result that hold for any zones.

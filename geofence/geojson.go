@@ -8,6 +8,10 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/golang/geo/s2"
 )
@@ -16,6 +20,9 @@ import (
 type Options struct {
 	// DefaultBufferM is the buffer of zones that have no "buffer_m".
 	DefaultBufferM float64
+	// ReachM is how far past a buffer the index answers from its table
+	// (DefaultReachM when 0); see Index.ReachM.
+	ReachM float64
 }
 
 // FeatureError is a problem with one feature of a zone file. Feature is the
@@ -84,15 +91,56 @@ func Parse(name string, data []byte, opts Options) (*Index, error) {
 	if len(fc.Features) == 0 {
 		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: "no features: an empty zone list is refused, so that a truncated file cannot disable the gateway"})
 	}
-	var zones []Zone
-	for i, f := range fc.Features {
-		z, err := parseFeature(f, opts)
-		if err != nil {
-			return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: i, Reason: err.Error()})
-		}
-		zones = append(zones, z)
+	reach := opts.ReachM
+	if reach == 0 {
+		reach = DefaultReachM
 	}
-	return NewIndex(zones), nil
+	if !(reach > 0) || reach > MaxReachM {
+		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: "reach must be a positive number of metres up to 5000 km"})
+	}
+	zones, i, err := parseFeatures(fc.Features, opts)
+	if err != nil {
+		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: i, Reason: err.Error()})
+	}
+	return newIndex(zones, reach), nil
+}
+
+// parseFeatures parses and validates the features on every CPU. The
+// error is the first feature's, in file order, whichever worker met it.
+func parseFeatures(fs []feature, opts Options) ([]Zone, int, error) {
+	zones := make([]Zone, len(fs))
+	errs := make([]error, len(fs))
+	var firstBad atomic.Int64
+	firstBad.Store(int64(len(fs)))
+	var next atomic.Int64
+	const batch = 64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), (len(fs)+batch-1)/batch) {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(batch)) - batch
+				if lo >= len(fs) || int64(lo) > firstBad.Load() {
+					return
+				}
+				for i := lo; i < min(lo+batch, len(fs)); i++ {
+					if zones[i], errs[i] = parseFeature(fs[i], opts); errs[i] != nil {
+						for {
+							cur := firstBad.Load()
+							if int64(i) >= cur || firstBad.CompareAndSwap(cur, int64(i)) {
+								break
+							}
+						}
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if i := int(firstBad.Load()); i < len(fs) {
+		return nil, i, errs[i]
+	}
+	return zones, -1, nil
 }
 
 // jsonReason describes a JSON syntax error with its line.
@@ -138,6 +186,7 @@ func parseFeature(f feature, opts Options) (Zone, error) {
 	}
 	z.Name = stringProp(f.Properties, "name")
 	z.Class = stringProp(f.Properties, "class")
+	z.Geometry = f.Geometry.Type
 	var err error
 	if z.BufferM, err = numberProp(f.Properties, "buffer_m", opts.DefaultBufferM); err != nil {
 		return z, err
@@ -145,17 +194,38 @@ func parseFeature(f feature, opts Options) (Zone, error) {
 	if z.BufferM < 0 {
 		return z, errors.New("buffer_m is negative")
 	}
+	if z.BufferM > MaxBufferM {
+		return z, fmt.Errorf("buffer_m is larger than %.0f km", MaxBufferM/1000)
+	}
+	if z.ValidFrom, z.ValidUntil, err = window(f.Properties); err != nil {
+		return z, err
+	}
+	if z.Policy, err = policy(f.Properties["policy"]); err != nil {
+		return z, err
+	}
+	if z.RadiusM, err = numberProp(f.Properties, "radius_m", 0); err != nil {
+		return z, err
+	}
+	if z.WidthM, err = numberProp(f.Properties, "width_m", 0); err != nil {
+		return z, err
+	}
+	if _, ok := f.Properties["radius_m"]; ok && f.Geometry.Type != "Point" {
+		return z, errors.New("radius_m is for Point zones only")
+	}
+	if _, ok := f.Properties["width_m"]; ok && f.Geometry.Type != "LineString" {
+		return z, errors.New("width_m is for LineString zones only")
+	}
 	switch f.Geometry.Type {
 	case "Polygon":
 		var rings [][][]float64
 		if err := json.Unmarshal(f.Geometry.Coordinates, &rings); err != nil {
 			return z, fmt.Errorf("polygon coordinates: %v", err)
 		}
-		p, err := polygon(rings)
+		s, err := polygon(rings)
 		if err != nil {
 			return z, err
 		}
-		z.polygons = append(z.polygons, p)
+		z.shapes = append(z.shapes, s)
 	case "MultiPolygon":
 		var polys [][][][]float64
 		if err := json.Unmarshal(f.Geometry.Coordinates, &polys); err != nil {
@@ -164,12 +234,14 @@ func parseFeature(f feature, opts Options) (Zone, error) {
 		if len(polys) == 0 {
 			return z, errors.New("multipolygon has no polygons")
 		}
+		// Each polygon is a shape of its own: the zone is their union,
+		// even where they overlap.
 		for j, rings := range polys {
-			p, err := polygon(rings)
+			s, err := polygon(rings)
 			if err != nil {
 				return z, fmt.Errorf("polygon %d: %w", j, err)
 			}
-			z.polygons = append(z.polygons, p)
+			z.shapes = append(z.shapes, s)
 		}
 	case "Point":
 		var pos []float64
@@ -180,17 +252,104 @@ func parseFeature(f feature, opts Options) (Zone, error) {
 		if err != nil {
 			return z, err
 		}
-		if z.RadiusM, err = numberProp(f.Properties, "radius_m", -1); err != nil {
-			return z, err
-		}
 		if !(z.RadiusM > 0) {
 			return z, errors.New("a Point zone needs a positive radius_m")
 		}
-		z.center = s2.PointFromLatLng(ll)
+		s, err := newShape(kindCircle, [][]vec{{fromS2(s2.PointFromLatLng(ll))}}, false, z.RadiusM)
+		if err != nil {
+			return z, err
+		}
+		z.shapes = append(z.shapes, s)
+	case "LineString":
+		var line [][]float64
+		if err := json.Unmarshal(f.Geometry.Coordinates, &line); err != nil {
+			return z, fmt.Errorf("linestring coordinates: %v", err)
+		}
+		if !(z.WidthM > 0) {
+			return z, errors.New("a LineString zone (a corridor) needs a positive width_m")
+		}
+		s, err := corridor(line, z.WidthM)
+		if err != nil {
+			return z, err
+		}
+		z.shapes = append(z.shapes, s)
 	default:
-		return z, fmt.Errorf("geometry type %q is not a zone (want Polygon, MultiPolygon or Point)", f.Geometry.Type)
+		return z, fmt.Errorf("geometry type %q is not a zone (want Polygon, MultiPolygon, Point or LineString)", f.Geometry.Type)
 	}
 	return z, nil
+}
+
+// window reads valid_from and valid_until.
+func window(props map[string]any) (from, until time.Time, err error) {
+	for _, k := range [...]string{"valid_from", "valid_until"} {
+		v, ok := props[k]
+		if !ok || v == nil {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return from, until, fmt.Errorf("%s is not a string (want an RFC 3339 time such as 2026-06-01T08:00:00Z)", k)
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return from, until, fmt.Errorf("%s is not an RFC 3339 time (such as 2026-06-01T08:00:00Z)", k)
+		}
+		if y := t.Year(); y < 1900 || y > 2200 {
+			return from, until, fmt.Errorf("%s is not between the years 1900 and 2200", k)
+		}
+		if k == "valid_from" {
+			from = t
+		} else {
+			until = t
+		}
+	}
+	if !from.IsZero() && !until.IsZero() && until.Before(from) {
+		return from, until, errors.New("valid_until is before valid_from")
+	}
+	return from, until, nil
+}
+
+// policy reads a zone's "policy" object. Unknown keys are refused: a
+// misspelt override would otherwise silently not apply.
+func policy(v any) (Policy, error) {
+	var p Policy
+	if v == nil {
+		return p, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return p, errors.New("policy is not an object")
+	}
+	for k := range m {
+		switch k {
+		case "lookahead_s", "clear_fixes", "withhold_m":
+		default:
+			return p, fmt.Errorf("policy: unknown key %q (want lookahead_s, clear_fixes or withhold_m)", k)
+		}
+	}
+	la, err := numberProp(m, "lookahead_s", 0)
+	if err != nil {
+		return p, fmt.Errorf("policy.%w", err)
+	}
+	if la < 0 || la > MaxLookAheadS {
+		return p, fmt.Errorf("policy.lookahead_s must be from 0 to %d seconds", MaxLookAheadS)
+	}
+	p.LookAhead = time.Duration(la * float64(time.Second))
+	cf, err := numberProp(m, "clear_fixes", 0)
+	if err != nil {
+		return p, fmt.Errorf("policy.%w", err)
+	}
+	if _, ok := m["clear_fixes"]; ok && (cf < 1 || cf > 1000 || cf != math.Trunc(cf)) {
+		return p, errors.New("policy.clear_fixes must be a whole number from 1 to 1000")
+	}
+	p.ClearFixes = int(cf)
+	if p.WithholdM, err = numberProp(m, "withhold_m", 0); err != nil {
+		return p, fmt.Errorf("policy.%w", err)
+	}
+	if p.WithholdM < 0 || p.WithholdM > MaxBufferM {
+		return p, fmt.Errorf("policy.withhold_m must be from 0 to %.0f km", MaxBufferM/1000)
+	}
+	return p, nil
 }
 
 func stringProp(props map[string]any, k string) string {
@@ -223,10 +382,37 @@ func latLng(pos []float64) (s2.LatLng, error) {
 	return s2.LatLngFromDegrees(lat, lon), nil
 }
 
-// polygon builds an S2 polygon from GeoJSON rings: the first is the outer
-// boundary, the others are holes. Rings may be wound either way; each is
-// normalised to enclose the smaller area, as no zone spans a hemisphere.
-func polygon(rings [][][]float64) (*s2.Polygon, error) {
+// corridor builds the centre line of a LineString zone.
+func corridor(line [][]float64, widthM float64) (*shape, error) {
+	if len(line) < 2 {
+		return nil, fmt.Errorf("linestring has %d positions, a corridor needs at least 2", len(line))
+	}
+	pts := make([]vec, 0, len(line))
+	for k, pos := range line {
+		ll, err := latLng(pos)
+		if err != nil {
+			return nil, fmt.Errorf("position %d: %w", k, err)
+		}
+		p := fromS2(s2.PointFromLatLng(ll))
+		if len(pts) > 0 && pts[len(pts)-1] == p {
+			continue
+		}
+		if len(pts) > 0 && pts[len(pts)-1].dot(p) < 0 {
+			return nil, fmt.Errorf("positions %d and %d are more than a quarter of the Earth apart", k-1, k)
+		}
+		pts = append(pts, p)
+	}
+	if len(pts) < 2 {
+		return nil, errors.New("linestring has fewer than 2 distinct positions")
+	}
+	return newShape(kindCorridor, [][]vec{pts}, false, widthM/2)
+}
+
+// polygon validates GeoJSON rings with S2 and builds a shape from them:
+// the first ring is the outer boundary, the others are holes. Rings may be
+// wound either way; each is normalised to enclose the smaller area, as no
+// zone spans a hemisphere.
+func polygon(rings [][][]float64) (*shape, error) {
 	if len(rings) == 0 {
 		return nil, errors.New("polygon has no rings")
 	}
@@ -273,11 +459,16 @@ func polygon(rings [][][]float64) (*s2.Polygon, error) {
 		}
 		loops = append(loops, loop)
 	}
-	p := s2.PolygonFromLoops(loops)
-	if err := p.Validate(); err != nil {
+	if err := s2.PolygonFromLoops(loops).Validate(); err != nil {
 		return nil, err
 	}
-	return p, nil
+	chains := make([][]vec, len(loops))
+	for i, l := range loops {
+		for _, v := range l.Vertices() {
+			chains[i] = append(chains[i], fromS2(v))
+		}
+	}
+	return newShape(kindPolygon, chains, true, 0)
 }
 
 // selfIntersection reports the first edge of a ring that crosses a

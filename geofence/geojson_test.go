@@ -32,7 +32,7 @@ func TestParseRejectsBadFiles(t *testing.T) {
 		{"features-not-array", -1, "line 3: json: cannot unmarshal object into Go struct field featureCollection.features of type []geofence.feature"},
 		{"not-feature", 1, `type "Polygon", want Feature`},
 		{"no-geometry", 0, "no geometry"},
-		{"linestring", 0, `geometry type "LineString" is not a zone (want Polygon, MultiPolygon or Point)`},
+		{"corridor-no-width", 0, "a LineString zone (a corridor) needs a positive width_m"},
 		{"ring-not-closed", 0, "ring 0 is not closed (its last position must equal its first)"},
 		{"ring-too-short", 0, "ring 0 has 3 positions, a closed ring needs at least 4"},
 		{"ring-degenerate", 0, "ring 0 has fewer than 3 distinct vertices"},
@@ -56,6 +56,24 @@ func TestParseRejectsBadFiles(t *testing.T) {
 		{"truncated", -1, "line 5: unexpected end of JSON input"},
 		{"empty-file", -1, "line 1: unexpected end of JSON input"},
 		{"trailing-data", -1, "line 8: data after the FeatureCollection (two files run together?)"},
+		{"geometry-collection", 0, `geometry type "GeometryCollection" is not a zone (want Polygon, MultiPolygon, Point or LineString)`},
+		{"corridor-one-position", 0, "linestring has fewer than 2 distinct positions"},
+		{"corridor-width-negative", 0, "a LineString zone (a corridor) needs a positive width_m"},
+		{"corridor-out-of-range", 0, "position 1: " + outOfRange},
+		{"radius-on-polygon", 0, "radius_m is for Point zones only"},
+		{"width-on-point", 0, "width_m is for LineString zones only"},
+		{"valid-from-not-rfc3339", 0, "valid_from is not an RFC 3339 time (such as 2026-06-01T08:00:00Z)"},
+		{"valid-until-number", 0, "valid_until is not a string (want an RFC 3339 time such as 2026-06-01T08:00:00Z)"},
+		{"valid-until-before-from", 0, "valid_until is before valid_from"},
+		{"valid-from-year-out-of-range", 0, "valid_from is not between the years 1900 and 2200"},
+		{"policy-not-object", 0, "policy is not an object"},
+		{"policy-unknown-key", 0, `policy: unknown key "lookahead" (want lookahead_s, clear_fixes or withhold_m)`},
+		{"policy-clear-fixes-fraction", 0, "policy.clear_fixes must be a whole number from 1 to 1000"},
+		{"policy-lookahead-negative", 0, "policy.lookahead_s must be from 0 to 600 seconds"},
+		{"policy-withhold-not-number", 0, "policy.withhold_m is not a number"},
+		{"buffer-too-large", 0, "buffer_m is larger than 100 km"},
+		{"circle-too-large", 0, "the zone reaches more than 1000 km from its centre: split it"},
+		{"polygon-too-large", 0, "the zone reaches more than 1000 km from its centre: split it"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -133,6 +151,24 @@ func TestParseRejectsBadDefaultBuffer(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Errorf("DefaultBufferM %v: error %v, want %q", b, err, want)
 		}
+	}
+}
+
+func TestParseRejectsBadReach(t *testing.T) {
+	data, err := os.ReadFile("testdata/good/zones.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []float64{-1, math.NaN(), math.Inf(1), 6e6} {
+		_, err := geofence.Parse("z.geojson", data, geofence.Options{ReachM: r})
+		const want = "load zones: z.geojson: reach must be a positive number of metres up to 5000 km"
+		if err == nil || err.Error() != want {
+			t.Errorf("ReachM %v: error %v, want %q", r, err, want)
+		}
+	}
+	ix, err := geofence.Parse("z.geojson", data, geofence.Options{})
+	if err != nil || ix.ReachM() != geofence.DefaultReachM {
+		t.Errorf("no ReachM: %v, reach %v, want the default %v", err, ix.ReachM(), geofence.DefaultReachM)
 	}
 }
 

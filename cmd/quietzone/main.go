@@ -6,6 +6,8 @@
 //	quietzone replay FILE.log      run the whole pipeline on a candump log
 //	quietzone record --iface IF --out FILE.log   record a bus as a candump log
 //	quietzone bench                frames per second through the whole pipeline
+//	quietzone zones check FILE     validate a zone file and say what it holds
+//	quietzone zones query LAT LON  where a position is relative to the zones
 package main
 
 import (
@@ -38,6 +40,12 @@ Usage:
   quietzone record --iface IF --out FILE.log [--duration D]
                                          record a SocketCAN interface as a candump log
   quietzone bench [--frames N]           frames per second through the whole pipeline on the virtual bus
+  quietzone zones check FILE [--default-buffer M]
+                                         validate a zone file and say what it holds
+  quietzone zones query LAT LON (--zones FILE | --config FILE) [--speed KMH] [--heading DEG]
+                  [--accuracy M] [--at TIME|any]
+                                         where a position is relative to the zones, and what
+                                         the gateway would decide there
   quietzone version
 `
 
@@ -105,6 +113,7 @@ var commands = map[string]command{
 	"replay": replay,
 	"record": record,
 	"bench":  bench,
+	"zones":  zones,
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

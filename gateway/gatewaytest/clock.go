@@ -16,9 +16,10 @@ import (
 // anything the caller does after Advance returns. While a reader handles
 // a tick the clock may already have moved on: readers use the tick's time.
 type Clock struct {
-	mu      sync.Mutex
-	now     time.Time
-	tickers []*ticker
+	mu       sync.Mutex
+	now      time.Time
+	tickers  []*ticker
+	unsynced bool
 }
 
 var _ gateway.Clock = (*Clock)(nil)
@@ -31,6 +32,22 @@ func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
+}
+
+// Synced reports whether the clock counts as synchronised to a trusted
+// time; it does unless SetSynced(false) was called.
+func (c *Clock) Synced() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.unsynced
+}
+
+// SetSynced makes the clock synchronised or not, as a daemon's clock is
+// before and after NTP or GNSS disciplines it.
+func (c *Clock) SetSynced(synced bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unsynced = !synced
 }
 
 // NewTicker implements gateway.Clock.

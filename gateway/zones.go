@@ -1,0 +1,197 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"quietzone/geofence"
+)
+
+// zoneState is the decision loop's hold on the zones.
+type zoneState struct {
+	// ix is the zone list in force; nil keeps the gateway Unknown.
+	ix *geofence.Index
+	// replace hands a new list to the loop (SetZones).
+	replace chan *geofence.Index
+	kin     geofence.Kinematics
+	heading int // role index of position.heading, or -1
+	// prev is the fix before the current one, for the path check.
+	prev fix
+	// needClear is how many consecutive clear fixes leaving suppression
+	// takes now: ClearFixes, or more if a zone that held the vehicle since
+	// it was last clear asks for more.
+	needClear int
+}
+
+func (g *Gateway) initZones() {
+	g.z = zoneState{
+		ix:        g.opts.Zones,
+		replace:   make(chan *geofence.Index),
+		kin:       g.d.Kinematics(),
+		heading:   -1,
+		needClear: g.d.ClearFixes,
+	}
+	for i, name := range g.dec.Roles() {
+		if name == RoleHeading {
+			g.z.heading = i
+		}
+	}
+}
+
+// Kinematics is the look-ahead's model of the vehicle.
+func (d *Decision) Kinematics() geofence.Kinematics {
+	return geofence.Kinematics{
+		Horizon:            d.ReactionTime + d.CameraStopTime,
+		MaxSpeedMps:        d.MaxPlausibleKmh / 3.6,
+		MaxAccelMps2:       d.MaxAccelMps2,
+		MaxLateralMps2:     d.MaxLateralMps2,
+		HeadingSigmaDeg:    d.HeadingSigmaDeg,
+		MinHeadingSpeedMps: d.MinHeadingSpeedKmh / 3.6,
+	}
+}
+
+func (d *Decision) validateLookAhead() error {
+	nonNegative := func(x float64) bool { return x >= 0 && !math.IsInf(x, 1) }
+	switch {
+	case !nonNegative(d.ExitMarginM):
+		return errors.New("exit_margin_m must not be negative")
+	case !nonNegative(d.MaxAccelMps2), !nonNegative(d.MaxLateralMps2), !nonNegative(d.MinHeadingSpeedKmh):
+		return errors.New("max_accel_mps2, max_lateral_accel_mps2 and min_heading_speed_kmh must not be negative")
+	case !(d.HeadingSigmaDeg >= 0 && d.HeadingSigmaDeg <= 90):
+		return errors.New("heading_sigma_deg must be from 0 to 90")
+	case d.ZoneClockSkew < 0:
+		return errors.New("zone_clock_skew must not be negative")
+	}
+	return nil
+}
+
+// ZoneReachM is how far past a zone's buffer the decisions of a gateway
+// with these thresholds can look: the worst accuracy allowed plus the
+// largest of the exit margin, the withhold distance and the look-ahead at
+// the highest plausible speed. Load builds the zone index with it, so
+// that every decision is answered from the index's table.
+func (d *Decision) ZoneReachM(withholdM float64) float64 {
+	k := d.Kinematics()
+	reach := k.MaxSpeedMps * k.Horizon.Seconds() // the speed cap bounds any acceleration
+	return 2*d.MaxAccuracyM + math.Max(reach, math.Max(d.ExitMarginM, withholdM))
+}
+
+// SetZones hands a new zone list to the decision loop, which switches to
+// it between two decisions and re-decides on the current fix at once. It
+// returns when the loop has taken the list, or with ctx's error. A nil
+// list is refused: a running gateway keeps the zones it has. Later work
+// (a reload on SIGHUP, signed bundles) goes through here.
+func (g *Gateway) SetZones(ctx context.Context, ix *geofence.Index) error {
+	if ix == nil {
+		return errors.New("set zones: no zone list: the gateway keeps the zones it has")
+	}
+	select {
+	case g.z.replace <- ix:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("set zones: %w", ctx.Err())
+	}
+}
+
+// ReloadZones reads and validates a zone file and, only if it is good,
+// hands it to the decision loop. On any error the gateway keeps the zones
+// it has (or, without any, stays suppressed).
+func (g *Gateway) ReloadZones(ctx context.Context, path string, opts geofence.Options) error {
+	ix, err := geofence.LoadFile(path, opts)
+	if err != nil {
+		return fmt.Errorf("reload zones: %w", err)
+	}
+	return g.SetZones(ctx, ix)
+}
+
+// onZones switches to a new zone list. Hysteresis starts again: the clear
+// fixes counted so far were clear of the old zones.
+func (g *Gateway) onZones(now time.Time, ix *geofence.Index) {
+	g.z.ix = ix
+	g.stats.ZonesReplaced++
+	g.clearCount = 0
+	g.log.Info("zones replaced", "zones", ix.Len())
+	if g.manual || !g.fix.valid || now.Sub(g.fix.t) > g.d.MaxFixAge {
+		g.evaluate(now, false)
+		return
+	}
+	// Re-decide on the current fix, without counting it again.
+	a := g.z.ix.Assess(g.geoFix(now, g.fix), &g.z.kin)
+	g.withhold = !a.PositionClear
+	switch {
+	case a.Inside:
+		g.hold(a.ClearFixes)
+		g.setState(now, Inside, "inside a zone")
+	case a.Ahead || !a.Clear:
+		g.hold(a.ClearFixes)
+		if a.Ahead || g.state != Clear {
+			g.setState(now, Near, "within a buffer or the look-ahead")
+		}
+	}
+}
+
+// hold notes that a zone keeps the vehicle from being clear.
+func (g *Gateway) hold(clearFixes int) {
+	g.clearCount = 0
+	g.z.needClear = max(g.z.needClear, clearFixes)
+}
+
+// geoFix is a fix as the zone index takes it.
+func (g *Gateway) geoFix(now time.Time, f fix) *geofence.Fix {
+	v, known := g.speedMps(now)
+	heading := math.NaN()
+	if i := g.z.heading; known && i >= 0 {
+		h := g.latest[i]
+		if !h.Time.IsZero() && absDur(f.t.Sub(h.Time)) <= g.d.MaxFixAge && !math.IsNaN(h.Phys) && !math.IsInf(h.Phys, 0) {
+			heading = h.Phys
+		}
+	}
+	if !known {
+		v = math.NaN() // the index takes the worst speed and every direction
+	}
+	gf := &geofence.Fix{
+		Lat: f.lat, Lon: f.lon,
+		AccuracyM:   f.acc,
+		SpeedMps:    v,
+		HeadingDeg:  heading,
+		ExitMarginM: g.d.ExitMarginM,
+		WithholdM:   g.d.WithholdMarginM,
+		Skew:        g.d.ZoneClockSkew,
+	}
+	if g.clockSynced() {
+		gf.At = now
+	}
+	return gf
+}
+
+// crossed reports whether the path from the previous fix to this one
+// passed within a buffer: a gap between fixes or a jump must not let the
+// vehicle slip through a zone unseen.
+func (g *Gateway) crossed(now time.Time) bool {
+	prev := g.z.prev
+	if prev.t.IsZero() {
+		return false
+	}
+	if g.state == Clear && g.fix.t.Sub(prev.t) > g.d.MaxFixAge {
+		return true // clear all along a gap no tick noticed: where it went is unknown
+	}
+	_, crossed := g.z.ix.Crossed(g.geoFix(now, prev), g.geoFix(now, g.fix))
+	return crossed
+}
+
+// timeSource is a Clock that can say whether its time is right.
+type timeSource interface {
+	// Synced reports whether the clock is synchronised to a trusted
+	// time (NTP, GNSS).
+	Synced() bool
+}
+
+// clockSynced reports whether zone validity windows may be trusted: only
+// on a clock that says it is synchronised.
+func (g *Gateway) clockSynced() bool {
+	ts, ok := g.clock.(timeSource)
+	return ok && ts.Synced()
+}

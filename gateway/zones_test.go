@@ -1,0 +1,355 @@
+package gateway_test
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"quietzone/gateway"
+	"quietzone/geofence"
+)
+
+// fixHeading sends a good 3D fix with a speed (km/h) and heading.
+func (r *rig) fixHeading(lat, lon, kmh, heading float64) {
+	r.t.Helper()
+	r.send(map[string]float64{"position.fix": 3, "position.accuracy": 2, "position.heading": heading, "position.speed": kmh})
+	r.send(map[string]float64{"position.latitude": lat, "position.longitude": lon})
+	r.send(map[string]float64{"vehicle.speed": kmh})
+}
+
+func parseZones(t *testing.T, src string) *geofence.Index {
+	t.Helper()
+	ix, err := geofence.Parse("test.geojson", []byte(src), geofence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+// TestExitMarginStopsFlapping: a vehicle standing by a buffer's edge,
+// its fixes wandering in and out of the look-ahead, goes near once and
+// stays near until it is clear of the buffer by the exit margin.
+func TestExitMarginStopsFlapping(t *testing.T) {
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 3 })
+	lat, lon := south(5000)
+	for range 3 {
+		r.step(time.Second, lat, lon, 0)
+	}
+	if r.state() != gateway.Clear {
+		t.Fatal("not clear far from the zone")
+	}
+	before := r.stats().Transitions
+	// Standing still the look-ahead is ½·3 m/s²·(3 s)² = 13.5 m, plus 4 m
+	// of accuracy: 17.5 m. The fixes wander 10–40 m from the buffer.
+	lat, lon = south(200 + 10)
+	r.step(2*time.Minute, lat, lon, 0)
+	for i := range 20 {
+		m := 40.0
+		if i%7 == 6 {
+			m = 10
+		}
+		lat, lon = south(200 + m)
+		r.step(time.Second, lat, lon, 0)
+		if s := r.state(); s != gateway.Near {
+			t.Fatalf("fix %d, %v m from the buffer: state %v, want near", i, m, s)
+		}
+	}
+	if n := r.stats().Transitions - before; n != 2 { // clear → unknown (the 2 min without fixes) → near
+		t.Errorf("%d transitions by the buffer, want 2: it flapped", n)
+	}
+	// Clear of the buffer by the exit margin (50 m + 4 m): three fixes.
+	lat, lon = south(200 + 60)
+	for i := range 3 {
+		r.step(time.Second, lat, lon, 0)
+		if want := i == 2; (r.state() == gateway.Clear) != want {
+			t.Fatalf("clear fix %d: state %v", i, r.state())
+		}
+	}
+}
+
+// TestLookAheadIsDirectional: at 100 km/h, 80 m from the buffer, a
+// vehicle heading for the zone is suppressed and one heading away is not;
+// without a heading the look-ahead covers every direction.
+func TestLookAheadIsDirectional(t *testing.T) {
+	lat, lon := south(200 + 80)
+	for _, tc := range []struct {
+		name       string
+		heading    float64
+		noHeading  bool
+		suppressed bool
+	}{
+		{"towards the zone", 0, false, true},
+		{"away from it", 180, false, false},
+		{"along it", 90, false, false},
+		{"no heading", 0, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1 })
+			if tc.noHeading { // the heading is older than a fix may be
+				r.send(map[string]float64{"position.heading": tc.heading})
+				r.clock.Advance(5 * time.Second)
+				r.send(map[string]float64{"position.fix": 3, "position.accuracy": 2, "position.speed": 100})
+				r.send(map[string]float64{"position.latitude": lat, "position.longitude": lon})
+				r.send(map[string]float64{"vehicle.speed": 100})
+			} else {
+				r.clock.Advance(100 * time.Millisecond)
+				r.fixHeading(lat, lon, 100, tc.heading)
+			}
+			if got := !r.powered("front"); got != tc.suppressed {
+				t.Errorf("suppressed %v, want %v (state %v)", got, tc.suppressed, r.state())
+			}
+		})
+	}
+}
+
+// A corridor 10 m wide along 51.9° N, no buffer.
+const corridorZones = `{"type":"FeatureCollection","features":[
+ {"type":"Feature","properties":{"id":"c","name":"Test Road","width_m":10,"buffer_m":0},
+  "geometry":{"type":"LineString","coordinates":[[9.9,51.9],[10.1,51.9]]}}]}`
+
+// TestPathCrossingSuppresses: fixes on either side of a narrow zone, its
+// look-ahead too short to see it: the path between them crossed it, and
+// the gateway suppresses until clear fixes come again.
+func TestPathCrossingSuppresses(t *testing.T) {
+	r := newRig(t, parseZones(t, corridorZones), func(d *gateway.Decision) { d.ClearFixes = 2 })
+	at := func(m float64) (float64, float64) { return 51.9 + m/111195, 10.0 } // m metres north of the road's centre line
+	lat, lon := at(-3000)
+	r.step(time.Second, lat, lon, 0)
+	r.step(time.Second, lat, lon, 0)
+	if !r.powered("front") {
+		t.Fatal("not clear far from the road")
+	}
+	// The speed signal says 0: the look-ahead is 17.5 m. 70 m south, then
+	// 70 m north of 51.9°, 1.5 s apart: 60 m or more from the zone (the
+	// geodesic bows 5 m north), clear of it by the exit margin (50 + 4 m).
+	lat, lon = at(-70)
+	r.step(2*time.Minute, lat, lon, 0)
+	r.step(time.Second, lat, lon, 0)
+	r.step(time.Second, lat, lon, 0)
+	if !r.powered("front") {
+		t.Fatalf("suppressed 70 m from the road: %v", r.state())
+	}
+	lat, lon = at(70)
+	r.step(1500*time.Millisecond, lat, lon, 0)
+	if r.powered("front") {
+		t.Error("the path crossed the road, cameras still on")
+	}
+	if st := r.stats(); st.State != gateway.Near || st.PathsCrossed != 1 {
+		t.Errorf("state %v, %d paths crossed; want near, 1", st.State, st.PathsCrossed)
+	}
+	r.step(time.Second, lat, lon, 0)
+	r.step(time.Second, lat, lon, 0)
+	if !r.powered("front") {
+		t.Errorf("not clear after two clear fixes past the road: %v", r.state())
+	}
+}
+
+// A zone around the test area, valid from t0+10 s to t0+20 s.
+const windowZones = `{"type":"FeatureCollection","features":[
+ {"type":"Feature","properties":{"id":"w","name":"Exercise","buffer_m":0,
+   "valid_from":"2026-06-01T08:00:10Z","valid_until":"2026-06-01T08:00:20Z"},
+  "geometry":{"type":"Polygon","coordinates":[[[9.9,51.9],[10.1,51.9],[10.1,52.1],[9.9,52.1],[9.9,51.9]]]}}]}`
+
+// TestValidityWindowOnTheGatewaysClock: a temporary zone counts from 1 s
+// (the skew) before its window to 1 s after, on the gateway's clock; on a
+// clock that is not synchronised it counts all the time.
+func TestValidityWindowOnTheGatewaysClock(t *testing.T) {
+	for _, synced := range []bool{true, false} {
+		r := newRig(t, parseZones(t, windowZones), func(d *gateway.Decision) { d.ClearFixes = 1; d.ZoneClockSkew = time.Second })
+		r.clock.SetSynced(synced)
+		for _, tc := range []struct {
+			at     time.Duration // since t0
+			inside bool
+		}{
+			{1 * time.Second, false},
+			{8 * time.Second, false},
+			{9 * time.Second, true}, // the window, widened by the skew
+			{15 * time.Second, true},
+			{21 * time.Second, true},
+			{22 * time.Second, false},
+		} {
+			r.clock.Set(t0.Add(tc.at))
+			r.fix(52, 10, 0)
+			want := tc.inside || !synced
+			if got := r.state() == gateway.Inside; got != want {
+				t.Errorf("synced %v, t0+%v: inside %v, want %v", synced, tc.at, got, want)
+			}
+			if got := r.powered("front"); got == want {
+				t.Errorf("synced %v, t0+%v: front powered %v", synced, tc.at, got)
+			}
+		}
+	}
+}
+
+// TestZonesReplacedWhileRunning: new zones take effect between two
+// decisions; a bad file changes nothing.
+func TestZonesReplacedWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.geojson")
+	good := filepath.Join(dir, "good.geojson")
+	if err := os.WriteFile(bad, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[10,52]}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte(corridorZones), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 2 })
+	lat, lon := 51.9+2/111195.0, 10.0 // on the road of corridorZones, 7 km from the square
+	r.step(time.Second, lat, lon, 0)
+	r.step(time.Second, lat, lon, 0)
+	if !r.powered("front") {
+		t.Fatal("not clear far from the square")
+	}
+	err := r.gw.ReloadZones(ctx, bad, geofence.Options{})
+	if err == nil || !strings.Contains(err.Error(), "feature 0: a Point zone needs a positive radius_m") {
+		t.Fatalf("bad file: %v", err)
+	}
+	if err := r.gw.SetZones(ctx, nil); err == nil {
+		t.Error("a nil zone list was taken")
+	}
+	r.step(time.Second, lat, lon, 0)
+	if !r.powered("front") || r.stats().ZonesReplaced != 0 {
+		t.Fatal("a bad zone file changed the decision")
+	}
+	// The road: suppressed at once, without a new fix.
+	if err := r.gw.ReloadZones(ctx, good, geofence.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(func() bool { return !r.powered("front") })
+	if st := r.stats(); st.State != gateway.Inside || st.ZonesReplaced != 1 {
+		t.Errorf("after the reload: state %v, %d replacements", st.State, st.ZonesReplaced)
+	}
+	// Back to the square: two clear fixes needed again.
+	if err := r.gw.SetZones(ctx, mustZones(t)); err != nil {
+		t.Fatal(err)
+	}
+	r.step(time.Second, lat, lon, 0)
+	if r.powered("front") {
+		t.Error("released by the first fix after the zones changed")
+	}
+	r.step(time.Second, lat, lon, 0)
+	if !r.powered("front") {
+		t.Errorf("not clear after two clear fixes: %v", r.state())
+	}
+
+	// Without zones the gateway stays suppressed until a good list comes.
+	r = newRig(t, nil, func(d *gateway.Decision) { d.ClearFixes = 1 })
+	r.step(time.Second, lat, lon, 0)
+	if err := r.gw.ReloadZones(ctx, bad, geofence.Options{}); err == nil {
+		t.Fatal("bad file accepted")
+	}
+	r.step(time.Second, lat, lon, 0)
+	if r.powered("front") || r.state() != gateway.Unknown {
+		t.Fatal("released without zones")
+	}
+	if err := r.gw.SetZones(ctx, mustZones(t)); err != nil {
+		t.Fatal(err)
+	}
+	r.step(time.Second, lat, lon, 0)
+	if !r.powered("front") {
+		t.Errorf("not clear with zones: %v", r.state())
+	}
+
+	// SetZones on a gateway that is not running gives up with ctx.
+	r.shutdown()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if err := r.gw.SetZones(cctx, mustZones(t)); err == nil {
+		t.Error("SetZones returned nil with no loop to take the zones")
+	}
+}
+
+// Zones with and without a policy, 10 km apart.
+const policyZones = `{"type":"FeatureCollection","features":[
+ {"type":"Feature","properties":{"id":"p","name":"Plain","buffer_m":100},
+  "geometry":{"type":"Polygon","coordinates":[[[10.0,52.0],[10.01,52.0],[10.01,52.01],[10.0,52.01],[10.0,52.0]]]}},
+ {"type":"Feature","properties":{"id":"s","name":"Strict","buffer_m":100,"policy":{"clear_fixes":6,"withhold_m":3000}},
+  "geometry":{"type":"Polygon","coordinates":[[[10.2,52.0],[10.21,52.0],[10.21,52.01],[10.2,52.01],[10.2,52.0]]]}}]}`
+
+// TestZonePolicy: a zone's clear_fixes and withhold_m apply near it only.
+func TestZonePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		lon        float64
+		clearFixes int
+	}{
+		{"plain", 10.005, 2},
+		{"strict", 10.205, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, parseZones(t, policyZones), func(d *gateway.Decision) { d.ClearFixes = 2; d.WithholdMarginM = 100 })
+			in := [2]float64{52.005, tc.lon}
+			out := [2]float64{52.0 - 1000/111195.0, tc.lon} // 900 m from the buffer
+			r.step(time.Second, in[0], in[1], 0)
+			if r.state() != gateway.Inside {
+				t.Fatal("not inside")
+			}
+			r.step(time.Minute, out[0], out[1], 0)
+			for i := 1; i < tc.clearFixes; i++ {
+				r.step(time.Second, out[0], out[1], 0)
+				if r.powered("front") {
+					t.Fatalf("released after %d clear fixes, want %d", i+1, tc.clearFixes)
+				}
+			}
+			r.step(time.Second, out[0], out[1], 0)
+			if !r.powered("front") {
+				t.Fatalf("not released after %d clear fixes", tc.clearFixes)
+			}
+			// withhold_m 3000: 900 m from the strict zone the position stays in.
+			r.clock.Advance(time.Second)
+			if s := r.tel.last(); s.Withhold != (tc.name == "strict") {
+				t.Errorf("withhold %v 900 m from the %s zone", s.Withhold, tc.name)
+			}
+		})
+	}
+}
+
+func TestLoadReachCoversDecisions(t *testing.T) {
+	s, err := gateway.Load("testdata/good/quietzone.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := s.Config.Decision
+	// 2 × 50 m accuracy + the larger of 400 km/h × 3 s and the 500 m
+	// grid's snapping error (354 m, +1 %).
+	want := 100 + math.Max(400/3.6*3, 500*math.Sqrt2/2*1.01)
+	if got := s.Zones.ReachM(); math.Abs(got-want) > 1e-6 || got != d.ZoneReachM(s.Policy.PositionMarginM()) {
+		t.Errorf("zone index reach %v, want %v", got, want)
+	}
+}
+
+func TestLoadLookAheadKeys(t *testing.T) {
+	head := "vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042}\nzones: {file: zones.geojson}\npolicy: policy.yaml\nuplink: {fleet_key_file: fleet.key}\ncameras: [{name: front, class: exterior}]\n"
+	path := writeSet(t, map[string]string{"quietzone.yaml": head + "decision:\n  exit_margin_m: 80\n  max_accel_mps2: 2.5\n  max_lateral_accel_mps2: 4\n  heading_sigma_deg: 15\n  min_heading_speed_kmh: 8\n  zone_clock_skew: 1m\n"})
+	s, err := gateway.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := s.Config.Decision
+	if d.ExitMarginM != 80 || d.MaxAccelMps2 != 2.5 || d.MaxLateralMps2 != 4 || d.HeadingSigmaDeg != 15 || d.MinHeadingSpeedKmh != 8 || d.ZoneClockSkew != time.Minute {
+		t.Errorf("decision %+v", d)
+	}
+	for _, tc := range []struct{ yaml, want string }{ // errors point at decision's line, as the others do
+		{"  exit_margin_m: -1\n", "quietzone.yaml:7: exit_margin_m must not be negative"},
+		{"  max_accel_mps2: -3\n", "quietzone.yaml:7: max_accel_mps2, max_lateral_accel_mps2 and min_heading_speed_kmh must not be negative"},
+		{"  heading_sigma_deg: 120\n", "quietzone.yaml:7: heading_sigma_deg must be from 0 to 90"},
+		{"  zone_clock_skew: -1s\n", "quietzone.yaml:7: zone_clock_skew must not be negative"},
+	} {
+		path := writeSet(t, map[string]string{"quietzone.yaml": head + "decision:\n" + tc.yaml})
+		_, err := gateway.Load(path)
+		if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), filepath.Dir(path)+"/", ""), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// TestSystemClockSynced only asks: the answer depends on the machine.
+func TestSystemClockSynced(t *testing.T) {
+	t.Logf("system clock synchronised: %v", gateway.SystemClock{}.Synced())
+}

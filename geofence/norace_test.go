@@ -1,0 +1,5 @@
+//go:build !race
+
+package geofence_test
+
+const raceEnabled = false
