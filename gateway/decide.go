@@ -9,8 +9,14 @@ import (
 // onFix judges a new position and re-decides.
 func (g *Gateway) onFix(now, t time.Time) {
 	f := fix{lat: g.latest[g.lat].Phys, lon: g.latest[g.lon].Phys, t: t}
-	ok := g.plausible(f)
-	g.lastRaw = f
+	isPos := isPosition(f.lat, f.lon)
+	ok := isPos && g.plausible(f)
+	g.lastFixAt = t
+	if isPos {
+		// The next fix's implied speed is judged against this one, good or
+		// not, but never against a "no fix" placeholder such as (0, 0).
+		g.lastPos = f
+	}
 	if !ok {
 		g.stats.BadFixes++
 		g.fix.valid = false
@@ -25,12 +31,17 @@ func (g *Gateway) onFix(now, t time.Time) {
 	g.evaluate(now, true)
 }
 
-// plausible checks a raw fix against range, quality, accuracy and the
-// speed it implies since the previous one.
+// isPosition reports whether a coordinate pair can be a position at all.
+// Exactly (0, 0) is what receivers without a fix send (Tesla's MCU does,
+// and its DBC has no fix-quality signal): never a position.
+func isPosition(lat, lon float64) bool {
+	return !math.IsNaN(lat) && !math.IsNaN(lon) && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 &&
+		(lat != 0 || lon != 0)
+}
+
+// plausible checks a position against quality, accuracy and the speed it
+// implies since the previous one.
 func (g *Gateway) plausible(f fix) bool {
-	if math.IsNaN(f.lat) || math.IsNaN(f.lon) || f.lat < -90 || f.lat > 90 || f.lon < -180 || f.lon > 180 {
-		return false
-	}
 	if g.fixType >= 0 {
 		q := g.latest[g.fixType]
 		if q.Time.IsZero() || absDur(f.t.Sub(q.Time)) > g.d.MaxFixAge || q.Raw < g.d.MinFixType {
@@ -39,11 +50,12 @@ func (g *Gateway) plausible(f fix) bool {
 	}
 	if g.accuracy >= 0 {
 		a := g.latest[g.accuracy]
-		if a.Time.IsZero() || absDur(f.t.Sub(a.Time)) > g.d.MaxFixAge || !(a.Phys <= g.d.MaxAccuracyM) {
+		// An accuracy of exactly 0 is no estimate at all, not a perfect one.
+		if a.Time.IsZero() || absDur(f.t.Sub(a.Time)) > g.d.MaxFixAge || !(a.Phys > 0 && a.Phys <= g.d.MaxAccuracyM) {
 			return false
 		}
 	}
-	if p := g.lastRaw; !p.t.IsZero() {
+	if p := g.lastPos; !p.t.IsZero() {
 		dt := f.t.Sub(p.t).Seconds()
 		if dt <= 0 {
 			return false

@@ -242,7 +242,8 @@ type Gateway struct {
 	z zoneState // zones.go
 
 	fix        fix
-	lastRaw    fix // last fix received, good or not, for the plausibility check
+	lastFixAt  time.Time // when the last fix was received, good or not
+	lastPos    fix       // last position received, good or not, for the plausibility check
 	state      State
 	since      time.Time
 	clearCount int
@@ -488,7 +489,7 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		}
 	}
 	lat, lon := &g.latest[g.lat], &g.latest[g.lon]
-	if lat.Time.After(g.lastRaw.t) && lon.Time.After(g.lastRaw.t) && absDur(lat.Time.Sub(lon.Time)) <= g.d.Tick {
+	if lat.Time.After(g.lastFixAt) && lon.Time.After(g.lastFixAt) && absDur(lat.Time.Sub(lon.Time)) <= g.d.Tick {
 		// A fix is judged with fresh values only; a coordinate that
 		// expired just now (max_age) makes no fix.
 		if g.expire(now); lat.Time.IsZero() || lon.Time.IsZero() {

@@ -220,11 +220,19 @@ func (r *rig) lastCommand(name string) (int64, bool) {
 	return raw, got
 }
 
+// advance moves the clock by d and waits until the loop has handled every
+// tick that delivered, so that what the ticks produced (stats, snapshots)
+// can be read.
+func (r *rig) advance(d time.Duration) {
+	r.t.Helper()
+	n := r.gw.Ticks()
+	want := n + uint64(r.clock.Advance(d))
+	r.waitFor(func() bool { return r.gw.Ticks() >= want })
+}
+
 // stats ticks once, which publishes the counters, and returns them.
 func (r *rig) stats() gateway.Stats {
-	n := r.gw.Ticks()
-	r.clock.Advance(100 * time.Millisecond)
-	r.waitFor(func() bool { return r.gw.Ticks() > n })
+	r.advance(100 * time.Millisecond)
 	return r.gw.Stats()
 }
 
@@ -370,6 +378,14 @@ func TestFailClosedOnBadFixes(t *testing.T) {
 		{"out of range", func(r *rig) {
 			r.step(100*time.Millisecond, 0, 190, 50)
 		}},
+		{"null island", func(r *rig) { // what a receiver without a fix may send
+			r.step(100*time.Millisecond, 0, 0, 50)
+		}},
+		{"zero accuracy", func(r *rig) {
+			r.clock.Advance(100 * time.Millisecond)
+			r.send(map[string]float64{"position.fix": 3, "position.accuracy": 0, "position.heading": 0, "position.speed": 50})
+			r.send(map[string]float64{"position.latitude": lat, "position.longitude": lon})
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -388,7 +404,7 @@ func TestFailClosedOnBadFixes(t *testing.T) {
 			}
 			// One good fix is not enough to release again.
 			r.step(100*time.Millisecond, lat, lon, 50)
-			if tc.name != "implausible jump" && tc.name != "out of range" && r.powered("front") {
+			if tc.name != "implausible jump" && r.powered("front") {
 				t.Error("released after a single good fix")
 			}
 		})
@@ -440,7 +456,7 @@ func TestTelemetrySnapshots(t *testing.T) {
 	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1; d.WithholdMarginM = 300 })
 	lat, lon := south(5000)
 	r.step(time.Second, lat, lon, 50)
-	r.clock.Advance(time.Second)
+	r.advance(time.Second)
 	s := r.tel.last()
 	if s.Withhold || !s.HavePosition || math.Abs(s.Lat-lat) > 1e-6 {
 		t.Errorf("far from the zone: withhold %v, have %v, lat %v", s.Withhold, s.HavePosition, s.Lat)
@@ -456,7 +472,7 @@ func TestTelemetrySnapshots(t *testing.T) {
 	// within the withhold margin. (Get there slowly enough to be plausible.)
 	lat, lon = south(200 + 250)
 	r.step(2*time.Minute, lat, lon, 50)
-	r.clock.Advance(time.Second)
+	r.advance(time.Second)
 	if s := r.tel.last(); !s.Withhold {
 		t.Error("position not withheld within the withhold margin")
 	}
@@ -550,7 +566,7 @@ func TestRoleMaxAge(t *testing.T) {
 		r := newRigMaps(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1 },
 			setMaxAge("vehicle.speed", 300*time.Millisecond))
 		r.step(100*time.Millisecond, lat, lon, 50)
-		r.clock.Advance(time.Second)
+		r.advance(time.Second)
 		roles := map[string]bool{}
 		for _, smp := range r.tel.last().Samples {
 			roles[smp.Role] = true

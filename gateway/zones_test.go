@@ -302,7 +302,7 @@ func TestZonePolicy(t *testing.T) {
 				t.Fatalf("not released after %d clear fixes", tc.clearFixes)
 			}
 			// withhold_m 3000: 900 m from the strict zone the position stays in.
-			r.clock.Advance(time.Second)
+			r.advance(time.Second)
 			if s := r.tel.last(); s.Withhold != (tc.name == "strict") {
 				t.Errorf("withhold %v 900 m from the %s zone", s.Withhold, tc.name)
 			}

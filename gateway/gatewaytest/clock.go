@@ -62,16 +62,19 @@ func (c *Clock) NewTicker(d time.Duration) gateway.Ticker {
 	return t
 }
 
-// Advance moves the clock forward by d, firing tickers on the way.
-func (c *Clock) Advance(d time.Duration) {
+// Advance moves the clock forward by d, firing tickers on the way. It
+// returns how many ticks it handed over.
+func (c *Clock) Advance(d time.Duration) int {
 	c.mu.Lock()
 	target := c.now.Add(d)
 	c.mu.Unlock()
-	c.Set(target)
+	return c.Set(target)
 }
 
-// Set moves the clock to t (forward only; a step back only sets Now).
-func (c *Clock) Set(t time.Time) {
+// Set moves the clock to t (forward only; a step back only sets Now). It
+// returns how many ticks it handed over.
+func (c *Clock) Set(t time.Time) int {
+	n := 0
 	for {
 		c.mu.Lock()
 		var due *ticker
@@ -83,7 +86,7 @@ func (c *Clock) Set(t time.Time) {
 		if due == nil {
 			c.now = t
 			c.mu.Unlock()
-			return
+			return n
 		}
 		at := due.next
 		if at.After(c.now) {
@@ -93,6 +96,7 @@ func (c *Clock) Set(t time.Time) {
 		c.mu.Unlock()
 		select {
 		case due.c <- at:
+			n++
 		case <-due.stop:
 		}
 	}
