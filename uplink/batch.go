@@ -9,10 +9,34 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// Kind says what a batch holds, and so the topic it is published on.
+type Kind uint8
+
+// Kinds of batch. The zero Kind is telemetry.
+const (
+	// KindTelemetry batches hold the records of snapshots.
+	KindTelemetry Kind = iota
+	// KindAlarm batches hold alarm records.
+	KindAlarm
+	maxKind = KindAlarm
+)
+
+// String returns the kind's topic suffix.
+func (k Kind) String() string {
+	switch k {
+	case KindTelemetry:
+		return "telemetry"
+	case KindAlarm:
+		return "alarm"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
 // Batch is a group of records, compressed, as it is queued and published.
 type Batch struct {
 	// ID is assigned by the queue.
-	ID uint64
+	ID   uint64
+	Kind Kind
 	// FirstSeq and LastSeq are the sequence numbers of its first and last record.
 	FirstSeq, LastSeq uint64
 	Records           int
