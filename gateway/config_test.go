@@ -81,6 +81,13 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"policy allows phone data", map[string]string{"policy.yaml": "signals:\n  vehicle.speed: {}\n  phone.contact.chars: {}\n"}, "policy.yaml:3: phone.contact.chars: phone and contact data can never be uplinked"},
 		{"policy bad precision", map[string]string{"policy.yaml": "position:\n  precision_m: 0\n"}, "policy.yaml:2: position: precision_m must be at least 1"},
 		{"policy unknown key", map[string]string{"policy.yaml": "signals: {}\nbatches: {}\n"}, "policy.yaml:2: field batches not found"},
+		{"policy time quantum zero", map[string]string{"policy.yaml": "signals: {}\nnear_zones:\n  time_quantum_s: 0\n"}, "policy.yaml:3: near_zones.time_quantum_s: must be whole seconds"},
+		{"policy time quantum fraction", map[string]string{"policy.yaml": "near_zones:\n  time_quantum_s: 1.5\n"}, "policy.yaml:2: near_zones.time_quantum_s: must be whole seconds"},
+		{"policy time quantum too long", map[string]string{"policy.yaml": "near_zones:\n  jitter_m: 10\n  time_quantum_s: 7200\n"}, "policy.yaml:3: near_zones.time_quantum_s"},
+		{"policy default quantum below the period", map[string]string{"policy.yaml": "telemetry_period: 90s\n"}, "policy.yaml:1: near_zones.time_quantum_s: must be whole seconds, at least the telemetry period (1m30s)"},
+		{"policy negative jitter", map[string]string{"policy.yaml": "near_zones:\n  trip_end_m: 10\n  jitter_m: -3\n"}, "policy.yaml:3: near_zones.jitter_m: must be 0 to 10000 metres"},
+		{"policy trip end too far", map[string]string{"policy.yaml": "near_zones:\n  trip_end_m: 1e9\n"}, "policy.yaml:2: near_zones.trip_end_m: must be 0 to 50000 metres"},
+		{"policy unknown near_zones key", map[string]string{"policy.yaml": "near_zones:\n  jiter_m: 3\n"}, "policy.yaml:2: field jiter_m not found"},
 		{"zone file", map[string]string{"zones.geojson": `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[10,52]}}]}`}, "zones.geojson: feature 0: a Point zone needs a positive radius_m"},
 		{"missing policy file", map[string]string{"quietzone.yaml": strings.Replace(goodHead, "policy.yaml", "nope.yaml", 1) + "cameras: [{name: front, class: exterior}]\n"}, "nope.yaml: no such file"},
 	}

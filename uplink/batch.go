@@ -42,7 +42,8 @@ type Batch struct {
 	Records           int
 	// RawBytes is the size of the JSON before compression.
 	RawBytes int
-	// Payload is a zstd frame holding one JSON record per line.
+	// Payload is a zstd frame holding one JSON record per line (dict.go
+	// says which format).
 	Payload []byte
 }
 
@@ -59,7 +60,7 @@ type Batcher struct {
 
 // NewBatcher returns a Batcher for rule.
 func NewBatcher(rule BatchRule) (*Batcher, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
+	enc, err := newEncoder()
 	if err != nil {
 		return nil, fmt.Errorf("new batcher: %w", err)
 	}
@@ -116,7 +117,7 @@ func (b *Batcher) close() Batch {
 
 // Decompress returns the JSON lines of a batch payload.
 func Decompress(payload []byte) ([]byte, error) {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+	dec, err := newDecoder()
 	if err != nil {
 		return nil, fmt.Errorf("decompress batch: %w", err)
 	}
