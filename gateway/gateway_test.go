@@ -70,7 +70,7 @@ func (r *telemetry) last() uplink.Snapshot {
 	return r.snaps[len(r.snaps)-1]
 }
 
-func newRig(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)) *rig {
+func newRig(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), opts ...func(*gateway.Options)) *rig {
 	t.Helper()
 	prof, err := gateway.LoadProfile("builtin:quietzone")
 	if err != nil {
@@ -105,10 +105,14 @@ func newRig(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)) *r
 	if mod != nil {
 		mod(&d)
 	}
-	r.gw, err = gateway.New(gateway.Options{
+	o := gateway.Options{
 		Decoder: dec, Sources: []can.Source{gwPort}, Zones: zones, Cameras: r.cams,
 		Telemetry: r.tel, Clock: r.clock, Decision: d,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	r.gw, err = gateway.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sort"
 	"time"
@@ -92,17 +93,24 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 			return p, nil
 		},
 	}
+	// The durable queue, as on a vehicle, in a directory of its own.
+	stateDir, err := os.MkdirTemp("", "quietzone-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
+	defer os.RemoveAll(stateDir)
 	cfg := &gateway.Config{
 		Vehicle:  gateway.VehicleConfig{Profile: gateway.BuiltinPrefix + profiles.Default, Interfaces: []string{"vbus0"}},
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
-		Uplink:   gateway.UplinkConfig{Broker: brokerURL},
+		Uplink:   gateway.UplinkConfig{Broker: brokerURL, StateDir: stateDir},
 	}
 	setup := &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey}
 	d, err := gateway.NewDaemon(setup, hw, gateway.DaemonOptions{Clock: clock, Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
+	defer d.Close()
 
 	s, err := newSim(sc, prof, zones, port, pins)
 	if err != nil {
