@@ -254,6 +254,9 @@ type sim struct {
 	intervals     []interval
 	open          *interval
 	contactFrames int
+	// nearSec holds the seconds (Unix time) in which the vehicle was
+	// within a buffer at some step: what the timing check needs.
+	nearSec map[int64]bool
 }
 
 func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can.Port, pins map[string]*gpiotest.Pin) (*sim, error) {
@@ -262,6 +265,8 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can
 		veh:  newVehicle(sc.Route),
 		rng:  rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15)),
 		vals: map[string]value{},
+
+		nearSec: map[int64]bool{},
 	}
 	byMsg := map[*can.Message]*simMsg{}
 	for _, m := range prof.Mappings {
@@ -293,7 +298,7 @@ func (s *sim) sendFrames(now time.Time) (uint64, error) {
 	v := s.veh
 	set := func(role string, x float64) { s.vals[role] = value{phys: x} }
 	set("vehicle.speed", v.speed*3.6)
-	set("vehicle.ignition", 1)
+	set("vehicle.ignition", b2f(!(s.sc.IgnitionOff && v.done)))
 	set("vehicle.odometer", v.odometerM/1000)
 	set("privacy.switch", 0)
 	// GNSS error drifts slowly, as it does on a real receiver: a
@@ -410,6 +415,8 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 	}
 	if inBuffer {
 		s.timeInBuffer += dt
+		s.nearSec[now.Add(-dt).Unix()] = true // the step from now-dt to now
+		s.nearSec[now.Unix()] = true
 	}
 	anyExteriorOn := false
 	for i, c := range s.cams {
@@ -483,7 +490,11 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 		Uplink:          us,
 		Published:       d.Publisher.Stats(),
 		ContactFrames:   s.contactFrames,
+		Quantum:         pol.NearZones.TimeQuantum,
 		start:           sc.Start,
+	}
+	if d.Queue != nil {
+		r.Queue = d.Queue.Stats()
 	}
 	for i, c := range s.cams {
 		r.Cameras = append(r.Cameras, CameraReport{
@@ -499,6 +510,16 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 	}
 	secrets := append([]string{sc.VIN}, zoneWords...)
 	secrets = append(secrets, sc.Contacts...)
-	r.Findings = check(msgs, s.zones, pol, secrets, us.Records)
+	r.Findings = check(msgs, s.zones, pol, secrets, us.Records+us.Alarms, func(sec int64) bool { return s.nearSec[sec] })
+	seen := map[uint64]bool{}
+	for _, m := range msgs {
+		for _, rec := range m.Records {
+			if !seen[rec.Seq] {
+				seen[rec.Seq] = true
+				r.records = append(r.records, rec)
+			}
+		}
+	}
+	sort.Slice(r.records, func(i, j int) bool { return r.records[i].Seq < r.records[j].Seq })
 	return r
 }
