@@ -5,7 +5,7 @@ APT     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all demo test test-vcan vet build tools-test fuzz bench clean
+.PHONY: all demo test test-kill test-vcan vet build tools-test fuzz bench clean
 
 all: build
 
@@ -16,6 +16,11 @@ demo:
 ## test: go vet and the race-enabled unit and integration tests (real Mosquitto)
 test: tools-test vet
 	QUIETZONE_REQUIRE_MOSQUITTO=1 $(GO) test -race -timeout 20m ./...
+
+## test-kill: the uplink's SIGKILL loop, longer than in make test (KILL iterations)
+KILL ?= 500
+test-kill: tools-test
+	QUIETZONE_REQUIRE_MOSQUITTO=1 QUIETZONE_KILL_ITERATIONS=$(KILL) $(GO) test -race -count=1 -timeout 90m -run '^TestSIGKILLDuringPublish$$' -v ./gateway
 
 vet:
 	$(GO) vet ./...
