@@ -112,3 +112,29 @@ func TestPipeNeverWaitsForTheDisk(t *testing.T) {
 		t.Error("Flush after Run returned: no error")
 	}
 }
+
+// Alarms go through the pipe like snapshots, without waiting.
+func TestPipeAlarm(t *testing.T) {
+	q := uplink.NewMemQueue()
+	up, err := uplink.New(pipePolicy(), q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPipe(up, nil, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	now := time.Unix(1_800_000_000, 0)
+	if err := p.Alarm(uplink.Alarm{Time: now, Type: "camera.disobeyed"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Alarm(uplink.Alarm{Time: now, Type: "Not An Alarm"}); err != nil {
+		t.Fatal(err) // refused by the uplink, counted, not by the pipe
+	}
+	if err := p.Flush(now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if st := up.Stats(); st.Alarms != 1 || q.Len() != 1 || p.failed.Load() != 1 {
+		t.Errorf("%d alarms queued, %d batches, %d failed; want 1, 1, 1", st.Alarms, q.Len(), p.failed.Load())
+	}
+}

@@ -283,13 +283,17 @@ func (q *DiskQueue) loadSegment(id uint64, last bool) (*segment, error) {
 		err = errBadHeader
 	}
 	if errors.Is(err, errBadHeader) {
+		// Count it in the state file first, then remove it: a crash in
+		// between counts it again rather than not at all.
 		f.Close()
 		q.drops.CorruptBytes += uint64(len(data))
 		q.log.Error("queue segment damaged beyond reading; removing it", "segment", filepath.Base(path), "bytes", len(data))
+		if err := q.writeState(); err != nil {
+			return nil, err
+		}
 		if err := os.Remove(path); err != nil {
 			return nil, err
 		}
-		q.stateDirty = true
 		return nil, syncDir(q.dir)
 	}
 	if err != nil {
