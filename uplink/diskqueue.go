@@ -288,6 +288,9 @@ func (q *DiskQueue) loadSegment(id uint64, last bool) (*segment, error) {
 		f.Close()
 		q.drops.CorruptBytes += uint64(len(data))
 		q.log.Error("queue segment damaged beyond reading; removing it", "segment", filepath.Base(path), "bytes", len(data))
+		// Its batches are lost, but their sequence numbers must not be
+		// given again: receivers would drop new records as repeats.
+		q.nextSeq = max(q.nextSeq, salvageSeq(data)+1)
 		if err := q.writeState(); err != nil {
 			return nil, err
 		}
@@ -390,9 +393,8 @@ func (q *DiskQueue) skipAcked(s *segment) error {
 	if s.batches == 0 || q.headID < s.id {
 		return nil
 	}
-	buf := make([]byte, frameHeadLen)
 	for q.head.batches < s.batches && s.id+uint64(q.head.batches) <= q.headID {
-		fi, err := q.frameAt(s, q.head.off, buf)
+		fi, err := q.frameAt(s, q.head.off)
 		if err != nil {
 			return err
 		}
@@ -404,7 +406,7 @@ func (q *DiskQueue) skipAcked(s *segment) error {
 }
 
 // frameAt reads the frame of s at off and checks it.
-func (q *DiskQueue) frameAt(s *segment, off int64, buf []byte) (frameInfo, error) {
+func (q *DiskQueue) frameAt(s *segment, off int64) (frameInfo, error) {
 	f, err := q.readFrame(s, off)
 	if err != nil {
 		return frameInfo{}, err

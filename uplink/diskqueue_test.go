@@ -285,6 +285,23 @@ func TestDiskQueueDamage(t *testing.T) {
 	if got := takeAll(t, q); len(got) == 0 || got[len(got)-1].LastSeq != 299 {
 		t.Errorf("after a damaged header: %d batches", len(got))
 	}
+
+	// The newest segment's header damaged, with no state file newer than
+	// it: its batches are lost, but not its sequence numbers.
+	putSeq(t, q, 300, 3, 1)
+	q.Close()
+	os.Remove(filepath.Join(dir, "state"))
+	segs = segFiles(t, dir)
+	data, err = os.ReadFile(segs[len(segs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[0] = 'X'
+	os.WriteFile(segs[len(segs)-1], data, 0o600)
+	q = openDisk(t, dir, o)
+	if q.NextSeq() != 303 {
+		t.Errorf("NextSeq %d after the newest segment's header was damaged, want 303", q.NextSeq())
+	}
 }
 
 // Damage that appears while the queue is open (read back when the batch

@@ -236,3 +236,18 @@ func scanSegment(data []byte) (h segHeader, frames []frameInfo, valid int, err e
 		want++
 	}
 }
+
+// salvageSeq returns the highest sequence number of the intact frames in
+// a segment whose header is damaged: frame metadata is never encrypted.
+func salvageSeq(data []byte) uint64 {
+	var seq uint64
+	for off := segHeaderLen; off < len(data); {
+		fi, ok := nextFrame(data[off:], false)
+		if !ok {
+			break
+		}
+		seq = max(seq, fi.lastSeq)
+		off += fi.size
+	}
+	return seq
+}
