@@ -32,7 +32,8 @@ type DiskOptions struct {
 	// accepted batch survives a power cut. A positive value lets Put
 	// return after the write and fsyncs at most SyncEvery later: fewer
 	// writes to flash, and a power cut may lose the batches of the last
-	// SyncEvery (they show as torn bytes at the next start).
+	// SyncEvery (they show as torn bytes at the next start). Either way,
+	// Next hands out a batch only once it is on disk.
 	SyncEvery time.Duration
 	// Key, when set, encrypts payloads at rest with AES-256-GCM
 	// (QueueKeyLen bytes; LoadQueueKey reads and checks a key file).
@@ -110,12 +111,17 @@ type DiskQueue struct {
 	// returned it: its Ack is expected, and harmless.
 	droppedInFlight uint64
 	dirty           bool // the newest segment has writes not yet fsynced
-	syncTimer       *time.Timer
-	stateAt         time.Time // when the state file was last written
-	stateDirty      bool
-	syncs           uint64
-	ready           chan struct{} // closed and replaced when a batch arrives
-	closed          bool
+	// synced is the last batch ID known to be on disk. Next hands out
+	// nothing later: a batch published before its fsync could be lost in
+	// a power cut after the broker had it, and its sequence numbers given
+	// again.
+	synced     uint64
+	syncTimer  *time.Timer
+	stateAt    time.Time // when the state file was last written
+	stateDirty bool
+	syncs      uint64
+	ready      chan struct{} // closed and replaced when a batch arrives
+	closed     bool
 }
 
 var _ Queue = (*DiskQueue)(nil)
@@ -252,7 +258,13 @@ func (q *DiskQueue) load() error {
 	q.nextID = q.headID + 1
 	if t := q.tail(); t != nil && t.batches > 0 {
 		q.nextID = max(q.nextID, t.lastID()+1)
+		// A crashed process may have left writes in the page cache: put
+		// them on disk before handing them out.
+		if err := t.f.Sync(); err != nil {
+			return fmt.Errorf("segment %s: fsync: %w", filepath.Base(t.path), err)
+		}
 	}
+	q.synced = q.nextID - 1
 	// Work out the head: skip what is acknowledged, removing whole
 	// segments of it.
 	for _, s := range q.segs {
@@ -485,8 +497,6 @@ func (q *DiskQueue) Put(b Batch) error {
 	q.nextSeq = max(q.nextSeq, b.LastSeq+1)
 	q.count++
 	q.dirty = true
-	close(q.ready)
-	q.ready = make(chan struct{})
 	if q.o.SyncEvery == 0 {
 		if err := q.syncTail(); err != nil {
 			return fmt.Errorf("queue batch %d: %w", b.ID, err)
@@ -509,15 +519,20 @@ func (q *DiskQueue) timedSync() {
 	}
 }
 
+// syncTail fsyncs the newest segment and lets Next hand out what it holds.
 func (q *DiskQueue) syncTail() error {
-	if !q.dirty {
-		return nil
+	if q.dirty {
+		if err := q.tail().f.Sync(); err != nil {
+			return fmt.Errorf("fsync: %w", err)
+		}
+		q.dirty = false
+		q.syncs++
 	}
-	if err := q.tail().f.Sync(); err != nil {
-		return fmt.Errorf("fsync: %w", err)
+	if last := q.nextID - 1; last > q.synced {
+		q.synced = last
+		close(q.ready)
+		q.ready = make(chan struct{})
 	}
-	q.dirty = false
-	q.syncs++
 	return nil
 }
 
@@ -595,7 +610,7 @@ func (q *DiskQueue) Next(ctx context.Context) (Batch, error) {
 			q.mu.Unlock()
 			return Batch{}, ErrQueueClosed
 		}
-		if q.count > 0 {
+		if q.count > 0 && q.headID < q.synced {
 			b, err := q.readHead()
 			q.mu.Unlock()
 			if err != nil {

@@ -367,7 +367,7 @@ func TestDiskQueueQuota(t *testing.T) {
 // A batch the quota drops while it is in flight may still be
 // acknowledged: that is not an error, and the queue goes on.
 func TestDiskQueueAckOfDroppedBatch(t *testing.T) {
-	q := openDisk(t, t.TempDir(), uplink.DiskOptions{QuotaBytes: 64 << 10, SegmentBytes: 4 << 10, SyncEvery: time.Hour})
+	q := openDisk(t, t.TempDir(), uplink.DiskOptions{QuotaBytes: 64 << 10, SegmentBytes: 4 << 10, SyncEvery: 5 * time.Millisecond})
 	putSeq(t, q, 1, 1, 1)
 	inFlight := next(t, q)
 	putSeq(t, q, 2, 2000, 1)
@@ -524,6 +524,22 @@ func TestDiskQueueSyncEvery(t *testing.T) {
 	putSeq(t, every, 1, 20, 1)
 	if s := every.Stats().Syncs; s < 20 {
 		t.Errorf("fsync every batch: %d fsyncs for 20 batches", s)
+	}
+}
+
+// With SyncEvery, a batch is handed out only once it is on disk: one
+// published before its fsync could be lost in a power cut after the broker
+// had it, and its sequence numbers given again.
+func TestDiskQueueHandsOutOnlySynced(t *testing.T) {
+	q := openDisk(t, t.TempDir(), uplink.DiskOptions{SyncEvery: 300 * time.Millisecond})
+	putSeq(t, q, 1, 1, 1)
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if b, err := q.Next(short); err == nil && q.Stats().Syncs == 0 {
+		t.Fatalf("batch %d handed out before its fsync", b.ID)
+	}
+	if b := next(t, q); b.FirstSeq != 1 || q.Stats().Syncs == 0 {
+		t.Errorf("after the fsync: batch seq %d, %d fsyncs", b.FirstSeq, q.Stats().Syncs)
 	}
 }
 
