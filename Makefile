@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo test test-vcan test-arm64 vet build cross tools-test tools-arm64 fuzz bench clean
+.PHONY: all demo test test-kill test-vcan test-arm64 vet build cross tools-test tools-arm64 fuzz bench clean
 
 all: build
 
@@ -17,6 +17,11 @@ demo:
 ## test: go vet and the race-enabled unit and integration tests (real Mosquitto)
 test: tools-test vet
 	QUIETZONE_REQUIRE_MOSQUITTO=1 $(GO) test -race -timeout 20m ./...
+
+## test-kill: the uplink's SIGKILL loop, longer than in make test (KILL iterations)
+KILL ?= 500
+test-kill: tools-test
+	QUIETZONE_REQUIRE_MOSQUITTO=1 QUIETZONE_KILL_ITERATIONS=$(KILL) $(GO) test -race -count=1 -timeout 90m -run '^TestSIGKILLDuringPublish$$' -v ./gateway
 
 vet:
 	$(GO) vet ./...

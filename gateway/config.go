@@ -72,6 +72,9 @@ type UplinkConfig struct {
 	FleetKeyFile string `yaml:"fleet_key_file"`
 	// DrainTimeout bounds the wait for the queue to empty at shutdown.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// StateDir holds the durable queue; required with a broker.
+	StateDir string      `yaml:"state_dir"`
+	Queue    QueueConfig `yaml:"queue"`
 }
 
 // ConfigError is a problem at a line of a configuration file.
@@ -225,7 +228,7 @@ func (c *Config) check(doc *yamlDoc) error {
 	if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
 		return doc.errorf([]any{"uplink"}, "uplink: cert_file and key_file go together")
 	}
-	return nil
+	return c.checkQueue(doc)
 }
 
 // Path returns the file the config was read from.
@@ -255,6 +258,8 @@ type Setup struct {
 	FleetKey []byte
 	// TLS is the uplink's client TLS configuration, nil for plain TCP.
 	TLS *tls.Config
+	// QueueKey encrypts the durable queue at rest; nil for none.
+	QueueKey []byte
 	// Warnings are problems that do not stop the gateway.
 	Warnings []string
 }
@@ -294,6 +299,9 @@ func Load(path string) (*Setup, error) {
 		return nil, err
 	}
 	if s.TLS, err = loadTLS(cfg, doc); err != nil {
+		return nil, err
+	}
+	if s.QueueKey, err = loadQueueKey(cfg, doc); err != nil {
 		return nil, err
 	}
 	for i, cc := range cfg.Cameras {

@@ -81,7 +81,22 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"policy allows phone data", map[string]string{"policy.yaml": "signals:\n  vehicle.speed: {}\n  phone.contact.chars: {}\n"}, "policy.yaml:3: phone.contact.chars: phone and contact data can never be uplinked"},
 		{"policy bad precision", map[string]string{"policy.yaml": "position:\n  precision_m: 0\n"}, "policy.yaml:2: position: precision_m must be at least 1"},
 		{"policy unknown key", map[string]string{"policy.yaml": "signals: {}\nbatches: {}\n"}, "policy.yaml:2: field batches not found"},
+		{"policy time quantum zero", map[string]string{"policy.yaml": "signals: {}\nnear_zones:\n  time_quantum_s: 0\n"}, "policy.yaml:3: near_zones.time_quantum_s: must be whole seconds"},
+		{"policy time quantum fraction", map[string]string{"policy.yaml": "near_zones:\n  time_quantum_s: 1.5\n"}, "policy.yaml:2: near_zones.time_quantum_s: must be whole seconds"},
+		{"policy time quantum too long", map[string]string{"policy.yaml": "near_zones:\n  jitter_m: 10\n  time_quantum_s: 7200\n"}, "policy.yaml:3: near_zones.time_quantum_s"},
+		{"policy default quantum below the period", map[string]string{"policy.yaml": "telemetry_period: 90s\n"}, "policy.yaml:1: near_zones.time_quantum_s: must be whole seconds, at least the telemetry period (1m30s)"},
+		{"policy negative jitter", map[string]string{"policy.yaml": "near_zones:\n  trip_end_m: 10\n  jitter_m: -3\n"}, "policy.yaml:3: near_zones.jitter_m: must be 0 to 10000 metres"},
+		{"policy trip end too far", map[string]string{"policy.yaml": "near_zones:\n  trip_end_m: 1e9\n"}, "policy.yaml:2: near_zones.trip_end_m: must be 0 to 50000 metres"},
+		{"policy unknown near_zones key", map[string]string{"policy.yaml": "near_zones:\n  jiter_m: 3\n"}, "policy.yaml:2: field jiter_m not found"},
 		{"zone file", map[string]string{"zones.geojson": `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[10,52]}}]}`}, "zones.geojson: feature 0: a Point zone needs a positive radius_m"},
+		{"broker without a state dir", map[string]string{"quietzone.yaml": withUplink("  broker: tcp://127.0.0.1:1883\n")}, "quietzone.yaml:8: uplink.state_dir is required with a broker"},
+		{"negative quota", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    quota_mb: -1\n")}, "quietzone.yaml:11: uplink.queue.quota_mb: -1, want"},
+		{"tiny quota", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    fsync: batch\n    quota_mb: 0.01\n")}, "quietzone.yaml:12: uplink.queue.quota_mb"},
+		{"bad fsync", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    fsync: sometimes\n")}, "quietzone.yaml:11: uplink.queue.fsync: \"sometimes\": want batch, or a duration"},
+		{"slow fsync", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    fsync: 1m\n")}, "quietzone.yaml:11: uplink.queue.fsync"},
+		{"queue without a state dir", map[string]string{"quietzone.yaml": withUplink("  queue:\n    fsync: batch\n")}, "quietzone.yaml:10: uplink.queue needs uplink.state_dir"},
+		{"unknown queue key", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    quota: 5\n")}, "quietzone.yaml:11: field quota not found"},
+		{"missing queue key file", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    key_file: nope.key\n")}, "quietzone.yaml:11: queue key: open"},
 		{"missing policy file", map[string]string{"quietzone.yaml": strings.Replace(goodHead, "policy.yaml", "nope.yaml", 1) + "cameras: [{name: front, class: exterior}]\n"}, "nope.yaml: no such file"},
 	}
 	for _, tc := range cases {
@@ -96,6 +111,41 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 				t.Errorf("error\n  %s\nwant it to contain\n  %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// withUplink is a valid configuration whose uplink section (at line 7)
+// has the given lines.
+func withUplink(lines string) string {
+	return strings.Replace(goodHead, "uplink: {fleet_key_file: fleet.key}\n", "uplink:\n  fleet_key_file: fleet.key\n"+lines, 1) +
+		"cameras: [{name: front, class: exterior}]\n"
+}
+
+// The queue key must be the daemon's alone: a key file others may read is
+// refused at its line; one only its owner may read is loaded.
+func TestLoadQueueKey(t *testing.T) {
+	path := writeSet(t, map[string]string{
+		"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    key_file: queue.key\n"),
+		"queue.key":      strings.Repeat("ab", 32) + "\n",
+	})
+	key := filepath.Join(filepath.Dir(path), "queue.key")
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := gateway.Load(path)
+	var ce *gateway.ConfigError
+	if !errors.As(err, &ce) || ce.Line != 11 || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable key file: %v, want an error at line 11 saying chmod 600", err)
+	}
+	if err := os.Chmod(key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := gateway.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.QueueKey) != 32 || s.QueueKey[0] != 0xab {
+		t.Errorf("queue key %x", s.QueueKey)
 	}
 }
 

@@ -36,7 +36,9 @@ type Hardware struct {
 type DaemonOptions struct {
 	Clock  Clock
 	Logger *slog.Logger
-	// Queue holds telemetry until it is acknowledged; nil means in memory.
+	// Queue holds telemetry until it is acknowledged. Nil means the
+	// durable queue in uplink.state_dir, or, without a state directory
+	// (no broker), one in memory.
 	Queue uplink.Queue
 }
 
@@ -46,8 +48,10 @@ type Daemon struct {
 	Cameras   *camera.Controller
 	Uplink    *uplink.Uplink
 	Publisher *uplink.Publisher // nil without a broker
+	Queue     *uplink.DiskQueue // nil unless the daemon opened one
 	Pseudonym string
 	buses     []Bus
+	pipe      *pipe
 }
 
 // NewDaemon wires a loaded Setup to hardware.
@@ -99,28 +103,11 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
 	d.Cameras = cams
-	q := o.Queue
-	if q == nil {
-		q = uplink.NewMemQueue()
-	}
-	if d.Uplink, err = uplink.New(s.Policy, q, 1); err != nil {
+	if d.pipe, err = newUplinkStack(s, o.Queue, o.Logger); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
-	d.Pseudonym = uplink.Pseudonym(s.VIN, s.FleetKey)
-	var pub Publisher
-	if cfg.Uplink.Broker != "" {
-		d.Publisher, err = uplink.NewPublisher(uplink.MQTTConfig{
-			Broker:    cfg.Uplink.Broker,
-			Pseudonym: d.Pseudonym,
-			TLS:       s.TLS,
-		}, q, o.Logger)
-		if err != nil {
-			d.Close()
-			return nil, fmt.Errorf("new daemon: %w", err)
-		}
-		pub = d.Publisher
-	}
+	d.Uplink, d.Publisher, d.Queue, d.Pseudonym = d.pipe.up, d.pipe.pub, d.pipe.queue, d.pipe.pseudonym
 	dcs := cfg.Decision
 	dcs.TelemetryPeriod = s.Policy.TelemetryPeriod
 	dcs.WithholdMarginM = s.Policy.PositionMarginM()
@@ -129,12 +116,13 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		Sources:      sources,
 		Zones:        s.Zones,
 		Cameras:      cams,
-		Telemetry:    d.Uplink,
-		Publisher:    pub,
+		Telemetry:    d.pipe,
+		Publisher:    d.pipe,
 		DrainTimeout: cfg.Uplink.DrainTimeout,
 		Clock:        o.Clock,
 		Logger:       o.Logger,
 		Decision:     dcs,
+		Privacy:      Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM},
 	})
 	if err != nil {
 		d.Close()
@@ -143,11 +131,75 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 	return d, nil
 }
 
-// Close closes the buses (Run closes them too when it ends).
-func (d *Daemon) Close() {
+// newUplinkStack wires the uplink half of a daemon: the queue (q, or the
+// durable one in uplink.state_dir, or one in memory), the uplink
+// continuing the queue's sequence, the publisher if there is a broker, and
+// the pipe from the decision loop to them. The SIGKILL test runs exactly
+// this in a child process.
+func newUplinkStack(s *Setup, q uplink.Queue, log *slog.Logger) (*pipe, error) {
+	cfg := s.Config
+	var dq *uplink.DiskQueue
+	if q == nil && cfg.Uplink.StateDir != "" {
+		dir, do := cfg.diskOptions(s.QueueKey)
+		do.Logger = log
+		var err error
+		if dq, err = uplink.OpenDiskQueue(dir, do); err != nil {
+			return nil, err
+		}
+		q = dq
+	}
+	if q == nil {
+		q = uplink.NewMemQueue()
+	}
+	firstSeq := uint64(1)
+	if sq, ok := q.(interface{ NextSeq() uint64 }); ok {
+		firstSeq = sq.NextSeq() // a restart continues the vehicle's sequence
+	}
+	fail := func(err error) (*pipe, error) {
+		if dq != nil {
+			dq.Close()
+		}
+		return nil, err
+	}
+	up, err := uplink.New(s.Policy, q, firstSeq)
+	if err != nil {
+		return fail(err)
+	}
+	pseudonym := uplink.Pseudonym(s.VIN, s.FleetKey)
+	var pub *uplink.Publisher
+	if cfg.Uplink.Broker != "" {
+		pub, err = uplink.NewPublisher(uplink.MQTTConfig{
+			Broker:    cfg.Uplink.Broker,
+			Pseudonym: pseudonym,
+			TLS:       s.TLS,
+		}, q, log)
+		if err != nil {
+			return fail(err)
+		}
+	}
+	p := newPipe(up, pub, log)
+	p.queue, p.pseudonym = dq, pseudonym
+	return p, nil
+}
+
+// Alarm hands an alarm to the uplink without waiting; see uplink.Alarm.
+// Call it from the decision loop, like the snapshots.
+func (d *Daemon) Alarm(a uplink.Alarm) error { return d.pipe.Alarm(a) }
+
+// UplinkErrors counts snapshots the uplink could not take (the pipe to it
+// was full, or it failed) since the daemon started.
+func (d *Daemon) UplinkErrors() uint64 { return d.pipe.refused.Load() + d.pipe.failed.Load() }
+
+// Close closes the buses (Run closes them too when it ends) and the
+// queue. Call it after the gateway's Run has returned.
+func (d *Daemon) Close() error {
 	for _, b := range d.buses {
 		b.Close()
 	}
+	if d.Queue != nil {
+		return d.Queue.Close()
+	}
+	return nil
 }
 
 // loadIdentity reads the VIN and the fleet key named by the config.

@@ -30,7 +30,19 @@
 // ReloadZones swap the zone list between two decisions; a bad zone file
 // changes nothing.
 //
-// The package also reads the daemon's configuration (config.go): the main
-// file, the vehicle profile and the uplink policy, reporting problems as
-// "file:line: reason". It knows nothing of wire formats.
+// Telemetry privacy near zones is split: the uplink coarsens time and
+// holds records back, the gateway decides what to withhold and hold,
+// because it knows where zones are (privacy.go): per-trip random margins
+// around each zone, withholding latched over the whole stretch, and a
+// trip's first and last stretch near a zone. A trip is an ignition cycle.
+//
+// The daemon (daemon.go) wires the uplink off the decision loop: a pipe
+// (pipe.go) hands snapshots to the uplink's own goroutine, so that the
+// durable queue's fsyncs never delay a camera decision; the queue lives in
+// uplink.state_dir and survives restarts and power cuts.
+//
+// The package also reads the daemon's configuration (config.go,
+// queueconfig.go): the main file, the vehicle profile and the uplink
+// policy, reporting problems as "file:line: reason". It knows nothing of
+// wire formats.
 package gateway

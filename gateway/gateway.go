@@ -153,6 +153,8 @@ type Options struct {
 	Clock        Clock
 	Logger       *slog.Logger
 	Decision     Decision
+	// Privacy hides where the vehicle was near zones (privacy.go).
+	Privacy Privacy
 }
 
 type roleKind uint8
@@ -251,6 +253,7 @@ type Gateway struct {
 	withhold   bool
 	lastSnap   time.Time
 	samples    []uplink.Sample
+	priv       privacy
 
 	stats     Stats
 	processed atomic.Uint64
@@ -557,6 +560,7 @@ func (g *Gateway) snapshot(now time.Time) uplink.Snapshot {
 		g.samples = append(g.samples, uplink.Sample{Role: names[i], Value: v.Phys})
 	}
 	s.Samples = g.samples
+	g.applyPrivacy(now, &s)
 	return s
 }
 

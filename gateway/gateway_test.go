@@ -70,13 +70,13 @@ func (r *telemetry) last() uplink.Snapshot {
 	return r.snaps[len(r.snaps)-1]
 }
 
-func newRig(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)) *rig {
+func newRig(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), opts ...func(*gateway.Options)) *rig {
 	t.Helper()
-	return newRigMaps(t, zones, mod, nil)
+	return newRigMaps(t, zones, mod, nil, opts...)
 }
 
 // newRigMaps is newRig with a changed signal map (units, max ages).
-func newRigMaps(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), edit func(maps []can.Mapping)) *rig {
+func newRigMaps(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), edit func(maps []can.Mapping), opts ...func(*gateway.Options)) *rig {
 	t.Helper()
 	prof, err := gateway.LoadProfile("builtin:quietzone")
 	if err != nil {
@@ -114,10 +114,14 @@ func newRigMaps(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)
 	if mod != nil {
 		mod(&d)
 	}
-	r.gw, err = gateway.New(gateway.Options{
+	o := gateway.Options{
 		Decoder: dec, Sources: []can.Source{gwPort}, Zones: zones, Cameras: r.cams,
 		Telemetry: r.tel, Clock: r.clock, Decision: d,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	r.gw, err = gateway.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

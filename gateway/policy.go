@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"quietzone/uplink"
 	"strings"
@@ -17,7 +18,20 @@ type policyFile struct {
 		MaxRecords int           `yaml:"max_records"`
 		MaxAge     time.Duration `yaml:"max_age"`
 	} `yaml:"batch"`
+	NearZones struct {
+		TimeQuantumS float64 `yaml:"time_quantum_s"` // a float: yaml would truncate 1.5 into an int
+		JitterM      float64 `yaml:"jitter_m"`
+		TripEndM     float64 `yaml:"trip_end_m"`
+	} `yaml:"near_zones"`
 }
+
+// Defaults of the near_zones section: protective, since a policy that
+// says nothing about zones should not be the one that leaks most.
+const (
+	defaultTimeQuantumS = 60
+	defaultJitterM      = 250
+	defaultTripEndM     = 1000
+)
 
 type positionRule struct {
 	MaxRateHz  float64 `yaml:"max_rate_hz"`
@@ -36,6 +50,9 @@ func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
 	pf.TelemetryPeriod = time.Second
 	pf.Batch.MaxRecords = 60
 	pf.Batch.MaxAge = time.Minute
+	pf.NearZones.TimeQuantumS = defaultTimeQuantumS
+	pf.NearZones.JitterM = defaultJitterM
+	pf.NearZones.TripEndM = defaultTripEndM
 	doc, err := decodeYAML(name, data, &pf)
 	if err != nil {
 		return nil, fmt.Errorf("load policy: %w", err)
@@ -44,7 +61,14 @@ func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
 		TelemetryPeriod: pf.TelemetryPeriod,
 		Signals:         map[string]uplink.Rule{},
 		Batch:           uplink.BatchRule{MaxRecords: pf.Batch.MaxRecords, MaxAge: pf.Batch.MaxAge},
+		NearZones: uplink.NearZoneRule{
+			JitterM:  pf.NearZones.JitterM,
+			TripEndM: pf.NearZones.TripEndM,
+		},
 	}
+	if q := pf.NearZones.TimeQuantumS; q > 0 && q == math.Trunc(q) && q <= uplink.MaxTimeQuantum.Seconds() {
+		p.NearZones.TimeQuantum = time.Duration(q) * time.Second
+	} // else zero, which Validate refuses with the key's line
 	if pf.Position != nil {
 		p.Position = &uplink.PositionRule{MaxRateHz: pf.Position.MaxRateHz, PrecisionM: pf.Position.PrecisionM}
 	}

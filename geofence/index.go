@@ -330,6 +330,10 @@ type probe struct {
 	horizon                    float64 // seconds
 	base                       look
 	aheadM                     float64
+	// margins, when set, collects every zone's margin within reach
+	// (Margins); start is where this query's entries begin.
+	margins *[]ZoneMargin
+	start   int
 }
 
 func clampDist(x float64) float64 {
@@ -354,12 +358,18 @@ func (ix *Index) Assess(f *Fix, k *Kinematics) Assessment {
 	if !ix.newProbe(&q, f, k, &a) {
 		return a
 	}
-	if q.need <= ix.reachM && (ix.maxLookS == 0 || k == nil || k.MaxSpeedMps <= lookAheadSpeedMps) {
-		ix.fromTable(&q, &a)
-	} else {
-		ix.scan(&q, &a) // beyond the table's reach
-	}
+	ix.search(&q, k, &a)
 	return a
+}
+
+// search visits the parts that can matter to q: from the table, or every
+// part when q looks beyond the table's reach.
+func (ix *Index) search(q *probe, k *Kinematics, a *Assessment) {
+	if q.need <= ix.reachM && (ix.maxLookS == 0 || k == nil || k.MaxSpeedMps <= lookAheadSpeedMps) {
+		ix.fromTable(q, a)
+	} else {
+		ix.scan(q, a) // beyond the table's reach
+	}
 }
 
 var inf = math.Inf(1)
@@ -643,6 +653,9 @@ func (ix *Index) visit(q *probe, a *Assessment, p *part, w *at) {
 		return
 	}
 	zi := int(p.zone)
+	if q.margins != nil && m <= q.reach {
+		q.addMargin(zi, m)
+	}
 	if m <= q.reach {
 		a.DistanceM = math.Min(a.DistanceM, d)
 		if m < a.MarginM || (m == a.MarginM && zi < a.Zone) {

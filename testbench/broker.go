@@ -3,7 +3,6 @@ package testbench
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -67,7 +66,7 @@ func Collect(url string) (*Collector, error) {
 	}
 	tok := c.client.Subscribe("quietzone/#", 1, func(_ mqtt.Client, m mqtt.Message) {
 		msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...)}
-		if strings.HasSuffix(m.Topic(), "/telemetry") {
+		if isRecords(m.Topic()) {
 			msg.Records, msg.Err = uplink.DecodeBatch(msg.Payload)
 		}
 		c.mu.Lock()
@@ -88,13 +87,13 @@ func (c *Collector) Messages() []Message {
 	return append([]Message(nil), c.msgs...)
 }
 
-// Telemetry counts the telemetry batches received.
+// Telemetry counts the batches received, telemetry and alarms.
 func (c *Collector) Telemetry() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
 	for _, m := range c.msgs {
-		if strings.HasSuffix(m.Topic, "/telemetry") {
+		if isRecords(m.Topic) {
 			n++
 		}
 	}

@@ -3,6 +3,7 @@ package testbench
 import (
 	"bytes"
 	"strings"
+	"time"
 
 	"quietzone/geofence"
 	"quietzone/uplink"
@@ -18,6 +19,10 @@ type Findings struct {
 	// IdentifierLeaks: the VIN, a zone's id or name, or a contact's name
 	// found in a topic or a decompressed payload.
 	IdentifierLeaks int
+	// TimingLeaks: records stamped with a time inside a time quantum
+	// (not its start) from a second the vehicle spent within a buffer:
+	// a precise time from near a zone.
+	TimingLeaks int
 	// LostRecords: records the uplink accepted that never arrived.
 	LostRecords int
 	// BadPayloads: telemetry that did not decode.
@@ -33,13 +38,16 @@ type Findings struct {
 
 // check holds what the broker delivered against the zones, the policy and
 // the words that must never appear on the wire. accepted is how many
-// records the uplink took; their sequence numbers are 1..accepted.
-func check(msgs []Message, zones *geofence.Index, pol *uplink.Policy, secrets []string, accepted uint64) Findings {
+// records (telemetry and alarms) the uplink took; their sequence numbers
+// are 1..accepted. nearSec reports whether the vehicle was within a
+// buffer during a second (Unix time); nil skips the timing check.
+func check(msgs []Message, zones *geofence.Index, pol *uplink.Policy, secrets []string, accepted uint64, nearSec func(int64) bool) Findings {
 	var f Findings
 	seen := map[uint64]bool{}
+	quantum := int64(pol.NearZones.TimeQuantum / time.Second)
 	for _, m := range msgs {
 		wire := []byte(m.Topic)
-		if strings.HasSuffix(m.Topic, "/telemetry") {
+		if isRecords(m.Topic) {
 			raw, err := uplink.Decompress(m.Payload)
 			if err != nil || m.Err != nil {
 				f.BadPayloads++
@@ -61,6 +69,9 @@ func check(msgs []Message, zones *geofence.Index, pol *uplink.Policy, secrets []
 			}
 			seen[r.Seq] = true
 			f.Received++
+			if nearSec != nil && quantum > 0 && r.Time%quantum != 0 && nearSec(r.Time) {
+				f.TimingLeaks++
+			}
 			if len(r.Pos) == 2 {
 				f.PositionsSeen++
 				if zones.Query(r.Pos[0], r.Pos[1], 0).InBuffer() {
@@ -70,7 +81,11 @@ func check(msgs []Message, zones *geofence.Index, pol *uplink.Policy, secrets []
 				f.ForbiddenSignals++ // a malformed position is not what the policy allows
 			}
 			for role := range r.Signals {
-				if _, ok := pol.Signals[role]; !ok || uplink.Forbidden(role) {
+				_, allowed := pol.Signals[role]
+				if r.Alarm != "" { // an alarm's values are not signals, but no location or phone data either
+					allowed = !uplink.LocationRevealing(role)
+				}
+				if !allowed || uplink.Forbidden(role) {
 					f.ForbiddenSignals++
 				}
 			}
@@ -84,7 +99,13 @@ func check(msgs []Message, zones *geofence.Index, pol *uplink.Policy, secrets []
 	return f
 }
 
+// isRecords reports whether a topic carries batches of records.
+func isRecords(topic string) bool {
+	return strings.HasSuffix(topic, "/telemetry") || strings.HasSuffix(topic, "/alarm")
+}
+
 // Clean reports whether every leak invariant holds.
 func (f Findings) Clean() bool {
-	return f.PositionLeaks == 0 && f.ForbiddenSignals == 0 && f.IdentifierLeaks == 0 && f.LostRecords == 0 && f.BadPayloads == 0
+	return f.PositionLeaks == 0 && f.ForbiddenSignals == 0 && f.IdentifierLeaks == 0 && f.TimingLeaks == 0 &&
+		f.LostRecords == 0 && f.BadPayloads == 0
 }

@@ -32,6 +32,16 @@ func msg(t *testing.T, recs ...uplink.Record) Message {
 	return m
 }
 
+// nearT starts a minute the vehicle spent near a zone, on the demo's 30 s
+// quantum grid.
+var nearT = time.Date(2026, 6, 1, 8, 10, 0, 0, time.UTC).Unix()
+
+func alarmMsg(t *testing.T, recs ...uplink.Record) Message {
+	m := msg(t, recs...)
+	m.Topic = "quietzone/v1/abc/alarm"
+	return m
+}
+
 // TestCheckerCatchesLeaks feeds the checker what a broken gateway would
 // publish, so that a green demo means something.
 func TestCheckerCatchesLeaks(t *testing.T) {
@@ -72,10 +82,24 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 			Findings{Received: 1, Duplicates: 1}},
 		{"garbage", []Message{{Topic: "quietzone/v1/abc/telemetry", Payload: []byte("not zstd")}}, 0,
 			Findings{BadPayloads: 1}},
+		{"precise time near a zone", []Message{msg(t, uplink.Record{Seq: 1, Time: nearT + 7, Signals: map[string]float64{"vehicle.speed": 50}})}, 1,
+			Findings{Received: 1, TimingLeaks: 1}},
+		{"coarse time near a zone", []Message{msg(t, uplink.Record{Seq: 1, Time: nearT, Signals: map[string]float64{"vehicle.speed": 50}})}, 1,
+			Findings{Received: 1}},
+		{"precise time far from zones", []Message{msg(t, uplink.Record{Seq: 1, Time: nearT + 3600 + 7})}, 1,
+			Findings{Received: 1}},
+		{"alarm with location", []Message{alarmMsg(t, uplink.Record{Seq: 1, Time: nearT, Alarm: "camera.disobeyed", Signals: map[string]float64{"position.latitude": 52}})}, 1,
+			Findings{Received: 1, ForbiddenSignals: 1}},
+		{"alarm counts as a record", []Message{alarmMsg(t, uplink.Record{Seq: 2, Time: nearT, Alarm: "camera.disobeyed", Signals: map[string]float64{"camera.index": 1}}),
+			msg(t, uplink.Record{Seq: 1})}, 2,
+			Findings{Received: 2}},
+		{"zone name in a status record", []Message{{Topic: "quietzone/v1/abc/status", Payload: []byte(`{"v":1,"note":"demo depot north"}`)}}, 0,
+			Findings{IdentifierLeaks: 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := check(tc.msgs, zones, pol, secrets, tc.accepted); got != tc.want {
+			near := func(sec int64) bool { return sec >= nearT && sec < nearT+60 }
+			if got := check(tc.msgs, zones, pol, secrets, tc.accepted, near); got != tc.want {
 				t.Errorf("findings %+v, want %+v", got, tc.want)
 			}
 		})

@@ -40,11 +40,16 @@ type Report struct {
 	TriggersDropped uint64
 	Uplink          uplink.Stats
 	Published       uplink.PublisherStats
-	ContactFrames   int
-	Findings        Findings
+	// Queue is the durable queue's state at the end; Quantum the policy's
+	// time quantum near zones.
+	Queue         uplink.DiskStats
+	Quantum       time.Duration
+	ContactFrames int
+	Findings      Findings
 
 	Intervals []interval
 	start     time.Time
+	records   []uplink.Record // distinct records received, by sequence number
 }
 
 // OK reports whether every invariant held: no camera on inside a zone and
@@ -92,7 +97,11 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	p("\nUplink       %d records in %d batches, %d B JSON -> %d B zstd (%.1fx), %d batches acknowledged\n",
 		u.Records, u.Batches, u.RawBytes, u.CompressedBytes, ratio, r.Published.Published)
+	p("Queue        on disk, fsync every batch: %d fsyncs, %d batches left, %d dropped by the quota\n",
+		r.Queue.Syncs, r.Queue.Batches, r.Queue.Drops.Batches)
 	p("Redacted     positions: %d sent on a grid, %d withheld near zones\n", u.PositionsSent, u.PositionsWithheld)
+	p("             near zones: %d records merged into one per %s; %d held back and dropped at trip ends\n",
+		u.Coarsened, r.Quantum, u.HeldDropped)
 	p("             signal values kept in the car: %d not allowed by the policy, %d location values withheld near zones\n",
 		u.SignalsDenied, u.SignalsWithheld)
 	p("             phone contacts synced on the bus: %d; contact values kept in the car: %d (never uplinked, whatever the policy)\n",
@@ -103,6 +112,7 @@ func (r *Report) WriteText(w io.Writer) {
 	p("  position published within a buffer %-8d %s\n", f.PositionLeaks, mark(f.PositionLeaks == 0))
 	p("  forbidden signal published         %-8d %s\n", f.ForbiddenSignals, mark(f.ForbiddenSignals == 0))
 	p("  VIN, zone or contact on the wire   %-8d %s\n", f.IdentifierLeaks, mark(f.IdentifierLeaks == 0))
+	p("  exact time from within a buffer    %-8d %s\n", f.TimingLeaks, mark(f.TimingLeaks == 0))
 	p("  accepted record never arrived      %-8d %s\n", f.LostRecords, mark(f.LostRecords == 0))
 	p("  undecodable telemetry              %-8d %s\n", f.BadPayloads, mark(f.BadPayloads == 0))
 	p("  (%d records received, %d with a position, %d repeats dropped by sequence number)\n", f.Received, f.PositionsSeen, f.Duplicates)

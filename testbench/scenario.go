@@ -25,8 +25,12 @@ type Scenario struct {
 	Step time.Duration
 	// GNSSNoiseM is the standard deviation of the simulated GNSS error.
 	GNSSNoiseM float64
-	// ParkedAfter keeps the vehicle parked at the end, ignition on.
+	// ParkedAfter keeps the vehicle parked at the end, ignition on
+	// unless IgnitionOff.
 	ParkedAfter time.Duration
+	// IgnitionOff: the ignition goes off when the vehicle has parked,
+	// which ends the trip.
+	IgnitionOff bool
 	Seed        uint64
 	// Zones and Policy are file contents, with names for messages.
 	ZonesName  string

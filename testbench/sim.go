@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sort"
 	"time"
@@ -95,17 +96,24 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 			return p, nil
 		},
 	}
+	// The durable queue, as on a vehicle, in a directory of its own.
+	stateDir, err := os.MkdirTemp("", "quietzone-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
+	defer os.RemoveAll(stateDir)
 	cfg := &gateway.Config{
 		Vehicle:  gateway.VehicleConfig{Profile: gateway.BuiltinPrefix + profiles.Default, Interfaces: []string{"vbus0"}},
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
-		Uplink:   gateway.UplinkConfig{Broker: brokerURL},
+		Uplink:   gateway.UplinkConfig{Broker: brokerURL, StateDir: stateDir},
 	}
 	setup := &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey}
 	d, err := gateway.NewDaemon(setup, hw, gateway.DaemonOptions{Clock: clock, Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
+	defer d.Close()
 
 	s, err := newSim(sc, prof, zones, port, pins)
 	if err != nil {
@@ -251,6 +259,9 @@ type sim struct {
 	intervals     []interval
 	open          *interval
 	contactFrames int
+	// nearSec holds the seconds (Unix time) in which the vehicle was
+	// within a buffer at some step: what the timing check needs.
+	nearSec map[int64]bool
 }
 
 func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can.Port, pins map[string]*gpiotest.Pin) (*sim, error) {
@@ -259,6 +270,8 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can
 		veh:  newVehicle(sc.Route),
 		rng:  rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15)),
 		vals: map[string]value{},
+
+		nearSec: map[int64]bool{},
 	}
 	byMsg := map[*can.Message]*simMsg{}
 	for _, m := range prof.Mappings {
@@ -290,7 +303,7 @@ func (s *sim) sendFrames(now time.Time) (uint64, error) {
 	v := s.veh
 	set := func(role string, x float64) { s.vals[role] = value{phys: x} }
 	set("vehicle.speed", v.speed*3.6)
-	set("vehicle.ignition", 1)
+	set("vehicle.ignition", b2f(!(s.sc.IgnitionOff && v.done)))
 	set("vehicle.odometer", v.odometerM/1000)
 	set("privacy.switch", 0)
 	// GNSS error drifts slowly, as it does on a real receiver: a
@@ -412,6 +425,8 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 	}
 	if inBuffer {
 		s.timeInBuffer += dt
+		s.nearSec[now.Add(-dt).Unix()] = true // the step from now-dt to now
+		s.nearSec[now.Unix()] = true
 	}
 	anyExteriorOn := false
 	for i, c := range s.cams {
@@ -485,7 +500,11 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 		Uplink:          us,
 		Published:       d.Publisher.Stats(),
 		ContactFrames:   s.contactFrames,
+		Quantum:         pol.NearZones.TimeQuantum,
 		start:           sc.Start,
+	}
+	if d.Queue != nil {
+		r.Queue = d.Queue.Stats()
 	}
 	for i, c := range s.cams {
 		r.Cameras = append(r.Cameras, CameraReport{
@@ -501,6 +520,16 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 	}
 	secrets := append([]string{sc.VIN}, zoneWords...)
 	secrets = append(secrets, sc.Contacts...)
-	r.Findings = check(msgs, s.zones, pol, secrets, us.Records)
+	r.Findings = check(msgs, s.zones, pol, secrets, us.Records+us.Alarms, func(sec int64) bool { return s.nearSec[sec] })
+	seen := map[uint64]bool{}
+	for _, m := range msgs {
+		for _, rec := range m.Records {
+			if !seen[rec.Seq] {
+				seen[rec.Seq] = true
+				r.records = append(r.records, rec)
+			}
+		}
+	}
+	sort.Slice(r.records, func(i, j int) bool { return r.records[i].Seq < r.records[j].Seq })
 	return r
 }

@@ -5,6 +5,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"quietzone/gateway"
+	"quietzone/geofence"
+	"quietzone/uplink/uplinktest"
 )
 
 func TestBuiltInScenarioHoldsInvariants(t *testing.T) {
@@ -43,4 +48,77 @@ func TestBuiltInScenarioHoldsInvariants(t *testing.T) {
 	if !strings.Contains(out.String(), "All invariants hold.") {
 		t.Errorf("report does not say so:\n%s", out.String())
 	}
+}
+
+// The demo drive against a real Mosquitto instead of the embedded broker:
+// the checker holds everything a subscriber got against the zones, the
+// policy, the VIN, the zone names and the contacts, and every accepted
+// record must have arrived.
+func TestBuiltInScenarioOnMosquitto(t *testing.T) {
+	m := uplinktest.StartMosquitto(t)
+	rep, err := Run(context.Background(), BuiltIn(), Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.WriteText(&out)
+	if !rep.OK() || rep.Findings.Received == 0 || rep.Findings.PositionsSeen == 0 {
+		t.Fatalf("on Mosquitto:\n%s", out.String())
+	}
+}
+
+// A trip that ends 450 m from a zone's buffer, ignition off: its last
+// stretch never leaves the vehicle. From the moment the vehicle came within
+// the policy's trip-end distance for good, not even a record of that time
+// quantum arrives; the uplink counts what it dropped.
+func TestTripEndNearZoneEndToEnd(t *testing.T) {
+	sc := BuiltIn()
+	sc.Name = "trip ending near the depot"
+	sc.Route = append(sc.Route[:3:3], Waypoint{Lat: 52.015, Lon: 10.075, SpeedKmh: 50})
+	sc.IgnitionOff = true
+	rep, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.WriteText(&out)
+	if !rep.OK() {
+		t.Fatalf("invariants:\n%s", out.String())
+	}
+	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replay the vehicle's true track: when was it last farther than the
+	// trip-end distance from every buffer?
+	v := newVehicle(sc.Route)
+	var lastFar time.Time
+	now := sc.Start
+	for !v.done {
+		v.step(sc.Step.Seconds())
+		now = now.Add(sc.Step)
+		if zones.Query(v.lat, v.lon, 5000).MarginM > pol.NearZones.TripEndM {
+			lastFar = now
+		}
+	}
+	q := int64(pol.NearZones.TimeQuantum / time.Second)
+	cut := lastFar.Unix() / q * q
+	if rep.Uplink.HeldDropped == 0 {
+		t.Errorf("nothing held back and dropped:\n%s", out.String())
+	}
+	for _, r := range rep.records {
+		if r.Time >= cut {
+			t.Errorf("record %d at %v arrived; the vehicle was within %.0f m of a buffer for good from %v",
+				r.Seq, time.Unix(r.Time, 0).UTC(), pol.NearZones.TripEndM, lastFar.UTC())
+		}
+	}
+	if len(rep.records) == 0 {
+		t.Fatal("no record arrived at all")
+	}
+	t.Logf("%d records arrived, the last at %v; within the trip-end distance for good from %v; %d dropped",
+		len(rep.records), time.Unix(rep.records[len(rep.records)-1].Time, 0).UTC(), lastFar.UTC(), rep.Uplink.HeldDropped)
 }

@@ -9,16 +9,41 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// Kind says what a batch holds, and so the topic it is published on.
+type Kind uint8
+
+// Kinds of batch. The zero Kind is telemetry.
+const (
+	// KindTelemetry batches hold the records of snapshots.
+	KindTelemetry Kind = iota
+	// KindAlarm batches hold alarm records.
+	KindAlarm
+	maxKind = KindAlarm
+)
+
+// String returns the kind's topic suffix.
+func (k Kind) String() string {
+	switch k {
+	case KindTelemetry:
+		return "telemetry"
+	case KindAlarm:
+		return "alarm"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
 // Batch is a group of records, compressed, as it is queued and published.
 type Batch struct {
 	// ID is assigned by the queue.
-	ID uint64
+	ID   uint64
+	Kind Kind
 	// FirstSeq and LastSeq are the sequence numbers of its first and last record.
 	FirstSeq, LastSeq uint64
 	Records           int
 	// RawBytes is the size of the JSON before compression.
 	RawBytes int
-	// Payload is a zstd frame holding one JSON record per line.
+	// Payload is a zstd frame holding one JSON record per line (dict.go
+	// says which format).
 	Payload []byte
 }
 
@@ -35,7 +60,7 @@ type Batcher struct {
 
 // NewBatcher returns a Batcher for rule.
 func NewBatcher(rule BatchRule) (*Batcher, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
+	enc, err := newEncoder()
 	if err != nil {
 		return nil, fmt.Errorf("new batcher: %w", err)
 	}
@@ -92,7 +117,7 @@ func (b *Batcher) close() Batch {
 
 // Decompress returns the JSON lines of a batch payload.
 func Decompress(payload []byte) ([]byte, error) {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+	dec, err := newDecoder()
 	if err != nil {
 		return nil, fmt.Errorf("decompress batch: %w", err)
 	}

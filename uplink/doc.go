@@ -1,15 +1,63 @@
 // Package uplink decides what telemetry may leave the vehicle and delivers
-// it to the fleet's MQTT broker.
+// it, none of it lost, to the fleet's MQTT broker.
 //
-// The path is: a Snapshot of the latest signal values (from the gateway)
-// → Redactor (the Policy: default deny, rate limits, quantisation,
-// position snapped to a grid and withheld near zones, phone and contact
-// data never) → Batcher (JSON lines, zstd-compressed) → Queue → Publisher
-// (paho, MQTT 3.1.1, QoS 1). A batch leaves the queue only after the broker
-// acknowledged it (PUBACK); delivery is at least once, and every record
-// carries a per-vehicle sequence number so that the receiver can drop
-// repeats.
+// The path (uplink.go):
 //
-// The package knows nothing of CAN frames, GPIO or where zones are: the
-// gateway tells it, per snapshot, whether location data must be withheld.
+//	Snapshot (from the gateway: values, position, and its decisions
+//	  Withhold, Hold, Drop)
+//	→ Redactor: the Policy, default deny: rate limits, quantisation, the
+//	  position snapped to a grid, location withheld when the gateway says,
+//	  phone and contact data never (a hard-coded deny list)
+//	→ time quanta: every record waits until its quantum is over; a quantum
+//	  in which location was withheld leaves as one record, stamped with the
+//	  quantum's start, without location
+//	→ hold-back: records the gateway holds wait in memory; a trip end near
+//	  a zone drops them (counted, never reported)
+//	→ sequence numbers (per vehicle, continued across restarts)
+//	→ Batcher: JSON lines, zstd with a dictionary (dict.go: the payload
+//	  format and its versions)
+//	→ Queue: DiskQueue (diskqueue.go, segment.go): CRC-framed segments,
+//	  fsync per batch, a byte quota that drops the oldest and counts it,
+//	  AES-GCM at rest if configured
+//	→ Publisher (mqtt.go): paho, MQTT 3.1.1, QoS 1, TLS with a client
+//	  certificate, reconnection with exponential backoff and jitter.
+//
+// A batch leaves the queue only after the broker acknowledged it
+// (PUBACK); delivery is at least once, and receivers drop repeats by
+// sequence number. Alarms (Uplink.Alarm) take the same path without a
+// position, on their own topic.
+//
+// Topics are quietzone/v1/<pseudonym>/telemetry, /alarm and /status; the
+// pseudonym is an HMAC of the VIN under the fleet key. The status topic
+// holds "online" or "offline", retained (the last will, and a clean
+// stop), and, not retained, a StatusRecord of the queue's drops.
+//
+// What the package knows nothing of: CAN frames, GPIO, and where zones
+// are. The gateway decides, per snapshot, whether location is withheld,
+// whether records are held back, and when they are dropped.
+//
+// What still leaks, by design or because the wire cannot hide it:
+//   - When a withheld stretch began and ended, to within a time quantum:
+//     merged quanta are aligned to Unix time, so the first and last say
+//     which quanta the stretch touched, and their number its length to
+//     within two quanta. The cadence of records (one per quantum instead
+//     of one per period) shows the same, no more.
+//   - Publish times: records reach the batcher only when a quantum ends,
+//     and batches close when full or MaxAge after their first record, so
+//     a publish happens at a quantum boundary or at a fixed delay after
+//     one, and says nothing finer than the records. The broker still sees
+//     when the vehicle is online; a burst of batches when a hold is
+//     released says when the vehicle moved beyond the trip-end distance,
+//     which its records then show anyway.
+//   - A trip whose end was dropped shows as records that stop where the
+//     vehicle came within the trip-end distance (plus jitter) of some
+//     zone, or went offline; a trip that started near a zone shows merged
+//     records first. Alarms say that the gateway was suppressing (near a
+//     zone, without a fix, or the privacy switch) within a quantum.
+//   - Over many trips, the innermost points where withholding began trace
+//     the zone's buffer plus the withhold margin: per-trip jitter blurs
+//     each trip's boundary, not the envelope of all of them. The buffer,
+//     not the zone, is what can be learnt.
+//   - The status record's drop counts say how long the vehicle was
+//     offline, roughly; never where.
 package uplink

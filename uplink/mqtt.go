@@ -3,10 +3,14 @@ package uplink
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +30,32 @@ type MQTTConfig struct {
 	TLS *tls.Config
 	// PublishTimeout bounds the wait for PUBACK before the batch is retried.
 	PublishTimeout time.Duration
-	// MaxBackoff caps the wait between failed attempts.
+	// MaxBackoff caps the wait between failed connection attempts and
+	// between failed publishes. Waits start at min(1 s, MaxBackoff) and
+	// double, each drawn at random from its upper half, so that a fleet
+	// does not come back in step when its broker does.
 	MaxBackoff time.Duration
+}
+
+// Status payloads. "online" and "offline" are retained on the status
+// topic: the broker publishes "offline" as the last will when the vehicle
+// vanishes, and the publisher itself on a clean shutdown. A StatusRecord,
+// not retained, follows them when the queue has dropped anything.
+const (
+	StatusOnline  = "online"
+	StatusOffline = "offline"
+)
+
+// StatusRecord is the JSON the publisher sends on the status topic (QoS
+// 1, not retained) when the queue's drop counters have changed, and after
+// every connection while they are not zero. It holds counts and sequence
+// numbers only: never a position, a time of day or a name. The counters
+// are cumulative over the queue's life, so the latest record received
+// says everything; sequence numbers up to DroppedThroughSeq that never
+// arrived never will.
+type StatusRecord struct {
+	V int `json:"v"` // 1
+	Drops
 }
 
 // Topic returns the topic of kind (telemetry, status, alarm) for a vehicle.
@@ -41,17 +69,38 @@ type PublisherStats struct {
 	Records   uint64 // records in those batches
 	Bytes     uint64 // payload bytes acknowledged
 	Failures  uint64 // attempts that were not acknowledged in time
+	Statuses  uint64 // status records acknowledged
+	Dials     uint64 // connection attempts
 }
 
 // Publisher drains a Queue to an MQTT broker at QoS 1.
 type Publisher struct {
 	cfg    MQTTConfig
 	q      Queue
+	drops  dropCounter // nil unless the queue counts drops
 	log    *slog.Logger
 	client mqtt.Client
 
-	published, records, bytes, failures atomic.Uint64
+	// Connection attempts since the last success, for the backoff; stop
+	// ends a backoff sleep when Run returns.
+	attempt  atomic.Int64
+	dialed   atomic.Bool
+	stop     chan struct{}
+	stopOnce sync.Once
+	// reported is the last drop count the broker acknowledged; a new
+	// connection forgets it, so that the status goes again.
+	reported       Drops
+	reportedValid  atomic.Bool
+	published      atomic.Uint64
+	records, bytes atomic.Uint64
+	failures       atomic.Uint64
+	statuses       atomic.Uint64
+	dials          atomic.Uint64
 }
+
+// dropCounter is what the publisher needs of a queue that drops;
+// *DiskQueue implements it.
+type dropCounter interface{ Drops() Drops }
 
 // NewPublisher returns a Publisher; it connects in Run.
 func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error) {
@@ -70,7 +119,17 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Publisher{cfg: cfg, q: q, log: log}
+	u, err := url.Parse(cfg.Broker)
+	if err != nil {
+		return nil, fmt.Errorf("new publisher: broker: %w", err)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps":
+	default:
+		return nil, fmt.Errorf("new publisher: broker %q: want tcp:// or ssl://", cfg.Broker)
+	}
+	p := &Publisher{cfg: cfg, q: q, log: log, stop: make(chan struct{})}
+	p.drops, _ = q.(dropCounter)
 	status := Topic(cfg.Pseudonym, "status")
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
@@ -79,16 +138,21 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 		SetCleanSession(true). // the durable queue, not the broker session, holds what is unsent
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(cfg.MaxBackoff).
+		// paho's own waits between attempts are short and fixed; dial
+		// adds the exponential backoff with jitter.
+		SetConnectRetryInterval(pahoRetryInterval).
+		SetMaxReconnectInterval(pahoRetryInterval).
+		SetCustomOpenConnectionFn(p.dial).
 		SetConnectTimeout(10*time.Second).
 		SetKeepAlive(30*time.Second).
 		SetOrderMatters(true).
 		SetStore(discardStore{}). // the Queue holds what is unsent; see discardStore
-		SetWill(status, "offline", 1, true).
+		SetWill(status, StatusOffline, 1, true).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			log.Info("uplink connected")
-			c.Publish(status, 1, true, "online")
+			p.attempt.Store(0)
+			p.reportedValid.Store(false)
+			c.Publish(status, 1, true, StatusOnline)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			log.Warn("uplink connection lost", "err", err)
@@ -100,13 +164,72 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 	return p, nil
 }
 
-// Run connects and publishes queued batches in order until ctx is done.
-// A batch is acknowledged in the queue only after the broker's PUBACK;
-// one that fails is retried, after a backoff with jitter.
+// pahoRetryInterval is paho's fixed wait between connection attempts, on
+// top of the backoff dial draws.
+const pahoRetryInterval = 250 * time.Millisecond
+
+// backoffBase is the first wait of the backoff (or MaxBackoff if smaller).
+const backoffBase = time.Second
+
+// backoff returns the wait before connection attempt n (0 for the first
+// after a success): base·2ⁿ capped at max, drawn from its upper half.
+func backoff(n int64, base, max time.Duration) time.Duration {
+	d := min(base, max)
+	for i := int64(0); i < n && d < max; i++ {
+		d = min(2*d, max)
+	}
+	return jitter(d)
+}
+
+// dial opens the network connection for paho, after the backoff. The
+// first attempt of Run does not wait.
+func (p *Publisher) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+	n := p.attempt.Add(1) - 1
+	if p.dialed.Swap(true) {
+		t := time.NewTimer(backoff(n, backoffBase, p.cfg.MaxBackoff))
+		select {
+		case <-t.C:
+		case <-p.stop:
+			t.Stop()
+			return nil, errors.New("publisher stopping")
+		}
+	}
+	p.dials.Add(1)
+	d := &net.Dialer{Timeout: o.ConnectTimeout}
+	switch u.Scheme {
+	case "tcp", "mqtt":
+		return d.Dial("tcp", u.Host)
+	default: // ssl, tls, mqtts, tcps: NewPublisher checked
+		cfg := o.TLSConfig
+		if cfg == nil {
+			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName = u.Hostname()
+		}
+		return tls.DialWithDialer(d, "tcp", u.Host, cfg)
+	}
+}
+
+// Run connects and publishes queued batches in order until ctx is done,
+// each on its kind's topic. A batch is acknowledged in the queue only
+// after the broker's PUBACK; one that fails is retried, after a backoff
+// with jitter. Before a batch, a status record goes out if the queue's
+// drop counters changed. On the way out, Run says "offline" (retained)
+// if it can, then disconnects.
 func (p *Publisher) Run(ctx context.Context) error {
 	p.client.Connect() // retries in the background until it succeeds
-	defer p.client.Disconnect(250)
-	topic := Topic(p.cfg.Pseudonym, "telemetry")
+	defer func() {
+		p.stopOnce.Do(func() { close(p.stop) })
+		if p.client.IsConnectionOpen() {
+			tok := p.client.Publish(Topic(p.cfg.Pseudonym, "status"), 1, true, StatusOffline)
+			if !tok.WaitTimeout(2*time.Second) || tok.Error() != nil {
+				p.log.Warn("uplink could not say offline; the broker's will will", "err", tok.Error())
+			}
+		}
+		p.client.Disconnect(250)
+	}()
 	backoff := 100 * time.Millisecond
 	for {
 		b, err := p.q.Next(ctx)
@@ -116,7 +239,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("publish: %w", err)
 		}
-		if err := p.publish(ctx, topic, b); err != nil {
+		err = p.reportDrops(ctx)
+		if err == nil {
+			err = p.publish(ctx, Topic(p.cfg.Pseudonym, b.Kind.String()), b.Payload)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -138,11 +265,34 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 }
 
-func (p *Publisher) publish(ctx context.Context, topic string, b Batch) error {
+// reportDrops publishes a status record when the drop counters differ
+// from what the broker last acknowledged.
+func (p *Publisher) reportDrops(ctx context.Context) error {
+	if p.drops == nil {
+		return nil
+	}
+	d := p.drops.Drops()
+	if d == (Drops{}) || (p.reportedValid.Load() && d == p.reported) {
+		return nil
+	}
+	payload, err := json.Marshal(StatusRecord{V: 1, Drops: d})
+	if err != nil {
+		return fmt.Errorf("status record: %w", err)
+	}
+	if err := p.publish(ctx, Topic(p.cfg.Pseudonym, "status"), payload); err != nil {
+		return fmt.Errorf("status record: %w", err)
+	}
+	p.reported = d
+	p.reportedValid.Store(true)
+	p.statuses.Add(1)
+	return nil
+}
+
+func (p *Publisher) publish(ctx context.Context, topic string, payload []byte) error {
 	if !p.client.IsConnectionOpen() {
 		return errors.New("not connected")
 	}
-	tok := p.client.Publish(topic, 1, false, b.Payload)
+	tok := p.client.Publish(topic, 1, false, payload)
 	timer := time.NewTimer(p.cfg.PublishTimeout)
 	defer timer.Stop()
 	select {
@@ -176,6 +326,8 @@ func (p *Publisher) Stats() PublisherStats {
 		Records:   p.records.Load(),
 		Bytes:     p.bytes.Load(),
 		Failures:  p.failures.Load(),
+		Statuses:  p.statuses.Load(),
+		Dials:     p.dials.Load(),
 	}
 }
 

@@ -302,20 +302,32 @@ func checkDelivered(t *testing.T, topic string, msgs []message, want []uplink.Ba
 	return repeats
 }
 
-// gatedQueue is a MemQueue whose Next can be held, so that a test can
+// gatedQueue is a Queue whose Next can be held, so that a test can
 // order the publisher's next attempt after something else: a subscriber
 // resubscribing to a broker that came back without its sessions.
 type gatedQueue struct {
-	*uplink.MemQueue
+	uplink.Queue
 	mu      sync.Mutex
 	open    chan struct{} // closed while the gate is open
 	waiting atomic.Int32  // Next calls held at the gate
 }
 
-func newGatedQueue() *gatedQueue {
-	g := &gatedQueue{MemQueue: uplink.NewMemQueue(), open: make(chan struct{})}
+func newGatedQueue() *gatedQueue { return gate(uplink.NewMemQueue()) }
+
+// gate puts a gate in front of q.
+func gate(q uplink.Queue) *gatedQueue {
+	g := &gatedQueue{Queue: q, open: make(chan struct{})}
 	close(g.open)
 	return g
+}
+
+// Drops passes on the drop counters of a queue that has them, so that the
+// publisher reports them through the gate.
+func (g *gatedQueue) Drops() uplink.Drops {
+	if d, ok := g.Queue.(interface{ Drops() uplink.Drops }); ok {
+		return d.Drops()
+	}
+	return uplink.Drops{}
 }
 
 func (g *gatedQueue) Next(ctx context.Context) (uplink.Batch, error) {
@@ -333,7 +345,7 @@ func (g *gatedQueue) Next(ctx context.Context) (uplink.Batch, error) {
 			return uplink.Batch{}, ctx.Err()
 		}
 	}
-	return g.MemQueue.Next(ctx)
+	return g.Queue.Next(ctx)
 }
 
 // hold makes Next wait, and waits until the publisher is waiting there:

@@ -2,17 +2,7 @@ package uplink_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,109 +12,13 @@ import (
 	"quietzone/uplink/uplinktest"
 )
 
-// testPKI is a CA, a broker certificate for 127.0.0.1 and a vehicle's
-// client certificate, as PEM files in a temporary directory.
-type testPKI struct {
-	caFile, serverCert, serverKey string
-	roots                         *x509.CertPool
-	client                        tls.Certificate
-	otherRoots                    *x509.CertPool // a CA that signed nothing here
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	now := time.Now()
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	serial := int64(1)
-	sign := func(tmpl, parent *x509.Certificate, pub, signer any) *x509.Certificate {
-		serial++
-		tmpl.SerialNumber = big.NewInt(serial)
-		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
-		if parent == nil {
-			parent = tmpl
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	write := func(name, typ string, der []byte) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	keyDER := func(k *ecdsa.PrivateKey) []byte {
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der
-	}
-	newCA := func(name string) (*x509.Certificate, *ecdsa.PrivateKey) {
-		k := newKey()
-		return sign(&x509.Certificate{
-			Subject:               pkix.Name{CommonName: name},
-			IsCA:                  true,
-			BasicConstraintsValid: true,
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		}, nil, &k.PublicKey, k), k
-	}
-
-	ca, caKey := newCA("quietzone test fleet CA")
-	serverKey := newKey()
-	server := sign(&x509.Certificate{
-		Subject:     pkix.Name{CommonName: "quietzone test broker"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:    []string{"localhost"},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, ca, &serverKey.PublicKey, caKey)
-	clientKey := newKey()
-	client := sign(&x509.Certificate{
-		Subject:     pkix.Name{CommonName: testPseudonym},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, ca, &clientKey.PublicKey, caKey)
-	other, _ := newCA("some other CA")
-
-	p := &testPKI{
-		caFile:     write("ca.pem", "CERTIFICATE", ca.Raw),
-		serverCert: write("broker.pem", "CERTIFICATE", server.Raw),
-		serverKey:  write("broker.key", "PRIVATE KEY", keyDER(serverKey)),
-		roots:      x509.NewCertPool(),
-		client:     tls.Certificate{Certificate: [][]byte{client.Raw}, PrivateKey: clientKey, Leaf: client},
-		otherRoots: x509.NewCertPool(),
-	}
-	p.roots.AddCert(ca)
-	p.otherRoots.AddCert(other)
-	return p
-}
-
-func (p *testPKI) clientTLS() *tls.Config {
-	return &tls.Config{RootCAs: p.roots, Certificates: []tls.Certificate{p.client}, MinVersion: tls.VersionTLS12}
-}
-
 // The publisher delivers over TLS with a client certificate, to a broker
 // that requires one (uplinktest.WithTLS).
 func TestPublisherTLS(t *testing.T) {
 	noLeaks(t)
-	pki := newTestPKI(t)
-	m := uplinktest.StartMosquitto(t, uplinktest.WithTLS(pki.caFile, pki.serverCert, pki.serverKey, true))
-	sub := subscribe(t, m.URL(), telemetryTopic, pki.clientTLS())
+	pki := uplinktest.NewPKI(t, testPseudonym)
+	m := uplinktest.StartMosquitto(t, uplinktest.WithPKI(pki))
+	sub := subscribe(t, m.URL(), telemetryTopic, pki.ClientTLS())
 
 	q := uplink.NewMemQueue()
 	batches := makeBatches(t, 1, 5)
@@ -132,7 +26,7 @@ func TestPublisherTLS(t *testing.T) {
 		q.Put(b)
 	}
 	cfg := testConfig(m.URL(), testPseudonym)
-	cfg.TLS = pki.clientTLS()
+	cfg.TLS = pki.ClientTLS()
 	pub := startPublisher(t, cfg, q)
 	ctx, cancel := context.WithTimeout(context.Background(), deliverWait)
 	defer cancel()
@@ -144,11 +38,12 @@ func TestPublisherTLS(t *testing.T) {
 	})
 	checkDelivered(t, telemetryTopic, sub.messages(), batches)
 
-	// The broker refuses a client without a certificate, and a client
-	// refuses a broker its CA did not sign.
+	// The broker refuses a client without a certificate or with one
+	// another CA signed, and a client refuses a broker its CA did not sign.
 	for name, cfg := range map[string]*tls.Config{
-		"no client certificate": {RootCAs: pki.roots, MinVersion: tls.VersionTLS12},
-		"unknown broker CA":     {RootCAs: pki.otherRoots, Certificates: []tls.Certificate{pki.client}, MinVersion: tls.VersionTLS12},
+		"no client certificate":            {RootCAs: pki.Roots, MinVersion: tls.VersionTLS12},
+		"client certificate of another CA": {RootCAs: pki.Roots, Certificates: []tls.Certificate{pki.Wrong}, MinVersion: tls.VersionTLS12},
+		"unknown broker CA":                {RootCAs: pki.OtherRoots, Certificates: []tls.Certificate{pki.Client}, MinVersion: tls.VersionTLS12},
 	} {
 		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("quietzone-test-" + name).
 			SetProtocolVersion(4).SetTLSConfig(cfg).SetConnectTimeout(10 * time.Second))
@@ -162,5 +57,30 @@ func TestPublisherTLS(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: %v", name, tok.Error())
+	}
+}
+
+// A publisher with a client certificate the fleet CA did not sign never
+// gets a connection: it keeps trying, with backoff, and its queue keeps
+// everything.
+func TestPublisherWrongClientCertificate(t *testing.T) {
+	noLeaks(t)
+	pki := uplinktest.NewPKI(t, testPseudonym)
+	m := uplinktest.StartMosquitto(t, uplinktest.WithPKI(pki))
+	sub := subscribe(t, m.URL(), "quietzone/#", pki.ClientTLS())
+	q := uplink.NewMemQueue()
+	for _, b := range makeBatches(t, 1, 3) {
+		q.Put(b)
+	}
+	cfg := testConfig(m.URL(), testPseudonym)
+	cfg.TLS = &tls.Config{RootCAs: pki.Roots, Certificates: []tls.Certificate{pki.Wrong}, MinVersion: tls.VersionTLS12}
+	pub := startPublisher(t, cfg, q)
+	waitFor(t, connectWait, "three connection attempts", func() bool { return pub.Stats().Dials >= 3 })
+	pub.stop()
+	if st := pub.Stats(); st.Published != 0 || q.Len() != 3 {
+		t.Errorf("with a certificate of another CA: %+v, queue %d", st, q.Len())
+	}
+	if n := len(sub.messages()); n != 0 {
+		t.Errorf("%d messages reached the broker", n)
 	}
 }

@@ -18,6 +18,30 @@ type Policy struct {
 	Position *PositionRule
 	// Batch limits how long records wait before they are sent.
 	Batch BatchRule
+	// NearZones says how stretches near zones are hidden.
+	NearZones NearZoneRule
+}
+
+// NearZoneRule hides when, and from how far, the vehicle was near a zone.
+// The gateway applies the distances, because it knows where zones are;
+// the uplink applies the time quantum, to whatever the gateway withholds.
+type NearZoneRule struct {
+	// TimeQuantum: the records of every quantum of time (aligned to Unix
+	// time) in which location was withheld are merged into one record
+	// stamped with the quantum's start, holding no location data; every
+	// record waits in the vehicle until its quantum is over. A gap or a
+	// change of cadence thus shows when a stretch began and ended only to
+	// within a quantum.
+	TimeQuantum time.Duration
+	// JitterM: every trip draws, for each zone, a random extra margin in
+	// [0, JitterM) around its buffer, inside which location is withheld,
+	// so that where withholding starts and ends differs from trip to trip.
+	JitterM float64
+	// TripEndM: a trip that starts within TripEndM (plus a random margin
+	// of up to JitterM) of a zone's buffer withholds location until it is
+	// farther; one that ends that near drops its last stretch, which is
+	// held back in the vehicle until the vehicle is farther.
+	TripEndM float64
 }
 
 // Rule limits one allowed signal.
@@ -117,8 +141,25 @@ func (p *Policy) Validate() error {
 	if p.Batch.MaxAge <= 0 {
 		return &KeyError{Key: "batch.max_age", Reason: "must be positive"}
 	}
+	nz := p.NearZones
+	switch {
+	case nz.TimeQuantum < p.TelemetryPeriod || nz.TimeQuantum%time.Second != 0 || nz.TimeQuantum > MaxTimeQuantum:
+		return &KeyError{Key: "near_zones.time_quantum_s", Reason: fmt.Sprintf("must be whole seconds, at least the telemetry period (%v) and at most %v", p.TelemetryPeriod, MaxTimeQuantum)}
+	case !finiteNonNeg(nz.JitterM) || nz.JitterM > MaxJitterM:
+		return &KeyError{Key: "near_zones.jitter_m", Reason: fmt.Sprintf("must be 0 to %g metres", float64(MaxJitterM))}
+	case !finiteNonNeg(nz.TripEndM) || nz.TripEndM > MaxTripEndM:
+		return &KeyError{Key: "near_zones.trip_end_m", Reason: fmt.Sprintf("must be 0 to %g metres", float64(MaxTripEndM))}
+	}
 	return nil
 }
+
+// Limits of the near-zone rule: beyond them a policy is more likely a
+// typo than a choice.
+const (
+	MaxTimeQuantum = time.Hour
+	MaxJitterM     = 10000
+	MaxTripEndM    = 50000
+)
 
 func finiteNonNeg(x float64) bool { return x >= 0 && !math.IsInf(x, 0) }
 

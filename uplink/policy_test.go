@@ -19,8 +19,9 @@ func demoPolicy() *uplink.Policy {
 			"vehicle.ignition": {},
 			"position.heading": {MaxRateHz: 0.2, Quantum: 45},
 		},
-		Position: &uplink.PositionRule{MaxRateHz: 0.2, PrecisionM: 200},
-		Batch:    uplink.BatchRule{MaxRecords: 30, MaxAge: 30 * time.Second},
+		Position:  &uplink.PositionRule{MaxRateHz: 0.2, PrecisionM: 200},
+		Batch:     uplink.BatchRule{MaxRecords: 30, MaxAge: 30 * time.Second},
+		NearZones: uplink.NearZoneRule{TimeQuantum: 30 * time.Second, JitterM: 300, TripEndM: 1000},
 	}
 }
 
@@ -101,6 +102,28 @@ func TestValidate(t *testing.T) {
 			wantKey: "batch.max_age", reason: "positive"},
 		{name: "max_age negative", edit: func(p *uplink.Policy) { p.Batch.MaxAge = -time.Second },
 			wantKey: "batch.max_age", reason: "positive"},
+
+		{name: "quantum of one telemetry period", edit: func(p *uplink.Policy) { p.NearZones.TimeQuantum = p.TelemetryPeriod }},
+		{name: "quantum of an hour", edit: func(p *uplink.Policy) { p.NearZones.TimeQuantum = time.Hour }},
+		{name: "no jitter, no trip-end distance", edit: func(p *uplink.Policy) { p.NearZones.JitterM, p.NearZones.TripEndM = 0, 0 }},
+		{name: "no quantum", edit: func(p *uplink.Policy) { p.NearZones.TimeQuantum = 0 },
+			wantKey: "near_zones.time_quantum_s", reason: "telemetry period"},
+		{name: "quantum below the telemetry period", edit: func(p *uplink.Policy) { p.TelemetryPeriod, p.NearZones.TimeQuantum = 5*time.Second, 2*time.Second },
+			wantKey: "near_zones.time_quantum_s", reason: "telemetry period"},
+		{name: "quantum not in whole seconds", edit: func(p *uplink.Policy) { p.NearZones.TimeQuantum = 1500 * time.Millisecond },
+			wantKey: "near_zones.time_quantum_s", reason: "whole seconds"},
+		{name: "quantum over an hour", edit: func(p *uplink.Policy) { p.NearZones.TimeQuantum = time.Hour + time.Second },
+			wantKey: "near_zones.time_quantum_s", reason: "at most"},
+		{name: "negative jitter", edit: func(p *uplink.Policy) { p.NearZones.JitterM = -1 },
+			wantKey: "near_zones.jitter_m", reason: "metres"},
+		{name: "NaN jitter", edit: func(p *uplink.Policy) { p.NearZones.JitterM = nan },
+			wantKey: "near_zones.jitter_m", reason: "metres"},
+		{name: "jitter too large", edit: func(p *uplink.Policy) { p.NearZones.JitterM = 10001 },
+			wantKey: "near_zones.jitter_m", reason: "metres"},
+		{name: "negative trip-end distance", edit: func(p *uplink.Policy) { p.NearZones.TripEndM = -5 },
+			wantKey: "near_zones.trip_end_m", reason: "metres"},
+		{name: "infinite trip-end distance", edit: func(p *uplink.Policy) { p.NearZones.TripEndM = inf },
+			wantKey: "near_zones.trip_end_m", reason: "metres"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

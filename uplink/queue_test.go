@@ -26,8 +26,30 @@ func next(t *testing.T, q uplink.Queue) uplink.Batch {
 	return b
 }
 
-func TestMemQueueOrder(t *testing.T) {
-	q := uplink.NewMemQueue()
+// queueKinds are the Queue implementations every queue test runs against.
+var queueKinds = []struct {
+	name string
+	open func(t *testing.T) uplink.Queue
+}{
+	{"mem", func(*testing.T) uplink.Queue { return uplink.NewMemQueue() }},
+	{"disk", func(t *testing.T) uplink.Queue { return openDisk(t, t.TempDir(), uplink.DiskOptions{}) }},
+	{"disk-encrypted", func(t *testing.T) uplink.Queue {
+		return openDisk(t, t.TempDir(), uplink.DiskOptions{Key: testKey})
+	}},
+	{"disk-sync-interval", func(t *testing.T) uplink.Queue {
+		return openDisk(t, t.TempDir(), uplink.DiskOptions{SyncEvery: 5 * time.Millisecond, QuotaBytes: 1 << 20, SegmentBytes: 8 << 10})
+	}},
+}
+
+func forEachQueue(t *testing.T, test func(t *testing.T, q uplink.Queue)) {
+	for _, k := range queueKinds {
+		t.Run(k.name, func(t *testing.T) { test(t, k.open(t)) })
+	}
+}
+
+func TestQueueOrder(t *testing.T) { forEachQueue(t, testQueueOrder) }
+
+func testQueueOrder(t *testing.T, q uplink.Queue) {
 	if q.Len() != 0 {
 		t.Fatalf("new queue: Len = %d", q.Len())
 	}
@@ -72,8 +94,9 @@ func TestMemQueueOrder(t *testing.T) {
 	}
 }
 
-func TestMemQueueAckMustBeOldest(t *testing.T) {
-	q := uplink.NewMemQueue()
+func TestQueueAckMustBeOldest(t *testing.T) { forEachQueue(t, testQueueAckMustBeOldest) }
+
+func testQueueAckMustBeOldest(t *testing.T, q uplink.Queue) {
 	if err := q.Ack(1); err == nil {
 		t.Error("Ack on an empty queue: no error")
 	}
@@ -100,8 +123,9 @@ func TestMemQueueAckMustBeOldest(t *testing.T) {
 	}
 }
 
-func TestMemQueueNextWaitsForPut(t *testing.T) {
-	q := uplink.NewMemQueue()
+func TestQueueNextWaitsForPut(t *testing.T) { forEachQueue(t, testQueueNextWaitsForPut) }
+
+func testQueueNextWaitsForPut(t *testing.T, q uplink.Queue) {
 	got := make(chan uplink.Batch, 1)
 	go func() {
 		b, err := q.Next(context.Background())
@@ -126,8 +150,9 @@ func TestMemQueueNextWaitsForPut(t *testing.T) {
 	}
 }
 
-func TestMemQueueNextHonoursContext(t *testing.T) {
-	q := uplink.NewMemQueue()
+func TestQueueNextHonoursContext(t *testing.T) { forEachQueue(t, testQueueNextHonoursContext) }
+
+func testQueueNextHonoursContext(t *testing.T, q uplink.Queue) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
@@ -159,9 +184,13 @@ func TestMemQueueNextHonoursContext(t *testing.T) {
 
 // One producer and one consumer at once, as in the daemon: every batch
 // comes out once acknowledged, in order (run with -race).
-func TestMemQueueConcurrent(t *testing.T) {
-	q := uplink.NewMemQueue()
-	const n = 2000
+func TestQueueConcurrent(t *testing.T) { forEachQueue(t, testQueueConcurrent) }
+
+func testQueueConcurrent(t *testing.T, q uplink.Queue) {
+	n := uint64(2000)
+	if _, mem := q.(*uplink.MemQueue); !mem {
+		n = 300 // each Put waits for an fsync
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

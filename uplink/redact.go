@@ -11,12 +11,22 @@ type Sample struct {
 	Value float64
 }
 
-// Snapshot is the gateway's view of the vehicle at one instant.
+// Snapshot is the gateway's view of the vehicle at one instant, with what
+// the gateway decided about it: the uplink knows nothing of zones.
 type Snapshot struct {
 	Time time.Time
 	// Withhold: the vehicle is near a zone, or the gateway is not sure it
-	// is not; no location-revealing data may leave.
+	// is not; no location-revealing data may leave, and the time of the
+	// whole quantum around it is coarsened (NearZoneRule.TimeQuantum).
 	Withhold bool
+	// Hold: this snapshot's record, and every later one, stays in the
+	// vehicle until a snapshot without Hold releases them: the gateway does
+	// not know yet whether the trip ends near a zone.
+	Hold bool
+	// Drop: the trip ended near a zone; every held record (this one's too,
+	// if it has Hold) is dropped, counted in Stats.HeldDropped, and never
+	// leaves.
+	Drop bool
 	// HavePosition: Lat and Lon hold a fresh, plausible fix.
 	HavePosition bool
 	Lat, Lon     float64
@@ -25,13 +35,16 @@ type Snapshot struct {
 	Samples []Sample
 }
 
-// Record is what one snapshot becomes on the wire.
+// Record is what one snapshot, one time quantum near a zone, or one alarm
+// becomes on the wire.
 type Record struct {
 	Seq  uint64 `json:"seq"`
 	Time int64  `json:"t"` // Unix seconds
 	// Pos is [latitude, longitude] snapped to the policy's grid.
 	Pos     []float64          `json:"pos,omitempty"`
 	Signals map[string]float64 `json:"s,omitempty"`
+	// Alarm names what an alarm record reports; empty in telemetry.
+	Alarm string `json:"alarm,omitempty"`
 }
 
 // Redactor applies a Policy to snapshots.

@@ -40,6 +40,7 @@ func TestRedactDefaultDeny(t *testing.T) {
 		TelemetryPeriod: time.Second,
 		Signals:         map[string]uplink.Rule{"vehicle.speed": {}},
 		Batch:           uplink.BatchRule{MaxRecords: 1, MaxAge: time.Second},
+		NearZones:       uplink.NearZoneRule{TimeQuantum: time.Second},
 	}
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"math"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -13,31 +15,71 @@ import (
 // Stats count what the uplink did. They hold no values, positions or names.
 type Stats struct {
 	Snapshots         uint64 // snapshots offered
-	Records           uint64 // records accepted into batches
+	Records           uint64 // telemetry records accepted into batches
 	PositionsSent     uint64
 	PositionsWithheld uint64
 	SignalsWithheld   uint64 // allowed signals withheld near zones
 	SignalsDenied     uint64 // signal values the policy does not allow
 	ForbiddenDenied   uint64 // of those, phone and contact values, which never leave
-	Batches           uint64 // batches queued
-	RawBytes          uint64 // JSON bytes before compression
-	CompressedBytes   uint64
+	// Coarsened counts records merged into one per time quantum near
+	// zones (each counts, the merged record too).
+	Coarsened uint64
+	// HeldDropped counts records held back and dropped because a trip
+	// ended near a zone. It never leaves the vehicle: it would say so.
+	HeldDropped     uint64
+	Alarms          uint64 // alarm records queued
+	Batches         uint64 // batches queued
+	RawBytes        uint64 // JSON bytes before compression
+	CompressedBytes uint64
 }
 
-// Uplink turns snapshots into queued batches under a Policy. Offer and
-// Flush are called by one goroutine; Stats may be called from any.
+// maxHeldRecords bounds the records held back while the gateway waits to
+// know whether a trip ends near a zone: two hours at one a second. Past
+// it, the oldest held records are dropped (counted in HeldDropped).
+const maxHeldRecords = 7200
+
+// Uplink turns snapshots into queued batches under a Policy:
+//
+//	Snapshot → Redactor (per snapshot: default deny, rates, quanta, grid,
+//	  withholding) → time quanta (every record waits for its quantum to
+//	  end; a quantum with any withheld snapshot becomes one coarse record)
+//	→ hold-back (records the gateway holds wait; a trip end near a zone
+//	  drops them) → sequence numbers → Batcher → Queue
+//
+// Sequence numbers are given when records leave the hold-back, so records
+// that never leave the vehicle leave no gap. Offer, Flush and Alarm are
+// called by one goroutine; Stats may be called from any.
 type Uplink struct {
-	red *Redactor
-	bat *Batcher
-	q   Queue
-	seq uint64
+	red      *Redactor
+	bat      *Batcher
+	alarmBat *Batcher
+	q        Queue
+	seq      uint64
+	quantum  int64 // seconds
+
+	groups []group   // quanta not yet released, oldest first
+	alarms []pending // alarms waiting for their quantum to end
 
 	mu    sync.Mutex
 	stats Stats
 }
 
+// group is one time quantum's records.
+type group struct {
+	q        int64 // quantum index: Unix seconds / quantum
+	withheld bool  // some snapshot in it was withheld: merge it
+	held     bool  // held back by the gateway
+	recs     []Record
+}
+
+type pending struct {
+	q   int64
+	rec Record
+}
+
 // New returns an Uplink for a policy, queueing into q. firstSeq is the
-// sequence number of the next record (1 for a new vehicle).
+// sequence number of the next record: 1 for a new vehicle, or
+// DiskQueue.NextSeq after a restart.
 func New(p *Policy, q Queue, firstSeq uint64) (*Uplink, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("new uplink: policy: %w", err)
@@ -46,10 +88,28 @@ func New(p *Policy, q Queue, firstSeq uint64) (*Uplink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new uplink: %w", err)
 	}
-	return &Uplink{red: NewRedactor(p), bat: b, q: q, seq: max(firstSeq, 1)}, nil
+	ab, err := NewBatcher(BatchRule{MaxRecords: 1, MaxAge: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("new uplink: %w", err)
+	}
+	return &Uplink{
+		red: NewRedactor(p), bat: b, alarmBat: ab, q: q, seq: max(firstSeq, 1),
+		quantum: int64(p.NearZones.TimeQuantum / time.Second),
+	}, nil
 }
 
-// Offer redacts a snapshot and adds the result, if any, to the open batch.
+// quantumOf returns the index of the quantum holding t.
+func (u *Uplink) quantumOf(t time.Time) int64 {
+	s := t.Unix()
+	q := s / u.quantum
+	if s%u.quantum < 0 {
+		q-- // floor for times before 1970
+	}
+	return q
+}
+
+// Offer redacts a snapshot, holds its record until its quantum is over
+// (and the gateway releases it), and queues what is released.
 func (u *Uplink) Offer(s Snapshot) error {
 	rec, out, ok := u.red.Redact(s)
 	u.mu.Lock()
@@ -61,24 +121,28 @@ func (u *Uplink) Offer(s Snapshot) error {
 	u.stats.SignalsDenied += uint64(out.SignalsDenied)
 	u.stats.ForbiddenDenied += uint64(out.ForbiddenDenied)
 	u.mu.Unlock()
+
+	qi := u.quantumOf(s.Time)
+	if n := len(u.groups); n == 0 || u.groups[n-1].q < qi {
+		u.groups = append(u.groups, group{q: qi})
+	}
+	g := &u.groups[len(u.groups)-1] // a snapshot from the past joins the newest quantum
+	g.withheld = g.withheld || s.Withhold
+	g.held = g.held || s.Hold
 	if ok {
-		rec.Seq = u.seq
-		u.seq++
-		b, full, err := u.bat.Add(rec, s.Time)
-		if err != nil {
-			return err
+		g.recs = append(g.recs, rec)
+	}
+	if s.Drop {
+		u.dropHeld()
+	}
+	if !s.Hold {
+		for i := range u.groups {
+			u.groups[i].held = false
 		}
-		u.mu.Lock()
-		u.stats.Records++
-		if rec.Pos != nil {
-			u.stats.PositionsSent++
-		}
-		u.mu.Unlock()
-		if full {
-			if err := u.put(b); err != nil {
-				return err
-			}
-		}
+	}
+	u.limitHeld()
+	if err := u.release(qi, false, s.Time); err != nil {
+		return err
 	}
 	if b, due := u.bat.Due(s.Time); due {
 		return u.put(b)
@@ -86,9 +150,152 @@ func (u *Uplink) Offer(s Snapshot) error {
 	return nil
 }
 
-// Flush queues the open batch whatever its age (at shutdown).
-func (u *Uplink) Flush(time.Time) error {
+// Flush is the end of the trip: held records are dropped (the gateway
+// held them because the vehicle was near a zone), everything else is
+// released, quanta not yet over included, and the open batch is queued.
+func (u *Uplink) Flush(now time.Time) error {
+	u.dropHeld()
+	if err := u.release(0, true, now); err != nil {
+		return err
+	}
 	if b, ok := u.bat.Close(); ok {
+		return u.put(b)
+	}
+	return nil
+}
+
+// dropHeld drops every held quantum.
+func (u *Uplink) dropHeld() {
+	keep := u.groups[:0]
+	var dropped uint64
+	for _, g := range u.groups {
+		if g.held {
+			dropped += uint64(len(g.recs))
+			continue
+		}
+		keep = append(keep, g)
+	}
+	clear(u.groups[len(keep):])
+	u.groups = keep
+	if dropped > 0 {
+		u.mu.Lock()
+		u.stats.HeldDropped += dropped
+		u.mu.Unlock()
+	}
+}
+
+// limitHeld drops the oldest held quanta beyond maxHeldRecords.
+func (u *Uplink) limitHeld() {
+	n := 0
+	for _, g := range u.groups {
+		if g.held {
+			n += len(g.recs)
+		}
+	}
+	for n > maxHeldRecords {
+		i := 0
+		for !u.groups[i].held {
+			i++
+		}
+		d := len(u.groups[i].recs)
+		n -= d
+		u.groups = append(u.groups[:i], u.groups[i+1:]...)
+		u.mu.Lock()
+		u.stats.HeldDropped += uint64(d)
+		u.mu.Unlock()
+	}
+}
+
+// release queues the quanta before qi that are not held (all of them
+// when all is set), then the alarms of quanta before qi.
+func (u *Uplink) release(qi int64, all bool, now time.Time) error {
+	n := 0
+	for _, g := range u.groups {
+		if g.held || (!all && g.q >= qi) {
+			break
+		}
+		if err := u.emit(g, now); err != nil {
+			return err
+		}
+		n++
+	}
+	if n > 0 {
+		rest := copy(u.groups, u.groups[n:])
+		clear(u.groups[rest:])
+		u.groups = u.groups[:rest]
+	}
+	n = 0
+	for _, a := range u.alarms {
+		if !all && a.q >= qi {
+			break
+		}
+		if err := u.emitAlarm(a.rec); err != nil {
+			return err
+		}
+		n++
+	}
+	u.alarms = u.alarms[n:]
+	return nil
+}
+
+// emit queues one quantum's records; a withheld quantum becomes one
+// record stamped with the quantum's start, without position or any
+// location-revealing signal, with the latest value of each other signal.
+func (u *Uplink) emit(g group, now time.Time) error {
+	if !g.withheld {
+		for _, r := range g.recs {
+			if err := u.add(r, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(g.recs) == 0 {
+		return nil
+	}
+	merged := Record{Time: g.q * u.quantum}
+	var posStripped, sigStripped uint64
+	for _, r := range g.recs {
+		if r.Pos != nil {
+			posStripped++
+		}
+		for role, v := range r.Signals {
+			if LocationRevealing(role) {
+				sigStripped++
+				continue
+			}
+			if merged.Signals == nil {
+				merged.Signals = map[string]float64{}
+			}
+			merged.Signals[role] = v
+		}
+	}
+	u.mu.Lock()
+	u.stats.Coarsened += uint64(len(g.recs))
+	u.stats.PositionsWithheld += posStripped
+	u.stats.SignalsWithheld += sigStripped
+	u.mu.Unlock()
+	if len(merged.Signals) == 0 {
+		return nil
+	}
+	return u.add(merged, now)
+}
+
+// add numbers a released record and batches it.
+func (u *Uplink) add(rec Record, now time.Time) error {
+	rec.Seq = u.seq
+	u.seq++
+	b, full, err := u.bat.Add(rec, now)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.stats.Records++
+	if rec.Pos != nil {
+		u.stats.PositionsSent++
+	}
+	u.mu.Unlock()
+	if full {
 		return u.put(b)
 	}
 	return nil
@@ -102,6 +309,88 @@ func (u *Uplink) put(b Batch) error {
 	u.stats.Batches++
 	u.stats.RawBytes += uint64(b.RawBytes)
 	u.stats.CompressedBytes += uint64(len(b.Payload))
+	u.mu.Unlock()
+	return nil
+}
+
+// Alarm is an event the fleet must hear of, such as a camera that does not
+// obey (issue 5). It has no position, and its time is coarsened to the
+// policy's time quantum: alarms happen near zones, where cameras are
+// suppressed, and must not say when the vehicle was there more precisely
+// than a withheld stretch does. An alarm is queued, durably like telemetry,
+// when its quantum is over; it is never held back or dropped at a trip end.
+type Alarm struct {
+	Time time.Time
+	// Type names what happened: lower-case words joined by dots, such as
+	// "camera.disobeyed". Fixed strings from code: never a zone's name.
+	Type string
+	// Values are optional numbers (counts, codes) keyed the same way.
+	// Location-revealing and phone roles are refused.
+	Values map[string]float64
+}
+
+var alarmName = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`)
+
+func (a Alarm) validate() error {
+	if len(a.Type) > 64 || !alarmName.MatchString(a.Type) {
+		return fmt.Errorf("alarm type %q: want lower-case words joined by dots", a.Type)
+	}
+	for k, v := range a.Values {
+		switch {
+		case len(k) > 64 || !alarmName.MatchString(k):
+			return fmt.Errorf("alarm %s: value name %q: want lower-case words joined by dots", a.Type, k)
+		case LocationRevealing(k) || Forbidden(k):
+			return fmt.Errorf("alarm %s: value %s may not leave the vehicle with an alarm", a.Type, k)
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			return fmt.Errorf("alarm %s: value %s is not a finite number", a.Type, k)
+		}
+	}
+	return nil
+}
+
+// Alarm takes an alarm; it is queued when its time quantum is over (or at
+// Flush), on the alarm topic, with the vehicle's next sequence number.
+func (u *Uplink) Alarm(a Alarm) error {
+	if err := a.validate(); err != nil {
+		return fmt.Errorf("uplink alarm: %w", err)
+	}
+	qi := u.quantumOf(a.Time)
+	rec := Record{Time: qi * u.quantum, Alarm: a.Type}
+	if len(a.Values) > 0 {
+		rec.Signals = make(map[string]float64, len(a.Values))
+		for k, v := range a.Values {
+			rec.Signals[k] = v
+		}
+	}
+	// Kept in time order, so that a late alarm does not hold back others.
+	i := len(u.alarms)
+	for i > 0 && u.alarms[i-1].q > qi {
+		i--
+	}
+	u.alarms = append(u.alarms[:i], append([]pending{{q: qi, rec: rec}}, u.alarms[i:]...)...)
+	return nil
+}
+
+// emitAlarm queues one alarm in a batch of its own, after the open
+// telemetry batch, so that the queue holds records in sequence order.
+func (u *Uplink) emitAlarm(rec Record) error {
+	if b, ok := u.bat.Close(); ok {
+		if err := u.put(b); err != nil {
+			return err
+		}
+	}
+	rec.Seq = u.seq
+	u.seq++
+	b, _, err := u.alarmBat.Add(rec, time.Unix(rec.Time, 0)) // a batch of one: always full
+	if err != nil {
+		return err
+	}
+	b.Kind = KindAlarm
+	if err := u.put(b); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.stats.Alarms++
 	u.mu.Unlock()
 	return nil
 }

@@ -50,6 +50,8 @@ func drain(t *testing.T, q *uplink.MemQueue) []uplink.Batch {
 	return out
 }
 
+// TestUplinkEndToEnd runs 200 s of driving, withheld from second 50 to 79,
+// through the demo policy (30 s time quantum) and checks every record.
 func TestUplinkEndToEnd(t *testing.T) {
 	q := uplink.NewMemQueue()
 	u, err := uplink.New(demoPolicy(), q, 1000)
@@ -62,10 +64,13 @@ func TestUplinkEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Every snapshot has the ignition: 200 records, 6 full batches of 30
-	// and 20 left open.
-	if q.Len() != 6 {
-		t.Fatalf("after %d snapshots: %d batches queued, want 6", n, q.Len())
+	// Released so far, each quantum when the next began: [0,30) at 30 s,
+	// one merged record each for [30,60) and [60,90), which held withheld
+	// snapshots, and 90–179. Batches: 0–29 (full), the two merged records
+	// (30 s old at 90 s), 90–119, 120–149, 150–179. The quantum [180,210)
+	// is not over.
+	if q.Len() != 5 {
+		t.Fatalf("after %d snapshots: %d batches queued, want 5", n, q.Len())
 	}
 	if err := u.Flush(t0.Add(n * time.Second)); err != nil {
 		t.Fatal(err)
@@ -74,8 +79,8 @@ func TestUplinkEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	batches := drain(t, q)
-	if len(batches) != 7 {
-		t.Fatalf("after Flush: %d batches, want 7 (a second Flush adds nothing)", len(batches))
+	if len(batches) != 6 {
+		t.Fatalf("after Flush: %d batches, want 6 (a second Flush adds nothing)", len(batches))
 	}
 
 	var recs []uplink.Record
@@ -86,8 +91,8 @@ func TestUplinkEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("batch %d: %v", i, err)
 		}
-		if b.Records != len(got) || b.FirstSeq != got[0].Seq || b.LastSeq != got[len(got)-1].Seq {
-			t.Errorf("batch %d says %d records %d–%d, holds %d %d–%d", i, b.Records, b.FirstSeq, b.LastSeq, len(got), got[0].Seq, got[len(got)-1].Seq)
+		if b.Kind != uplink.KindTelemetry || b.Records != len(got) || b.FirstSeq != got[0].Seq || b.LastSeq != got[len(got)-1].Seq {
+			t.Errorf("batch %d says %v, %d records %d–%d, holds %d %d–%d", i, b.Kind, b.Records, b.FirstSeq, b.LastSeq, len(got), got[0].Seq, got[len(got)-1].Seq)
 		}
 		for _, r := range got {
 			if r.Seq != wantSeq {
@@ -99,55 +104,65 @@ func TestUplinkEndToEnd(t *testing.T) {
 		raw += uint64(b.RawBytes)
 		compressed += uint64(len(b.Payload))
 	}
-	if len(recs) != n {
-		t.Fatalf("%d records, want %d", len(recs), n)
+	var wantTimes []int64
+	for s := int64(0); s < n; s++ {
+		if s < 30 || s >= 90 || s == 30 || s == 60 {
+			wantTimes = append(wantTimes, s)
+		}
+	}
+	if len(recs) != len(wantTimes) {
+		t.Fatalf("%d records, want %d", len(recs), len(wantTimes))
 	}
 
-	var positions, withheld int
+	var positions int
 	for i, r := range recs {
-		if r.Time != t0.Unix()+int64(i) {
-			t.Errorf("record %d: time %d, want %d", i, r.Time, t0.Unix()+int64(i))
+		sec := r.Time - t0.Unix()
+		if sec != wantTimes[i] {
+			t.Errorf("record %d: second %d, want %d", i, sec, wantTimes[i])
 		}
-		inZone := i >= 50 && i < 80
+		merged := sec >= 30 && sec < 90
 		for role := range r.Signals {
 			if uplink.Forbidden(role) {
 				t.Errorf("record %d has %s", i, role)
 			}
-			if inZone && uplink.LocationRevealing(role) {
-				t.Errorf("record %d, withheld, has %s", i, role)
+			if merged && uplink.LocationRevealing(role) {
+				t.Errorf("merged record %d (second %d) has %s", i, sec, role)
 			}
+		}
+		if merged && (r.Signals["vehicle.ignition"] != 1 || r.Signals["vehicle.speed"] == 0) {
+			t.Errorf("merged record %d lost its other signals: %v", i, r.Signals)
 		}
 		if r.Pos != nil {
 			positions++
-			if inZone {
-				t.Errorf("record %d, withheld, has position %v", i, r.Pos)
+			if merged {
+				t.Errorf("merged record %d has position %v", i, r.Pos)
 			}
 		}
-		if inZone {
-			withheld++
-		}
 	}
-	// Position at 0.2 Hz: seconds 0, 5, …, 45, then 80, 85, …, 195.
-	if positions != 10+24 {
-		t.Errorf("%d positions sent, want 34", positions)
+	// Position at 0.2 Hz: seconds 0, 5, …, 25, then 90, 95, …, 195. Those
+	// of 30–45 and 80–85 were in merged quanta.
+	if positions != 6+22 {
+		t.Errorf("%d positions sent, want 28", positions)
 	}
 
 	st := u.Stats()
 	want := uplink.Stats{
 		Snapshots:         n,
-		Records:           n,
-		PositionsSent:     34,
-		PositionsWithheld: 30,
-		SignalsWithheld:   30,
+		Records:           uint64(len(wantTimes)),
+		PositionsSent:     28,
+		PositionsWithheld: 30 + 6,
+		SignalsWithheld:   30 + 6,
 		SignalsDenied:     2 * n,
 		ForbiddenDenied:   n,
-		Batches:           7,
+		Coarsened:         60,
+		Batches:           6,
 		RawBytes:          raw,
 		CompressedBytes:   compressed,
 	}
 	// The demo policy does not allow the odometer (denied, not withheld);
 	// the heading is withheld in each of the 30 withheld snapshots (the
-	// withhold check comes before the rate limit).
+	// withhold check comes before the rate limit), and stripped, with the
+	// position, from the six records at 0.2 Hz that fell in merged quanta.
 	if st != want {
 		t.Errorf("Stats =\n%+v\nwant\n%+v", st, want)
 	}
@@ -159,6 +174,7 @@ func TestUplinkEndToEnd(t *testing.T) {
 func TestUplinkMaxAge(t *testing.T) {
 	p := demoPolicy()
 	p.Batch = uplink.BatchRule{MaxRecords: 1000, MaxAge: 30 * time.Second}
+	p.NearZones.TimeQuantum = time.Second // each record waits one snapshot for its quantum to end
 	q := uplink.NewMemQueue()
 	u, err := uplink.New(p, q, 1)
 	if err != nil {
@@ -169,9 +185,10 @@ func TestUplinkMaxAge(t *testing.T) {
 		if err := u.Offer(s); err != nil {
 			t.Fatal(err)
 		}
-		// A batch closes, with the snapshot's record, when a snapshot comes
-		// 30 s after its first: at seconds 30, 61, 92.
-		if want := (i + 1) / 31; q.Len() != want {
+		// The first record reaches the batch at second 1; a batch closes,
+		// with the record released then, when a snapshot comes 30 s after
+		// its first record: at seconds 31, 62, 93.
+		if want := i / 31; q.Len() != want {
 			t.Fatalf("after snapshot %d: %d batches, want %d", i, q.Len(), want)
 		}
 	}
@@ -179,23 +196,26 @@ func TestUplinkMaxAge(t *testing.T) {
 	u.Flush(t0)
 	drain(t, q)
 	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour), Samples: []uplink.Sample{{Role: "vehicle.ignition", Value: 1}}})
-	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + 29*time.Second)})
+	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + time.Second)}) // releases the ignition's record
+	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + 30*time.Second)})
 	if q.Len() != 0 {
 		t.Fatalf("batch closed after 29 s")
 	}
-	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + 30*time.Second), Samples: []uplink.Sample{{Role: "phone.contact.name", Value: 1}}})
+	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + 31*time.Second), Samples: []uplink.Sample{{Role: "phone.contact.name", Value: 1}}})
 	if b := drain(t, q); len(b) != 1 || b[0].Records != 1 {
 		t.Fatalf("empty snapshot 30 s later: batches %+v, want the one record", b)
 	}
-	if st := u.Stats(); st.Records != 101 || st.Snapshots != 103 {
-		t.Errorf("Stats: %d records of %d snapshots, want 101 of 103", st.Records, st.Snapshots)
+	if st := u.Stats(); st.Records != 101 || st.Snapshots != 104 {
+		t.Errorf("Stats: %d records of %d snapshots, want 101 of 104", st.Records, st.Snapshots)
 	}
 }
 
 func TestUplinkFirstSeq(t *testing.T) {
 	for _, tt := range []struct{ first, want uint64 }{{1, 1}, {0, 1}, {42, 42}, {1 << 40, 1 << 40}} {
 		q := uplink.NewMemQueue()
-		u, err := uplink.New(demoPolicy(), q, tt.first)
+		p := demoPolicy()
+		p.NearZones.TimeQuantum = time.Second // a record a second, withheld or not
+		u, err := uplink.New(p, q, tt.first)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,15 +266,18 @@ func (failingQueue) Put(uplink.Batch) error { return errors.New("disk full") }
 func TestUplinkQueueError(t *testing.T) {
 	p := demoPolicy()
 	p.Batch.MaxRecords = 2
+	p.NearZones.TimeQuantum = time.Second
 	u, err := uplink.New(p, failingQueue{}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	snaps := drive(2, 0, 0)
-	if err := u.Offer(snaps[0]); err != nil {
-		t.Fatal(err)
+	snaps := drive(3, 0, 0)
+	for _, s := range snaps[:2] { // the second releases the first record
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := u.Offer(snaps[1]); err == nil || !strings.Contains(err.Error(), "disk full") {
+	if err := u.Offer(snaps[2]); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("Offer filling a batch into a failing queue = %v, want the queue's error", err)
 	}
 	if st := u.Stats(); st.Batches != 0 {

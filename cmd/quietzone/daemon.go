@@ -38,6 +38,7 @@ func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer d.Close()
 	log.Info("quietzone running", "version", version, "zones", s.Zones.Len(), "interfaces", len(s.Config.Vehicle.Interfaces))
 	if err := d.Gateway.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err

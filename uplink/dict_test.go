@@ -1,0 +1,175 @@
+package uplink_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/dict"
+	"github.com/klauspost/compress/zstd"
+
+	"quietzone/uplink"
+)
+
+// The builder is not deterministic: a rebuild gives another dictionary,
+// as good, and payloads that need it. Rebuild only for a new ID.
+var updateDict = flag.Bool("update-dict", false, "rebuild uplink/dict-1.zstd from the training drives (changes the payload format: give it a new ID instead)")
+
+// trainingBatches are the raw JSON batches the dictionary is trained on:
+// synthetic trips through their own region with their own speeds, under
+// several policies, cut into batches of 1 to 60 records. They share
+// nothing with the drives the benchmarks measure but the record format.
+func trainingBatches(t testing.TB) [][]byte {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(2026, 6))
+	policies := []*uplink.Policy{
+		{Signals: map[string]uplink.Rule{"vehicle.speed": {MaxRateHz: 1, Quantum: 5}, "vehicle.ignition": {}, "position.heading": {MaxRateHz: 0.2, Quantum: 45}},
+			Position: &uplink.PositionRule{MaxRateHz: 0.2, PrecisionM: 200}},
+		{Signals: map[string]uplink.Rule{"vehicle.speed": {Quantum: 1}, "vehicle.ignition": {}, "vehicle.odometer": {MaxRateHz: 0.1, Quantum: 1}},
+			Position: &uplink.PositionRule{MaxRateHz: 1, PrecisionM: 100}},
+		{Signals: map[string]uplink.Rule{"vehicle.speed": {MaxRateHz: 0.5, Quantum: 10}, "vehicle.ignition": {}, "position.speed": {Quantum: 5}},
+			Position: &uplink.PositionRule{MaxRateHz: 0.1, PrecisionM: 500}},
+	}
+	var out [][]byte
+	start := time.Date(2025, 3, 3, 6, 0, 0, 0, time.UTC)
+	for trip := 0; trip < 60; trip++ {
+		p := policies[trip%len(policies)]
+		p.TelemetryPeriod = time.Second
+		red := uplink.NewRedactor(p)
+		lat, lon := 45+10*rng.Float64(), 5+10*rng.Float64()
+		heading, speed, odo := 360*rng.Float64(), 0.0, 20000+80000*rng.Float64()
+		cruise := []float64{30, 50, 80, 120}[rng.IntN(4)]
+		per := []int{1, 5, 10, 30, 30, 60}[rng.IntN(6)]
+		now := start.Add(time.Duration(rng.IntN(1e6)) * time.Second)
+		var lines []byte
+		n := 0
+		seq := uint64(rng.IntN(1e6))
+		for s := 0; s < 300+rng.IntN(900); s++ {
+			speed += math.Max(-3, math.Min(2, (cruise-speed)/10+rng.NormFloat64()))
+			speed = math.Max(0, speed)
+			heading = math.Mod(heading+rng.NormFloat64()*3+360, 360)
+			d := speed / 3.6
+			lat += d * math.Cos(heading*math.Pi/180) / 111320
+			lon += d * math.Sin(heading*math.Pi/180) / (111320 * math.Cos(lat*math.Pi/180))
+			odo += d / 1000
+			withhold := s%400 > 340
+			rec, _, ok := red.Redact(uplink.Snapshot{
+				Time: now, Withhold: withhold, HavePosition: true, Lat: lat, Lon: lon,
+				Samples: []uplink.Sample{
+					{Role: "vehicle.speed", Value: speed}, {Role: "vehicle.ignition", Value: 1},
+					{Role: "position.heading", Value: heading}, {Role: "vehicle.odometer", Value: odo},
+					{Role: "position.speed", Value: speed + rng.NormFloat64()},
+				},
+			})
+			now = now.Add(time.Second)
+			if !ok {
+				continue
+			}
+			rec.Seq = seq
+			seq++
+			line, err := json.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(append(lines, line...), '\n')
+			if n++; n == per {
+				out = append(out, lines)
+				lines, n = nil, 0
+			}
+		}
+		if n > 0 {
+			out = append(out, lines)
+		}
+	}
+	return out
+}
+
+// The dictionary in the binary is format 1's, and it pays on batches it
+// was not trained on. With -update-dict, rebuild it from the training
+// drives (only ever for a new dictionary ID: receivers know a dictionary
+// by its ID).
+func TestDictionary(t *testing.T) {
+	const path = "dict-1.zstd"
+	if *updateDict {
+		d, err := dict.BuildZstdDict(trainingBatches(t), dict.Options{
+			MaxDictSize: 8 << 10, HashBytes: 6, ZstdDictID: uplink.DictID1, ZstdLevel: zstd.SpeedBetterCompression,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, d, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s: %d bytes", path, len(d))
+	}
+	d, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d) < 8 || binary.LittleEndian.Uint32(d[:4]) != 0xEC30A437 || binary.LittleEndian.Uint32(d[4:8]) != uplink.DictID1 {
+		t.Fatalf("%s is not a zstd dictionary with ID %#x", path, uplink.DictID1)
+	}
+
+	// Every batch names the dictionary in its frame header, and decodes.
+	b := newBatcher(t, uplink.BatchRule{MaxRecords: 30, MaxAge: time.Hour})
+	var batches []uplink.Batch
+	for seq := uint64(1); len(batches) < 20; seq++ {
+		if bt, full, err := b.Add(demoRecord(seq), t0); err != nil {
+			t.Fatal(err)
+		} else if full {
+			batches = append(batches, bt)
+		}
+	}
+	var withDict, without int
+	plain, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	for _, bt := range batches {
+		var h zstd.Header
+		if err := h.Decode(bt.Payload); err != nil || h.DictionaryID != uplink.DictID1 {
+			t.Fatalf("frame header %+v, %v: want dictionary %#x", h, err, uplink.DictID1)
+		}
+		raw, err := uplink.Decompress(bt.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		withDict += len(bt.Payload)
+		without += len(plain.EncodeAll(raw, nil))
+	}
+	if float64(withDict) > 0.85*float64(without) {
+		t.Errorf("with the dictionary %d bytes, without %d: it does not pay", withDict, without)
+	}
+	t.Logf("20 batches of 30 records: %d bytes with the dictionary, %d without", withDict, without)
+}
+
+// Format 0 payloads (no dictionary), as vehicles sent before format 1,
+// still decode.
+func TestDecodeFormat0(t *testing.T) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	line, _ := json.Marshal(demoRecord(7))
+	recs, err := uplink.DecodeBatch(enc.EncodeAll(append(line, '\n'), nil))
+	if err != nil || len(recs) != 1 || recs[0].Seq != 7 {
+		t.Fatalf("format 0: %+v, %v", recs, err)
+	}
+	// A frame naming a dictionary nobody has fails with a clear error.
+	other, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderDictRaw(0x7fff0001, bytes.Repeat(line, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := uplink.DecodeBatch(other.EncodeAll(line, nil)); err == nil {
+		t.Error("a payload with an unknown dictionary decoded")
+	}
+}
