@@ -166,6 +166,17 @@ func (g *Gateway) setState(now time.Time, s State, reason string) {
 	g.log.Info("state changed", "from", from, "to", s, "reason", reason)
 	if from.Suppressed() != s.Suppressed() {
 		g.applyCameras(now, s.Suppressed())
+		if s.Suppressed() {
+			g.audit(now, AuditSuppressionOn, s.String()+": "+reason)
+		} else {
+			g.audit(now, AuditSuppressionOff, reason)
+		}
+	}
+	switch {
+	case s == Manual:
+		g.audit(now, AuditManualOn, reason)
+	case from == Manual:
+		g.audit(now, AuditManualOff, reason)
 	}
 }
 

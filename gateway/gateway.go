@@ -155,6 +155,8 @@ type Options struct {
 	Decision     Decision
 	// Privacy hides where the vehicle was near zones (privacy.go).
 	Privacy Privacy
+	// Audit, when set, receives audit events (audit.go).
+	Audit Auditor
 }
 
 type roleKind uint8

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -579,4 +580,47 @@ func TestRoleMaxAge(t *testing.T) {
 			t.Errorf("a second after the last frame: samples %v, want position.speed but not vehicle.speed (max_age 300ms)", roles)
 		}
 	})
+}
+
+type auditLog struct {
+	mu     sync.Mutex
+	events []gateway.AuditEvent
+}
+
+func (a *auditLog) Audit(e gateway.AuditEvent) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, e)
+}
+
+func (a *auditLog) kinds() []gateway.AuditKind {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var ks []gateway.AuditKind
+	for _, e := range a.events {
+		ks = append(ks, e.Kind)
+	}
+	return ks
+}
+
+// TestAuditEvents: suppression and the privacy switch leave audit events
+// without positions.
+func TestAuditEvents(t *testing.T) {
+	log := &auditLog{}
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1 }, func(o *gateway.Options) { o.Audit = log })
+	lat, lon := south(5000)
+	r.step(100*time.Millisecond, lat, lon, 50)
+	r.send(map[string]float64{"privacy.switch": 1})
+	r.send(map[string]float64{"privacy.switch": 0})
+	r.step(100*time.Millisecond, lat, lon, 50)
+	want := []gateway.AuditKind{gateway.AuditSuppressionOff, gateway.AuditSuppressionOn, gateway.AuditManualOn,
+		gateway.AuditManualOff, gateway.AuditSuppressionOff}
+	if got := log.kinds(); !slices.Equal(got, want) {
+		t.Errorf("audit events %v, want %v", got, want)
+	}
+	for _, e := range log.events {
+		if strings.ContainsAny(e.Reason, "0123456789") {
+			t.Errorf("audit reason %q carries digits: positions never go into the audit trail", e.Reason)
+		}
+	}
 }

@@ -1,0 +1,41 @@
+package gateway
+
+import "time"
+
+// AuditKind names what an audit event records.
+type AuditKind string
+
+// The events the gateway records. An event carries no position, zone name
+// or zone id, and no vehicle identifier: the audit trail is summarised on
+// the uplink.
+const (
+	AuditSuppressionOn  AuditKind = "suppression.on"
+	AuditSuppressionOff AuditKind = "suppression.off"
+	AuditManualOn       AuditKind = "manual.on"
+	AuditManualOff      AuditKind = "manual.off"
+	AuditPolicyApplied  AuditKind = "policy.applied"
+	AuditPolicyRejected AuditKind = "policy.rejected"
+	AuditCameraDisobey  AuditKind = "camera.disobedient"
+	AuditQueueDrop      AuditKind = "queue.drop"
+)
+
+// AuditEvent is one entry for the fleet's audit trail.
+type AuditEvent struct {
+	Time time.Time
+	Kind AuditKind
+	// Reason says why, in words that hold no position or name, e.g. the
+	// safety state ("inside", "no fresh plausible fix") or a camera's name.
+	Reason string
+}
+
+// Auditor keeps audit events. It is called from the decision loop and must
+// not block it for long; nil Options.Audit records nothing.
+type Auditor interface {
+	Audit(e AuditEvent)
+}
+
+func (g *Gateway) audit(now time.Time, kind AuditKind, reason string) {
+	if g.opts.Audit != nil {
+		g.opts.Audit.Audit(AuditEvent{Time: now, Kind: kind, Reason: reason})
+	}
+}
