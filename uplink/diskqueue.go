@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"quietzone/internal/atrest"
+	"quietzone/uplink/atrest"
 )
 
 // DiskOptions configure a DiskQueue. The zero value is usable.

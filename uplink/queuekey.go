@@ -1,7 +1,7 @@
 package uplink
 
 import (
-	"quietzone/internal/atrest"
+	"quietzone/uplink/atrest"
 )
 
 // ErrNotSupported: the durable queue needs a Unix file system (flock,

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
-	"quietzone/internal/atrest"
+	"quietzone/uplink/atrest"
 )
 
 // The on-disk format of the DiskQueue's segment files. All integers are

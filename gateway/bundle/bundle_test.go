@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"quietzone/bundle"
+	"quietzone/gateway/bundle"
 )
 
 var golden = flag.Bool("golden", os.Getenv("GOLDEN") == "true", "rewrite testdata/*.qzb")

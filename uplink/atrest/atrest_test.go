@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"quietzone/internal/atrest"
+	"quietzone/uplink/atrest"
 )
 
 func TestWriteFileReplacesWhole(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"io"
 	"os"
 
-	"quietzone/internal/atrest"
+	"quietzone/uplink/atrest"
 )
 
 // PublicKey is a fleet key a vehicle pins.

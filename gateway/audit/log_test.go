@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"quietzone/audit"
+	"quietzone/gateway/audit"
 )
 
 var t0 = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)

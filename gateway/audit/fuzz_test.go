@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"quietzone/audit"
+	"quietzone/gateway/audit"
 )
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

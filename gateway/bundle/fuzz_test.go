@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"quietzone/bundle"
+	"quietzone/gateway/bundle"
 )
 
 // FuzzParse: no input makes Parse panic, and what it accepts is

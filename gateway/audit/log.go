@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"quietzone/internal/atrest"
+	"quietzone/uplink/atrest"
 )
 
 // Options configure a Log. The zero value is usable.
