@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"quietzone/camera"
 	"quietzone/can"
 	"quietzone/geofence"
 	"quietzone/uplink"
@@ -211,6 +212,12 @@ type Stats struct {
 	// PathsCrossed the paths between fixes that passed through a buffer.
 	ZonesReplaced uint64
 	PathsCrossed  uint64
+	// PoliciesApplied counts policies switched to while running; LastFix
+	// is when the last accepted fix was taken; Cameras the cameras'
+	// states (status.go).
+	PoliciesApplied uint64
+	LastFix         time.Time
+	Cameras         []camera.State
 }
 
 // Suppressed returns the total time spent suppressed.
@@ -569,6 +576,7 @@ func (g *Gateway) snapshot(now time.Time) uplink.Snapshot {
 func (g *Gateway) publishStats() {
 	g.stats.State = g.state
 	g.stats.Decode = g.dec.Stats()
+	g.statusExtras()
 	g.statsMu.Lock()
 	g.published = g.stats
 	g.statsMu.Unlock()
