@@ -35,14 +35,14 @@ type pipe struct {
 	// policy is a policy switch the pipe was too full to take; the next
 	// Offer hands it over first (SetPolicy).
 	policy atomic.Pointer[uplink.Policy]
-	failed      atomic.Uint64 // snapshots and alarms the uplink refused
+	failed atomic.Uint64 // snapshots and alarms the uplink refused
 }
 
 type pipeItem struct {
 	snap   uplink.Snapshot
 	policy *uplink.Policy // set: switch to it
-	alarm *uplink.Alarm
-	flush chan error // set: flush, and reply
+	alarm  *uplink.Alarm
+	flush  chan error // set: flush, and reply
 }
 
 // pipeDepth is how many snapshots wait for the uplink: over 15 minutes at

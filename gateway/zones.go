@@ -21,8 +21,8 @@ type zoneState struct {
 	// handed over (SetBundle).
 	switchMu sync.Mutex
 	pending  *policySwitch
-	kin     geofence.Kinematics
-	heading int // role index of position.heading, or -1
+	kin      geofence.Kinematics
+	heading  int // role index of position.heading, or -1
 	// prev is the fix before the current one, for the path check.
 	prev fix
 	// needClear is how many consecutive clear fixes leaving suppression
