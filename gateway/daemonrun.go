@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,6 +129,7 @@ func (d *Daemon) offerBundle(data []byte) {
 // its drain time), then the rest, the audit log last, so that the
 // gateway's last events are written. Close the daemon after Run.
 func (d *Daemon) Run(ctx context.Context) error {
+	releaseMemory() // what loading the zones took and no longer needs
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAudit()
 	auditDone := make(chan error, 1)
@@ -171,6 +173,8 @@ func (d *Daemon) takeBundles(ctx context.Context) {
 			if err := d.Fleet.Offer(ctx, b, SourceMQTT); err != nil && ctx.Err() == nil {
 				d.run.opts.Logger.Debug("bundle from the broker not applied", "err", err)
 			}
+			b = nil
+			releaseMemory()
 		}
 	}
 }
@@ -292,6 +296,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		if cfg.Fleet.Bundle == "" {
 			return nil
 		}
+		defer releaseMemory()
 		return d.Fleet.OfferFile(ctx, cfg.Resolve(cfg.Fleet.Bundle))
 	}
 	pol, ix, err := cfg.LoadZonesPolicy()
@@ -303,5 +308,13 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		return fmt.Errorf("reload: %w", err)
 	}
 	d.Gateway.audit(now, AuditPolicyApplied, "reload from the configured files")
+	releaseMemory()
 	return nil
 }
+
+// releaseMemory hands the memory a zone list's loading took back to the
+// system. Parsing a large zone file or bundle peaks at several times the
+// index it builds; the runtime would return the rest only over minutes,
+// and a head unit's budget is tight. Never on the frame path: only after
+// a zone list was loaded.
+func releaseMemory() { debug.FreeOSMemory() }

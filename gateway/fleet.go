@@ -70,9 +70,16 @@ type Fleet struct {
 	build   func(pol *uplink.Policy) geofence.Options
 	apply   func(ctx context.Context, ix *geofence.Index, p *uplink.Policy) error
 
-	mu      sync.Mutex // one bundle at a time
-	current *bundle.Bundle
+	mu sync.Mutex // one bundle at a time
+	// current is the bundle in force: its version and digest only, not
+	// its contents (the zone list may be megabytes; the index has it).
+	current *inForce
 	stats   FleetStats
+}
+
+type inForce struct {
+	version uint64
+	digest  [32]byte
 }
 
 // FleetStats count bundles; they hold no contents.
@@ -155,14 +162,14 @@ func (f *Fleet) Offer(ctx context.Context, data []byte, source string) error {
 	if err != nil {
 		return f.reject(now, source, 0, err)
 	}
-	if f.current != nil && b.Digest == f.current.Digest {
+	if f.current != nil && b.Digest == f.current.digest {
 		return nil
 	}
 	switch {
 	case !now.Before(b.Expires):
 		return f.reject(now, source, b.Version, fmt.Errorf("%w at %s", ErrExpired, b.Expires.Format(time.RFC3339)))
-	case f.current != nil && b.Version <= f.current.Version:
-		return f.reject(now, source, b.Version, fmt.Errorf("%w: %d, in force %d", ErrRollback, b.Version, f.current.Version))
+	case f.current != nil && b.Version <= f.current.version:
+		return f.reject(now, source, b.Version, fmt.Errorf("%w: %d, in force %d", ErrRollback, b.Version, f.current.version))
 	case !b.ForProfile(f.profile):
 		return f.reject(now, source, b.Version, ErrNotForThis)
 	}
@@ -255,7 +262,7 @@ func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, err
 }
 
 func (f *Fleet) applied(now time.Time, source string, b *bundle.Bundle) {
-	f.current = b
+	f.current = &inForce{version: b.Version, digest: b.Digest}
 	f.stats.Version, f.stats.Expires = b.Version, b.Expires
 	f.stats.Applied++
 	f.log.Info("policy bundle applied", "version", b.Version, "source", source, "expires", b.Expires)
