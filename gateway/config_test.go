@@ -97,6 +97,11 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"queue without a state dir", map[string]string{"quietzone.yaml": withUplink("  queue:\n    fsync: batch\n")}, "quietzone.yaml:10: uplink.queue needs uplink.state_dir"},
 		{"unknown queue key", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    quota: 5\n")}, "quietzone.yaml:11: field quota not found"},
 		{"missing queue key file", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    key_file: nope.key\n")}, "quietzone.yaml:11: queue key: open"},
+		{"fleet without keys", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  bundle: b.qzb\n"}, "quietzone.yaml:10: fleet: keys are required"},
+		{"fleet without a state dir", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  keys: [fleet.pub]\n"}, "quietzone.yaml:10: fleet.state_dir (or uplink.state_dir) is required"},
+		{"fleet without a store key", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  keys: [fleet.pub]\n"}, "quietzone.yaml:10: fleet.key_file (or uplink.queue.key_file) is required"},
+		{"fleet key missing", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: fleet.key\n  keys: [nope.pub]\n"}, "quietzone.yaml:12: load public key"},
+		{"fleet key not a key", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: fleet.key\n  keys: [policy.yaml]\n"}, "quietzone.yaml:12: load"},
 		{"missing policy file", map[string]string{"quietzone.yaml": strings.Replace(goodHead, "policy.yaml", "nope.yaml", 1) + "cameras: [{name: front, class: exterior}]\n"}, "nope.yaml: no such file"},
 	}
 	for _, tc := range cases {
