@@ -48,7 +48,7 @@ func TestPipePolicySwitchInStep(t *testing.T) {
 	}
 	none := pipePolicy()
 	none.Signals = map[string]uplink.Rule{"vehicle.ignition": {}} // no speed
-	p.SetPolicy(none) // the pipe is full: it waits
+	p.SetPolicy(none)                                             // the pipe is full: it waits
 	if p.Offer(snap(i)) == nil {
 		t.Fatal("a snapshot was taken before the waiting policy")
 	}
