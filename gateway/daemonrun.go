@@ -190,7 +190,7 @@ func (d *Daemon) watch(ctx context.Context) {
 	}
 	var lastFrames uint64
 	var lastAt time.Time
-	nextSummary := time.Now().Add(5 * time.Second)
+	nextSummary := time.Now() // the first once the publisher had a second to connect
 	for {
 		select {
 		case <-ctx.Done():
@@ -205,7 +205,7 @@ func (d *Daemon) watch(ctx context.Context) {
 			d.noteDrops(d.clock().Now())
 			if now.After(nextSummary) {
 				if err := d.sendSummary(ctx); err != nil {
-					nextSummary = now.Add(min(every, 30*time.Second)) // try again sooner
+					nextSummary = now.Add(min(every, 5*time.Second)) // not connected: try again soon
 				} else {
 					nextSummary = now.Add(every)
 				}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,6 +215,7 @@ uplink:
   queue: {key_file: queue.key}
 fleet:
   keys: [fleet.pub]
+audit: {summary_every: 1s}
 `, broker), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -306,6 +309,29 @@ func TestBundlesOverBroker(t *testing.T) {
 	}
 	if n := v.d.Gateway.Stats().PoliciesApplied; n != 1 {
 		t.Errorf("%d policies applied, want 1", n)
+	}
+	// The audit summary goes up: counts and the head, nothing else.
+	var sumMu sync.Mutex
+	var summary []byte
+	if tok := fleet.Subscribe(uplink.Topic(v.d.Pseudonym, "audit"), 1, func(_ mqtt.Client, m mqtt.Message) {
+		sumMu.Lock()
+		summary = bytes.Clone(m.Payload())
+		sumMu.Unlock()
+	}); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	var as AuditSummary
+	waitUntil(t, "the audit summary", func() bool {
+		sumMu.Lock()
+		defer sumMu.Unlock()
+		as = AuditSummary{}
+		return summary != nil && json.Unmarshal(summary, &as) == nil && as.Counts[string(AuditPolicyRejected)] == uint64(len(cases))
+	})
+	if as.V != 1 || !as.Intact || as.Counts[string(AuditPolicyApplied)] != 1 || !strings.Contains(as.Head, ":") {
+		t.Errorf("audit summary %s", summary)
+	}
+	if bytes.Contains(summary, []byte("reason")) || bytes.Contains(summary, []byte("time")) {
+		t.Errorf("audit summary carries more than counts: %s", summary)
 	}
 	v.stop(t)
 
