@@ -74,6 +74,9 @@ type Fleet struct {
 	// current is the bundle in force: its version and digest only, not
 	// its contents (the zone list may be megabytes; the index has it).
 	current *inForce
+	// statsMu guards stats alone, so that the status never waits for a
+	// bundle being handed to the decision loop.
+	statsMu sync.Mutex
 	stats   FleetStats
 }
 
@@ -143,8 +146,8 @@ func (f *Fleet) SetApply(apply func(ctx context.Context, ix *geofence.Index, p *
 
 // Stats returns the counters.
 func (f *Fleet) Stats() FleetStats {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.statsMu.Lock()
+	defer f.statsMu.Unlock()
 	return f.stats
 }
 
@@ -263,8 +266,10 @@ func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, err
 
 func (f *Fleet) applied(now time.Time, source string, b *bundle.Bundle) {
 	f.current = &inForce{version: b.Version, digest: b.Digest}
+	f.statsMu.Lock()
 	f.stats.Version, f.stats.Expires = b.Version, b.Expires
 	f.stats.Applied++
+	f.statsMu.Unlock()
 	f.log.Info("policy bundle applied", "version", b.Version, "source", source, "expires", b.Expires)
 	f.event(now, AuditPolicyApplied, fmt.Sprintf("version %d from %s", b.Version, source))
 }
@@ -273,7 +278,9 @@ func (f *Fleet) applied(now time.Time, source string, b *bundle.Bundle) {
 // name the cause only: an error from a bundle's zones may quote a zone,
 // so its detail is logged at debug level alone.
 func (f *Fleet) reject(now time.Time, source string, version uint64, err error) error {
+	f.statsMu.Lock()
 	f.stats.Rejected++
+	f.statsMu.Unlock()
 	cause := rejectCause(err)
 	f.log.Warn("policy bundle rejected", "source", source, "version", version, "cause", cause)
 	f.log.Debug("policy bundle rejected", "err", err)
