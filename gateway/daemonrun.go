@@ -142,12 +142,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	auxCtx, stopAux := context.WithCancel(auxCtx)
 	defer stopAux()
 	if d.run.opts.StatusSocket != "" {
-		ln, err := listenStatus(d.run.opts.StatusSocket)
-		if err != nil {
-			stopAudit()
-			return errors.Join(fmt.Errorf("run: %w", err), <-auditDone)
+		// The status is for people: without it the gateway still runs,
+		// and a gateway that does not run suppresses nothing.
+		if ln, err := listenStatus(d.run.opts.StatusSocket); err != nil {
+			d.run.opts.Logger.Error("no status socket; running without", "err", err)
+		} else {
+			aux.Go(func() error { return serveStatus(auxCtx, ln, d.Status) })
 		}
-		aux.Go(func() error { return serveStatus(auxCtx, ln, d.Status) })
 	}
 	if d.run.bundles != nil {
 		aux.Go(func() error { d.takeBundles(auxCtx); return nil })

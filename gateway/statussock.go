@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"quietzone/uplink"
@@ -109,6 +110,9 @@ func listenStatus(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("status socket %s: another daemon is serving it", path)
 		}
 		os.Remove(path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("status socket: %w", err)
 	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
