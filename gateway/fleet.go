@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,6 +38,8 @@ var (
 	ErrRollback   = errors.New("bundle version is not above the one in force (rollback)")
 	ErrNotForThis = errors.New("bundle is not for this vehicle's profile")
 	ErrContents   = errors.New("bundle contents do not load")
+	// ErrRefusedBefore: the same bytes were refused just before.
+	ErrRefusedBefore = errors.New("the same bundle was refused before")
 )
 
 // storeMagic starts the sealed file that keeps the last good bundle.
@@ -74,6 +77,11 @@ type Fleet struct {
 	// current is the bundle in force: its version and digest only, not
 	// its contents (the zone list may be megabytes; the index has it).
 	current *inForce
+	// refused is the digest of the last bundle refused: the same bytes
+	// again (a retained message on every reconnection) are refused
+	// without another audit entry, so that a bad retained bundle does
+	// not fill the log.
+	refused [sha256.Size]byte
 	// statsMu guards stats alone, so that the status never waits for a
 	// bundle being handed to the decision loop.
 	statsMu sync.Mutex
@@ -161,24 +169,32 @@ func (f *Fleet) Offer(ctx context.Context, data []byte, source string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.clock.Now()
+	digest := sha256.Sum256(data)
+	if digest == f.refused {
+		return fmt.Errorf("bundle from %s: %w", source, ErrRefusedBefore)
+	}
+	refuse := func(version uint64, err error) error {
+		f.refused = digest
+		return f.reject(now, source, version, err)
+	}
 	b, err := bundle.Open(data, f.keys)
 	if err != nil {
-		return f.reject(now, source, 0, err)
+		return refuse(0, err)
 	}
 	if f.current != nil && b.Digest == f.current.digest {
 		return nil
 	}
 	switch {
 	case !now.Before(b.Expires):
-		return f.reject(now, source, b.Version, fmt.Errorf("%w at %s", ErrExpired, b.Expires.Format(time.RFC3339)))
+		return refuse(b.Version, fmt.Errorf("%w at %s", ErrExpired, b.Expires.Format(time.RFC3339)))
 	case f.current != nil && b.Version <= f.current.version:
-		return f.reject(now, source, b.Version, fmt.Errorf("%w: %d, in force %d", ErrRollback, b.Version, f.current.version))
+		return refuse(b.Version, fmt.Errorf("%w: %d, in force %d", ErrRollback, b.Version, f.current.version))
 	case !b.ForProfile(f.profile):
-		return f.reject(now, source, b.Version, ErrNotForThis)
+		return refuse(b.Version, ErrNotForThis)
 	}
 	ix, pol, err := f.contents(b)
 	if err != nil {
-		return f.reject(now, source, b.Version, err)
+		return refuse(b.Version, err)
 	}
 	if err := f.apply(ctx, ix, pol); err != nil {
 		return fmt.Errorf("apply bundle %d: %w", b.Version, err)
