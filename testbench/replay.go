@@ -105,7 +105,12 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
 	}
 	cfg := *setup.Config
-	cfg.Uplink.Broker = "" // a replay publishes nothing
+	// A replay publishes nothing and must not touch the vehicle's durable
+	// queue: records of a replayed drive would otherwise wait there and go
+	// up with the vehicle's own. Without a state directory the daemon
+	// queues in memory.
+	cfg.Uplink.Broker = ""
+	cfg.Uplink.StateDir = ""
 	s := *setup
 	s.Config = &cfg
 	d, err := gateway.NewDaemon(&s, hw, gateway.DaemonOptions{Clock: clock, Logger: slog.New(rec)})
