@@ -79,12 +79,13 @@ func esc(s string) string {
 
 // view maps the local plane onto the map's pixels, north up.
 type view struct {
-	pl       plane
-	lo       xy // plane point at the map's left, bottom
-	scale    float64
-	x0, y0   float64 // pixel of lo
-	w, h     float64
-	hasShape bool
+	pl     plane
+	lo     xy // plane point at the map's left, bottom
+	scale  float64
+	x0, y0 float64 // pixel of lo
+	w, h   float64
+	// zones are those near the drive, which the map draws.
+	zones []zoneShape
 }
 
 func (v view) px(lat, lon float64) (float64, float64) {
@@ -133,6 +134,7 @@ func newView(r *Report, zones []zoneShape) view {
 		if zlo.x > hi.x+zonesNearM || zhi.x < lo.x-zonesNearM || zlo.y > hi.y+zonesNearM || zhi.y < lo.y-zonesNearM {
 			continue
 		}
+		v.zones = append(v.zones, z)
 		lo.x, lo.y = math.Min(lo.x, zlo.x), math.Min(lo.y, zlo.y)
 		hi.x, hi.y = math.Max(hi.x, zhi.x), math.Max(hi.y, zhi.y)
 	}
@@ -188,7 +190,7 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		num(v.x0), num(mapTop), num(v.w), num(v.h))
 	s.p(`<clipPath id="mapclip"><rect x="%s" y="%s" width="%s" height="%s"/></clipPath>`+"\n", num(v.x0), num(mapTop), num(v.w), num(v.h))
 	s.p(`<g clip-path="url(#mapclip)">` + "\n")
-	r.svgZones(s, v, zones)
+	r.svgZones(s, v)
 	r.svgGaps(s, v)
 	r.svgRoute(s, v)
 	r.svgPublished(s, v)
@@ -208,9 +210,9 @@ func (r *Report) WriteSVG(w io.Writer) error {
 	return nil
 }
 
-func (r *Report) svgZones(s *svgWriter, v view, zones []zoneShape) {
+func (r *Report) svgZones(s *svgWriter, v view) {
 	s.p(`<g id="zones">` + "\n")
-	for _, z := range zones {
+	for _, z := range v.zones {
 		b, zw := 2*z.BufferM*v.scale, z.WidthM*v.scale
 		switch z.Kind {
 		case "polygon":
@@ -439,7 +441,7 @@ func (r *Report) svgTimeline(s *svgWriter, top float64) {
 		if run.state == "inside" {
 			colour = colZone
 		}
-		rect(run.state, run.from, run.to, rowY(0), colour)
+		rect("truth-"+run.state, run.from, run.to, rowY(0), colour)
 	}
 	s.p("</g>\n")
 
@@ -448,7 +450,7 @@ func (r *Report) svgTimeline(s *svgWriter, top float64) {
 		label(i+1, c.Name)
 		for _, sp := range r.CameraSpans {
 			if sp.Camera == c.Name {
-				rect(string(sp.State), sp.From, sp.To, rowY(i+1), stateColour[sp.State])
+				rect("camera-"+string(sp.State), sp.From, sp.To, rowY(i+1), stateColour[sp.State])
 			}
 		}
 		s.p("</g>\n")
@@ -458,7 +460,7 @@ func (r *Report) svgTimeline(s *svgWriter, top float64) {
 	s.p(`<g class="strip" id="strip-position">` + "\n")
 	label(n, "position")
 	for _, g := range r.RedactionGaps() {
-		rect("gap", g.From.At, g.To.At, rowY(n), colGap)
+		rect("gap-span", g.From.At, g.To.At, rowY(n), colGap)
 	}
 	for _, p := range r.PublishedPositions() {
 		x := tx(p.At)
