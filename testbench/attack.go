@@ -1,6 +1,8 @@
 package testbench
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,10 +45,11 @@ type AttackOptions struct {
 // Fit is one way of fitting the zone's outline and how far off it is.
 type Fit struct {
 	// Method: "hull" (the convex hull of the samples), "circle" (a
-	// least-squares circle through them) or "envelope" (per 22.5° sector
+	// least-squares circle through them), "envelope" (per 22.5° sector
 	// around their centre, the innermost sample: per-trip jitter only ever
 	// pushes samples outwards, so the innermost of many trips is the
-	// attacker's best guess).
+	// attacker's best guess) or "envelope-policy" (the envelope pulled in
+	// by the policy's grid margin, which a fleet's policy makes known).
 	Method string
 	// ErrorM is the attacker's error: the mean distance, in metres, from
 	// points along the fitted outline (every 5 m) to the zone's true edge.
@@ -210,6 +213,11 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 		{"hull", convexHull(res.samples)},
 		{"circle", fitCircle(res.samples)},
 		{"envelope", envelope(res.samples, 16)},
+		// An attacker who knows the fleet's policy knows that positions
+		// are withheld within the grid's margin of a buffer, and pulls
+		// the envelope in by that much. (The buffer itself is not on the
+		// wire: it is what this attacker cannot subtract.)
+		{"envelope-policy", shrink(envelope(res.samples, 16), pol.PositionMarginM())},
 	} {
 		if len(f.outline) < 3 {
 			continue
@@ -374,6 +382,26 @@ func envelope(pts []xy, n int) []xy {
 	return out
 }
 
+// shrink pulls each vertex of an outline towards the outline's centre by m
+// metres.
+func shrink(outline []xy, m float64) []xy {
+	if len(outline) == 0 {
+		return nil
+	}
+	var c xy
+	for _, p := range outline {
+		c.x, c.y = c.x+p.x, c.y+p.y
+	}
+	c.x, c.y = c.x/float64(len(outline)), c.y/float64(len(outline))
+	out := make([]xy, len(outline))
+	for i, p := range outline {
+		d := math.Hypot(p.x-c.x, p.y-c.y)
+		k := math.Max(0, d-m) / d
+		out[i] = xy{c.x + (p.x-c.x)*k, c.y + (p.y-c.y)*k}
+	}
+	return out
+}
+
 // WriteText prints the attack's outcome.
 func (a *AttackResult) WriteText(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
@@ -381,13 +409,79 @@ func (a *AttackResult) WriteText(w io.Writer) {
 	p("  %d trips, %d with a redaction gap, %d boundary samples; %d trips broke an invariant\n",
 		a.Trips, a.TripsWithGap, a.Samples, a.Violations)
 	p("  nearest sample to the zone: %.0f m\n", a.SampleDistanceM)
-	p("  %-9s %10s %10s %14s %10s\n", "fit", "error m", "closest m", "into buffer m", "in buffer")
+	p("  %-15s %10s %10s %14s %10s\n", "fit", "error m", "closest m", "into buffer m", "in buffer")
 	for _, f := range a.Fits {
-		p("  %-9s %10.0f %10.0f %14.0f %9.0f%%\n", f.Method, f.ErrorM, f.ClosestM, f.IntoBufferM, 100*f.InBufferShare)
+		p("  %-15s %10.0f %10.0f %14.0f %9.0f%%\n", f.Method, f.ErrorM, f.ClosestM, f.IntoBufferM, 100*f.InBufferShare)
 	}
 	verdict := "ok: at or above the buffer"
 	if a.ErrorM < a.BufferM {
 		verdict = "FAIL: below the buffer"
 	}
 	p("  attacker's error (best fit, mean distance to the zone's edge): %.0f m — %s\n", a.ErrorM, verdict)
+}
+
+// WriteSVG draws the attack: the zone and its buffer, the boundary
+// samples (where published tracks stopped and started again) and the
+// outlines the attacker fitted to them.
+func (a *AttackResult) WriteSVG(w io.Writer) error {
+	colours := map[string]string{"hull": "#1f77b4", "circle": "#ff7f0e", "envelope": "#2ca02c", "envelope-policy": "#6a3d9a"}
+	lo, hi := a.zone.bounds(a.pl)
+	grow := func(q xy) {
+		lo.x, lo.y = math.Min(lo.x, q.x), math.Min(lo.y, q.y)
+		hi.x, hi.y = math.Max(hi.x, q.x), math.Max(hi.y, q.y)
+	}
+	for _, q := range a.samples {
+		grow(q)
+	}
+	for _, f := range a.Fits {
+		for _, q := range f.outline {
+			grow(q)
+		}
+	}
+	const size, pad, top = 640.0, 20.0, 60.0
+	scale := (size - 2*pad) / math.Max(hi.x-lo.x, hi.y-lo.y)
+	v := view{pl: a.pl, lo: lo, scale: scale, x0: pad, y0: top + size - 2*pad, w: size - 2*pad, h: size - 2*pad, zones: []zoneShape{a.zone}}
+	px := func(q xy) (float64, float64) { return v.x0 + (q.x-lo.x)*scale, v.y0 - (q.y-lo.y)*scale }
+	height := top + size + 20*float64(len(a.Fits)+2)
+	s := &svgWriter{w: bufio.NewWriter(w)}
+	s.p(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	s.p(`<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="sans-serif" font-size="11">`+"\n",
+		num(size), num(height), num(size), num(height))
+	s.p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
+	s.p(`<text x="%s" y="22" font-size="15" font-weight="bold">Boundary-inference attack: %d trips, %d samples</text>`+"\n", num(pad), a.Trips, a.Samples)
+	s.p(`<text x="%s" y="40">attacker's error %.0f m (buffer %.0f m)</text>`+"\n", num(pad), a.ErrorM, a.BufferM)
+	(&Report{}).svgZones(s, v)
+	for _, f := range a.Fits {
+		var pts bytes.Buffer
+		for i, q := range f.outline {
+			if i > 0 {
+				pts.WriteByte(' ')
+			}
+			x, y := px(q)
+			pts.WriteString(num(x) + "," + num(y))
+		}
+		s.p(`<polygon class="fit-%s" points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", f.Method, pts.Bytes(), colours[f.Method])
+	}
+	s.p(`<g id="samples" fill="%s">`+"\n", colPublished)
+	for _, q := range a.samples {
+		x, y := px(q)
+		s.p(`<circle cx="%s" cy="%s" r="2.5"/>`+"\n", num(x), num(y))
+	}
+	s.p("</g>\n")
+	y := top + size
+	s.p(`<circle cx="%s" cy="%s" r="2.5" fill="%s"/><text x="%s" y="%s">boundary sample (last published position before a gap, first after)</text>`+"\n",
+		num(pad+7), num(y-4), colPublished, num(pad+20), num(y))
+	for i, f := range a.Fits {
+		y := top + size + 20*float64(i+1)
+		s.p(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"/><text x="%s" y="%s">%s: error %.0f m, closest %.0f m to the zone</text>`+"\n",
+			num(pad), num(y-4), num(pad+14), num(y-4), colours[f.Method], num(pad+20), num(y), f.Method, f.ErrorM, f.ClosestM)
+	}
+	s.p("</svg>\n")
+	if s.err == nil {
+		s.err = s.w.Flush()
+	}
+	if s.err != nil {
+		return fmt.Errorf("write attack svg: %w", s.err)
+	}
+	return nil
 }

@@ -35,7 +35,20 @@ func TestBoundaryInferenceAttack(t *testing.T) {
 			t.Errorf("fit %s: attacker's error %.0f m, below the %.0f m buffer", f.Method, f.ErrorM, res.BufferM)
 		}
 	}
-	if len(res.Fits) != 3 {
-		t.Errorf("%d fits, want hull, circle and envelope", len(res.Fits))
+	var doc bytes.Buffer
+	if err := res.WriteSVG(&doc); err != nil {
+		t.Fatal(err)
+	}
+	samples := 0
+	for _, e := range parseSVG(t, doc.Bytes()) {
+		if e.name == "circle" && e.in("samples") {
+			samples++
+		}
+	}
+	if samples != res.Samples {
+		t.Errorf("%d samples drawn, want %d", samples, res.Samples)
+	}
+	if len(res.Fits) != 4 {
+		t.Errorf("%d fits, want hull, circle, envelope and envelope-policy", len(res.Fits))
 	}
 }
