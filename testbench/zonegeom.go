@@ -96,6 +96,9 @@ func parseZoneShapes(data []byte) ([]zoneShape, error) {
 		default:
 			err = fmt.Errorf("geometry %q", f.Geometry.Type)
 		}
+		if err == nil {
+			err = z.check()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("zone shapes: feature %d: %w", i+1, err)
 		}
@@ -105,6 +108,59 @@ func parseZoneShapes(data []byte) ([]zoneShape, error) {
 		return nil, errors.New("zone shapes: no zones")
 	}
 	return out, nil
+}
+
+// check refuses what the drawing and the measuring cannot take. Zone
+// files have passed geofence.Parse before they get here; this keeps a
+// hand-made Report from panicking the writer.
+func (z zoneShape) check() error {
+	finite := func(xs ...float64) bool {
+		for _, x := range xs {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	pos := func(c [2]float64) bool { return finite(c[0], c[1]) && math.Abs(c[0]) <= 180 && math.Abs(c[1]) <= 90 }
+	if !finite(z.BufferM, z.RadiusM, z.WidthM) || z.BufferM < 0 || z.RadiusM < 0 || z.WidthM < 0 {
+		return errors.New("buffer, radius or width out of range")
+	}
+	switch z.Kind {
+	case "polygon":
+		if len(z.Parts) == 0 {
+			return errors.New("no polygon")
+		}
+		for _, rings := range z.Parts {
+			if len(rings) == 0 {
+				return errors.New("polygon without rings")
+			}
+			for _, ring := range rings {
+				if len(ring) < 4 {
+					return errors.New("ring of fewer than 4 positions")
+				}
+				for _, c := range ring {
+					if !pos(c) {
+						return errors.New("position out of range")
+					}
+				}
+			}
+		}
+	case "circle":
+		if !pos(z.Center) {
+			return errors.New("position out of range")
+		}
+	case "corridor":
+		if len(z.Line) < 2 {
+			return errors.New("corridor of fewer than 2 positions")
+		}
+		for _, c := range z.Line {
+			if !pos(c) {
+				return errors.New("position out of range")
+			}
+		}
+	}
+	return nil
 }
 
 // bounds returns the zone's extent in the plane, its buffer included.
