@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.svg from the 
 // not move with the gateway's decisions: a drive past a polygon with a
 // hole, a circle and a corridor (and a zone far away that the map leaves
 // out), with published positions, gaps, faults and two cameras.
-func mapReport(t *testing.T) *Report {
+func mapReport(t testing.TB) *Report {
 	t.Helper()
 	zoneFile, err := os.ReadFile(filepath.Join("testdata", "map-zones.geojson"))
 	if err != nil {
@@ -320,4 +320,16 @@ func TestBuiltInReportFiles(t *testing.T) {
 	if gaps := m["redaction_gaps"].([]any); len(gaps) != len(rep.RedactionGaps()) || len(gaps) == 0 {
 		t.Errorf("JSON has %d gaps, report %d", len(gaps), len(rep.RedactionGaps()))
 	}
+}
+
+func BenchmarkWriteSVG(b *testing.B) {
+	r := mapReport(b)
+	var out bytes.Buffer
+	for b.Loop() {
+		out.Reset()
+		if err := r.WriteSVG(&out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(out.Len()))
 }

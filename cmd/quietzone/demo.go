@@ -78,6 +78,9 @@ func writeReportFiles(rep *testbench.Report, svgPath, jsonPath string, stdout io
 		fmt.Fprintf(stdout, "%-12s %s\n", what, path)
 		return nil
 	}
+	if svgPath != "" || jsonPath != "" {
+		fmt.Fprintln(stdout)
+	}
 	if err := write(svgPath, "Map (SVG)", rep.WriteSVG); err != nil {
 		return err
 	}
