@@ -290,6 +290,26 @@ func TestBuiltInReportFiles(t *testing.T) {
 	if len(rep.Track) < int(rep.Simulated/time.Second) || len(rep.CameraSpans) == 0 {
 		t.Fatalf("%d track points over %v, %d camera spans", len(rep.Track), rep.Simulated, len(rep.CameraSpans))
 	}
+	// The spans agree with the cameras' own figures: on is every state
+	// but off, and the spans of a camera tile the drive.
+	for _, c := range rep.Cameras {
+		var on, all time.Duration
+		for _, sp := range rep.CameraSpans {
+			if sp.Camera != c.Name {
+				continue
+			}
+			if sp.From != all {
+				t.Errorf("camera %s: a span starts at %v, the previous ended at %v", c.Name, sp.From, all)
+			}
+			all = sp.To
+			if sp.State != CameraOff {
+				on += sp.To - sp.From
+			}
+		}
+		if on != c.On || all != rep.Simulated {
+			t.Errorf("camera %s: spans say on %v over %v; report says on %v over %v", c.Name, on, all, c.On, rep.Simulated)
+		}
+	}
 	var doc bytes.Buffer
 	if err := rep.WriteSVG(&doc); err != nil {
 		t.Fatal(err)
