@@ -30,6 +30,11 @@ func TestBoundaryInferenceAttack(t *testing.T) {
 	if res.SampleDistanceM < res.BufferM {
 		t.Errorf("a published position %.0f m from the zone, inside its %.0f m buffer", res.SampleDistanceM, res.BufferM)
 	}
+	// The attack works: its best outline is near the buffer plus the
+	// withholding margins, not somewhere arbitrary.
+	if res.ErrorM > res.BufferM+res.JitterM+500 {
+		t.Errorf("attacker's error %.0f m: the fits do not trace the zone at all, the attack is broken", res.ErrorM)
+	}
 	for _, f := range res.Fits {
 		if f.ErrorM < res.BufferM {
 			t.Errorf("fit %s: attacker's error %.0f m, below the %.0f m buffer", f.Method, f.ErrorM, res.BufferM)
