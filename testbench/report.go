@@ -48,8 +48,27 @@ type Report struct {
 	Findings      Findings
 
 	Intervals []interval
-	start     time.Time
-	records   []uplink.Record // distinct records received, by sequence number
+
+	// What the map needs (trace.go, svg.go): the simulator's exact track
+	// once per second, each camera's state over time, where the bench
+	// injected faults, and the policy's position period (redaction gaps
+	// are read from the published positions with it).
+	Track          []TrackPoint
+	CameraSpans    []CameraSpan
+	Faults         []FaultMark
+	PositionPeriod time.Duration
+
+	start    time.Time
+	zoneFile []byte          // the scenario's zones GeoJSON, for the map
+	records  []uplink.Record // distinct records received, by sequence number
+}
+
+// FaultMark is a fault the bench injected: when (since the start of the
+// drive), what, and where the vehicle really was.
+type FaultMark struct {
+	At       time.Duration
+	Kind     string
+	Lat, Lon float64
 }
 
 // OK reports whether every invariant held: no camera on inside a zone and

@@ -262,6 +262,7 @@ type sim struct {
 	// nearSec holds the seconds (Unix time) in which the vehicle was
 	// within a buffer at some step: what the timing check needs.
 	nearSec map[int64]bool
+	trace   trace // the exact track and camera states, for the map
 }
 
 func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can.Port, pins map[string]*gpiotest.Pin) (*sim, error) {
@@ -445,6 +446,7 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 			anyExteriorOn = true
 		}
 	}
+	s.trace.observe(now, s.sc.Start, dt, s.veh, truth, !anyExteriorOn, s.cams)
 	km := s.veh.odometerM / 1000
 	if !anyExteriorOn {
 		s.suppressed += dt
@@ -506,6 +508,7 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 	if d.Queue != nil {
 		r.Queue = d.Queue.Stats()
 	}
+	s.trace.fill(r, sc, pol)
 	for i, c := range s.cams {
 		r.Cameras = append(r.Cameras, CameraReport{
 			Name: c.name, Class: sc.Cameras[i].Class, On: c.onTime, OnInside: c.onInside,
