@@ -61,6 +61,7 @@ cross:
 ## test-arm64: the unit and integration tests built for arm64, run under qemu-user
 test-arm64: tools-test tools-arm64
 	CGO_ENABLED=0 GOARCH=arm64 QUIETZONE_REQUIRE_MOSQUITTO=1 \
+	  QUIETZONE_TEST_EXEC=qemu-aarch64-static QUIETZONE_KILL_ITERATIONS=10 \
 	  $(GO) test -count=1 -timeout 30m -exec qemu-aarch64-static ./...
 
 tools-arm64:

@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -109,12 +111,96 @@ func decodeYAML(name string, data []byte, v any) (*yamlDoc, error) {
 	if len(root.Content) == 0 {
 		return nil, &ConfigError{File: name, Line: 1, Reason: "empty file"}
 	}
+	if line, ok := fractionForInteger(root.Content[0], reflect.TypeOf(v)); !ok {
+		return nil, &ConfigError{File: name, Line: line, Reason: "a whole number is wanted here"}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
 		return nil, yamlError(name, err)
 	}
 	return &yamlDoc{name: name, root: root.Content[0]}, nil
+}
+
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// fractionForInteger walks the document along the type it decodes into
+// and reports the line of a number with a fraction bound for an integer
+// field: the YAML library would silently cut 30.7 to 30. ok is true when
+// there is none. Types with their own UnmarshalYAML check themselves.
+func fractionForInteger(n *yaml.Node, t reflect.Type) (line int, ok bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return 0, true
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+			if f, err := strconv.ParseFloat(n.Value, 64); err != nil || f != math.Trunc(f) {
+				return n.Line, false
+			}
+		}
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return 0, true
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if f, found := yamlField(t, n.Content[i].Value); found {
+				if line, ok := fractionForInteger(n.Content[i+1], f.Type); !ok {
+					return line, false
+				}
+			}
+		}
+	case reflect.Map:
+		if n.Kind == yaml.MappingNode {
+			for i := 1; i < len(n.Content); i += 2 {
+				if line, ok := fractionForInteger(n.Content[i], t.Elem()); !ok {
+					return line, false
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind == yaml.SequenceNode {
+			for _, c := range n.Content {
+				if line, ok := fractionForInteger(c, t.Elem()); !ok {
+					return line, false
+				}
+			}
+		}
+	}
+	return 0, true
+}
+
+// yamlField finds the struct field a YAML key decodes into (by its yaml
+// tag, or the lowercased field name as the library does), through inlined
+// structs.
+func yamlField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			if g, ok := yamlField(f.Type, key); ok {
+				return g, true
+			}
+			continue
+		}
+		if tag == "" {
+			tag = strings.ToLower(f.Name)
+		}
+		if tag == key {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // yamlError turns a YAML library error into "file:line: reason".

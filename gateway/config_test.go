@@ -182,3 +182,25 @@ func TestLoadProfileErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFractionForAnInteger: the YAML library would cut 30.7 to 30 without
+// a word; the loaders refuse it with the line.
+func TestFractionForAnInteger(t *testing.T) {
+	cases := []struct {
+		files map[string]string
+		want  string
+	}{
+		{map[string]string{"policy.yaml": "signals: {}\nbatch:\n  max_records: 30.7\n"}, "policy.yaml:3: a whole number is wanted here"},
+		{map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\ndecision:\n  clear_fixes: 2.5\n"}, "quietzone.yaml:10: a whole number is wanted here"},
+	}
+	for _, tc := range cases {
+		_, err := gateway.Load(writeSet(t, tc.files))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
+		}
+	}
+	// A whole number written as a float is a whole number.
+	if _, err := gateway.Load(writeSet(t, map[string]string{"policy.yaml": "signals: {}\nbatch:\n  max_records: 30.0\n"})); err != nil {
+		t.Errorf("30.0 refused: %v", err)
+	}
+}

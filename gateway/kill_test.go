@@ -42,6 +42,7 @@ const (
 	killRunEnv        = "QUIETZONE_KILL_RUN"
 	killModeEnv       = "QUIETZONE_KILL_MODE" // run, or drain
 	killIterationsEnv = "QUIETZONE_KILL_ITERATIONS"
+	killExecEnv       = "QUIETZONE_TEST_EXEC" // the go test -exec wrapper, if any
 	killLine          = "KILLTEST "
 )
 
@@ -203,7 +204,14 @@ func (s *syncBuf) String() string {
 
 func startKillChild(t *testing.T, stateDir, broker string, run int, mode string) *killProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGKILLDuringPublish$", "-test.count=1")
+	args := []string{os.Args[0], "-test.run=^TestSIGKILLDuringPublish$", "-test.count=1"}
+	// Under go test -exec (make test-arm64 runs the tests in qemu-user),
+	// the test binary is foreign to this machine: start the child through
+	// the same wrapper.
+	if w := os.Getenv(killExecEnv); w != "" {
+		args = append(strings.Fields(w), args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(),
 		killChildEnv+"="+stateDir, killBrokerEnv+"="+broker,
 		killRunEnv+"="+strconv.Itoa(run), killModeEnv+"="+mode)
