@@ -143,6 +143,11 @@ func (g *Gateway) evaluate(now time.Time, newFix bool) {
 			g.setState(now, Near, "within the exit margin")
 		}
 	default:
+		if g.state != Clear && g.parkedHold(now) {
+			g.clearCount = 0 // a parked vehicle held by a zone cannot have left it
+			g.stats.Enforcement.ParkedFixes++
+			return
+		}
 		g.clearCount++
 		switch {
 		case g.state == Clear:
@@ -162,6 +167,7 @@ func (g *Gateway) setState(now time.Time, s State, reason string) {
 	g.account(now)
 	from := g.state
 	g.state = s
+	g.noteState(s)
 	g.stats.Transitions++
 	g.log.Info("state changed", "from", from, "to", s, "reason", reason)
 	if from.Suppressed() != s.Suppressed() {
@@ -193,6 +199,7 @@ func (g *Gateway) applyCameras(now time.Time, suppress bool) {
 		g.stats.CameraErrors++
 		g.log.Error("camera command failed", "suppress", suppress, "err", err)
 	}
+	g.showIndicator(suppress)
 }
 
 // distanceM is the great-circle distance between two points in metres.
