@@ -17,8 +17,10 @@ type Class string
 const (
 	// Exterior cameras record the surroundings (sentry, dashcam).
 	Exterior Class = "exterior"
-	// Cabin cameras record the occupants. They stay off unless the
-	// configuration enables them: cabin data stays in the car by default.
+	// Cabin cameras record the occupants. They stay off unless enabled
+	// (Spec.Enabled; the gateway enables one only when both the vehicle's
+	// configuration and the fleet's policy allow it): cabin data stays in
+	// the car by default.
 	Cabin Class = "cabin"
 )
 

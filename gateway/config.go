@@ -63,7 +63,8 @@ type CameraConfig struct {
 	PowerLine string `yaml:"power_line"`
 	// PowerActiveLow: the camera is powered when the line is low.
 	PowerActiveLow bool `yaml:"power_active_low"`
-	// Enabled lets a cabin camera record outside zones.
+	// Enabled lets a cabin camera record outside zones, if the policy
+	// allows cabin cameras too (cameras: {cabin: true}).
 	Enabled bool `yaml:"enabled"`
 	// PurgeOnEntry: on every entry into suppression the camera is told
 	// to drop its pre-event buffer (needs a command in the profile).
@@ -490,6 +491,9 @@ func Load(path string) (*Setup, error) {
 		_, hasCmd := prof.Commands[cc.Name]
 		if !hasCmd && cc.PowerLine == "" {
 			return nil, doc.errorf([]any{"cameras", i}, "camera %s: the profile has no command for it and it has no power_line: it could not be suppressed", cc.Name)
+		}
+		if cc.Enabled && !pol.CabinCameras {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s is enabled, but the policy does not allow cabin cameras (cameras: {cabin: true}): it stays off", path, doc.line("cameras", i, "enabled"), cc.Name))
 		}
 		if cc.PurgeOnEntry && !hasCmd {
 			return nil, doc.errorf([]any{"cameras", i, "purge_on_entry"}, "camera %s: purge_on_entry needs a command for it in the profile", cc.Name)

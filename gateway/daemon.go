@@ -146,7 +146,7 @@ func openEnforcement(s *Setup, hw Hardware) (Enforcement, []camera.Spec, error) 
 			Class:          camera.Class(cc.Class),
 			PowerActiveLow: cc.PowerActiveLow,
 			Command:        s.Profile.Commands[cc.Name],
-			Enabled:        cc.Enabled,
+			Enabled:        cc.Enabled && s.Policy.CabinCameras, // both the vehicle and the fleet
 			PurgeOnEntry:   cc.PurgeOnEntry,
 			HasStatus:      s.Profile.Signal(cameraRolePrefix+cc.Name+".status") != nil,
 		}

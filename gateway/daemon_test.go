@@ -139,3 +139,47 @@ func TestDaemonWiresEnforcement(t *testing.T) {
 		t.Errorf("saved state %+v, %v; want the manual mode", saved, err)
 	}
 }
+
+// TestCabinCameraNeedsThePolicy: a cabin camera records outside zones
+// only if the vehicle's configuration enables it and the policy allows
+// cabin cameras; enabled against the policy, check warns.
+func TestCabinCameraNeedsThePolicy(t *testing.T) {
+	const cfg = goodHead + "cameras:\n  - {name: front, class: exterior}\n  - {name: cabin, class: cabin, enabled: true}\n"
+	for _, tc := range []struct {
+		policy  string
+		allowed bool
+	}{
+		{"signals: {}\n", false},
+		{"signals: {}\ncameras: {cabin: false}\n", false},
+		{"signals: {}\ncameras: {cabin: true}\n", true},
+	} {
+		s, err := gateway.Load(writeSet(t, map[string]string{"quietzone.yaml": cfg, "policy.yaml": tc.policy}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(strings.Join(s.Warnings, "\n"), "quietzone.yaml:10: camera cabin is enabled, but the policy does not allow cabin cameras")
+		if warned == tc.allowed {
+			t.Errorf("policy %q: warnings %q", tc.policy, s.Warnings)
+		}
+		clock := gatewaytest.NewClock(t0)
+		h := &fakeHardware{bus: can.NewBus(clock.Now), pins: map[string]*gpiotest.Pin{}}
+		d, err := gateway.NewDaemon(s, h.hw(false), gateway.DaemonOptions{Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ecu := h.bus.Open()
+		go func() {
+			var f can.Frame
+			for ecu.ReadFrame(&f) == nil {
+			}
+		}()
+		if err := d.Cameras.Apply(t0, false); err != nil {
+			t.Fatal(err)
+		}
+		if st := d.Cameras.States(); st[1].Allowed != tc.allowed || !st[0].Allowed {
+			t.Errorf("policy %q: front allowed %v, cabin allowed %v; want true, %v", tc.policy, st[0].Allowed, st[1].Allowed, tc.allowed)
+		}
+		ecu.Close()
+		d.Close()
+	}
+}
