@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
@@ -395,6 +396,7 @@ func (g *gpioRig) lit() bool { return cameratest.Level(g.ind) == gpio.High }
 // across a restart even with the switch found off, and releases only
 // when switched off, after ClearFixes clear fixes.
 func TestTimelineManualSwitch(t *testing.T) {
+	before := goleak.IgnoreCurrent()
 	state := filepath.Join(t.TempDir(), gateway.StateFileName)
 	g := newGPIORig(t, state, gpio.Low)
 	if !g.lit() {
@@ -466,6 +468,11 @@ func TestTimelineManualSwitch(t *testing.T) {
 		s, err := gateway.NewStateFile(state).Load()
 		return err == nil && s.State == gateway.Clear && !s.Manual
 	})
+	// Run stops the input readers and the writer it started.
+	if err := g.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t, before)
 }
 
 // TestTimelineRestartInsideZone: a vehicle parked in a zone, ignition
@@ -551,5 +558,46 @@ func TestDamagedStateFileStartsHeld(t *testing.T) {
 	st := r.stats()
 	if r.powered("front") || st.Enforcement.StateErrors != 1 || st.Enforcement.ParkedFixes != 4 {
 		t.Errorf("powered %v, enforcement %+v; want held, one state error", r.powered("front"), st.Enforcement)
+	}
+}
+
+// TestToggleSwitch: a push button toggles the manual mode on each press;
+// a bounce within the debounce time is no second press, and a button
+// held at start is no press.
+func TestToggleSwitch(t *testing.T) {
+	btn := cameratest.NewInput("button", gpio.High) // held at start
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1 }, func(o *gateway.Options) {
+		o.Enforcement = gateway.Enforcement{Switch: &gateway.Input{Pin: btn}, SwitchMode: gateway.SwitchToggle, Poll: 20 * time.Millisecond}
+	})
+	inputs := uint64(1)
+	press := func(levels ...gpio.Level) {
+		t.Helper()
+		for _, l := range levels {
+			cameratest.Edge(btn, l)
+			inputs++
+			r.waitInputs(inputs)
+		}
+	}
+	lat, lon := south(5000)
+	r.step(time.Second, lat, lon, 50)
+	if r.state() != gateway.Clear {
+		t.Fatalf("a button held at start engaged the manual mode: %v", r.state())
+	}
+	press(gpio.Low, gpio.High, gpio.Low) // release, press, release
+	if r.powered("front") {
+		t.Fatal("powered after a press")
+	}
+	press(gpio.High, gpio.Low) // a bounce at the same instant
+	if r.state() != gateway.Manual || r.powered("front") {
+		t.Fatalf("after a press and a bounce: %v, powered %v", r.state(), r.powered("front"))
+	}
+	r.advance(time.Second)
+	press(gpio.High, gpio.Low)
+	r.step(time.Second, lat, lon, 50)
+	if r.state() != gateway.Clear || !r.powered("front") {
+		t.Errorf("after a second press and a clear fix: %v, powered %v", r.state(), r.powered("front"))
+	}
+	if n := r.stats().Enforcement.SwitchChanges; n != 2 {
+		t.Errorf("%d switch changes, want 2", n)
 	}
 }
