@@ -32,8 +32,8 @@ func TestLoadGoodConfig(t *testing.T) {
 		t.Errorf("profile commands %v", s.Profile.Commands)
 	}
 	e := s.Config.Enforcement
-	if e.Grace != 2*time.Second || e.SwitchLine != "GPIO5" || !e.SwitchActiveLow || e.IndicatorLine != "GPIO6" ||
-		!s.Config.Cameras[0].PurgeOnEntry || s.Config.Cameras[0].TriggerLine != "GPIO22" {
+	if e.Grace != 2*time.Second || e.SwitchMode != "level" || e.IndicatorLine != "GPIO6" ||
+		!s.Config.Cameras[0].PurgeOnEntry || !s.Config.Cameras[1].PowerActiveLow {
 		t.Errorf("enforcement %+v, cameras %+v", e, s.Config.Cameras)
 	}
 	if got, want := s.Config.StateFilePath(), filepath.Join("testdata/good/state", gateway.StateFileName); got != want {

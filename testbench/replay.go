@@ -106,6 +106,10 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 	}
 	cfg := *setup.Config
 	cfg.Uplink.Broker = "" // a replay publishes nothing
+	// and keeps nothing: no durable queue, no suppression state, which a
+	// replay with a vehicle's configuration would otherwise write into
+	// the vehicle's state directory.
+	cfg.Uplink.StateDir, cfg.Uplink.Queue, cfg.Enforcement.StateFile = "", gateway.QueueConfig{}, ""
 	s := *setup
 	s.Config = &cfg
 	d, err := gateway.NewDaemon(&s, hw, gateway.DaemonOptions{Clock: clock, Logger: slog.New(rec)})
