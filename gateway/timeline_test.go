@@ -601,3 +601,21 @@ func TestToggleSwitch(t *testing.T) {
 		t.Errorf("%d switch changes, want 2", n)
 	}
 }
+
+// TestRestartKeepsOwedHysteresis: a zone's stricter clear_fixes, owed
+// when the gateway stopped, is still owed after the restart.
+func TestRestartKeepsOwedHysteresis(t *testing.T) {
+	state := filepath.Join(t.TempDir(), gateway.StateFileName)
+	if err := gateway.NewStateFile(state).Save(gateway.Saved{State: gateway.Near, NeedClear: 6}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 2 },
+		func(o *gateway.Options) { o.Enforcement.State = gateway.NewStateFile(state) })
+	lat, lon := south(5000)
+	for i := range 6 {
+		r.step(100*time.Millisecond, lat, lon, 50)
+		if r.powered("front") != (i == 5) {
+			t.Fatalf("clear fix %d after the restart: powered %v, want the 6th to release", i+1, r.powered("front"))
+		}
+	}
+}
