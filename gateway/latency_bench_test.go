@@ -26,14 +26,17 @@ func (l *BenchLatencies) Add(d time.Duration) {
 }
 
 // Report sorts the latencies and reports p50-ns and p99-ns.
-func (l *BenchLatencies) Report(b *testing.B) {
+func (l *BenchLatencies) Report(b *testing.B) { l.ReportAs(b, "") }
+
+// ReportAs is Report with a prefix to the metrics' units.
+func (l *BenchLatencies) ReportAs(b *testing.B, prefix string) {
 	s := l.buf[:min(l.n, len(l.buf))]
 	if len(s) == 0 {
 		return
 	}
 	slices.Sort(s)
-	b.ReportMetric(float64(s[len(s)/2]), "p50-ns")
-	b.ReportMetric(float64(s[len(s)*99/100]), "p99-ns")
+	b.ReportMetric(float64(s[len(s)/2]), prefix+"p50-ns")
+	b.ReportMetric(float64(s[len(s)*99/100]), prefix+"p99-ns")
 }
 
 // settableClock is a clock the benchmark moves by hand.

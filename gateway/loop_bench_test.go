@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,12 +14,25 @@ import (
 	"quietzone/geofence"
 )
 
+// stampWriter notes when the gateway writes a command frame.
+type stampWriter struct {
+	w    camera.FrameWriter
+	base time.Time
+	at   atomic.Int64 // since base
+}
+
+func (s *stampWriter) WriteFrame(f *can.Frame) error {
+	s.at.Store(int64(time.Since(s.base)))
+	return s.w.WriteFrame(f)
+}
+
 // BenchmarkFixToCommandLoop measures fix-to-command latency through the
 // running decision loop on the virtual bus: from an ECU writing a fix's
-// GNSS_Position frame to the command frame the fix caused arriving back at
-// that ECU. It adds to BenchmarkFixToCommand the bus, the source reader
-// and two goroutine hand-offs each way. Every fix changes the decision
-// (gateway.BenchFixes); p99-ns is the 99th percentile of single fixes.
+// GNSS_Position frame to the gateway writing the command frame the fix
+// caused onto the bus (p50-ns, p99-ns), and to that frame arriving back at
+// the ECU (rt-p50-ns, rt-p99-ns). It adds to BenchmarkFixToCommand the
+// bus, the source reader and the goroutine hand-offs. Every fix changes
+// the decision (gateway.BenchFixes).
 func BenchmarkFixToCommandLoop(b *testing.B) {
 	prof, err := gateway.LoadProfile("builtin:quietzone")
 	if err != nil {
@@ -44,7 +58,9 @@ func BenchmarkFixToCommandLoop(b *testing.B) {
 		}
 		specs = append(specs, camera.Spec{Name: name, Class: class, Power: cameratest.NewPin(name), Command: prof.Commands[name], HasStatus: true})
 	}
-	cams, err := camera.NewController(specs, gwPort, camera.Options{Codes: prof.Codes, Resend: time.Hour})
+	base := time.Now()
+	stamp := &stampWriter{w: gwPort, base: base}
+	cams, err := camera.NewController(specs, stamp, camera.Options{Codes: prof.Codes, Resend: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,7 +105,7 @@ func BenchmarkFixToCommandLoop(b *testing.B) {
 	send(&status)
 	send(&clear)
 	await() // unknown → clear
-	var lat gateway.BenchLatencies
+	var lat, rt gateway.BenchLatencies
 	n := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -99,12 +115,14 @@ func BenchmarkFixToCommandLoop(b *testing.B) {
 		if n%2 == 0 {
 			pos = &near
 		}
-		t0 := time.Now()
+		t0 := time.Since(base)
 		send(pos)
 		await()
-		lat.Add(time.Since(t0))
+		rt.Add(time.Since(base) - t0)
+		lat.Add(time.Duration(stamp.at.Load()) - t0)
 		n++
 	}
 	b.StopTimer()
 	lat.Report(b)
+	rt.ReportAs(b, "rt-")
 }
