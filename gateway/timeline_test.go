@@ -619,3 +619,47 @@ func TestRestartKeepsOwedHysteresis(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelineSilentCamera: a camera whose power cannot be cut (it has
+// none) and whose status falls silent while suppressed is unverified:
+// escalated after the status timeout and the grace period, with its own
+// alarm and audit kind.
+func TestTimelineSilentCamera(t *testing.T) {
+	al, audit := &alarms{}, &auditLog{}
+	r := newRigCams(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1 },
+		rigCams{
+			specs: func(s []camera.Spec) { s[1].Power, s[1].HasStatus = nil, true }, // rear: command only
+			opts:  camera.Options{Grace: time.Second, StatusTimeout: time.Second},
+		},
+		func(o *gateway.Options) { o.Enforcement.Alarms = al; o.Audit = audit })
+	r.send(map[string]float64{"camera.rear.status": 0}) // heard from the start
+	r.fix(52, 10, 0)                                    // inside
+	// Idle every half second for 3 s (obedient for longer than the
+	// grace), then nothing: unknown after the 1 s timeout, escalated
+	// after the 1 s grace.
+	for range 6 {
+		r.send(map[string]float64{"camera.rear.status": 0})
+		r.advance(500 * time.Millisecond)
+	}
+	r.send(map[string]float64{"camera.rear.status": 0})
+	silent := r.clock.Now()
+	if n := len(al.all()); n != 0 {
+		t.Fatalf("%d alarms while the camera reported", n)
+	}
+	for range 25 {
+		r.advance(100 * time.Millisecond)
+	}
+	got := al.all()
+	if len(got) != 1 || got[0].Type != gateway.AlarmCameraUnverified || got[0].Values["camera.index"] != 1 {
+		t.Fatalf("alarms %+v, want one %s for camera 1", got, gateway.AlarmCameraUnverified)
+	}
+	if d := got[0].Time.Sub(silent); d <= 2*time.Second || d > 2*time.Second+200*time.Millisecond {
+		t.Errorf("escalated %v after the last status, want just past the status timeout and the grace (2 s)", d)
+	}
+	if !slices.Contains(audit.kinds(), gateway.AuditCameraUnverified) {
+		t.Errorf("audit %v, want %s", audit.kinds(), gateway.AuditCameraUnverified)
+	}
+	if cs := r.cams.Stats(); cs.StatusLost != 1 {
+		t.Errorf("%d statuses lost, want 1", cs.StatusLost)
+	}
+}
