@@ -105,12 +105,12 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
 	}
 	cfg := *setup.Config
-	// A replay publishes nothing and must not touch the vehicle's durable
-	// queue: records of a replayed drive would otherwise wait there and go
-	// up with the vehicle's own. Without a state directory the daemon
-	// queues in memory.
+	// A replay publishes nothing and keeps nothing: no durable queue, no
+	// suppression state. With a vehicle's configuration it would otherwise
+	// write into the vehicle's state directory, and the replayed drive's
+	// records would go up with the vehicle's own.
 	cfg.Uplink.Broker = ""
-	cfg.Uplink.StateDir = ""
+	cfg.Uplink.StateDir, cfg.Uplink.Queue, cfg.Enforcement.StateFile = "", gateway.QueueConfig{}, ""
 	s := *setup
 	s.Config = &cfg
 	d, err := gateway.NewDaemon(&s, hw, gateway.DaemonOptions{Clock: clock, Logger: slog.New(rec)})

@@ -38,8 +38,10 @@ type Report struct {
 	Cameras        []CameraReport
 	// TriggersDropped counts triggers the gateway saw while suppressed.
 	TriggersDropped uint64
-	Uplink          uplink.Stats
-	Published       uplink.PublisherStats
+	// Timeline is each camera's command and power over the drive.
+	Timeline  []CameraTimeline
+	Uplink    uplink.Stats
+	Published uplink.PublisherStats
 	// Queue is the durable queue's state at the end; Quantum the policy's
 	// time quantum near zones.
 	Queue         uplink.DiskStats
@@ -109,6 +111,7 @@ func (r *Report) WriteText(w io.Writer) {
 			c.Name, c.Class, clock(c.On), clock(c.OnInside), c.Triggers, c.Recordings)
 	}
 	p("  triggers dropped by the gateway while suppressed: %d\n", r.TriggersDropped)
+	r.writeTimeline(w)
 	u := r.Uplink
 	ratio := 0.0
 	if u.CompressedBytes > 0 {
