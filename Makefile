@@ -6,13 +6,18 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo test test-kill test-vcan test-arm64 vet build cross tools-test tools-arm64 fuzz bench clean
+.PHONY: all demo attack test test-kill test-vcan test-arm64 vet build cross tools-test tools-arm64 fuzz bench clean
 
 all: build
 
-## demo: run the built-in drive (virtual CAN, embedded broker) and print the report
+## demo: run the built-in drive (virtual CAN, embedded broker), print the report, draw out/demo.svg
 demo:
-	$(GO) run ./cmd/quietzone demo
+	$(GO) run ./cmd/quietzone demo --svg out/demo.svg --json out/demo.json
+
+## attack: the boundary-inference attack with TRIPS trips past the demo's depot; out/attack.svg
+TRIPS ?= 200
+attack:
+	$(GO) run ./cmd/quietzone attack --trips $(TRIPS) --svg out/attack.svg
 
 ## test: go vet and the race-enabled unit and integration tests (real Mosquitto)
 test: tools-test vet

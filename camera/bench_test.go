@@ -53,18 +53,27 @@ func TestApplyDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	c := newController(t, threeSpecs(t), discard{}, camera.Options{Resend: time.Millisecond})
+	specs := threeSpecs(t)
+	specs[0].PurgeOnEntry, specs[0].HasStatus = true, true
+	c := newController(t, specs, discard{}, camera.Options{Resend: time.Millisecond, Grace: 5 * time.Millisecond})
 	now := t0
 	suppress := false
+	esc := make([]camera.Escalation, 0, len(specs))
 	if n := testing.AllocsPerRun(100, func() {
 		now = now.Add(time.Millisecond)
 		suppress = !suppress
 		_ = c.Apply(now, suppress)
-		now = now.Add(time.Millisecond)
-		_ = c.Tick(now)
-		c.ObserveStatus(0, camera.DefaultCodes.Recording, now)
+		for i := 0; i < 4; i++ { // long enough recording while suppressed to escalate
+			now = now.Add(2 * time.Millisecond)
+			_ = c.Tick(now)
+			c.ObserveStatus(0, camera.DefaultCodes.Recording, now)
+		}
 		c.ObserveTrigger(1, suppress, now)
+		esc = c.Escalations(esc[:0])
 	}); n != 0 {
-		t.Errorf("Apply+Tick+Observe allocate %v times per run, want 0", n)
+		t.Errorf("Apply+Tick+Observe+Escalations allocate %v times per run, want 0", n)
+	}
+	if c.Stats().Escalations == 0 || c.Stats().Purges == 0 {
+		t.Errorf("the run never escalated or purged: %+v", c.Stats())
 	}
 }

@@ -17,8 +17,10 @@ type Class string
 const (
 	// Exterior cameras record the surroundings (sentry, dashcam).
 	Exterior Class = "exterior"
-	// Cabin cameras record the occupants. They stay off unless the
-	// configuration enables them: cabin data stays in the car by default.
+	// Cabin cameras record the occupants. They stay off unless enabled
+	// (Spec.Enabled; the gateway enables one only when both the vehicle's
+	// configuration and the fleet's policy allow it): cabin data stays in
+	// the car by default.
 	Cabin Class = "cabin"
 )
 
@@ -66,6 +68,16 @@ type Spec struct {
 	// Enabled allows a cabin camera to record when not suppressed.
 	// Exterior cameras ignore it.
 	Enabled bool
+	// PurgeOnEntry: the command that suppresses the camera carries the
+	// purge code (deny and drop the pre-event buffer) once, on every
+	// entry into suppression, so that footage of the approach to a zone
+	// cannot be saved by a later trigger. It needs a command signal.
+	PurgeOnEntry bool
+	// HasStatus: the camera reports its status on the bus. Its silence
+	// then counts as doubt: silent while it may not record and its power
+	// cannot be cut (no line, or the cut failed) is escalated like
+	// recording (Unverified).
+	HasStatus bool
 }
 
 // FrameWriter sends command frames; a virtual-bus port or SocketCAN.
@@ -82,6 +94,11 @@ type Options struct {
 	// Resend: the command frame is repeated this often, so that a camera
 	// that restarts learns its command within one period.
 	Resend time.Duration
+	// Grace is how long a camera may go on recording (by its status)
+	// after it was told to stop, before it is escalated: its power cut
+	// again, the command resent, and an Escalation handed out. It is the
+	// time a camera takes to stop; default 2 s.
+	Grace time.Duration
 }
 
 // Stats count what the controller did and saw.
@@ -92,6 +109,9 @@ type Stats struct {
 	TriggersAllowed   uint64 // triggers while recording was allowed
 	TriggersDropped   uint64 // triggers while suppressed: counted, nothing recorded
 	DisobedientStatus uint64 // status frames saying "recording" while suppressed
+	Purges            uint64 // purge commands delivered (one per camera and entry)
+	Escalations       uint64 // cameras escalated: disobedient or unverified beyond the grace period
+	StatusLost        uint64 // times a camera's status went silent for StatusTimeout
 }
 
 // State is the controller's view of one camera.
@@ -104,12 +124,62 @@ type State struct {
 	Powered    bool
 	Status     Status
 	StatusTime time.Time
+	// Suspect is when the camera began to breach its command (recording
+	// while not allowed, or silent and uncut); zero while it obeys.
+	// Escalated: it was escalated for this breach.
+	Suspect   time.Time
+	Escalated bool
+}
+
+// Breach says how a camera failed its command.
+type Breach uint8
+
+// Breaches.
+const (
+	// Disobeyed: its status said it was recording while it was not
+	// allowed to record.
+	Disobeyed Breach = iota + 1
+	// Unverified: its status went silent (or was never heard) while it
+	// was not allowed to record and its power could not be cut, so that
+	// nothing shows it stopped.
+	Unverified
+)
+
+func (b Breach) String() string {
+	switch b {
+	case Disobeyed:
+		return "disobeyed"
+	case Unverified:
+		return "unverified"
+	}
+	return fmt.Sprintf("breach(%d)", b)
+}
+
+// Escalation is a camera that breached its command for longer than the
+// grace period. The controller has cut its power again and resends the
+// command; the caller raises the alarm.
+type Escalation struct {
+	Camera int // index, as Lookup returns it
+	Name   string
+	Class  Class
+	Breach Breach
+	// Since is when the breach began, At when the grace period ran out.
+	Since, At time.Time
 }
 
 type cam struct {
 	spec    Spec
 	state   State
 	trigger bool
+	purge   bool // the next command carries the purge code
+	// lastBreach is the last time the camera was seen breaching: a
+	// breach ends only after it obeyed for a whole grace period, so that
+	// a camera flapping between "recording" and "idle" cannot restart
+	// the clock.
+	lastBreach time.Time
+	pending    bool // escalated, not yet handed out by Escalations
+	breach     Breach
+	escAt      time.Time
 }
 
 // Controller drives all cameras of a vehicle.
@@ -120,6 +190,7 @@ type Controller struct {
 	msgs       []*can.Message // distinct command messages
 	suppressed bool
 	applied    bool
+	forceSend  bool // an escalation: resend at the next Tick
 	lastSend   time.Time
 	stats      Stats
 	frame      can.Frame // reused by send, so that it does not allocate
@@ -137,6 +208,9 @@ func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, erro
 	if opts.Resend <= 0 {
 		opts.Resend = time.Second
 	}
+	if opts.Grace <= 0 {
+		opts.Grace = 2 * time.Second
+	}
 	c := &Controller{opts: opts, w: w, suppressed: true}
 	seen := map[string]bool{}
 	commands := map[*can.Signal]string{} // command signal -> camera
@@ -151,6 +225,9 @@ func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, erro
 		if s.Power == nil && s.Command == nil {
 			return nil, fmt.Errorf("camera %s: neither a power line nor a command signal: it could not be suppressed", s.Name)
 		}
+		if s.PurgeOnEntry && s.Command == nil {
+			return nil, fmt.Errorf("camera %s: purge on entry needs a command signal to carry it", s.Name)
+		}
 		if s.Command != nil {
 			if w == nil {
 				return nil, fmt.Errorf("camera %s: command signal but no CAN writer", s.Name)
@@ -159,7 +236,7 @@ func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, erro
 				return nil, fmt.Errorf("camera %s: command signal %s already commands camera %s", s.Name, s.Command.Name, other)
 			}
 			commands[s.Command] = s.Name
-			if err := checkCodes(s.Command, opts.Codes); err != nil {
+			if err := checkCodes(s.Command, opts.Codes, s.PurgeOnEntry); err != nil {
 				return nil, fmt.Errorf("camera %s: %w", s.Name, err)
 			}
 			if !containsMsg(c.msgs, s.Command.Message) {
@@ -174,14 +251,21 @@ func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, erro
 	return c, nil
 }
 
-// checkCodes makes sure the deny and allow codes reach the camera as given:
-// SetRaw drops the bits that do not fit, which could turn a deny into an
-// allow.
-func checkCodes(s *can.Signal, codes Codes) error {
-	for _, c := range []struct {
+// checkCodes makes sure the deny and allow codes (and the purge code, when
+// it is used) reach the camera as given: SetRaw drops the bits that do not
+// fit, which could turn a deny into an allow.
+func checkCodes(s *can.Signal, codes Codes, purge bool) error {
+	check := []struct {
 		name string
 		code int64
-	}{{"deny", codes.Deny}, {"allow", codes.Allow}} {
+	}{{"deny", codes.Deny}, {"allow", codes.Allow}}
+	if purge {
+		check = append(check, struct {
+			name string
+			code int64
+		}{"purge", codes.Purge})
+	}
+	for _, c := range check {
 		var d [can.MaxDataLen]byte
 		s.SetRaw(&d, uint64(c.code))
 		if s.Raw(&d) != c.code {
@@ -190,6 +274,9 @@ func checkCodes(s *can.Signal, codes Codes) error {
 	}
 	if codes.Deny == codes.Allow {
 		return fmt.Errorf("command signal %s: deny code %d and allow code %d are the same", s.Name, codes.Deny, codes.Allow)
+	}
+	if purge && codes.Purge == codes.Allow {
+		return fmt.Errorf("command signal %s: purge code %d and allow code %d are the same", s.Name, codes.Purge, codes.Allow)
 	}
 	return nil
 }
@@ -239,13 +326,26 @@ func (c *Controller) mayRecord(i int) bool {
 // command frames and sets every power line. It always tries every camera
 // and returns every error, joined; a failure is never a reason to stop
 // cutting power to the others.
+//
+// An entry into suppression (the first Apply, or suppress after allow)
+// purges the pre-event buffer of every camera with PurgeOnEntry. A camera
+// that is not allowed to record from now on gets Options.Grace, counted
+// from now, to stop.
 func (c *Controller) Apply(now time.Time, suppress bool) error {
+	entry := suppress && (!c.applied || !c.suppressed)
 	c.suppressed = suppress
 	c.applied = true
 	for i := range c.cams {
-		c.cams[i].state.Allowed = !suppress && c.mayRecord(i)
+		k := &c.cams[i]
+		k.state.Allowed = !suppress && c.mayRecord(i)
+		// A purge not yet delivered stays due while suppressed.
+		k.purge = suppress && k.spec.PurgeOnEntry && (entry || k.purge)
 	}
-	return errors.Join(c.power(), c.send(now))
+	err := errors.Join(c.power(), c.send(now))
+	for i := range c.cams {
+		c.verify(i, now)
+	}
+	return err
 }
 
 // power sets every power line to what its camera's command says.
@@ -288,17 +388,26 @@ func (c *Controller) send(now time.Time) error {
 				continue
 			}
 			code := c.opts.Codes.Deny
-			if k.state.Allowed {
+			switch {
+			case k.state.Allowed:
 				code = c.opts.Codes.Allow
+			case k.purge:
+				code = c.opts.Codes.Purge
 			}
 			k.spec.Command.SetRaw(&f.Data, uint64(code))
 		}
 		if err := c.w.WriteFrame(f); err != nil {
 			c.stats.CommandErrors++
 			errs = append(errs, fmt.Errorf("send camera command %s: %w", m.Name, err))
-			continue
+			continue // a purge not delivered goes with the retry
 		}
 		c.stats.Commands++
+		for i := range c.cams {
+			if k := &c.cams[i]; k.purge && k.spec.Command != nil && k.spec.Command.Message == m {
+				k.purge = false
+				c.stats.Purges++
+			}
+		}
 	}
 	if len(errs) == 0 {
 		c.lastSend = now // on failure, the next tick tries again
@@ -306,12 +415,14 @@ func (c *Controller) send(now time.Time) error {
 	return errors.Join(errs...)
 }
 
-// Tick repeats the command frames when they are due and ages out status.
+// Tick repeats the command frames when they are due, ages out status and
+// checks every camera against its command (see Escalations).
 func (c *Controller) Tick(now time.Time) error {
 	for i := range c.cams {
 		st := &c.cams[i].state
 		if st.Status != Unknown && now.Sub(st.StatusTime) > c.opts.StatusTimeout {
 			st.Status = Unknown
+			c.stats.StatusLost++
 		}
 	}
 	if !c.applied {
@@ -321,11 +432,83 @@ func (c *Controller) Tick(now time.Time) error {
 	// every tick writes every line again (writing the same level is
 	// harmless), so a glitch or a transient error heals within a tick.
 	err := c.power()
+	for i := range c.cams {
+		c.verify(i, now)
+	}
 	// A clock stepped backwards (NTP, GNSS time) must not silence resends.
-	if now.Sub(c.lastSend) < c.opts.Resend && !now.Before(c.lastSend) {
+	if !c.forceSend && now.Sub(c.lastSend) < c.opts.Resend && !now.Before(c.lastSend) {
 		return err
 	}
+	c.forceSend = false // a failed send is retried next tick anyway
 	return errors.Join(err, c.send(now))
+}
+
+// breachOf says whether camera k is breaching its command now.
+func (c *Controller) breachOf(k *cam) Breach {
+	switch {
+	case k.state.Allowed:
+		return 0
+	case k.state.Status == Recording:
+		return Disobeyed
+	case k.state.Status == Unknown && k.spec.HasStatus && k.state.Powered:
+		// Powered is true without a line and when the cut failed.
+		return Unverified
+	}
+	return 0
+}
+
+// verify follows camera i's breach and escalates it once its grace period
+// is over: the power line is cut again at once and the command is resent
+// at the next Tick. One escalation per breach; a breach ends when the
+// camera has obeyed for a whole grace period.
+func (c *Controller) verify(i int, now time.Time) {
+	k := &c.cams[i]
+	st := &k.state
+	b := c.breachOf(k)
+	if !c.applied || k.state.Allowed {
+		st.Suspect, st.Escalated = time.Time{}, false
+		return
+	}
+	if b == 0 {
+		if !st.Suspect.IsZero() && now.Sub(k.lastBreach) > c.opts.Grace {
+			st.Suspect, st.Escalated = time.Time{}, false
+		}
+		return
+	}
+	k.lastBreach = now
+	// A clock stepped backwards restarts the grace period rather than
+	// stretching it by the step.
+	if st.Suspect.IsZero() || now.Before(st.Suspect) {
+		st.Suspect = now
+	}
+	if st.Escalated || now.Sub(st.Suspect) <= c.opts.Grace {
+		return
+	}
+	st.Escalated = true
+	k.pending, k.breach, k.escAt = true, b, now
+	c.stats.Escalations++
+	c.forceSend = true
+	if k.spec.Power != nil {
+		if err := k.spec.Power.Out(c.level(k, false)); err != nil {
+			c.stats.PowerErrors++ // Powered stays true: the cut is still in doubt
+		} else {
+			st.Powered = false
+		}
+	}
+}
+
+// Escalations appends to dst the cameras escalated since the last call,
+// each once. It does not allocate when dst has room for every camera.
+func (c *Controller) Escalations(dst []Escalation) []Escalation {
+	for i := range c.cams {
+		k := &c.cams[i]
+		if !k.pending {
+			continue
+		}
+		k.pending = false
+		dst = append(dst, Escalation{Camera: i, Name: k.spec.Name, Class: k.spec.Class, Breach: k.breach, Since: k.state.Suspect, At: k.escAt})
+	}
+	return dst
 }
 
 // ObserveStatus records a status signal's raw value from camera i.
@@ -348,6 +531,7 @@ func (c *Controller) ObserveStatus(i int, raw int64, now time.Time) {
 		k.state.Status = Unknown
 	}
 	k.state.StatusTime = now
+	c.verify(i, now)
 }
 
 // ObserveTrigger records camera i's trigger input. A rising trigger while

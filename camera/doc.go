@@ -8,8 +8,23 @@
 // frames and power-line levels, and compares the cameras' reported status
 // with what it commanded.
 //
+// Enforcement does not trust one path: suppression sends "deny" (or, on
+// entry, "purge": deny and drop the pre-event buffer, for cameras with
+// PurgeOnEntry) and cuts the power line; every Tick writes every line
+// again and the command is repeated every Options.Resend. The closed loop
+// watches each camera's status: a camera that says it is recording while
+// it may not, or that falls silent while it may not record and its power
+// cannot be cut, is in breach; once a breach outlasts Options.Grace the
+// controller cuts the line again, resends the command at once and hands
+// out an Escalation (Escalations), which the caller turns into an alarm.
+// A status not heard for Options.StatusTimeout becomes Unknown and is
+// counted (Stats.StatusLost). Triggers while a camera may not record are
+// counted and dropped.
+//
 // The Controller is driven by one goroutine (the gateway's decision loop);
 // time is passed in, never read from a clock, so that tests replay exact
-// timelines. The package does not know where zones are or why it is told
-// to suppress. Fakes for tests live in camera/cameratest.
+// timelines, and nothing on its path allocates. The package does not know
+// where zones are or why it is told to suppress. OpenPin opens real lines
+// through periph's host drivers (the Linux GPIO character device by line
+// name); fakes for tests live in camera/cameratest.
 package camera

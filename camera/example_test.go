@@ -53,3 +53,49 @@ func Example_suppress() {
 	// suppress=true  GPIO17=Low  GPIO27=High 300#1100000000000000
 	// suppress=false GPIO17=High GPIO27=High 300#1000000000000000
 }
+
+// Example_escalation closes the loop: a camera told to stop goes on saying
+// it records. Within the grace period nothing happens; after it, the
+// controller cuts the power line again, resends the command and hands out
+// one Escalation, which the gateway turns into an alarm and an audit event.
+func Example_escalation() {
+	data, err := profiles.FS.ReadFile("quietzone.dbc")
+	if err != nil {
+		log.Fatal(err)
+	}
+	db, err := can.LoadDBC("quietzone.dbc", data)
+	if err != nil {
+		log.Fatal(err)
+	}
+	front := cameratest.NewPin("GPIO17")
+	c, err := camera.NewController([]camera.Spec{{
+		Name: "front", Class: camera.Exterior, Power: front,
+		Command:   db.Message("CAM_Command").Signal("CAM_FrontCmd"),
+		HasStatus: true, PurgeOnEntry: true,
+	}}, &cameratest.Frames{}, camera.Options{Grace: 2 * time.Second})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	if err := c.Apply(start, true); err != nil { // deny, purge, power off
+		log.Fatal(err)
+	}
+	var esc []camera.Escalation
+	for ms := 100; ms <= 3000; ms += 100 {
+		now := start.Add(time.Duration(ms) * time.Millisecond)
+		c.ObserveStatus(0, camera.DefaultCodes.Recording, now) // it says it records
+		if err := c.Tick(now); err != nil {
+			log.Fatal(err)
+		}
+		for _, e := range c.Escalations(esc[:0]) {
+			fmt.Printf("%s %s: %v after the breach began, power line %s\n",
+				e.Name, e.Breach, e.At.Sub(e.Since), cameratest.Level(front))
+		}
+	}
+	fmt.Printf("%+v\n", c.Stats())
+
+	// Output:
+	// front disobeyed: 2.1s after the breach began, power line Low
+	// {Commands:4 CommandErrors:0 PowerErrors:0 TriggersAllowed:0 TriggersDropped:0 DisobedientStatus:30 Purges:1 Escalations:1 StatusLost:0}
+}

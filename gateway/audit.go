@@ -15,8 +15,13 @@ const (
 	AuditManualOff      AuditKind = "manual.off"
 	AuditPolicyApplied  AuditKind = "policy.applied"
 	AuditPolicyRejected AuditKind = "policy.rejected"
-	AuditCameraDisobey  AuditKind = "camera.disobedient"
-	AuditQueueDrop      AuditKind = "queue.drop"
+	// AuditCameraDisobey: a camera said it was recording while it was
+	// not allowed to, for longer than its grace period (escalated).
+	AuditCameraDisobey AuditKind = "camera.disobedient"
+	// AuditCameraUnverified: a camera fell silent while it was not
+	// allowed to record and its power could not be cut (escalated).
+	AuditCameraUnverified AuditKind = "camera.unverified"
+	AuditQueueDrop        AuditKind = "queue.drop"
 )
 
 // AuditEvent is one entry for the fleet's audit trail.

@@ -26,14 +26,16 @@ import (
 // Config is the daemon's configuration file. Relative paths in it are
 // relative to the file's directory.
 type Config struct {
-	Vehicle  VehicleConfig  `yaml:"vehicle"`
-	Zones    ZonesConfig    `yaml:"zones"`
-	Policy   string         `yaml:"policy"`
-	Cameras  []CameraConfig `yaml:"cameras"`
-	Decision Decision       `yaml:"decision"`
-	Uplink   UplinkConfig   `yaml:"uplink"`
-	Fleet    FleetConfig    `yaml:"fleet"`
-	Audit    AuditConfig    `yaml:"audit"`
+	Vehicle VehicleConfig  `yaml:"vehicle"`
+	Zones   ZonesConfig    `yaml:"zones"`
+	Policy  string         `yaml:"policy"`
+	Cameras []CameraConfig `yaml:"cameras"`
+	// Enforcement wires what checks and shows the cameras' suppression.
+	Enforcement EnforcementConfig `yaml:"enforcement"`
+	Decision    Decision          `yaml:"decision"`
+	Uplink      UplinkConfig      `yaml:"uplink"`
+	Fleet       FleetConfig       `yaml:"fleet"`
+	Audit       AuditConfig       `yaml:"audit"`
 
 	path string
 	root *yaml.Node
@@ -64,8 +66,42 @@ type CameraConfig struct {
 	PowerLine string `yaml:"power_line"`
 	// PowerActiveLow: the camera is powered when the line is low.
 	PowerActiveLow bool `yaml:"power_active_low"`
-	// Enabled lets a cabin camera record outside zones.
+	// Enabled lets a cabin camera record outside zones, if the policy
+	// allows cabin cameras too (cameras: {cabin: true}).
 	Enabled bool `yaml:"enabled"`
+	// PurgeOnEntry: on every entry into suppression the camera is told
+	// to drop its pre-event buffer (needs a command in the profile).
+	PurgeOnEntry bool `yaml:"purge_on_entry"`
+	// TriggerLine is the GPIO line name of the camera's motion trigger,
+	// besides the profile's camera.NAME.trigger signal.
+	TriggerLine      string `yaml:"trigger_line"`
+	TriggerActiveLow bool   `yaml:"trigger_active_low"`
+}
+
+// EnforcementConfig configures the closed loop, the privacy switch, the
+// indicator and the saved suppression state. Every key is optional.
+type EnforcementConfig struct {
+	// Grace is how long a camera may go on recording (by its status)
+	// after it was told to stop before it is escalated; default 2s.
+	Grace time.Duration `yaml:"grace"`
+	// StatusTimeout: a camera not heard for this long is unknown;
+	// default 2s.
+	StatusTimeout time.Duration `yaml:"status_timeout"`
+	// Resend is how often the command frames are repeated; default 1s.
+	Resend time.Duration `yaml:"resend"`
+	// SwitchLine is the GPIO line name of the privacy switch, besides
+	// the profile's privacy.switch signal; SwitchMode is level (default)
+	// or toggle (a push button).
+	SwitchLine      string `yaml:"switch_line"`
+	SwitchActiveLow bool   `yaml:"switch_active_low"`
+	SwitchMode      string `yaml:"switch_mode"`
+	// IndicatorLine is the GPIO line name of a light that is on while
+	// any suppression holds.
+	IndicatorLine      string `yaml:"indicator_line"`
+	IndicatorActiveLow bool   `yaml:"indicator_active_low"`
+	// StateFile keeps the suppression state across restarts; default
+	// suppression.json in uplink.state_dir.
+	StateFile string `yaml:"state_file"`
 }
 
 // UplinkConfig says where telemetry goes.
@@ -300,13 +336,8 @@ func (c *Config) check(doc *yamlDoc) error {
 	if len(c.Cameras) == 0 {
 		return doc.errorf(nil, "cameras: at least one camera is required")
 	}
-	for i, cam := range c.Cameras {
-		if cam.Name == "" {
-			return doc.errorf([]any{"cameras", i}, "camera without a name")
-		}
-		if cam.Class != string(camera.Exterior) && cam.Class != string(camera.Cabin) {
-			return doc.errorf([]any{"cameras", i, "class"}, "camera %s: class %q, want exterior or cabin", cam.Name, cam.Class)
-		}
+	if err := c.checkCameras(doc); err != nil {
+		return err
 	}
 	if err := c.Decision.validate(); err != nil {
 		return doc.errorf([]any{"decision"}, "%v", err)
@@ -352,6 +383,72 @@ func (c *Config) ZoneOptions(pol *uplink.Policy) geofence.Options {
 		DefaultBufferM: c.Zones.DefaultBufferM,
 		ReachM:         c.Decision.ZoneReachM(pol.PositionMarginM()),
 	}
+}
+
+// checkCameras checks the cameras and the enforcement section: names,
+// classes, durations, and that no GPIO line has two uses.
+func (c *Config) checkCameras(doc *yamlDoc) error {
+	lines := map[string]string{} // line name -> its use
+	useLine := func(path []any, line, use string) error {
+		if line == "" {
+			return nil
+		}
+		if other, dup := lines[line]; dup {
+			return doc.errorf(path, "gpio line %s is already the %s", line, other)
+		}
+		lines[line] = use
+		return nil
+	}
+	names := map[string]bool{}
+	for i, cam := range c.Cameras {
+		if cam.Name == "" {
+			return doc.errorf([]any{"cameras", i}, "camera without a name")
+		}
+		if names[cam.Name] {
+			return doc.errorf([]any{"cameras", i, "name"}, "camera %s: a second camera of that name", cam.Name)
+		}
+		names[cam.Name] = true
+		if cam.Class != string(camera.Exterior) && cam.Class != string(camera.Cabin) {
+			return doc.errorf([]any{"cameras", i, "class"}, "camera %s: class %q, want exterior or cabin", cam.Name, cam.Class)
+		}
+		if cam.Enabled && cam.Class != string(camera.Cabin) {
+			return doc.errorf([]any{"cameras", i, "enabled"}, "camera %s: enabled is for cabin cameras (exterior ones record outside zones anyway)", cam.Name)
+		}
+		if err := useLine([]any{"cameras", i, "power_line"}, cam.PowerLine, "power line of camera "+cam.Name); err != nil {
+			return err
+		}
+		if err := useLine([]any{"cameras", i, "trigger_line"}, cam.TriggerLine, "trigger of camera "+cam.Name); err != nil {
+			return err
+		}
+	}
+	e := &c.Enforcement
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"grace", e.Grace}, {"status_timeout", e.StatusTimeout}, {"resend", e.Resend}} {
+		if d.v < 0 || (d.v > 0 && d.v < time.Millisecond) || d.v > time.Hour {
+			return doc.errorf([]any{"enforcement", d.key}, "enforcement.%s: %v, want 1ms to 1h (or unset for the default)", d.key, d.v)
+		}
+	}
+	if _, err := ParseSwitchMode(e.SwitchMode); err != nil {
+		return doc.errorf([]any{"enforcement", "switch_mode"}, "enforcement.%v", err)
+	}
+	if err := useLine([]any{"enforcement", "switch_line"}, e.SwitchLine, "privacy switch"); err != nil {
+		return err
+	}
+	return useLine([]any{"enforcement", "indicator_line"}, e.IndicatorLine, "indicator")
+}
+
+// StateFilePath is where the suppression state is kept: enforcement
+// .state_file, or suppression.json in uplink.state_dir; "" for nowhere.
+func (c *Config) StateFilePath() string {
+	switch {
+	case c.Enforcement.StateFile != "":
+		return c.Resolve(c.Enforcement.StateFile)
+	case c.Uplink.StateDir != "":
+		return filepath.Join(c.Resolve(c.Uplink.StateDir), StateFileName)
+	}
+	return ""
 }
 
 // Path returns the file the config was read from.
@@ -430,9 +527,18 @@ func Load(path string) (*Setup, error) {
 		if !hasCmd && cc.PowerLine == "" {
 			return nil, doc.errorf([]any{"cameras", i}, "camera %s: the profile has no command for it and it has no power_line: it could not be suppressed", cc.Name)
 		}
+		if cc.Enabled && !pol.CabinCameras {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s is enabled, but the policy does not allow cabin cameras (cameras: {cabin: true}): it stays off", path, doc.line("cameras", i, "enabled"), cc.Name))
+		}
+		if cc.PurgeOnEntry && !hasCmd {
+			return nil, doc.errorf([]any{"cameras", i, "purge_on_entry"}, "camera %s: purge_on_entry needs a command for it in the profile", cc.Name)
+		}
 		if prof.Signal(cameraRolePrefix+cc.Name+".status") == nil {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s has no status signal: obedience cannot be verified", path, doc.line("cameras", i), cc.Name))
 		}
+	}
+	if cfg.StateFilePath() == "" {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: no enforcement.state_file and no uplink.state_dir: suppression and the privacy switch are not kept across restarts", path))
 	}
 	return s, nil
 }

@@ -31,6 +31,14 @@ func TestLoadGoodConfig(t *testing.T) {
 	if len(s.Profile.Commands) != 3 {
 		t.Errorf("profile commands %v", s.Profile.Commands)
 	}
+	e := s.Config.Enforcement
+	if e.Grace != 2*time.Second || e.SwitchMode != "level" || e.IndicatorLine != "GPIO6" ||
+		!s.Config.Cameras[0].PurgeOnEntry || !s.Config.Cameras[1].PowerActiveLow {
+		t.Errorf("enforcement %+v, cameras %+v", e, s.Config.Cameras)
+	}
+	if got, want := s.Config.StateFilePath(), filepath.Join("testdata/good/state", gateway.StateFileName); got != want {
+		t.Errorf("state file %s, want %s (in uplink.state_dir)", got, want)
+	}
 }
 
 // writeSet copies the good configuration into a temporary directory,
@@ -102,6 +110,15 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"fleet without a store key", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  keys: [fleet.pub]\n"}, "quietzone.yaml:10: fleet.key_file (or uplink.queue.key_file) is required"},
 		{"fleet key missing", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: fleet.key\n  keys: [nope.pub]\n"}, "quietzone.yaml:12: load public key"},
 		{"fleet key not a key", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: fleet.key\n  keys: [policy.yaml]\n"}, "quietzone.yaml:12: load"},
+		{"enabled exterior", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - {name: front, class: exterior}\n  - name: rear\n    class: exterior\n    enabled: true\n"}, "quietzone.yaml:12: camera rear: enabled is for cabin cameras"},
+		{"duplicate camera", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - {name: front, class: exterior}\n  - {name: front, class: exterior}\n"}, "quietzone.yaml:10: camera front: a second camera"},
+		{"line used twice", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - {name: front, class: exterior, power_line: GPIO17}\n  - name: rear\n    class: exterior\n    trigger_line: GPIO17\n"}, "quietzone.yaml:12: gpio line GPIO17 is already the power line of camera front"},
+		{"switch on a power line", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior, power_line: GPIO17}]\nenforcement:\n  indicator_line: GPIO5\n  switch_line: GPIO17\n"}, "quietzone.yaml:11: gpio line GPIO17 is already the power line of camera front"},
+		{"purge without a command", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - name: side\n    class: exterior\n    power_line: GPIO9\n    purge_on_entry: true\n"}, "quietzone.yaml:12: camera side: purge_on_entry needs a command"},
+		{"negative grace", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nenforcement:\n  grace: -1s\n"}, "quietzone.yaml:10: enforcement.grace: -1s, want 1ms to 1h"},
+		{"bad switch mode", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nenforcement:\n  switch_mode: push\n"}, "quietzone.yaml:10: enforcement.switch mode \"push\": want level or toggle"},
+		{"unknown enforcement key", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nenforcement:\n  grace_period: 2s\n"}, "quietzone.yaml:10: field grace_period not found"},
+		{"unknown camera key", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - name: front\n    class: exterior\n    purge: true\n"}, "quietzone.yaml:11: field purge not found"},
 		{"missing policy file", map[string]string{"quietzone.yaml": strings.Replace(goodHead, "policy.yaml", "nope.yaml", 1) + "cameras: [{name: front, class: exterior}]\n"}, "nope.yaml: no such file"},
 	}
 	for _, tc := range cases {

@@ -31,6 +31,16 @@ type Hardware struct {
 	// needs, for a bus that can filter in the kernel.
 	OpenBus func(iface string, filters []can.Filter) (Bus, error)
 	OpenPin func(line string) (gpio.PinOut, error)
+	// OpenInput opens a GPIO input (a trigger, the privacy switch); it
+	// may be nil when the configuration names none.
+	OpenInput func(line string) (gpio.PinIn, error)
+}
+
+func (hw Hardware) input(line string) (gpio.PinIn, error) {
+	if hw.OpenInput == nil {
+		return nil, fmt.Errorf("gpio input %s: this hardware has no GPIO inputs", line)
+	}
+	return hw.OpenInput(line)
 }
 
 // DaemonOptions are the parts of a daemon that are not configuration.
@@ -96,26 +106,15 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		d.buses = append(d.buses, b)
 		sources = append(sources, b)
 	}
-	specs := make([]camera.Spec, 0, len(cfg.Cameras))
-	for _, cc := range cfg.Cameras {
-		sp := camera.Spec{
-			Name:           cc.Name,
-			Class:          camera.Class(cc.Class),
-			PowerActiveLow: cc.PowerActiveLow,
-			Command:        s.Profile.Commands[cc.Name],
-			Enabled:        cc.Enabled,
-		}
-		if cc.PowerLine != "" {
-			p, err := hw.OpenPin(cc.PowerLine)
-			if err != nil {
-				d.Close()
-				return nil, fmt.Errorf("new daemon: camera %s: %w", cc.Name, err)
-			}
-			sp.Power = p
-		}
-		specs = append(specs, sp)
+	enf, specs, err := openEnforcement(s, hw)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("new daemon: %w", err)
 	}
-	cams, err := camera.NewController(specs, d.buses[0], camera.Options{Codes: s.Profile.Codes})
+	ec := cfg.Enforcement
+	cams, err := camera.NewController(specs, d.buses[0], camera.Options{
+		Codes: s.Profile.Codes, Grace: ec.Grace, StatusTimeout: ec.StatusTimeout, Resend: ec.Resend,
+	})
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
@@ -126,6 +125,7 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
 	d.Uplink, d.Publisher, d.Queue, d.Pseudonym = d.pipe.up, d.pipe.pub, d.pipe.queue, d.pipe.pseudonym
+	enf.Alarms = d.pipe
 	dcs := cfg.Decision
 	dcs.TelemetryPeriod = s.Policy.TelemetryPeriod
 	dcs.WithholdMarginM = s.Policy.PositionMarginM()
@@ -141,6 +141,7 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		Logger:       o.Logger,
 		Decision:     dcs,
 		Privacy:      Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM},
+		Enforcement:  enf,
 		Audit:        auditor,
 	})
 	if err != nil {
@@ -149,6 +150,67 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 	}
 	d.connectFleet()
 	return d, nil
+}
+
+// openEnforcement opens the cameras' lines and the enforcement's inputs
+// and indicator, and names the state file. The alarms go to the uplink
+// pipe; NewDaemon sets them once it has one.
+func openEnforcement(s *Setup, hw Hardware) (Enforcement, []camera.Spec, error) {
+	cfg := s.Config
+	ec := cfg.Enforcement
+	var e Enforcement
+	specs := make([]camera.Spec, 0, len(cfg.Cameras))
+	for _, cc := range cfg.Cameras {
+		sp := camera.Spec{
+			Name:           cc.Name,
+			Class:          camera.Class(cc.Class),
+			PowerActiveLow: cc.PowerActiveLow,
+			Command:        s.Profile.Commands[cc.Name],
+			Enabled:        cc.Enabled && s.Policy.CabinCameras, // both the vehicle and the fleet
+			PurgeOnEntry:   cc.PurgeOnEntry,
+			HasStatus:      s.Profile.Signal(cameraRolePrefix+cc.Name+".status") != nil,
+		}
+		if cc.PowerLine != "" {
+			p, err := hw.OpenPin(cc.PowerLine)
+			if err != nil {
+				return e, nil, fmt.Errorf("camera %s: %w", cc.Name, err)
+			}
+			sp.Power = p
+		}
+		if cc.TriggerLine != "" {
+			p, err := hw.input(cc.TriggerLine)
+			if err != nil {
+				return e, nil, fmt.Errorf("camera %s trigger: %w", cc.Name, err)
+			}
+			if e.Triggers == nil {
+				e.Triggers = map[string]Input{}
+			}
+			e.Triggers[cc.Name] = Input{Pin: p, ActiveLow: cc.TriggerActiveLow}
+		}
+		specs = append(specs, sp)
+	}
+	var err error
+	if e.SwitchMode, err = ParseSwitchMode(ec.SwitchMode); err != nil {
+		return e, nil, err
+	}
+	if ec.SwitchLine != "" {
+		p, err := hw.input(ec.SwitchLine)
+		if err != nil {
+			return e, nil, fmt.Errorf("privacy switch: %w", err)
+		}
+		e.Switch = &Input{Pin: p, ActiveLow: ec.SwitchActiveLow}
+	}
+	if ec.IndicatorLine != "" {
+		p, err := hw.OpenPin(ec.IndicatorLine)
+		if err != nil {
+			return e, nil, fmt.Errorf("privacy indicator: %w", err)
+		}
+		e.Indicator, e.IndicatorActiveLow = p, ec.IndicatorActiveLow
+	}
+	if path := cfg.StateFilePath(); path != "" {
+		e.State = NewStateFile(path)
+	}
+	return e, specs, nil
 }
 
 // newUplinkStack wires the uplink half of a daemon: the queue (q, or the

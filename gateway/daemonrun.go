@@ -63,7 +63,7 @@ func (d *Daemon) openFleet(s *Setup, o DaemonOptions, auditor Auditor) (*Setup, 
 	f, err := NewFleet(FleetOptions{
 		Keys:        s.FleetKeys,
 		Profile:     s.Profile.Name,
-		Dir:         cfg.fleetStateDir(),
+		Dir:         cfg.FleetStateDir(),
 		StoreKey:    s.StoreKey,
 		Clock:       o.Clock,
 		Audit:       auditor,

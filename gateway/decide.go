@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"context"
+	"log/slog"
 	"math"
-	"quietzone/geofence"
 	"time"
+
+	"quietzone/geofence"
 )
 
 // onFix judges a new position and re-decides.
@@ -121,7 +124,7 @@ func (g *Gateway) evaluate(now time.Time, newFix bool) {
 		}
 		return
 	}
-	a := g.z.ix.Assess(g.geoFix(now, g.fix), &g.z.kin)
+	a := g.z.ix.Assess(g.geoFix(&g.z.cur, now, g.fix), &g.z.kin)
 	g.withhold = !a.PositionClear
 	crossed := g.crossed(now)
 	if crossed {
@@ -143,6 +146,11 @@ func (g *Gateway) evaluate(now time.Time, newFix bool) {
 			g.setState(now, Near, "within the exit margin")
 		}
 	default:
+		if g.state != Clear && g.parkedHold(now) {
+			g.clearCount = 0 // a parked vehicle held by a zone cannot have left it
+			g.stats.Enforcement.ParkedFixes++
+			return
+		}
 		g.clearCount++
 		switch {
 		case g.state == Clear:
@@ -162,13 +170,17 @@ func (g *Gateway) setState(now time.Time, s State, reason string) {
 	g.account(now)
 	from := g.state
 	g.state = s
+	g.noteState(s)
 	g.stats.Transitions++
-	g.log.Info("state changed", "from", from, "to", s, "reason", reason)
+	// Guarded, so that a change does not allocate when nobody listens.
+	if g.log.Enabled(context.Background(), slog.LevelInfo) {
+		g.log.Info("state changed", "from", from, "to", s, "reason", reason)
+	}
 	if from.Suppressed() != s.Suppressed() {
 		g.applyCameras(now, s.Suppressed())
-		if s.Suppressed() {
+		if s.Suppressed() && g.opts.Audit != nil {
 			g.audit(now, AuditSuppressionOn, s.String()+": "+reason)
-		} else {
+		} else if !s.Suppressed() {
 			g.audit(now, AuditSuppressionOff, reason)
 		}
 	}
@@ -193,6 +205,7 @@ func (g *Gateway) applyCameras(now time.Time, suppress bool) {
 		g.stats.CameraErrors++
 		g.log.Error("camera command failed", "suppress", suppress, "err", err)
 	}
+	g.showIndicator(suppress)
 }
 
 // distanceM is the great-circle distance between two points in metres.

@@ -53,6 +53,18 @@
 // around each zone, withholding latched over the whole stretch, and a
 // trip's first and last stretch near a zone. A trip is an ignition cycle.
 //
+// Camera enforcement around the camera controller (enforce.go) belongs to
+// the loop too: escalated cameras (recording while suppressed beyond the
+// grace period, or silent and uncut) become an audit event and an alarm
+// for the uplink without a position; the privacy switch (the CAN role or
+// a GPIO line read by a goroutine of Run with WaitForEdge and a finite
+// timeout, level or toggle) holds the Manual state; an indicator line is
+// lit while any suppression holds. The suppression state (Saved: manual
+// mode, owed hysteresis, whether a zone holds the vehicle) is written
+// atomically to a state file off the loop and restored before the first
+// fix, and a zone holds a parked vehicle (ignition off, or wheels still):
+// its drifting fixes do not release it.
+//
 // The daemon (daemon.go) wires the uplink off the decision loop: a pipe
 // (pipe.go) hands snapshots to the uplink's own goroutine, so that the
 // durable queue's fsyncs never delay a camera decision; the queue lives in

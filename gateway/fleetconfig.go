@@ -41,7 +41,8 @@ type AuditConfig struct {
 // Pinned reports whether the configuration pins fleet keys.
 func (f FleetConfig) Pinned() bool { return len(f.Keys) > 0 }
 
-func (c *Config) fleetStateDir() string {
+// FleetStateDir is where the last good bundle is kept, or "" for none.
+func (c *Config) FleetStateDir() string {
 	if c.Fleet.StateDir != "" {
 		return c.Resolve(c.Fleet.StateDir)
 	}
@@ -74,7 +75,7 @@ func (c *Config) checkFleet(doc *yamlDoc) error {
 		}
 		return nil
 	}
-	if c.fleetStateDir() == "" {
+	if c.FleetStateDir() == "" {
 		return doc.errorf([]any{"fleet"}, "fleet.state_dir (or uplink.state_dir) is required: the last good bundle is kept there")
 	}
 	if c.fleetKeyFile() == "" {

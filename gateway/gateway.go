@@ -158,6 +158,9 @@ type Options struct {
 	Privacy Privacy
 	// Audit, when set, receives audit events (audit.go).
 	Audit Auditor
+	// Enforcement wires the privacy switch, the indicator, GPIO inputs,
+	// alarms and the saved suppression state (enforce.go).
+	Enforcement Enforcement
 }
 
 type roleKind uint8
@@ -212,6 +215,7 @@ type Stats struct {
 	// PathsCrossed the paths between fixes that passed through a buffer.
 	ZonesReplaced uint64
 	PathsCrossed  uint64
+	Enforcement   EnforcementStats
 	// PoliciesApplied counts policies switched to while running; LastFix
 	// is when the last accepted fix was taken; Cameras the cameras'
 	// states (status.go).
@@ -250,7 +254,8 @@ type Gateway struct {
 	speed    int
 	gpsSpeed int
 
-	z zoneState // zones.go
+	z zoneState   // zones.go
+	e enforcement // enforce.go
 
 	fix        fix
 	lastFixAt  time.Time // when the last fix was received, good or not
@@ -348,6 +353,9 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.hasPos = true
 	g.initZones()
+	if err := g.initEnforcement(); err != nil {
+		return nil, fmt.Errorf("new gateway: %w", err)
+	}
 	return g, nil
 }
 
@@ -379,12 +387,14 @@ func (g *Gateway) Stats() Stats {
 	return g.published
 }
 
-// Run suppresses every camera, then reads the sources and decides until ctx
-// is done or a source fails. On the way out it suppresses again, flushes
+// Run restores the saved suppression state, suppresses every camera, then
+// reads the sources and inputs and decides until ctx is done or a source
+// fails. On the way out it suppresses again, saves the state, flushes
 // telemetry and gives the publisher DrainTimeout to deliver it.
 func (g *Gateway) Run(ctx context.Context) error {
 	now := g.clock.Now()
 	g.state, g.since = Unknown, now
+	g.restore(now)
 	g.log.Info("gateway starting suppressed", "state", g.state)
 	g.applyCameras(now, true)
 
@@ -409,12 +419,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.startEnforcement(loopCtx, eg)
 
 	g.loop(loopCtx, frames)
 	end := g.clock.Now()
 	g.applyCameras(end, true) // fail closed when the gateway stops, while the buses are still open
 	close(closeSources)
 	srcErr := eg.Wait()
+	g.saveFinal()
 	g.account(end)
 	g.publishStats()
 	var errs []error
@@ -474,7 +486,11 @@ func (g *Gateway) loop(ctx context.Context, frames <-chan can.Frame) {
 			g.ticks.Add(1)
 		case ix := <-g.z.replace:
 			g.onZones(g.clock.Now(), ix)
+		case ev := <-g.e.events:
+			g.onInput(g.clock.Now(), ev)
+			g.e.handled.Add(1)
 		}
+		g.persist()
 	}
 }
 
@@ -494,10 +510,7 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		case kindCamTrigger:
 			g.opts.Cameras.ObserveTrigger(r.cam, v.Raw != 0, v.Time)
 		case kindPrivacy:
-			if on := v.Raw != 0; on != g.manual {
-				g.manual = on
-				g.evaluate(now, false)
-			}
+			g.onSwitch(now, switchCAN, v.Raw != 0)
 		}
 	}
 	lat, lon := &g.latest[g.lat], &g.latest[g.lon]
@@ -538,6 +551,7 @@ func (g *Gateway) onTick(now time.Time) {
 		g.stats.CameraErrors++
 		g.log.Error("camera refresh failed", "err", err)
 	}
+	g.enforceTick(now)
 	if g.opts.Telemetry != nil && now.Sub(g.lastSnap) >= g.d.TelemetryPeriod {
 		g.lastSnap = now
 		if err := g.opts.Telemetry.Offer(g.snapshot(now)); err != nil {
@@ -576,6 +590,7 @@ func (g *Gateway) snapshot(now time.Time) uplink.Snapshot {
 func (g *Gateway) publishStats() {
 	g.stats.State = g.state
 	g.stats.Decode = g.dec.Stats()
+	g.stats.Enforcement = g.enforcementStats()
 	g.statusExtras()
 	g.statsMu.Lock()
 	g.published = g.stats

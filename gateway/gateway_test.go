@@ -48,6 +48,9 @@ type rig struct {
 	vals  map[string]float64 // what the vehicle's ECUs currently send
 	done  chan error
 	stop  context.CancelFunc
+	// busLog and seen keep the frames read from the bus for commands.
+	busLog []can.Frame
+	seen   map[string]int
 }
 
 type telemetry struct {
@@ -79,12 +82,25 @@ func newRig(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), op
 // newRigMaps is newRig with a changed signal map (units, max ages).
 func newRigMaps(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), edit func(maps []can.Mapping), opts ...func(*gateway.Options)) *rig {
 	t.Helper()
+	return newRigCams(t, zones, mod, rigCams{maps: edit}, opts...)
+}
+
+// rigCams changes a rig's signal map and its cameras' wiring and options.
+type rigCams struct {
+	maps  func([]can.Mapping)
+	specs func([]camera.Spec)
+	opts  camera.Options
+}
+
+// newRigCams is newRig with changed cameras.
+func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), rc rigCams, opts ...func(*gateway.Options)) *rig {
+	t.Helper()
 	prof, err := gateway.LoadProfile("builtin:quietzone")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if edit != nil {
-		edit(prof.Mappings)
+	if rc.maps != nil {
+		rc.maps(prof.Mappings)
 	}
 	dec, err := prof.NewDecoder()
 	if err != nil {
@@ -107,7 +123,11 @@ func newRigMaps(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)
 		}
 		specs = append(specs, camera.Spec{Name: name, Class: class, Power: pin, Command: prof.Commands[name]})
 	}
-	r.cams, err = camera.NewController(specs, gwPort, camera.Options{Codes: prof.Codes})
+	if rc.specs != nil {
+		rc.specs(specs)
+	}
+	rc.opts.Codes = prof.Codes
+	r.cams, err = camera.NewController(specs, gwPort, rc.opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,9 @@ type policyFile struct {
 		JitterM      float64 `yaml:"jitter_m"`
 		TripEndM     float64 `yaml:"trip_end_m"`
 	} `yaml:"near_zones"`
+	Cameras struct {
+		Cabin bool `yaml:"cabin"`
+	} `yaml:"cameras"`
 }
 
 // Defaults of the near_zones section: protective, since a policy that
@@ -65,6 +68,7 @@ func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
 			JitterM:  pf.NearZones.JitterM,
 			TripEndM: pf.NearZones.TripEndM,
 		},
+		CabinCameras: pf.Cameras.Cabin,
 	}
 	if q := pf.NearZones.TimeQuantumS; q > 0 && q == math.Trunc(q) && q <= uplink.MaxTimeQuantum.Seconds() {
 		p.NearZones.TimeQuantum = time.Duration(q) * time.Second

@@ -29,6 +29,9 @@ type zoneState struct {
 	// takes now: ClearFixes, or more if a zone that held the vehicle since
 	// it was last clear asks for more.
 	needClear int
+	// cur and last are the fixes handed to the index, kept here so that
+	// the decision path does not allocate them.
+	cur, last geofence.Fix
 }
 
 func (g *Gateway) initZones() {
@@ -131,7 +134,7 @@ func (g *Gateway) onZones(now time.Time, ix *geofence.Index) {
 		return
 	}
 	// Re-decide on the current fix, without counting it again.
-	a := g.z.ix.Assess(g.geoFix(now, g.fix), &g.z.kin)
+	a := g.z.ix.Assess(g.geoFix(&g.z.cur, now, g.fix), &g.z.kin)
 	g.withhold = !a.PositionClear
 	switch {
 	case a.Inside:
@@ -151,8 +154,8 @@ func (g *Gateway) hold(clearFixes int) {
 	g.z.needClear = max(g.z.needClear, clearFixes)
 }
 
-// geoFix is a fix as the zone index takes it.
-func (g *Gateway) geoFix(now time.Time, f fix) *geofence.Fix {
+// geoFix fills dst with a fix as the zone index takes it and returns it.
+func (g *Gateway) geoFix(dst *geofence.Fix, now time.Time, f fix) *geofence.Fix {
 	v, known := g.speedMps(now)
 	heading := math.NaN()
 	if i := g.z.heading; known && i >= 0 {
@@ -164,7 +167,8 @@ func (g *Gateway) geoFix(now time.Time, f fix) *geofence.Fix {
 	if !known {
 		v = math.NaN() // the index takes the worst speed and every direction
 	}
-	gf := &geofence.Fix{
+	gf := dst
+	*gf = geofence.Fix{
 		Lat: f.lat, Lon: f.lon,
 		AccuracyM:   f.acc,
 		SpeedMps:    v,
@@ -190,7 +194,7 @@ func (g *Gateway) crossed(now time.Time) bool {
 	if g.state == Clear && g.fix.t.Sub(prev.t) > g.d.MaxFixAge {
 		return true // clear all along a gap no tick noticed: where it went is unknown
 	}
-	_, crossed := g.z.ix.Crossed(g.geoFix(now, prev), g.geoFix(now, g.fix))
+	_, crossed := g.z.ix.Crossed(g.geoFix(&g.z.last, now, prev), g.geoFix(&g.z.cur, now, g.fix))
 	return crossed
 }
 

@@ -10,6 +10,15 @@
 // subscriber collects every record. The checker then holds each camera-on
 // moment and each published record against where the vehicle really was.
 //
+// The report keeps the simulator's exact track (once per second), each
+// camera's states over time, the published positions and the redaction
+// gaps between them, and the faults injected; WriteText prints it,
+// WriteJSON writes its figures, WriteSVG draws it as a map with a timeline
+// strip per camera. Attack runs many trips past one zone and fits the
+// zone's outline from where the published tracks stop and start again,
+// the way someone holding a fleet's tracks could; its error must stay at
+// or above the zone's buffer.
+//
 // Replay drives the same wiring with the frames of a recorded candump log,
 // on a manual clock that follows the log's timestamps, and reports the
 // gateway's decisions; Bench measures frames per second through it.

@@ -38,8 +38,10 @@ type Report struct {
 	Cameras        []CameraReport
 	// TriggersDropped counts triggers the gateway saw while suppressed.
 	TriggersDropped uint64
-	Uplink          uplink.Stats
-	Published       uplink.PublisherStats
+	// Timeline is each camera's command and power over the drive.
+	Timeline  []CameraTimeline
+	Uplink    uplink.Stats
+	Published uplink.PublisherStats
 	// Queue is the durable queue's state at the end; Quantum the policy's
 	// time quantum near zones.
 	Queue         uplink.DiskStats
@@ -48,8 +50,27 @@ type Report struct {
 	Findings      Findings
 
 	Intervals []interval
-	start     time.Time
-	records   []uplink.Record // distinct records received, by sequence number
+
+	// What the map needs (trace.go, svg.go): the simulator's exact track
+	// once per second, each camera's state over time, where the bench
+	// injected faults, and the policy's position period (redaction gaps
+	// are read from the published positions with it).
+	Track          []TrackPoint
+	CameraSpans    []CameraSpan
+	Faults         []FaultMark
+	PositionPeriod time.Duration
+
+	start    time.Time
+	zoneFile []byte          // the scenario's zones GeoJSON, for the map
+	records  []uplink.Record // distinct records received, by sequence number
+}
+
+// FaultMark is a fault the bench injected: when (since the start of the
+// drive), what, and where the vehicle really was.
+type FaultMark struct {
+	At       time.Duration
+	Kind     string
+	Lat, Lon float64
 }
 
 // OK reports whether every invariant held: no camera on inside a zone and
@@ -90,6 +111,7 @@ func (r *Report) WriteText(w io.Writer) {
 			c.Name, c.Class, clock(c.On), clock(c.OnInside), c.Triggers, c.Recordings)
 	}
 	p("  triggers dropped by the gateway while suppressed: %d\n", r.TriggersDropped)
+	r.writeTimeline(w)
 	u := r.Uplink
 	ratio := 0.0
 	if u.CompressedBytes > 0 {

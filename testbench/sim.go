@@ -262,6 +262,8 @@ type sim struct {
 	// nearSec holds the seconds (Unix time) in which the vehicle was
 	// within a buffer at some step: what the timing check needs.
 	nearSec map[int64]bool
+	trace   trace    // the exact track and camera states, for the map
+	tl      timeline // command and power changes, timeline.go
 }
 
 func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can.Port, pins map[string]*gpiotest.Pin) (*sim, error) {
@@ -288,11 +290,14 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can
 		s.msgs = append(s.msgs, *sm)
 	}
 	sort.Slice(s.msgs, func(i, j int) bool { return s.msgs[i].msg.ID < s.msgs[j].msg.ID })
+	var names []string
 	for _, cc := range sc.Cameras {
 		c := &simCamera{name: cc.Name, pin: pins[cc.PowerLine], cmdSig: prof.Commands[cc.Name], allowed: true}
 		c.nextAt = sc.Start.Add(time.Duration(5+s.rng.IntN(20)) * time.Second)
 		s.cams = append(s.cams, c)
+		names = append(names, cc.Name)
 	}
+	s.tl = newTimeline(sc.Start, prof.Codes, names)
 	return s, nil
 }
 
@@ -407,11 +412,12 @@ func (s *sim) stepTrigger(c *simCamera, now time.Time) {
 func (s *sim) receiveCommands() {
 	var f can.Frame
 	for s.port.TryReadFrame(&f) {
-		for _, c := range s.cams {
+		for i, c := range s.cams {
 			if c.cmdSig == nil || f.ID != c.cmdSig.Message.ID || f.IsExtended() != c.cmdSig.Message.Extended {
 				continue
 			}
 			c.allowed = c.cmdSig.Raw(&f.Data) == s.prof.Codes.Allow
+			s.tl.command(i, f.Time, c.cmdSig.Raw(&f.Data), s.veh.odometerM/1000)
 		}
 	}
 }
@@ -431,6 +437,7 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 	anyExteriorOn := false
 	for i, c := range s.cams {
 		c.powered = c.pin == nil || cameratest.Level(c.pin) == gpio.High
+		s.tl.powerLine(i, now, c.powered, s.veh.odometerM/1000)
 		if !c.powered {
 			c.recTo = time.Time{} // power cut: the recording ends
 		}
@@ -445,6 +452,7 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 			anyExteriorOn = true
 		}
 	}
+	s.trace.observe(now, s.sc.Start, dt, s.veh, truth, !anyExteriorOn, s.cams)
 	km := s.veh.odometerM / 1000
 	if !anyExteriorOn {
 		s.suppressed += dt
@@ -497,6 +505,7 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 		OverSuppressed:  s.overSuppress,
 		Intervals:       s.intervals,
 		TriggersDropped: cs.TriggersDropped,
+		Timeline:        s.tl.cams,
 		Uplink:          us,
 		Published:       d.Publisher.Stats(),
 		ContactFrames:   s.contactFrames,
@@ -506,6 +515,7 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 	if d.Queue != nil {
 		r.Queue = d.Queue.Stats()
 	}
+	s.trace.fill(r, sc, pol)
 	for i, c := range s.cams {
 		r.Cameras = append(r.Cameras, CameraReport{
 			Name: c.name, Class: sc.Cameras[i].Class, On: c.onTime, OnInside: c.onInside,

@@ -20,6 +20,12 @@ type Policy struct {
 	Batch BatchRule
 	// NearZones says how stretches near zones are hidden.
 	NearZones NearZoneRule
+	// CabinCameras lets the vehicle's cabin cameras record outside zones
+	// (each also enabled in the vehicle's configuration). Off by default:
+	// cabin data stays in the car. The uplink does not read it; the
+	// gateway does, so that the fleet decides it with the rest of what
+	// the vehicle may collect.
+	CabinCameras bool
 }
 
 // NearZoneRule hides when, and from how far, the vehicle was near a zone.

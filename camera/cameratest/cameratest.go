@@ -1,6 +1,7 @@
 // Package cameratest provides fakes for the camera package's hardware edge:
-// power lines built on periph's gpiotest.Pin, and a frame recorder in place
-// of the CAN bus. Tests read and set their exported fields directly.
+// power lines and inputs (triggers, switches) built on periph's
+// gpiotest.Pin, and a frame recorder in place of the CAN bus. Tests read
+// and set their exported fields directly.
 package cameratest
 
 import (
@@ -17,6 +18,17 @@ import (
 func NewPin(name string) *gpiotest.Pin {
 	return &gpiotest.Pin{N: name, Num: -1, L: gpio.Low}
 }
+
+// NewInput returns a fake GPIO input called name at level l, whose edges
+// a test makes with Edge. A watcher that calls In flushes edges sent
+// before it: wait until it has reported the line's first level.
+func NewInput(name string, l gpio.Level) *gpiotest.Pin {
+	return &gpiotest.Pin{N: name, Num: -1, L: l, EdgesChan: make(chan gpio.Level, 16)}
+}
+
+// Edge moves a fake input to level l as the hardware would: a watcher
+// waiting in WaitForEdge wakes and reads l.
+func Edge(p *gpiotest.Pin, l gpio.Level) { p.EdgesChan <- l }
 
 // Level reads a fake pin's level under its lock.
 func Level(p *gpiotest.Pin) gpio.Level {

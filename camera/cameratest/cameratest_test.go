@@ -176,3 +176,31 @@ func TestFramesConcurrent(t *testing.T) {
 		next[f.ID]++
 	}
 }
+
+// An input starts at its level, In with edges flushes edges made before
+// it, and Edge wakes a WaitForEdge that then reads the new level; a wait
+// with nothing to report times out.
+func TestNewInput(t *testing.T) {
+	p := cameratest.NewInput("SWITCH", gpio.High)
+	if p.Read() != gpio.High {
+		t.Fatalf("new input reads %v, want High", p.Read())
+	}
+	cameratest.Edge(p, gpio.Low) // before In: flushed
+	if err := p.In(gpio.PullNoChange, gpio.BothEdges); err != nil {
+		t.Fatal(err)
+	}
+	if p.WaitForEdge(10 * time.Millisecond) {
+		t.Error("an edge made before In was reported")
+	}
+	done := make(chan gpio.Level)
+	go func() {
+		if !p.WaitForEdge(10 * time.Second) {
+			t.Error("no edge reported")
+		}
+		done <- p.Read()
+	}()
+	cameratest.Edge(p, gpio.Low)
+	if l := <-done; l != gpio.Low {
+		t.Errorf("after the edge the input reads %v, want Low", l)
+	}
+}

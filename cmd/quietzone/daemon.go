@@ -51,7 +51,8 @@ func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 		OpenBus: func(iface string, filters []can.Filter) (gateway.Bus, error) {
 			return can.DialSocketCAN(iface, can.SocketCANOptions{Filters: filters, Logger: log})
 		},
-		OpenPin: func(line string) (gpio.PinOut, error) { return camera.OpenPin(line) },
+		OpenPin:   func(line string) (gpio.PinOut, error) { return camera.OpenPin(line) },
+		OpenInput: func(line string) (gpio.PinIn, error) { return camera.OpenPin(line) },
 	}
 	d, err := gateway.NewDaemon(s, hw, gateway.DaemonOptions{Logger: log, StatusSocket: *sock})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"quietzone/can"
 	"quietzone/testbench"
@@ -16,6 +17,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	level := fs.String("log", "error", "gateway log level shown on stderr (debug, info, warn, error)")
 	recordTo := fs.String("record", "", "also write the drive's frames to this candump log (for quietzone replay)")
+	svgTo := fs.String("svg", "", "also write the report's map and timeline to this SVG file (make demo: out/demo.svg)")
+	jsonTo := fs.String("json", "", "also write the report's figures to this JSON file")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -36,6 +39,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep, err := testbench.Run(ctx, testbench.BuiltIn(), opts)
 	if rep != nil {
 		rep.WriteText(stdout)
+		if werr := writeReportFiles(rep, *svgTo, *jsonTo, stdout); werr != nil && err == nil {
+			err = werr
+		}
 	}
 	if err != nil {
 		return err
@@ -44,4 +50,39 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errInvariant
 	}
 	return nil
+}
+
+// writeReportFiles writes the report's SVG map and JSON figures where
+// asked (an empty path skips it) and says where they went.
+func writeReportFiles(rep *testbench.Report, svgPath, jsonPath string, stdout io.Writer) error {
+	write := func(path, what string, fn func(io.Writer) error) error {
+		if path == "" {
+			return nil
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("write %s: %w", what, err)
+			}
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", what, err)
+		}
+		if err := fn(f); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s %s: %w", what, path, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write %s %s: %w", what, path, err)
+		}
+		fmt.Fprintf(stdout, "%-12s %s\n", what, path)
+		return nil
+	}
+	if svgPath != "" || jsonPath != "" {
+		fmt.Fprintln(stdout)
+	}
+	if err := write(svgPath, "Map (SVG)", rep.WriteSVG); err != nil {
+		return err
+	}
+	return write(jsonPath, "Figures", rep.WriteJSON)
 }

@@ -1,6 +1,7 @@
 // Command quietzone is the in-vehicle privacy gateway.
 //
 //	quietzone demo                 run the built-in drive on a virtual bus
+//	quietzone attack               fit a zone's outline from many trips' published tracks
 //	quietzone run --config FILE    run the daemon on the vehicle's buses
 //	quietzone check --config FILE  validate a configuration and every file it names
 //	quietzone replay FILE.log      run the whole pipeline on a candump log
@@ -34,8 +35,12 @@ var (
 const usage = `quietzone — in-vehicle privacy gateway (%s)
 
 Usage:
-  quietzone demo [--log LEVEL] [--record FILE.log]
-                                         run the built-in drive on a virtual bus with an embedded broker
+  quietzone demo [--log LEVEL] [--record FILE.log] [--svg FILE.svg] [--json FILE.json]
+                                         run the built-in drive on a virtual bus with an embedded broker;
+                                         optionally draw it as an SVG map and write its figures as JSON
+  quietzone attack [--trips N] [--seed S] [--zone ID] [--svg FILE.svg]
+                                         many trips past a built-in zone: how far from its edge an
+                                         attacker fitting it from the published tracks' gaps ends up
   quietzone run --config FILE [--status-socket PATH]
                                          run the gateway on the vehicle's CAN buses (systemd Type=notify;
                                          SIGHUP reloads, SIGTERM stops gracefully)
@@ -124,6 +129,7 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 var commands = map[string]command{
 	"demo":   demo,
+	"attack": attack,
 	"run":    daemon,
 	"check":  check,
 	"replay": replay,

@@ -34,7 +34,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"frobnicate"}, {"check"}, {"run"}, {"demo", "--log", "loud"}} {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"check"}, {"run"}, {"demo", "--log", "loud"}, {"attack", "--trips", "0"}, {"attack", "extra"}} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, &out, &errOut)
 		if code := exitCode(err); err == nil || code != 2 {
@@ -56,12 +56,35 @@ func TestDemo(t *testing.T) {
 		t.Skip("the demo drive takes a few seconds")
 	}
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"demo"}, &out, &errOut); err != nil {
+	dir := t.TempDir()
+	svg, js := filepath.Join(dir, "report", "demo.svg"), filepath.Join(dir, "demo.json")
+	if err := run(context.Background(), []string{"demo", "--svg", svg, "--json", js}, &out, &errOut); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
-	for _, want := range []string{"camera on inside a zone            0:00:00  ok", "All invariants hold."} {
+	for _, f := range []string{svg, js} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("demo did not write %s: %v", f, err)
+		}
+	}
+	for _, want := range []string{"camera on inside a zone            0:00:00  ok", "All invariants hold.", "Map (SVG)    " + svg, "Figures      " + js} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestAttack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the attack drives several trips")
+	}
+	var out, errOut bytes.Buffer
+	svg := filepath.Join(t.TempDir(), "attack.svg")
+	if err := run(context.Background(), []string{"attack", "--trips", "6", "--svg", svg}, &out, &errOut); err != nil {
+		t.Fatalf("attack: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	for _, want := range []string{"6 trips", "attacker's error", "ok: at or above the buffer", "Map (SVG)    " + svg} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("attack output lacks %q:\n%s", want, out.String())
 		}
 	}
 }

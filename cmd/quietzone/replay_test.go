@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,6 +39,11 @@ func TestReplayCommand(t *testing.T) {
 				t.Errorf("%q: output lacks %q:\n%s", args, want, out.String())
 			}
 		}
+	}
+	// The configuration names a state directory (the durable queue): a
+	// replay must leave it alone.
+	if _, err := os.Stat(filepath.Join("..", "..", "gateway", "testdata", "good", "state")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("replay --config touched the configuration's state directory: %v", err)
 	}
 	out.Reset()
 	if err := run(context.Background(), []string{"replay", logPath, "--iface", "can9"}, &out, &errOut); err == nil {

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"quietzone/testbench"
+)
+
+// attack runs the boundary-inference attack on the built-in scenario's
+// depot: many trips past it, and an attacker fitting its outline from
+// where the published tracks stop and start again.
+func attack(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	trips := fs.Int("trips", 100, "trips past the zone, each with its own gateway and trip jitter")
+	seed := fs.Uint64("seed", 1, "draws the trips' directions, offsets and speeds")
+	zone := fs.String("zone", "demo-a", "id of the built-in zone attacked")
+	workers := fs.Int("workers", 0, "trips run at once (0: one per CPU)")
+	svgTo := fs.String("svg", "", "also draw the samples and fitted outlines to this SVG file")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 || *trips <= 0 {
+		return usageError{"usage: quietzone attack [--trips N] [--seed S] [--zone ID] [--workers N] [--svg FILE]"}
+	}
+	res, err := testbench.Attack(ctx, testbench.BuiltIn(), testbench.AttackOptions{
+		Trips: *trips, Seed: *seed, Zone: *zone, Workers: *workers,
+	})
+	if res != nil {
+		res.WriteText(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if *svgTo != "" {
+		if dir := filepath.Dir(*svgTo); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("attack: %w", err)
+			}
+		}
+		f, err := os.Create(*svgTo)
+		if err != nil {
+			return fmt.Errorf("attack: %w", err)
+		}
+		if err := res.WriteSVG(f); err != nil {
+			f.Close()
+			return fmt.Errorf("attack: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("attack: %w", err)
+		}
+		fmt.Fprintf(stdout, "Map (SVG)    %s\n", *svgTo)
+	}
+	if res.Violations > 0 || res.ErrorM < res.BufferM {
+		return errInvariant
+	}
+	return nil
+}

@@ -1,0 +1,487 @@
+package testbench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+
+	"quietzone/gateway"
+)
+
+// The boundary-inference attack: someone who holds the published tracks of
+// many trips past one zone (a fleet operator, or whoever breaks into its
+// broker) sees each track stop and start again near it. The last position
+// before each gap and the first after it are samples of where withholding
+// began and ended; the attacker fits an outline to them and takes it for
+// the zone's. The attacker's error is how far that outline is from the
+// zone's true edge. The gateway's promise is that it is at least the
+// zone's buffer: what can be learnt is the buffer, not the zone.
+
+// AttackOptions set up the trips.
+type AttackOptions struct {
+	// Trips is how many trips drive past the zone; 30 when zero.
+	Trips int
+	// Seed draws the trips' directions, offsets and speeds, and seeds each
+	// trip's simulator.
+	Seed uint64
+	// Zone is the id of the zone attacked; the scenario's first when empty.
+	// Only that zone is loaded, so every gap is its doing.
+	Zone string
+	// Workers is how many trips run at once; GOMAXPROCS when zero.
+	Workers int
+	// Progress, when set, is called after each trip.
+	Progress func(done, total int)
+}
+
+// Fit is one way of fitting the zone's outline and how far off it is.
+type Fit struct {
+	// Method: "hull" (the convex hull of the samples), "circle" (a
+	// least-squares circle through them), "envelope" (per 22.5° sector
+	// around their centre, the innermost sample: per-trip jitter only ever
+	// pushes samples outwards, so the innermost of many trips is the
+	// attacker's best guess) or "envelope-policy" (the envelope pulled in
+	// by the policy's grid margin, which a fleet's policy makes known).
+	Method string
+	// ErrorM is the attacker's error: the mean distance, in metres, from
+	// points along the fitted outline (every 5 m) to the zone's true edge.
+	ErrorM float64
+	// ClosestM is the least signed distance from the outline to the zone
+	// (negative: the outline enters the zone).
+	ClosestM float64
+	// IntoBufferM is how far into the buffer the outline reaches at its
+	// closest: max(0, buffer − ClosestM).
+	IntoBufferM float64
+	// InBufferShare is the share of the outline within the buffer.
+	InBufferShare float64
+	outline       []xy
+}
+
+// AttackResult is the attack's outcome.
+type AttackResult struct {
+	Zone    string
+	BufferM float64
+	// JitterM is the policy's per-trip jitter of where withholding starts.
+	JitterM float64
+	Trips   int
+	// TripsWithGap counts trips whose published track had a gap; Samples
+	// the boundary samples they gave (two per gap).
+	TripsWithGap int
+	Samples      int
+	// Violations counts trips that broke a leak invariant.
+	Violations int
+	// SampleDistanceM is the least distance from a sample to the zone.
+	SampleDistanceM float64
+	Fits            []Fit
+	// ErrorM is the attacker's error: the best fit's.
+	ErrorM float64
+
+	pl      plane
+	zone    zoneShape
+	samples []xy
+}
+
+// Attack drives opts.Trips straight trips past one zone of sc (each
+// through its own gateway, broker and trip jitter), collects the published
+// tracks, and fits the zone's outline from their gaps.
+func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult, error) {
+	if opts.Trips <= 0 {
+		opts.Trips = 30
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	zoneFile, zone, err := onlyZone(sc.Zones, opts.Zone)
+	if err != nil {
+		return nil, fmt.Errorf("attack: %w", err)
+	}
+	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("attack: %w", err)
+	}
+	pl := newPlane(0, 0)
+	c := zone.centroid(pl)
+	lat0, lon0 := pl.latLon(c)
+	pl = newPlane(lat0, lon0)
+	lo, hi := zone.bounds(pl)
+	radius := math.Max(hi.x-lo.x, hi.y-lo.y)/2 - zone.BufferM
+	nz := pol.NearZones
+	half := radius + zone.BufferM + nz.JitterM + nz.TripEndM + 1500
+
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
+	trips := make([]Scenario, opts.Trips) // straight drives past the zone
+	for i := range trips {
+		// Directions spread evenly with a random turn; offsets across the
+		// zone and its buffer, so that some trips only graze it.
+		theta := 2 * math.Pi * (float64(i) + rng.Float64()) / float64(opts.Trips)
+		off := (2*rng.Float64() - 1) * 0.9 * (radius + zone.BufferM)
+		speed := 50 + 50*rng.Float64()
+		dx, dy := math.Sin(theta), math.Cos(theta) // heading theta from north
+		px, py := dy, -dx
+		aLat, aLon := pl.latLon(xy{-half*dx + off*px, -half*dy + off*py})
+		bLat, bLon := pl.latLon(xy{half*dx + off*px, half*dy + off*py})
+		t := sc
+		t.Name = fmt.Sprintf("attack trip %d of %d", i+1, opts.Trips)
+		t.Route = []Waypoint{{Lat: aLat, Lon: aLon, SpeedKmh: speed}, {Lat: bLat, Lon: bLon, SpeedKmh: speed}}
+		t.Seed = opts.Seed*100003 + uint64(i) + 1
+		t.ParkedAfter = 2 * sc.Step
+		t.IgnitionOff = false
+		t.Zones = zoneFile
+		t.ZonesName = sc.ZonesName + " (" + zone.ID + " only)"
+		trips[i] = t
+	}
+
+	res := &AttackResult{Zone: zone.ID, BufferM: zone.BufferM, JitterM: nz.JitterM, Trips: opts.Trips, pl: pl, zone: zone}
+	type outcome struct {
+		gaps []Gap
+		ok   bool
+		err  error
+	}
+	outs := make([]outcome, len(trips))
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		done int
+		next = make(chan int)
+	)
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				rep, err := Run(ctx, trips[i], Options{})
+				o := outcome{err: err}
+				if rep != nil {
+					o.ok = rep.OK()
+					o.gaps = Gaps(rep.PublishedPositions(), rep.PositionPeriod) // what an observer sees: both ends published
+				}
+				outs[i] = o
+				mu.Lock()
+				done++
+				if opts.Progress != nil {
+					opts.Progress(done, len(trips))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range trips {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("attack: %w", err)
+	}
+	for i, o := range outs {
+		if o.err != nil {
+			return nil, fmt.Errorf("attack: trip %d: %w", i+1, o.err)
+		}
+		if !o.ok {
+			res.Violations++
+		}
+		if len(o.gaps) > 0 {
+			res.TripsWithGap++
+		}
+		for _, g := range o.gaps {
+			res.samples = append(res.samples, pl.xy(g.From.Lat, g.From.Lon), pl.xy(g.To.Lat, g.To.Lon))
+		}
+	}
+	res.Samples = len(res.samples)
+	res.SampleDistanceM = math.Inf(1)
+	for _, q := range res.samples {
+		res.SampleDistanceM = math.Min(res.SampleDistanceM, zone.signedDistance(pl, q))
+	}
+	if res.Samples < 3 {
+		return res, errors.New("attack: fewer than 3 boundary samples: the trips missed the zone")
+	}
+	for _, f := range []struct {
+		method  string
+		outline []xy
+	}{
+		{"hull", convexHull(res.samples)},
+		{"circle", fitCircle(res.samples)},
+		{"envelope", envelope(res.samples, 16)},
+		// An attacker who knows the fleet's policy knows that positions
+		// are withheld within the grid's margin of a buffer, and pulls
+		// the envelope in by that much. (The buffer itself is not on the
+		// wire: it is what this attacker cannot subtract.)
+		{"envelope-policy", shrink(envelope(res.samples, 16), pol.PositionMarginM())},
+	} {
+		if len(f.outline) < 3 {
+			continue
+		}
+		res.Fits = append(res.Fits, res.measure(f.method, f.outline))
+	}
+	if len(res.Fits) == 0 {
+		return res, errors.New("attack: no outline could be fitted")
+	}
+	res.ErrorM = math.Inf(1)
+	for _, f := range res.Fits {
+		res.ErrorM = math.Min(res.ErrorM, f.ErrorM)
+	}
+	return res, nil
+}
+
+// onlyZone returns a zones file holding only the zone with the given id
+// (the first zone when id is empty), and that zone's shape.
+func onlyZone(data []byte, id string) ([]byte, zoneShape, error) {
+	shapes, err := parseZoneShapes(data)
+	if err != nil {
+		return nil, zoneShape{}, err
+	}
+	var fc map[string]json.RawMessage
+	var features []json.RawMessage
+	if err := json.Unmarshal(data, &fc); err != nil {
+		return nil, zoneShape{}, err
+	}
+	if err := json.Unmarshal(fc["features"], &features); err != nil {
+		return nil, zoneShape{}, err
+	}
+	for i, z := range shapes {
+		if id == "" || z.ID == id {
+			raw, err := json.Marshal(map[string]any{"type": "FeatureCollection", "features": []json.RawMessage{features[i]}})
+			return raw, z, err
+		}
+	}
+	return nil, zoneShape{}, fmt.Errorf("no zone %q", id)
+}
+
+// measure holds an outline against the zone's true edge.
+func (a *AttackResult) measure(method string, outline []xy) Fit {
+	f := Fit{Method: method, ClosestM: math.Inf(1), outline: outline}
+	var sum float64
+	n, inBuf := 0, 0
+	for i := range outline {
+		p, q := outline[i], outline[(i+1)%len(outline)]
+		l := math.Hypot(q.x-p.x, q.y-p.y)
+		steps := max(1, int(math.Ceil(l/5)))
+		for k := range steps {
+			t := float64(k) / float64(steps)
+			d := a.zone.signedDistance(a.pl, xy{p.x + t*(q.x-p.x), p.y + t*(q.y-p.y)})
+			sum += math.Abs(d)
+			f.ClosestM = math.Min(f.ClosestM, d)
+			if d < a.BufferM {
+				inBuf++
+			}
+			n++
+		}
+	}
+	f.ErrorM = sum / float64(n)
+	f.IntoBufferM = math.Max(0, a.BufferM-f.ClosestM)
+	f.InBufferShare = float64(inBuf) / float64(n)
+	return f
+}
+
+// convexHull returns the hull of pts, counter-clockwise (monotone chain).
+func convexHull(pts []xy) []xy {
+	p := append([]xy(nil), pts...)
+	sort.Slice(p, func(i, j int) bool { return p[i].x < p[j].x || p[i].x == p[j].x && p[i].y < p[j].y })
+	cross := func(o, a, b xy) float64 { return (a.x-o.x)*(b.y-o.y) - (a.y-o.y)*(b.x-o.x) }
+	var h []xy
+	for pass := 0; pass < 2; pass++ {
+		start := len(h)
+		for _, q := range p {
+			for len(h) >= start+2 && cross(h[len(h)-2], h[len(h)-1], q) <= 0 {
+				h = h[:len(h)-1]
+			}
+			h = append(h, q)
+		}
+		h = h[:len(h)-1]
+		for i, j := 0, len(p)-1; i < j; i, j = i+1, j-1 {
+			p[i], p[j] = p[j], p[i]
+		}
+	}
+	return h
+}
+
+// fitCircle fits a circle to pts by least squares (Kåsa) and returns it
+// as a 360-gon.
+func fitCircle(pts []xy) []xy {
+	// Minimise Σ (x² + y² + D x + E y + F)²: linear in D, E, F.
+	var sxx, sxy, syy, sx, sy, sxz, syz, sz, n float64
+	for _, p := range pts {
+		z := p.x*p.x + p.y*p.y
+		sxx, sxy, syy = sxx+p.x*p.x, sxy+p.x*p.y, syy+p.y*p.y
+		sx, sy, n = sx+p.x, sy+p.y, n+1
+		sxz, syz, sz = sxz+p.x*z, syz+p.y*z, sz+z
+	}
+	m := [3][4]float64{{sxx, sxy, sx, -sxz}, {sxy, syy, sy, -syz}, {sx, sy, n, -sz}}
+	for c := range 3 { // Gauss-Jordan with partial pivoting
+		piv := c
+		for r := c + 1; r < 3; r++ {
+			if math.Abs(m[r][c]) > math.Abs(m[piv][c]) {
+				piv = r
+			}
+		}
+		m[c], m[piv] = m[piv], m[c]
+		if math.Abs(m[c][c]) < 1e-12 {
+			return nil
+		}
+		for r := range 3 {
+			if r != c {
+				k := m[r][c] / m[c][c]
+				for j := c; j < 4; j++ {
+					m[r][j] -= k * m[c][j]
+				}
+			}
+		}
+	}
+	d, e, f := m[0][3]/m[0][0], m[1][3]/m[1][1], m[2][3]/m[2][2]
+	cx, cy := -d/2, -e/2
+	r2 := cx*cx + cy*cy - f
+	if !(r2 > 0) {
+		return nil
+	}
+	r := math.Sqrt(r2)
+	out := make([]xy, 360)
+	for i := range out {
+		a := 2 * math.Pi * float64(i) / 360
+		out[i] = xy{cx + r*math.Cos(a), cy + r*math.Sin(a)}
+	}
+	return out
+}
+
+// envelope returns, for each of n sectors around the samples' centre, the
+// sample nearest to it, in angular order.
+func envelope(pts []xy, n int) []xy {
+	var c xy
+	for _, p := range pts {
+		c.x, c.y = c.x+p.x, c.y+p.y
+	}
+	c.x, c.y = c.x/float64(len(pts)), c.y/float64(len(pts))
+	best := make([]int, n)
+	for i := range best {
+		best[i] = -1
+	}
+	for i, p := range pts {
+		a := math.Atan2(p.y-c.y, p.x-c.x)
+		s := int(math.Floor((a + math.Pi) / (2 * math.Pi) * float64(n)))
+		s = min(max(s, 0), n-1)
+		if b := best[s]; b < 0 || math.Hypot(p.x-c.x, p.y-c.y) < math.Hypot(pts[b].x-c.x, pts[b].y-c.y) {
+			best[s] = i
+		}
+	}
+	var out []xy
+	for _, b := range best {
+		if b >= 0 {
+			out = append(out, pts[b])
+		}
+	}
+	return out
+}
+
+// shrink pulls each vertex of an outline towards the outline's centre by m
+// metres.
+func shrink(outline []xy, m float64) []xy {
+	if len(outline) == 0 {
+		return nil
+	}
+	var c xy
+	for _, p := range outline {
+		c.x, c.y = c.x+p.x, c.y+p.y
+	}
+	c.x, c.y = c.x/float64(len(outline)), c.y/float64(len(outline))
+	out := make([]xy, len(outline))
+	for i, p := range outline {
+		d := math.Hypot(p.x-c.x, p.y-c.y)
+		k := math.Max(0, d-m) / d
+		out[i] = xy{c.x + (p.x-c.x)*k, c.y + (p.y-c.y)*k}
+	}
+	return out
+}
+
+// WriteText prints the attack's outcome.
+func (a *AttackResult) WriteText(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("Boundary-inference attack on zone %s (buffer %.0f m, per-trip jitter up to %.0f m)\n", a.Zone, a.BufferM, a.JitterM)
+	p("  %d trips, %d with a redaction gap, %d boundary samples; %d trips broke an invariant\n",
+		a.Trips, a.TripsWithGap, a.Samples, a.Violations)
+	p("  nearest sample to the zone: %.0f m\n", a.SampleDistanceM)
+	p("  %-15s %10s %10s %14s %10s\n", "fit", "error m", "closest m", "into buffer m", "in buffer")
+	for _, f := range a.Fits {
+		p("  %-15s %10.0f %10.0f %14.0f %9.0f%%\n", f.Method, f.ErrorM, f.ClosestM, f.IntoBufferM, 100*f.InBufferShare)
+	}
+	verdict := "ok: at or above the buffer"
+	if a.ErrorM < a.BufferM {
+		verdict = "FAIL: below the buffer"
+	}
+	p("  attacker's error (best fit, mean distance to the zone's edge): %.0f m — %s\n", a.ErrorM, verdict)
+}
+
+// WriteSVG draws the attack: the zone and its buffer, the boundary
+// samples (where published tracks stopped and started again) and the
+// outlines the attacker fitted to them.
+func (a *AttackResult) WriteSVG(w io.Writer) error {
+	colours := map[string]string{"hull": "#1f77b4", "circle": "#ff7f0e", "envelope": "#2ca02c", "envelope-policy": "#6a3d9a"}
+	lo, hi := a.zone.bounds(a.pl)
+	grow := func(q xy) {
+		lo.x, lo.y = math.Min(lo.x, q.x), math.Min(lo.y, q.y)
+		hi.x, hi.y = math.Max(hi.x, q.x), math.Max(hi.y, q.y)
+	}
+	for _, q := range a.samples {
+		grow(q)
+	}
+	for _, f := range a.Fits {
+		for _, q := range f.outline {
+			grow(q)
+		}
+	}
+	const size, pad, top = 640.0, 20.0, 60.0
+	scale := (size - 2*pad) / math.Max(hi.x-lo.x, hi.y-lo.y)
+	v := view{pl: a.pl, lo: lo, scale: scale, x0: pad, y0: top + size - 2*pad, w: size - 2*pad, h: size - 2*pad, zones: []zoneShape{a.zone}}
+	px := func(q xy) (float64, float64) { return v.x0 + (q.x-lo.x)*scale, v.y0 - (q.y-lo.y)*scale }
+	height := top + size + 20*float64(len(a.Fits)+2)
+	s := &svgWriter{w: bufio.NewWriter(w)}
+	s.p(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	s.p(`<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="sans-serif" font-size="11">`+"\n",
+		num(size), num(height), num(size), num(height))
+	s.p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
+	s.p(`<text x="%s" y="22" font-size="15" font-weight="bold">Boundary-inference attack: %d trips, %d samples</text>`+"\n", num(pad), a.Trips, a.Samples)
+	s.p(`<text x="%s" y="40">attacker's error %.0f m (buffer %.0f m)</text>`+"\n", num(pad), a.ErrorM, a.BufferM)
+	(&Report{}).svgZones(s, v)
+	for _, f := range a.Fits {
+		var pts bytes.Buffer
+		for i, q := range f.outline {
+			if i > 0 {
+				pts.WriteByte(' ')
+			}
+			x, y := px(q)
+			pts.WriteString(num(x) + "," + num(y))
+		}
+		s.p(`<polygon class="fit-%s" points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", f.Method, pts.Bytes(), colours[f.Method])
+	}
+	s.p(`<g id="samples" fill="%s">`+"\n", colPublished)
+	for _, q := range a.samples {
+		x, y := px(q)
+		s.p(`<circle cx="%s" cy="%s" r="2.5"/>`+"\n", num(x), num(y))
+	}
+	s.p("</g>\n")
+	y := top + size
+	s.p(`<circle cx="%s" cy="%s" r="2.5" fill="%s"/><text x="%s" y="%s">boundary sample (last published position before a gap, first after)</text>`+"\n",
+		num(pad+7), num(y-4), colPublished, num(pad+20), num(y))
+	for i, f := range a.Fits {
+		y := top + size + 20*float64(i+1)
+		s.p(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"/><text x="%s" y="%s">%s: error %.0f m, closest %.0f m to the zone</text>`+"\n",
+			num(pad), num(y-4), num(pad+14), num(y-4), colours[f.Method], num(pad+20), num(y), f.Method, f.ErrorM, f.ClosestM)
+	}
+	s.p("</svg>\n")
+	if s.err == nil {
+		s.err = s.w.Flush()
+	}
+	if s.err != nil {
+		return fmt.Errorf("write attack svg: %w", s.err)
+	}
+	return nil
+}
