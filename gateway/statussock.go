@@ -28,14 +28,17 @@ type Status struct {
 	FramesPerS  float64  `json:"frames_per_s"`
 	// Anomalies are frames dropped as malformed, values out of their DBC
 	// range, and fixes refused (quality, accuracy, implausible jumps).
-	Anomalies     uint64         `json:"anomalies"`
-	BadFrames     uint64         `json:"bad_frames"`
-	OutOfRange    uint64         `json:"out_of_range"`
-	BadFixes      uint64         `json:"bad_fixes"`
-	QueueDepth    int            `json:"queue_depth"`
-	Drops         uplink.Drops   `json:"drops"`
-	UplinkErrors  uint64         `json:"uplink_errors"`
-	CameraErrors  uint64         `json:"camera_errors"`
+	Anomalies    uint64       `json:"anomalies"`
+	BadFrames    uint64       `json:"bad_frames"`
+	OutOfRange   uint64       `json:"out_of_range"`
+	BadFixes     uint64       `json:"bad_fixes"`
+	QueueDepth   int          `json:"queue_depth"`
+	Drops        uplink.Drops `json:"drops"`
+	UplinkErrors uint64       `json:"uplink_errors"`
+	CameraErrors uint64       `json:"camera_errors"`
+	// Escalations: cameras that disobeyed or fell silent while they were
+	// not allowed to record.
+	Escalations   uint64         `json:"escalations"`
 	Cameras       []CameraStatus `json:"cameras"`
 	PolicyVersion uint64         `json:"policy_version"`
 	// PolicyExpires is when the bundle in force expires; empty without one.
@@ -69,6 +72,7 @@ func (d *Daemon) Status() Status {
 		BadFixes:     gs.BadFixes,
 		UplinkErrors: d.UplinkErrors(),
 		CameraErrors: gs.CameraErrors,
+		Escalations:  gs.Enforcement.Escalations,
 		Cameras:      []CameraStatus{},
 	}
 	s.Anomalies = s.BadFrames + s.OutOfRange + s.BadFixes

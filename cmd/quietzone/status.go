@@ -54,7 +54,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	w("frames", "%d (%.0f/s)", s.Frames, s.FramesPerS)
 	w("anomalies", "%d (bad frames %d, out of range %d, bad fixes %d)", s.Anomalies, s.BadFrames, s.OutOfRange, s.BadFixes)
 	w("queue", "%d batches, dropped %d batches (%d records), %d corrupt bytes", s.QueueDepth, s.Drops.Batches, s.Drops.Records, s.Drops.CorruptBytes)
-	w("errors", "uplink %d, camera %d", s.UplinkErrors, s.CameraErrors)
+	w("errors", "uplink %d, camera %d, escalations %d", s.UplinkErrors, s.CameraErrors, s.Escalations)
 	pol := "none"
 	if s.PolicyVersion > 0 {
 		pol = fmt.Sprintf("version %d, expires %s", s.PolicyVersion, s.PolicyExpires)
