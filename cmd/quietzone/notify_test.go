@@ -247,6 +247,19 @@ uplink: {state_dir: state}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// A policy that does not load: refused, the gateway keeps what runs.
+	os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("signals: {phone.contact.name: {}}\n"), 0o600)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for got := next(t, c); got != "STATUS=running, reloaded"; got = next(t, c) {
+		if got != "WATCHDOG=1" {
+			t.Fatalf("after the second SIGHUP: %q", got)
+		}
+	}
+	if !strings.Contains(logBuf.String(), "reload refused") || d.Gateway.Stats().PoliciesApplied != 1 {
+		t.Errorf("a bad policy on SIGHUP: %d policies applied; log:\n%s", d.Gateway.Stats().PoliciesApplied, logBuf.String())
+	}
 	cancel()
 	for got := next(t, c); got != "STOPPING=1"; got = next(t, c) {
 		if got != "WATCHDOG=1" {
@@ -258,5 +271,11 @@ uplink: {state_dir: state}
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("status socket left behind: %v", err)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "state", "audit.log"))
+	for _, want := range []string{`"kind":"policy.applied","reason":"reload from the configured files"`, `"kind":"policy.rejected","reason":"reload: the zone file or the policy does not load"`} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("audit log lacks %s:\n%s", want, log)
+		}
 	}
 }
