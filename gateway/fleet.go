@@ -243,6 +243,9 @@ func (f *Fleet) LoadStored(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, f.reject(now, SourceStored, 0, err)
 	}
+	if !b.ForProfile(f.profile) { // the vehicle's profile changed since
+		return false, f.reject(now, SourceStored, b.Version, ErrNotForThis)
+	}
 	ix, pol, err := f.contents(b)
 	if err != nil {
 		return false, f.reject(now, SourceStored, b.Version, err)
