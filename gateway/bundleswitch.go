@@ -63,5 +63,17 @@ func (g *Gateway) switchPolicy(p *uplink.Policy) {
 	if ps, ok := g.opts.Telemetry.(policySetter); ok {
 		ps.SetPolicy(p)
 	}
+	if cc, ok := g.opts.Cameras.(cabinSwitch); ok {
+		// The cabin permission goes to the cameras at once: a policy
+		// that takes it away must not wait for the next state change.
+		cc.AllowCabin(p.CabinCameras)
+		g.applyCameras(g.clock.Now(), g.state.Suppressed())
+	}
 	g.stats.PoliciesApplied++
+}
+
+// cabinSwitch is a Cameras whose cabin cameras the policy turns on and
+// off; *camera.Controller implements it.
+type cabinSwitch interface {
+	AllowCabin(allowed bool)
 }

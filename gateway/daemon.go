@@ -120,6 +120,7 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
 	d.Cameras = cams
+	cams.AllowCabin(s.Policy.CabinCameras) // both the vehicle and the fleet; a new policy switches it
 	if d.pipe, err = newUplinkStack(s, o.Queue, o.Logger); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
@@ -166,7 +167,7 @@ func openEnforcement(s *Setup, hw Hardware) (Enforcement, []camera.Spec, error) 
 			Class:          camera.Class(cc.Class),
 			PowerActiveLow: cc.PowerActiveLow,
 			Command:        s.Profile.Commands[cc.Name],
-			Enabled:        cc.Enabled && s.Policy.CabinCameras, // both the vehicle and the fleet
+			Enabled:        cc.Enabled, // the vehicle's consent; the policy's is AllowCabin
 			PurgeOnEntry:   cc.PurgeOnEntry,
 			HasStatus:      s.Profile.Signal(cameraRolePrefix+cc.Name+".status") != nil,
 		}
