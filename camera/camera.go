@@ -190,6 +190,7 @@ type Controller struct {
 	msgs       []*can.Message // distinct command messages
 	suppressed bool
 	applied    bool
+	cabinOff   bool // the policy in force forbids cabin cameras (AllowCabin)
 	forceSend  bool // an escalation: resend at the next Tick
 	lastSend   time.Time
 	stats      Stats
@@ -319,8 +320,13 @@ func (c *Controller) Lookup(name string) (int, bool) {
 // mayRecord says whether camera i may record when nothing is suppressed.
 func (c *Controller) mayRecord(i int) bool {
 	s := &c.cams[i].spec
-	return s.Class == Exterior || s.Enabled
+	return s.Class == Exterior || (s.Enabled && !c.cabinOff)
 }
+
+// AllowCabin says whether the fleet's policy lets the enabled cabin
+// cameras record (a new policy while running); it takes effect at the
+// next Apply. It never enables a camera its Spec does not.
+func (c *Controller) AllowCabin(allowed bool) { c.cabinOff = !allowed }
 
 // Apply suppresses (suppress true) or allows all cameras: it sends the
 // command frames and sets every power line. It always tries every camera

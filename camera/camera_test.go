@@ -1130,3 +1130,34 @@ func (p *flakyPin) Out(l gpio.Level) error {
 	}
 	return p.Pin.Out(l)
 }
+
+// A policy that takes the cabin away cuts an enabled cabin camera at the
+// next Apply; one that gives it back lets it record again. The exterior
+// cameras do not notice.
+func TestAllowCabin(t *testing.T) {
+	cams := threeCams()
+	cams[2].enabled = true
+	r := newRig(t, cams, camera.Options{})
+	now := time.Unix(1_800_000_000, 0)
+	for i, allowed := range []bool{false, true, false} {
+		r.c.AllowCabin(allowed)
+		if err := r.c.Apply(now.Add(time.Duration(i)*time.Second), false); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range r.c.States() {
+			if want := s.Class == camera.Exterior || allowed; s.Allowed != want {
+				t.Errorf("cabin allowed %v: camera %s allowed %v", allowed, s.Name, s.Allowed)
+			}
+		}
+		if got := r.powered("cabin"); got != allowed {
+			t.Errorf("cabin allowed %v: powered %v", allowed, got)
+		}
+	}
+	// It never enables a camera its spec does not.
+	r = newRig(t, threeCams(), camera.Options{})
+	r.c.AllowCabin(true)
+	r.c.Apply(now, false)
+	if r.powered("cabin") {
+		t.Error("a cabin camera the vehicle does not enable was powered")
+	}
+}

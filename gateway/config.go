@@ -18,6 +18,7 @@ import (
 
 	"quietzone/camera"
 	"quietzone/can/profiles"
+	"quietzone/gateway/bundle"
 	"quietzone/geofence"
 	"quietzone/uplink"
 )
@@ -33,6 +34,8 @@ type Config struct {
 	Enforcement EnforcementConfig `yaml:"enforcement"`
 	Decision    Decision          `yaml:"decision"`
 	Uplink      UplinkConfig      `yaml:"uplink"`
+	Fleet       FleetConfig       `yaml:"fleet"`
+	Audit       AuditConfig       `yaml:"audit"`
 
 	path string
 	root *yaml.Node
@@ -318,13 +321,13 @@ func (c *Config) check(doc *yamlDoc) error {
 	if c.Vehicle.Profile == "" {
 		return doc.errorf([]any{"vehicle"}, "vehicle.profile is required (builtin:%s or a file)", profiles.Default)
 	}
-	if c.Zones.File == "" {
+	if c.Zones.File == "" && !c.Fleet.Pinned() {
 		return doc.errorf([]any{"zones"}, "zones.file is required: without zones the gateway would never let a camera record")
 	}
 	if c.Zones.DefaultBufferM < 0 {
 		return doc.errorf([]any{"zones", "default_buffer_m"}, "default_buffer_m must not be negative")
 	}
-	if c.Policy == "" {
+	if c.Policy == "" && !c.Fleet.Pinned() {
 		return doc.errorf(nil, "policy is required: nothing may leave the vehicle without one")
 	}
 	if c.Vehicle.VIN != "" && c.Vehicle.VINFile != "" {
@@ -345,7 +348,41 @@ func (c *Config) check(doc *yamlDoc) error {
 	if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
 		return doc.errorf([]any{"uplink"}, "uplink: cert_file and key_file go together")
 	}
+	if err := c.checkFleet(doc); err != nil {
+		return err
+	}
 	return c.checkQueue(doc)
+}
+
+// LoadZonesPolicy reads the zone file and the policy the config names.
+// Under pinned fleet keys either may be left out: the policy is then
+// DenyAll and the zone list nil (the gateway stays suppressed).
+func (c *Config) LoadZonesPolicy() (*uplink.Policy, *geofence.Index, error) {
+	pol := DenyAll()
+	if c.Policy != "" {
+		var err error
+		if pol, err = LoadPolicy(c.Resolve(c.Policy)); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.Zones.File == "" {
+		return pol, nil, nil
+	}
+	zones, err := geofence.LoadFile(c.Resolve(c.Zones.File), c.ZoneOptions(pol))
+	if err != nil {
+		return nil, nil, err
+	}
+	return pol, zones, nil
+}
+
+// ZoneOptions are the options a zone list is built with under a policy:
+// the index answers every decision from its table when its reach covers
+// the farthest the decisions look (with the policy's snapping).
+func (c *Config) ZoneOptions(pol *uplink.Policy) geofence.Options {
+	return geofence.Options{
+		DefaultBufferM: c.Zones.DefaultBufferM,
+		ReachM:         c.Decision.ZoneReachM(pol.PositionMarginM()),
+	}
 }
 
 // checkCameras checks the cameras and the enforcement section: names,
@@ -443,6 +480,10 @@ type Setup struct {
 	TLS *tls.Config
 	// QueueKey encrypts the durable queue at rest; nil for none.
 	QueueKey []byte
+	// FleetKeys are the pinned keys of signed bundles; StoreKey seals
+	// the stored one. Both nil without fleet.keys.
+	FleetKeys []bundle.PublicKey
+	StoreKey  []byte
 	// Warnings are problems that do not stop the gateway.
 	Warnings []string
 }
@@ -464,16 +505,7 @@ func Load(path string) (*Setup, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol, err := LoadPolicy(cfg.Resolve(cfg.Policy))
-	if err != nil {
-		return nil, err
-	}
-	// The index answers every decision from its table when its reach
-	// covers the farthest the decisions look (with the policy's snapping).
-	zones, err := geofence.LoadFile(cfg.Resolve(cfg.Zones.File), geofence.Options{
-		DefaultBufferM: cfg.Zones.DefaultBufferM,
-		ReachM:         cfg.Decision.ZoneReachM(pol.PositionMarginM()),
-	})
+	pol, zones, err := cfg.LoadZonesPolicy()
 	if err != nil {
 		return nil, err
 	}
@@ -485,6 +517,9 @@ func Load(path string) (*Setup, error) {
 		return nil, err
 	}
 	if s.QueueKey, err = loadQueueKey(cfg, doc); err != nil {
+		return nil, err
+	}
+	if err := loadFleet(cfg, doc, s); err != nil {
 		return nil, err
 	}
 	for i, cc := range cfg.Cameras {

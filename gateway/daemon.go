@@ -13,6 +13,7 @@ import (
 
 	"quietzone/camera"
 	"quietzone/can"
+	"quietzone/gateway/audit"
 	"quietzone/uplink"
 )
 
@@ -50,6 +51,9 @@ type DaemonOptions struct {
 	// durable queue in uplink.state_dir, or, without a state directory
 	// (no broker), one in memory.
 	Queue uplink.Queue
+	// StatusSocket, when set, is the unix socket Run serves the status
+	// on (`quietzone status`).
+	StatusSocket string
 }
 
 // Daemon is a gateway wired to its buses, cameras and uplink.
@@ -60,8 +64,13 @@ type Daemon struct {
 	Publisher *uplink.Publisher // nil without a broker
 	Queue     *uplink.DiskQueue // nil unless the daemon opened one
 	Pseudonym string
-	buses     []Bus
-	pipe      *pipe
+	// AuditLog is the hash-chained audit log; nil without one.
+	AuditLog *audit.Log
+	// Fleet takes signed bundles; nil without pinned keys.
+	Fleet *Fleet
+	buses []Bus
+	pipe  *pipe
+	run   daemonRun // daemonrun.go
 }
 
 // NewDaemon wires a loaded Setup to hardware.
@@ -78,6 +87,15 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
 	d := &Daemon{}
+	d.run.setup, d.run.opts = s, o
+	auditor, err := d.openAudit(s, o)
+	if err != nil {
+		return nil, fmt.Errorf("new daemon: %w", err)
+	}
+	if s, err = d.openFleet(s, o, auditor); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("new daemon: %w", err)
+	}
 	var sources []can.Source
 	for _, iface := range cfg.Vehicle.Interfaces {
 		b, err := hw.OpenBus(iface, dec.Filters())
@@ -102,6 +120,7 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
 	d.Cameras = cams
+	cams.AllowCabin(s.Policy.CabinCameras) // both the vehicle and the fleet; a new policy switches it
 	if d.pipe, err = newUplinkStack(s, o.Queue, o.Logger); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
@@ -124,11 +143,13 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		Decision:     dcs,
 		Privacy:      Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM},
 		Enforcement:  enf,
+		Audit:        auditor,
 	})
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
+	d.connectFleet()
 	return d, nil
 }
 
@@ -146,7 +167,7 @@ func openEnforcement(s *Setup, hw Hardware) (Enforcement, []camera.Spec, error) 
 			Class:          camera.Class(cc.Class),
 			PowerActiveLow: cc.PowerActiveLow,
 			Command:        s.Profile.Commands[cc.Name],
-			Enabled:        cc.Enabled && s.Policy.CabinCameras, // both the vehicle and the fleet
+			Enabled:        cc.Enabled, // the vehicle's consent; the policy's is AllowCabin
 			PurgeOnEntry:   cc.PurgeOnEntry,
 			HasStatus:      s.Profile.Signal(cameraRolePrefix+cc.Name+".status") != nil,
 		}
@@ -258,10 +279,14 @@ func (d *Daemon) Close() error {
 	for _, b := range d.buses {
 		b.Close()
 	}
+	var errs []error
 	if d.Queue != nil {
-		return d.Queue.Close()
+		errs = append(errs, d.Queue.Close())
 	}
-	return nil
+	if d.AuditLog != nil {
+		errs = append(errs, d.AuditLog.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // loadIdentity reads the VIN and the fleet key named by the config.

@@ -27,8 +27,25 @@
 // Zones come from the zone index (geofence.Index). Temporary zones follow
 // the gateway's clock, widened by ZoneClockSkew, and only a synchronised
 // clock is trusted: on any other every zone counts. SetZones and
-// ReloadZones swap the zone list between two decisions; a bad zone file
-// changes nothing.
+// ReloadZones swap the zone list between two decisions; SetBundle swaps a
+// zone list and the uplink policy that goes with it in one step, the
+// policy reaching the uplink down the pipe between the snapshots decided
+// before and after (bundleswitch.go). A bad zone file changes nothing.
+//
+// Fleet bundles (fleet.go, package bundle): the vehicle pins one or more
+// fleet keys; a bundle, delivered retained on the MQTT topic
+// quietzone/v1/<pseudonym>/policy or from a file (at start and on
+// SIGHUP), is applied only if it is signed by a pinned key, whole, not
+// expired, newer than the one in force and for this vehicle's profile;
+// each outcome is an audit event and a refused bundle changes nothing.
+// The last good bundle is kept sealed at rest (the zone list is
+// sensitive) and applied at the next start, before any delivery. With
+// none, under pinned keys, the gateway has no zones and stays suppressed.
+//
+// Audit (auditlog.go, package audit): the daemon records the Auditor's
+// events in a hash-chained log in the state directory, adds queue drops,
+// and sends a summary (counts per kind and the chain's head, no times or
+// positions) retained on quietzone/v1/<pseudonym>/audit.
 //
 // Telemetry privacy near zones is split: the uplink coarsens time and
 // holds records back, the gateway decides what to withhold and hold,
@@ -51,7 +68,10 @@
 // The daemon (daemon.go) wires the uplink off the decision loop: a pipe
 // (pipe.go) hands snapshots to the uplink's own goroutine, so that the
 // durable queue's fsyncs never delay a camera decision; the queue lives in
-// uplink.state_dir and survives restarts and power cuts.
+// uplink.state_dir and survives restarts and power cuts. Daemon.Run
+// (daemonrun.go) runs the gateway with the audit writer, bundle
+// deliveries, the drop watch and the status socket (statussock.go, read
+// by `quietzone status`: counters and states, no positions).
 //
 // The package also reads the daemon's configuration (config.go,
 // queueconfig.go): the main file, the vehicle profile and the uplink

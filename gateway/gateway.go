@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"quietzone/camera"
 	"quietzone/can"
 	"quietzone/geofence"
 	"quietzone/uplink"
@@ -215,6 +216,12 @@ type Stats struct {
 	ZonesReplaced uint64
 	PathsCrossed  uint64
 	Enforcement   EnforcementStats
+	// PoliciesApplied counts policies switched to while running; LastFix
+	// is when the last accepted fix was taken; Cameras the cameras'
+	// states (status.go).
+	PoliciesApplied uint64
+	LastFix         time.Time
+	Cameras         []camera.State
 }
 
 // Suppressed returns the total time spent suppressed.
@@ -584,6 +591,7 @@ func (g *Gateway) publishStats() {
 	g.stats.State = g.state
 	g.stats.Decode = g.dec.Stats()
 	g.stats.Enforcement = g.enforcementStats()
+	g.statusExtras()
 	g.statsMu.Lock()
 	g.published = g.stats
 	g.statsMu.Unlock()

@@ -32,13 +32,17 @@ type pipe struct {
 	// last stretch out.
 	dropPending atomic.Bool
 	refused     atomic.Uint64 // snapshots refused: the pipe was full
-	failed      atomic.Uint64 // snapshots and alarms the uplink refused
+	// policy is a policy switch the pipe was too full to take; the next
+	// Offer hands it over first (SetPolicy).
+	policy atomic.Pointer[uplink.Policy]
+	failed atomic.Uint64 // snapshots and alarms the uplink refused
 }
 
 type pipeItem struct {
-	snap  uplink.Snapshot
-	alarm *uplink.Alarm
-	flush chan error // set: flush, and reply
+	snap   uplink.Snapshot
+	policy *uplink.Policy // set: switch to it
+	alarm  *uplink.Alarm
+	flush  chan error // set: flush, and reply
 }
 
 // pipeDepth is how many snapshots wait for the uplink: over 15 minutes at
@@ -59,6 +63,10 @@ var (
 // Offer implements Telemetry: it never waits.
 func (p *pipe) Offer(s uplink.Snapshot) error {
 	s.Samples = slices.Clone(s.Samples) // the loop reuses its slice
+	if !p.handPolicy() {
+		p.refused.Add(1)
+		return errPipeFull
+	}
 	if p.dropPending.Load() {
 		s.Drop = true
 	}
@@ -74,6 +82,31 @@ func (p *pipe) Offer(s uplink.Snapshot) error {
 		}
 		p.refused.Add(1)
 		return errPipeFull
+	}
+}
+
+// SetPolicy implements policySetter: the policy goes down the pipe
+// between the snapshots offered before and after, without waiting. If
+// the pipe is full it waits for the next Offer, which hands it over
+// first (or is refused as well).
+func (p *pipe) SetPolicy(pol *uplink.Policy) {
+	p.policy.Store(pol)
+	p.handPolicy()
+}
+
+// handPolicy hands a waiting policy switch down the pipe; it reports
+// false if one is still waiting.
+func (p *pipe) handPolicy() bool {
+	pol := p.policy.Load()
+	if pol == nil {
+		return true
+	}
+	select {
+	case p.in <- pipeItem{policy: pol}:
+		p.policy.CompareAndSwap(pol, nil)
+		return true
+	default:
+		return false
 	}
 }
 
@@ -134,6 +167,8 @@ func (p *pipe) work(ctx context.Context) {
 				it.flush <- err
 			case it.alarm != nil:
 				err = p.up.Alarm(*it.alarm)
+			case it.policy != nil:
+				err = p.up.SetPolicy(it.policy)
 			default:
 				err = p.up.Offer(it.snap)
 			}

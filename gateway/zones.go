@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"quietzone/geofence"
@@ -16,8 +17,12 @@ type zoneState struct {
 	ix *geofence.Index
 	// replace hands a new list to the loop (SetZones).
 	replace chan *geofence.Index
-	kin     geofence.Kinematics
-	heading int // role index of position.heading, or -1
+	// switchMu guards pending, the policy that goes with the list being
+	// handed over (SetBundle).
+	switchMu sync.Mutex
+	pending  *policySwitch
+	kin      geofence.Kinematics
+	heading  int // role index of position.heading, or -1
 	// prev is the fix before the current one, for the path check.
 	prev fix
 	// needClear is how many consecutive clear fixes leaving suppression
@@ -113,6 +118,13 @@ func (g *Gateway) ReloadZones(ctx context.Context, path string, opts geofence.Op
 // onZones switches to a new zone list. Hysteresis starts again: the clear
 // fixes counted so far were clear of the old zones.
 func (g *Gateway) onZones(now time.Time, ix *geofence.Index) {
+	g.z.switchMu.Lock()
+	ps := g.z.pending
+	g.z.pending = nil
+	g.z.switchMu.Unlock()
+	if ps != nil && ps.ix == ix {
+		g.switchPolicy(ps.p)
+	}
 	g.z.ix = ix
 	g.stats.ZonesReplaced++
 	g.clearCount = 0

@@ -204,7 +204,12 @@ func newIndex(zones []Zone, reachM float64) *Index {
 }
 
 // Len returns the number of zones.
-func (ix *Index) Len() int { return len(ix.zones) }
+func (ix *Index) Len() int {
+	if ix == nil {
+		return 0 // no zone list (yet): a gateway without one stays suppressed
+	}
+	return len(ix.zones)
+}
 
 // Zone returns zone i. Use it for configuration checks, never for output
 // that leaves the vehicle.

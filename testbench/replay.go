@@ -105,12 +105,19 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
 	}
 	cfg := *setup.Config
+	fleetDir := cfg.FleetStateDir()
 	// A replay publishes nothing and keeps nothing: no durable queue, no
-	// suppression state. With a vehicle's configuration it would otherwise
-	// write into the vehicle's state directory, and the replayed drive's
-	// records would go up with the vehicle's own.
+	// suppression state, no audit log. With a vehicle's configuration it
+	// would otherwise write into the vehicle's state directory, and the
+	// replayed drive's records would go up with the vehicle's own.
 	cfg.Uplink.Broker = ""
 	cfg.Uplink.StateDir, cfg.Uplink.Queue, cfg.Enforcement.StateFile = "", gateway.QueueConfig{}, ""
+	cfg.Audit.File = ""
+	if cfg.Fleet.Pinned() {
+		// The vehicle's last good bundle, read only: no bundle file is
+		// offered, so nothing is stored.
+		cfg.Fleet.StateDir, cfg.Fleet.Bundle = fleetDir, ""
+	}
 	s := *setup
 	s.Config = &cfg
 	d, err := gateway.NewDaemon(&s, hw, gateway.DaemonOptions{Clock: clock, Logger: slog.New(rec)})

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"quietzone/uplink/atrest"
 )
 
 // DiskOptions configure a DiskQueue. The zero value is usable.
@@ -153,7 +155,7 @@ const (
 	stateFile         = "state"
 	lockFile          = "lock"
 	segSuffix         = ".seg"
-	tmpSuffix         = ".tmp"
+	tmpSuffix         = atrest.TmpSuffix
 	stateMagic        = "QZST"
 	stateLen          = 8 + 8*8 + 4
 	ackPersistEvery   = time.Second
@@ -196,7 +198,7 @@ func OpenDiskQueue(dir string, o DiskOptions) (*DiskQueue, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
-	lock, err := lockDir(filepath.Join(dir, lockFile))
+	lock, err := atrest.Lock(filepath.Join(dir, lockFile))
 	if err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", dir, err)
 	}
@@ -309,7 +311,7 @@ func (q *DiskQueue) loadSegment(id uint64, last bool) (*segment, error) {
 		if err := os.Remove(path); err != nil {
 			return nil, err
 		}
-		return nil, syncDir(q.dir)
+		return nil, atrest.SyncDir(q.dir)
 	}
 	if err != nil {
 		f.Close()
@@ -376,7 +378,7 @@ func (q *DiskQueue) settleHead(loading bool) error {
 		if err := os.Remove(s.path); err != nil {
 			return err
 		}
-		if err := syncDir(q.dir); err != nil {
+		if err := atrest.SyncDir(q.dir); err != nil {
 			return err
 		}
 		q.total -= s.size
@@ -551,7 +553,7 @@ func (q *DiskQueue) newSegment(id uint64) (*segment, error) {
 	if q.seal != nil {
 		h.encrypted, h.keyCheck = true, q.seal.check
 	}
-	if err := writeSync(f, h.encode()); err != nil {
+	if err := atrest.WriteSync(f, h.encode()); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return nil, fmt.Errorf("new segment: %w", err)
@@ -561,7 +563,7 @@ func (q *DiskQueue) newSegment(id uint64) (*segment, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("new segment: %w", err)
 	}
-	if err := syncDir(q.dir); err != nil {
+	if err := atrest.SyncDir(q.dir); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("new segment: %w", err)
 	}
@@ -573,13 +575,6 @@ func (q *DiskQueue) newSegment(id uint64) (*segment, error) {
 	}
 	// An empty or fully acknowledged segment before it can go now.
 	return s, q.settleHead(false)
-}
-
-func writeSync(f *os.File, b []byte) error {
-	if _, err := f.Write(b); err != nil {
-		return err
-	}
-	return f.Sync()
 }
 
 // dropOldest drops the oldest segment to make room, counting what in it
@@ -785,25 +780,8 @@ func (q *DiskQueue) writeState() error {
 		binary.LittleEndian.PutUint64(b[8+8*i:], v)
 	}
 	binary.LittleEndian.PutUint32(b[stateLen-4:], crc32.Checksum(b[:stateLen-4], castagnoli))
-	path := filepath.Join(q.dir, stateFile)
-	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write queue state: %w", err)
-	}
-	err = writeSync(f, b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(q.dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write queue state: %w", err)
+	if err := atrest.WriteFile(filepath.Join(q.dir, stateFile), b, 0o600); err != nil {
+		return fmt.Errorf("queue state: %w", err)
 	}
 	q.stateAt = q.o.Now()
 	q.stateDirty = false
@@ -826,20 +804,5 @@ func (q *DiskQueue) readState() error {
 	v := func(i int) uint64 { return binary.LittleEndian.Uint64(b[8+8*i:]) }
 	q.nextSeq, q.headID = v(0), v(1)
 	q.drops = Drops{Batches: v(2), Records: v(3), Bytes: v(4), ThroughSeq: v(5), CorruptBytes: v(6), TornBytes: v(7)}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync directory: %w", err)
-	}
 	return nil
 }

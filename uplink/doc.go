@@ -30,7 +30,14 @@
 // Topics are quietzone/v1/<pseudonym>/telemetry, /alarm and /status; the
 // pseudonym is an HMAC of the VIN under the fleet key. The status topic
 // holds "online" or "offline", retained (the last will, and a clean
-// stop), and, not retained, a StatusRecord of the queue's drops.
+// stop), and, not retained, a StatusRecord of the queue's drops. The
+// Publisher also subscribes (Subscribe: the fleet's signed bundles on
+// /policy) and publishes retained summaries (PublishRetained: the audit
+// summary on /audit), on the same connection.
+//
+// Uplink.SetPolicy switches policy between two snapshots (a fleet bundle):
+// records still waiting in the vehicle are restricted to the new policy,
+// so a stricter one takes effect for everything not yet queued.
 //
 // What the package knows nothing of: CAN frames, GPIO, and where zones
 // are. The gateway decides, per snapshot, whether location is withheld,

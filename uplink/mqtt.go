@@ -96,6 +96,9 @@ type Publisher struct {
 	failures       atomic.Uint64
 	statuses       atomic.Uint64
 	dials          atomic.Uint64
+
+	subMu sync.Mutex
+	subs  []subscription // subscribe.go
 }
 
 // dropCounter is what the publisher needs of a queue that drops;
@@ -153,6 +156,7 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 			p.attempt.Store(0)
 			p.reportedValid.Store(false)
 			c.Publish(status, 1, true, StatusOnline)
+			p.subscribeAll(c)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			log.Warn("uplink connection lost", "err", err)

@@ -1,14 +1,12 @@
 package uplink
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+
+	"quietzone/uplink/atrest"
 )
 
 // The on-disk format of the DiskQueue's segment files. All integers are
@@ -35,8 +33,8 @@ const (
 	segHeaderLen  = 28
 	frameHeadLen  = 8
 	metaLen       = 1 + 8 + 8 + 8 + 4 + 4
-	nonceLen      = 12
-	gcmTagLen     = 16
+	nonceLen      = atrest.NonceLen
+	gcmTagLen     = atrest.TagLen
 	maxFrameBody  = 16 << 20 // far above any batch; a larger length is damage
 	flagEncrypted = 1
 	keyCheckLabel = "quietzone queue key check v1"
@@ -78,40 +76,29 @@ func parseSegHeader(b []byte) (segHeader, error) {
 	return h, nil
 }
 
-// sealer encrypts and decrypts frame payloads; nil means plaintext.
+// sealer encrypts and decrypts frame payloads (atrest.Sealer); nil
+// means plaintext.
 type sealer struct {
-	aead  cipher.AEAD
+	*atrest.Sealer
 	check [8]byte
 }
 
 // QueueKeyLen is the length of the key that encrypts the queue at rest:
 // AES-256.
-const QueueKeyLen = 32
+const QueueKeyLen = atrest.KeyLen
 
 func newSealer(key []byte) (*sealer, error) {
 	if key == nil {
 		return nil, nil
 	}
-	if len(key) != QueueKeyLen {
-		return nil, fmt.Errorf("queue key: %d bytes, want %d", len(key), QueueKeyLen)
-	}
-	block, err := aes.NewCipher(key)
+	s, err := atrest.NewSealer(key, keyCheckLabel)
 	if err != nil {
-		return nil, fmt.Errorf("queue key: %w", err)
+		return nil, fmt.Errorf("queue %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("queue key: %w", err)
-	}
-	s := &sealer{aead: aead}
-	sum := sha256.Sum256(append([]byte(keyCheckLabel), key...))
-	copy(s.check[:], sum[:8])
-	return s, nil
+	return &sealer{Sealer: s, check: s.Check()}, nil
 }
 
 // encodeFrame returns the frame of a batch, sealed when s is not nil.
-// Nonces are random: with 96 bits, a collision is not a concern below
-// billions of batches per key, far beyond a vehicle's life.
 func encodeFrame(b *Batch, s *sealer) ([]byte, error) {
 	n := metaLen + len(b.Payload)
 	if s != nil {
@@ -131,12 +118,10 @@ func encodeFrame(b *Batch, s *sealer) ([]byte, error) {
 	if s == nil {
 		f = append(f, b.Payload...)
 	} else {
-		nonce := make([]byte, nonceLen)
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, fmt.Errorf("batch %d: nonce: %w", b.ID, err)
+		var err error
+		if f, err = s.Seal(f, b.Payload, f[frameHeadLen:frameHeadLen+metaLen]); err != nil {
+			return nil, fmt.Errorf("batch %d: %w", b.ID, err)
 		}
-		f = append(f, nonce...)
-		f = s.aead.Seal(f, nonce, b.Payload, f[frameHeadLen:frameHeadLen+metaLen])
 	}
 	binary.LittleEndian.PutUint32(f[0:4], uint32(n))
 	binary.LittleEndian.PutUint32(f[4:8], frameCRC(f[0:4], f[frameHeadLen:]))
@@ -206,7 +191,7 @@ func decodeFrame(f []byte, s *sealer) (Batch, error) {
 		b.Payload = append([]byte(nil), data...)
 		return b, nil
 	}
-	p, err := s.aead.Open(nil, data[:nonceLen], data[nonceLen:], body[:metaLen])
+	p, err := s.Open(nil, data, body[:metaLen])
 	if err != nil {
 		return Batch{}, fmt.Errorf("batch %d: decrypt: %w", fi.id, err)
 	}

@@ -66,14 +66,16 @@ type Uplink struct {
 
 // group is one time quantum's records.
 type group struct {
-	q        int64 // quantum index: Unix seconds / quantum
-	withheld bool  // some snapshot in it was withheld: merge it
-	held     bool  // held back by the gateway
-	recs     []Record
+	// start and end bound the quantum in Unix seconds: [start, end). A
+	// policy change may change the quantum's length; a group keeps its own.
+	start, end int64
+	withheld   bool // some snapshot in it was withheld: merge it
+	held       bool // held back by the gateway
+	recs       []Record
 }
 
 type pending struct {
-	q   int64
+	end int64 // the end of the alarm's quantum: it waits until then
 	rec Record
 }
 
@@ -98,14 +100,15 @@ func New(p *Policy, q Queue, firstSeq uint64) (*Uplink, error) {
 	}, nil
 }
 
-// quantumOf returns the index of the quantum holding t.
-func (u *Uplink) quantumOf(t time.Time) int64 {
+// quantumStart returns the start, in Unix seconds, of the quantum
+// holding t.
+func (u *Uplink) quantumStart(t time.Time) int64 {
 	s := t.Unix()
 	q := s / u.quantum
 	if s%u.quantum < 0 {
 		q-- // floor for times before 1970
 	}
-	return q
+	return q * u.quantum
 }
 
 // Offer redacts a snapshot, holds its record until its quantum is over
@@ -122,9 +125,14 @@ func (u *Uplink) Offer(s Snapshot) error {
 	u.stats.ForbiddenDenied += uint64(out.ForbiddenDenied)
 	u.mu.Unlock()
 
-	qi := u.quantumOf(s.Time)
-	if n := len(u.groups); n == 0 || u.groups[n-1].q < qi {
-		u.groups = append(u.groups, group{q: qi})
+	ts := s.Time.Unix()
+	if n := len(u.groups); n == 0 || u.groups[n-1].end <= ts {
+		start := u.quantumStart(s.Time)
+		g := group{start: start, end: start + u.quantum}
+		if n > 0 {
+			g.start = max(g.start, u.groups[n-1].end) // after a longer quantum
+		}
+		u.groups = append(u.groups, g)
 	}
 	g := &u.groups[len(u.groups)-1] // a snapshot from the past joins the newest quantum
 	g.withheld = g.withheld || s.Withhold
@@ -141,7 +149,7 @@ func (u *Uplink) Offer(s Snapshot) error {
 		}
 	}
 	u.limitHeld()
-	if err := u.release(qi, false, s.Time); err != nil {
+	if err := u.release(ts, false, s.Time); err != nil {
 		return err
 	}
 	if b, due := u.bat.Due(s.Time); due {
@@ -206,12 +214,12 @@ func (u *Uplink) limitHeld() {
 	}
 }
 
-// release queues the quanta before qi that are not held (all of them
-// when all is set), then the alarms of quanta before qi.
-func (u *Uplink) release(qi int64, all bool, now time.Time) error {
+// release queues the quanta over by ts (Unix seconds) that are not held
+// (all of them when all is set), then the alarms of quanta over by ts.
+func (u *Uplink) release(ts int64, all bool, now time.Time) error {
 	n := 0
 	for _, g := range u.groups {
-		if g.held || (!all && g.q >= qi) {
+		if g.held || (!all && g.end > ts) {
 			break
 		}
 		if err := u.emit(g, now); err != nil {
@@ -226,7 +234,7 @@ func (u *Uplink) release(qi int64, all bool, now time.Time) error {
 	}
 	n = 0
 	for _, a := range u.alarms {
-		if !all && a.q >= qi {
+		if !all && a.end > ts {
 			break
 		}
 		if err := u.emitAlarm(a.rec); err != nil {
@@ -253,7 +261,7 @@ func (u *Uplink) emit(g group, now time.Time) error {
 	if len(g.recs) == 0 {
 		return nil
 	}
-	merged := Record{Time: g.q * u.quantum}
+	merged := Record{Time: g.start}
 	var posStripped, sigStripped uint64
 	for _, r := range g.recs {
 		if r.Pos != nil {
@@ -354,8 +362,9 @@ func (u *Uplink) Alarm(a Alarm) error {
 	if err := a.validate(); err != nil {
 		return fmt.Errorf("uplink alarm: %w", err)
 	}
-	qi := u.quantumOf(a.Time)
-	rec := Record{Time: qi * u.quantum, Alarm: a.Type}
+	start := u.quantumStart(a.Time)
+	end := start + u.quantum
+	rec := Record{Time: start, Alarm: a.Type}
 	if len(a.Values) > 0 {
 		rec.Signals = make(map[string]float64, len(a.Values))
 		for k, v := range a.Values {
@@ -364,10 +373,10 @@ func (u *Uplink) Alarm(a Alarm) error {
 	}
 	// Kept in time order, so that a late alarm does not hold back others.
 	i := len(u.alarms)
-	for i > 0 && u.alarms[i-1].q > qi {
+	for i > 0 && u.alarms[i-1].end > end {
 		i--
 	}
-	u.alarms = append(u.alarms[:i], append([]pending{{q: qi, rec: rec}}, u.alarms[i:]...)...)
+	u.alarms = append(u.alarms[:i], append([]pending{{end: end, rec: rec}}, u.alarms[i:]...)...)
 	return nil
 }
 
@@ -394,6 +403,63 @@ func (u *Uplink) emitAlarm(rec Record) error {
 	u.mu.Unlock()
 	return nil
 }
+
+// SetPolicy switches to a new policy between two snapshots, the next
+// snapshot is redacted under it. The boundary is clean: the open batch
+// (records the old policy released) is queued first, and every record
+// still waiting in the vehicle (its quantum not over, or held back) is
+// restricted to what the new policy allows: signals it does not allow
+// go, values are rounded to its quanta, and a position stays only if the
+// new policy allows one at least as coarse. Rate limits carry over.
+// Groups keep the quantum they started with; new ones take the new one.
+func (u *Uplink) SetPolicy(p *Policy) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("set policy: %w", err)
+	}
+	old := u.red.p
+	if b, ok := u.bat.Close(); ok {
+		if err := u.put(b); err != nil {
+			return fmt.Errorf("set policy: %w", err)
+		}
+	}
+	keepPos := p.Position != nil && old.Position != nil && old.Position.PrecisionM >= p.Position.PrecisionM
+	var withheld uint64
+	for gi := range u.groups {
+		for ri := range u.groups[gi].recs {
+			if restrict(&u.groups[gi].recs[ri], p, keepPos) {
+				withheld++
+			}
+		}
+	}
+	u.red = &Redactor{p: p, lastSent: u.red.lastSent}
+	u.bat.rule = p.Batch
+	u.quantum = int64(p.NearZones.TimeQuantum / time.Second)
+	u.mu.Lock()
+	u.stats.PositionsWithheld += withheld
+	u.mu.Unlock()
+	return nil
+}
+
+// restrict limits a waiting record to a new policy; it reports whether
+// it took a position away.
+func restrict(r *Record, p *Policy, keepPos bool) (posTaken bool) {
+	if r.Pos != nil && !keepPos {
+		r.Pos, posTaken = nil, true
+	}
+	for role, v := range r.Signals {
+		rule, ok := p.Signals[role]
+		switch {
+		case !ok || Forbidden(role):
+			delete(r.Signals, role)
+		case rule.Quantum > 0:
+			r.Signals[role] = math.Round(v/rule.Quantum) * rule.Quantum
+		}
+	}
+	return posTaken
+}
+
+// Policy returns the policy in force.
+func (u *Uplink) Policy() *Policy { return u.red.p }
 
 // Stats returns a copy of the counters.
 func (u *Uplink) Stats() Stats {

@@ -367,3 +367,75 @@ func TestTopic(t *testing.T) {
 		}
 	}
 }
+
+// TestUplinkSetPolicy switches to a stricter policy mid-drive: records
+// still waiting in the vehicle lose what the new policy does not allow,
+// and the open batch (released under the old one) goes out first.
+func TestUplinkSetPolicy(t *testing.T) {
+	q := uplink.NewMemQueue()
+	u, err := uplink.New(demoPolicy(), q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := drive(100, 1000, 1000)
+	for _, s := range snaps[:45] {
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	strict := demoPolicy()
+	strict.Position = nil
+	delete(strict.Signals, "position.heading")
+	strict.Signals["vehicle.speed"] = uplink.Rule{Quantum: 50}
+	strict.NearZones.TimeQuantum = 10 * time.Second
+	bad := demoPolicy()
+	bad.Signals["phone.contact.name"] = uplink.Rule{}
+	if err := u.SetPolicy(bad); err == nil {
+		t.Fatal("a policy asking for phone data was taken")
+	}
+	if err := u.SetPolicy(strict); err != nil {
+		t.Fatal(err)
+	}
+	if u.Policy() != strict {
+		t.Error("Policy() is not the new policy")
+	}
+	before := drain(t, q) // [0,30): released under the old policy
+	for _, s := range snaps[45:] {
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := u.Flush(t0.Add(100 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	after := drain(t, q)
+	if len(before) != 1 || len(after) == 0 {
+		t.Fatalf("%d batches before the switch, %d after", len(before), len(after))
+	}
+	var lastTime int64
+	for i, b := range after {
+		recs, err := uplink.DecodeBatch(b.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			sec := r.Time - t0.Unix()
+			if sec < 30 {
+				t.Errorf("batch %d: record at second %d was released before the switch", i, sec)
+			}
+			if r.Pos != nil {
+				t.Errorf("record at second %d has a position the new policy denies", sec)
+			}
+			if _, ok := r.Signals["position.heading"]; ok {
+				t.Errorf("record at second %d has the heading", sec)
+			}
+			if v := r.Signals["vehicle.speed"]; math.Mod(v, 50) != 0 {
+				t.Errorf("record at second %d: speed %v not rounded to 50", sec, v)
+			}
+			if r.Time < lastTime {
+				t.Errorf("record at second %d after one at %d", sec, lastTime-t0.Unix())
+			}
+			lastTime = r.Time
+		}
+	}
+}

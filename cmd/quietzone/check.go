@@ -38,5 +38,8 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d zones, %d mapped signals, %d cameras, %d signals allowed to leave)\n",
 		path, s.Zones.Len(), len(s.Profile.Mappings), len(s.Config.Cameras), len(s.Policy.Signals))
+	if n := len(s.FleetKeys); n > 0 {
+		fmt.Fprintf(stdout, "%s: zones and policy come in signed bundles (%d fleet keys pinned)\n", path, n)
+	}
 	return nil
 }

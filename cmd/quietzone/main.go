@@ -9,6 +9,9 @@
 //	quietzone bench                frames per second through the whole pipeline
 //	quietzone zones check FILE     validate a zone file and say what it holds
 //	quietzone zones query LAT LON  where a position is relative to the zones
+//	quietzone policy keygen|sign|verify   signed fleet policy bundles
+//	quietzone audit verify FILE    check the audit log's hash chain
+//	quietzone status               counters of the running daemon
 package main
 
 import (
@@ -38,7 +41,12 @@ Usage:
   quietzone attack [--trips N] [--seed S] [--zone ID] [--svg FILE.svg]
                                          many trips past a built-in zone: how far from its edge an
                                          attacker fitting it from the published tracks' gaps ends up
-  quietzone run --config FILE            run the gateway on the vehicle's CAN buses
+  quietzone run --config FILE [--status-socket PATH]
+                                         run the gateway on the vehicle's CAN buses (systemd Type=notify;
+                                         SIGHUP reloads, SIGTERM stops gracefully)
+  quietzone status [--socket PATH] [--json]
+                                         counters of the running daemon: state, fix age, frames/s,
+                                         anomalies, queue, drops, cameras
   quietzone check --config FILE          validate a configuration and every file it names
   quietzone replay FILE.log [--config FILE] [--iface NAME]
                                          run the whole pipeline on a candump log; print the decisions
@@ -51,6 +59,14 @@ Usage:
                   [--accuracy M] [--at TIME|any]
                                          where a position is relative to the zones, and what
                                          the gateway would decide there
+  quietzone policy keygen --out PREFIX   a fleet key pair: PREFIX.key (private), PREFIX.pub (to pin)
+  quietzone policy sign --key FILE --zones FILE --policy FILE --version N --out FILE
+                  [--expires 720h|TIME] [--profile NAME]...
+                                         sign zones and a policy into a bundle
+  quietzone policy verify --pub FILE [--above N] BUNDLE
+                                         check a bundle as a vehicle would
+  quietzone audit verify FILE [--head SEQ:HASH]
+                                         check the audit log; names every edited or removed entry
   quietzone version
 `
 
@@ -120,6 +136,9 @@ var commands = map[string]command{
 	"record": record,
 	"bench":  bench,
 	"zones":  zones,
+	"policy": policy,
+	"audit":  auditCmd,
+	"status": status,
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

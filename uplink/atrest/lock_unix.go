@@ -1,6 +1,6 @@
 //go:build unix
 
-package uplink
+package atrest
 
 import (
 	"errors"
@@ -11,10 +11,10 @@ import (
 	"syscall"
 )
 
-// lockDir takes an exclusive lock on path, so that two processes never
-// write one queue. The kernel releases it when the process dies, however
-// it dies.
-func lockDir(path string) (io.Closer, error) {
+// Lock takes an exclusive lock on path (created if need be), so that two
+// processes never write one state directory. The kernel releases it when
+// the process dies, however it dies.
+func Lock(path string) (io.Closer, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -29,7 +29,6 @@ func lockDir(path string) (io.Closer, error) {
 	return f, nil
 }
 
-// fileOwner returns the user ID owning a file.
 func fileOwner(fi fs.FileInfo) (int, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {

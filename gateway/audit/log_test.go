@@ -1,0 +1,292 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"quietzone/gateway/audit"
+)
+
+var t0 = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+
+// write opens the log at path, appends the events (kind, reason pairs)
+// one second apart from start and closes it.
+func write(t *testing.T, path string, start time.Time, events ...string) *audit.Log {
+	t.Helper()
+	l, err := audit.Open(path, audit.Options{Now: func() time.Time { return start }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	for i := 0; i+1 < len(events); i += 2 {
+		l.Append(start.Add(time.Duration(i/2)*time.Second), events[i], events[i+1])
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func verify(t *testing.T, path string, head *audit.Head) *audit.Report {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := audit.Verify(f, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+var events = []string{
+	"suppression.on", "unknown: no zones",
+	"policy.applied", "version 3 from mqtt",
+	"suppression.off", "consecutive clear fixes",
+	"manual.on", "privacy switch",
+	"manual.off", "privacy switch released",
+}
+
+// The chain goes on across restarts: one log, one chain, counts over its
+// whole life.
+func TestRestartContinuesChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit", "audit.log")
+	write(t, path, t0, events[:4]...)
+	l := write(t, path, t0.Add(time.Hour), events[4:]...)
+	rep := verify(t, path, nil)
+	if !rep.OK() || rep.Entries != 5 || rep.Last.Seq != 5 {
+		t.Fatalf("%d entries, last seq %d, problems %v", rep.Entries, rep.Last.Seq, rep.Problems)
+	}
+	s := l.Summary()
+	if s.Head.Seq != 5 || s.Head.Hash != rep.Last.Hash || !s.Intact || s.Counts["suppression.on"] != 1 || s.Counts["manual.off"] != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("log mode %v, %v", fi.Mode(), err)
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), `"time":"2026-06-01T09:00:00Z"`) {
+		t.Errorf("times not in UTC RFC 3339:\n%s", data)
+	}
+}
+
+// Every way of editing or removing entries is found, at its line, and
+// told apart.
+func TestVerifyFindsTampering(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	write(t, path, t0, events...)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(good), "\n")
+	lines = lines[:len(lines)-1] // after the last newline
+	join := func(ls ...string) string { return strings.Join(ls, "") }
+	rehash := func(line, old, new string) string {
+		// What a deliberate tamperer does: edit, and recompute the hash.
+		edited := strings.Replace(line, old, new, 1)
+		i := strings.Index(edited, `,"hash":"`)
+		return edited[:i] + `,"hash":"` + sha(edited[:i]+"}") + `"}` + "\n"
+	}
+	head := func(rep *audit.Report) *audit.Head { return &audit.Head{Seq: rep.Last.Seq, Hash: rep.Last.Hash} }
+	fleet := head(verify(t, path, nil))
+	cases := []struct {
+		name  string
+		data  string
+		head  *audit.Head
+		want  audit.ProblemKind
+		line  int
+		match string
+	}{
+		{"reason edited", join(lines[0], strings.Replace(lines[1], "version 3", "version 9", 1), join(lines[2:]...)), nil, audit.Edited, 2, "hash does not match"},
+		{"kind edited", join(lines[0], lines[1], strings.Replace(lines[2], "suppression.off", "suppression.on", 1), join(lines[3:]...)), nil, audit.Edited, 3, "hash does not match"},
+		{"edited, hash recomputed", join(lines[0], rehash(lines[1], "version 3", "version 9"), join(lines[2:]...)), nil, audit.Edited, 3, "line 2 was edited"},
+		{"a middle entry removed", join(lines[0], lines[1], join(lines[3:]...)), nil, audit.Removed, 3, "1 entry removed"},
+		{"the first entry removed", join(lines[1:]...), nil, audit.Removed, 1, "1 entry removed from the start"},
+		{"two entries swapped", join(lines[0], lines[2], lines[1], join(lines[3:]...)), nil, audit.Removed, 2, "removed"},
+		{"the last entry removed", join(lines[:4]...), fleet, audit.Removed, 0, "removed from the end"},
+		{"rewritten since the fleet's head", join(lines[:4]...) + rehash(lines[4], "released", "held"), fleet, audit.Edited, 5, "rewritten"},
+		{"a line of garbage", join(lines[0], "hello\n", join(lines[1:]...)), nil, audit.Malformed, 2, "not an audit entry"},
+		{"torn last line", join(lines[:4]...) + lines[4][:40], nil, audit.Torn, 5, "no newline"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := audit.Verify(strings.NewReader(tc.data), tc.head)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK() {
+				t.Fatal("verified")
+			}
+			p := rep.Problems[0]
+			if p.Kind != tc.want || p.Line != tc.line || !strings.Contains(p.String(), tc.match) {
+				t.Errorf("first problem %q (%v at line %d), want %v at line %d saying %q; all: %v", p, p.Kind, p.Line, tc.want, tc.line, tc.match, rep.Problems)
+			}
+		})
+	}
+	if rep := verify(t, path, fleet); !rep.OK() {
+		t.Errorf("the untouched log against its own head: %v", rep.Problems)
+	}
+}
+
+func sha(s string) string { return fmt.Sprintf("%x", sha256Sum([]byte(s))) }
+
+// A power cut in the middle of a write leaves a torn last line: Open cuts
+// it, records the cut in the chain, and the log verifies again.
+func TestTornLastLineRecovered(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	write(t, path, t0, events[:6]...)
+	data, _ := os.ReadFile(path)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	torn := append(bytes.Join(lines[:2], nil), lines[2][:len(lines[2])/2]...)
+	if err := os.WriteFile(path, torn, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, t0.Add(time.Hour), "manual.on", "privacy switch")
+	rep := verify(t, path, nil)
+	if !rep.OK() || rep.Entries != 4 || rep.Counts[audit.KindRecovered] != 1 {
+		t.Fatalf("%d entries %v, problems %v", rep.Entries, rep.Counts, rep.Problems)
+	}
+	out, _ := os.ReadFile(path)
+	if !bytes.Contains(out, []byte("cut a torn last entry of")) {
+		t.Errorf("the cut is not on record:\n%s", out)
+	}
+}
+
+// A log found tampered with at start is appended to as it is: nothing
+// hidden, and the finding recorded.
+func TestTamperedLogNotRepaired(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	write(t, path, t0, events...)
+	data, _ := os.ReadFile(path)
+	edited := bytes.Replace(data, []byte("version 3"), []byte("version 4"), 1)
+	if err := os.WriteFile(path, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := write(t, path, t0.Add(time.Hour), "manual.on", "privacy switch")
+	if l.Summary().Intact {
+		t.Error("summary says intact")
+	}
+	rep := verify(t, path, nil)
+	if len(rep.Problems) != 1 || rep.Problems[0].Line != 2 || rep.Problems[0].Kind != audit.Edited {
+		t.Errorf("problems %v, want the one edited line", rep.Problems)
+	}
+	out, _ := os.ReadFile(path)
+	if !bytes.HasPrefix(out, edited) || !bytes.Contains(out, []byte("did not verify at start")) {
+		t.Errorf("log rewritten or finding not recorded:\n%s", out)
+	}
+}
+
+// Events appended faster than the writer takes them are counted, and the
+// count goes into the chain; nothing blocks.
+func TestLostEventsRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := audit.Open(path, audit.Options{Depth: 2, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		l.Append(t0, "queue.drop", "test")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	l.Append(t0, "queue.drop", "after Run") // lost: counted
+	if s := l.Summary(); s.Lost != 4 || s.Counts["queue.drop"] != 2 || s.Counts[audit.KindLost] != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	l.Close()
+	rep := verify(t, path, nil)
+	if !rep.OK() || rep.Counts[audit.KindLost] != 1 {
+		t.Errorf("%v %v", rep.Counts, rep.Problems)
+	}
+}
+
+// Many goroutines append at once (run with -race); with an fsync interval
+// every event arrives in one unbroken chain.
+func TestConcurrentAppend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := audit.Open(path, audit.Options{SyncEvery: 5 * time.Millisecond, Depth: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				l.Append(t0, "camera.disobedient", fmt.Sprintf("camera %d", g))
+				_ = l.Summary()
+			}
+		}()
+	}
+	wg.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	rep := verify(t, path, nil)
+	if !rep.OK() || rep.Counts["camera.disobedient"] != 800 {
+		t.Errorf("%v %v", rep.Counts, rep.Problems)
+	}
+}
+
+func TestOneProcessAtATime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := audit.Open(path, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := audit.Open(path, audit.Options{}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second open: %v", err)
+	}
+}
+
+func TestAppendCleansInput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	write(t, path, t0, "Not A Kind", "x", "policy.rejected", strings.Repeat("é", 300)+"\xff")
+	rep := verify(t, path, nil)
+	if !rep.OK() || rep.Counts["audit.invalid_kind"] != 1 || rep.Counts["policy.rejected"] != 1 {
+		t.Errorf("%v %v", rep.Counts, rep.Problems)
+	}
+}
+
+func TestParseHead(t *testing.T) {
+	h := audit.Head{Seq: 12}
+	h.Hash[0] = 0xab
+	got, err := audit.ParseHead(h.String())
+	if err != nil || got != h {
+		t.Errorf("%v, %v", got, err)
+	}
+	for _, bad := range []string{"", "12", "0:" + strings.Repeat("0", 64), "12:" + strings.Repeat("A", 64), "012:" + strings.Repeat("0", 64), "x:y"} {
+		if _, err := audit.ParseHead(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
