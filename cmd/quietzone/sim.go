@@ -155,8 +155,8 @@ func line(r *testbench.Report) string {
 	if !r.OK() {
 		state = "FAIL"
 	}
-	return fmt.Sprintf("%-4s %5.1f km  %6s sim  %7s wall  cam-in-zone %s  pos %d  forbidden %d  ids %d  time %d  lost %d  delivered %.0f%%  faults %d",
-		state, r.DistanceKm, r.Simulated.Round(time.Second), r.Wall.Round(10*time.Millisecond), r.CameraOnInside,
+	return fmt.Sprintf("%-4s %5.1f km  %6s sim  %7s wall  in zones %5s  cam-in-zone %s  pos %d  forbidden %d  ids %d  time %d  lost %d  delivered %.0f%%  faults %d",
+		state, r.DistanceKm, r.Simulated.Round(time.Second), r.Wall.Round(10*time.Millisecond), r.TimeInZones.Round(time.Second), r.CameraOnInside,
 		f.PositionLeaks, f.ForbiddenSignals, f.IdentifierLeaks, f.TimingLeaks, f.LostRecords, 100*r.Utility.Delivered(), len(r.Faults))
 }
 
