@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -367,11 +368,13 @@ type sim struct {
 	open          *interval
 	contactFrames int
 	// nearSec holds the seconds (Unix time) in which the vehicle was
-	// within a buffer at some step: what the timing check needs.
-	nearSec map[int64]bool
-	// farSec holds the seconds the vehicle spent outside every buffer at
-	// some step; with nearSec, the seconds whose telemetry may leave.
-	farSec map[int64]bool
+	// within a buffer at some step: what the timing check needs; farSec
+	// those it spent outside every buffer at some step. Each holds a bit
+	// per clock epoch (a clock stepping back starts a new one and visits
+	// seconds again).
+	nearSec map[int64]uint64
+	farSec  map[int64]uint64
+	epoch   uint
 
 	rig       *rig
 	faults    *faultState
@@ -388,8 +391,8 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port vehi
 		rng:  rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15)),
 		vals: map[string]value{},
 
-		nearSec: map[int64]bool{},
-		farSec:  map[int64]bool{},
+		nearSec: map[int64]uint64{},
+		farSec:  map[int64]uint64{},
 		faults:  newFaultState(sc.Faults),
 		trig:    sc.Triggers.withDefaults(),
 	}
@@ -588,6 +591,9 @@ func (s *sim) applyFaults(ctx context.Context, lnk *link) error {
 	for _, f := range s.faults.begin(el, s.veh.odometerM/1000, s.veh.lat, s.veh.lon) {
 		if f.Kind == ClockStep && s.rig.clock != nil { // the wall clock of a vcan0 drive cannot be stepped
 			s.rig.clock.Set(s.rig.clock.Now().Add(f.By))
+			if f.By < 0 {
+				s.epoch++
+			}
 		}
 	}
 	_, outage := s.faults.active(BrokerOutage, el)
@@ -695,10 +701,10 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 	}
 	if inBuffer {
 		s.timeInBuffer += dt
-		s.nearSec[now.Add(-dt).Unix()] = true // the step from now-dt to now
-		s.nearSec[now.Unix()] = true
+		s.nearSec[now.Add(-dt).Unix()] |= s.epochBit() // the step from now-dt to now
+		s.nearSec[now.Unix()] |= s.epochBit()
 	} else {
-		s.farSec[now.Unix()] = true
+		s.farSec[now.Unix()] |= s.epochBit()
 	}
 	anyExteriorOn := false
 	for i, c := range s.cams {
@@ -792,7 +798,7 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 	}
 	secrets := append([]string{sc.VIN}, zoneWords...)
 	secrets = append(secrets, sc.Contacts...)
-	r.Findings = check(msgs, s.zones, pol, secrets, us.Records+us.Alarms, func(sec int64) bool { return s.nearSec[sec] })
+	r.Findings = check(msgs, s.zones, pol, secrets, us.Records+us.Alarms, s.nearOnly)
 	seen := map[uint64]bool{}
 	var delays []time.Duration
 	for _, m := range msgs {
@@ -809,17 +815,29 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 	return r
 }
 
+func (s *sim) epochBit() uint64 { return 1 << min(s.epoch, 63) }
+
+// nearOnly reports whether the vehicle was within a buffer in a second,
+// for the timing check. A second the clock came back to after stepping
+// back, seen far from every buffer once and near one another time, is
+// ambiguous: a record of it may be of the far visit, and is not held
+// against the gateway.
+func (s *sim) nearOnly(sec int64) bool {
+	near, far := s.nearSec[sec], s.farSec[sec]
+	return near != 0 && (far == 0 || bits.OnesCount64(near|far) == 1)
+}
+
 // utility measures what the privacy costs: of the seconds the vehicle
 // spent wholly outside every buffer, the share a received record stands
 // for; and how long records took from their time to the collector.
-func utility(far, near map[int64]bool, recs []uplink.Record, delays []time.Duration) Utility {
+func utility(far, near map[int64]uint64, recs []uplink.Record, delays []time.Duration) Utility {
 	var u Utility
 	got := map[int64]bool{}
 	for _, r := range recs {
 		got[r.Time] = true
 	}
 	for sec := range far {
-		if near[sec] {
+		if near[sec] != 0 {
 			continue
 		}
 		u.AllowedSeconds++

@@ -81,6 +81,8 @@ func exitCode(err error) int {
 		return 2
 	case errors.Is(err, errInvariant):
 		return 3
+	case errors.Is(err, context.Canceled):
+		return 130 // stopped by Ctrl-C, as a shell reports SIGINT
 	default:
 		return 1
 	}
