@@ -68,7 +68,9 @@ func (r *rig) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gctx, stop := context.WithCancel(ctx)
+	// The gateway stops when halt says so, not when ctx is cancelled
+	// mid-step: the drive ends at a step's end, with a report.
+	gctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	r.d, r.stop, r.done, r.sent = d, stop, make(chan error, 1), 0
 	r.starts++
 	go func() { r.done <- d.Gateway.Run(gctx) }()

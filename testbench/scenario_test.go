@@ -416,3 +416,26 @@ func FuzzParseGPX(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkScenario drives the highway scenario (130 km/h, 1 Hz GNSS, a
+// zone crossed) end to end, broker included; sim-s/s is how many times
+// faster than real time the bench runs.
+func BenchmarkScenario(b *testing.B) {
+	sc, err := LoadScenario("highway")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var simulated time.Duration
+	var frames uint64
+	for b.Loop() {
+		rep, err := Run(context.Background(), sc, Options{})
+		if err != nil || !rep.OK() {
+			b.Fatalf("%v, ok %v", err, rep != nil && rep.OK())
+		}
+		simulated += rep.Simulated
+		frames += rep.FramesSent
+	}
+	b.ReportMetric(simulated.Seconds()/b.Elapsed().Seconds(), "sim-s/s")
+	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")
+}
