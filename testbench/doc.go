@@ -10,6 +10,17 @@
 // subscriber collects every record. The checker then holds each camera-on
 // moment and each published record against where the vehicle really was.
 //
+// Scenarios are YAML files (scenarios/*.yaml are shipped and embedded;
+// LoadScenario, ParseScenario): a vehicle profile, zones, a route from
+// waypoints, GPX or GeoJSON with a speed profile, the GNSS receiver's rate
+// and noise, the motion sensors' pattern, and faults on the drive's
+// timeline (fault.go): GPS dropouts, spoofed jumps, stale fixes, malformed
+// and unknown frames, bus off, a broker outage (a relay between the
+// vehicle and the broker is cut), a gateway restart on the same state
+// directory, clock steps. RunFleet drives many vehicles against one
+// broker; RandomScenario makes up trips for a soak. On vcan0 (Options.Iface)
+// the drive runs in real time on SocketCAN instead.
+//
 // Replay drives the same wiring with the frames of a recorded candump log,
 // on a manual clock that follows the log's timestamps, and reports the
 // gateway's decisions; Bench measures frames per second through it.

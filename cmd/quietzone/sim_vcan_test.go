@@ -23,8 +23,8 @@ func TestSimVCAN(t *testing.T) {
 	}
 	sc := testbench.BuiltIn()
 	sc.Name = "into the depot on vcan0"
-	sc.Route = []testbench.Waypoint{{Lat: 52.016, Lon: 10.0770, SpeedKmh: 60}, {Lat: 52.016, Lon: 10.0865, SpeedKmh: 60}}
-	sc.ParkedAfter = 3 * time.Second
+	sc.Route = []testbench.Waypoint{{Lat: 52.016, Lon: 10.0790, SpeedKmh: 60}, {Lat: 52.016, Lon: 10.0865, SpeedKmh: 60}}
+	sc.ParkedAfter = 2 * time.Second
 	sc.Contacts = nil
 	rep, err := testbench.Run(context.Background(), sc, testbench.Options{Iface: "vcan0"})
 	if err != nil {
