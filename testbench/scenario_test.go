@@ -14,6 +14,7 @@ import (
 
 	"quietzone/gateway"
 	"quietzone/geofence"
+	"quietzone/uplink/uplinktest"
 )
 
 // needSharedData skips a scenario that reads ../shared/data when it is
@@ -438,4 +439,23 @@ func BenchmarkScenario(b *testing.B) {
 	}
 	b.ReportMetric(simulated.Seconds()/b.Elapsed().Seconds(), "sim-s/s")
 	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")
+}
+
+// The outage and restart against a real Mosquitto: the relay cuts the
+// vehicle off a broker that is not ours, and every record still arrives.
+func TestOutageRestartOnMosquitto(t *testing.T) {
+	m := uplinktest.StartMosquitto(t)
+	sc, err := LoadScenario("outage-restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), sc, Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.WriteText(&out)
+	if !rep.OK() || rep.Findings.Received == 0 || rep.GatewayStarts < 2 {
+		t.Fatalf("on Mosquitto:\n%s", out.String())
+	}
 }
