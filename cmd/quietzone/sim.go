@@ -12,12 +12,13 @@ import (
 	"quietzone/testbench"
 )
 
-const simUsage = `usage: quietzone sim NAME|FILE.yaml [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]
+const simUsage = `usage: quietzone sim [NAME|FILE.yaml] [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]
        quietzone sim --random [--seed S] [--trips N] [--broker tcp://HOST:PORT]
        quietzone sim --list
 
 Plays a scenario against the gateway and checks every leak invariant:
-NAME is a shipped scenario (--list), FILE.yaml one of your own.
+NAME is a shipped scenario (--list), FILE.yaml one of your own; a fleet
+without one drives the demo's.
 `
 
 // sim runs scenarios: one, a fleet of one, or random trips.
@@ -63,9 +64,9 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch {
 	case *random && ref != "":
 		return usageError{"sim: give a scenario or --random, not both"}
-	case !*random && ref == "":
+	case !*random && ref == "" && *fleet == 1:
 		fs.Usage()
-		return usageError{"sim needs a scenario (or --random, or --list)"}
+		return usageError{"sim needs a scenario (or --random, --fleet N, or --list)"}
 	case *fleet < 1 || *fleet > 1000:
 		return usageError{fmt.Sprintf("--fleet %d: want 1 to 1000", *fleet)}
 	case *trips < 1:
@@ -85,9 +86,11 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return soak(ctx, s, *trips, o, stdout, stderr)
 	}
-	sc, err := testbench.LoadScenario(ref)
-	if err != nil {
-		return err
+	sc := testbench.BuiltIn() // a fleet without a scenario drives the demo's
+	if ref != "" {
+		if sc, err = testbench.LoadScenario(ref); err != nil {
+			return err
+		}
 	}
 	if *fleet > 1 {
 		bar := newProgress(stdout, stderr, float64(*fleet), "vehicles")

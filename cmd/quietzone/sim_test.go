@@ -18,6 +18,7 @@ func TestSim(t *testing.T) {
 		{[]string{"sim", "--list"}, []string{"urban", "highway", "gps-loss", "spoof", "outage-restart"}},
 		{[]string{"sim", "highway"}, []string{"highway at 130 km/h with 1 Hz GPS", "Utility", "All invariants hold."}},
 		{[]string{"sim", "spoof", "--fleet", "2"}, []string{"quietzone fleet — 2 vehicles", "vehicle   2  ok", "0 broke an invariant"}},
+		{[]string{"sim", "--fleet", "2"}, []string{"quietzone fleet — 2 vehicles", "vehicle   1  ok", "km in all"}},
 		{[]string{"sim", "--random", "--seed", "7", "--trips", "2"}, []string{"seed 7 ", "seed 8 ", "2 of 2 trips driven; all invariants held"}},
 	} {
 		var out, errOut bytes.Buffer
