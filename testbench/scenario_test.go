@@ -108,6 +108,17 @@ func TestScenarioPurposes(t *testing.T) {
 			if r.FramesBad == 0 || r.FramesUnmapped == 0 || r.FramesInjected == 0 {
 				t.Errorf("bad %d, unmapped %d, injected %d: the frame faults did not reach the gateway", r.FramesBad, r.FramesUnmapped, r.FramesInjected)
 			}
+			// The stale fixes and the bus off each suppress, clear of
+			// every buffer, for about as long as they last.
+			var long int
+			for _, iv := range r.Intervals {
+				if iv.inBufferTruth == 0 && iv.to.Sub(iv.from) >= 10*time.Second {
+					long++
+				}
+			}
+			if long < 2 {
+				t.Errorf("%d long suppressions clear of every buffer, want 2 (stale fixes, bus off): %+v", long, r.Intervals)
+			}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
