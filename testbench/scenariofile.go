@@ -153,6 +153,11 @@ func findScenarioDir() string {
 // and loads the files it names, relative to dir. Errors read
 // "file:line: reason".
 func ParseScenario(name string, data []byte, dir string) (Scenario, error) {
+	return parseScenario(name, data, dir, os.ReadFile)
+}
+
+// parseScenario is ParseScenario reading the files it names with read.
+func parseScenario(name string, data []byte, dir string, read func(string) ([]byte, error)) (Scenario, error) {
 	var f scenarioFile
 	doc, err := decodeStrict(name, data, &f)
 	if err != nil {
@@ -214,14 +219,14 @@ func ParseScenario(name string, data []byte, dir string) (Scenario, error) {
 	if f.Zones == "" {
 		return errAt(nil, "zones is required (a GeoJSON file, or builtin:demo-zones.geojson)")
 	}
-	if sc.ZonesName, sc.Zones, err = readRef(dir, f.Zones); err != nil {
+	if sc.ZonesName, sc.Zones, err = readRef(read, dir, f.Zones); err != nil {
 		return errAt([]any{"zones"}, "zones: %v", err)
 	}
 	pol := f.Policy
 	if pol == "" {
 		pol = assetPrefix + "demo-policy.yaml"
 	}
-	if sc.PolicyName, sc.Policy, err = readRef(dir, pol); err != nil {
+	if sc.PolicyName, sc.Policy, err = readRef(read, dir, pol); err != nil {
 		return errAt([]any{"policy"}, "policy: %v", err)
 	}
 
@@ -238,7 +243,7 @@ func ParseScenario(name string, data []byte, dir string) (Scenario, error) {
 	}
 	switch {
 	case r.GPX != "":
-		n, data, err := readRef(dir, r.GPX)
+		n, data, err := readRef(read, dir, r.GPX)
 		if err == nil {
 			sc.Route, err = ParseGPX(n, data)
 		}
@@ -246,7 +251,7 @@ func ParseScenario(name string, data []byte, dir string) (Scenario, error) {
 			return errAt([]any{"route", "gpx"}, "route: %v", err)
 		}
 	case r.GeoJSON != "":
-		n, data, err := readRef(dir, r.GeoJSON)
+		n, data, err := readRef(read, dir, r.GeoJSON)
 		if err == nil {
 			sc.Route, err = ParseGeoJSONRoute(n, data)
 		}
@@ -360,7 +365,7 @@ func resolve(dir, p string) string {
 }
 
 // readRef reads "builtin:NAME" from the bench's assets, or a file.
-func readRef(dir, ref string) (string, []byte, error) {
+func readRef(read func(string) ([]byte, error), dir, ref string) (string, []byte, error) {
 	if n, ok := strings.CutPrefix(ref, assetPrefix); ok {
 		data, err := assets.ReadFile("assets/" + n)
 		if err != nil {
@@ -369,7 +374,7 @@ func readRef(dir, ref string) (string, []byte, error) {
 		return ref, data, nil
 	}
 	p := resolve(dir, ref)
-	data, err := os.ReadFile(p)
+	data, err := read(p)
 	if err != nil {
 		return "", nil, err
 	}
