@@ -471,3 +471,27 @@ func TestOutageRestartOnMosquitto(t *testing.T) {
 		t.Fatalf("on Mosquitto:\n%s", out.String())
 	}
 }
+
+func FuzzParseGeoJSONRoute(f *testing.F) {
+	data, _ := os.ReadFile("testdata/route.geojson")
+	f.Add(data)
+	f.Add([]byte(`{"type":"FeatureCollection","features":[{"geometry":{"type":"LineString","coordinates":[[2,1],[3,1]]}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pts, err := ParseGeoJSONRoute("fuzz.geojson", data)
+		if err != nil {
+			var ce *gateway.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error without a file: %v", err)
+			}
+			return
+		}
+		if len(pts) < 2 {
+			t.Fatalf("accepted %d points", len(pts))
+		}
+		for _, p := range pts {
+			if _, err := checkPoint(p.Lat, p.Lon); err != nil {
+				t.Fatalf("accepted %v", err)
+			}
+		}
+	})
+}
