@@ -119,7 +119,12 @@ func LoadScenario(ref string) (Scenario, error) {
 		if err != nil {
 			return Scenario{}, fmt.Errorf("load scenario: no shipped scenario %q (there are: %s)", ref, strings.Join(Shipped(), ", "))
 		}
-		return ParseScenario("builtin:"+ref+".yaml", data, findScenarioDir())
+		dir := findScenarioDir()
+		sc, err := ParseScenario("builtin:"+ref+".yaml", data, dir)
+		if err != nil && dir == "" {
+			err = fmt.Errorf("%w (testbench/scenarios not found from here: a shipped scenario that names files runs from within the repository)", err)
+		}
+		return sc, err
 	}
 	data, err := os.ReadFile(ref)
 	if err != nil {
