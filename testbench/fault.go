@@ -14,7 +14,8 @@ const (
 	// GPSDropout: the GNSS messages stop (tunnel, antenna cable).
 	GPSDropout FaultKind = "gps_dropout"
 	// GPSJump: the reported position is offset by NorthM/EastM (spoofing,
-	// multipath); the offset holds for For, or one fix if For is zero.
+	// multipath); the offset holds for For, or for the next fix sent if
+	// For is zero.
 	GPSJump FaultKind = "gps_jump"
 	// StaleFix: the GNSS messages arrive stamped Age in the past (a
 	// receiver or another ECU buffering them).
@@ -97,11 +98,12 @@ type faultState struct {
 	faults  []Fault
 	started []bool
 	until   []time.Duration // elapsed drive time each ends at
+	used    []bool          // a fault of no duration has had its effect
 	marks   []FaultMark
 }
 
 func newFaultState(fs []Fault) *faultState {
-	return &faultState{faults: fs, started: make([]bool, len(fs)), until: make([]time.Duration, len(fs))}
+	return &faultState{faults: fs, started: make([]bool, len(fs)), until: make([]time.Duration, len(fs)), used: make([]bool, len(fs))}
 }
 
 // begin returns the faults that start at this step and marks them.
@@ -119,16 +121,26 @@ func (st *faultState) begin(elapsed time.Duration, km, lat, lon float64) []Fault
 	return out
 }
 
-// active returns the fault of kind in force at elapsed, if any. A jump of
-// no duration holds for the step it started at.
+// active returns the fault of kind in force at elapsed, if any. A fault
+// of no duration (a single spoofed fix) holds until consumed.
 func (st *faultState) active(kind FaultKind, elapsed time.Duration) (Fault, bool) {
 	for i, f := range st.faults {
 		if f.Kind != kind || !st.started[i] {
 			continue
 		}
-		if elapsed < st.until[i] || (f.For == 0 && elapsed == st.until[i]) {
+		if elapsed < st.until[i] || (f.For == 0 && !st.used[i]) {
 			return f, true
 		}
 	}
 	return Fault{}, false
+}
+
+// consume ends the faults of kind and no duration that have started: the
+// GNSS message they spoof has gone out.
+func (st *faultState) consume(kind FaultKind) {
+	for i, f := range st.faults {
+		if f.Kind == kind && f.For == 0 && st.started[i] {
+			st.used[i] = true
+		}
+	}
 }

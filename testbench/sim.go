@@ -503,6 +503,9 @@ func (s *sim) sendFrames(now time.Time) error {
 	_, busOff := s.faults.active(BusOff, elapsed)
 	silent := busOff || !s.rig.running()
 
+	if gpsDue && !dropout {
+		s.faults.consume(GPSJump) // a single spoofed fix goes out now
+	}
 	for _, sm := range s.msgs {
 		if sm.gnss && (!gpsDue || dropout) {
 			continue
