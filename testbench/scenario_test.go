@@ -495,3 +495,28 @@ func FuzzParseGeoJSONRoute(f *testing.F) {
 		}
 	})
 }
+
+// A jump of no duration spoofs exactly the next fix, even at 1 Hz where
+// most steps send none: the gateway refuses it (and the true fix after
+// it, a jump back).
+func TestSingleJumpAtOneHz(t *testing.T) {
+	sc, err := LoadScenario("highway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Faults = []Fault{{Kind: GPSJump, At: 30*time.Second + 50*time.Millisecond, NorthM: 3000}}
+	rep, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.BadFixes - base.BadFixes; got != 2 {
+		t.Errorf("%d more fixes refused with the jump, want 2 (there and back)", got)
+	}
+	if !rep.OK() {
+		t.Error("invariant violated")
+	}
+}
