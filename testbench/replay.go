@@ -105,7 +105,10 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
 	}
 	cfg := *setup.Config
-	cfg.Uplink.Broker = "" // a replay publishes nothing
+	// A replay publishes nothing, and queues nothing on disk: the
+	// configuration's state directory is the vehicle's live queue, which
+	// the daemon would publish.
+	cfg.Uplink.Broker, cfg.Uplink.StateDir = "", ""
 	s := *setup
 	s.Config = &cfg
 	d, err := gateway.NewDaemon(&s, hw, gateway.DaemonOptions{Clock: clock, Logger: slog.New(rec)})
