@@ -3,7 +3,10 @@ package testbench
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -37,8 +40,16 @@ func StartBroker() (*Broker, error) {
 	return &Broker{srv: srv, URL: "tcp://" + l.Address()}, nil
 }
 
-// Close stops the broker.
-func (b *Broker) Close() error { return b.srv.Close() }
+// Close stops the broker. It first waits (up to 5 s) for the clients to
+// be gone: mochi v2.7.9 can deadlock when a client disconnects while the
+// server closes its listeners (Clients.GetByListener takes its read lock
+// twice, and a disconnect's write lock waits between the two).
+func (b *Broker) Close() error {
+	for deadline := time.Now().Add(5 * time.Second); b.srv.Clients.Len() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return b.srv.Close()
+}
 
 // Message is one publish the collector received.
 type Message struct {
@@ -46,38 +57,88 @@ type Message struct {
 	Payload []byte
 	Records []uplink.Record
 	Err     error // the payload did not decode
+	// Arrived is when it arrived, on the collector's clock.
+	Arrived time.Time
 }
 
 // Collector subscribes to every quietzone topic and keeps what arrives.
 type Collector struct {
 	client mqtt.Client
+	o      CollectOptions
 	mu     sync.Mutex
 	msgs   []Message
 }
 
+// CollectOptions change what a collector keeps.
+type CollectOptions struct {
+	// ClientID is the collector's MQTT client id; each collector on a
+	// broker needs its own. Empty: one is made up.
+	ClientID string
+	// Now stamps arrivals; nil is the system clock. The simulator passes
+	// its clock, so that delays are in simulated time.
+	Now func() time.Time
+	// Pseudonym, when set, drops what other vehicles publish (topics
+	// quietzone/v1/OTHER/...), for a fleet on one broker.
+	Pseudonym string
+}
+
+var collectors atomic.Uint64
+
 // Collect connects a subscriber to url.
-func Collect(url string) (*Collector, error) {
-	c := &Collector{}
-	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID("quietzone-bench-collector").
-		SetCleanSession(true).SetOrderMatters(true).SetAutoReconnect(true)
-	c.client = mqtt.NewClient(opts)
-	if tok := c.client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return nil, fmt.Errorf("collector connect: %v", tok.Error())
+func Collect(url string) (*Collector, error) { return CollectWith(url, CollectOptions{}) }
+
+// CollectWith connects a subscriber to url with options.
+func CollectWith(url string, o CollectOptions) (*Collector, error) {
+	if o.ClientID == "" {
+		o.ClientID = fmt.Sprintf("quietzone-bench-collector-%d-%d", os.Getpid(), collectors.Add(1))
 	}
-	tok := c.client.Subscribe("quietzone/#", 1, func(_ mqtt.Client, m mqtt.Message) {
-		msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...)}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := &Collector{o: o}
+	handle := func(_ mqtt.Client, m mqtt.Message) {
+		if !c.ours(m.Topic()) {
+			return
+		}
+		msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...), Arrived: c.o.Now()}
 		if isRecords(m.Topic()) {
 			msg.Records, msg.Err = uplink.DecodeBatch(msg.Payload)
 		}
 		c.mu.Lock()
 		c.msgs = append(c.msgs, msg)
 		c.mu.Unlock()
-	})
+	}
+	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(o.ClientID).
+		SetCleanSession(true).SetOrderMatters(true).SetAutoReconnect(true).
+		SetOnConnectHandler(func(cl mqtt.Client) {
+			// A clean session forgets the subscription: renew it on
+			// every reconnection.
+			cl.Subscribe("quietzone/#", 1, handle)
+		})
+	c.client = mqtt.NewClient(opts)
+	if tok := c.client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("collector connect: %v", tok.Error())
+	}
+	tok := c.client.Subscribe("quietzone/#", 1, handle)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		c.client.Disconnect(0)
 		return nil, fmt.Errorf("collector subscribe: %v", tok.Error())
 	}
 	return c, nil
+}
+
+// ours reports whether a topic is this collector's vehicle's (or names
+// no vehicle, which every collector keeps and checks).
+func (c *Collector) ours(topic string) bool {
+	if c.o.Pseudonym == "" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(topic, "quietzone/v1/")
+	if !ok {
+		return true
+	}
+	p, _, _ := strings.Cut(rest, "/")
+	return p == c.o.Pseudonym
 }
 
 // Messages returns a copy of what arrived so far.

@@ -3,7 +3,9 @@ package testbench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -149,5 +151,29 @@ func TestBench(t *testing.T) {
 	WriteBench(&out, rs)
 	if !strings.Contains(out.String(), "frames/s") {
 		t.Errorf("output %q", out.String())
+	}
+}
+
+// A replay with the vehicle's configuration leaves its state directory
+// alone: that is the live queue the daemon publishes from.
+func TestReplayLeavesTheQueueAlone(t *testing.T) {
+	setup, err := DefaultSetup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := *setup.Config
+	cfg.Uplink.StateDir = dir
+	setup.Config = &cfg
+	// A minute of frames: enough for the uplink to queue a batch.
+	var in strings.Builder
+	for i := range 600 {
+		fmt.Fprintf(&in, "(%d.%06d) vcan0 7FF#00\n", 1000+i/10, (i%10)*100000)
+	}
+	if _, err := Replay(context.Background(), can.NewLogReader(strings.NewReader(in.String()), ""), setup, ReplayOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Errorf("the replay wrote into the state directory: %v, %v", ents, err)
 	}
 }

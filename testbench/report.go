@@ -21,13 +21,17 @@ type CameraReport struct {
 
 // Report is the outcome of one scenario.
 type Report struct {
-	Scenario       string
-	DistanceKm     float64
-	Simulated      time.Duration
-	Wall           time.Duration
-	FramesSent     uint64
-	FramesDecoded  uint64
-	FramesBad      uint64
+	Scenario      string
+	DistanceKm    float64
+	Simulated     time.Duration
+	Wall          time.Duration
+	FramesSent    uint64
+	FramesDecoded uint64
+	FramesBad     uint64
+	// FramesUnmapped are frames the decoder had no use for;
+	// FramesInjected the malformed and unknown frames the faults sent.
+	FramesUnmapped uint64
+	FramesInjected int
 	Fixes          uint64
 	BadFixes       uint64
 	TimeInZones    time.Duration
@@ -48,6 +52,15 @@ type Report struct {
 	Quantum       time.Duration
 	ContactFrames int
 	Findings      Findings
+	// Utility is what the privacy costs.
+	Utility Utility
+	// Faults are the faults injected, when and where; GatewayStarts
+	// counts the gateways run (more than one after restarts).
+	Faults        []FaultMark
+	GatewayStarts int
+	// Interrupted: the drive was stopped before its end (Ctrl-C); the
+	// figures cover the drive so far.
+	Interrupted bool
 
 	Intervals []interval
 
@@ -57,7 +70,6 @@ type Report struct {
 	// are read from the published positions with it).
 	Track          []TrackPoint
 	CameraSpans    []CameraSpan
-	Faults         []FaultMark
 	PositionPeriod time.Duration
 
 	start    time.Time
@@ -65,12 +77,23 @@ type Report struct {
 	records  []uplink.Record // distinct records received, by sequence number
 }
 
-// FaultMark is a fault the bench injected: when (since the start of the
-// drive), what, and where the vehicle really was.
-type FaultMark struct {
-	At       time.Duration
-	Kind     string
-	Lat, Lon float64
+// Utility figures: how much the vehicle still tells its fleet.
+type Utility struct {
+	// AllowedSeconds are the seconds the vehicle spent wholly outside
+	// every buffer, DeliveredSeconds those of them a received record
+	// stands for.
+	AllowedSeconds, DeliveredSeconds int
+	// Delays from a record's time to its arrival at the collector, in
+	// simulated time (batching and outages included).
+	DelayMean, DelayP95, DelayMax time.Duration
+}
+
+// Delivered returns the share of allowed telemetry delivered, 0 to 1.
+func (u Utility) Delivered() float64 {
+	if u.AllowedSeconds == 0 {
+		return 0
+	}
+	return float64(u.DeliveredSeconds) / float64(u.AllowedSeconds)
 }
 
 // OK reports whether every invariant held: no camera on inside a zone and
@@ -90,6 +113,13 @@ func (r *Report) WriteText(w io.Writer) {
 	p("quietzone — %s\n\n", r.Scenario)
 	p("Drive        %.1f km in %s simulated (ran in %s)\n", r.DistanceKm, clock(r.Simulated), r.Wall.Round(10*time.Millisecond))
 	p("Bus          %d frames sent, %d decoded, %d bad; %d fixes accepted, %d refused\n", r.FramesSent, r.FramesDecoded, r.FramesBad, r.Fixes, r.BadFixes)
+	if len(r.Faults) > 0 {
+		p("Faults       %d injected; %d malformed or unknown frames sent, %d bad and %d unmapped dropped; %d gateway starts\n",
+			len(r.Faults), r.FramesInjected, r.FramesBad, r.FramesUnmapped, r.GatewayStarts)
+		for _, f := range r.Faults {
+			p("  %s  %s\n", clock(f.At), f.Kind)
+		}
+	}
 	p("Zones        inside zones %s, within buffers %s\n", clock(r.TimeInZones), clock(r.TimeInBuffers))
 	p("\nSuppressed   %s in %d stretches (outside every buffer: %s, start-up and look-ahead)\n",
 		clock(r.Suppressed), len(r.Intervals), clock(r.OverSuppressed))
@@ -128,6 +158,11 @@ func (r *Report) WriteText(w io.Writer) {
 		u.SignalsDenied, u.SignalsWithheld)
 	p("             phone contacts synced on the bus: %d; contact values kept in the car: %d (never uplinked, whatever the policy)\n",
 		r.ContactFrames, u.ForbiddenDenied)
+	ut := r.Utility
+	p("\nUtility      allowed telemetry delivered: %.1f%% of %d s outside every buffer; over-suppressed %s\n",
+		100*ut.Delivered(), ut.AllowedSeconds, clock(r.OverSuppressed))
+	p("             delay to the collector (simulated): mean %s, p95 %s, max %s\n",
+		ut.DelayMean.Round(100*time.Millisecond), ut.DelayP95.Round(100*time.Millisecond), ut.DelayMax.Round(100*time.Millisecond))
 	f := r.Findings
 	p("\nInvariants   (ground truth: the simulator's exact position)\n")
 	p("  camera on inside a zone            %-8s %s\n", clock(r.CameraOnInside), mark(r.CameraOnInside == 0))
@@ -138,6 +173,9 @@ func (r *Report) WriteText(w io.Writer) {
 	p("  accepted record never arrived      %-8d %s\n", f.LostRecords, mark(f.LostRecords == 0))
 	p("  undecodable telemetry              %-8d %s\n", f.BadPayloads, mark(f.BadPayloads == 0))
 	p("  (%d records received, %d with a position, %d repeats dropped by sequence number)\n", f.Received, f.PositionsSeen, f.Duplicates)
+	if r.Interrupted {
+		p("\nINTERRUPTED: the figures cover the drive so far.\n")
+	}
 	if r.OK() {
 		p("\nAll invariants hold.\n")
 	} else {

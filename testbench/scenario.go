@@ -43,6 +43,38 @@ type Scenario struct {
 	VIN string
 	// Contacts are the phone book the head unit syncs at start.
 	Contacts []string
+
+	// Profile is the vehicle profile: "builtin:NAME" or a profile file;
+	// empty means the built-in reference vehicle.
+	Profile string
+	// DefaultBufferM is the buffer of zones that name none.
+	DefaultBufferM float64
+	// GPSRateHz is how often the GNSS messages go out; 0 means every step.
+	GPSRateHz float64
+	// Triggers is the cameras' motion pattern; the zero value is bursts
+	// of 2-6 s every 10-40 s.
+	Triggers Triggers
+	// Faults are injected on the way (fault.go).
+	Faults []Fault
+}
+
+// Triggers is a motion sensor's pattern: bursts of Burst[0]..Burst[1]
+// after gaps of Gap[0]..Gap[1], the first gap counted from the start.
+type Triggers struct {
+	Burst, Gap [2]time.Duration
+	// Continuous: motion all the time; Off: never.
+	Continuous, Off bool
+}
+
+// withDefaults fills the zero pattern with the demo's.
+func (t Triggers) withDefaults() Triggers {
+	if t.Burst == ([2]time.Duration{}) {
+		t.Burst = [2]time.Duration{2 * time.Second, 6 * time.Second}
+	}
+	if t.Gap == ([2]time.Duration{}) {
+		t.Gap = [2]time.Duration{10 * time.Second, 40 * time.Second}
+	}
+	return t
 }
 
 // BuiltIn returns the demo drive: 11 km through the countryside, through

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -36,6 +39,12 @@ type Options struct {
 	// Record, when set, receives every frame the vehicle sends, as a
 	// candump log that `quietzone replay` plays back.
 	Record *can.LogWriter
+	// Iface, when set, plays the drive on that SocketCAN interface (vcan0)
+	// in real time instead of on the virtual bus (vcan.go).
+	Iface string
+	// Progress, when set, is called now and then with the share of the
+	// route driven (0 to 1), from the goroutine that called Run.
+	Progress func(done float64)
 }
 
 // demoFleetKey keys the demo vehicle's pseudonym. Real fleets keep theirs
@@ -43,7 +52,9 @@ type Options struct {
 var demoFleetKey = []byte("quietzone-demo-fleet-key-not-secret")
 
 // Run plays a scenario against a gateway wired exactly as the daemon wires
-// it, on a virtual bus with fake power lines, and checks the result.
+// it, on a virtual bus with fake power lines, and checks the result. When
+// ctx is cancelled the drive stops where it is and the report covers the
+// drive so far (with an error saying so).
 func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	wallStart := time.Now()
 	if o.Logger == nil {
@@ -55,7 +66,12 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	if len(sc.Route) < 2 || sc.Step <= 0 {
 		return nil, errors.New("run scenario: a route of two waypoints or more and a positive step are required")
 	}
-	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
+	for _, f := range sc.Faults {
+		if err := f.Validate(); err != nil {
+			return nil, fmt.Errorf("run scenario: %w", err)
+		}
+	}
+	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{DefaultBufferM: sc.DefaultBufferM})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
@@ -63,9 +79,18 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
-	prof, err := gateway.LoadProfile(gateway.BuiltinPrefix + profiles.Default)
+	if sc.Profile == "" {
+		sc.Profile = gateway.BuiltinPrefix + profiles.Default
+	}
+	prof, err := gateway.LoadProfile(sc.Profile)
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
+	}
+	if len(sc.Cameras) == 0 {
+		sc.Cameras = profileCameras(prof)
+		if sc.Profile == gateway.BuiltinPrefix+profiles.Default {
+			sc.Cameras = BuiltIn().Cameras
+		}
 	}
 
 	brokerURL := o.BrokerURL
@@ -77,25 +102,43 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		defer b.Close()
 		brokerURL = b.URL
 	}
-	coll, err := Collect(brokerURL)
+	// The vehicle reaches the broker through a link the bench can cut.
+	lnk, err := startLink(brokerURL)
+	if err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
+	defer lnk.Close()
+	// On the virtual bus the gateway and the simulator share a manual
+	// clock and run in lock step; on vcan0 both run on the wall clock.
+	var (
+		clock  driveClock
+		vclock *gatewaytest.Clock
+		port   vehicleBus
+		rg     = &rig{log: o.Logger}
+	)
+	if o.Iface == "" {
+		vclock = gatewaytest.NewClock(sc.Start)
+		clock = vclock
+		bus := can.NewBus(vclock.Now)
+		port = bus.Open() // the vehicle's ECUs and cameras
+		rg.openBus = func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil }
+	} else {
+		clock = &wallClock{}
+		sc.Start = time.Now()
+		vp, err := dialVehicle(o.Iface)
+		if err != nil {
+			return nil, fmt.Errorf("run scenario: %w", err)
+		}
+		port = vp
+		rg.openBus = openSocketCAN(o.Iface)
+	}
+	defer port.Close()
+	coll, err := CollectWith(brokerURL, CollectOptions{Now: clock.Now, Pseudonym: uplink.Pseudonym(sc.VIN, demoFleetKey)})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
 	defer coll.Close()
 
-	clock := gatewaytest.NewClock(sc.Start)
-	bus := can.NewBus(clock.Now)
-	port := bus.Open() // the vehicle's ECUs and cameras
-	defer port.Close()
-	pins := map[string]*gpiotest.Pin{}
-	hw := gateway.Hardware{
-		OpenBus: func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil },
-		OpenPin: func(name string) (gpio.PinOut, error) {
-			p := cameratest.NewPin(name)
-			pins[name] = p
-			return p, nil
-		},
-	}
 	// The durable queue, as on a vehicle, in a directory of its own.
 	stateDir, err := os.MkdirTemp("", "quietzone-bench-")
 	if err != nil {
@@ -103,37 +146,38 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	}
 	defer os.RemoveAll(stateDir)
 	cfg := &gateway.Config{
-		Vehicle:  gateway.VehicleConfig{Profile: gateway.BuiltinPrefix + profiles.Default, Interfaces: []string{"vbus0"}},
+		Vehicle:  gateway.VehicleConfig{Profile: sc.Profile, Interfaces: []string{"vbus0"}},
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
-		Uplink:   gateway.UplinkConfig{Broker: brokerURL, StateDir: stateDir},
+		Uplink:   gateway.UplinkConfig{Broker: lnk.URL, StateDir: stateDir},
 	}
-	setup := &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey}
-	d, err := gateway.NewDaemon(setup, hw, gateway.DaemonOptions{Clock: clock, Logger: o.Logger})
-	if err != nil {
+	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey}
+	rg.clock, rg.linkUp = vclock, lnk.up
+	if o.Iface != "" {
+		cfg.Vehicle.Interfaces = []string{o.Iface}
+	}
+	if err := rg.start(ctx); err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
-	defer d.Close()
+	defer rg.halt()
 
-	s, err := newSim(sc, prof, zones, port, pins)
+	s, err := newSim(sc, prof, zones, port, rg.pins)
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
 	s.rec = o.Record
+	s.rig = rg
+	routeM := routeLength(sc.Route)
 
-	gctx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- d.Gateway.Run(gctx) }()
-	if err := waitFor(done, func() bool { return clock.Tickers() > 0 }); err != nil {
-		return nil, fmt.Errorf("run scenario: gateway did not start: %w", err)
-	}
-
-	var sent uint64
 	dt := sc.Step.Seconds()
+	var stopped error
 	for parked := time.Duration(0); parked < sc.ParkedAfter; {
 		if ctx.Err() != nil {
+			stopped = ctx.Err()
 			break
+		}
+		if err := s.applyFaults(ctx, lnk); err != nil {
+			return nil, fmt.Errorf("run scenario: %w", err)
 		}
 		clock.Advance(sc.Step)
 		now := clock.Now()
@@ -141,31 +185,93 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		if s.veh.done {
 			parked += sc.Step
 		}
-		n, err := s.sendFrames(now)
-		sent += n
-		if err != nil {
+		if err := s.sendFrames(now); err != nil {
 			return nil, fmt.Errorf("run scenario: %w", err)
 		}
-		if err := waitFor(done, func() bool { return d.Gateway.Processed() >= sent }); err != nil {
-			return nil, fmt.Errorf("run scenario: gateway stopped during the drive: %w", err)
+		if err := rg.settle(); err != nil {
+			return nil, fmt.Errorf("run scenario: %w", err)
 		}
 		s.receiveCommands()
 		s.observe(now, sc.Step)
+		if o.Progress != nil && s.steps%50 == 0 {
+			o.Progress(min(1, s.veh.odometerM/routeM))
+		}
 	}
 	s.finish(clock.Now())
-	stop()
-	runErr := <-done
+	// A drive that ends while the link or the gateway is down ends with
+	// both back, so that what the vehicle queued can still arrive.
+	lnk.setDown(false)
+	if !rg.running() {
+		if err := rg.start(context.WithoutCancel(ctx)); err != nil {
+			return nil, fmt.Errorf("run scenario: %w", err)
+		}
+		s.refreshPins()
+	}
+	rg.halt()
+	// What a gateway could not deliver in its drain time (a publisher
+	// still backing off after an outage) stays in the durable queue; the
+	// vehicle's next start sends it. Start that gateway, parked, until
+	// the queue is empty: only what is then missing was lost.
+	if rg.lastDisk.Batches > 0 {
+		if err := rg.start(context.WithoutCancel(ctx)); err != nil {
+			return nil, fmt.Errorf("run scenario: %w", err)
+		}
+		for deadline := time.Now().Add(o.DeliveryTimeout); rg.d.Queue.Stats().Batches > 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		rg.halt()
+	}
+	if o.Progress != nil {
+		o.Progress(1)
+	}
 
-	published := d.Publisher.Stats().Published
 	deadline := time.Now().Add(o.DeliveryTimeout)
-	for uint64(coll.Telemetry()) < published && time.Now().Before(deadline) {
+	for uint64(coll.Telemetry()) < rg.pub.Published && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	rep := s.report(sc, d, coll.Messages(), policy, time.Since(wallStart))
-	if runErr != nil {
-		return rep, fmt.Errorf("run scenario: gateway: %w", runErr)
+	rep := s.report(sc, rg, coll.Messages(), policy, time.Since(wallStart))
+	if err := errors.Join(rg.runErrs...); err != nil {
+		return rep, fmt.Errorf("run scenario: gateway: %w", err)
+	}
+	if stopped != nil {
+		rep.Interrupted = true
+		return rep, fmt.Errorf("run scenario: stopped after %v simulated: %w", rep.Simulated.Round(time.Second), stopped)
 	}
 	return rep, nil
+}
+
+// profileCameras wires every camera the profile reports a status for, as
+// an exterior camera with a power line: what a scenario gets that names
+// no cameras.
+func profileCameras(p *gateway.Profile) []gateway.CameraConfig {
+	var out []gateway.CameraConfig
+	seen := map[string]bool{}
+	for _, m := range p.Mappings {
+		name, ok := strings.CutPrefix(m.Role, "camera.")
+		if !ok {
+			continue
+		}
+		i := strings.LastIndexByte(name, '.')
+		if i <= 0 || seen[name[:i]] {
+			continue
+		}
+		name = name[:i]
+		seen[name] = true
+		cls := "exterior"
+		if name == "cabin" {
+			cls = "cabin"
+		}
+		out = append(out, gateway.CameraConfig{Name: name, Class: cls, PowerLine: "CAM_" + strings.ToUpper(name) + "_PWR"})
+	}
+	return out
+}
+
+func routeLength(r []Waypoint) float64 {
+	d := 0.0
+	for i := 0; i+1 < len(r); i++ {
+		d += legLength(r, i)
+	}
+	return math.Max(d, 1)
 }
 
 // waitFor spins until cond holds, giving the gateway's goroutines the CPU;
@@ -203,6 +309,8 @@ type simMsg struct {
 	msg   *can.Message
 	roles []string
 	sigs  []*can.Signal
+	convs []can.Conversion // from the role's unit to the DBC signal's
+	gnss  bool             // carries position.* roles: the GNSS receiver's
 }
 
 // simCamera models a camera that obeys its power line and command.
@@ -240,7 +348,7 @@ type sim struct {
 	sc    Scenario
 	prof  *gateway.Profile
 	zones *geofence.Index
-	port  *can.Port
+	port  vehicleBus
 	veh   *vehicle
 	rec   *can.LogWriter
 	rng   *rand.Rand
@@ -260,20 +368,42 @@ type sim struct {
 	open          *interval
 	contactFrames int
 	// nearSec holds the seconds (Unix time) in which the vehicle was
-	// within a buffer at some step: what the timing check needs.
-	nearSec map[int64]bool
-	trace   trace    // the exact track and camera states, for the map
-	tl      timeline // command and power changes, timeline.go
+	// within a buffer at some step: what the timing check needs; farSec
+	// those it spent outside every buffer at some step. Each holds a bit
+	// per clock epoch (a clock stepping back starts a new one and visits
+	// seconds again).
+	nearSec map[int64]uint64
+	farSec  map[int64]uint64
+	epoch   uint
+
+	rig       *rig
+	faults    *faultState
+	trig      Triggers
+	nextGPS   time.Duration // drive time the next GNSS messages are due
+	unknownID uint32        // an identifier the DBC does not define
+	malformed int           // frames sent malformed or unknown
+
+	trace trace    // the exact track and camera states, for the map
+	tl    timeline // command and power changes, timeline.go
 }
 
-func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can.Port, pins map[string]*gpiotest.Pin) (*sim, error) {
+func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port vehicleBus, pins map[string]*gpiotest.Pin) (*sim, error) {
 	s := &sim{
 		sc: sc, prof: prof, zones: zones, port: port,
 		veh:  newVehicle(sc.Route),
 		rng:  rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15)),
 		vals: map[string]value{},
 
-		nearSec: map[int64]bool{},
+		nearSec: map[int64]uint64{},
+		farSec:  map[int64]uint64{},
+		faults:  newFaultState(sc.Faults),
+		trig:    sc.Triggers.withDefaults(),
+	}
+	for id := uint32(0x7ff); id > 0; id-- {
+		if prof.DB.MessageByID(id, false) == nil {
+			s.unknownID = id
+			break
+		}
 	}
 	byMsg := map[*can.Message]*simMsg{}
 	for _, m := range prof.Mappings {
@@ -283,8 +413,19 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can
 			sm = &simMsg{msg: msg}
 			byMsg[msg] = sm
 		}
+		sig := msg.Signal(m.Signal)
+		conv := can.Identity
+		if m.Unit != "" {
+			c, err := can.Convert(m.Unit, sig.Unit)
+			if err != nil {
+				return nil, fmt.Errorf("role %s: %w", m.Role, err)
+			}
+			conv = c
+		}
 		sm.roles = append(sm.roles, m.Role)
-		sm.sigs = append(sm.sigs, msg.Signal(m.Signal))
+		sm.sigs = append(sm.sigs, sig)
+		sm.convs = append(sm.convs, conv)
+		sm.gnss = sm.gnss || strings.HasPrefix(m.Role, "position.")
 	}
 	for _, sm := range byMsg {
 		s.msgs = append(s.msgs, *sm)
@@ -293,7 +434,11 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can
 	var names []string
 	for _, cc := range sc.Cameras {
 		c := &simCamera{name: cc.Name, pin: pins[cc.PowerLine], cmdSig: prof.Commands[cc.Name], allowed: true}
-		c.nextAt = sc.Start.Add(time.Duration(5+s.rng.IntN(20)) * time.Second)
+		g := s.trig.Gap
+		c.nextAt = sc.Start.Add(s.draw(g[0]/2, (g[1]-g[0])*2/3)) // the demo's 5-25 s
+		if s.trig.Continuous {
+			c.nextAt = sc.Start
+		}
 		s.cams = append(s.cams, c)
 		names = append(names, cc.Name)
 	}
@@ -302,10 +447,12 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port *can
 }
 
 // sendFrames writes this step's frames: every message whose mapped roles
-// all have a value.
-func (s *sim) sendFrames(now time.Time) (uint64, error) {
+// all have a value, the GNSS receiver's at its rate, as the faults in
+// force let them through.
+func (s *sim) sendFrames(now time.Time) error {
 	clear(s.vals)
 	v := s.veh
+	elapsed := s.elapsed()
 	set := func(role string, x float64) { s.vals[role] = value{phys: x} }
 	set("vehicle.speed", v.speed*3.6)
 	set("vehicle.ignition", b2f(!(s.sc.IgnitionOff && v.done)))
@@ -317,13 +464,18 @@ func (s *sim) sendFrames(now time.Time) (uint64, error) {
 	w := math.Sqrt(1-a*a) * s.sc.GNSSNoiseM
 	s.noiseN = a*s.noiseN + w*s.rng.NormFloat64()
 	s.noiseE = a*s.noiseE + w*s.rng.NormFloat64()
-	lat, lon := offset(v.lat, v.lon, s.noiseN, s.noiseE)
+	n, e := s.noiseN, s.noiseE
+	if j, ok := s.faults.active(GPSJump, elapsed); ok {
+		n, e = n+j.NorthM, e+j.EastM
+	}
+	lat, lon := offset(v.lat, v.lon, n, e)
 	set("position.latitude", lat)
 	set("position.longitude", lon)
 	set("position.fix", 3)
 	set("position.accuracy", math.Max(s.sc.GNSSNoiseM, 0.5))
 	set("position.heading", math.Mod(v.heading, 360))
 	set("position.speed", v.speed*3.6)
+	set("position.hdop", 1)
 	for _, c := range s.cams {
 		s.stepTrigger(c, now)
 		status := s.prof.Codes.Idle
@@ -348,10 +500,27 @@ func (s *sim) sendFrames(now time.Time) (uint64, error) {
 	}
 	s.steps++
 
-	var n uint64
+	gpsDue := s.sc.GPSRateHz <= 0 || elapsed >= s.nextGPS
+	if gpsDue && s.sc.GPSRateHz > 0 {
+		s.nextGPS += time.Duration(float64(time.Second) / s.sc.GPSRateHz)
+	}
+	_, dropout := s.faults.active(GPSDropout, elapsed)
+	stale, isStale := s.faults.active(StaleFix, elapsed)
+	_, busOff := s.faults.active(BusOff, elapsed)
+	silent := busOff || !s.rig.running()
+
+	if gpsDue && !dropout {
+		s.faults.consume(GPSJump) // a single spoofed fix goes out now
+	}
 	for _, sm := range s.msgs {
+		if sm.gnss && (!gpsDue || dropout) {
+			continue
+		}
 		f := sm.msg.NewFrame()
 		f.Time = now
+		if sm.gnss && isStale {
+			f.Time = now.Add(-stale.Age)
+		}
 		complete := true
 		for i, role := range sm.roles {
 			x, ok := s.vals[role]
@@ -361,25 +530,106 @@ func (s *sim) sendFrames(now time.Time) (uint64, error) {
 			}
 			if x.isRaw {
 				sm.sigs[i].SetRaw(&f.Data, x.raw)
-			} else if err := sm.sigs[i].Encode(&f.Data, x.phys); err != nil {
-				return n, fmt.Errorf("encode %s: %w", role, err)
+			} else if err := sm.sigs[i].Encode(&f.Data, sm.convs[i].Apply(x.phys)); err != nil {
+				// A status signal too narrow for "off" (Tesla's one
+				// bit) reports an unpowered camera as idle.
+				if !strings.HasSuffix(role, ".status") || sm.sigs[i].Encode(&f.Data, float64(s.prof.Codes.Idle)) != nil {
+					return fmt.Errorf("encode %s: %w", role, err)
+				}
 			}
 		}
 		if !complete {
 			continue
 		}
-		if err := s.port.WriteFrame(&f); err != nil {
-			return n, err
+		if err := s.write(&f, silent); err != nil {
+			return err
 		}
-		if s.rec != nil {
-			if err := s.rec.WriteFrame(&f); err != nil {
-				return n, err
+	}
+	// Frames of no use to anyone: too short for their message, or of an
+	// identifier the DBC does not know.
+	if _, ok := s.faults.active(MalformedFrames, elapsed); ok && len(s.msgs) > 0 {
+		sm := s.msgs[s.steps%len(s.msgs)]
+		f := sm.msg.NewFrame()
+		f.Time = now
+		f.Len = uint8(s.rng.IntN(int(f.Len)))
+		for i := range f.Len {
+			f.Data[i] = byte(s.rng.Uint32())
+		}
+		s.malformed++
+		if err := s.write(&f, silent); err != nil {
+			return err
+		}
+	}
+	if _, ok := s.faults.active(UnknownFrames, elapsed); ok && s.unknownID != 0 {
+		f := can.Frame{ID: s.unknownID, Len: 8, Time: now}
+		for i := range f.Len {
+			f.Data[i] = byte(s.rng.Uint32())
+		}
+		s.malformed++
+		if err := s.write(&f, silent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write puts a frame on the bus, unless nothing crosses it (bus off, or
+// no gateway listening); the recording has what the ECUs sent.
+func (s *sim) write(f *can.Frame, silent bool) error {
+	if s.rec != nil {
+		if err := s.rec.WriteFrame(f); err != nil {
+			return err
+		}
+	}
+	if silent {
+		return nil
+	}
+	if err := s.rig.write(s.port, f); err != nil {
+		return err
+	}
+	s.framesSent++
+	return nil
+}
+
+// elapsed is the drive's time so far, whatever the clock says.
+func (s *sim) elapsed() time.Duration { return time.Duration(s.steps) * s.sc.Step }
+
+// applyFaults starts the faults due now and ends those that are over.
+func (s *sim) applyFaults(ctx context.Context, lnk *link) error {
+	el := s.elapsed()
+	for _, f := range s.faults.begin(el, s.veh.odometerM/1000, s.veh.lat, s.veh.lon) {
+		if f.Kind == ClockStep && s.rig.clock != nil { // the wall clock of a vcan0 drive cannot be stepped
+			s.rig.clock.Set(s.rig.clock.Now().Add(f.By))
+			if f.By < 0 {
+				s.epoch++
 			}
 		}
-		n++
 	}
-	s.framesSent += n
-	return n, nil
+	_, outage := s.faults.active(BrokerOutage, el)
+	lnk.setDown(outage)
+	_, down := s.faults.active(GatewayRestart, el)
+	switch {
+	case down && s.rig.running():
+		s.rig.halt()
+		s.refreshPins()
+	case !down && !s.rig.running():
+		if err := s.rig.start(ctx); err != nil {
+			return fmt.Errorf("restart gateway: %w", err)
+		}
+		s.refreshPins()
+	}
+	return nil
+}
+
+// refreshPins points the cameras at the power lines of the gateway now
+// running; with none running, the lines keep the level it left them at.
+func (s *sim) refreshPins() {
+	if !s.rig.running() {
+		return
+	}
+	for i, c := range s.cams {
+		c.pin = s.rig.pins[s.sc.Cameras[i].PowerLine]
+	}
 }
 
 func b2f(b bool) float64 {
@@ -389,16 +639,41 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// stepTrigger runs a camera's motion sensor: bursts of 2–6 s every 10–40 s.
+// draw returns lo plus a random part of span, in whole seconds when both
+// are (so that the demo's drive stays the same), else in milliseconds.
+func (s *sim) draw(lo, span time.Duration) time.Duration {
+	unit := time.Millisecond
+	if lo%time.Second == 0 && span%time.Second == 0 {
+		unit = time.Second
+	}
+	return s.drawIn(unit, lo, span)
+}
+
+func (s *sim) drawIn(unit, lo, span time.Duration) time.Duration {
+	if span < unit {
+		return lo
+	}
+	return lo + unit*time.Duration(s.rng.IntN(int(span/unit)))
+}
+
+// stepTrigger runs a camera's motion sensor: bursts of Burst after gaps
+// of Gap (the demo's: 2-6 s every 10-40 s).
 func (s *sim) stepTrigger(c *simCamera, now time.Time) {
-	if c.motion && !now.Before(c.motionTo) {
+	if s.trig.Off {
+		return
+	}
+	if c.motion && !now.Before(c.motionTo) && !s.trig.Continuous {
 		c.motion = false
 	}
 	if !c.motion && !now.Before(c.nextAt) {
 		c.motion = true
 		c.triggers++
-		c.motionTo = now.Add(time.Duration(2000+s.rng.IntN(4000)) * time.Millisecond)
-		c.nextAt = c.motionTo.Add(time.Duration(10+s.rng.IntN(30)) * time.Second)
+		b, g := s.trig.Burst, s.trig.Gap
+		c.motionTo = now.Add(s.drawIn(time.Millisecond, b[0], b[1]-b[0]))
+		c.nextAt = c.motionTo.Add(s.draw(g[0], g[1]-g[0]))
+	}
+	if s.trig.Continuous {
+		c.motionTo = now.Add(s.sc.Step)
 	}
 	if c.motion && c.powered && c.allowed {
 		if !now.Before(c.recTo) {
@@ -408,10 +683,15 @@ func (s *sim) stepTrigger(c *simCamera, now time.Time) {
 	}
 }
 
-// receiveCommands reads the command frames the gateway sent.
+// receiveCommands reads the command frames the gateway sent; on a bus
+// that is off they are lost.
 func (s *sim) receiveCommands() {
 	var f can.Frame
+	_, busOff := s.faults.active(BusOff, s.elapsed())
 	for s.port.TryReadFrame(&f) {
+		if busOff {
+			continue
+		}
 		for i, c := range s.cams {
 			if c.cmdSig == nil || f.ID != c.cmdSig.Message.ID || f.IsExtended() != c.cmdSig.Message.Extended {
 				continue
@@ -431,8 +711,10 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 	}
 	if inBuffer {
 		s.timeInBuffer += dt
-		s.nearSec[now.Add(-dt).Unix()] = true // the step from now-dt to now
-		s.nearSec[now.Unix()] = true
+		s.nearSec[now.Add(-dt).Unix()] |= s.epochBit() // the step from now-dt to now
+		s.nearSec[now.Unix()] |= s.epochBit()
+	} else {
+		s.farSec[now.Unix()] |= s.epochBit()
 	}
 	anyExteriorOn := false
 	for i, c := range s.cams {
@@ -485,10 +767,8 @@ func (s *sim) finish(time.Time) {
 }
 
 // report gathers the figures and runs the checker.
-func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink.Policy, wall time.Duration) *Report {
-	gs := d.Gateway.Stats()
-	us := d.Uplink.Stats()
-	cs := d.Cameras.Stats()
+func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, wall time.Duration) *Report {
+	gs, us := rg.gw, rg.up
 	r := &Report{
 		Scenario:        sc.Name,
 		DistanceKm:      s.veh.odometerM / 1000,
@@ -497,6 +777,8 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 		FramesSent:      s.framesSent,
 		FramesDecoded:   gs.Decode.Decoded,
 		FramesBad:       gs.Decode.Bad(),
+		FramesUnmapped:  gs.Decode.Unmapped,
+		FramesInjected:  s.malformed,
 		Fixes:           gs.Fixes,
 		BadFixes:        gs.BadFixes,
 		TimeInZones:     s.timeInside,
@@ -504,16 +786,16 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 		Suppressed:      s.suppressed,
 		OverSuppressed:  s.overSuppress,
 		Intervals:       s.intervals,
-		TriggersDropped: cs.TriggersDropped,
+		TriggersDropped: rg.dropped,
 		Timeline:        s.tl.cams,
 		Uplink:          us,
-		Published:       d.Publisher.Stats(),
+		Published:       rg.pub,
+		Queue:           rg.lastDisk,
 		ContactFrames:   s.contactFrames,
 		Quantum:         pol.NearZones.TimeQuantum,
+		GatewayStarts:   rg.starts,
+		Faults:          s.faults.marks,
 		start:           sc.Start,
-	}
-	if d.Queue != nil {
-		r.Queue = d.Queue.Stats()
 	}
 	s.trace.fill(r, sc, pol)
 	for i, c := range s.cams {
@@ -530,16 +812,62 @@ func (s *sim) report(sc Scenario, d *gateway.Daemon, msgs []Message, pol *uplink
 	}
 	secrets := append([]string{sc.VIN}, zoneWords...)
 	secrets = append(secrets, sc.Contacts...)
-	r.Findings = check(msgs, s.zones, pol, secrets, us.Records+us.Alarms, func(sec int64) bool { return s.nearSec[sec] })
+	r.Findings = check(msgs, s.zones, pol, secrets, us.Records+us.Alarms, s.nearOnly)
 	seen := map[uint64]bool{}
+	var delays []time.Duration
 	for _, m := range msgs {
 		for _, rec := range m.Records {
 			if !seen[rec.Seq] {
 				seen[rec.Seq] = true
 				r.records = append(r.records, rec)
+				delays = append(delays, m.Arrived.Sub(time.Unix(rec.Time, 0)))
 			}
 		}
 	}
 	sort.Slice(r.records, func(i, j int) bool { return r.records[i].Seq < r.records[j].Seq })
+	r.Utility = utility(s.farSec, s.nearSec, r.records, delays)
 	return r
+}
+
+func (s *sim) epochBit() uint64 { return 1 << min(s.epoch, 63) }
+
+// nearOnly reports whether the vehicle was within a buffer in a second,
+// for the timing check. A second the clock came back to after stepping
+// back, seen far from every buffer once and near one another time, is
+// ambiguous: a record of it may be of the far visit, and is not held
+// against the gateway.
+func (s *sim) nearOnly(sec int64) bool {
+	near, far := s.nearSec[sec], s.farSec[sec]
+	return near != 0 && (far == 0 || bits.OnesCount64(near|far) == 1)
+}
+
+// utility measures what the privacy costs: of the seconds the vehicle
+// spent wholly outside every buffer, the share a received record stands
+// for; and how long records took from their time to the collector.
+func utility(far, near map[int64]uint64, recs []uplink.Record, delays []time.Duration) Utility {
+	var u Utility
+	got := map[int64]bool{}
+	for _, r := range recs {
+		got[r.Time] = true
+	}
+	for sec := range far {
+		if near[sec] != 0 {
+			continue
+		}
+		u.AllowedSeconds++
+		if got[sec] {
+			u.DeliveredSeconds++
+		}
+	}
+	if len(delays) > 0 {
+		slices.Sort(delays)
+		var sum time.Duration
+		for _, d := range delays {
+			sum += d
+		}
+		u.DelayMean = sum / time.Duration(len(delays))
+		u.DelayP95 = delays[(len(delays)*95)/100]
+		u.DelayMax = delays[len(delays)-1]
+	}
+	return u
 }

@@ -6,6 +6,7 @@
 //	quietzone check --config FILE  validate a configuration and every file it names
 //	quietzone replay FILE.log      run the whole pipeline on a candump log
 //	quietzone record --iface IF --out FILE.log   record a bus as a candump log
+//	quietzone sim NAME|FILE.yaml   play a scenario (faults, fleets, random trips) and check it
 //	quietzone bench                frames per second through the whole pipeline
 //	quietzone zones check FILE     validate a zone file and say what it holds
 //	quietzone zones query LAT LON  where a position is relative to the zones
@@ -52,6 +53,10 @@ Usage:
                                          run the whole pipeline on a candump log; print the decisions
   quietzone record --iface IF --out FILE.log [--duration D]
                                          record a SocketCAN interface as a candump log
+  quietzone sim NAME|FILE.yaml [--fleet N] [--broker URL] [--iface vcan0]
+  quietzone sim --random [--seed S] [--trips N]   quietzone sim --list
+                                         play a scenario against the gateway (faults on a timeline,
+                                         a fleet on one broker, random trips) and check every invariant
   quietzone bench [--frames N]           frames per second through the whole pipeline on the virtual bus
   quietzone zones check FILE [--default-buffer M]
                                          validate a zone file and say what it holds
@@ -97,6 +102,8 @@ func exitCode(err error) int {
 		return 2
 	case errors.Is(err, errInvariant):
 		return 3
+	case errors.Is(err, context.Canceled):
+		return 130 // stopped by Ctrl-C, as a shell reports SIGINT
 	default:
 		return 1
 	}
@@ -139,6 +146,7 @@ var commands = map[string]command{
 	"policy": policy,
 	"audit":  auditCmd,
 	"status": status,
+	"sim":    sim,
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

@@ -54,7 +54,14 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	src := can.NewLogReader(f, *iface)
+	// A large log shows how far the replay has got, on a terminal.
+	var r io.ReadCloser = f
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		bar := newProgress(stdout, stderr, float64(st.Size())/1e6, "MB")
+		defer bar.clear()
+		r = &countingReader{f: f, progress: bar}
+	}
+	src := can.NewLogReader(r, *iface)
 	defer src.Close()
 	rep, err := testbench.Replay(ctx, src, setup, testbench.ReplayOptions{Logger: log, Name: path})
 	if err != nil {
@@ -62,4 +69,20 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	rep.WriteText(stdout)
 	return nil
+}
+
+// countingReader reports how much of a file has been read.
+type countingReader struct {
+	f        *os.File
+	n        int64
+	progress *progress
+}
+
+func (c *countingReader) Close() error { return c.f.Close() }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	c.n += int64(n)
+	c.progress.set(float64(c.n) / 1e6)
+	return n, err
 }

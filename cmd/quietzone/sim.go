@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"quietzone/testbench"
+)
+
+const simUsage = `usage: quietzone sim [NAME|FILE.yaml] [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]
+       quietzone sim --random [--seed S] [--trips N] [--broker tcp://HOST:PORT]
+       quietzone sim --list
+
+Plays a scenario against the gateway and checks every leak invariant:
+NAME is a shipped scenario (--list), FILE.yaml one of your own; a fleet
+without one drives the demo's.
+`
+
+// sim runs scenarios: one, a fleet of one, or random trips.
+func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fleet := fs.Int("fleet", 1, "vehicles driving the scenario at once, each with its own gateway, against one broker")
+	broker := fs.String("broker", "", "broker to use, tcp://HOST:PORT (default: an embedded one on 127.0.0.1)")
+	iface := fs.String("iface", "", "play on this SocketCAN interface (vcan0) in real time instead of the virtual bus")
+	random := fs.Bool("random", false, "drive randomly generated trips (routes, zones, faults)")
+	seed := fs.Uint64("seed", 0, "first seed of --random (default: from the time; printed)")
+	trips := fs.Int("trips", 10, "number of --random trips")
+	list := fs.Bool("list", false, "list the shipped scenarios")
+	level := fs.String("log", "error", "gateway log level shown on stderr (debug, info, warn, error)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, simUsage)
+		fs.PrintDefaults()
+	}
+	var ref string
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		ref, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if ref == "" && fs.NArg() == 1 {
+		ref = fs.Arg(0)
+	} else if fs.NArg() != 0 {
+		fs.Usage()
+		return usageError{"sim takes one scenario"}
+	}
+	if *list {
+		for _, n := range testbench.Shipped() {
+			sc, err := testbench.LoadScenario(n)
+			title := sc.Name
+			if err != nil {
+				title = "(" + err.Error() + ")"
+			}
+			fmt.Fprintf(stdout, "  %-16s %s\n", n, title)
+		}
+		return nil
+	}
+	switch {
+	case *random && ref != "":
+		return usageError{"sim: give a scenario or --random, not both"}
+	case !*random && ref == "" && *fleet == 1:
+		fs.Usage()
+		return usageError{"sim needs a scenario (or --random, --fleet N, or --list)"}
+	case *fleet < 1 || *fleet > 1000:
+		return usageError{fmt.Sprintf("--fleet %d: want 1 to 1000", *fleet)}
+	case *trips < 1:
+		return usageError{fmt.Sprintf("--trips %d: want at least 1", *trips)}
+	case *iface != "" && (*fleet > 1 || *random):
+		return usageError{"--iface plays one vehicle: not with --fleet or --random"}
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	o := testbench.Options{Logger: log, BrokerURL: *broker, Iface: *iface}
+	if *random {
+		s := *seed
+		if s == 0 {
+			s = uint64(time.Now().UnixNano()) % 1_000_000_000
+		}
+		return soak(ctx, s, *trips, o, stdout, stderr)
+	}
+	sc := testbench.BuiltIn() // a fleet without a scenario drives the demo's
+	if ref != "" {
+		if sc, err = testbench.LoadScenario(ref); err != nil {
+			return err
+		}
+	}
+	if *fleet > 1 {
+		bar := newProgress(stdout, stderr, float64(*fleet), "vehicles")
+		o.Progress = func(f float64) { bar.set(f * float64(*fleet)) }
+		reps, err := testbench.RunFleet(ctx, sc, *fleet, o)
+		bar.clear()
+		return fleetSummary(reps, err, stdout)
+	}
+	bar := newProgress(stdout, stderr, 1, "drives")
+	o.Progress = bar.set
+	rep, err := testbench.Run(ctx, sc, o)
+	bar.clear()
+	if rep != nil {
+		rep.WriteText(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return errInvariant
+	}
+	return nil
+}
+
+// fleetSummary prints one line per vehicle, the full report of each that
+// broke an invariant, and the fleet's totals.
+func fleetSummary(reps []*testbench.Report, runErr error, stdout io.Writer) error {
+	bad := 0
+	var km float64
+	var wall time.Duration
+	fmt.Fprintf(stdout, "quietzone fleet — %d vehicles against one broker\n\n", len(reps))
+	for i, r := range reps {
+		if r == nil {
+			fmt.Fprintf(stdout, "  vehicle %3d  no report\n", i+1)
+			bad++
+			continue
+		}
+		km += r.DistanceKm
+		wall = max(wall, r.Wall)
+		fmt.Fprintf(stdout, "  vehicle %3d  %s\n", i+1, line(r))
+		if !r.OK() {
+			bad++
+		}
+	}
+	for _, r := range reps {
+		if r != nil && !r.OK() {
+			fmt.Fprintln(stdout)
+			r.WriteText(stdout)
+		}
+	}
+	fmt.Fprintf(stdout, "\n%d vehicles, %.1f km in all, %s wall; %d broke an invariant\n", len(reps), km, wall.Round(10*time.Millisecond), bad)
+	if runErr != nil {
+		return runErr
+	}
+	if bad > 0 {
+		return errInvariant
+	}
+	return nil
+}
+
+// line is a report in one line.
+func line(r *testbench.Report) string {
+	f := r.Findings
+	state := "ok"
+	if !r.OK() {
+		state = "FAIL"
+	}
+	return fmt.Sprintf("%-4s %5.1f km  %6s sim  %7s wall  in zones %5s  cam-in-zone %s  pos %d  forbidden %d  ids %d  time %d  lost %d  delivered %.0f%%  faults %d",
+		state, r.DistanceKm, r.Simulated.Round(time.Second), r.Wall.Round(10*time.Millisecond), r.TimeInZones.Round(time.Second), r.CameraOnInside,
+		f.PositionLeaks, f.ForbiddenSignals, f.IdentifierLeaks, f.TimingLeaks, f.LostRecords, 100*r.Utility.Delivered(), len(r.Faults))
+}
+
+// soak drives trips random trips, seeds first..first+trips-1, one after
+// the other, and prints the seed of every one that broke an invariant.
+func soak(ctx context.Context, first uint64, trips int, o testbench.Options, stdout, stderr io.Writer) error {
+	fmt.Fprintf(stdout, "quietzone soak — %d random trips from seed %d (rerun one: quietzone sim --random --seed S --trips 1)\n\n", trips, first)
+	bar := newProgress(stdout, stderr, float64(trips), "trips")
+	var failed []string
+	var runErr error
+	done := 0
+	for i := range trips {
+		if ctx.Err() != nil {
+			break
+		}
+		s := first + uint64(i)
+		sc := testbench.RandomScenario(s)
+		o.Progress = func(f float64) { bar.set(float64(i) + f) }
+		rep, err := testbench.Run(ctx, sc, o)
+		bar.clear()
+		if rep != nil {
+			fmt.Fprintf(stdout, "  seed %-10d %s  %s\n", s, line(rep), kinds(rep))
+			done++
+		}
+		if rep != nil && !rep.OK() && !rep.Interrupted {
+			failed = append(failed, fmt.Sprint(s))
+			rep.WriteText(stdout)
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			failed = append(failed, fmt.Sprint(s))
+			runErr = errors.Join(runErr, fmt.Errorf("seed %d: %w", s, err))
+		}
+	}
+	fmt.Fprintf(stdout, "\n%d of %d trips driven; ", done, trips)
+	if len(failed) > 0 {
+		fmt.Fprintf(stdout, "FAILED seeds: %s\n", strings.Join(failed, " "))
+		if runErr != nil {
+			return runErr
+		}
+		return errInvariant
+	}
+	fmt.Fprintln(stdout, "all invariants held")
+	return ctx.Err()
+}
+
+func kinds(r *testbench.Report) string {
+	var k []string
+	for _, f := range r.Faults {
+		k = append(k, f.Kind)
+	}
+	return strings.Join(k, ",")
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSim(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"sim", "--list"}, []string{"urban", "highway", "gps-loss", "spoof", "outage-restart"}},
+		{[]string{"sim", "highway"}, []string{"highway at 130 km/h with 1 Hz GPS", "Utility", "All invariants hold."}},
+		{[]string{"sim", "spoof", "--fleet", "2"}, []string{"quietzone fleet — 2 vehicles", "vehicle   2  ok", "0 broke an invariant"}},
+		{[]string{"sim", "--fleet", "2"}, []string{"quietzone fleet — 2 vehicles", "vehicle   1  ok", "km in all"}},
+		{[]string{"sim", "--random", "--seed", "7", "--trips", "2"}, []string{"seed 7 ", "seed 8 ", "2 of 2 trips driven; all invariants held"}},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), tc.args, &out, &errOut); err != nil {
+			t.Fatalf("%q: %v\n%s\n%s", tc.args, err, out.String(), errOut.String())
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%q: output lacks %q:\n%s", tc.args, w, out.String())
+			}
+		}
+		if errOut.Len() != 0 {
+			t.Errorf("%q: stderr not a terminal, yet: %q", tc.args, errOut.String())
+		}
+	}
+}
+
+func TestSimErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: x\nzones: builtin:demo-zones.geojson\nroute: {waypoints: [[1, 2]]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"sim"}, 2, "needs a scenario"},
+		{[]string{"sim", "urban", "--random"}, 2, "not both"},
+		{[]string{"sim", "urban", "--fleet", "0"}, 2, "--fleet 0"},
+		{[]string{"sim", "urban", "--iface", "vcan0", "--fleet", "2"}, 2, "one vehicle"},
+		{[]string{"sim", "nowhere"}, 1, "no shipped scenario"},
+		{[]string{"sim", bad}, 1, bad + ":3: route: two waypoints"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), tc.args, &out, &errOut)
+		if err == nil || exitCode(err) != tc.code || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err %v (exit %d), want exit %d and %q", tc.args, err, exitCode(err), tc.code, tc.want)
+		}
+	}
+}
+
+// A known limit of the gateway shipped as a scenario exits with the
+// invariant code, and says which invariant broke.
+func TestSimReportsAViolation(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"sim", "../../testbench/testdata/spoof-out.yaml"}, &out, &errOut)
+	if exitCode(err) != 3 || !strings.Contains(out.String(), "INVARIANT VIOLATED") {
+		t.Fatalf("err %v:\n%s", err, out.String())
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	for _, tc := range []struct {
+		done, total float64
+		elapsed     time.Duration
+		want        string
+	}{
+		{0, 10, 0, "[>                             ]   0%  0.00 trips/s  --:-- left"},
+		{5, 10, 10 * time.Second, "[===============>              ]  50%  0.50 trips/s  0:10 left"},
+		{10, 10, 20 * time.Second, "[==============================] 100%  0.50 trips/s  0:00 left"},
+		{1, 4000, time.Second, "[>                             ]   0%  1.00 trips/s  1:06:39 left"},
+	} {
+		if got := bar(tc.done, tc.total, tc.elapsed, "trips"); got != tc.want {
+			t.Errorf("bar(%v, %v, %v)\n got %q\nwant %q", tc.done, tc.total, tc.elapsed, got, tc.want)
+		}
+	}
+	// Not a terminal: nothing drawn.
+	var w bytes.Buffer
+	p := newProgress(&w, &w, 10, "trips")
+	p.set(3)
+	p.clear()
+	if w.Len() != 0 {
+		t.Errorf("progress drawn on a non-terminal: %q", w.String())
+	}
+}

@@ -1,0 +1,146 @@
+package testbench
+
+import (
+	"fmt"
+	"time"
+)
+
+// FaultKind names a fault the bench can inject.
+type FaultKind string
+
+// The faults. Each is something a vehicle meets on the road or in the
+// workshop; the gateway must stay fail-closed through every one.
+const (
+	// GPSDropout: the GNSS messages stop (tunnel, antenna cable).
+	GPSDropout FaultKind = "gps_dropout"
+	// GPSJump: the reported position is offset by NorthM/EastM (spoofing,
+	// multipath); the offset holds for For, or for the next fix sent if
+	// For is zero.
+	GPSJump FaultKind = "gps_jump"
+	// StaleFix: the GNSS messages arrive stamped Age in the past (a
+	// receiver or another ECU buffering them).
+	StaleFix FaultKind = "stale_fix"
+	// MalformedFrames: every step, mapped frames of the wrong length.
+	MalformedFrames FaultKind = "malformed_frames"
+	// UnknownFrames: every step, frames of identifiers nobody maps.
+	UnknownFrames FaultKind = "unknown_frames"
+	// BusOff: no frame crosses the bus either way (the gateway's camera
+	// commands are lost too); the power lines still work.
+	BusOff FaultKind = "bus_off"
+	// BrokerOutage: the vehicle's link to the broker is cut; connections
+	// are dropped and refused.
+	BrokerOutage FaultKind = "broker_outage"
+	// GatewayRestart: the gateway stops and, after For, a new one starts
+	// on the same state directory, as after a crash or an update.
+	GatewayRestart FaultKind = "gateway_restart"
+	// ClockStep: the clock jumps by By (an NTP or GNSS time correction).
+	ClockStep FaultKind = "clock_step"
+)
+
+// FaultKinds lists every kind, in the order the docs give them.
+var FaultKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep}
+
+// Fault is one fault on the drive's timeline. It starts once the drive has
+// lasted At and the vehicle has driven AtKm (both: whichever is later).
+type Fault struct {
+	Kind FaultKind
+	At   time.Duration
+	AtKm float64
+	// For is how long it lasts (for a restart: how long the gateway is
+	// down).
+	For time.Duration
+	// NorthM, EastM offset the position (GPSJump).
+	NorthM, EastM float64
+	// Age is how old the stale GNSS messages are (StaleFix).
+	Age time.Duration
+	// By is the clock's jump, forward or back (ClockStep).
+	By time.Duration
+}
+
+// Validate reports what is wrong with a fault, or nil.
+func (f Fault) Validate() error {
+	switch {
+	case f.At < 0 || f.AtKm < 0 || f.For < 0:
+		return fmt.Errorf("%s: at, at_km and for must not be negative", f.Kind)
+	}
+	switch f.Kind {
+	case GPSDropout, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart:
+		if f.For <= 0 {
+			return fmt.Errorf("%s: a positive duration (for) is required", f.Kind)
+		}
+	case GPSJump:
+		if f.NorthM == 0 && f.EastM == 0 {
+			return fmt.Errorf("%s: north_m or east_m is required", f.Kind)
+		}
+	case ClockStep:
+		if f.By == 0 {
+			return fmt.Errorf("%s: by (the jump, such as 30s or -5s) is required", f.Kind)
+		}
+	default:
+		return fmt.Errorf("unknown fault kind %q (want one of %v)", f.Kind, FaultKinds)
+	}
+	if f.Kind == StaleFix && f.Age <= 0 {
+		return fmt.Errorf("%s: a positive age is required", f.Kind)
+	}
+	return nil
+}
+
+// FaultMark is a fault the bench injected: when (since the start of the
+// drive), what, and where the vehicle really was.
+type FaultMark struct {
+	At       time.Duration
+	Kind     string
+	Lat, Lon float64
+}
+
+// faultState follows the scenario's faults through a drive.
+type faultState struct {
+	faults  []Fault
+	started []bool
+	until   []time.Duration // elapsed drive time each ends at
+	used    []bool          // a fault of no duration has had its effect
+	marks   []FaultMark
+}
+
+func newFaultState(fs []Fault) *faultState {
+	return &faultState{faults: fs, started: make([]bool, len(fs)), until: make([]time.Duration, len(fs)), used: make([]bool, len(fs))}
+}
+
+// begin returns the faults that start at this step and marks them.
+func (st *faultState) begin(elapsed time.Duration, km, lat, lon float64) []Fault {
+	var out []Fault
+	for i, f := range st.faults {
+		if st.started[i] || elapsed < f.At || km < f.AtKm {
+			continue
+		}
+		st.started[i] = true
+		st.until[i] = elapsed + f.For
+		st.marks = append(st.marks, FaultMark{At: elapsed, Kind: string(f.Kind), Lat: lat, Lon: lon})
+		out = append(out, f)
+	}
+	return out
+}
+
+// active returns the fault of kind in force at elapsed, if any. A fault
+// of no duration (a single spoofed fix) holds until consumed.
+func (st *faultState) active(kind FaultKind, elapsed time.Duration) (Fault, bool) {
+	for i, f := range st.faults {
+		if f.Kind != kind || !st.started[i] {
+			continue
+		}
+		if elapsed < st.until[i] || (f.For == 0 && !st.used[i]) {
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+// consume ends the faults of kind and no duration that have started: the
+// GNSS message they spoof has gone out.
+func (st *faultState) consume(kind FaultKind) {
+	for i, f := range st.faults {
+		if f.Kind == kind && f.For == 0 && st.started[i] {
+			st.used[i] = true
+		}
+	}
+}

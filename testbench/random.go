@@ -1,0 +1,143 @@
+package testbench
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// RandomScenario makes up a trip from seed: two to four zones (polygons
+// and circles, with buffers) along a random route of 3 to 20 km at
+// town to highway speeds, a GNSS receiver of random rate and noise, and
+// up to three faults of random kinds at random moments. The same seed
+// always gives the same trip.
+func RandomScenario(seed uint64) Scenario {
+	rng := rand.New(rand.NewPCG(seed, seed^0x5ca1ab1e))
+	uni := func(lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
+	sc := BuiltIn()
+	sc.Name = fmt.Sprintf("random trip, seed %d", seed)
+	sc.Seed = seed
+	sc.Contacts = sc.Contacts[:rng.IntN(3)]
+
+	// The route: a random walk, each leg 1-3 km, turning up to 60°.
+	lat, lon := uni(40, 60), uni(-5, 25)
+	heading := uni(0, 360)
+	sc.Route = []Waypoint{{Lat: lat, Lon: lon}}
+	legs := 3 + rng.IntN(4)
+	for range legs {
+		heading += uni(-60, 60)
+		d := uni(1000, 3000)
+		r := heading * math.Pi / 180
+		lat, lon = offset(lat, lon, d*math.Cos(r), d*math.Sin(r))
+		sc.Route = append(sc.Route, Waypoint{Lat: lat, Lon: lon})
+	}
+	speeds := []float64{30, 50, 70, 100, 130}
+	for i := range sc.Route {
+		sc.Route[i].SpeedKmh = speeds[rng.IntN(len(speeds))]
+	}
+	total := routeLength(sc.Route)
+
+	// Zones beside or across the middle of the route, so that its ends
+	// are far enough from them for telemetry to leave.
+	type feature struct {
+		Type       string         `json:"type"`
+		Properties map[string]any `json:"properties"`
+		Geometry   map[string]any `json:"geometry"`
+	}
+	var fc struct {
+		Type     string    `json:"type"`
+		Features []feature `json:"features"`
+	}
+	fc.Type = "FeatureCollection"
+	nz := 2 + rng.IntN(3)
+	for i := range nz {
+		v := newVehicle(sc.Route)
+		for at := uni(0.3, 0.7) * total; v.odometerM < at && !v.done; {
+			v.speed = 30
+			v.step(1)
+		}
+		side := uni(-700, 700)
+		r := (v.heading + 90) * math.Pi / 180
+		cLat, cLon := offset(v.lat, v.lon, side*math.Cos(r), side*math.Sin(r))
+		props := map[string]any{
+			"id":       fmt.Sprintf("rnd-%d-%d", seed, i),
+			"name":     fmt.Sprintf("Random Site %c%d", 'A'+i, seed%1000),
+			"buffer_m": math.Round(uni(100, 400)),
+		}
+		var geom map[string]any
+		if rng.IntN(2) == 0 {
+			props["radius_m"] = math.Round(uni(100, 600))
+			geom = map[string]any{"type": "Point", "coordinates": []float64{cLon, cLat}}
+		} else {
+			var ring [][]float64
+			n := 5 + rng.IntN(5)
+			for k := range n {
+				a := 2 * math.Pi * float64(k) / float64(n)
+				rad := uni(150, 600)
+				pLat, pLon := offset(cLat, cLon, rad*math.Cos(a), rad*math.Sin(a))
+				ring = append(ring, []float64{pLon, pLat})
+			}
+			// GeoJSON rings are counter-clockwise: the angles above go
+			// clockwise on the map (north, then east), so reverse them.
+			for l, r := 0, len(ring)-1; l < r; l, r = l+1, r-1 {
+				ring[l], ring[r] = ring[r], ring[l]
+			}
+			ring = append(ring, ring[0])
+			geom = map[string]any{"type": "Polygon", "coordinates": [][][]float64{ring}}
+		}
+		fc.Features = append(fc.Features, feature{Type: "Feature", Properties: props, Geometry: geom})
+	}
+	zones, err := json.Marshal(fc)
+	if err != nil {
+		panic(err) // maps of numbers and strings: cannot fail
+	}
+	sc.ZonesName, sc.Zones = fmt.Sprintf("random-%d.geojson", seed), zones
+
+	rates := []float64{1, 2, 5, 10}
+	sc.GPSRateHz = rates[rng.IntN(len(rates))]
+	sc.GNSSNoiseM = math.Round(uni(0.5, 8)*10) / 10
+	sc.ParkedAfter = 10 * time.Second
+	sc.IgnitionOff = rng.IntN(4) == 0
+
+	dur := func(lo, hi time.Duration) time.Duration {
+		return lo + time.Duration(rng.Int64N(int64(hi-lo)))/time.Second*time.Second
+	}
+	for range rng.IntN(4) {
+		f := Fault{Kind: FaultKinds[rng.IntN(len(FaultKinds))], AtKm: math.Round(uni(0, total/1000)*100) / 100}
+		switch f.Kind {
+		case GPSDropout:
+			f.For = dur(5*time.Second, 60*time.Second)
+		case GPSJump:
+			// A single spoofed fix. A spoof that goes on, fix after
+			// fix, from a zone to somewhere clear is believed after
+			// clear_fixes fixes (testdata/spoof-out.yaml): a limit of
+			// a GNSS-only gateway, not something a random trip should
+			// trip over.
+			f.NorthM, f.EastM = math.Round(uni(-3000, 3000)), math.Round(uni(-3000, 3000))
+		case StaleFix:
+			f.For, f.Age = dur(5*time.Second, 30*time.Second), dur(3*time.Second, 10*time.Second)
+		case MalformedFrames, UnknownFrames:
+			f.For = dur(5*time.Second, 30*time.Second)
+		case BusOff:
+			f.For = dur(2*time.Second, 20*time.Second)
+		case BrokerOutage:
+			f.For = dur(10*time.Second, 3*time.Minute)
+		case GatewayRestart:
+			f.For = dur(time.Second, 20*time.Second)
+		case ClockStep:
+			// Forward, or back by at most 2 s. A clock stepping back
+			// further blinds the gateway for as long, believing its
+			// last fix fresh (testdata/clock-back.yaml): reported as a
+			// gateway bug, not something a random trip should trip
+			// over until it is fixed.
+			f.By = dur(time.Second, 2*time.Minute)
+			if rng.IntN(2) == 0 {
+				f.By = -dur(time.Second, 2*time.Second) - time.Second
+			}
+		}
+		sc.Faults = append(sc.Faults, f)
+	}
+	return sc
+}

@@ -1,0 +1,191 @@
+package testbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"quietzone/camera/cameratest"
+	"quietzone/can"
+	"quietzone/gateway"
+	"quietzone/gateway/gatewaytest"
+	"quietzone/uplink"
+)
+
+// rig is the gateway under test and what it is wired to. It can stop the
+// gateway and start a new one on the same state directory (a restart),
+// and adds up the counters of every gateway it ran.
+type rig struct {
+	setup *gateway.Setup
+	// clock is the manual clock of a lock-step drive; nil on the wall
+	// clock (vcan0), where nothing waits for the gateway.
+	clock   *gatewaytest.Clock
+	openBus func(iface string, filters []can.Filter) (gateway.Bus, error)
+	log     *slog.Logger
+	// pins are the power lines of the running gateway, by line name.
+	pins map[string]*gpiotest.Pin
+
+	d      *gateway.Daemon
+	stop   context.CancelFunc
+	done   chan error
+	sent   uint64 // frames written since this gateway started
+	starts int
+	// linkUp reports whether the vehicle can reach the broker; lagging
+	// is set when the publisher could not keep up (see settle).
+	linkUp  func() bool
+	lagging bool
+
+	// Totals of the gateways that stopped.
+	gw       gateway.Stats
+	up       uplink.Stats
+	pub      uplink.PublisherStats
+	dropped  uint64 // triggers dropped while suppressed
+	runErrs  []error
+	lastDisk uplink.DiskStats
+}
+
+// start wires a new gateway and runs it until stop.
+func (r *rig) start(ctx context.Context) error {
+	r.pins = map[string]*gpiotest.Pin{}
+	hw := gateway.Hardware{
+		OpenBus: r.openBus,
+		OpenPin: func(name string) (gpio.PinOut, error) {
+			p := cameratest.NewPin(name)
+			r.pins[name] = p
+			return p, nil
+		},
+	}
+	do := gateway.DaemonOptions{Logger: r.log}
+	if r.clock != nil {
+		do.Clock = r.clock
+	}
+	d, err := gateway.NewDaemon(r.setup, hw, do)
+	if err != nil {
+		return err
+	}
+	// The gateway stops when halt says so, not when ctx is cancelled
+	// mid-step: the drive ends at a step's end, with a report.
+	gctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	r.d, r.stop, r.done, r.sent = d, stop, make(chan error, 1), 0
+	r.starts++
+	go func() { r.done <- d.Gateway.Run(gctx) }()
+	if r.clock == nil {
+		return nil
+	}
+	if err := waitFor(r.done, func() bool { return r.clock.Tickers() > 0 }); err != nil {
+		stop()
+		d.Close()
+		r.d = nil
+		return fmt.Errorf("gateway did not start: %w", err)
+	}
+	return nil
+}
+
+// running reports whether a gateway is up.
+func (r *rig) running() bool { return r.d != nil }
+
+// write sends a frame to the gateway.
+func (r *rig) write(port vehicleBus, f *can.Frame) error {
+	if err := port.WriteFrame(f); err != nil {
+		return err
+	}
+	r.sent++
+	return nil
+}
+
+// settle waits until the gateway has handled every frame written.
+func (r *rig) settle() error {
+	if r.d == nil || r.clock == nil {
+		return nil
+	}
+	if err := waitFor(r.done, func() bool { return r.d.Gateway.Processed() >= r.sent }); err != nil {
+		return fmt.Errorf("gateway stopped during the drive: %w", err)
+	}
+	// The publisher runs on the wall clock; the drive, much faster. Give
+	// it the time to deliver what is queued, so that delays measured in
+	// simulated time are the policy's (batching, time quanta, hold-back)
+	// and not the wall's. A publisher that cannot (backing off after an
+	// outage) is not waited for until it has caught up.
+	q := r.d.Queue
+	if q == nil || (r.linkUp != nil && !r.linkUp()) {
+		return nil
+	}
+	if r.lagging {
+		r.lagging = q.Stats().Batches > 0
+		return nil
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for q.Stats().Batches > 0 {
+		if time.Now().After(deadline) {
+			r.lagging = true
+			break
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return nil
+}
+
+// halt stops the running gateway the way the daemon stops on SIGTERM (it
+// suppresses, flushes and drains for its drain timeout) and adds its
+// counters to the totals.
+func (r *rig) halt() {
+	if r.d == nil {
+		return
+	}
+	r.stop()
+	if err := <-r.done; err != nil && !errors.Is(err, context.Canceled) {
+		r.runErrs = append(r.runErrs, err)
+	}
+	r.add(r.d)
+	if r.d.Queue != nil {
+		r.lastDisk = r.d.Queue.Stats()
+	}
+	r.d.Close()
+	r.d = nil
+}
+
+func (r *rig) add(d *gateway.Daemon) {
+	g := d.Gateway.Stats()
+	r.gw.Frames += g.Frames
+	r.gw.Decode.Decoded += g.Decode.Decoded
+	r.gw.Decode.WrongLength += g.Decode.WrongLength
+	r.gw.Decode.Remote += g.Decode.Remote
+	r.gw.Decode.Unmapped += g.Decode.Unmapped
+	r.gw.Decode.OutOfRange += g.Decode.OutOfRange
+	r.gw.Fixes += g.Fixes
+	r.gw.BadFixes += g.BadFixes
+	r.gw.Transitions += g.Transitions
+	r.gw.PathsCrossed += g.PathsCrossed
+	for i := range g.TimeIn {
+		r.gw.TimeIn[i] += g.TimeIn[i]
+	}
+	u := d.Uplink.Stats()
+	r.up.Snapshots += u.Snapshots
+	r.up.Records += u.Records
+	r.up.PositionsSent += u.PositionsSent
+	r.up.PositionsWithheld += u.PositionsWithheld
+	r.up.SignalsWithheld += u.SignalsWithheld
+	r.up.SignalsDenied += u.SignalsDenied
+	r.up.ForbiddenDenied += u.ForbiddenDenied
+	r.up.Coarsened += u.Coarsened
+	r.up.HeldDropped += u.HeldDropped
+	r.up.Alarms += u.Alarms
+	r.up.Batches += u.Batches
+	r.up.RawBytes += u.RawBytes
+	r.up.CompressedBytes += u.CompressedBytes
+	if d.Publisher != nil {
+		p := d.Publisher.Stats()
+		r.pub.Published += p.Published
+		r.pub.Records += p.Records
+		r.pub.Bytes += p.Bytes
+		r.pub.Failures += p.Failures
+		r.pub.Statuses += p.Statuses
+		r.pub.Dials += p.Dials
+	}
+	r.dropped += d.Cameras.Stats().TriggersDropped
+}

@@ -1,0 +1,522 @@
+package testbench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"quietzone/gateway"
+	"quietzone/geofence"
+	"quietzone/uplink/uplinktest"
+)
+
+// needSharedData skips a scenario that reads ../shared/data when it is
+// absent.
+func needSharedData(t *testing.T, name string) {
+	t.Helper()
+	if name != "tesla-osm" {
+		return
+	}
+	if _, err := os.Stat("../../shared/data/zones/osm-military-south-sudan.geojson"); errors.Is(err, os.ErrNotExist) {
+		t.Skip("reference data ../shared/data is absent: the Tesla scenario needs it beside the repository")
+	}
+}
+
+// Every shipped scenario holds every leak invariant, exercises what it is
+// named for, and injects each of its faults.
+func TestShippedScenarios(t *testing.T) {
+	names := Shipped()
+	if len(names) < 5 {
+		t.Fatalf("%d shipped scenarios, want at least five", len(names))
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			needSharedData(t, name)
+			sc, err := LoadScenario(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), sc, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			rep.WriteText(&out)
+			if !rep.OK() {
+				t.Fatalf("invariants violated:\n%s", out.String())
+			}
+			if rep.TimeInBuffers == 0 && name != "spoof" { // spoof's zone is only where the spoofer says
+				t.Errorf("the drive never came within a buffer: it tests nothing\n%s", out.String())
+			}
+			if len(rep.Faults) != len(sc.Faults) {
+				t.Errorf("%d faults injected, the scenario has %d", len(rep.Faults), len(sc.Faults))
+			}
+			if rep.Findings.Received == 0 || rep.Utility.DeliveredSeconds == 0 {
+				t.Errorf("no telemetry arrived: the drive shows no utility\n%s", out.String())
+			}
+			t.Logf("%s: %.1f km, %v simulated in %v; delivered %.0f%%, over-suppressed %v",
+				name, rep.DistanceKm, rep.Simulated, rep.Wall.Round(time.Millisecond), 100*rep.Utility.Delivered(), rep.OverSuppressed)
+		})
+	}
+}
+
+// What the named scenarios are for: they fail if the drive no longer
+// exercises it.
+func TestScenarioPurposes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		check func(t *testing.T, sc Scenario, r *Report)
+	}{
+		{"highway", func(t *testing.T, sc Scenario, r *Report) {
+			if sc.GPSRateHz != 1 || sc.Route[0].SpeedKmh != 130 {
+				t.Errorf("not a 130 km/h drive with 1 Hz GNSS: %v Hz, %v km/h", sc.GPSRateHz, sc.Route[0].SpeedKmh)
+			}
+			if r.TimeInZones == 0 {
+				t.Error("the highway does not cross the zone")
+			}
+		}},
+		{"gps-loss", func(t *testing.T, sc Scenario, r *Report) {
+			if r.TimeInZones == 0 {
+				t.Error("the vehicle never entered the zone while GNSS was lost")
+			}
+		}},
+		{"spoof", func(t *testing.T, sc Scenario, r *Report) {
+			if r.BadFixes < 2 {
+				t.Errorf("%d fixes refused: the spoofed jumps were not seen as jumps", r.BadFixes)
+			}
+			if r.TimeInBuffers != 0 {
+				t.Errorf("the true track came within a buffer (%v): the scenario should only spoof", r.TimeInBuffers)
+			}
+		}},
+		{"outage-restart", func(t *testing.T, sc Scenario, r *Report) {
+			if r.GatewayStarts != 2 {
+				t.Errorf("%d gateway starts, want 2", r.GatewayStarts)
+			}
+			if r.Published.Failures == 0 && r.Published.Dials < 3 {
+				t.Errorf("the outage went unnoticed by the publisher: %+v", r.Published)
+			}
+		}},
+		{"faults", func(t *testing.T, sc Scenario, r *Report) {
+			if r.FramesBad == 0 || r.FramesUnmapped == 0 || r.FramesInjected == 0 {
+				t.Errorf("bad %d, unmapped %d, injected %d: the frame faults did not reach the gateway", r.FramesBad, r.FramesUnmapped, r.FramesInjected)
+			}
+			// The stale fixes and the bus off each suppress, clear of
+			// every buffer, for about as long as they last.
+			var long int
+			for _, iv := range r.Intervals {
+				if iv.inBufferTruth == 0 && iv.to.Sub(iv.from) >= 10*time.Second {
+					long++
+				}
+			}
+			if long < 2 {
+				t.Errorf("%d long suppressions clear of every buffer, want 2 (stale fixes, bus off): %+v", long, r.Intervals)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sc, err := LoadScenario(tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), sc, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, sc, rep)
+		})
+	}
+}
+
+// The spoof scenario without the gps_jump faults never comes near a
+// zone: what it suppresses with them is the spoofing's doing.
+func TestSpoofSuppresses(t *testing.T) {
+	sc, err := LoadScenario("spoof")
+	if err != nil {
+		t.Fatal(err)
+	}
+	with, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Faults = nil
+	without, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if with.Suppressed <= without.Suppressed+30*time.Second {
+		t.Errorf("suppressed %v with the spoofing, %v without: the jump into the zone did not suppress", with.Suppressed, without.Suppressed)
+	}
+}
+
+func TestRouteFiles(t *testing.T) {
+	for _, f := range []string{"testdata/gpx.yaml", "testdata/geojson.yaml"} {
+		sc, err := LoadScenario(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sc.Route) < 5 {
+			t.Errorf("%s: route of %d points", f, len(sc.Route))
+		}
+		if got := routeLength(sc.Route); math.Abs(got-8400) > 500 {
+			t.Errorf("%s: route %.0f m long, want about 8.4 km", f, got)
+		}
+	}
+	sc, err := LoadScenario("testdata/gpx.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The speed profile splits the legs where the speed changes.
+	var kmh []float64
+	for _, w := range sc.Route {
+		if len(kmh) == 0 || kmh[len(kmh)-1] != w.SpeedKmh {
+			kmh = append(kmh, w.SpeedKmh)
+		}
+	}
+	if want := []float64{50, 80, 50}; !equalFloats(kmh, want) {
+		t.Errorf("speeds along the route %v, want %v", kmh, want)
+	}
+	if sc.GPSRateHz != 2 || sc.Step != defaultStep || sc.Profile != gateway.BuiltinPrefix+"quietzone" {
+		t.Errorf("defaults: %+v", sc)
+	}
+}
+
+func equalFloats(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Bad scenario files are refused with file:line: reason.
+func TestScenarioErrors(t *testing.T) {
+	const head = "name: x\nzones: builtin:demo-zones.geojson\n"
+	for _, tc := range []struct {
+		yaml, want string
+	}{
+		{"", "bad.yaml:1: empty file"},
+		{"name: x\nzonez: a\n", "bad.yaml:2: field zonez not found"},
+		{"zones: builtin:demo-zones.geojson\nroute: {waypoints: [[1, 2], [1, 3]]}\n", "bad.yaml:1: name is required"},
+		{head + "route: {waypoints: [[1, 2]]}\n", "bad.yaml:3: route: two waypoints"},
+		{head + "route:\n  waypoints:\n    - [1, 2]\n    - [91, 2]\n", "bad.yaml:6: waypoint 1: lat 91, lon 2: out of range"},
+		{head + "route:\n  waypoints:\n    - [1, 2, 0]\n    - [1, 3]\n", "bad.yaml:5: waypoint 0: speed 0 km/h"},
+		{head + "route: {gpx: a.gpx, geojson: b.json}\n", "bad.yaml:3: route: give exactly one"},
+		{head + "route: {gpx: missing.gpx}\n", "bad.yaml:3: route: open"},
+		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nseed: 1.5\n", "bad.yaml:4: seed: want a whole number"},
+		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nstep: 5s\n", "bad.yaml:4: step 5s"},
+		{head + "route: {waypoints: [[1, 2], [1, 3]]}\ngps: {rate_hz: -1}\n", "bad.yaml:4: gps.rate_hz -1"},
+		{head + "route: {waypoints: [[1, 2], [1, 3]]}\ntriggers: {burst: [3s]}\n", "bad.yaml:4: triggers.burst"},
+		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: gps_dropout}\n", "bad.yaml:5: fault 0: gps_dropout: a positive duration"},
+		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: meteor, for: 1s}\n", `bad.yaml:5: fault 0: unknown fault kind "meteor"`},
+		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: stale_fix, for: 1s}\n", "bad.yaml:5: fault 0: stale_fix: a positive age"},
+		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: clock_step, by: x}\n", "bad.yaml:5:"},
+		{"name: x\nroute: {waypoints: [[1, 2], [1, 3]]}\n", "bad.yaml:1: zones is required"},
+		{"name: x\nzones: nowhere.geojson\n", "bad.yaml:2: zones: open"},
+		{"name: x\nzones: builtin:nowhere.geojson\n", `bad.yaml:2: zones: no built-in file "nowhere.geojson"`},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "bad.yaml")
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadScenario(path)
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, tc.want)) && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := LoadScenario("no-such-scenario"); err == nil || !strings.Contains(err.Error(), "urban") {
+		t.Errorf("unknown shipped scenario: %v", err)
+	}
+}
+
+func TestParseGPX(t *testing.T) {
+	for _, tc := range []struct{ gpx, want string }{
+		{`<gpx><rte><rtept lat="1" lon="2"/><rtept lat="1.5" lon="2"/></rte></gpx>`, ""},
+		{`<gpx><trk><trkseg><trkpt lat="1" lon="2"/></trkseg></trk></gpx>`, "two points or more"},
+		{"<gpx>\n<trk><trkseg>\n<trkpt lat=\"1\" lon=\"200\"/>", "r.gpx:3: GPX trkpt: lat 1, lon 200: out of range"},
+		{"<gpx>\n<trkpt lat=\"x\" lon=\"2\"/>", "r.gpx:2: GPX trkpt: lat \"x\""},
+		{"<gpx>\n<trkpt lat=\"1\"/>", "r.gpx:2: GPX trkpt: lat and lon attributes are required"},
+		{"<kml></kml>", "r.gpx:1: not a GPX file"},
+		{"<gpx>\n<trk></gpx>", "r.gpx:2: GPX:"},
+	} {
+		pts, err := ParseGPX("r.gpx", []byte(tc.gpx))
+		switch {
+		case tc.want == "" && (err != nil || len(pts) != 2):
+			t.Errorf("%q: %v, %d points", tc.gpx, err, len(pts))
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q:\n got %v\nwant %s", tc.gpx, err, tc.want)
+		}
+	}
+}
+
+func TestParseGeoJSONRoute(t *testing.T) {
+	for _, tc := range []struct{ json, want string }{
+		{`{"type":"LineString","coordinates":[[2,1],[2,1.5,30]]}`, ""},
+		{`{"type":"FeatureCollection","features":[{"geometry":{"type":"Point","coordinates":[1,2]}},{"geometry":{"type":"LineString","coordinates":[[2,1],[3,1]]}}]}`, ""},
+		{`{"type":"Point","coordinates":[1,2]}`, `type "Point"`},
+		{`{"type":"LineString","coordinates":[[2,1]]}`, "two points or more"},
+		{`{"type":"LineString","coordinates":[[2,100],[2,1]]}`, "point 0: lat 100"},
+		{"{\n\"type\": \"LineString\",\n oops}", "r.json:3: GeoJSON route:"},
+		{`{"type":"Feature","geometry":null}`, "no geometry"},
+	} {
+		pts, err := ParseGeoJSONRoute("r.json", []byte(tc.json))
+		switch {
+		case tc.want == "" && (err != nil || len(pts) != 2):
+			t.Errorf("%q: %v, %d points", tc.json, err, len(pts))
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q:\n got %v\nwant %s", tc.json, err, tc.want)
+		}
+	}
+}
+
+// A randomized soak: a few random trips (routes, zones, faults) hold every
+// invariant. The seed comes from the time unless QUIETZONE_SOAK_SEED sets
+// it; a failure prints it, and `quietzone sim --random --seed S --trips 1`
+// drives that trip again.
+func TestRandomTrips(t *testing.T) {
+	seed := uint64(time.Now().UnixNano()) % 1_000_000_000
+	if s := os.Getenv("QUIETZONE_SOAK_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("QUIETZONE_SOAK_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	trips := 4
+	if testing.Short() {
+		trips = 1
+	}
+	t.Logf("seeds %d to %d", seed, seed+uint64(trips)-1)
+	for i := range trips {
+		s := seed + uint64(i)
+		sc := RandomScenario(s)
+		rep, err := Run(context.Background(), sc, Options{})
+		if err != nil {
+			t.Fatalf("seed %d: %v (rerun: quietzone sim --random --seed %d --trips 1)", s, err, s)
+		}
+		if !rep.OK() {
+			var out bytes.Buffer
+			rep.WriteText(&out)
+			t.Errorf("seed %d broke an invariant (rerun: quietzone sim --random --seed %d --trips 1):\n%s", s, s, out.String())
+		}
+	}
+}
+
+func TestRandomScenarioIsReproducible(t *testing.T) {
+	a, b := RandomScenario(42), RandomScenario(42)
+	if a.Name != b.Name || !bytes.Equal(a.Zones, b.Zones) || len(a.Route) != len(b.Route) || len(a.Faults) != len(b.Faults) {
+		t.Fatal("the same seed made different trips")
+	}
+	for s := uint64(0); s < 200; s++ {
+		sc := RandomScenario(s)
+		for _, f := range sc.Faults {
+			if err := f.Validate(); err != nil {
+				t.Fatalf("seed %d: %v", s, err)
+			}
+		}
+		if _, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{}); err != nil {
+			t.Fatalf("seed %d: zones: %v", s, err)
+		}
+	}
+}
+
+// A fleet of three on one broker: each vehicle's collector keeps only its
+// own records, and every vehicle holds every invariant.
+func TestFleet(t *testing.T) {
+	sc, err := LoadScenario("spoof")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := RunFleet(context.Background(), sc, 3, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range reps {
+		if !r.OK() || r.Findings.Received == 0 || r.Findings.Duplicates != 0 {
+			var out bytes.Buffer
+			r.WriteText(&out)
+			t.Errorf("vehicle %d:\n%s", i+1, out.String())
+		}
+	}
+}
+
+// Cancelling a drive stops it and still reports the drive so far.
+func TestRunCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	o := Options{Progress: func(done float64) {
+		if done > 0.3 {
+			cancel()
+		}
+	}}
+	rep, err := Run(ctx, BuiltIn(), o)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if rep == nil || !rep.Interrupted || rep.DistanceKm < 2 || rep.DistanceKm > 8 {
+		t.Fatalf("report of the drive so far: %+v", rep)
+	}
+	var out bytes.Buffer
+	rep.WriteText(&out)
+	if !strings.Contains(out.String(), "INTERRUPTED") {
+		t.Errorf("report does not say it was interrupted:\n%s", out.String())
+	}
+}
+
+func FuzzParseScenario(f *testing.F) {
+	ents, _ := shipped.ReadDir("scenarios")
+	for _, e := range ents {
+		data, _ := shipped.ReadFile("scenarios/" + e.Name())
+		f.Add(data)
+	}
+	f.Add([]byte("name: x\nzones: builtin:demo-zones.geojson\nroute: {waypoints: [[1, 2], [1, 3, 20]]}\nspeed: [{from_km: 0, kmh: 9}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Only built-in files load: a mutated path must not open
+		// whatever it names on the machine (a FIFO would block).
+		noFiles := func(p string) ([]byte, error) { return nil, &os.PathError{Op: "open", Path: p, Err: os.ErrNotExist} }
+		sc, err := parseScenario("fuzz.yaml", data, "", noFiles)
+		if err != nil {
+			var ce *gateway.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error without a position: %v", err)
+			}
+			return
+		}
+		if sc.Name == "" || len(sc.Route) < 2 || sc.Step <= 0 {
+			t.Fatalf("accepted an unusable scenario: %+v", sc)
+		}
+		for _, w := range sc.Route {
+			if !(w.SpeedKmh > 0) || math.IsNaN(w.Lat) || math.IsNaN(w.Lon) {
+				t.Fatalf("accepted a bad waypoint %+v", w)
+			}
+		}
+		for _, ft := range sc.Faults {
+			if err := ft.Validate(); err != nil {
+				t.Fatalf("accepted a bad fault: %v", err)
+			}
+		}
+	})
+}
+
+func FuzzParseGPX(f *testing.F) {
+	data, _ := os.ReadFile("testdata/route.gpx")
+	f.Add(data)
+	f.Add([]byte(`<gpx><rte><rtept lat="1" lon="2"/><rtept lat="1.5" lon="2"/></rte></gpx>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pts, err := ParseGPX("fuzz.gpx", data)
+		if err != nil {
+			return
+		}
+		if len(pts) < 2 {
+			t.Fatalf("accepted %d points", len(pts))
+		}
+		for _, p := range pts {
+			if _, err := checkPoint(p.Lat, p.Lon); err != nil {
+				t.Fatalf("accepted %v", err)
+			}
+		}
+	})
+}
+
+// BenchmarkScenario drives the highway scenario (130 km/h, 1 Hz GNSS, a
+// zone crossed) end to end, broker included; sim-s/s is how many times
+// faster than real time the bench runs.
+func BenchmarkScenario(b *testing.B) {
+	sc, err := LoadScenario("highway")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var simulated time.Duration
+	var frames uint64
+	for b.Loop() {
+		rep, err := Run(context.Background(), sc, Options{})
+		if err != nil || !rep.OK() {
+			b.Fatalf("%v, ok %v", err, rep != nil && rep.OK())
+		}
+		simulated += rep.Simulated
+		frames += rep.FramesSent
+	}
+	b.ReportMetric(simulated.Seconds()/b.Elapsed().Seconds(), "sim-s/s")
+	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")
+}
+
+// The outage and restart against a real Mosquitto: the relay cuts the
+// vehicle off a broker that is not ours, and every record still arrives.
+func TestOutageRestartOnMosquitto(t *testing.T) {
+	m := uplinktest.StartMosquitto(t)
+	sc, err := LoadScenario("outage-restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), sc, Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.WriteText(&out)
+	if !rep.OK() || rep.Findings.Received == 0 || rep.GatewayStarts < 2 {
+		t.Fatalf("on Mosquitto:\n%s", out.String())
+	}
+}
+
+func FuzzParseGeoJSONRoute(f *testing.F) {
+	data, _ := os.ReadFile("testdata/route.geojson")
+	f.Add(data)
+	f.Add([]byte(`{"type":"FeatureCollection","features":[{"geometry":{"type":"LineString","coordinates":[[2,1],[3,1]]}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pts, err := ParseGeoJSONRoute("fuzz.geojson", data)
+		if err != nil {
+			var ce *gateway.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error without a file: %v", err)
+			}
+			return
+		}
+		if len(pts) < 2 {
+			t.Fatalf("accepted %d points", len(pts))
+		}
+		for _, p := range pts {
+			if _, err := checkPoint(p.Lat, p.Lon); err != nil {
+				t.Fatalf("accepted %v", err)
+			}
+		}
+	})
+}
+
+// A jump of no duration spoofs exactly the next fix, even at 1 Hz where
+// most steps send none: the gateway refuses it (and the true fix after
+// it, a jump back).
+func TestSingleJumpAtOneHz(t *testing.T) {
+	sc, err := LoadScenario("highway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Faults = []Fault{{Kind: GPSJump, At: 30*time.Second + 50*time.Millisecond, NorthM: 3000}}
+	rep, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.BadFixes - base.BadFixes; got != 2 {
+		t.Errorf("%d more fixes refused with the jump, want 2 (there and back)", got)
+	}
+	if !rep.OK() {
+		t.Error("invariant violated")
+	}
+}

@@ -1,0 +1,449 @@
+package testbench
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"quietzone/can/profiles"
+	"quietzone/gateway"
+)
+
+// Shipped scenarios, run by name (`quietzone sim urban`).
+//
+//go:embed scenarios/*.yaml
+var shipped embed.FS
+
+// scenarioFile is the YAML form of a Scenario; see scenarios/*.yaml.
+type scenarioFile struct {
+	Name    string    `yaml:"name"`
+	Seed    yaml.Node `yaml:"seed"`
+	Start   time.Time `yaml:"start"`
+	Vehicle string    `yaml:"vehicle"`
+	VIN     string    `yaml:"vin"`
+	Zones   string    `yaml:"zones"`
+	// DefaultBufferM is the buffer of zones that name none.
+	DefaultBufferM float64                `yaml:"default_buffer_m"`
+	Policy         string                 `yaml:"policy"`
+	Route          routeFile              `yaml:"route"`
+	Speed          []speedFile            `yaml:"speed"`
+	GPS            gpsFile                `yaml:"gps"`
+	Step           time.Duration          `yaml:"step"`
+	Park           time.Duration          `yaml:"park"`
+	IgnitionOff    bool                   `yaml:"ignition_off"`
+	Cameras        []gateway.CameraConfig `yaml:"cameras"`
+	Triggers       *triggerFile           `yaml:"triggers"`
+	Contacts       []string               `yaml:"contacts"`
+	Faults         []faultFile            `yaml:"faults"`
+}
+
+type routeFile struct {
+	GPX     string `yaml:"gpx"`
+	GeoJSON string `yaml:"geojson"`
+	// Waypoints are [lat, lon] or [lat, lon, km/h].
+	Waypoints [][]float64 `yaml:"waypoints"`
+}
+
+// speedFile holds kmh from from_km on (to the next entry or the end).
+type speedFile struct {
+	FromKm float64 `yaml:"from_km"`
+	Kmh    float64 `yaml:"kmh"`
+}
+
+type gpsFile struct {
+	RateHz float64  `yaml:"rate_hz"`
+	NoiseM *float64 `yaml:"noise_m"`
+}
+
+type triggerFile struct {
+	Burst      []time.Duration `yaml:"burst"`
+	Gap        []time.Duration `yaml:"gap"`
+	Continuous bool            `yaml:"continuous"`
+	Off        bool            `yaml:"off"`
+}
+
+type faultFile struct {
+	Kind   string        `yaml:"kind"`
+	At     time.Duration `yaml:"at"`
+	AtKm   float64       `yaml:"at_km"`
+	For    time.Duration `yaml:"for"`
+	NorthM float64       `yaml:"north_m"`
+	EastM  float64       `yaml:"east_m"`
+	Age    time.Duration `yaml:"age"`
+	By     time.Duration `yaml:"by"`
+}
+
+// Scenario defaults where the file says nothing.
+const (
+	defaultSpeedKmh = 50
+	defaultNoiseM   = 2
+	defaultStep     = 100 * time.Millisecond
+	defaultPark     = 20 * time.Second
+	defaultVIN      = "QZSIM000000000001"
+	// assetPrefix names a file embedded in the bench (testbench/assets).
+	assetPrefix = "builtin:"
+)
+
+var defaultStart = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+
+// Shipped returns the names of the shipped scenarios, sorted.
+func Shipped() []string {
+	ents, _ := fs.ReadDir(shipped, "scenarios")
+	var out []string
+	for _, e := range ents {
+		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// LoadScenario reads a scenario: the name of a shipped one, or a YAML
+// file. Paths in a file are relative to it; paths in a shipped scenario
+// are relative to testbench/scenarios in the repository, looked for from
+// the working directory up (only the Tesla scenario has any).
+func LoadScenario(ref string) (Scenario, error) {
+	if !strings.ContainsAny(ref, "/\\") && !strings.HasSuffix(ref, ".yaml") && !strings.HasSuffix(ref, ".yml") {
+		data, err := fs.ReadFile(shipped, "scenarios/"+ref+".yaml")
+		if err != nil {
+			return Scenario{}, fmt.Errorf("load scenario: no shipped scenario %q (there are: %s)", ref, strings.Join(Shipped(), ", "))
+		}
+		dir := findScenarioDir()
+		sc, err := ParseScenario("builtin:"+ref+".yaml", data, dir)
+		if err != nil && dir == "" {
+			err = fmt.Errorf("%w (testbench/scenarios not found from here: a shipped scenario that names files runs from within the repository)", err)
+		}
+		return sc, err
+	}
+	data, err := os.ReadFile(ref)
+	if err != nil {
+		return Scenario{}, fmt.Errorf("load scenario: %w", err)
+	}
+	return ParseScenario(ref, data, filepath.Dir(ref))
+}
+
+// findScenarioDir finds testbench/scenarios from the working directory
+// up; "" if there is none.
+func findScenarioDir() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		for _, c := range []string{filepath.Join(dir, "testbench", "scenarios"), filepath.Join(dir, "scenarios")} {
+			if _, err := os.Stat(filepath.Join(c, "urban.yaml")); err == nil {
+				return c
+			}
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
+	}
+}
+
+// ParseScenario decodes a scenario file strictly (unknown keys are errors)
+// and loads the files it names, relative to dir. Errors read
+// "file:line: reason".
+func ParseScenario(name string, data []byte, dir string) (Scenario, error) {
+	return parseScenario(name, data, dir, os.ReadFile)
+}
+
+// parseScenario is ParseScenario reading the files it names with read.
+func parseScenario(name string, data []byte, dir string, read func(string) ([]byte, error)) (Scenario, error) {
+	var f scenarioFile
+	doc, err := decodeStrict(name, data, &f)
+	if err != nil {
+		return Scenario{}, fmt.Errorf("load scenario: %w", err)
+	}
+	errAt := func(path []any, format string, a ...any) (Scenario, error) {
+		return Scenario{}, fmt.Errorf("load scenario: %w", &gateway.ConfigError{File: name, Line: nodeLine(doc, path...), Reason: fmt.Sprintf(format, a...)})
+	}
+	sc := Scenario{
+		Name: f.Name, Start: f.Start, Step: f.Step, ParkedAfter: f.Park, IgnitionOff: f.IgnitionOff,
+		VIN: f.VIN, Contacts: f.Contacts, Cameras: f.Cameras, Profile: f.Vehicle,
+		DefaultBufferM: f.DefaultBufferM, GPSRateHz: f.GPS.RateHz, GNSSNoiseM: defaultNoiseM,
+	}
+	if sc.Name == "" {
+		return errAt(nil, "name is required")
+	}
+	if f.Seed.Kind != 0 {
+		s, err := strconv.ParseUint(f.Seed.Value, 10, 64)
+		if f.Seed.Kind != yaml.ScalarNode || err != nil {
+			return errAt([]any{"seed"}, "seed: want a whole number from 0, got %q", f.Seed.Value)
+		}
+		sc.Seed = s
+	}
+	if sc.Start.IsZero() {
+		sc.Start = defaultStart
+	}
+	if sc.Step == 0 {
+		sc.Step = defaultStep
+	}
+	if sc.Step < time.Millisecond || sc.Step > time.Second {
+		return errAt([]any{"step"}, "step %v: want 1ms to 1s", sc.Step)
+	}
+	if sc.ParkedAfter == 0 {
+		sc.ParkedAfter = defaultPark
+	}
+	if sc.ParkedAfter < 0 {
+		return errAt([]any{"park"}, "park must not be negative")
+	}
+	if sc.VIN == "" {
+		sc.VIN = defaultVIN
+	}
+	if sc.Profile == "" {
+		sc.Profile = gateway.BuiltinPrefix + profiles.Default
+	} else if !strings.HasPrefix(sc.Profile, gateway.BuiltinPrefix) {
+		sc.Profile = resolve(dir, sc.Profile)
+	}
+	if !(sc.DefaultBufferM >= 0) || math.IsInf(sc.DefaultBufferM, 0) {
+		return errAt([]any{"default_buffer_m"}, "default_buffer_m must be a non-negative number")
+	}
+	if !(f.GPS.RateHz >= 0) || f.GPS.RateHz > 100 {
+		return errAt([]any{"gps", "rate_hz"}, "gps.rate_hz %v: want 0 (every step) to 100", f.GPS.RateHz)
+	}
+	if n := f.GPS.NoiseM; n != nil {
+		if !(*n >= 0) || *n > 1000 {
+			return errAt([]any{"gps", "noise_m"}, "gps.noise_m %v: want 0 to 1000", *n)
+		}
+		sc.GNSSNoiseM = *n
+	}
+	if f.Zones == "" {
+		return errAt(nil, "zones is required (a GeoJSON file, or builtin:demo-zones.geojson)")
+	}
+	if sc.ZonesName, sc.Zones, err = readRef(read, dir, f.Zones); err != nil {
+		return errAt([]any{"zones"}, "zones: %v", err)
+	}
+	pol := f.Policy
+	if pol == "" {
+		pol = assetPrefix + "demo-policy.yaml"
+	}
+	if sc.PolicyName, sc.Policy, err = readRef(read, dir, pol); err != nil {
+		return errAt([]any{"policy"}, "policy: %v", err)
+	}
+
+	// The route, and the speed to hold along it.
+	r := f.Route
+	given := 0
+	for _, s := range []bool{r.GPX != "", r.GeoJSON != "", len(r.Waypoints) > 0} {
+		if s {
+			given++
+		}
+	}
+	if given != 1 {
+		return errAt([]any{"route"}, "route: give exactly one of gpx, geojson or waypoints")
+	}
+	switch {
+	case r.GPX != "":
+		n, data, err := readRef(read, dir, r.GPX)
+		if err == nil {
+			sc.Route, err = ParseGPX(n, data)
+		}
+		if err != nil {
+			return errAt([]any{"route", "gpx"}, "route: %v", err)
+		}
+	case r.GeoJSON != "":
+		n, data, err := readRef(read, dir, r.GeoJSON)
+		if err == nil {
+			sc.Route, err = ParseGeoJSONRoute(n, data)
+		}
+		if err != nil {
+			return errAt([]any{"route", "geojson"}, "route: %v", err)
+		}
+	default:
+		if len(r.Waypoints) < 2 {
+			return errAt([]any{"route", "waypoints"}, "route: two waypoints or more are required")
+		}
+		for i, w := range r.Waypoints {
+			if len(w) != 2 && len(w) != 3 {
+				return errAt([]any{"route", "waypoints", i}, "waypoint %d: want [lat, lon] or [lat, lon, km/h]", i)
+			}
+			p, err := checkPoint(w[0], w[1])
+			if err != nil {
+				return errAt([]any{"route", "waypoints", i}, "waypoint %d: %v", i, err)
+			}
+			p.SpeedKmh = defaultSpeedKmh
+			if len(w) == 3 {
+				if !(w[2] > 0) || w[2] > 400 {
+					return errAt([]any{"route", "waypoints", i}, "waypoint %d: speed %v km/h: want more than 0, at most 400", i, w[2])
+				}
+				p.SpeedKmh = w[2]
+			}
+			sc.Route = append(sc.Route, p)
+		}
+	}
+	if len(f.Speed) > 0 {
+		prev := -1.0
+		for i, s := range f.Speed {
+			if !(s.FromKm > prev) || !(s.Kmh > 0) || s.Kmh > 400 {
+				return errAt([]any{"speed", i}, "speed %d: from_km must increase and kmh be more than 0, at most 400", i)
+			}
+			prev = s.FromKm
+		}
+		sc.Route = applySpeeds(sc.Route, f.Speed)
+	} else if len(r.Waypoints) == 0 {
+		for i := range sc.Route {
+			sc.Route[i].SpeedKmh = defaultSpeedKmh
+		}
+	}
+
+	if t := f.Triggers; t != nil {
+		if t.Continuous && t.Off {
+			return errAt([]any{"triggers"}, "triggers: continuous and off exclude each other")
+		}
+		sc.Triggers.Continuous, sc.Triggers.Off = t.Continuous, t.Off
+		for _, rg := range []struct {
+			key string
+			in  []time.Duration
+			out *[2]time.Duration
+		}{{"burst", t.Burst, &sc.Triggers.Burst}, {"gap", t.Gap, &sc.Triggers.Gap}} {
+			if rg.in == nil {
+				continue
+			}
+			if len(rg.in) != 2 || rg.in[0] <= 0 || rg.in[1] < rg.in[0] {
+				return errAt([]any{"triggers", rg.key}, "triggers.%s: want [min, max], 0 < min <= max", rg.key)
+			}
+			*rg.out = [2]time.Duration{rg.in[0], rg.in[1]}
+		}
+	}
+
+	for i, ff := range f.Faults {
+		ft := Fault{Kind: FaultKind(ff.Kind), At: ff.At, AtKm: ff.AtKm, For: ff.For, NorthM: ff.NorthM, EastM: ff.EastM, Age: ff.Age, By: ff.By}
+		if err := ft.Validate(); err != nil {
+			return errAt([]any{"faults", i}, "fault %d: %v", i, err)
+		}
+		sc.Faults = append(sc.Faults, ft)
+	}
+	return sc, nil
+}
+
+// applySpeeds sets each leg's speed from the profile, splitting legs where
+// the speed changes.
+func applySpeeds(route []Waypoint, speeds []speedFile) []Waypoint {
+	at := func(km float64) float64 {
+		v := speeds[0].Kmh
+		for _, s := range speeds {
+			if km >= s.FromKm {
+				v = s.Kmh
+			}
+		}
+		return v
+	}
+	out := []Waypoint{route[0]}
+	out[0].SpeedKmh = at(0)
+	km := 0.0
+	for i := 0; i+1 < len(route); i++ {
+		a, b := route[i], route[i+1]
+		leg := distanceM(a.Lat, a.Lon, b.Lat, b.Lon) / 1000
+		for _, s := range speeds {
+			if s.FromKm > km && s.FromKm < km+leg {
+				f := (s.FromKm - km) / leg
+				out = append(out, Waypoint{Lat: a.Lat + (b.Lat-a.Lat)*f, Lon: a.Lon + (b.Lon-a.Lon)*f, SpeedKmh: s.Kmh})
+			}
+		}
+		km += leg
+		b.SpeedKmh = at(km)
+		out = append(out, b)
+	}
+	return out
+}
+
+// resolve makes p relative to dir unless it is absolute.
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) || dir == "" {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// readRef reads "builtin:NAME" from the bench's assets, or a file.
+func readRef(read func(string) ([]byte, error), dir, ref string) (string, []byte, error) {
+	if n, ok := strings.CutPrefix(ref, assetPrefix); ok {
+		data, err := assets.ReadFile("assets/" + n)
+		if err != nil {
+			return "", nil, fmt.Errorf("no built-in file %q", n)
+		}
+		return ref, data, nil
+	}
+	p := resolve(dir, ref)
+	data, err := read(p)
+	if err != nil {
+		return "", nil, err
+	}
+	return p, data, nil
+}
+
+var yamlLineRe = regexp.MustCompile(`line (\d+): (.*)`)
+
+// decodeStrict decodes data into v with unknown keys refused, the way the
+// gateway reads its configuration, and returns the document's root node
+// for line look-ups.
+func decodeStrict(name string, data []byte, v any) (*yaml.Node, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlErr(name, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, &gateway.ConfigError{File: name, Line: 1, Reason: "empty file"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return nil, yamlErr(name, err)
+	}
+	return root.Content[0], nil
+}
+
+func yamlErr(name string, err error) error {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &gateway.ConfigError{File: name, Line: line, Reason: m[2]}
+	}
+	return &gateway.ConfigError{File: name, Reason: msg}
+}
+
+// nodeLine returns the line of the node at path (keys, or list indices),
+// or of the deepest node found on the way.
+func nodeLine(n *yaml.Node, path ...any) int {
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						next = n.Content[i+1]
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return n.Line
+}
