@@ -222,7 +222,7 @@ type Stats struct {
 	// not regained it (trust.go).
 	GNSSDistrusts  uint64
 	GNSSDistrusted bool
-	Enforcement   EnforcementStats
+	Enforcement    EnforcementStats
 	// PoliciesApplied counts policies switched to while running; LastFix
 	// is when the last accepted fix was taken; Cameras the cameras'
 	// states (status.go).
