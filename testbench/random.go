@@ -110,12 +110,12 @@ func RandomScenario(seed uint64) Scenario {
 		case GPSDropout:
 			f.For = dur(5*time.Second, 60*time.Second)
 		case GPSJump:
-			// A single spoofed fix. A spoof that goes on, fix after
-			// fix, from a zone to somewhere clear is believed after
-			// clear_fixes fixes (testdata/spoof-out.yaml): a limit of
-			// a GNSS-only gateway, not something a random trip should
-			// trip over.
+			// A single spoofed fix, or a spoof that goes on (to 2 min),
+			// from wherever the vehicle is to a few km away.
 			f.NorthM, f.EastM = math.Round(uni(-3000, 3000)), math.Round(uni(-3000, 3000))
+			if rng.IntN(2) == 0 {
+				f.For = dur(5*time.Second, 2*time.Minute)
+			}
 		case StaleFix:
 			f.For, f.Age = dur(5*time.Second, 30*time.Second), dur(3*time.Second, 10*time.Second)
 		case MalformedFrames, UnknownFrames:
@@ -127,14 +127,10 @@ func RandomScenario(seed uint64) Scenario {
 		case GatewayRestart:
 			f.For = dur(time.Second, 20*time.Second)
 		case ClockStep:
-			// Forward, or back by at most 2 s. A clock stepping back
-			// further blinds the gateway for as long, believing its
-			// last fix fresh (testdata/clock-back.yaml): reported as a
-			// gateway bug, not something a random trip should trip
-			// over until it is fixed.
+			// Forward or back, by up to 2 min.
 			f.By = dur(time.Second, 2*time.Minute)
 			if rng.IntN(2) == 0 {
-				f.By = -dur(time.Second, 2*time.Second) - time.Second
+				f.By = -f.By
 			}
 		}
 		sc.Faults = append(sc.Faults, f)

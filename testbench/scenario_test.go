@@ -96,6 +96,23 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("the true track came within a buffer (%v): the scenario should only spoof", r.TimeInBuffers)
 			}
 		}},
+		{"clock-back", func(t *testing.T, sc Scenario, r *Report) {
+			if len(sc.Faults) != 1 || sc.Faults[0].Kind != ClockStep || sc.Faults[0].By > -30*time.Second {
+				t.Errorf("not a long step of the clock back: %+v", sc.Faults)
+			}
+			if r.TimeInZones == 0 {
+				t.Error("the vehicle never entered the zone after the clock stepped back")
+			}
+		}},
+		{"spoof-out", func(t *testing.T, sc Scenario, r *Report) {
+			if r.TimeInZones == 0 {
+				t.Error("the vehicle never entered the zone: nothing to spoof it out of")
+			}
+			// A minute of spoofed fixes at 5 Hz, all refused.
+			if r.BadFixes < 250 {
+				t.Errorf("%d fixes refused: the sustained spoof was believed", r.BadFixes)
+			}
+		}},
 		{"outage-restart", func(t *testing.T, sc Scenario, r *Report) {
 			if r.GatewayStarts != 2 {
 				t.Errorf("%d gateway starts, want 2", r.GatewayStarts)
