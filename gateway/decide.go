@@ -11,7 +11,7 @@ import (
 
 // onFix judges a new position and re-decides.
 func (g *Gateway) onFix(now, t time.Time) {
-	f := fix{lat: g.latest[g.lat].Phys, lon: g.latest[g.lon].Phys, t: t, acc: g.accuracyMargin()}
+	f := fix{lat: g.latest[g.lat].Phys, lon: g.latest[g.lon].Phys, t: t, acc: g.accuracyMargin() + g.tr.debtM}
 	isPos := isPosition(f.lat, f.lon)
 	v := verdictNoPosition
 	if isPos {
@@ -36,7 +36,7 @@ func (g *Gateway) onFix(now, t time.Time) {
 		return
 	}
 	f.valid = true
-	g.trusted(now, f)
+	g.trusted(now, &f)
 	g.z.prev = g.fix // the last good fix, even if bad ones came since
 	g.fix = f
 	g.stats.Fixes++
@@ -145,7 +145,7 @@ func (g *Gateway) evaluate(now time.Time, newFix bool) {
 		g.setState(now, Unknown, "no zones")
 		return
 	case g.fix.valid && g.steppedBack(now):
-		g.clockStep(now, "the time before the last fix")
+		g.clockStep(now, now, "the time before the last fix")
 		return
 	case g.tr.distrusted:
 		g.clearCount = 0

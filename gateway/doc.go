@@ -29,9 +29,11 @@
 // first jump, does not release the cameras. A step of the clock back (a
 // coordinate stamped well before the last fix, or the time before it) is
 // a discontinuity: Unknown, the fix history restarts, GNSS is distrusted
-// likewise; a fix from the future is not fresh. trust.go has the rules
-// and what a spoofer can still do (a position within the path length
-// driven since the last trusted fix is believed).
+// likewise; a fix from the future is not fresh. Trusted again late, a
+// fix may still be a spoofer's, off by as much as it could hide: that
+// distance widens every fix's margin from then on. trust.go has the rules
+// and what a spoofer can still do (drag the position without a jump;
+// spoof across a restart).
 //
 // Zones come from the zone index (geofence.Index). Temporary zones follow
 // the gateway's clock, widened by ZoneClockSkew, and only a synchronised

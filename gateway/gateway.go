@@ -222,7 +222,11 @@ type Stats struct {
 	// not regained it (trust.go).
 	GNSSDistrusts  uint64
 	GNSSDistrusted bool
-	Enforcement    EnforcementStats
+	// GNSSMarginM is how much every fix's accuracy is widened since GNSS
+	// was trusted again late after a jump (trust.go): a distance, no
+	// position.
+	GNSSMarginM float64
+	Enforcement EnforcementStats
 	// PoliciesApplied counts policies switched to while running; LastFix
 	// is when the last accepted fix was taken; Cameras the cameras'
 	// states (status.go).
@@ -515,7 +519,7 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		switch r.kind {
 		case kindLat, kindLon:
 			if g.steppedBack(v.Time) {
-				g.clockStep(now, "a coordinate stamped before the last fix")
+				g.clockStep(now, v.Time, "a coordinate stamped before the last fix")
 			}
 		case kindSpeed:
 			g.onWheelSpeed(v.Phys, v.Time)
@@ -605,7 +609,7 @@ func (g *Gateway) publishStats() {
 	g.stats.State = g.state
 	g.stats.Decode = g.dec.Stats()
 	g.stats.Enforcement = g.enforcementStats()
-	g.stats.GNSSDistrusted = g.tr.distrusted
+	g.stats.GNSSDistrusted, g.stats.GNSSMarginM = g.tr.distrusted, g.tr.debtM
 	g.statusExtras()
 	g.statsMu.Lock()
 	g.published = g.stats

@@ -24,30 +24,36 @@ import (
 // consistent with each other. So after a jump, and after a clock step,
 // GNSS is distrusted: every fix counts as no fix (Unknown, suppressed)
 // until one is consistent with the last trusted fix, the anchor: its
-// distance from the anchor must be within the distance the vehicle can
-// have covered since, plus both fixes' accuracy (2σ) and
-// trustAllowanceM. That distance is the wheel speed (vehicle.speed)
+// distance from the anchor must be within the reach, the distance the
+// vehicle can have covered since, plus both fixes' margins (accuracy, 2σ)
+// and trustAllowanceM. The reach is the wheel speed (vehicle.speed)
 // integrated over time, each interval at the higher of its two ends and
-// trustSpeedSlack above it; an interval longer than MaxFixAge, or a
-// speed that is no number, counts at MaxPlausibleKmh, and so does all of
-// it on a profile without vehicle.speed.
+// trustSpeedSlack above it; an interval longer than MaxFixAge, or a speed
+// that is no number, counts at MaxPlausibleKmh, and so does all of it on
+// a profile without vehicle.speed.
 //
-// What a spoofer can still do: the bound is a distance, not a direction.
-// A position within the path length the vehicle has driven since the
-// anchor (plus the accuracies and the allowance) is believed. A spoofer
-// holding a constant offset D from the truth is believed once the length
-// driven since the anchor exceeds |displacement + D|, the displacement
-// being the vehicle's true one from the anchor: never on a straight road
-// (the path length is then the displacement), but eventually on a
-// winding or circling route, e.g. some 2 km of driving around inside a
-// large site against a 1 km offset. Closing that needs a direction not
-// taken from GNSS (a yaw rate or steering angle), which the profiles do
-// not map. Without vehicle.speed the bound grows at MaxPlausibleKmh and a
-// 2 km spoof is believed after some 18 s. A step of the clock forward
-// while distrusted counts as time driven at MaxPlausibleKmh. The anchor
-// is not kept across a restart: the first fix after a start is trusted.
-// Once believed, a fix is judged as any other: release still takes
-// ClearFixes clear fixes.
+// Consistent is not the truth: the reach bounds a distance, not a
+// direction, and a spoofer holding an offset D from the truth is
+// consistent once the reach has grown to |D| (at once when D points back
+// towards the anchor). So a fix trusted again more than trustWindow
+// after the anchor may be off the truth by up to its distance from the
+// anchor plus the reach plus the anchor's margin: that is the debt, added
+// to the margin of every fix from then on, for as long as the gateway
+// runs. The zones are judged with it (suppressed within the debt of a
+// buffer, the path checks and the withheld position too), so that a
+// spoofer who keeps its offset cannot take the cameras into a zone. A
+// brief anomaly (the fix back within trustWindow) costs no debt: a
+// spoofer could drag the position as far in that time without any jump.
+//
+// What is left: a spoofer who never jumps, dragging the position away at
+// a plausible speed, is not detected (the exit margin absorbs a drag of
+// up to ExitMarginM); the debt only grows, and a long spoof widens every
+// buffer for the rest of the run (over-suppression, never a leak). The
+// anchor, the distrust and the debt are not kept across a restart (the
+// saved state holds no position): a spoof that goes on over a restart is
+// believed by the new gateway like any first fix. A step of the clock
+// forward while distrusted counts as time driven at MaxPlausibleKmh.
+
 const (
 	// trustAllowanceM is added to the reach from the anchor for what the
 	// accuracies do not cover (the antenna's lever arm, rounding).
@@ -71,6 +77,10 @@ type trust struct {
 	odo      float64
 	speedAt  time.Time
 	speedMps float64
+	// debtM is how far an accepted fix may be off the truth beyond its
+	// accuracy, after GNSS was trusted again late: added to every fix's
+	// margin until the gateway stops.
+	debtM float64
 }
 
 // onWheelSpeed integrates a wheel speed (km/h) taken at t into odo.
@@ -119,15 +129,28 @@ func (g *Gateway) consistent(f fix) bool {
 	return distanceM(a.lat, a.lon, f.lat, f.lon) <= g.reachM(f.t)+a.acc+f.acc+trustAllowanceM
 }
 
-// trusted notes an accepted fix as the anchor.
-func (g *Gateway) trusted(now time.Time, f fix) {
-	if g.tr.distrusted {
-		g.tr.distrusted = false
+// trusted notes an accepted fix f as the anchor. Trusted again after
+// more than trustWindow, f may be off the truth by up to its distance from
+// the anchor plus the reach plus the anchor's margin: that is added to
+// the debt, and to f's margin.
+func (g *Gateway) trusted(now time.Time, f *fix) {
+	tr := &g.tr
+	if tr.distrusted {
+		tr.distrusted = false
+		if a := tr.anchor; !a.t.IsZero() && f.t.Sub(a.t) > g.trustWindow() {
+			tr.debtM += distanceM(a.lat, a.lon, f.lat, f.lon) + g.reachM(f.t) + a.acc
+			f.acc = g.accuracyMargin() + tr.debtM
+		}
 		g.audit(now, AuditGNSSTrusted, "a fix consistent with the wheels")
 		g.log.Info("GNSS trusted again: a fix consistent with the last trusted one and the wheel speed")
 	}
-	g.tr.anchor, g.tr.anchorOdo = f, g.tr.odo
+	tr.anchor, tr.anchorOdo = *f, tr.odo
 }
+
+// trustWindow is how long after the last trusted fix GNSS may be trusted
+// again without a debt: a spoofer could have dragged the position as far
+// in that time without a jump.
+func (g *Gateway) trustWindow() time.Duration { return 2 * g.d.MaxFixAge }
 
 // distrust stops trusting GNSS until a fix is consistent with the anchor.
 func (g *Gateway) distrust(now time.Time, reason string) {
@@ -143,18 +166,25 @@ func (g *Gateway) distrust(now time.Time, reason string) {
 // clockStep handles a step of the clock back: suppress, restart the fix
 // history and distrust GNSS until a fix is consistent with the anchor
 // again (a spoofer may step the clock of a receiver it controls).
-func (g *Gateway) clockStep(now time.Time, reason string) {
+//
+// t is the time after the step: the times of the anchor and the last
+// wheel speed still before the step are moved back by as much, so that
+// the time since them, and the reach, go on growing from where they were.
+func (g *Gateway) clockStep(now, t time.Time, reason string) {
 	g.stats.ClockSteps++
 	g.audit(now, AuditClockStep, reason)
 	g.log.Warn("clock stepped back: fix history restarted", "reason", reason)
+	back := g.lastFixAt.Sub(t)
+	tr := &g.tr
+	if tr.speedAt.After(t) {
+		tr.speedAt = tr.speedAt.Add(-back)
+	}
+	if tr.anchor.t.After(t) {
+		tr.anchor.t = tr.anchor.t.Add(-back)
+	}
 	g.fix, g.lastPos, g.z.prev, g.lastFixAt = fix{}, fix{}, fix{}, time.Time{}
-	g.tr.speedAt = time.Time{} // integrated again from the next wheel speed
-	if !g.tr.anchor.t.IsZero() {
+	if !tr.anchor.t.IsZero() {
 		g.distrust(now, "clock stepped back")
-		// The time before the step is lost: the reach grows from now,
-		// less than the vehicle may have covered (more suppression, not
-		// less).
-		g.tr.anchor.t = now
 	}
 	g.clearCount = 0
 	g.setState(now, Unknown, "the clock stepped back")
