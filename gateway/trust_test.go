@@ -45,8 +45,8 @@ func TestTimelineClockStepBack(t *testing.T) {
 		t.Fatal("front camera powered inside the zone after the clock stepped back")
 	}
 	r.advance(time.Minute)
-	if s := r.stats(); s.ClockSteps != 1 {
-		t.Errorf("ClockSteps %d, want 1", s.ClockSteps)
+	if s := r.stats(); s.ClockSteps != 1 || s.GNSSDistrusted || s.GNSSMarginM != 0 {
+		t.Errorf("ClockSteps %d, distrusted %v, margin %v m; want 1, trusted at once, no margin", s.ClockSteps, s.GNSSDistrusted, s.GNSSMarginM)
 	}
 }
 
