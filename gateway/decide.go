@@ -26,7 +26,10 @@ func (g *Gateway) onFix(now, t time.Time) {
 	switch {
 	case v == verdictJump:
 		g.distrust(now, "an implausible jump")
-	case v == verdictOK && g.tr.distrusted && !g.consistent(f):
+	case v == verdictOK && (g.tr.distrusted || f.t.Sub(g.tr.anchor.t) > g.trustWindow()) && !g.consistent(f):
+		// After a gap (a dropout) the fastest speed since the last
+		// position allows a long way: the wheels say how far.
+		g.distrust(now, "a fix the wheel speed cannot explain")
 		v = verdictUntrusted
 	}
 	if v != verdictOK {

@@ -45,7 +45,13 @@ import (
 // brief anomaly (the fix back within trustWindow) costs no debt: a
 // spoofer could drag the position as far in that time without any jump.
 //
-// What is left: a spoofer who never jumps, dragging the position away at
+// A fix more than trustWindow after the anchor (after a dropout) is held
+// against it too: a jump by the wheels is a jump.
+//
+// What is left: a spoof that starts during a dropout, within the reach
+// of the anchor when fixes come back, is believed without a debt (a debt
+// there would widen the buffers for good after every tunnel). A spoofer
+// who never jumps, dragging the position away at
 // a plausible speed, is not detected (the exit margin absorbs a drag of
 // up to ExitMarginM); the debt only grows, and a long spoof widens every
 // buffer for the rest of the run (over-suppression, never a leak). The

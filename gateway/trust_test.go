@@ -146,3 +146,20 @@ func TestSingleJumpCostsOneFix(t *testing.T) {
 		t.Errorf("after the jump: powered %v, distrusted %v, distrusts %d; want clear, trusted, 1", r.powered("front"), s.GNSSDistrusted, s.GNSSDistrusts)
 	}
 }
+
+// TestSpoofAfterDropout: after 10 s without fixes at 50 km/h, a fix 800 m
+// from where the vehicle was is within the fastest plausible speed
+// (1.1 km) but not within what the wheels say (140 m): distrusted.
+func TestSpoofAfterDropout(t *testing.T) {
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1 })
+	r.drive(5000, 4900, 50)
+	for range 100 { // the wheels go on, no fix
+		r.clock.Advance(100 * time.Millisecond)
+		r.send(map[string]float64{"vehicle.speed": 50})
+	}
+	lat, lon := south(4900 - 140 + 800)
+	r.step(100*time.Millisecond, lat, lon, 50)
+	if s := r.stats(); r.powered("front") || !s.GNSSDistrusted {
+		t.Errorf("a fix 800 m off after a dropout: powered %v, distrusted %v; want suppressed, distrusted", r.powered("front"), s.GNSSDistrusted)
+	}
+}
