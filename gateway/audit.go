@@ -22,6 +22,15 @@ const (
 	// allowed to record and its power could not be cut (escalated).
 	AuditCameraUnverified AuditKind = "camera.unverified"
 	AuditQueueDrop        AuditKind = "queue.drop"
+	// AuditClockStep: the clock stepped back (a fix stamped well before
+	// the last one, or the time before the last fix): the fix history
+	// restarts, suppressed (trust.go).
+	AuditClockStep AuditKind = "clock.step"
+	// AuditGNSSDistrusted: a fix jumped implausibly; GNSS is not trusted
+	// until a fix is consistent with the last trusted one and the wheel
+	// speed (trust.go). AuditGNSSTrusted: it is again.
+	AuditGNSSDistrusted AuditKind = "gnss.distrusted"
+	AuditGNSSTrusted    AuditKind = "gnss.trusted"
 )
 
 // AuditEvent is one entry for the fleet's audit trail.

@@ -11,28 +11,51 @@ import (
 
 // onFix judges a new position and re-decides.
 func (g *Gateway) onFix(now, t time.Time) {
-	f := fix{lat: g.latest[g.lat].Phys, lon: g.latest[g.lon].Phys, t: t}
+	f := fix{lat: g.latest[g.lat].Phys, lon: g.latest[g.lon].Phys, t: t, acc: g.accuracyMargin() + g.tr.debtM}
 	isPos := isPosition(f.lat, f.lon)
-	ok := isPos && g.plausible(f)
+	v := verdictNoPosition
+	if isPos {
+		v = g.plausible(f)
+	}
 	g.lastFixAt = t
 	if isPos {
 		// The next fix's implied speed is judged against this one, good or
 		// not, but never against a "no fix" placeholder such as (0, 0).
 		g.lastPos = f
 	}
-	if !ok {
+	switch {
+	case v == verdictJump:
+		g.distrust(now, "an implausible jump")
+	case v == verdictOK && (g.tr.distrusted || f.t.Sub(g.tr.anchor.t) > g.trustWindow()) && !g.consistent(f):
+		// After a gap (a dropout) the fastest speed since the last
+		// position allows a long way: the wheels say how far.
+		g.distrust(now, "a fix the wheel speed cannot explain")
+		v = verdictUntrusted
+	}
+	if v != verdictOK {
 		g.stats.BadFixes++
 		g.fix.valid = false
 		g.evaluate(now, false)
 		return
 	}
 	f.valid = true
-	f.acc = g.accuracyMargin()
+	g.trusted(now, &f)
 	g.z.prev = g.fix // the last good fix, even if bad ones came since
 	g.fix = f
 	g.stats.Fixes++
 	g.evaluate(now, true)
 }
+
+// verdict is what plausible makes of a fix.
+type verdict uint8
+
+const (
+	verdictOK verdict = iota
+	verdictNoPosition
+	verdictQuality   // fix type or accuracy missing, stale or too poor
+	verdictJump      // an implausible speed since the last position
+	verdictUntrusted // GNSS distrusted and the fix not consistent with the anchor
+)
 
 // isPosition reports whether a coordinate pair can be a position at all.
 // Exactly (0, 0) is what receivers without a fix send (Tesla's MCU does,
@@ -43,34 +66,44 @@ func isPosition(lat, lon float64) bool {
 }
 
 // plausible checks a position against quality, accuracy and the speed it
-// implies since the previous one.
-func (g *Gateway) plausible(f fix) bool {
+// implies since the previous one. While GNSS is distrusted the previous
+// position is no reference (it may be a spoofed one): the anchor is
+// (trust.go).
+func (g *Gateway) plausible(f fix) verdict {
 	if g.fixType >= 0 {
 		q := g.latest[g.fixType]
 		if q.Time.IsZero() || absDur(f.t.Sub(q.Time)) > g.d.MaxFixAge || q.Raw < g.d.MinFixType {
-			return false
+			return verdictQuality
 		}
 	}
 	if g.accuracy >= 0 {
 		a := g.latest[g.accuracy]
 		// An accuracy of exactly 0 is no estimate at all, not a perfect one.
 		if a.Time.IsZero() || absDur(f.t.Sub(a.Time)) > g.d.MaxFixAge || !(a.Phys > 0 && a.Phys <= g.d.MaxAccuracyM) {
-			return false
+			return verdictQuality
 		}
 	}
-	if p := g.lastPos; !p.t.IsZero() {
+	if p := g.lastPos; !p.t.IsZero() && !g.tr.distrusted {
 		dt := f.t.Sub(p.t).Seconds()
 		if dt <= 0 {
-			return false
+			return verdictQuality
 		}
 		// Two fixes each off by up to two sigma may differ by 4 sigma
 		// without the vehicle moving: only the rest counts as motion.
 		moved := math.Max(0, distanceM(p.lat, p.lon, f.lat, f.lon)-2*g.accuracyMargin())
 		if moved/dt > g.d.MaxPlausibleKmh/3.6 {
-			return false
+			return verdictJump
 		}
 	}
-	return true
+	return verdictOK
+}
+
+// fresh reports whether a value taken at t is fresh at now: at most
+// MaxFixAge old, and not from the future (by more than a tick): a
+// negative age is a clock that stepped back, not a fresh value.
+func (g *Gateway) fresh(now, t time.Time) bool {
+	age := now.Sub(t)
+	return !t.IsZero() && age <= g.d.MaxFixAge && age >= -g.d.Tick
 }
 
 // accuracyMargin is how far the true position may be from the fix.
@@ -89,7 +122,7 @@ func (g *Gateway) speedMps(now time.Time) (v float64, known bool) {
 			continue
 		}
 		v := g.latest[i]
-		if !v.Time.IsZero() && now.Sub(v.Time) <= g.d.MaxFixAge && v.Phys >= 0 && !math.IsNaN(v.Phys) {
+		if g.fresh(now, v.Time) && v.Phys >= 0 && !math.IsNaN(v.Phys) {
 			return v.Phys / 3.6, true
 		}
 	}
@@ -114,7 +147,14 @@ func (g *Gateway) evaluate(now time.Time, newFix bool) {
 	case g.z.ix == nil:
 		g.setState(now, Unknown, "no zones")
 		return
-	case !g.fix.valid || now.Sub(g.fix.t) > g.d.MaxFixAge:
+	case g.fix.valid && g.steppedBack(now):
+		g.clockStep(now, now, "the time before the last fix")
+		return
+	case g.tr.distrusted:
+		g.clearCount = 0
+		g.setState(now, Unknown, "GNSS distrusted after a jump or a clock step")
+		return
+	case !g.fix.valid || !g.fresh(now, g.fix.t):
 		g.clearCount = 0
 		g.setState(now, Unknown, "no fresh plausible fix")
 		return

@@ -22,7 +22,18 @@
 // fixes (more if a zone's policy asks): outside every buffer by
 // ExitMarginM beyond the accuracy, nothing ahead, a clear path since the
 // fix before; a fix in between holds the state. A fix whose implied speed
-// is implausible counts as no fix.
+// is implausible counts as no fix, and GNSS is then distrusted: every fix
+// counts as no fix until one is consistent with the last trusted fix and
+// the distance the wheel speed (vehicle.speed) says the vehicle covered
+// since, so that a spoof that goes on, consistent with itself after its
+// first jump, does not release the cameras. A step of the clock back (a
+// coordinate stamped well before the last fix, or the time before it) is
+// a discontinuity: Unknown, the fix history restarts, GNSS is distrusted
+// likewise; a fix from the future is not fresh. Trusted again late, a
+// fix may still be a spoofer's, off by as much as it could hide: that
+// distance widens every fix's margin from then on. trust.go has the rules
+// and what a spoofer can still do (drag the position without a jump;
+// spoof across a restart).
 //
 // Zones come from the zone index (geofence.Index). Temporary zones follow
 // the gateway's clock, widened by ZoneClockSkew, and only a synchronised

@@ -215,7 +215,18 @@ type Stats struct {
 	// PathsCrossed the paths between fixes that passed through a buffer.
 	ZonesReplaced uint64
 	PathsCrossed  uint64
-	Enforcement   EnforcementStats
+	// ClockSteps counts steps of the clock back (trust.go).
+	ClockSteps uint64
+	// GNSSDistrusts counts the times GNSS lost the gateway's trust (an
+	// implausible jump, a clock step); GNSSDistrusted is whether it has
+	// not regained it (trust.go).
+	GNSSDistrusts  uint64
+	GNSSDistrusted bool
+	// GNSSMarginM is how much every fix's accuracy is widened since GNSS
+	// was trusted again late after a jump (trust.go): a distance, no
+	// position.
+	GNSSMarginM float64
+	Enforcement EnforcementStats
 	// PoliciesApplied counts policies switched to while running; LastFix
 	// is when the last accepted fix was taken; Cameras the cameras'
 	// states (status.go).
@@ -254,8 +265,9 @@ type Gateway struct {
 	speed    int
 	gpsSpeed int
 
-	z zoneState   // zones.go
-	e enforcement // enforce.go
+	z  zoneState   // zones.go
+	e  enforcement // enforce.go
+	tr trust       // trust.go
 
 	fix        fix
 	lastFixAt  time.Time // when the last fix was received, good or not
@@ -505,6 +517,12 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		g.latest[v.Role] = v
 		r := g.roles[v.Role]
 		switch r.kind {
+		case kindLat, kindLon:
+			if g.steppedBack(v.Time) {
+				g.clockStep(now, v.Time, "a coordinate stamped before the last fix")
+			}
+		case kindSpeed:
+			g.onWheelSpeed(v.Phys, v.Time)
 		case kindCamStatus:
 			g.opts.Cameras.ObserveStatus(r.cam, v.Raw, v.Time)
 		case kindCamTrigger:
@@ -570,7 +588,7 @@ func (g *Gateway) snapshot(now time.Time) uplink.Snapshot {
 		Time:     now,
 		Withhold: g.state.Suppressed() || g.withhold,
 	}
-	if g.fix.valid && now.Sub(g.fix.t) <= g.d.MaxFixAge {
+	if g.fix.valid && g.fresh(now, g.fix.t) {
 		s.HavePosition, s.Lat, s.Lon = true, g.fix.lat, g.fix.lon
 	}
 	g.samples = g.samples[:0]
@@ -591,6 +609,7 @@ func (g *Gateway) publishStats() {
 	g.stats.State = g.state
 	g.stats.Decode = g.dec.Stats()
 	g.stats.Enforcement = g.enforcementStats()
+	g.stats.GNSSDistrusted, g.stats.GNSSMarginM = g.tr.distrusted, g.tr.debtM
 	g.statusExtras()
 	g.statsMu.Lock()
 	g.published = g.stats

@@ -28,14 +28,21 @@ type Status struct {
 	FramesPerS  float64  `json:"frames_per_s"`
 	// Anomalies are frames dropped as malformed, values out of their DBC
 	// range, and fixes refused (quality, accuracy, implausible jumps).
-	Anomalies    uint64       `json:"anomalies"`
-	BadFrames    uint64       `json:"bad_frames"`
-	OutOfRange   uint64       `json:"out_of_range"`
-	BadFixes     uint64       `json:"bad_fixes"`
-	QueueDepth   int          `json:"queue_depth"`
-	Drops        uplink.Drops `json:"drops"`
-	UplinkErrors uint64       `json:"uplink_errors"`
-	CameraErrors uint64       `json:"camera_errors"`
+	Anomalies  uint64 `json:"anomalies"`
+	BadFrames  uint64 `json:"bad_frames"`
+	OutOfRange uint64 `json:"out_of_range"`
+	BadFixes   uint64 `json:"bad_fixes"`
+	// GNSSDistrusted: a jump or a clock step, and no fix consistent with
+	// the wheels since; GNSSMarginM: how much every fix is widened since
+	// GNSS was trusted again late; ClockSteps: steps of the clock back
+	// (gateway/trust.go).
+	GNSSDistrusted bool         `json:"gnss_distrusted"`
+	GNSSMarginM    float64      `json:"gnss_margin_m"`
+	ClockSteps     uint64       `json:"clock_steps"`
+	QueueDepth     int          `json:"queue_depth"`
+	Drops          uplink.Drops `json:"drops"`
+	UplinkErrors   uint64       `json:"uplink_errors"`
+	CameraErrors   uint64       `json:"camera_errors"`
 	// Escalations: cameras that disobeyed or fell silent while they were
 	// not allowed to record.
 	Escalations   uint64         `json:"escalations"`
@@ -63,17 +70,20 @@ func (d *Daemon) Status() Status {
 	now := d.clock().Now()
 	gs := d.Gateway.Stats()
 	s := Status{
-		State:        gs.State.String(),
-		Suppressed:   gs.State.Suppressed(),
-		Frames:       gs.Frames,
-		FramesPerS:   math.Float64frombits(d.run.framesPerS.Load()),
-		BadFrames:    gs.Decode.Bad(),
-		OutOfRange:   gs.Decode.OutOfRange,
-		BadFixes:     gs.BadFixes,
-		UplinkErrors: d.UplinkErrors(),
-		CameraErrors: gs.CameraErrors,
-		Escalations:  gs.Enforcement.Escalations,
-		Cameras:      []CameraStatus{},
+		State:          gs.State.String(),
+		Suppressed:     gs.State.Suppressed(),
+		Frames:         gs.Frames,
+		FramesPerS:     math.Float64frombits(d.run.framesPerS.Load()),
+		BadFrames:      gs.Decode.Bad(),
+		OutOfRange:     gs.Decode.OutOfRange,
+		BadFixes:       gs.BadFixes,
+		GNSSDistrusted: gs.GNSSDistrusted,
+		GNSSMarginM:    gs.GNSSMarginM,
+		ClockSteps:     gs.ClockSteps,
+		UplinkErrors:   d.UplinkErrors(),
+		CameraErrors:   gs.CameraErrors,
+		Escalations:    gs.Enforcement.Escalations,
+		Cameras:        []CameraStatus{},
 	}
 	s.Anomalies = s.BadFrames + s.OutOfRange + s.BadFixes
 	if !gs.LastFix.IsZero() {

@@ -129,7 +129,7 @@ func (g *Gateway) onZones(now time.Time, ix *geofence.Index) {
 	g.stats.ZonesReplaced++
 	g.clearCount = 0
 	g.log.Info("zones replaced", "zones", ix.Len())
-	if g.manual || !g.fix.valid || now.Sub(g.fix.t) > g.d.MaxFixAge {
+	if g.manual || g.tr.distrusted || !g.fix.valid || !g.fresh(now, g.fix.t) {
 		g.evaluate(now, false)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,12 +63,14 @@ func TestSimErrors(t *testing.T) {
 	}
 }
 
-// A known limit of the gateway shipped as a scenario exits with the
-// invariant code, and says which invariant broke.
+// A scenario that breaks an invariant (a camera the gateway cannot cut
+// the power of) exits with the invariant code, and says which invariant
+// broke.
 func TestSimReportsAViolation(t *testing.T) {
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"sim", "../../testbench/testdata/spoof-out.yaml"}, &out, &errOut)
-	if exitCode(err) != 3 || !strings.Contains(out.String(), "INVARIANT VIOLATED") {
+	err := run(context.Background(), []string{"sim", "../../testbench/testdata/unswitched-camera.yaml"}, &out, &errOut)
+	if exitCode(err) != 3 || !strings.Contains(out.String(), "INVARIANT VIOLATED") ||
+		!regexp.MustCompile(`camera on inside a zone +[0-9:]+ +FAIL`).MatchString(out.String()) {
 		t.Fatalf("err %v:\n%s", err, out.String())
 	}
 }

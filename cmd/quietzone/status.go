@@ -53,6 +53,11 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	w("last fix", "%s", fixAge)
 	w("frames", "%d (%.0f/s)", s.Frames, s.FramesPerS)
 	w("anomalies", "%d (bad frames %d, out of range %d, bad fixes %d)", s.Anomalies, s.BadFrames, s.OutOfRange, s.BadFixes)
+	gnss := "trusted"
+	if s.GNSSDistrusted {
+		gnss = "distrusted (a jump or a clock step; suppressed until a fix agrees with the wheels)"
+	}
+	w("gnss", "%s, margin +%.0f m, clock steps back %d", gnss, s.GNSSMarginM, s.ClockSteps)
 	w("queue", "%d batches, dropped %d batches (%d records), %d corrupt bytes", s.QueueDepth, s.Drops.Batches, s.Drops.Records, s.Drops.CorruptBytes)
 	w("errors", "uplink %d, camera %d, escalations %d", s.UplinkErrors, s.CameraErrors, s.Escalations)
 	pol := "none"
