@@ -85,8 +85,71 @@ type trust struct {
 	speedMps float64
 	// debtM is how far an accepted fix may be off the truth beyond its
 	// accuracy, after GNSS was trusted again late: added to every fix's
-	// margin until the gateway stops.
+	// margin, kept across restarts.
 	debtM float64
+	// provisional: the anchor was lost over a restart (no key to seal
+	// it, an unreadable state file, a clock that went back); anchor is
+	// then the first of the fixes consistent with each other since, not
+	// a trusted one, and trusting GNSS again costs lostDebtM.
+	provisional bool
+	lostDebtM   float64
+}
+
+// lostAnchorFor is how long a vehicle is taken to have driven at
+// MaxPlausibleKmh when the anchor was lost over a restart: the debt of
+// trusting GNSS again without one.
+const lostAnchorFor = 2 * time.Minute
+
+// restoreTrust takes the trust in GNSS saved before a restart. With an
+// anchor, the time since it counts at MaxPlausibleKmh (no wheel speed
+// came while the gateway was down), and a clock now before the anchor
+// went back over the restart: a clock step, and the anchor is lost.
+// Distrusted without an anchor, or a state that could not be read
+// (lost), distrusts GNSS without one.
+func (g *Gateway) restoreTrust(now time.Time, s Saved, lost bool) {
+	tr := &g.tr
+	tr.debtM = s.DebtM
+	a := s.Anchor
+	switch {
+	case lost:
+		g.loseAnchor(now, "the saved state is unreadable")
+	case !a.At.IsZero() && now.Before(a.At.Add(-g.d.Tick)):
+		g.stats.ClockSteps++
+		g.audit(now, AuditClockStep, "the clock went back over a restart")
+		g.log.Warn("clock went back over a restart: the last trusted fix is lost")
+		g.loseAnchor(now, "the clock went back over a restart")
+	case !a.At.IsZero():
+		tr.anchor = fix{lat: a.Lat, lon: a.Lon, acc: a.AccM, t: a.At, valid: true}
+		tr.anchorOdo, tr.odo = 0, 0
+		tr.speedAt, tr.speedMps = a.At, g.d.MaxPlausibleKmh/3.6
+		if s.Distrusted {
+			g.distrust(now, "distrusted before the restart")
+		}
+	case s.Distrusted:
+		g.loseAnchor(now, "distrusted before the restart, and no key kept the last trusted fix")
+	}
+}
+
+// loseAnchor distrusts GNSS with no anchor to hold fixes against: it is
+// trusted again once fixes have been consistent with each other and the
+// wheels for trustWindow, at a debt of lostAnchorFor at MaxPlausibleKmh.
+func (g *Gateway) loseAnchor(now time.Time, reason string) {
+	tr := &g.tr
+	tr.anchor, tr.provisional = fix{}, true
+	tr.lostDebtM = g.d.MaxPlausibleKmh / 3.6 * lostAnchorFor.Seconds()
+	g.distrust(now, reason)
+}
+
+// settled reports whether f, while the anchor is provisional, follows
+// fixes consistent with each other for trustWindow. A fix that is not
+// consistent with the provisional anchor becomes the new one.
+func (g *Gateway) settled(f fix) bool {
+	tr := &g.tr
+	if tr.anchor.t.IsZero() || !g.consistent(f) {
+		tr.anchor, tr.anchorOdo = f, tr.odo
+		return false
+	}
+	return f.t.Sub(tr.anchor.t) >= g.trustWindow()
 }
 
 // onWheelSpeed integrates a wheel speed (km/h) taken at t into odo.
@@ -143,7 +206,11 @@ func (g *Gateway) trusted(now time.Time, f *fix) {
 	tr := &g.tr
 	if tr.distrusted {
 		tr.distrusted = false
-		if a := tr.anchor; !a.t.IsZero() && f.t.Sub(a.t) > g.trustWindow() {
+		if tr.provisional {
+			tr.provisional = false
+			tr.debtM += tr.lostDebtM
+			f.acc = g.accuracyMargin() + tr.debtM
+		} else if a := tr.anchor; !a.t.IsZero() && f.t.Sub(a.t) > g.trustWindow() {
 			tr.debtM += distanceM(a.lat, a.lon, f.lat, f.lon) + g.reachM(f.t) + a.acc
 			f.acc = g.accuracyMargin() + tr.debtM
 		}
