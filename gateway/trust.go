@@ -38,8 +38,8 @@ import (
 // towards the anchor). So a fix trusted again more than trustWindow
 // after the anchor may be off the truth by up to its distance from the
 // anchor plus the reach plus the anchor's margin: that is the debt, added
-// to the margin of every fix from then on, for as long as the gateway
-// runs. The zones are judged with it (suppressed within the debt of a
+// to the margin of every fix from then on, across restarts too (nothing
+// pays it back: a spoofer may hold its offset for as long as it likes). The zones are judged with it (suppressed within the debt of a
 // buffer, the path checks and the withheld position too), so that a
 // spoofer who keeps its offset cannot take the cameras into a zone. A
 // brief anomaly (the fix back within trustWindow) costs no debt: a
@@ -54,11 +54,37 @@ import (
 // who never jumps, dragging the position away at
 // a plausible speed, is not detected (the exit margin absorbs a drag of
 // up to ExitMarginM); the debt only grows, and a long spoof widens every
-// buffer for the rest of the run (over-suppression, never a leak). The
-// anchor, the distrust and the debt are not kept across a restart (the
-// saved state holds no position): a spoof that goes on over a restart is
-// believed by the new gateway like any first fix. A step of the clock
+// buffer for good (over-suppression, never a leak). A step of the clock
 // forward while distrusted counts as time driven at MaxPlausibleKmh.
+//
+// Across a restart: the distrust, the debt and the anchor are kept in the
+// suppression state file (statefile.go), the anchor (a position and a
+// time) sealed with the key that seals the stored bundle, else the
+// queue's. They are written with every change of the saved state, not
+// on every fix: the anchor of trusted GNSS goes along with the next
+// change (and the final save on a stop; after a crash, the last one
+// written), the anchor of distrusted GNSS does not move. The new gateway holds its first fixes against the
+// anchor, as after a dropout: the time since it counts at
+// MaxPlausibleKmh up to the first wheel speed (none came while it was
+// down), so a spoof that goes on over a restart stays distrusted, or is
+// trusted again with the debt it may hide. A clock before the anchor at
+// the start went back over the restart: a clock step, audited and
+// counted, and the anchor is lost (the time since it is unknown).
+//
+// Lost too is an anchor the state file cannot keep (no key: no position
+// is ever written in the clear), and everything in a state file that
+// cannot be read. Fail closed: a gateway that was distrusted, or cannot
+// tell, starts distrusted without an anchor. It takes the first fix as
+// a provisional anchor (not trusted: the cameras stay off) and trusts
+// GNSS again only once the fixes have been consistent with it and the
+// wheels for trustWindow, at a debt of lostAnchorFor at MaxPlausibleKmh
+// (13 km at 400 km/h): over-suppression near any zone for the rest of
+// the run. A spoof holding a larger offset over a restart without a key
+// is believed; configure a key. A gateway saved with GNSS trusted but
+// without a key starts as before, trusting its first fix: a spoof that
+// starts while it is down, like one that starts during a dropout within
+// the reach, is believed without a debt; with a key it is held against
+// the anchor.
 
 const (
 	// trustAllowanceM is added to the reach from the anchor for what the
