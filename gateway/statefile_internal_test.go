@@ -47,3 +47,25 @@ func TestOpenEnforcementSealsTheAnchor(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkPersistTrustedFix is the state writer's share of every frame
+// while GNSS is trusted: the anchor moves with each fix, and nothing is
+// handed to the writer.
+func BenchmarkPersistTrustedFix(b *testing.B) {
+	g := &Gateway{}
+	g.e.save = make(chan Saved, 1)
+	g.z.needClear = 3
+	t := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	g.tr.anchor = fix{lat: 52, lon: 10, acc: 4, t: t, valid: true}
+	g.persist()
+	<-g.e.save
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		g.tr.anchor.t = t.Add(time.Duration(i) * 100 * time.Millisecond)
+		g.tr.anchor.lat += 1e-6
+		g.persist()
+	}
+	if len(g.e.save) != 0 {
+		b.Fatal("a moving trusted anchor was handed to the writer")
+	}
+}
