@@ -210,6 +210,13 @@ func openEnforcement(s *Setup, hw Hardware) (Enforcement, []camera.Spec, error) 
 	}
 	if path := cfg.StateFilePath(); path != "" {
 		e.State = NewStateFile(path)
+		if key := s.stateKey(); key != nil {
+			sf, err := NewSealedStateFile(path, key)
+			if err != nil {
+				return e, nil, err
+			}
+			e.State = sf
+		}
 	}
 	return e, specs, nil
 }
@@ -338,4 +345,15 @@ func loadTLS(cfg *Config, doc *yamlDoc) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// stateKey is the key that seals the last trusted fix in the suppression
+// state: the one that seals the stored bundle (fleet.key_file, by default
+// uplink.queue.key_file), else the queue's; nil for none, and then no
+// position is kept.
+func (s *Setup) stateKey() []byte {
+	if s.StoreKey != nil {
+		return s.StoreKey
+	}
+	return s.QueueKey
 }

@@ -26,6 +26,10 @@ func (g *Gateway) onFix(now, t time.Time) {
 	switch {
 	case v == verdictJump:
 		g.distrust(now, "an implausible jump")
+	case v == verdictOK && g.tr.provisional:
+		if !g.settled(f) {
+			v = verdictUntrusted
+		}
 	case v == verdictOK && (g.tr.distrusted || f.t.Sub(g.tr.anchor.t) > g.trustWindow()) && !g.consistent(f):
 		// After a gap (a dropout) the fastest speed since the last
 		// position allows a long way: the wheels say how far.

@@ -71,9 +71,9 @@
 // a GPIO line read by a goroutine of Run with WaitForEdge and a finite
 // timeout, level or toggle) holds the Manual state; an indicator line is
 // lit while any suppression holds. The suppression state (Saved: manual
-// mode, owed hysteresis, whether a zone holds the vehicle) is written
-// atomically to a state file off the loop and restored before the first
-// fix, and a zone holds a parked vehicle (ignition off, or wheels still):
+// mode, owed hysteresis, whether a zone holds the vehicle, the trust in
+// GNSS with its anchor sealed) is written atomically to a state file off
+// the loop and restored before the first fix, and a zone holds a parked vehicle (ignition off, or wheels still):
 // its drifting fixes do not release it.
 //
 // The daemon (daemon.go) wires the uplink off the decision loop: a pipe

@@ -239,20 +239,23 @@ func (g *Gateway) Inputs() uint64 { return g.e.handled.Load() }
 func (g *Gateway) restore(now time.Time) {
 	s := Saved{}
 	g.e.saved = Saved{NeedClear: -1} // nothing known on disk: the first change is written
+	lost := false
 	if st := g.opts.Enforcement.State; st != nil {
 		got, err := st.Load()
 		switch {
 		case err == nil:
 			s, g.e.saved = got, got
-			g.log.Info("suppression state restored", "state", got.State, "manual", got.Manual, "held", got.Held)
+			g.log.Info("suppression state restored", "state", got.State, "manual", got.Manual, "held", got.Held,
+				"gnss_distrusted", got.Distrusted, "anchor", !got.Anchor.At.IsZero())
 		case errors.Is(err, fs.ErrNotExist):
 			g.log.Info("no saved suppression state: a first start")
 		default:
-			s.Held = true
+			s.Held, lost = true, true
 			g.e.saveErrors.Add(1)
-			g.log.Error("saved suppression state unreadable: starting held", "err", err)
+			g.log.Error("saved suppression state unreadable: starting held, GNSS distrusted", "err", err)
 		}
 	}
+	g.restoreTrust(now, s, lost)
 	g.e.held = s.Held
 	g.z.needClear = max(g.d.ClearFixes, min(s.NeedClear, maxNeedClear))
 	if s.Manual {

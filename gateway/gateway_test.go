@@ -90,6 +90,8 @@ type rigCams struct {
 	maps  func([]can.Mapping)
 	specs func([]camera.Spec)
 	opts  camera.Options
+	// start is the clock's time when the gateway starts; default t0.
+	start time.Time
 }
 
 // newRigCams is newRig with changed cameras.
@@ -106,7 +108,10 @@ func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, clock: gatewaytest.NewClock(t0), prof: prof, tel: &telemetry{}, pins: map[string]*gpiotest.Pin{},
+	if rc.start.IsZero() {
+		rc.start = t0
+	}
+	r := &rig{t: t, clock: gatewaytest.NewClock(rc.start), prof: prof, tel: &telemetry{}, pins: map[string]*gpiotest.Pin{},
 		vals: map[string]float64{"vehicle.ignition": 1}}
 	bus := can.NewBus(r.clock.Now)
 	gwPort := bus.Open()

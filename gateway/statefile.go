@@ -3,15 +3,23 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
+	"time"
+
+	"quietzone/uplink/atrest"
 )
 
 // Saved is the part of the decision loop's state that outlives a restart.
-// It holds no position, zone or time.
+// It holds no zone; its one position and time, the anchor, are sealed on
+// disk, and not kept at all without a key.
 type Saved struct {
 	// State is the safety state when saved. A restart starts Manual if
 	// Manual is set, Unknown otherwise: the state is for people reading
@@ -25,6 +33,34 @@ type Saved struct {
 	// Held: a zone held the vehicle since it was last clear; a parked
 	// vehicle's clear fixes do not count until it moves.
 	Held bool
+	// Distrusted: GNSS was distrusted (trust.go) when saved.
+	Distrusted bool
+	// Anchor is the last trusted fix; zero (At zero) when none is known
+	// or the file has no key to seal it with.
+	Anchor Anchor
+	// DebtM is the trust debt (trust.go), in metres.
+	DebtM float64
+}
+
+// Anchor is a trusted fix kept across a restart: sealed on disk.
+type Anchor struct {
+	Lat, Lon float64
+	// AccM is the fix's margin (accuracy and debt), in metres.
+	AccM float64
+	At   time.Time
+}
+
+// same reports whether s and o would restore the same way, as far as the
+// writer needs to know: the anchor of trusted GNSS moves with every fix
+// and is written along with the next change only, not on its own.
+func (s Saved) same(o Saved) bool {
+	if s.Distrusted || o.Distrusted {
+		if s.Anchor.Lat != o.Anchor.Lat || s.Anchor.Lon != o.Anchor.Lon || s.Anchor.AccM != o.Anchor.AccM || !s.Anchor.At.Equal(o.Anchor.At) {
+			return false
+		}
+	}
+	return s.State == o.State && s.Manual == o.Manual && s.NeedClear == o.NeedClear && s.Held == o.Held &&
+		s.Distrusted == o.Distrusted && s.DebtM == o.DebtM
 }
 
 // StateStore keeps the suppression state across restarts. Load returns an
@@ -45,9 +81,22 @@ const StateFileName = "suppression.json"
 const maxNeedClear = 1000
 
 const (
-	stateFormat  = "quietzone.suppression"
-	stateVersion = 1
+	stateFormat = "quietzone.suppression"
+	// stateVersion 2 adds the trust in GNSS (distrusted, debt_m, the
+	// sealed anchor). Version 1 files still load (GNSS trusted, no
+	// anchor); a version this build does not know is refused (the gateway
+	// starts held and distrusted): its fields may say more than this
+	// build can honour.
+	stateVersion = 2
+	// anchorLabel names the key's use in its check (atrest.Sealer).
+	anchorLabel = "quietzone suppression anchor"
+	// anchorLen is the anchor's plaintext: lat, lon, margin (float64
+	// bits) and the time (Unix ns), big-endian.
+	anchorLen = 32
 )
+
+// errNoKey: the file holds a sealed anchor, and there is no key to open it.
+var errNoKey = errors.New("the anchor is sealed and no key is configured")
 
 // StateFile keeps the suppression state in one small JSON file, replaced
 // atomically on every save: written to a temporary file in the same
@@ -55,17 +104,37 @@ const (
 // fsynced, so that a power cut leaves the old state or the new one, never
 // a torn one. A CRC-32C over the document catches a damaged one.
 //
-//	{"format":"quietzone.suppression","version":1,"state":"inside","manual":false,
-//	 "need_clear":3,"held":true,"crc32c":"7f3a09c1"}
+//	{"format":"quietzone.suppression","version":2,"state":"inside","manual":false,
+//	 "need_clear":3,"held":true,"distrusted":true,"debt_m":0,
+//	 "anchor":"<base64>","crc32c":"7f3a09c1"}
+//
+// The anchor (the last trusted fix: a position and a time) is sealed with
+// the key the file was opened with (AES-256-GCM, atrest.Sealer, the
+// format name as associated data), after its key's check:
+// base64(check[8] || sealed). Without a key it is not written: a file
+// that says "distrusted" without an anchor restores GNSS distrusted with
+// nothing to hold fixes against (trust.go says what that costs).
 type StateFile struct {
-	path string
+	path   string
+	sealer *atrest.Sealer // nil: no anchor kept
 }
 
 var _ StateStore = (*StateFile)(nil)
 
-// NewStateFile returns the state file at path; its directory is created
-// on the first save.
+// NewStateFile returns the state file at path, without a key: it keeps
+// no anchor. Its directory is created on the first save.
 func NewStateFile(path string) *StateFile { return &StateFile{path: path} }
+
+// NewSealedStateFile returns the state file at path that keeps the anchor
+// sealed with key (atrest.KeyLen bytes: the key that seals the stored
+// bundle, or the queue's).
+func NewSealedStateFile(path string, key []byte) (*StateFile, error) {
+	s, err := atrest.NewSealer(key, anchorLabel)
+	if err != nil {
+		return nil, fmt.Errorf("suppression state %w", err)
+	}
+	return &StateFile{path: path, sealer: s}, nil
+}
 
 // Path returns where the state is kept.
 func (f *StateFile) Path() string { return f.path }
@@ -77,7 +146,11 @@ type stateDoc struct {
 	Manual    bool   `json:"manual"`
 	NeedClear int    `json:"need_clear"`
 	Held      bool   `json:"held"`
-	CRC       string `json:"crc32c"`
+	// Version 2.
+	Distrusted bool    `json:"distrusted,omitempty"`
+	DebtM      float64 `json:"debt_m,omitempty"`
+	Anchor     string  `json:"anchor,omitempty"`
+	CRC        string  `json:"crc32c"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -104,8 +177,8 @@ func (f *StateFile) Load() (Saved, error) {
 	if err := dec.Decode(&d); err != nil {
 		return Saved{}, fmt.Errorf("load suppression state %s: %w", f.path, err)
 	}
-	if d.Format != stateFormat || d.Version != stateVersion {
-		return Saved{}, fmt.Errorf("load suppression state %s: format %q version %d, want %q version %d", f.path, d.Format, d.Version, stateFormat, stateVersion)
+	if d.Format != stateFormat || d.Version < 1 || d.Version > stateVersion {
+		return Saved{}, fmt.Errorf("load suppression state %s: format %q version %d, want %q version 1 to %d", f.path, d.Format, d.Version, stateFormat, stateVersion)
 	}
 	if sum, err := d.checksum(); err != nil || sum != d.CRC {
 		return Saved{}, fmt.Errorf("load suppression state %s: checksum mismatch: the file is damaged", f.path)
@@ -114,7 +187,66 @@ func (f *StateFile) Load() (Saved, error) {
 	if !ok || d.NeedClear < 1 || d.NeedClear > maxNeedClear {
 		return Saved{}, fmt.Errorf("load suppression state %s: state %q, need_clear %d out of range", f.path, d.State, d.NeedClear)
 	}
-	return Saved{State: st, Manual: d.Manual, NeedClear: d.NeedClear, Held: d.Held}, nil
+	if d.Version == 1 && (d.Distrusted || d.DebtM != 0 || d.Anchor != "") {
+		return Saved{}, fmt.Errorf("load suppression state %s: version 1 with the fields of version 2", f.path)
+	}
+	if !(d.DebtM >= 0) || math.IsInf(d.DebtM, 1) {
+		return Saved{}, fmt.Errorf("load suppression state %s: debt_m %v out of range", f.path, d.DebtM)
+	}
+	s := Saved{State: st, Manual: d.Manual, NeedClear: d.NeedClear, Held: d.Held, Distrusted: d.Distrusted, DebtM: d.DebtM}
+	if d.Anchor != "" {
+		if s.Anchor, err = f.openAnchor(d.Anchor); err != nil {
+			return Saved{}, fmt.Errorf("load suppression state %s: anchor: %w", f.path, err)
+		}
+	}
+	return s, nil
+}
+
+// sealAnchor seals a (check || sealed, in base64).
+func (f *StateFile) sealAnchor(a Anchor) (string, error) {
+	var plain [anchorLen]byte
+	binary.BigEndian.PutUint64(plain[0:], math.Float64bits(a.Lat))
+	binary.BigEndian.PutUint64(plain[8:], math.Float64bits(a.Lon))
+	binary.BigEndian.PutUint64(plain[16:], math.Float64bits(a.AccM))
+	binary.BigEndian.PutUint64(plain[24:], uint64(a.At.UnixNano()))
+	check := f.sealer.Check()
+	out, err := f.sealer.Seal(check[:], plain[:], []byte(stateFormat))
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(out), nil
+}
+
+// openAnchor opens what sealAnchor wrote, and checks it is a fix.
+func (f *StateFile) openAnchor(s string) (Anchor, error) {
+	if f.sealer == nil {
+		return Anchor{}, errNoKey
+	}
+	sealed, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return Anchor{}, err
+	}
+	check := f.sealer.Check()
+	if len(sealed) < len(check) || !bytes.Equal(sealed[:len(check)], check[:]) {
+		return Anchor{}, fmt.Errorf("%w: sealed with another key", atrest.ErrOpen)
+	}
+	plain, err := f.sealer.Open(nil, sealed[len(check):], []byte(stateFormat))
+	if err != nil {
+		return Anchor{}, err
+	}
+	if len(plain) != anchorLen {
+		return Anchor{}, fmt.Errorf("%d bytes, want %d", len(plain), anchorLen)
+	}
+	a := Anchor{
+		Lat:  math.Float64frombits(binary.BigEndian.Uint64(plain[0:])),
+		Lon:  math.Float64frombits(binary.BigEndian.Uint64(plain[8:])),
+		AccM: math.Float64frombits(binary.BigEndian.Uint64(plain[16:])),
+		At:   time.Unix(0, int64(binary.BigEndian.Uint64(plain[24:]))).UTC(),
+	}
+	if !isPosition(a.Lat, a.Lon) || !(a.AccM >= 0) || math.IsInf(a.AccM, 1) || a.At.UnixNano() == 0 {
+		return Anchor{}, errors.New("not a fix")
+	}
+	return a, nil
 }
 
 func parseState(s string) (State, bool) {
@@ -128,7 +260,15 @@ func parseState(s string) (State, bool) {
 
 // Save replaces the saved state atomically.
 func (f *StateFile) Save(s Saved) error {
-	d := stateDoc{Format: stateFormat, Version: stateVersion, State: s.State.String(), Manual: s.Manual, NeedClear: s.NeedClear, Held: s.Held}
+	d := stateDoc{Format: stateFormat, Version: stateVersion, State: s.State.String(), Manual: s.Manual, NeedClear: s.NeedClear, Held: s.Held,
+		Distrusted: s.Distrusted, DebtM: s.DebtM}
+	if f.sealer != nil && !s.Anchor.At.IsZero() {
+		a, err := f.sealAnchor(s.Anchor)
+		if err != nil {
+			return fmt.Errorf("save suppression state: %w", err)
+		}
+		d.Anchor = a
+	}
 	sum, err := d.checksum()
 	if err != nil {
 		return fmt.Errorf("save suppression state: %w", err)
@@ -183,7 +323,12 @@ func writeAtomic(path string, data []byte) (err error) {
 
 // saveable is the state to keep, as the loop has it now.
 func (g *Gateway) saveable() Saved {
-	return Saved{State: g.state, Manual: g.manual, NeedClear: g.z.needClear, Held: g.e.held}
+	s := Saved{State: g.state, Manual: g.manual, NeedClear: g.z.needClear, Held: g.e.held,
+		Distrusted: g.tr.distrusted, DebtM: g.tr.debtM}
+	if a := g.tr.anchor; !a.t.IsZero() && !g.tr.provisional {
+		s.Anchor = Anchor{Lat: a.lat, Lon: a.lon, AccM: a.acc, At: a.t}
+	}
+	return s
 }
 
 // persist hands the state to the writer when it changed. The loop never
@@ -194,7 +339,7 @@ func (g *Gateway) persist() {
 		return
 	}
 	s := g.saveable()
-	if s == g.e.saved {
+	if s.same(g.e.saved) {
 		return
 	}
 	g.e.saved = s

@@ -1,14 +1,17 @@
 package gateway_test
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"quietzone/gateway"
+	"quietzone/uplink/atrest"
 )
 
 func TestStateFileRoundTrip(t *testing.T) {
@@ -77,6 +80,82 @@ func TestStateFileRefusesDamage(t *testing.T) {
 	}
 }
 
+// TestStateFileAnchor: with a key the anchor is kept, sealed (neither
+// its position nor its time readable in the file); without one, or
+// under another key, it is not: a keyless file saves none, and a sealed
+// anchor that does not open is an error (the gateway starts held and
+// distrusted), never a silent loss.
+func TestStateFileAnchor(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, gateway.StateFileName)
+	f, err := gateway.NewSealedStateFile(path, bytes.Repeat([]byte{1}, atrest.KeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 25, 14, 3, 27, 123456789, time.UTC)
+	want := gateway.Saved{State: gateway.Inside, NeedClear: 3, Held: true, Distrusted: true, DebtM: 1420.5,
+		Anchor: gateway.Anchor{Lat: 52.123456, Lon: 10.654321, AccM: 4.2, At: at}}
+	if err := f.Save(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Load()
+	if err != nil || got != want {
+		t.Fatalf("sealed round trip: %+v, %v; want %+v", got, err, want)
+	}
+	data, _ := os.ReadFile(path)
+	for _, leak := range []string{"52.1", "10.6", "123456", "654321", "2026", `"lat`, `"lon`} {
+		if strings.Contains(string(data), leak) {
+			t.Errorf("state file %s mentions %q", data, leak)
+		}
+	}
+
+	other, _ := gateway.NewSealedStateFile(path, bytes.Repeat([]byte{2}, atrest.KeyLen))
+	if s, err := other.Load(); !errors.Is(err, atrest.ErrOpen) {
+		t.Errorf("load under another key: %+v, %v; want atrest.ErrOpen", s, err)
+	}
+	if s, err := gateway.NewStateFile(path).Load(); err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("load of a sealed anchor without a key: %+v, %v; want an error", s, err)
+	}
+	if _, err := gateway.NewSealedStateFile(path, []byte("short")); err == nil {
+		t.Error("a short key accepted")
+	}
+
+	keyless := gateway.NewStateFile(filepath.Join(dir, "keyless.json"))
+	if err := keyless.Save(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err = keyless.Load()
+	noAnchor := want
+	noAnchor.Anchor = gateway.Anchor{}
+	if err != nil || got != noAnchor {
+		t.Errorf("keyless round trip: %+v, %v; want %+v (no anchor)", got, err, noAnchor)
+	}
+}
+
+// TestStateFileVersion1: a file of version 1 (before the trust in GNSS
+// was kept) still loads, as trusted GNSS with no anchor; one of a
+// version after this build's is refused.
+func TestStateFileVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), gateway.StateFileName)
+	f := gateway.NewStateFile(path)
+	for doc, ok := range map[string]bool{
+		`{"format":"quietzone.suppression","version":1,"state":"inside","manual":false,"need_clear":3,"held":true,"crc32c":"8c38accd"}`:                   true,
+		`{"format":"quietzone.suppression","version":1,"state":"inside","manual":false,"need_clear":3,"held":true,"distrusted":true,"crc32c":"00000000"}`: false,
+		`{"format":"quietzone.suppression","version":3,"state":"inside","manual":false,"need_clear":3,"held":true,"crc32c":"00000000"}`:                   false,
+	} {
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := f.Load()
+		if want := (gateway.Saved{State: gateway.Inside, NeedClear: 3, Held: true}); ok && (err != nil || s != want) {
+			t.Errorf("%s: %+v, %v; want %+v", doc, s, err, want)
+		}
+		if !ok && err == nil {
+			t.Errorf("%s: loaded %+v, want an error", doc, s)
+		}
+	}
+}
+
 func TestStateFileSaveError(t *testing.T) {
 	dir := t.TempDir()
 	blocker := filepath.Join(dir, "file")
@@ -91,29 +170,49 @@ func TestStateFileSaveError(t *testing.T) {
 
 func FuzzStateFile(f *testing.F) {
 	dir := f.TempDir()
-	seed := gateway.NewStateFile(filepath.Join(dir, "seed.json"))
-	if err := seed.Save(gateway.Saved{State: gateway.Near, NeedClear: 4, Held: true}); err != nil {
-		f.Fatal(err)
-	}
-	good, err := os.ReadFile(seed.Path())
+	key := bytes.Repeat([]byte{3}, atrest.KeyLen)
+	seed, err := gateway.NewSealedStateFile(filepath.Join(dir, "seed.json"), key)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(good)
+	for _, s := range []gateway.Saved{
+		{State: gateway.Near, NeedClear: 4, Held: true},
+		{State: gateway.Unknown, NeedClear: 3, Distrusted: true, DebtM: 250,
+			Anchor: gateway.Anchor{Lat: 52, Lon: 10, AccM: 4, At: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}},
+	} {
+		if err := seed.Save(s); err != nil {
+			f.Fatal(err)
+		}
+		good, err := os.ReadFile(seed.Path())
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(good)
+	}
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"format":"quietzone.suppression","version":1}`))
+	f.Add([]byte(`{"format":"quietzone.suppression","version":2,"distrusted":true,"debt_m":1e308,"anchor":"AAAA"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "state.json")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		sf := gateway.NewStateFile(path)
+		sf, err := gateway.NewSealedStateFile(path, key)
+		if err != nil {
+			t.Fatal(err)
+		}
 		s, err := sf.Load()
 		if err != nil {
 			return
 		}
 		if s.NeedClear < 1 || s.NeedClear > 1000 {
 			t.Fatalf("loaded need_clear %d", s.NeedClear)
+		}
+		if !(s.DebtM >= 0) || s.DebtM > 1e308 {
+			t.Fatalf("loaded debt_m %v", s.DebtM)
+		}
+		if a := s.Anchor; !a.At.IsZero() && (a.Lat < -90 || a.Lat > 90 || a.Lon < -180 || a.Lon > 180 || !(a.AccM >= 0)) {
+			t.Fatalf("loaded anchor %+v", a)
 		}
 		if err := sf.Save(s); err != nil {
 			t.Fatal(err)

@@ -535,7 +535,9 @@ func TestTimelineRestartInsideZone(t *testing.T) {
 }
 
 // TestDamagedStateFileStartsHeld: a state file that cannot be read is
-// counted and the gateway starts as if a zone held it.
+// counted and the gateway starts as if a zone held it, with GNSS
+// distrusted and no anchor (trust.go): the fixes of the first
+// trustWindow (4 s) count as none, then the parked car's are held.
 func TestDamagedStateFileStartsHeld(t *testing.T) {
 	state := filepath.Join(t.TempDir(), gateway.StateFileName)
 	if err := gateway.NewStateFile(state).Save(gateway.Saved{State: gateway.Clear, NeedClear: 3}); err != nil {
@@ -551,13 +553,14 @@ func TestDamagedStateFileStartsHeld(t *testing.T) {
 	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 3 },
 		func(o *gateway.Options) { o.Enforcement.State = gateway.NewStateFile(state) })
 	r.vals["vehicle.ignition"] = 0
-	lat, lon := south(5000)
-	for range 4 {
+	lat, lon := south(20000) // beyond the debt of the lost anchor (13 km)
+	for range 8 {
 		r.step(time.Second, lat, lon, 0)
 	}
 	st := r.stats()
-	if r.powered("front") || st.Enforcement.StateErrors != 1 || st.Enforcement.ParkedFixes != 4 {
-		t.Errorf("powered %v, enforcement %+v; want held, one state error", r.powered("front"), st.Enforcement)
+	if r.powered("front") || st.Enforcement.StateErrors != 1 || st.Enforcement.ParkedFixes != 4 || st.GNSSDistrusts != 1 {
+		t.Errorf("powered %v, enforcement %+v, %d distrusts; want held, one state error, 4 parked fixes after the 4 distrusted ones, one distrust",
+			r.powered("front"), st.Enforcement, st.GNSSDistrusts)
 	}
 }
 

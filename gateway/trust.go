@@ -38,8 +38,8 @@ import (
 // towards the anchor). So a fix trusted again more than trustWindow
 // after the anchor may be off the truth by up to its distance from the
 // anchor plus the reach plus the anchor's margin: that is the debt, added
-// to the margin of every fix from then on, for as long as the gateway
-// runs. The zones are judged with it (suppressed within the debt of a
+// to the margin of every fix from then on, across restarts too (nothing
+// pays it back: a spoofer may hold its offset for as long as it likes). The zones are judged with it (suppressed within the debt of a
 // buffer, the path checks and the withheld position too), so that a
 // spoofer who keeps its offset cannot take the cameras into a zone. A
 // brief anomaly (the fix back within trustWindow) costs no debt: a
@@ -54,11 +54,37 @@ import (
 // who never jumps, dragging the position away at
 // a plausible speed, is not detected (the exit margin absorbs a drag of
 // up to ExitMarginM); the debt only grows, and a long spoof widens every
-// buffer for the rest of the run (over-suppression, never a leak). The
-// anchor, the distrust and the debt are not kept across a restart (the
-// saved state holds no position): a spoof that goes on over a restart is
-// believed by the new gateway like any first fix. A step of the clock
+// buffer for good (over-suppression, never a leak). A step of the clock
 // forward while distrusted counts as time driven at MaxPlausibleKmh.
+//
+// Across a restart: the distrust, the debt and the anchor are kept in the
+// suppression state file (statefile.go), the anchor (a position and a
+// time) sealed with the key that seals the stored bundle, else the
+// queue's. They are written with every change of the saved state, not
+// on every fix: the anchor of trusted GNSS goes along with the next
+// change (and the final save on a stop; after a crash, the last one
+// written), the anchor of distrusted GNSS does not move. The new gateway holds its first fixes against the
+// anchor, as after a dropout: the time since it counts at
+// MaxPlausibleKmh up to the first wheel speed (none came while it was
+// down), so a spoof that goes on over a restart stays distrusted, or is
+// trusted again with the debt it may hide. A clock before the anchor at
+// the start went back over the restart: a clock step, audited and
+// counted, and the anchor is lost (the time since it is unknown).
+//
+// Lost too is an anchor the state file cannot keep (no key: no position
+// is ever written in the clear), and everything in a state file that
+// cannot be read. Fail closed: a gateway that was distrusted, or cannot
+// tell, starts distrusted without an anchor. It takes the first fix as
+// a provisional anchor (not trusted: the cameras stay off) and trusts
+// GNSS again only once the fixes have been consistent with it and the
+// wheels for trustWindow, at a debt of lostAnchorFor at MaxPlausibleKmh
+// (13 km at 400 km/h): over-suppression near any zone for the rest of
+// the run. A spoof holding a larger offset over a restart without a key
+// is believed; configure a key. A gateway saved with GNSS trusted but
+// without a key starts as before, trusting its first fix: a spoof that
+// starts while it is down, like one that starts during a dropout within
+// the reach, is believed without a debt; with a key it is held against
+// the anchor.
 
 const (
 	// trustAllowanceM is added to the reach from the anchor for what the
@@ -85,8 +111,71 @@ type trust struct {
 	speedMps float64
 	// debtM is how far an accepted fix may be off the truth beyond its
 	// accuracy, after GNSS was trusted again late: added to every fix's
-	// margin until the gateway stops.
+	// margin, kept across restarts.
 	debtM float64
+	// provisional: the anchor was lost over a restart (no key to seal
+	// it, an unreadable state file, a clock that went back); anchor is
+	// then the first of the fixes consistent with each other since, not
+	// a trusted one, and trusting GNSS again costs lostDebtM.
+	provisional bool
+	lostDebtM   float64
+}
+
+// lostAnchorFor is how long a vehicle is taken to have driven at
+// MaxPlausibleKmh when the anchor was lost over a restart: the debt of
+// trusting GNSS again without one.
+const lostAnchorFor = 2 * time.Minute
+
+// restoreTrust takes the trust in GNSS saved before a restart. With an
+// anchor, the time since it counts at MaxPlausibleKmh (no wheel speed
+// came while the gateway was down), and a clock now before the anchor
+// went back over the restart: a clock step, and the anchor is lost.
+// Distrusted without an anchor, or a state that could not be read
+// (lost), distrusts GNSS without one.
+func (g *Gateway) restoreTrust(now time.Time, s Saved, lost bool) {
+	tr := &g.tr
+	tr.debtM = s.DebtM
+	a := s.Anchor
+	switch {
+	case lost:
+		g.loseAnchor(now, "the saved state is unreadable")
+	case !a.At.IsZero() && now.Before(a.At.Add(-g.d.Tick)):
+		g.stats.ClockSteps++
+		g.audit(now, AuditClockStep, "the clock went back over a restart")
+		g.log.Warn("clock went back over a restart: the last trusted fix is lost")
+		g.loseAnchor(now, "the clock went back over a restart")
+	case !a.At.IsZero():
+		tr.anchor = fix{lat: a.Lat, lon: a.Lon, acc: a.AccM, t: a.At, valid: true}
+		tr.anchorOdo, tr.odo = 0, 0
+		tr.speedAt, tr.speedMps = a.At, g.d.MaxPlausibleKmh/3.6
+		if s.Distrusted {
+			g.distrust(now, "distrusted before the restart")
+		}
+	case s.Distrusted:
+		g.loseAnchor(now, "distrusted before the restart, and no key kept the last trusted fix")
+	}
+}
+
+// loseAnchor distrusts GNSS with no anchor to hold fixes against: it is
+// trusted again once fixes have been consistent with each other and the
+// wheels for trustWindow, at a debt of lostAnchorFor at MaxPlausibleKmh.
+func (g *Gateway) loseAnchor(now time.Time, reason string) {
+	tr := &g.tr
+	tr.anchor, tr.provisional = fix{}, true
+	tr.lostDebtM = g.d.MaxPlausibleKmh / 3.6 * lostAnchorFor.Seconds()
+	g.distrust(now, reason)
+}
+
+// settled reports whether f, while the anchor is provisional, follows
+// fixes consistent with each other for trustWindow. A fix that is not
+// consistent with the provisional anchor becomes the new one.
+func (g *Gateway) settled(f fix) bool {
+	tr := &g.tr
+	if tr.anchor.t.IsZero() || !g.consistent(f) {
+		tr.anchor, tr.anchorOdo = f, tr.odo
+		return false
+	}
+	return f.t.Sub(tr.anchor.t) >= g.trustWindow()
 }
 
 // onWheelSpeed integrates a wheel speed (km/h) taken at t into odo.
@@ -143,7 +232,11 @@ func (g *Gateway) trusted(now time.Time, f *fix) {
 	tr := &g.tr
 	if tr.distrusted {
 		tr.distrusted = false
-		if a := tr.anchor; !a.t.IsZero() && f.t.Sub(a.t) > g.trustWindow() {
+		if tr.provisional {
+			tr.provisional = false
+			tr.debtM += tr.lostDebtM
+			f.acc = g.accuracyMargin() + tr.debtM
+		} else if a := tr.anchor; !a.t.IsZero() && f.t.Sub(a.t) > g.trustWindow() {
 			tr.debtM += distanceM(a.lat, a.lon, f.lat, f.lon) + g.reachM(f.t) + a.acc
 			f.acc = g.accuracyMargin() + tr.debtM
 		}

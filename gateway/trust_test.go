@@ -1,7 +1,11 @@
 package gateway_test
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +165,181 @@ func TestSpoofAfterDropout(t *testing.T) {
 	r.step(100*time.Millisecond, lat, lon, 50)
 	if s := r.stats(); r.powered("front") || !s.GNSSDistrusted {
 		t.Errorf("a fix 800 m off after a dropout: powered %v, distrusted %v; want suppressed, distrusted", r.powered("front"), s.GNSSDistrusted)
+	}
+}
+
+// stateKey seals the anchor in the tests' state files.
+var stateKey = bytes.Repeat([]byte{0x5a}, 32)
+
+// TestSpoofAcrossRestart: inside the zone the receiver is spoofed 2 km
+// south, and the gateway restarts 2 s later while the spoof goes on; it
+// never ends while the vehicle drives through the zone. With the anchor
+// sealed in the state file, the new gateway holds the spoofed fixes
+// against it (the 7 s since at MaxPlausibleKmh); without a key it keeps
+// no anchor and trusts GNSS again only after trustWindow, with the debt
+// of a lost anchor. Either way the cameras stay off inside the zone,
+// where a gateway that saved nothing turns them on.
+func TestSpoofAcrossRestart(t *testing.T) {
+	sealed := func(t *testing.T, path string) gateway.StateStore {
+		sf, err := gateway.NewSealedStateFile(path, stateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sf
+	}
+	keyless := func(t *testing.T, path string) gateway.StateStore { return gateway.NewStateFile(path) }
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T, path string) gateway.StateStore
+		// distrusted: GNSS is still distrusted at the first fix after the
+		// restart; minDebtM: the margin once the spoof is believed.
+		minDebtM float64
+	}{
+		{"sealed anchor", sealed, 0},
+		{"no key", keyless, 400 / 3.6 * 120},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), gateway.StateFileName)
+			withState := func(o *gateway.Options) { o.Enforcement.State = tc.store(t, path) }
+			clearFixes := func(d *gateway.Decision) { d.ClearFixes = 3 }
+			r := newRigCams(t, mustZones(t), clearFixes, rigCams{}, withState)
+			r.drive(-100, -110, 50)
+			if r.state() != gateway.Inside {
+				t.Fatalf("state %v, want inside", r.state())
+			}
+			step := 50 / 3.6 * 0.1
+			d := -110.0
+			spoof := func(r *rig, until float64) {
+				t.Helper()
+				for ; d > until; d -= step {
+					lat, lon := south(d + 2000)
+					r.step(100*time.Millisecond, lat, lon, 50)
+					if r.powered("front") {
+						t.Fatalf("front powered %.0f m inside the zone under a spoof", -d)
+					}
+				}
+			}
+			spoof(r, -110-5*14) // 5 s
+			if err := r.shutdown(); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, leak := range []string{`"lat`, `"lon`, "51.9", "10.0"} {
+				if strings.Contains(string(data), leak) {
+					t.Errorf("state file %s mentions %q", data, leak)
+				}
+			}
+			saved, err := tc.store(t, path).Load()
+			if err != nil || !saved.Distrusted || (tc.minDebtM == 0) == saved.Anchor.At.IsZero() {
+				t.Fatalf("saved %+v, %v; want distrusted, an anchor only with a key", saved, err)
+			}
+
+			down := 2 * time.Second
+			d -= down.Seconds() * 50 / 3.6
+			restarted := r.clock.Now().Add(down)
+			fresh := newRigCams(t, mustZones(t), clearFixes, rigCams{start: restarted})
+			for range 3 {
+				lat, lon := south(d + 2000)
+				fresh.step(100*time.Millisecond, lat, lon, 50)
+			}
+			if !fresh.powered("front") {
+				t.Fatal("a gateway without a saved state does not believe the spoof: the test shows nothing")
+			}
+
+			r = newRigCams(t, mustZones(t), clearFixes, rigCams{start: restarted}, withState)
+			spoof(r, -800)
+			s := r.stats()
+			if s.State == gateway.Clear || s.GNSSMarginM < tc.minDebtM {
+				t.Errorf("under the spoof after the restart: state %v, margin %.0f m; want suppressed, at least %.0f m", s.State, s.GNSSMarginM, tc.minDebtM)
+			}
+			// The real position again, on through the zone.
+			for ; d > -1112; d -= step {
+				lat, lon := south(d)
+				r.step(100*time.Millisecond, lat, lon, 50)
+				if r.powered("front") {
+					t.Fatalf("front powered %.0f m inside the zone after the spoof", -d)
+				}
+			}
+		})
+	}
+}
+
+// TestRestartTrustedGNSS: a restart with GNSS trusted, and the vehicle
+// where the wheels allow, behaves as before: ClearFixes fixes release
+// it, with no distrust and no margin; the sealed anchor is no reason to
+// hold it.
+func TestRestartTrustedGNSS(t *testing.T) {
+	path := filepath.Join(t.TempDir(), gateway.StateFileName)
+	withState := func(o *gateway.Options) {
+		sf, err := gateway.NewSealedStateFile(path, stateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Enforcement.State = sf
+	}
+	clearFixes := func(d *gateway.Decision) { d.ClearFixes = 3 }
+	r := newRigCams(t, mustZones(t), clearFixes, rigCams{}, withState)
+	r.drive(5000, 4900, 50)
+	if !r.powered("front") {
+		t.Fatal("not clear")
+	}
+	if err := r.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	r = newRigCams(t, mustZones(t), clearFixes, rigCams{start: r.clock.Now().Add(5 * time.Second)}, withState)
+	d := 4900 - 5*50/3.6
+	for i := range 3 {
+		lat, lon := south(d)
+		r.step(100*time.Millisecond, lat, lon, 50)
+		d -= 50 / 3.6 * 0.1
+		if r.powered("front") != (i == 2) {
+			t.Fatalf("clear fix %d after the restart: powered %v", i+1, r.powered("front"))
+		}
+	}
+	if s := r.stats(); s.GNSSDistrusted || s.GNSSDistrusts != 0 || s.GNSSMarginM != 0 || s.ClockSteps != 0 {
+		t.Errorf("after the restart: %+v; want trusted, no margin, no clock step", s)
+	}
+}
+
+// TestRestartClockBack: the clock is a minute before the sealed anchor
+// when the gateway starts again: the clock went back over the restart,
+// a clock step. The time since the anchor is unknown, so the anchor is
+// lost: GNSS distrusted until fixes are consistent for trustWindow, then
+// trusted at the debt of a lost anchor.
+func TestRestartClockBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), gateway.StateFileName)
+	log := &auditLog{}
+	opts := func(o *gateway.Options) {
+		sf, err := gateway.NewSealedStateFile(path, stateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Enforcement.State, o.Audit = sf, log
+	}
+	clearFixes := func(d *gateway.Decision) { d.ClearFixes = 1 }
+	r := newRigCams(t, mustZones(t), clearFixes, rigCams{}, opts)
+	r.drive(20000, 19900, 50)
+	if err := r.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	r = newRigCams(t, mustZones(t), clearFixes, rigCams{start: r.clock.Now().Add(-time.Minute)}, opts)
+	lat, lon := south(19900)
+	for range 39 { // 3.9 s: less than trustWindow
+		r.step(100*time.Millisecond, lat, lon, 0)
+		if r.powered("front") {
+			t.Fatal("powered on GNSS distrusted over a restart")
+		}
+	}
+	if s := r.stats(); s.ClockSteps != 1 || !s.GNSSDistrusted || !slices.Contains(log.kinds(), gateway.AuditClockStep) {
+		t.Errorf("stats %+v, audit %v; want a clock step, distrusted", s, log.kinds())
+	}
+	for range 2 {
+		r.step(100*time.Millisecond, lat, lon, 0)
+	}
+	if s := r.stats(); s.GNSSDistrusted || s.GNSSMarginM < 400/3.6*120 {
+		t.Errorf("after trustWindow: distrusted %v, margin %.0f m; want trusted at the debt of a lost anchor", s.GNSSDistrusted, s.GNSSMarginM)
 	}
 }

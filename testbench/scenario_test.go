@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -329,6 +330,26 @@ func TestRandomTrips(t *testing.T) {
 			rep.WriteText(&out)
 			t.Errorf("seed %d broke an invariant (rerun: quietzone sim --random --seed %d --trips 1):\n%s", s, s, out.String())
 		}
+	}
+}
+
+// TestSpoofOverRestart: random trip 50050 spoofs GNSS for long and
+// restarts the gateway while it does; the new gateway held the spoof
+// to be a first fix until the trust in GNSS was kept across restarts.
+func TestSpoofOverRestart(t *testing.T) {
+	sc := RandomScenario(50050)
+	spoofs := slices.ContainsFunc(sc.Faults, func(f Fault) bool { return f.Kind == GPSJump && f.For > 0 })
+	if !spoofs || !slices.ContainsFunc(sc.Faults, func(f Fault) bool { return f.Kind == GatewayRestart }) {
+		t.Fatalf("faults %+v: want a lasting spoof and a restart", sc.Faults)
+	}
+	rep, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		var out bytes.Buffer
+		rep.WriteText(&out)
+		t.Errorf("an invariant broke:\n%s", out.String())
 	}
 }
 

@@ -51,6 +51,10 @@ type Options struct {
 // in a file only the daemon can read.
 var demoFleetKey = []byte("quietzone-demo-fleet-key-not-secret")
 
+// demoQueueKey seals the durable queue and the anchor of the trust in
+// GNSS in the state file, as on a vehicle with a key configured.
+var demoQueueKey = []byte("quietzone-demo-queue-key-32bytes")
+
 // Run plays a scenario against a gateway wired exactly as the daemon wires
 // it, on a virtual bus with fake power lines, and checks the result. When
 // ctx is cancelled the drive stops where it is and the report covers the
@@ -151,7 +155,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		Decision: gateway.DefaultDecision(),
 		Uplink:   gateway.UplinkConfig{Broker: lnk.URL, StateDir: stateDir},
 	}
-	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey}
+	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey, QueueKey: demoQueueKey}
 	rg.clock, rg.linkUp = vclock, lnk.up
 	if o.Iface != "" {
 		cfg.Vehicle.Interfaces = []string{o.Iface}
