@@ -133,7 +133,7 @@ func (e *ConfigError) Error() string {
 }
 
 // yamlDoc is a parsed YAML file, kept to find the line of a key.
-type yamlDoc struct {
+type YAMLDoc struct {
 	name string
 	root *yaml.Node
 }
@@ -142,7 +142,7 @@ var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 
 // decodeYAML decodes data strictly into v (unknown keys are errors) and
 // returns the document for line look-ups.
-func decodeYAML(name string, data []byte, v any) (*yamlDoc, error) {
+func DecodeYAML(name string, data []byte, v any) (*YAMLDoc, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(name, err)
@@ -158,7 +158,7 @@ func decodeYAML(name string, data []byte, v any) (*yamlDoc, error) {
 	if err := dec.Decode(v); err != nil {
 		return nil, yamlError(name, err)
 	}
-	return &yamlDoc{name: name, root: root.Content[0]}, nil
+	return &YAMLDoc{name: name, root: root.Content[0]}, nil
 }
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
@@ -257,9 +257,9 @@ func yamlError(name string, err error) error {
 	return &ConfigError{File: name, Reason: msg}
 }
 
-// line returns the line of the node at path (mapping keys, or list
+// Line returns the line of the node at path (mapping keys, or list
 // indices as ints); it falls back to the deepest node found.
-func (d *yamlDoc) line(path ...any) int {
+func (d *YAMLDoc) Line(path ...any) int {
 	if d.root == nil {
 		return 0
 	}
@@ -293,9 +293,9 @@ func child(n *yaml.Node, p any) *yaml.Node {
 	return nil
 }
 
-// errorf makes a ConfigError at the line of path.
-func (d *yamlDoc) errorf(path []any, format string, args ...any) error {
-	return &ConfigError{File: d.name, Line: d.line(path...), Reason: fmt.Sprintf(format, args...)}
+// Errorf makes a ConfigError at the line of path.
+func (d *YAMLDoc) Errorf(path []any, format string, args ...any) error {
+	return &ConfigError{File: d.name, Line: d.Line(path...), Reason: fmt.Sprintf(format, args...)}
 }
 
 // LoadConfig reads and checks the main configuration file. It does not
@@ -306,7 +306,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
 	c := &Config{Decision: DefaultDecision(), path: path}
-	doc, err := decodeYAML(path, data, c)
+	doc, err := DecodeYAML(path, data, c)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
@@ -317,36 +317,36 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-func (c *Config) check(doc *yamlDoc) error {
+func (c *Config) check(doc *YAMLDoc) error {
 	if c.Vehicle.Profile == "" {
-		return doc.errorf([]any{"vehicle"}, "vehicle.profile is required (builtin:%s or a file)", profiles.Default)
+		return doc.Errorf([]any{"vehicle"}, "vehicle.profile is required (builtin:%s or a file)", profiles.Default)
 	}
 	if c.Zones.File == "" && !c.Fleet.Pinned() {
-		return doc.errorf([]any{"zones"}, "zones.file is required: without zones the gateway would never let a camera record")
+		return doc.Errorf([]any{"zones"}, "zones.file is required: without zones the gateway would never let a camera record")
 	}
 	if c.Zones.DefaultBufferM < 0 {
-		return doc.errorf([]any{"zones", "default_buffer_m"}, "default_buffer_m must not be negative")
+		return doc.Errorf([]any{"zones", "default_buffer_m"}, "default_buffer_m must not be negative")
 	}
 	if c.Policy == "" && !c.Fleet.Pinned() {
-		return doc.errorf(nil, "policy is required: nothing may leave the vehicle without one")
+		return doc.Errorf(nil, "policy is required: nothing may leave the vehicle without one")
 	}
 	if c.Vehicle.VIN != "" && c.Vehicle.VINFile != "" {
-		return doc.errorf([]any{"vehicle", "vin"}, "give vin or vin_file, not both")
+		return doc.Errorf([]any{"vehicle", "vin"}, "give vin or vin_file, not both")
 	}
 	if len(c.Cameras) == 0 {
-		return doc.errorf(nil, "cameras: at least one camera is required")
+		return doc.Errorf(nil, "cameras: at least one camera is required")
 	}
 	if err := c.checkCameras(doc); err != nil {
 		return err
 	}
 	if err := c.Decision.validate(); err != nil {
-		return doc.errorf([]any{"decision"}, "%v", err)
+		return doc.Errorf([]any{"decision"}, "%v", err)
 	}
 	if c.Uplink.Broker != "" && c.Uplink.FleetKeyFile == "" {
-		return doc.errorf([]any{"uplink"}, "uplink.fleet_key_file is required: the vehicle is named on the wire by a keyed pseudonym")
+		return doc.Errorf([]any{"uplink"}, "uplink.fleet_key_file is required: the vehicle is named on the wire by a keyed pseudonym")
 	}
 	if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
-		return doc.errorf([]any{"uplink"}, "uplink: cert_file and key_file go together")
+		return doc.Errorf([]any{"uplink"}, "uplink: cert_file and key_file go together")
 	}
 	if err := c.checkFleet(doc); err != nil {
 		return err
@@ -387,14 +387,14 @@ func (c *Config) ZoneOptions(pol *uplink.Policy) geofence.Options {
 
 // checkCameras checks the cameras and the enforcement section: names,
 // classes, durations, and that no GPIO line has two uses.
-func (c *Config) checkCameras(doc *yamlDoc) error {
+func (c *Config) checkCameras(doc *YAMLDoc) error {
 	lines := map[string]string{} // line name -> its use
 	useLine := func(path []any, line, use string) error {
 		if line == "" {
 			return nil
 		}
 		if other, dup := lines[line]; dup {
-			return doc.errorf(path, "gpio line %s is already the %s", line, other)
+			return doc.Errorf(path, "gpio line %s is already the %s", line, other)
 		}
 		lines[line] = use
 		return nil
@@ -402,17 +402,17 @@ func (c *Config) checkCameras(doc *yamlDoc) error {
 	names := map[string]bool{}
 	for i, cam := range c.Cameras {
 		if cam.Name == "" {
-			return doc.errorf([]any{"cameras", i}, "camera without a name")
+			return doc.Errorf([]any{"cameras", i}, "camera without a name")
 		}
 		if names[cam.Name] {
-			return doc.errorf([]any{"cameras", i, "name"}, "camera %s: a second camera of that name", cam.Name)
+			return doc.Errorf([]any{"cameras", i, "name"}, "camera %s: a second camera of that name", cam.Name)
 		}
 		names[cam.Name] = true
 		if cam.Class != string(camera.Exterior) && cam.Class != string(camera.Cabin) {
-			return doc.errorf([]any{"cameras", i, "class"}, "camera %s: class %q, want exterior or cabin", cam.Name, cam.Class)
+			return doc.Errorf([]any{"cameras", i, "class"}, "camera %s: class %q, want exterior or cabin", cam.Name, cam.Class)
 		}
 		if cam.Enabled && cam.Class != string(camera.Cabin) {
-			return doc.errorf([]any{"cameras", i, "enabled"}, "camera %s: enabled is for cabin cameras (exterior ones record outside zones anyway)", cam.Name)
+			return doc.Errorf([]any{"cameras", i, "enabled"}, "camera %s: enabled is for cabin cameras (exterior ones record outside zones anyway)", cam.Name)
 		}
 		if err := useLine([]any{"cameras", i, "power_line"}, cam.PowerLine, "power line of camera "+cam.Name); err != nil {
 			return err
@@ -427,11 +427,11 @@ func (c *Config) checkCameras(doc *yamlDoc) error {
 		v   time.Duration
 	}{{"grace", e.Grace}, {"status_timeout", e.StatusTimeout}, {"resend", e.Resend}} {
 		if d.v < 0 || (d.v > 0 && d.v < time.Millisecond) || d.v > time.Hour {
-			return doc.errorf([]any{"enforcement", d.key}, "enforcement.%s: %v, want 1ms to 1h (or unset for the default)", d.key, d.v)
+			return doc.Errorf([]any{"enforcement", d.key}, "enforcement.%s: %v, want 1ms to 1h (or unset for the default)", d.key, d.v)
 		}
 	}
 	if _, err := ParseSwitchMode(e.SwitchMode); err != nil {
-		return doc.errorf([]any{"enforcement", "switch_mode"}, "enforcement.%v", err)
+		return doc.Errorf([]any{"enforcement", "switch_mode"}, "enforcement.%v", err)
 	}
 	if err := useLine([]any{"enforcement", "switch_line"}, e.SwitchLine, "privacy switch"); err != nil {
 		return err
@@ -464,7 +464,7 @@ func (c *Config) Resolve(p string) string {
 
 // Line returns the line of a key of the config, for messages.
 func (c *Config) Line(path ...any) int {
-	return (&yamlDoc{name: c.path, root: c.root}).line(path...)
+	return (&YAMLDoc{name: c.path, root: c.root}).Line(path...)
 }
 
 // Setup is a checked configuration with every file it names loaded.
@@ -496,7 +496,7 @@ func Load(path string) (*Setup, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc := &yamlDoc{name: path, root: cfg.root}
+	doc := &YAMLDoc{name: path, root: cfg.root}
 	ref := cfg.Vehicle.Profile
 	if !strings.HasPrefix(ref, BuiltinPrefix) {
 		ref = cfg.Resolve(ref)
@@ -525,16 +525,16 @@ func Load(path string) (*Setup, error) {
 	for i, cc := range cfg.Cameras {
 		_, hasCmd := prof.Commands[cc.Name]
 		if !hasCmd && cc.PowerLine == "" {
-			return nil, doc.errorf([]any{"cameras", i}, "camera %s: the profile has no command for it and it has no power_line: it could not be suppressed", cc.Name)
+			return nil, doc.Errorf([]any{"cameras", i}, "camera %s: the profile has no command for it and it has no power_line: it could not be suppressed", cc.Name)
 		}
 		if cc.Enabled && !pol.CabinCameras {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s is enabled, but the policy does not allow cabin cameras (cameras: {cabin: true}): it stays off", path, doc.line("cameras", i, "enabled"), cc.Name))
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s is enabled, but the policy does not allow cabin cameras (cameras: {cabin: true}): it stays off", path, doc.Line("cameras", i, "enabled"), cc.Name))
 		}
 		if cc.PurgeOnEntry && !hasCmd {
-			return nil, doc.errorf([]any{"cameras", i, "purge_on_entry"}, "camera %s: purge_on_entry needs a command for it in the profile", cc.Name)
+			return nil, doc.Errorf([]any{"cameras", i, "purge_on_entry"}, "camera %s: purge_on_entry needs a command for it in the profile", cc.Name)
 		}
 		if prof.Signal(cameraRolePrefix+cc.Name+".status") == nil {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s has no status signal: obedience cannot be verified", path, doc.line("cameras", i), cc.Name))
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s has no status signal: obedience cannot be verified", path, doc.Line("cameras", i), cc.Name))
 		}
 	}
 	if cfg.StateFilePath() == "" {

@@ -297,31 +297,31 @@ func (d *Daemon) Close() error {
 }
 
 // loadIdentity reads the VIN and the fleet key named by the config.
-func loadIdentity(cfg *Config, doc *yamlDoc) (vin string, key []byte, err error) {
+func loadIdentity(cfg *Config, doc *YAMLDoc) (vin string, key []byte, err error) {
 	vin = cfg.Vehicle.VIN
 	if cfg.Vehicle.VINFile != "" {
 		b, err := os.ReadFile(cfg.Resolve(cfg.Vehicle.VINFile))
 		if err != nil {
-			return "", nil, doc.errorf([]any{"vehicle", "vin_file"}, "%v", err)
+			return "", nil, doc.Errorf([]any{"vehicle", "vin_file"}, "%v", err)
 		}
 		vin = strings.TrimSpace(string(b))
 	}
 	if vin == "" {
-		return "", nil, doc.errorf([]any{"vehicle"}, "vehicle.vin or vehicle.vin_file is required")
+		return "", nil, doc.Errorf([]any{"vehicle"}, "vehicle.vin or vehicle.vin_file is required")
 	}
 	if cfg.Uplink.FleetKeyFile != "" {
 		if key, err = os.ReadFile(cfg.Resolve(cfg.Uplink.FleetKeyFile)); err != nil {
-			return "", nil, doc.errorf([]any{"uplink", "fleet_key_file"}, "%v", err)
+			return "", nil, doc.Errorf([]any{"uplink", "fleet_key_file"}, "%v", err)
 		}
 		if len(key) < 16 {
-			return "", nil, doc.errorf([]any{"uplink", "fleet_key_file"}, "fleet key shorter than 16 bytes")
+			return "", nil, doc.Errorf([]any{"uplink", "fleet_key_file"}, "fleet key shorter than 16 bytes")
 		}
 	}
 	return vin, key, nil
 }
 
 // loadTLS builds the client TLS configuration named by the config.
-func loadTLS(cfg *Config, doc *yamlDoc) (*tls.Config, error) {
+func loadTLS(cfg *Config, doc *YAMLDoc) (*tls.Config, error) {
 	u := cfg.Uplink
 	if u.CAFile == "" && u.CertFile == "" {
 		return nil, nil
@@ -330,17 +330,17 @@ func loadTLS(cfg *Config, doc *yamlDoc) (*tls.Config, error) {
 	if u.CAFile != "" {
 		pem, err := os.ReadFile(cfg.Resolve(u.CAFile))
 		if err != nil {
-			return nil, doc.errorf([]any{"uplink", "ca_file"}, "%v", err)
+			return nil, doc.Errorf([]any{"uplink", "ca_file"}, "%v", err)
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, doc.errorf([]any{"uplink", "ca_file"}, "no PEM certificate in %s", u.CAFile)
+			return nil, doc.Errorf([]any{"uplink", "ca_file"}, "no PEM certificate in %s", u.CAFile)
 		}
 	}
 	if u.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.Resolve(u.CertFile), cfg.Resolve(u.KeyFile))
 		if err != nil {
-			return nil, doc.errorf([]any{"uplink", "cert_file"}, "%v", err)
+			return nil, doc.Errorf([]any{"uplink", "cert_file"}, "%v", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

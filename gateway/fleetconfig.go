@@ -67,36 +67,36 @@ func (c *Config) AuditFile() string {
 	return ""
 }
 
-func (c *Config) checkFleet(doc *yamlDoc) error {
+func (c *Config) checkFleet(doc *YAMLDoc) error {
 	f := c.Fleet
 	if !f.Pinned() {
 		if f.Bundle != "" || f.StateDir != "" || f.KeyFile != "" {
-			return doc.errorf([]any{"fleet"}, "fleet: keys are required to accept bundles")
+			return doc.Errorf([]any{"fleet"}, "fleet: keys are required to accept bundles")
 		}
 		return nil
 	}
 	if c.FleetStateDir() == "" {
-		return doc.errorf([]any{"fleet"}, "fleet.state_dir (or uplink.state_dir) is required: the last good bundle is kept there")
+		return doc.Errorf([]any{"fleet"}, "fleet.state_dir (or uplink.state_dir) is required: the last good bundle is kept there")
 	}
 	if c.fleetKeyFile() == "" {
-		return doc.errorf([]any{"fleet"}, "fleet.key_file (or uplink.queue.key_file) is required: the stored zone list is sealed with it")
+		return doc.Errorf([]any{"fleet"}, "fleet.key_file (or uplink.queue.key_file) is required: the stored zone list is sealed with it")
 	}
 	if c.Audit.SummaryEvery < 0 {
-		return doc.errorf([]any{"audit", "summary_every"}, "audit.summary_every must not be negative")
+		return doc.Errorf([]any{"audit", "summary_every"}, "audit.summary_every must not be negative")
 	}
 	return nil
 }
 
 // loadFleet reads the pinned keys and the key that seals the stored
 // bundle.
-func loadFleet(cfg *Config, doc *yamlDoc, s *Setup) error {
+func loadFleet(cfg *Config, doc *YAMLDoc, s *Setup) error {
 	if !cfg.Fleet.Pinned() {
 		return nil
 	}
 	for i, p := range cfg.Fleet.Keys {
 		k, err := bundle.LoadPublicKey(cfg.Resolve(p))
 		if err != nil {
-			return doc.errorf([]any{"fleet", "keys", i}, "%v", err)
+			return doc.Errorf([]any{"fleet", "keys", i}, "%v", err)
 		}
 		s.FleetKeys = append(s.FleetKeys, k)
 	}
@@ -106,7 +106,7 @@ func loadFleet(cfg *Config, doc *yamlDoc, s *Setup) error {
 		if cfg.Fleet.KeyFile == "" {
 			path = []any{"uplink", "queue", "key_file"}
 		}
-		return doc.errorf(path, "%v", err)
+		return doc.Errorf(path, "%v", err)
 	}
 	s.StoreKey = key
 	return nil

@@ -56,7 +56,7 @@ func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
 	pf.NearZones.TimeQuantumS = defaultTimeQuantumS
 	pf.NearZones.JitterM = defaultJitterM
 	pf.NearZones.TripEndM = defaultTripEndM
-	doc, err := decodeYAML(name, data, &pf)
+	doc, err := DecodeYAML(name, data, &pf)
 	if err != nil {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
@@ -91,7 +91,7 @@ func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
 			} else if k, sub, ok := strings.Cut(ke.Key, "."); ok {
 				path = []any{k, sub}
 			}
-			return nil, fmt.Errorf("load policy: %w", doc.errorf(path, "%s", ke.Error()))
+			return nil, fmt.Errorf("load policy: %w", doc.Errorf(path, "%s", ke.Error()))
 		}
 		return nil, fmt.Errorf("load policy: %w", err)
 	}

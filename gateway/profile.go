@@ -149,18 +149,18 @@ func LoadProfile(ref string) (*Profile, error) {
 		return nil, fmt.Errorf("load profile: %w", err)
 	}
 	var pf profileFile
-	doc, err := decodeYAML(ref, data, &pf)
+	doc, err := DecodeYAML(ref, data, &pf)
 	if err != nil {
 		return nil, fmt.Errorf("load profile: %w", err)
 	}
 	if pf.DBC == "" {
-		return nil, fmt.Errorf("load profile: %w", doc.errorf(nil, "dbc is required"))
+		return nil, fmt.Errorf("load profile: %w", doc.Errorf(nil, "dbc is required"))
 	}
 	var db *can.Database
 	if fsys == profiles.FS {
 		raw, err := fs.ReadFile(fsys, pf.DBC)
 		if err != nil {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"dbc"}, "%v", err))
+			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"dbc"}, "%v", err))
 		}
 		db, err = can.LoadDBC(BuiltinPrefix+pf.DBC, raw)
 		if err != nil {
@@ -185,20 +185,20 @@ func LoadProfile(ref string) (*Profile, error) {
 		spec := pf.Signals[r]
 		msg, sig, ok := strings.Cut(spec.Ref, ".")
 		if !ok {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"signals", r}, "%s: want MESSAGE.SIGNAL, got %q", r, spec.Ref))
+			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", r}, "%s: want MESSAGE.SIGNAL, got %q", r, spec.Ref))
 		}
 		p.Mappings = append(p.Mappings, can.Mapping{Role: r, Message: msg, Signal: sig, Unit: spec.Unit, MaxAge: spec.MaxAge})
 	}
 	if _, err := can.NewDecoder(db, p.Mappings); err != nil {
 		var me *can.MapError
 		if errors.As(err, &me) {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"signals", me.Role}, "%s", me.Error()))
+			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", me.Role}, "%s", me.Error()))
 		}
 		return nil, fmt.Errorf("load profile: %w", err)
 	}
 	for _, m := range p.Mappings {
 		if err := checkRoleUnit(m.Role, pf.Signals[m.Role], db.Message(m.Message).Signal(m.Signal)); err != nil {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"signals", m.Role}, "%v", err))
+			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", m.Role}, "%v", err))
 		}
 	}
 	for camName, ref := range pf.Commands {
@@ -208,7 +208,7 @@ func LoadProfile(ref string) (*Profile, error) {
 			s = m.Signal(sigName)
 		}
 		if s == nil {
-			return nil, fmt.Errorf("load profile: %w", doc.errorf([]any{"commands", camName}, "command %s: no signal %q in %s", camName, ref, db.Name))
+			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"commands", camName}, "command %s: no signal %q in %s", camName, ref, db.Name))
 		}
 		p.Commands[strings.TrimPrefix(camName, cameraRolePrefix)] = s
 	}

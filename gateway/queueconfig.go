@@ -31,19 +31,19 @@ const (
 	queueSubdir    = "queue"
 )
 
-func (c *Config) checkQueue(doc *yamlDoc) error {
+func (c *Config) checkQueue(doc *YAMLDoc) error {
 	u := c.Uplink
 	if u.Broker != "" && u.StateDir == "" {
-		return doc.errorf([]any{"uplink"}, "uplink.state_dir is required with a broker: the durable queue lives there, so that nothing accepted is lost")
+		return doc.Errorf([]any{"uplink"}, "uplink.state_dir is required with a broker: the durable queue lives there, so that nothing accepted is lost")
 	}
 	if q := u.Queue.QuotaMB; q != 0 && !(q >= 0.0625 && q <= maxQuotaMB) {
-		return doc.errorf([]any{"uplink", "queue", "quota_mb"}, "uplink.queue.quota_mb: %v, want 0.0625 (64 KiB) to %d", q, maxQuotaMB)
+		return doc.Errorf([]any{"uplink", "queue", "quota_mb"}, "uplink.queue.quota_mb: %v, want 0.0625 (64 KiB) to %d", q, maxQuotaMB)
 	}
 	if _, err := u.Queue.syncEvery(); err != nil {
-		return doc.errorf([]any{"uplink", "queue", "fsync"}, "uplink.queue.fsync: %v", err)
+		return doc.Errorf([]any{"uplink", "queue", "fsync"}, "uplink.queue.fsync: %v", err)
 	}
 	if u.StateDir == "" && (u.Queue != QueueConfig{}) {
-		return doc.errorf([]any{"uplink", "queue"}, "uplink.queue needs uplink.state_dir, where the queue is kept")
+		return doc.Errorf([]any{"uplink", "queue"}, "uplink.queue needs uplink.state_dir, where the queue is kept")
 	}
 	return nil
 }
@@ -81,13 +81,13 @@ func (c *Config) diskOptions(key []byte) (dir string, o uplink.DiskOptions) {
 }
 
 // loadQueueKey reads the queue key named by the config.
-func loadQueueKey(cfg *Config, doc *yamlDoc) ([]byte, error) {
+func loadQueueKey(cfg *Config, doc *YAMLDoc) ([]byte, error) {
 	if cfg.Uplink.Queue.KeyFile == "" {
 		return nil, nil
 	}
 	key, err := uplink.LoadQueueKey(cfg.Resolve(cfg.Uplink.Queue.KeyFile))
 	if err != nil {
-		return nil, doc.errorf([]any{"uplink", "queue", "key_file"}, "%v", err)
+		return nil, doc.Errorf([]any{"uplink", "queue", "key_file"}, "%v", err)
 	}
 	return key, nil
 }

@@ -1,15 +1,12 @@
 package testbench
 
 import (
-	"bytes"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -164,12 +161,12 @@ func ParseScenario(name string, data []byte, dir string) (Scenario, error) {
 // parseScenario is ParseScenario reading the files it names with read.
 func parseScenario(name string, data []byte, dir string, read func(string) ([]byte, error)) (Scenario, error) {
 	var f scenarioFile
-	doc, err := decodeStrict(name, data, &f)
+	doc, err := gateway.DecodeYAML(name, data, &f)
 	if err != nil {
 		return Scenario{}, fmt.Errorf("load scenario: %w", err)
 	}
 	errAt := func(path []any, format string, a ...any) (Scenario, error) {
-		return Scenario{}, fmt.Errorf("load scenario: %w", &gateway.ConfigError{File: name, Line: nodeLine(doc, path...), Reason: fmt.Sprintf(format, a...)})
+		return Scenario{}, fmt.Errorf("load scenario: %w", doc.Errorf(path, format, a...))
 	}
 	sc := Scenario{
 		Name: f.Name, Start: f.Start, Step: f.Step, ParkedAfter: f.Park, IgnitionOff: f.IgnitionOff,
@@ -384,66 +381,4 @@ func readRef(read func(string) ([]byte, error), dir, ref string) (string, []byte
 		return "", nil, err
 	}
 	return p, data, nil
-}
-
-var yamlLineRe = regexp.MustCompile(`line (\d+): (.*)`)
-
-// decodeStrict decodes data into v with unknown keys refused, the way the
-// gateway reads its configuration, and returns the document's root node
-// for line look-ups.
-func decodeStrict(name string, data []byte, v any) (*yaml.Node, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlErr(name, err)
-	}
-	if len(root.Content) == 0 {
-		return nil, &gateway.ConfigError{File: name, Line: 1, Reason: "empty file"}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		return nil, yamlErr(name, err)
-	}
-	return root.Content[0], nil
-}
-
-func yamlErr(name string, err error) error {
-	msg := err.Error()
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &gateway.ConfigError{File: name, Line: line, Reason: m[2]}
-	}
-	return &gateway.ConfigError{File: name, Reason: msg}
-}
-
-// nodeLine returns the line of the node at path (keys, or list indices),
-// or of the deepest node found on the way.
-func nodeLine(n *yaml.Node, path ...any) int {
-	for _, p := range path {
-		var next *yaml.Node
-		switch k := p.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == k {
-						next = n.Content[i+1]
-					}
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
-				next = n.Content[k]
-			}
-		}
-		if next == nil {
-			break
-		}
-		n = next
-	}
-	return n.Line
 }
