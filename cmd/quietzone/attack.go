@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"quietzone/testbench"
 )
@@ -37,24 +34,8 @@ func attack(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if *svgTo != "" {
-		if dir := filepath.Dir(*svgTo); dir != "." {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("attack: %w", err)
-			}
-		}
-		f, err := os.Create(*svgTo)
-		if err != nil {
-			return fmt.Errorf("attack: %w", err)
-		}
-		if err := res.WriteSVG(f); err != nil {
-			f.Close()
-			return fmt.Errorf("attack: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("attack: %w", err)
-		}
-		fmt.Fprintf(stdout, "Map (SVG)    %s\n", *svgTo)
+	if err := writeOutput(*svgTo, "Map (SVG)", res.WriteSVG, stdout); err != nil {
+		return err
 	}
 	if res.Violations > 0 || res.ErrorM < res.BufferM {
 		return errInvariant

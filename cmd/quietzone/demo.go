@@ -55,34 +55,37 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // writeReportFiles writes the report's SVG map and JSON figures where
 // asked (an empty path skips it) and says where they went.
 func writeReportFiles(rep *testbench.Report, svgPath, jsonPath string, stdout io.Writer) error {
-	write := func(path, what string, fn func(io.Writer) error) error {
-		if path == "" {
-			return nil
-		}
-		if dir := filepath.Dir(path); dir != "." {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("write %s: %w", what, err)
-			}
-		}
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", what, err)
-		}
-		if err := fn(f); err != nil {
-			f.Close()
-			return fmt.Errorf("write %s %s: %w", what, path, err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("write %s %s: %w", what, path, err)
-		}
-		fmt.Fprintf(stdout, "%-12s %s\n", what, path)
-		return nil
-	}
 	if svgPath != "" || jsonPath != "" {
 		fmt.Fprintln(stdout)
 	}
-	if err := write(svgPath, "Map (SVG)", rep.WriteSVG); err != nil {
+	if err := writeOutput(svgPath, "Map (SVG)", rep.WriteSVG, stdout); err != nil {
 		return err
 	}
-	return write(jsonPath, "Figures", rep.WriteJSON)
+	return writeOutput(jsonPath, "Figures", rep.WriteJSON, stdout)
+}
+
+// writeOutput writes a file with fn, making its directory, and says on
+// stdout what went where; an empty path writes nothing.
+func writeOutput(path, what string, fn func(io.Writer) error, stdout io.Writer) error {
+	if path == "" {
+		return nil
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("write %s: %w", what, err)
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", what, err)
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s %s: %w", what, path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s %s: %w", what, path, err)
+	}
+	fmt.Fprintf(stdout, "%-12s %s\n", what, path)
+	return nil
 }
