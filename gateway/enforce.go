@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -206,12 +207,7 @@ func (g *Gateway) initEnforcement() error {
 		}
 		e.inputs = append(e.inputs, input{Input: *o.Switch, kind: inSwitch, pulses: o.SwitchMode == SwitchToggle})
 	}
-	names := make([]string, 0, len(o.Triggers))
-	for name := range o.Triggers {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(o.Triggers)) {
 		in := o.Triggers[name]
 		idx, ok := g.opts.Cameras.Lookup(name)
 		if !ok || in.Pin == nil {

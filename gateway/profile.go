@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -176,12 +177,7 @@ func LoadProfile(ref string) (*Profile, error) {
 		}
 	}
 	p := &Profile{Name: pf.Name, DB: db, Commands: map[string]*can.Signal{}, Codes: camera.DefaultCodes}
-	roles := make([]string, 0, len(pf.Signals))
-	for r := range pf.Signals {
-		roles = append(roles, r)
-	}
-	sort.Strings(roles)
-	for _, r := range roles {
+	for _, r := range slices.Sorted(maps.Keys(pf.Signals)) {
 		spec := pf.Signals[r]
 		msg, sig, ok := strings.Cut(spec.Ref, ".")
 		if !ok {
