@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,6 +134,11 @@ func readCollection(data []byte, add func(off int64, raw []byte)) (int, error) {
 		key, _ := tok.(string) // a key is always a string
 		if (key == "type" && typ != nil) || (key == "features" && features) {
 			return 0, at("%q appears twice in the FeatureCollection", key)
+		}
+		// Foreign members are allowed, but not one a reader could take for
+		// the features: its zones would be left out without a word.
+		if (strings.EqualFold(key, "type") && key != "type") || (strings.EqualFold(key, "features") && key != "features") {
+			return 0, at("member %q: GeoJSON names are case-sensitive (want %q)", key, strings.ToLower(key))
 		}
 		switch key {
 		case "type":
