@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo attack test test-kill test-vcan test-arm64 vet build cross tools-test tools-arm64 fuzz bench clean
+.PHONY: all demo attack test test-kill test-vcan test-arm64 vet lint build cross tools-test tools-arm64 fuzz bench clean
 
 all: build
 
@@ -75,6 +75,11 @@ tools-arm64:
 	@command -v qemu-aarch64-static >/dev/null 2>&1 || { \
 	  echo "installing: qemu-user-static"; \
 	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends qemu-user-static; }
+
+## lint: staticcheck (a pinned release, fetched by go run)
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint: vet
+	$(GO) run $(STATICCHECK) ./...
 
 ## bench: the hot-path benchmarks
 bench:

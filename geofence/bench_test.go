@@ -34,6 +34,9 @@ import (
 // index's own path beyond its table's reach), and BenchmarkBruteForce
 // asks the test reference (a bounding-circle check per zone, then the
 // exact planar test; no look-ahead): both are baselines for the table.
+// BenchmarkMemoryLatency measures the machine, not the index: what one
+// cache miss into memory as large as the index costs, to read the
+// random-order latencies against.
 
 const benchReachM = 100
 
@@ -448,6 +451,37 @@ func latency(b *testing.B, call func(i int)) {
 		}
 	}
 }
+
+// BenchmarkMemoryLatency is what one cache miss costs on this machine
+// when nothing can overlap it: a chase of pointers, one per 64-byte line,
+// in random order through a buffer as large as the memory a query reads
+// from (table-MB: the table, the parts and their chunks of the index
+// BenchmarkAssessLatency asks). A fix in random order reads a few dozen
+// lines of that memory, some only once others have arrived, so its
+// latency there is bound by this figure (ns/op per miss), not by the
+// query's own work; the drives show the same queries with the cache warm.
+func BenchmarkMemoryLatency(b *testing.B) {
+	for _, size := range sizes {
+		b.Run(size.name, func(b *testing.B) {
+			ix, _ := zoneSetOf(b, size.n).benchFixes(b, "mix")
+			const stride = 64 / 4
+			lines := ix.TableBytes() / 64
+			next := make([]int32, lines*stride)
+			perm := rand.New(rand.NewPCG(9, 10)).Perm(lines)
+			for i, l := range perm {
+				next[l*stride] = int32(perm[(i+1)%lines] * stride)
+			}
+			p := int32(0)
+			for b.Loop() {
+				p = next[p]
+			}
+			sinkLine = p
+			b.ReportMetric(float64(ix.TableBytes())/1e6, "table-MB")
+		})
+	}
+}
+
+var sinkLine int32
 
 // drives are 64 vehicles, one after the other, each driving a straight
 // line at 30–130 km/h, sending a fix every 100 ms, from 3 km before a

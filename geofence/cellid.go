@@ -97,7 +97,6 @@ const (
 )
 
 var (
-	ijToPos          = [4][4]int{{0, 1, 3, 2}, {0, 3, 1, 2}, {2, 3, 1, 0}, {2, 1, 3, 0}}
 	posToIJ          = [4][4]int{{0, 1, 3, 2}, {0, 2, 3, 1}, {3, 2, 0, 1}, {3, 1, 0, 2}}
 	posToOrientation = [4]int{swapMask, 0, 0, invertMask | swapMask}
 	lookupPos        [1 << (2*lookupBits + 2)]int

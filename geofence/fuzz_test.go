@@ -1,6 +1,7 @@
 package geofence_test
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -55,6 +56,15 @@ func FuzzParse(f *testing.F) {
 		}
 		if ix.Len() == 0 {
 			t.Fatal("an Index with no zones was accepted")
+		}
+		// Every feature is a zone: none was left out.
+		var top map[string]json.RawMessage
+		var features []json.RawMessage
+		if err := json.Unmarshal(data, &top); err != nil {
+			t.Fatalf("accepted, but encoding/json refuses it: %v", err)
+		}
+		if err := json.Unmarshal(top["features"], &features); err != nil || len(features) != ix.Len() {
+			t.Fatalf("%d zones from %d features (%v)", ix.Len(), len(features), err)
 		}
 		for i := range ix.Len() {
 			if z := ix.Zone(i); !(z.BufferM >= 0) || !(z.RadiusM >= 0) {

@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,11 +52,6 @@ func LoadFile(path string, opts Options) (*Index, error) {
 	return Parse(path, data, opts)
 }
 
-type featureCollection struct {
-	Type     string    `json:"type"`
-	Features []feature `json:"features"`
-}
-
 type feature struct {
 	Type       string          `json:"type"`
 	ID         json.RawMessage `json:"id"`
@@ -71,74 +68,237 @@ type geometry struct {
 // rejected at the first invalid feature: a partial zone list would leave
 // zones unprotected.
 func Parse(name string, data []byte, opts Options) (*Index, error) {
+	fail := func(feature int, reason string) error {
+		return fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: feature, Reason: reason})
+	}
 	if !(opts.DefaultBufferM >= 0) || math.IsInf(opts.DefaultBufferM, 0) {
-		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: "default buffer must be a non-negative finite number"})
-	}
-	var fc featureCollection
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&fc); err != nil {
-		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: jsonReason(data, err)})
-	}
-	// A second document after the first is refused: with two zone files
-	// run together, the zones of the second would be silently left out.
-	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		reason := fmt.Sprintf("line %d: data after the FeatureCollection (two files run together?)", lineAt(data, int64(len(data)-len(rest))))
-		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: reason})
-	}
-	if fc.Type != "FeatureCollection" {
-		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: fmt.Sprintf("top-level type %q, want FeatureCollection", fc.Type)})
-	}
-	if len(fc.Features) == 0 {
-		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: "no features: an empty zone list is refused, so that a truncated file cannot disable the gateway"})
+		return nil, fail(-1, "default buffer must be a non-negative finite number")
 	}
 	reach := opts.ReachM
 	if reach == 0 {
 		reach = DefaultReachM
 	}
 	if !(reach > 0) || reach > MaxReachM {
-		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: -1, Reason: "reach must be a positive number of metres up to 5000 km"})
+		return nil, fail(-1, "reach must be a positive number of metres up to 5000 km")
 	}
-	zones, i, err := parseFeatures(fc.Features, opts)
+	zones, i, err := parseCollection(data, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load zones: %w", &FeatureError{File: name, Feature: i, Reason: err.Error()})
+		return nil, fail(i, err.Error())
 	}
 	return newIndex(zones, reach), nil
 }
 
-// parseFeatures parses and validates the features on every CPU. The
-// error is the first feature's, in file order, whichever worker met it.
-func parseFeatures(fs []feature, opts Options) ([]Zone, int, error) {
-	zones := make([]Zone, len(fs))
-	errs := make([]error, len(fs))
-	var firstBad atomic.Int64
-	firstBad.Store(int64(len(fs)))
-	var next atomic.Int64
-	const batch = 64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), (len(fs)+batch-1)/batch) {
-		wg.Go(func() {
-			for {
-				lo := int(next.Add(batch)) - batch
-				if lo >= len(fs) || int64(lo) > firstBad.Load() {
-					return
+// parseCollection reads the FeatureCollection one feature at a time and
+// parses the features on every CPU while it reads on: the file's features
+// are never all decoded at once, which would take several times the file's
+// size. Problems come in the order a reader would meet them: a syntax
+// error anywhere first, then the collection's own, then the first invalid
+// feature in file order (the error's int is its index; -1 for the file).
+func parseCollection(data []byte, opts Options) ([]Zone, int, error) {
+	p := startParsers(data, opts)
+	n, err := readCollection(data, p.add)
+	zones, bad, ferr := p.wait()
+	switch {
+	case err != nil:
+		return nil, -1, err
+	case n == 0:
+		return nil, -1, errors.New("no features: an empty zone list is refused, so that a truncated file cannot disable the gateway")
+	case ferr != nil:
+		return nil, bad, ferr
+	}
+	return zones, -1, nil
+}
+
+// readCollection walks the top-level object, handing every element of
+// "features" to add (its offset in data and its bytes) and skipping other
+// members (GeoJSON allows foreign ones). It returns the number of
+// features.
+func readCollection(data []byte, add func(off int64, raw []byte)) (int, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	syntax := func(err error) error { return errors.New(jsonReason(data, err)) }
+	at := func(format string, args ...any) error {
+		return fmt.Errorf("line %d: "+format, append([]any{lineAt(data, dec.InputOffset())}, args...)...)
+	}
+	if tok, err := dec.Token(); err != nil {
+		return 0, syntax(err)
+	} else if tok != json.Delim('{') {
+		return 0, at("the file is not a JSON object (want a GeoJSON FeatureCollection)")
+	}
+	var typ *string
+	n, features := 0, false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, syntax(err)
+		}
+		key, _ := tok.(string) // a key is always a string
+		if (key == "type" && typ != nil) || (key == "features" && features) {
+			return 0, at("%q appears twice in the FeatureCollection", key)
+		}
+		// Foreign members are allowed, but not one a reader could take for
+		// the features: its zones would be left out without a word.
+		if (strings.EqualFold(key, "type") && key != "type") || (strings.EqualFold(key, "features") && key != "features") {
+			return 0, at("member %q: GeoJSON names are case-sensitive (want %q)", key, strings.ToLower(key))
+		}
+		switch key {
+		case "type":
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return 0, syntax(err)
+			}
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				return 0, at("the FeatureCollection's type is not a string")
+			}
+			typ = &s
+		case "features":
+			features = true
+			if tok, err := dec.Token(); err != nil {
+				return 0, syntax(err)
+			} else if tok != json.Delim('[') {
+				return 0, at("features is not an array")
+			}
+			for dec.More() {
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					return 0, syntax(err)
 				}
-				for i := lo; i < min(lo+batch, len(fs)); i++ {
-					if zones[i], errs[i] = parseFeature(fs[i], opts); errs[i] != nil {
-						for {
-							cur := firstBad.Load()
-							if int64(i) >= cur || firstBad.CompareAndSwap(cur, int64(i)) {
-								break
-							}
-						}
-						return
-					}
+				end := dec.InputOffset()
+				add(end-int64(len(raw)), data[end-int64(len(raw)):end])
+				n++
+			}
+			if _, err := dec.Token(); err != nil { // ]
+				return 0, syntax(err)
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return 0, syntax(err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return 0, syntax(err)
+	}
+	// A second document after the first is refused: with two zone files
+	// run together, the zones of the second would be silently left out.
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return 0, fmt.Errorf("line %d: data after the FeatureCollection (two files run together?)", lineAt(data, int64(len(data)-len(rest))))
+	}
+	if typ == nil || *typ != "FeatureCollection" {
+		t := ""
+		if typ != nil {
+			t = *typ
+		}
+		return 0, fmt.Errorf("top-level type %q, want FeatureCollection", t)
+	}
+	return n, nil
+}
+
+// parsers parse batches of features on every CPU. The first invalid
+// feature in file order wins, whichever worker met it; batches after it
+// are skipped.
+type parsers struct {
+	data     []byte
+	opts     Options
+	todo     chan *featureBatch
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	done     []*featureBatch
+	firstBad atomic.Int64
+	cur      *featureBatch
+	next     int
+}
+
+// featureBatch is a run of consecutive features: their offsets in the
+// file and their bytes, then their zones or the first invalid one.
+type featureBatch struct {
+	first int
+	offs  []int64
+	raws  [][]byte
+	zones []Zone
+	bad   int // index in the file of the invalid feature, or -1
+	err   error
+}
+
+const featureBatchSize = 64
+
+func startParsers(data []byte, opts Options) *parsers {
+	workers := runtime.GOMAXPROCS(0)
+	p := &parsers{data: data, opts: opts, todo: make(chan *featureBatch, workers)}
+	p.firstBad.Store(math.MaxInt64)
+	for range workers {
+		p.wg.Go(p.work)
+	}
+	return p
+}
+
+// add queues a feature (called by the reader, in file order).
+func (p *parsers) add(off int64, raw []byte) {
+	if p.cur == nil {
+		p.cur = &featureBatch{first: p.next, bad: -1}
+	}
+	p.cur.offs = append(p.cur.offs, off)
+	p.cur.raws = append(p.cur.raws, raw)
+	p.next++
+	if len(p.cur.raws) == featureBatchSize {
+		p.todo <- p.cur
+		p.cur = nil
+	}
+}
+
+func (p *parsers) work() {
+	for b := range p.todo {
+		if int64(b.first) <= p.firstBad.Load() {
+			b.parse(p)
+		}
+		b.offs, b.raws = nil, nil
+		p.mu.Lock()
+		p.done = append(p.done, b)
+		p.mu.Unlock()
+	}
+}
+
+func (b *featureBatch) parse(p *parsers) {
+	b.zones = make([]Zone, len(b.raws))
+	for k, raw := range b.raws {
+		var err error
+		if b.zones[k], err = parseFeatureJSON(raw, p.opts); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				err = fmt.Errorf("line %d: %w", lineAt(p.data, b.offs[k]+te.Offset), err)
+			}
+			b.bad, b.err = b.first+k, err
+			for {
+				cur := p.firstBad.Load()
+				if int64(b.bad) >= cur || p.firstBad.CompareAndSwap(cur, int64(b.bad)) {
+					break
 				}
 			}
-		})
+			b.zones = b.zones[:k]
+			return
+		}
 	}
-	wg.Wait()
-	if i := int(firstBad.Load()); i < len(fs) {
-		return nil, i, errs[i]
+}
+
+// wait parses what is left, stops the workers and returns the zones in
+// file order, or the first invalid feature and its error.
+func (p *parsers) wait() ([]Zone, int, error) {
+	if p.cur != nil {
+		p.todo <- p.cur
+		p.cur = nil
+	}
+	close(p.todo)
+	p.wg.Wait()
+	slices.SortFunc(p.done, func(a, b *featureBatch) int { return a.first - b.first })
+	for _, b := range p.done {
+		if b.err != nil {
+			return nil, b.bad, b.err
+		}
+	}
+	zones := make([]Zone, 0, p.next)
+	for _, b := range p.done {
+		zones = append(zones, b.zones...)
 	}
 	return zones, -1, nil
 }
@@ -165,6 +325,15 @@ func jsonReason(data []byte, err error) string {
 // lineAt is the 1-based line of byte offset off in data.
 func lineAt(data []byte, off int64) int {
 	return 1 + bytes.Count(data[:max(0, min(off, int64(len(data))))], []byte("\n"))
+}
+
+// parseFeatureJSON decodes and parses one feature.
+func parseFeatureJSON(raw []byte, opts Options) (Zone, error) {
+	var f feature
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return Zone{}, err
+	}
+	return parseFeature(f, opts)
 }
 
 func parseFeature(f feature, opts Options) (Zone, error) {
@@ -447,7 +616,7 @@ func polygon(rings [][][]float64) (*shape, error) {
 		if err := loop.Validate(); err != nil {
 			return nil, fmt.Errorf("ring %d: %v", r, err)
 		}
-		if e, ok := selfIntersection(pts); ok {
+		if e, ok := selfIntersection(pts, loop); ok {
 			return nil, fmt.Errorf("ring %d crosses itself at edge %d", r, e)
 		}
 		loop.Normalize()
@@ -471,9 +640,23 @@ func polygon(rings [][][]float64) (*shape, error) {
 	return newShape(kindPolygon, chains, true, 0)
 }
 
-// selfIntersection reports the first edge of a ring that crosses a
-// non-adjacent edge. S2's Go port does not check this yet.
-func selfIntersection(pts []s2.Point) (int, bool) {
+// selfIntersection reports the first edge of a ring (edge i runs from
+// pts[i] to the next vertex) that crosses or touches an edge not next to
+// it. S2's Go port does not check this yet. Rings of more than
+// pairScanMax vertices are checked through an S2 index of their edges
+// (loop is the ring as an S2 loop): pair by pair, a ring of 50,000
+// vertices would take half a minute.
+func selfIntersection(pts []s2.Point, loop *s2.Loop) (int, bool) {
+	if len(pts) <= pairScanMax {
+		return selfIntersectionPairs(pts)
+	}
+	return selfIntersectionIndexed(pts, loop)
+}
+
+const pairScanMax = 64
+
+// selfIntersectionPairs tests every pair of edges.
+func selfIntersectionPairs(pts []s2.Point) (int, bool) {
 	n := len(pts)
 	for i := 0; i < n; i++ {
 		a, b := pts[i], pts[(i+1)%n]
@@ -483,6 +666,25 @@ func selfIntersection(pts []s2.Point) (int, bool) {
 				break // adjacent through the closing edge
 			}
 			if c.ChainCrossingSign(pts[(j+1)%n]) != s2.DoNotCross {
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// selfIntersectionIndexed asks an S2 crossing query, edge by edge, for the
+// edges that cross or touch it; the first edge with one that is not its
+// neighbour is the answer selfIntersectionPairs gives (crossing is
+// symmetric, so the lower edge of the first pair is met first).
+func selfIntersectionIndexed(pts []s2.Point, loop *s2.Loop) (int, bool) {
+	n := len(pts)
+	index := s2.NewShapeIndex()
+	index.Add(loop)
+	q := s2.NewCrossingEdgeQuery(index)
+	for i := range n {
+		for _, j := range q.Crossings(pts[i], pts[(i+1)%n], loop, s2.CrossingTypeAll) {
+			if j != i && j != (i+1)%n && j != (i+n-1)%n {
 				return i, true
 			}
 		}

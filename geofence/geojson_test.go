@@ -29,7 +29,12 @@ func TestParseRejectsBadFiles(t *testing.T) {
 	}{
 		{"not-collection", -1, `top-level type "Feature", want FeatureCollection`},
 		{"empty-features", -1, "no features: an empty zone list is refused, so that a truncated file cannot disable the gateway"},
-		{"features-not-array", -1, "line 3: json: cannot unmarshal object into Go struct field featureCollection.features of type []geofence.feature"},
+		{"features-not-array", -1, "line 3: features is not an array"},
+		{"features-wrong-case", -1, `line 7: member "Features": GeoJSON names are case-sensitive (want "features")`},
+		{"features-twice", -1, `line 7: "features" appears twice in the FeatureCollection`},
+		{"not-object", -1, "line 1: the file is not a JSON object (want a GeoJSON FeatureCollection)"},
+		{"collection-type-not-string", -1, "line 2: the FeatureCollection's type is not a string"},
+		{"properties-not-object", 1, "line 7: json: cannot unmarshal array into Go struct field feature.properties of type map[string]interface {}"},
 		{"not-feature", 1, `type "Polygon", want Feature`},
 		{"no-geometry", 0, "no geometry"},
 		{"corridor-no-width", 0, "a LineString zone (a corridor) needs a positive width_m"},

@@ -158,3 +158,57 @@ func TestProjectionBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfIntersectionIndexed: the indexed check finds the edge the pair
+// by pair one does, on random rings that often cross themselves, touch
+// themselves at a vertex, or do neither.
+func TestSelfIntersectionIndexed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	crossing := 0
+	for trial := range 600 {
+		n := 4 + rng.IntN(200)
+		pts := make([]s2.Point, 0, n)
+		for k := range n {
+			// A star-shaped ring: simple unless the radius jumps back and
+			// forth far enough in angle (then some rings cross).
+			ang := 2 * math.Pi * float64(k) / float64(n)
+			if trial%3 == 0 {
+				ang += rng.NormFloat64() * 4 / float64(n)
+			}
+			r := 0.01 * (0.5 + rng.Float64())
+			pts = append(pts, s2.PointFromLatLng(s2.LatLngFromDegrees(10+r*math.Sin(ang)*57, 20+r*math.Cos(ang)*57)))
+		}
+		if trial%5 == 1 {
+			pts[n/2] = pts[0] // the ring touches itself at a vertex
+		}
+		wantEdge, want := selfIntersectionPairs(pts)
+		gotEdge, got := selfIntersectionIndexed(pts, s2.LoopFromPoints(pts))
+		if got != want || gotEdge != wantEdge {
+			t.Fatalf("trial %d (%d vertices): indexed %v at edge %d, pair by pair %v at edge %d", trial, n, got, gotEdge, want, wantEdge)
+		}
+		if want {
+			crossing++
+		}
+	}
+	if crossing < 100 || crossing > 500 {
+		t.Errorf("%d of 600 rings cross themselves: the test needs both kinds", crossing)
+	}
+}
+
+// BenchmarkSelfIntersection: a simple ring of 20,000 vertices, checked
+// through the index (pair by pair it takes about a second).
+func BenchmarkSelfIntersection(b *testing.B) {
+	const n = 20000
+	pts := make([]s2.Point, n)
+	for k := range pts {
+		ang := 2 * math.Pi * float64(k) / n
+		pts[k] = s2.PointFromLatLng(s2.LatLngFromDegrees(4.8+0.2*math.Sin(ang), 31.5+0.2*math.Cos(ang)))
+	}
+	loop := s2.LoopFromPoints(pts)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, bad := selfIntersection(pts, loop); bad {
+			b.Fatal("a simple ring crosses itself")
+		}
+	}
+}

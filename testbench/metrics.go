@@ -117,13 +117,9 @@ func (r *Report) Metrics() Metrics {
 			QuotaDropped: r.Queue.Drops.Batches,
 			QuantumS:     secs(r.Quantum), PositionPeriodS: secs(r.PositionPeriod),
 		},
-		Invariants: InvariantCounts{
-			PositionLeaks: f.PositionLeaks, ForbiddenSignals: f.ForbiddenSignals, IdentifierLeaks: f.IdentifierLeaks,
-			TimingLeaks: f.TimingLeaks, LostRecords: f.LostRecords, BadPayloads: f.BadPayloads,
-			Duplicates: f.Duplicates, Received: f.Received, PositionsSeen: f.PositionsSeen,
-		},
-		Gaps:   []SpanMetrics{},
-		Faults: []FaultMetrics{},
+		Invariants: InvariantCounts(f),
+		Gaps:       []SpanMetrics{},
+		Faults:     []FaultMetrics{},
 	}
 	for _, c := range r.Cameras {
 		m.Cameras = append(m.Cameras, CameraMetrics{Name: c.Name, Class: c.Class, OnS: secs(c.On), OnInsideS: secs(c.OnInside),
