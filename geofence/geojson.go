@@ -262,12 +262,14 @@ func (p *parsers) work() {
 func (b *featureBatch) parse(p *parsers) {
 	b.zones = make([]Zone, len(b.raws))
 	for k, raw := range b.raws {
-		var err error
-		if b.zones[k], err = parseFeatureJSON(raw, p.opts); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				err = fmt.Errorf("line %d: %w", lineAt(p.data, b.offs[k]+te.Offset), err)
-			}
+		var f feature
+		err := json.Unmarshal(raw, &f)
+		if err != nil {
+			err = p.decodeError(b.offs[k], err)
+		} else {
+			b.zones[k], err = parseFeature(f, p.opts)
+		}
+		if err != nil {
 			b.bad, b.err = b.first+k, err
 			for {
 				cur := p.firstBad.Load()
@@ -279,6 +281,20 @@ func (b *featureBatch) parse(p *parsers) {
 			return
 		}
 	}
+}
+
+// decodeError gives a feature's decoding error the line it is on: its
+// offset counts from the feature's first byte, at off in the file.
+func (p *parsers) decodeError(off int64, err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Errorf("line %d: %w", lineAt(p.data, off+te.Offset), err)
+	case errors.As(err, &se): // the reader has scanned the feature: not expected
+		return fmt.Errorf("line %d: %w", lineAt(p.data, off+se.Offset), err)
+	}
+	return err
 }
 
 // wait parses what is left, stops the workers and returns the zones in
@@ -325,15 +341,6 @@ func jsonReason(data []byte, err error) string {
 // lineAt is the 1-based line of byte offset off in data.
 func lineAt(data []byte, off int64) int {
 	return 1 + bytes.Count(data[:max(0, min(off, int64(len(data))))], []byte("\n"))
-}
-
-// parseFeatureJSON decodes and parses one feature.
-func parseFeatureJSON(raw []byte, opts Options) (Zone, error) {
-	var f feature
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return Zone{}, err
-	}
-	return parseFeature(f, opts)
 }
 
 func parseFeature(f feature, opts Options) (Zone, error) {
