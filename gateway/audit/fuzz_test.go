@@ -60,3 +60,22 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseHead: no string makes ParseHead panic, and a head it accepts
+// is written back exactly as it was given: one spelling per head.
+func FuzzParseHead(f *testing.F) {
+	f.Add("1:" + strings.Repeat("0", 64))
+	f.Add("18446744073709551615:" + strings.Repeat("ab", 32))
+	f.Add("01:" + strings.Repeat("0", 64))
+	f.Add("+1:" + strings.Repeat("0", 64))
+	f.Add("1:" + strings.Repeat("A", 64))
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := audit.ParseHead(s)
+		if err != nil {
+			return
+		}
+		if h.Seq < 1 || h.String() != s {
+			t.Fatalf("ParseHead(%q) = %v, written back as %q", s, h, h.String())
+		}
+	})
+}

@@ -2,6 +2,7 @@ package bundle_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,6 +54,43 @@ func FuzzParse(f *testing.F) {
 		}
 		if !bytes.Equal(again, data) {
 			t.Fatalf("a verified bundle is not canonical:\n%q\n%q", data, again)
+		}
+	})
+}
+
+// FuzzParseKeys: no key file makes ParsePublicKey or ParsePrivateKey
+// panic, and a key either accepts is an ed25519 key that signs and
+// verifies: a public key as its PEM again, a private key with the public
+// half it claims.
+func FuzzParseKeys(f *testing.F) {
+	priv := testKey(7)
+	privPEM, err := bundle.MarshalPrivateKey(priv)
+	if err != nil {
+		f.Fatal(err)
+	}
+	pubPEM, err := bundle.MarshalPublicKey(priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(privPEM)
+	f.Add(pubPEM)
+	f.Add(append(append([]byte(nil), pubPEM...), pubPEM...))
+	f.Add([]byte("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if pub, err := bundle.ParsePublicKey(data); err == nil {
+			again, err := bundle.MarshalPublicKey(pub.Key)
+			if err != nil || len(pub.Key) != ed25519.PublicKeySize || pub.ID != bundle.KeyID(pub.Key) {
+				t.Fatalf("accepted public key %x (id %s) does not marshal again: %v", pub.Key, pub.ID, err)
+			}
+			if _, err := bundle.ParsePublicKey(again); err != nil {
+				t.Fatalf("a marshalled key is refused: %v", err)
+			}
+		}
+		if k, err := bundle.ParsePrivateKey(data); err == nil {
+			msg := []byte("quietzone")
+			if len(k) != ed25519.PrivateKeySize || !ed25519.Verify(k.Public().(ed25519.PublicKey), msg, ed25519.Sign(k, msg)) {
+				t.Fatal("an accepted private key does not sign")
+			}
 		}
 	})
 }
