@@ -51,6 +51,34 @@ const BenchZones = `{"type":"FeatureCollection","features":[
  {"type":"Feature","properties":{"id":"z1","name":"Test Base","buffer_m":200},
   "geometry":{"type":"Polygon","coordinates":[[[9.992,51.995],[10.008,51.995],[10.008,52.005],[9.992,52.005],[9.992,51.995]]]}}]}`
 
+// BenchRig is what both fix-to-command benchmarks drive: the reference
+// profile, its decoder, BenchZones, and the profile's three cameras on
+// fake power pins, each with a command and a status.
+func BenchRig(tb testing.TB) (*Profile, *can.Decoder, *geofence.Index, []camera.Spec) {
+	tb.Helper()
+	prof, err := LoadProfile("builtin:quietzone")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dec, err := prof.NewDecoder()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	zones, err := geofence.Parse("bench.geojson", []byte(BenchZones), geofence.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var specs []camera.Spec
+	for _, name := range []string{"front", "rear", "cabin"} {
+		class := camera.Exterior
+		if name == "cabin" {
+			class = camera.Cabin
+		}
+		specs = append(specs, camera.Spec{Name: name, Class: class, Power: cameratest.NewPin(name), Command: prof.Commands[name], HasStatus: true})
+	}
+	return prof, dec, zones, specs
+}
+
 // BenchFixes returns the frames of a vehicle that moves, every
 // BenchFixStep, between a point 10 m outside the zone's buffer (within
 // its look-ahead: suppressed) and one 60 m outside it (clear of the exit
@@ -98,31 +126,12 @@ const BenchFixStep = time.Second
 // ns/op includes the GNSS_Status frame before each fix and draining the
 // bus.
 func BenchmarkFixToCommand(b *testing.B) {
-	prof, err := LoadProfile("builtin:quietzone")
-	if err != nil {
-		b.Fatal(err)
-	}
-	dec, err := prof.NewDecoder()
-	if err != nil {
-		b.Fatal(err)
-	}
-	zones, err := geofence.Parse("bench.geojson", []byte(BenchZones), geofence.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	prof, dec, zones, specs := BenchRig(b)
 	clock := &settableClock{t: time.Unix(1780000000, 0)}
 	bus := can.NewBus(clock.Now)
 	gwPort, ecu := bus.Open(), bus.Open()
 	defer gwPort.Close()
 	defer ecu.Close()
-	var specs []camera.Spec
-	for _, name := range []string{"front", "rear", "cabin"} {
-		class := camera.Exterior
-		if name == "cabin" {
-			class = camera.Cabin
-		}
-		specs = append(specs, camera.Spec{Name: name, Class: class, Power: cameratest.NewPin(name), Command: prof.Commands[name], HasStatus: true})
-	}
 	cams, err := camera.NewController(specs, gwPort, camera.Options{Codes: prof.Codes})
 	if err != nil {
 		b.Fatal(err)

@@ -7,11 +7,9 @@ import (
 	"time"
 
 	"quietzone/camera"
-	"quietzone/camera/cameratest"
 	"quietzone/can"
 	"quietzone/gateway"
 	"quietzone/gateway/gatewaytest"
-	"quietzone/geofence"
 )
 
 // stampWriter notes when the gateway writes a command frame.
@@ -34,30 +32,11 @@ func (s *stampWriter) WriteFrame(f *can.Frame) error {
 // bus, the source reader and the goroutine hand-offs. Every fix changes
 // the decision (gateway.BenchFixes).
 func BenchmarkFixToCommandLoop(b *testing.B) {
-	prof, err := gateway.LoadProfile("builtin:quietzone")
-	if err != nil {
-		b.Fatal(err)
-	}
-	dec, err := prof.NewDecoder()
-	if err != nil {
-		b.Fatal(err)
-	}
-	zones, err := geofence.Parse("bench.geojson", []byte(gateway.BenchZones), geofence.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	prof, dec, zones, specs := gateway.BenchRig(b)
 	clock := gatewaytest.NewClock(time.Unix(1780000000, 0))
 	bus := can.NewBus(clock.Now)
 	gwPort, ecu := bus.Open(), bus.Open()
 	defer ecu.Close()
-	var specs []camera.Spec
-	for _, name := range []string{"front", "rear", "cabin"} {
-		class := camera.Exterior
-		if name == "cabin" {
-			class = camera.Cabin
-		}
-		specs = append(specs, camera.Spec{Name: name, Class: class, Power: cameratest.NewPin(name), Command: prof.Commands[name], HasStatus: true})
-	}
 	base := time.Now()
 	stamp := &stampWriter{w: gwPort, base: base}
 	cams, err := camera.NewController(specs, stamp, camera.Options{Codes: prof.Codes, Resend: time.Hour})

@@ -352,7 +352,11 @@ func clampDist(x float64) float64 {
 // look-ahead. It never allocates. A fix that is not a position, or whose
 // accuracy, exit margin or withhold distance is negative or NaN, is
 // answered as inside a zone: suppress everything.
-func (ix *Index) Assess(f *Fix, k *Kinematics) Assessment {
+func (ix *Index) Assess(f *Fix, k *Kinematics) Assessment { return ix.assess(f, k, false) }
+
+// assess answers Assess from the table, or, with scanAll, by visiting
+// every part (AssessScan, the benchmarks' baseline).
+func (ix *Index) assess(f *Fix, k *Kinematics, scanAll bool) Assessment {
 	a := Assessment{
 		Result:        Result{Zone: -1, DistanceM: inf, MarginM: inf},
 		AheadZone:     -1,
@@ -363,7 +367,11 @@ func (ix *Index) Assess(f *Fix, k *Kinematics) Assessment {
 	if !ix.newProbe(&q, f, k, &a) {
 		return a
 	}
-	ix.search(&q, k, &a)
+	if scanAll {
+		ix.scan(&q, &a)
+	} else {
+		ix.search(&q, k, &a)
+	}
 	return a
 }
 

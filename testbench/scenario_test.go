@@ -457,15 +457,22 @@ func FuzzParseGPX(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(pts) < 2 {
-			t.Fatalf("accepted %d points", len(pts))
-		}
-		for _, p := range pts {
-			if _, err := checkPoint(p.Lat, p.Lon); err != nil {
-				t.Fatalf("accepted %v", err)
-			}
-		}
+		checkRoute(t, pts)
 	})
+}
+
+// checkRoute fails t unless an accepted route has two points or more,
+// every one a position.
+func checkRoute(t *testing.T, pts []Waypoint) {
+	t.Helper()
+	if len(pts) < 2 {
+		t.Fatalf("accepted %d points", len(pts))
+	}
+	for _, p := range pts {
+		if _, err := checkPoint(p.Lat, p.Lon); err != nil {
+			t.Fatalf("accepted %v", err)
+		}
+	}
 }
 
 // BenchmarkScenario drives the highway scenario (130 km/h, 1 Hz GNSS, a
@@ -523,14 +530,7 @@ func FuzzParseGeoJSONRoute(f *testing.F) {
 			}
 			return
 		}
-		if len(pts) < 2 {
-			t.Fatalf("accepted %d points", len(pts))
-		}
-		for _, p := range pts {
-			if _, err := checkPoint(p.Lat, p.Lon); err != nil {
-				t.Fatalf("accepted %v", err)
-			}
-		}
+		checkRoute(t, pts)
 	})
 }
 
