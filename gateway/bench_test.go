@@ -19,6 +19,7 @@ func (nopCameras) Tick(time.Time) error                { return nil }
 type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time                 { return c.t }
+func (c fixedClock) Monotonic() time.Duration       { return time.Duration(c.t.UnixNano()) }
 func (c fixedClock) NewTicker(time.Duration) Ticker { panic("not in a benchmark") }
 
 // benchGateway is a gateway of the built-in profile, not running: the

@@ -253,6 +253,9 @@ func (g *Gateway) restore(now time.Time) {
 	}
 	g.restoreTrust(now, s, lost)
 	g.e.held = s.Held
+	if s.Held {
+		g.z.heldSince = s.HeldSince
+	}
 	g.z.needClear = max(g.d.ClearFixes, min(s.NeedClear, maxNeedClear))
 	if s.Manual {
 		g.manual, g.state = true, Manual
@@ -272,12 +275,15 @@ func (g *Gateway) startEnforcement(ctx context.Context, eg *errgroup.Group) {
 }
 
 // noteState follows the zone hold through a state change.
-func (g *Gateway) noteState(s State) {
+func (g *Gateway) noteState(now time.Time, s State) {
 	switch s {
 	case Near, Inside:
+		if !g.e.held {
+			g.z.heldSince = g.steadyNow(now)
+		}
 		g.e.held = true
 	case Clear:
-		g.e.held = false
+		g.e.held, g.z.heldSince = false, time.Time{}
 	}
 }
 

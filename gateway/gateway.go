@@ -192,9 +192,13 @@ type expiry struct {
 
 type fix struct {
 	lat, lon float64
-	acc      float64 // accuracyMargin when accepted
-	t        time.Time
-	valid    bool
+	acc      float64 // accuracyMargin when taken: 2σ, as the receiver reported it
+	// margin is how far the truth may be from an accepted fix, which the
+	// zone decisions take: acc, the trust debt and what a spoofer could
+	// hide within the consistency checks (trust.go).
+	margin float64
+	t      time.Time
+	valid  bool
 }
 
 // Stats are the gateway's counters. They carry no positions.
@@ -271,7 +275,6 @@ type Gateway struct {
 
 	fix        fix
 	lastFixAt  time.Time // when the last fix was received, good or not
-	lastPos    fix       // last position received, good or not, for the plausibility check
 	state      State
 	since      time.Time
 	clearCount int
@@ -494,7 +497,8 @@ func (g *Gateway) loop(ctx context.Context, frames <-chan can.Frame) {
 			g.onFrame(&f)
 			g.processed.Add(1)
 		case t := <-ticker.C():
-			g.onTick(t) // the tick's own time: a manual clock may already be further on
+			g.watchClock(g.clock.Now()) // read together with the monotonic clock
+			g.onTick(t)                 // the tick's own time: a manual clock may already be further on
 			g.ticks.Add(1)
 		case ix := <-g.z.replace:
 			g.onZones(g.clock.Now(), ix)
@@ -513,13 +517,14 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		return // counted by the decoder
 	}
 	now := g.clock.Now()
+	g.watchClock(now)
 	for _, v := range g.vals[:n] {
 		g.latest[v.Role] = v
 		r := g.roles[v.Role]
 		switch r.kind {
 		case kindLat, kindLon:
 			if g.steppedBack(v.Time) {
-				g.clockStep(now, v.Time, "a coordinate stamped before the last fix")
+				g.stepBackTo(now, v.Time, "a coordinate stamped before the last fix")
 			}
 		case kindSpeed:
 			g.onWheelSpeed(v.Phys, v.Time)

@@ -43,6 +43,7 @@ func (l *BenchLatencies) ReportAs(b *testing.B, prefix string) {
 type settableClock struct{ t time.Time }
 
 func (c *settableClock) Now() time.Time                 { return c.t }
+func (c *settableClock) Monotonic() time.Duration       { return time.Duration(c.t.UnixNano()) }
 func (c *settableClock) NewTicker(time.Duration) Ticker { panic("not in a benchmark") }
 
 // BenchZones is the test square of about 1.1 km around (52.0, 10.0) with a

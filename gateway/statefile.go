@@ -33,6 +33,10 @@ type Saved struct {
 	// Held: a zone held the vehicle since it was last clear; a parked
 	// vehicle's clear fixes do not count until it moves.
 	Held bool
+	// HeldSince is when (on the steady clock) a zone began to hold the
+	// vehicle: zones in force then stay in force while it holds
+	// (zones.go). Zero while held: every zone counts.
+	HeldSince time.Time
 	// Distrusted: GNSS was distrusted (trust.go) when saved.
 	Distrusted bool
 	// Anchor is the last trusted fix; zero (At zero) when none is known
@@ -59,7 +63,7 @@ func (s Saved) same(o Saved) bool {
 			return false
 		}
 	}
-	return s.State == o.State && s.Manual == o.Manual && s.NeedClear == o.NeedClear && s.Held == o.Held &&
+	return s.State == o.State && s.Manual == o.Manual && s.NeedClear == o.NeedClear && s.Held == o.Held && s.HeldSince.Equal(o.HeldSince) &&
 		s.Distrusted == o.Distrusted && s.DebtM == o.DebtM
 }
 
@@ -150,7 +154,11 @@ type stateDoc struct {
 	Distrusted bool    `json:"distrusted,omitempty"`
 	DebtM      float64 `json:"debt_m,omitempty"`
 	Anchor     string  `json:"anchor,omitempty"`
-	CRC        string  `json:"crc32c"`
+	// Since when a zone held the vehicle, on the steady clock: sealed
+	// like the anchor (when the vehicle came near a zone stays in it);
+	// without a key it is not kept, and every zone counts while held.
+	HeldSince string `json:"held_since,omitempty"`
+	CRC       string `json:"crc32c"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -194,6 +202,14 @@ func (f *StateFile) Load() (Saved, error) {
 		return Saved{}, fmt.Errorf("load suppression state %s: debt_m %v out of range", f.path, d.DebtM)
 	}
 	s := Saved{State: st, Manual: d.Manual, NeedClear: d.NeedClear, Held: d.Held, Distrusted: d.Distrusted, DebtM: d.DebtM}
+	if d.HeldSince != "" {
+		if !d.Held {
+			return Saved{}, fmt.Errorf("load suppression state %s: held_since, and not held", f.path)
+		}
+		if s.HeldSince, err = f.openTime(d.HeldSince); err != nil {
+			return Saved{}, fmt.Errorf("load suppression state %s: held_since: %w", f.path, err)
+		}
+	}
 	if d.Anchor != "" {
 		if s.Anchor, err = f.openAnchor(d.Anchor); err != nil {
 			return Saved{}, fmt.Errorf("load suppression state %s: anchor: %w", f.path, err)
@@ -215,6 +231,44 @@ func (f *StateFile) sealAnchor(a Anchor) (string, error) {
 		return "", err
 	}
 	return base64.StdEncoding.EncodeToString(out), nil
+}
+
+// heldSinceAAD binds a sealed held_since to its field.
+const heldSinceAAD = stateFormat + " held_since"
+
+// sealTime seals the time t (check || sealed, in base64).
+func (f *StateFile) sealTime(t time.Time) (string, error) {
+	var plain [8]byte
+	binary.BigEndian.PutUint64(plain[:], uint64(t.UnixNano()))
+	check := f.sealer.Check()
+	out, err := f.sealer.Seal(check[:], plain[:], []byte(heldSinceAAD))
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(out), nil
+}
+
+// openTime opens what sealTime wrote.
+func (f *StateFile) openTime(s string) (time.Time, error) {
+	if f.sealer == nil {
+		return time.Time{}, errNoKey
+	}
+	sealed, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	check := f.sealer.Check()
+	if len(sealed) < len(check) || !bytes.Equal(sealed[:len(check)], check[:]) {
+		return time.Time{}, fmt.Errorf("%w: sealed with another key", atrest.ErrOpen)
+	}
+	plain, err := f.sealer.Open(nil, sealed[len(check):], []byte(heldSinceAAD))
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(plain) != 8 {
+		return time.Time{}, fmt.Errorf("%d bytes, want 8", len(plain))
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(plain))).UTC(), nil
 }
 
 // openAnchor opens what sealAnchor wrote, and checks it is a fix.
@@ -268,6 +322,13 @@ func (f *StateFile) Save(s Saved) error {
 			return fmt.Errorf("save suppression state: %w", err)
 		}
 		d.Anchor = a
+	}
+	if f.sealer != nil && s.Held && !s.HeldSince.IsZero() {
+		h, err := f.sealTime(s.HeldSince)
+		if err != nil {
+			return fmt.Errorf("save suppression state: %w", err)
+		}
+		d.HeldSince = h
 	}
 	sum, err := d.checksum()
 	if err != nil {
@@ -325,7 +386,10 @@ func writeAtomic(path string, data []byte) (err error) {
 func (g *Gateway) saveable() Saved {
 	s := Saved{State: g.state, Manual: g.manual, NeedClear: g.z.needClear, Held: g.e.held,
 		Distrusted: g.tr.distrusted, DebtM: g.tr.debtM}
-	if a := g.tr.anchor; !a.t.IsZero() && !g.tr.provisional {
+	if g.e.held {
+		s.HeldSince = g.z.heldSince
+	}
+	if a, ok := g.tr.anchor(); ok && !g.tr.provisional {
 		s.Anchor = Anchor{Lat: a.lat, Lon: a.lon, AccM: a.acc, At: a.t}
 	}
 	return s

@@ -56,13 +56,13 @@ func BenchmarkPersistTrustedFix(b *testing.B) {
 	g.e.save = make(chan Saved, 1)
 	g.z.needClear = 3
 	t := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
-	g.tr.anchor = fix{lat: 52, lon: 10, acc: 4, t: t, valid: true}
+	g.tr.reset(ref{lat: 52, lon: 10, acc: 4, t: t})
 	g.persist()
 	<-g.e.save
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		g.tr.anchor.t = t.Add(time.Duration(i) * 100 * time.Millisecond)
-		g.tr.anchor.lat += 1e-6
+		g.tr.refs[0].t = t.Add(time.Duration(i) * 100 * time.Millisecond)
+		g.tr.refs[0].lat += 1e-6
 		g.persist()
 	}
 	if len(g.e.save) != 0 {
