@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,9 @@ type CameraConfig struct {
 	// besides the profile's camera.NAME.trigger signal.
 	TriggerLine      string `yaml:"trigger_line"`
 	TriggerActiveLow bool   `yaml:"trigger_active_low"`
+	// Interfaces are the CAN interfaces (of vehicle.interfaces) the
+	// camera is on: its command message goes to each. Default: all.
+	Interfaces []string `yaml:"interfaces"`
 }
 
 // EnforcementConfig configures the closed loop, the privacy switch, the
@@ -420,6 +424,15 @@ func (c *Config) checkCameras(doc *YAMLDoc) error {
 		if err := useLine([]any{"cameras", i, "trigger_line"}, cam.TriggerLine, "trigger of camera "+cam.Name); err != nil {
 			return err
 		}
+		for j, iface := range cam.Interfaces {
+			path := []any{"cameras", i, "interfaces", j}
+			if !slices.Contains(c.Vehicle.Interfaces, iface) {
+				return doc.Errorf(path, "camera %s: interface %s is not among vehicle.interfaces", cam.Name, iface)
+			}
+			if slices.Contains(cam.Interfaces[:j], iface) {
+				return doc.Errorf(path, "camera %s: interface %s named twice", cam.Name, iface)
+			}
+		}
 	}
 	e := &c.Enforcement
 	for _, d := range []struct {
@@ -523,9 +536,17 @@ func Load(path string) (*Setup, error) {
 		return nil, err
 	}
 	for i, cc := range cfg.Cameras {
-		_, hasCmd := prof.Commands[cc.Name]
+		cmd, hasCmd := prof.Commands[cc.Name]
 		if !hasCmd && cc.PowerLine == "" {
 			return nil, doc.Errorf([]any{"cameras", i}, "camera %s: the profile has no command for it and it has no power_line: it could not be suppressed", cc.Name)
+		}
+		if !hasCmd && len(cc.Interfaces) > 0 {
+			return nil, doc.Errorf([]any{"cameras", i, "interfaces"}, "camera %s: interfaces are where its command goes, and the profile has no command for it", cc.Name)
+		}
+		if hasCmd && cc.PurgeOnEntry {
+			if err := camera.CheckCommand(cmd, prof.Codes, true); err != nil {
+				return nil, doc.Errorf([]any{"cameras", i, "purge_on_entry"}, "camera %s: %v", cc.Name, err)
+			}
 		}
 		if cc.Enabled && !pol.CabinCameras {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s is enabled, but the policy does not allow cabin cameras (cameras: {cabin: true}): it stays off", path, doc.Line("cameras", i, "enabled"), cc.Name))
@@ -536,6 +557,9 @@ func Load(path string) (*Setup, error) {
 		if prof.Signal(cameraRolePrefix+cc.Name+".status") == nil {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s has no status signal: obedience cannot be verified", path, doc.Line("cameras", i), cc.Name))
 		}
+	}
+	for _, name := range prof.Unlisted(cfg.Cameras) {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: camera %s has a command in the profile but is not among cameras: every command frame tells it deny", path, name))
 	}
 	if cfg.StateFilePath() == "" {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: no enforcement.state_file and no uplink.state_dir: suppression and the privacy switch are not kept across restarts", path))
