@@ -110,11 +110,18 @@ type EnforcementConfig struct {
 
 // UplinkConfig says where telemetry goes.
 type UplinkConfig struct {
-	Broker       string `yaml:"broker"`
-	CAFile       string `yaml:"ca_file"`
-	CertFile     string `yaml:"cert_file"`
-	KeyFile      string `yaml:"key_file"`
-	FleetKeyFile string `yaml:"fleet_key_file"`
+	// Broker is ssl://HOST:PORT (or tls://, mqtts://, tcps://). A plain
+	// tcp:// (or mqtt://) broker needs InsecurePlaintext, and is refused
+	// anyway unless its host is a literal loopback address.
+	Broker string `yaml:"broker"`
+	// InsecurePlaintext lets the uplink talk to a tcp:// broker on this
+	// machine (127.0.0.1, ::1) without TLS: a local broker that bridges
+	// over TLS, or a test bench. Never to another host.
+	InsecurePlaintext bool   `yaml:"insecure_plaintext"`
+	CAFile            string `yaml:"ca_file"`
+	CertFile          string `yaml:"cert_file"`
+	KeyFile           string `yaml:"key_file"`
+	FleetKeyFile      string `yaml:"fleet_key_file"`
 	// DrainTimeout bounds the wait for the queue to empty at shutdown.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// StateDir holds the durable queue; required with a broker.
@@ -352,10 +359,43 @@ func (c *Config) check(doc *YAMLDoc) error {
 	if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
 		return doc.Errorf([]any{"uplink"}, "uplink: cert_file and key_file go together")
 	}
+	if err := c.checkBroker(doc); err != nil {
+		return err
+	}
 	if err := c.checkFleet(doc); err != nil {
 		return err
 	}
 	return c.checkQueue(doc)
+}
+
+// checkBroker refuses a broker the uplink would reach without TLS unless
+// the configuration says so in as many words, and then only on this
+// machine; and TLS files that a plain broker would silently not use.
+func (c *Config) checkBroker(doc *YAMLDoc) error {
+	u := c.Uplink
+	at := []any{"uplink", "broker"}
+	if u.Broker == "" {
+		if u.InsecurePlaintext {
+			return doc.Errorf([]any{"uplink", "insecure_plaintext"}, "uplink.insecure_plaintext without a broker")
+		}
+		return nil
+	}
+	plain, host, err := uplink.BrokerPlain(u.Broker)
+	switch {
+	case err != nil:
+		return doc.Errorf(at, "uplink.%v", err)
+	case !plain && u.InsecurePlaintext:
+		return doc.Errorf([]any{"uplink", "insecure_plaintext"}, "uplink.insecure_plaintext is for a tcp:// broker; %s uses TLS", u.Broker)
+	case !plain:
+		return nil
+	case u.CAFile != "" || u.CertFile != "" || u.KeyFile != "":
+		return doc.Errorf(at, "uplink.broker %s is plain TCP: ca_file, cert_file and key_file would not be used; for TLS write ssl://HOST:PORT", u.Broker)
+	case !u.InsecurePlaintext:
+		return doc.Errorf(at, "uplink.broker %s sends everything in the clear: write ssl://HOST:PORT, or, for a broker on this machine only, insecure_plaintext: true", u.Broker)
+	case !uplink.LoopbackLiteral(host):
+		return doc.Errorf(at, "uplink.broker %s: insecure_plaintext is only for a broker on this machine, at a literal loopback address (127.0.0.1, ::1), not %s", u.Broker, host)
+	}
+	return nil
 }
 
 // LoadZonesPolicy reads the zone file and the policy the config names.

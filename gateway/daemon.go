@@ -267,9 +267,10 @@ func newUplinkStack(s *Setup, q uplink.Queue, log *slog.Logger) (*pipe, error) {
 	var pub *uplink.Publisher
 	if cfg.Uplink.Broker != "" {
 		pub, err = uplink.NewPublisher(uplink.MQTTConfig{
-			Broker:    cfg.Uplink.Broker,
-			Pseudonym: pseudonym,
-			TLS:       s.TLS,
+			Broker:            cfg.Uplink.Broker,
+			InsecurePlaintext: cfg.Uplink.InsecurePlaintext,
+			Pseudonym:         pseudonym,
+			TLS:               s.TLS,
 		}, q, log)
 		if err != nil {
 			return fail(err)
