@@ -102,6 +102,20 @@ func (c *Clock) Set(t time.Time) int {
 	}
 }
 
+// Step steps the clock by d at once, as a wall clock set by NTP or from
+// GNSS time is stepped: Now moves by d, and so does every ticker's
+// schedule, without the ticks in between (a time.Ticker runs on the
+// monotonic clock: its next tick comes a period after the last one,
+// stamped with the stepped time). d may be negative.
+func (c *Clock) Step(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for _, t := range c.tickers {
+		t.next = t.next.Add(d)
+	}
+}
+
 type ticker struct {
 	c      chan time.Time
 	stop   chan struct{}
