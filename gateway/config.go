@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,9 @@ type CameraConfig struct {
 	// besides the profile's camera.NAME.trigger signal.
 	TriggerLine      string `yaml:"trigger_line"`
 	TriggerActiveLow bool   `yaml:"trigger_active_low"`
+	// Interfaces are the CAN interfaces (of vehicle.interfaces) the
+	// camera is on: its command message goes to each. Default: all.
+	Interfaces []string `yaml:"interfaces"`
 }
 
 // EnforcementConfig configures the closed loop, the privacy switch, the
@@ -106,11 +110,18 @@ type EnforcementConfig struct {
 
 // UplinkConfig says where telemetry goes.
 type UplinkConfig struct {
-	Broker       string `yaml:"broker"`
-	CAFile       string `yaml:"ca_file"`
-	CertFile     string `yaml:"cert_file"`
-	KeyFile      string `yaml:"key_file"`
-	FleetKeyFile string `yaml:"fleet_key_file"`
+	// Broker is ssl://HOST:PORT (or tls://, mqtts://, tcps://). A plain
+	// tcp:// (or mqtt://) broker needs InsecurePlaintext, and is refused
+	// anyway unless its host is a literal loopback address.
+	Broker string `yaml:"broker"`
+	// InsecurePlaintext lets the uplink talk to a tcp:// broker on this
+	// machine (127.0.0.1, ::1) without TLS: a local broker that bridges
+	// over TLS, or a test bench. Never to another host.
+	InsecurePlaintext bool   `yaml:"insecure_plaintext"`
+	CAFile            string `yaml:"ca_file"`
+	CertFile          string `yaml:"cert_file"`
+	KeyFile           string `yaml:"key_file"`
+	FleetKeyFile      string `yaml:"fleet_key_file"`
 	// DrainTimeout bounds the wait for the queue to empty at shutdown.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// StateDir holds the durable queue; required with a broker.
@@ -348,10 +359,43 @@ func (c *Config) check(doc *YAMLDoc) error {
 	if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
 		return doc.Errorf([]any{"uplink"}, "uplink: cert_file and key_file go together")
 	}
+	if err := c.checkBroker(doc); err != nil {
+		return err
+	}
 	if err := c.checkFleet(doc); err != nil {
 		return err
 	}
 	return c.checkQueue(doc)
+}
+
+// checkBroker refuses a broker the uplink would reach without TLS unless
+// the configuration says so in as many words, and then only on this
+// machine; and TLS files that a plain broker would silently not use.
+func (c *Config) checkBroker(doc *YAMLDoc) error {
+	u := c.Uplink
+	at := []any{"uplink", "broker"}
+	if u.Broker == "" {
+		if u.InsecurePlaintext {
+			return doc.Errorf([]any{"uplink", "insecure_plaintext"}, "uplink.insecure_plaintext without a broker")
+		}
+		return nil
+	}
+	plain, host, err := uplink.BrokerPlain(u.Broker)
+	switch {
+	case err != nil:
+		return doc.Errorf(at, "uplink.%v", err)
+	case !plain && u.InsecurePlaintext:
+		return doc.Errorf([]any{"uplink", "insecure_plaintext"}, "uplink.insecure_plaintext is for a tcp:// broker; %s uses TLS", u.Broker)
+	case !plain:
+		return nil
+	case u.CAFile != "" || u.CertFile != "" || u.KeyFile != "":
+		return doc.Errorf(at, "uplink.broker %s is plain TCP: ca_file, cert_file and key_file would not be used; for TLS write ssl://HOST:PORT", u.Broker)
+	case !u.InsecurePlaintext:
+		return doc.Errorf(at, "uplink.broker %s sends everything in the clear: write ssl://HOST:PORT, or, for a broker on this machine only, insecure_plaintext: true", u.Broker)
+	case !uplink.LoopbackLiteral(host):
+		return doc.Errorf(at, "uplink.broker %s: insecure_plaintext is only for a broker on this machine, at a literal loopback address (127.0.0.1, ::1), not %s", u.Broker, host)
+	}
+	return nil
 }
 
 // LoadZonesPolicy reads the zone file and the policy the config names.
@@ -419,6 +463,15 @@ func (c *Config) checkCameras(doc *YAMLDoc) error {
 		}
 		if err := useLine([]any{"cameras", i, "trigger_line"}, cam.TriggerLine, "trigger of camera "+cam.Name); err != nil {
 			return err
+		}
+		for j, iface := range cam.Interfaces {
+			path := []any{"cameras", i, "interfaces", j}
+			if !slices.Contains(c.Vehicle.Interfaces, iface) {
+				return doc.Errorf(path, "camera %s: interface %s is not among vehicle.interfaces", cam.Name, iface)
+			}
+			if slices.Contains(cam.Interfaces[:j], iface) {
+				return doc.Errorf(path, "camera %s: interface %s named twice", cam.Name, iface)
+			}
 		}
 	}
 	e := &c.Enforcement
@@ -523,9 +576,17 @@ func Load(path string) (*Setup, error) {
 		return nil, err
 	}
 	for i, cc := range cfg.Cameras {
-		_, hasCmd := prof.Commands[cc.Name]
+		cmd, hasCmd := prof.Commands[cc.Name]
 		if !hasCmd && cc.PowerLine == "" {
 			return nil, doc.Errorf([]any{"cameras", i}, "camera %s: the profile has no command for it and it has no power_line: it could not be suppressed", cc.Name)
+		}
+		if !hasCmd && len(cc.Interfaces) > 0 {
+			return nil, doc.Errorf([]any{"cameras", i, "interfaces"}, "camera %s: interfaces are where its command goes, and the profile has no command for it", cc.Name)
+		}
+		if hasCmd && cc.PurgeOnEntry {
+			if err := camera.CheckCommand(cmd, prof.Codes, true); err != nil {
+				return nil, doc.Errorf([]any{"cameras", i, "purge_on_entry"}, "camera %s: %v", cc.Name, err)
+			}
 		}
 		if cc.Enabled && !pol.CabinCameras {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s is enabled, but the policy does not allow cabin cameras (cameras: {cabin: true}): it stays off", path, doc.Line("cameras", i, "enabled"), cc.Name))
@@ -536,6 +597,9 @@ func Load(path string) (*Setup, error) {
 		if prof.Signal(cameraRolePrefix+cc.Name+".status") == nil {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s has no status signal: obedience cannot be verified", path, doc.Line("cameras", i), cc.Name))
 		}
+	}
+	for _, name := range prof.Unlisted(cfg.Cameras) {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: camera %s has a command in the profile but is not among cameras: every command frame tells it deny", path, name))
 	}
 	if cfg.StateFilePath() == "" {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: no enforcement.state_file and no uplink.state_dir: suppression and the privacy switch are not kept across restarts", path))

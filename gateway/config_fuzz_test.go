@@ -9,6 +9,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"quietzone/camera"
+	"quietzone/camera/cameratest"
 	"quietzone/gateway"
 	"quietzone/uplink"
 )
@@ -117,6 +119,8 @@ func FuzzLoadProfile(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte("dbc: vehicle.dbc\nsignals:\n  vehicle.speed: {signal: NoSuch, unit: mph, max_age: -1s}\n"))
 	f.Add([]byte("dbc: vehicle.dbc\ncommands:\n  front: {message: NoSuch, signal: x, allow: 1, deny: 1}\n"))
+	f.Add([]byte("dbc: vehicle.dbc\ncommands:\n  camera.front: CAM_Command.CAM_FrontCmd\n  camera.: CAM_Command.CAM_RearCmd\ncommand_fixed:\n  CAM_Command.CAM_CabinCmd: -1\n  CAM_Command.CAM_CmdCounter: 15\n"))
+	f.Add([]byte("dbc: vehicle.dbc\ncommands:\n  front: CAM_Command.CAM_FrontCmd\n  camera.front: CAM_Command.CAM_RearCmd\ncommand_fixed: {GNSS_Status.GNSS_FixType: 1}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var named struct {
 			DBC any `yaml:"dbc"`
@@ -140,6 +144,11 @@ func FuzzLoadProfile(f *testing.F) {
 		}
 		if p.DB == nil {
 			t.Fatal("accepted a profile without its DBC")
+		}
+		// What the profile check accepts, the controller can send whole
+		// (every camera unlisted: every command signal told deny).
+		if _, err := camera.NewController(nil, []camera.FrameWriter{&cameratest.Frames{}}, p.CameraOptions(nil, camera.Options{})); err != nil {
+			t.Fatalf("accepted a command layout the controller refuses: %v", err)
 		}
 	})
 }

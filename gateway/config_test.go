@@ -97,7 +97,7 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"policy trip end too far", map[string]string{"policy.yaml": "near_zones:\n  trip_end_m: 1e9\n"}, "policy.yaml:2: near_zones.trip_end_m: must be 0 to 50000 metres"},
 		{"policy unknown near_zones key", map[string]string{"policy.yaml": "near_zones:\n  jiter_m: 3\n"}, "policy.yaml:2: field jiter_m not found"},
 		{"zone file", map[string]string{"zones.geojson": `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[10,52]}}]}`}, "zones.geojson: feature 0: a Point zone needs a positive radius_m"},
-		{"broker without a state dir", map[string]string{"quietzone.yaml": withUplink("  broker: tcp://127.0.0.1:1883\n")}, "quietzone.yaml:8: uplink.state_dir is required with a broker"},
+		{"broker without a state dir", map[string]string{"quietzone.yaml": withUplink("  broker: tcp://127.0.0.1:1883\n  insecure_plaintext: true\n")}, "quietzone.yaml:8: uplink.state_dir is required with a broker"},
 		{"negative quota", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    quota_mb: -1\n")}, "quietzone.yaml:11: uplink.queue.quota_mb: -1, want"},
 		{"tiny quota", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    fsync: batch\n    quota_mb: 0.01\n")}, "quietzone.yaml:12: uplink.queue.quota_mb"},
 		{"bad fsync", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    fsync: sometimes\n")}, "quietzone.yaml:11: uplink.queue.fsync: \"sometimes\": want batch, or a duration"},

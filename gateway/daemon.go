@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"periph.io/x/conn/v3/gpio"
@@ -112,9 +113,13 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
 	ec := cfg.Enforcement
-	cams, err := camera.NewController(specs, d.buses[0], camera.Options{
-		Codes: s.Profile.Codes, Grace: ec.Grace, StatusTimeout: ec.StatusTimeout, Resend: ec.Resend,
-	})
+	writers := make([]camera.FrameWriter, len(d.buses))
+	for i, b := range d.buses {
+		writers[i] = b
+	}
+	cams, err := camera.NewController(specs, writers, s.Profile.CameraOptions(specs, camera.Options{
+		Grace: ec.Grace, StatusTimeout: ec.StatusTimeout, Resend: ec.Resend,
+	}))
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
@@ -170,6 +175,9 @@ func openEnforcement(s *Setup, hw Hardware) (Enforcement, []camera.Spec, error) 
 			Enabled:        cc.Enabled, // the vehicle's consent; the policy's is AllowCabin
 			PurgeOnEntry:   cc.PurgeOnEntry,
 			HasStatus:      s.Profile.Signal(cameraRolePrefix+cc.Name+".status") != nil,
+		}
+		for _, iface := range cc.Interfaces { // none: every bus
+			sp.Buses = append(sp.Buses, slices.Index(cfg.Vehicle.Interfaces, iface))
 		}
 		if cc.PowerLine != "" {
 			p, err := hw.OpenPin(cc.PowerLine)
@@ -259,9 +267,10 @@ func newUplinkStack(s *Setup, q uplink.Queue, log *slog.Logger) (*pipe, error) {
 	var pub *uplink.Publisher
 	if cfg.Uplink.Broker != "" {
 		pub, err = uplink.NewPublisher(uplink.MQTTConfig{
-			Broker:    cfg.Uplink.Broker,
-			Pseudonym: pseudonym,
-			TLS:       s.TLS,
+			Broker:            cfg.Uplink.Broker,
+			InsecurePlaintext: cfg.Uplink.InsecurePlaintext,
+			Pseudonym:         pseudonym,
+			TLS:               s.TLS,
 		}, q, log)
 		if err != nil {
 			return fail(err)

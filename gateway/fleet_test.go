@@ -219,6 +219,7 @@ func startFleetVehicle(t *testing.T, dir, broker string, pub ed25519.PublicKey) 
 cameras: [{name: front, class: exterior, power_line: GPIO17}]
 uplink:
   broker: %s
+  insecure_plaintext: true
   fleet_key_file: fleet.key
   state_dir: state
   queue: {key_file: queue.key}

@@ -131,8 +131,7 @@ func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)
 	if rc.specs != nil {
 		rc.specs(specs)
 	}
-	rc.opts.Codes = prof.Codes
-	r.cams, err = camera.NewController(specs, gwPort, rc.opts)
+	r.cams, err = camera.NewController(specs, []camera.FrameWriter{gwPort}, prof.CameraOptions(specs, rc.opts))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,8 +51,9 @@ var killVIN = "QZKILL0000000001"
 func killSetup(stateDir, broker string) *Setup {
 	return &Setup{
 		Config: &Config{Uplink: UplinkConfig{
-			Broker:   broker,
-			StateDir: stateDir,
+			Broker:            broker,
+			InsecurePlaintext: true, // Mosquitto on 127.0.0.1
+			StateDir:          stateDir,
 			// Small segments, so that kills also land in segment creation
 			// and removal.
 			Queue: QueueConfig{Fsync: "batch", QuotaMB: 64},

@@ -133,7 +133,7 @@ func BenchmarkFixToCommand(b *testing.B) {
 	gwPort, ecu := bus.Open(), bus.Open()
 	defer gwPort.Close()
 	defer ecu.Close()
-	cams, err := camera.NewController(specs, gwPort, camera.Options{Codes: prof.Codes})
+	cams, err := camera.NewController(specs, []camera.FrameWriter{gwPort}, prof.CameraOptions(specs, camera.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}

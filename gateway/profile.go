@@ -25,7 +25,10 @@ type Profile struct {
 	Mappings []can.Mapping
 	// Commands maps a camera name to the signal carrying its command.
 	Commands map[string]*can.Signal
-	Codes    camera.Codes
+	// Fixed are the other signals of the command messages, with the
+	// value every frame carries (commands.go).
+	Fixed []camera.Fixed
+	Codes camera.Codes
 }
 
 type profileFile struct {
@@ -33,6 +36,7 @@ type profileFile struct {
 	DBC           string                `yaml:"dbc"`
 	Signals       map[string]signalSpec `yaml:"signals"`
 	Commands      map[string]string     `yaml:"commands"`
+	CommandFixed  map[string]int64      `yaml:"command_fixed"`
 	CameraStatus  *statusCodes          `yaml:"camera_status"`
 	CameraCommand *commandCodes         `yaml:"camera_command"`
 }
@@ -197,22 +201,14 @@ func LoadProfile(ref string) (*Profile, error) {
 			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", m.Role}, "%v", err))
 		}
 	}
-	for camName, ref := range pf.Commands {
-		msgName, sigName, _ := strings.Cut(ref, ".")
-		var s *can.Signal
-		if m := db.Message(msgName); m != nil {
-			s = m.Signal(sigName)
-		}
-		if s == nil {
-			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"commands", camName}, "command %s: no signal %q in %s", camName, ref, db.Name))
-		}
-		p.Commands[strings.TrimPrefix(camName, cameraRolePrefix)] = s
-	}
 	if c := pf.CameraStatus; c != nil {
 		p.Codes.Idle, p.Codes.Recording, p.Codes.Fault, p.Codes.Off = c.Idle, c.Recording, c.Fault, c.Off
 	}
 	if c := pf.CameraCommand; c != nil {
 		p.Codes.Allow, p.Codes.Deny, p.Codes.Purge = c.Allow, c.Deny, c.Purge
+	}
+	if err := p.loadCommands(doc, &pf); err != nil {
+		return nil, fmt.Errorf("load profile: %w", err)
 	}
 	return p, nil
 }

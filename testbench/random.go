@@ -149,5 +149,17 @@ func RandomScenario(seed uint64) Scenario {
 			}
 		}
 	}
+	// A trip in four wires only some of the cameras: the others are still
+	// in the command message, and must be told deny (drawn after the rest,
+	// so that every seed keeps its route and faults).
+	if rng.IntN(4) == 0 {
+		wired := 1 + rng.IntN(1<<len(sc.Cameras)-2) // a proper, non-empty subset
+		sc.Cameras = slices.Clone(sc.Cameras)
+		for i := len(sc.Cameras) - 1; i >= 0; i-- {
+			if wired&(1<<i) == 0 {
+				sc.Cameras = slices.Delete(sc.Cameras, i, i+1)
+			}
+		}
+	}
 	return sc
 }

@@ -12,8 +12,10 @@ import (
 // CameraReport is one camera's figures over the drive.
 type CameraReport struct {
 	Name, Class string
-	// On is how long the camera was powered or recording; OnInside the
-	// part of it while the vehicle was inside a zone (must be 0).
+	// On is how long the camera was powered or recording (a camera of the
+	// profile the scenario does not list, Class "unlisted": allowed by its
+	// command); OnInside the part of it while the vehicle was inside a
+	// zone (must be 0).
 	On, OnInside time.Duration
 	Triggers     int // motion bursts its sensor saw
 	Recordings   int // recordings it started
@@ -135,7 +137,7 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 		p("  %s – %s  (%5.1fs)  km %5.1f – %5.1f  %s\n", clock(iv.from.Sub(r.start)), clock(iv.to.Sub(r.start)), iv.to.Sub(iv.from).Seconds(), iv.fromKm, iv.toKm, why)
 	}
-	p("\nCameras      (on = powered or recording)\n")
+	p("\nCameras      (on = powered or recording; an unlisted one: allowed by its command)\n")
 	for _, c := range r.Cameras {
 		p("  %-6s %-8s on %s, inside zones %s, %d triggers, %d recordings\n",
 			c.Name, c.Class, clock(c.On), clock(c.OnInside), c.Triggers, c.Recordings)

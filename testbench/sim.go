@@ -153,7 +153,9 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		Vehicle:  gateway.VehicleConfig{Profile: sc.Profile, Interfaces: []string{"vbus0"}},
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
-		Uplink:   gateway.UplinkConfig{Broker: lnk.URL, StateDir: stateDir},
+		// The vehicle reaches the bench's broker through a link on
+		// 127.0.0.1: plain TCP on the loopback, asked for explicitly.
+		Uplink: gateway.UplinkConfig{Broker: lnk.URL, InsecurePlaintext: true, StateDir: stateDir},
 	}
 	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey, QueueKey: demoQueueKey}
 	rg.clock, rg.linkUp = vclock, lnk.up
@@ -317,9 +319,15 @@ type simMsg struct {
 	gnss  bool             // carries position.* roles: the GNSS receiver's
 }
 
-// simCamera models a camera that obeys its power line and command.
+// simCamera models a camera that obeys its power line and command. An
+// unlisted one is in the profile (it has a command) but not among the
+// scenario's cameras: the gateway does not drive it, and it is on while
+// its command allows it (it has no motion sensor of its own here).
 type simCamera struct {
 	name     string
+	class    string
+	line     string // its power line; "" for none
+	unlisted bool
 	pin      *gpiotest.Pin
 	cmdSig   *can.Signal
 	allowed  bool // the last command received; a camera powers up allowing
@@ -437,7 +445,7 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port vehi
 	sort.Slice(s.msgs, func(i, j int) bool { return s.msgs[i].msg.ID < s.msgs[j].msg.ID })
 	var names []string
 	for _, cc := range sc.Cameras {
-		c := &simCamera{name: cc.Name, pin: pins[cc.PowerLine], cmdSig: prof.Commands[cc.Name], allowed: true}
+		c := &simCamera{name: cc.Name, class: cc.Class, line: cc.PowerLine, pin: pins[cc.PowerLine], cmdSig: prof.Commands[cc.Name], allowed: true}
 		g := s.trig.Gap
 		c.nextAt = sc.Start.Add(s.draw(g[0]/2, (g[1]-g[0])*2/3)) // the demo's 5-25 s
 		if s.trig.Continuous {
@@ -445,6 +453,10 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port vehi
 		}
 		s.cams = append(s.cams, c)
 		names = append(names, cc.Name)
+	}
+	for _, name := range s.prof.Unlisted(sc.Cameras) {
+		s.cams = append(s.cams, &simCamera{name: name, class: "unlisted", unlisted: true, cmdSig: prof.Commands[name], allowed: true})
+		names = append(names, name)
 	}
 	s.tl = newTimeline(sc.Start, prof.Codes, names)
 	return s, nil
@@ -481,7 +493,9 @@ func (s *sim) sendFrames(now time.Time) error {
 	set("position.speed", v.speed*3.6)
 	set("position.hdop", 1)
 	for _, c := range s.cams {
-		s.stepTrigger(c, now)
+		if !c.unlisted {
+			s.stepTrigger(c, now)
+		}
 		status := s.prof.Codes.Idle
 		switch {
 		case !c.powered:
@@ -631,8 +645,8 @@ func (s *sim) refreshPins() {
 	if !s.rig.running() {
 		return
 	}
-	for i, c := range s.cams {
-		c.pin = s.rig.pins[s.sc.Cameras[i].PowerLine]
+	for _, c := range s.cams {
+		c.pin = s.rig.pins[c.line]
 	}
 }
 
@@ -728,13 +742,16 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 			c.recTo = time.Time{} // power cut: the recording ends
 		}
 		on := c.powered || c.recording(now)
+		if c.unlisted {
+			on = c.allowed || c.recording(now) // the car powers it; only its command stops it
+		}
 		if on {
 			c.onTime += dt
 			if truth.Inside {
 				c.onInside += dt
 			}
 		}
-		if on && s.sc.Cameras[i].Class == "exterior" {
+		if on && c.class == "exterior" {
 			anyExteriorOn = true
 		}
 	}
@@ -802,9 +819,9 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 		start:           sc.Start,
 	}
 	s.trace.fill(r, sc, pol)
-	for i, c := range s.cams {
+	for _, c := range s.cams {
 		r.Cameras = append(r.Cameras, CameraReport{
-			Name: c.name, Class: sc.Cameras[i].Class, On: c.onTime, OnInside: c.onInside,
+			Name: c.name, Class: c.class, On: c.onTime, OnInside: c.onInside,
 			Triggers: c.triggers, Recordings: c.recordings,
 		})
 		r.CameraOnInside += c.onInside

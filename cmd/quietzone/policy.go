@@ -14,13 +14,14 @@ import (
 	"quietzone/gateway"
 	"quietzone/gateway/bundle"
 	"quietzone/geofence"
+	"quietzone/uplink"
 )
 
 // policy holds the fleet's tools for signed policy bundles: a key pair,
 // signing zones and a policy into a bundle, and checking a bundle as a
 // vehicle would.
 func policy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const use = "usage: quietzone policy keygen --out PREFIX | sign [flags] | verify --pub FILE BUNDLE"
+	const use = "usage: quietzone policy keygen --out PREFIX | sign [flags] | verify --pub FILE [--profile REF] BUNDLE"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, use)
 		return usageError{"policy: want keygen, sign or verify"}
@@ -152,6 +153,15 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("policy sign: %w", err)
 	}
+	// The bundle as the vehicles will see it: the checks they apply.
+	pub := bundle.NewPublicKey(priv.Public().(ed25519.PublicKey))
+	b, err := bundle.Open(data, []bundle.PublicKey{pub})
+	if err == nil {
+		err = gateway.CheckBundle(b, nil, vehicleZoneOptions)
+	}
+	if err != nil {
+		return fmt.Errorf("policy sign: %w", err)
+	}
 	if err := writeNew(*out, data, 0o644); err != nil {
 		return fmt.Errorf("policy sign: %w", err)
 	}
@@ -159,15 +169,22 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	return nil
 }
 
-// checkContents loads a policy and zones as a vehicle would.
+// checkContents loads a policy and zones as a vehicle would, naming the
+// files they came from in its errors.
 func checkContents(policyName string, policy []byte, zonesName string, zones []byte) error {
 	pol, err := gateway.ParsePolicy(policyName, policy)
 	if err != nil {
 		return err
 	}
-	d := gateway.DefaultDecision()
-	_, err = geofence.Parse(zonesName, zones, geofence.Options{ReachM: d.ZoneReachM(pol.PositionMarginM())})
+	_, err = geofence.Parse(zonesName, zones, vehicleZoneOptions(pol))
 	return err
+}
+
+// vehicleZoneOptions are the options a vehicle with the default decision
+// settings builds a bundle's zones with.
+func vehicleZoneOptions(pol *uplink.Policy) geofence.Options {
+	d := gateway.DefaultDecision()
+	return geofence.Options{ReachM: d.ZoneReachM(pol.PositionMarginM())}
 }
 
 func parseExpiry(s string, now time.Time) (time.Time, error) {
@@ -188,12 +205,15 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 }
 
 // policyVerify checks a bundle as a vehicle would: signed by a pinned
-// key, whole, not expired, and its contents load. It exits non-zero on
-// any failure, saying which.
+// key, whole, not expired, for the vehicle's profile, and its contents
+// load as the vehicle loads them. The profiles are those given with
+// --profile, else those the bundle names, found among the built-in ones.
+// It exits non-zero on any failure, saying which.
 func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error {
 	fs := newFlags("policy verify", stderr)
-	var pubs listFlag
+	var pubs, profs listFlag
 	fs.Var(&pubs, "pub", "public key file to trust (repeat)")
+	fs.Var(&profs, "profile", "vehicle profile to check the bundle for: builtin:NAME or a profile file (repeat; default: the built-in profiles the bundle names)")
 	minVersion := fs.Uint64("above", 0, "refuse a version not above this one (the one a vehicle runs)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -234,6 +254,31 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 	}
 	if err := checkContents(path+":policy", pol, path+":zones", zs); err != nil {
 		return fmt.Errorf("policy verify %s: %w", path, err)
+	}
+	if len(profs) == 0 {
+		for _, name := range b.Profiles {
+			ref, ok := gateway.BuiltinProfile(name)
+			if !ok {
+				return fmt.Errorf("policy verify %s: the bundle is for profile %s, which is not built in: give the vehicle's profile file with --profile", path, name)
+			}
+			profs = append(profs, ref)
+		}
+	}
+	if len(profs) == 0 {
+		if err := gateway.CheckBundle(b, nil, vehicleZoneOptions); err != nil {
+			return fmt.Errorf("policy verify %s: %w", path, err)
+		}
+		fmt.Fprintln(stdout, "  for every profile (none named; --profile checks it for one)")
+	}
+	for _, ref := range profs {
+		prof, err := gateway.LoadProfile(ref)
+		if err != nil {
+			return fmt.Errorf("policy verify %s: %w", path, err)
+		}
+		if err := gateway.CheckBundle(b, prof, vehicleZoneOptions); err != nil {
+			return fmt.Errorf("policy verify %s: profile %s: %w", path, prof.Name, err)
+		}
+		fmt.Fprintf(stdout, "  checked for profile %s (%s)\n", prof.Name, ref)
 	}
 	if !now.Before(b.Expires) {
 		return fmt.Errorf("policy verify %s: %w at %s", path, gateway.ErrExpired, b.Expires.Format(time.RFC3339))

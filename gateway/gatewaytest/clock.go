@@ -127,8 +127,11 @@ func (c *Clock) Set(t time.Time) int {
 	return c.Advance(d)
 }
 
-// Step moves the wall clock by d, forward or back, without time passing:
-// the monotonic time stays and no ticker fires.
+// Step moves the wall clock by d, forward or back, without time passing,
+// as a wall clock set by NTP or from GNSS time is stepped: the monotonic
+// time stays and no ticker fires (a time.Ticker runs on the monotonic
+// clock: its next tick comes a period after the last one, stamped with
+// the stepped time).
 func (c *Clock) Step(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
