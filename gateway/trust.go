@@ -26,9 +26,11 @@ import (
 // the reach is how far the vehicle can have gone since r: the wheel speed
 // (vehicle.speed) integrated over time, each interval at the higher of its
 // two ends and trustSpeedSlack above it, and never more than
-// MaxPlausibleKmh for the time since r (an interval longer than
-// MaxFixAge, a speed that is no number, or a profile without
-// vehicle.speed count at MaxPlausibleKmh). The accuracies are thus
+// MaxPlausibleKmh for the time since r. An interval longer than MaxFixAge
+// (the wheels fell silent) counts as if the vehicle sped up all along it
+// at MaxAccelMps2; a speed that is no number, the time a restarted
+// gateway was down, and everything on a profile without vehicle.speed
+// count at MaxPlausibleKmh. The accuracies are thus
 // forgiven once per reference, not once per step: whatever the rate of
 // fixes, an accepted fix is off the truth by at most 2·margin(r) +
 // margin(fix) + trustAllowanceM beyond what the wheels allow, for every r
@@ -53,6 +55,13 @@ import (
 // track as slow as the yaw sensor's bias allows. Without one, nothing in
 // the vehicle tells a drag from the truth: a drag that starts clear of
 // every zone can take the fix away from a zone the vehicle drives into.
+//
+// A spoof that starts while no fix comes (a dropout, a tunnel) and lands
+// within the reach when fixes come back is consistent, and believed
+// without a debt: the wheels bound it (a tunnel of 60 s at 50 km/h lets
+// it land within 875 m), a debt there would widen the buffers for good
+// after every tunnel. While the whole bus is silent the reach grows as
+// the vehicle could speed up (from 50 km/h, 290 m in 10 s).
 //
 // A jump that comes back: consistent again is not the truth. A spoofer
 // holding an offset D is consistent once the reach has grown to |D|. So a
@@ -155,6 +164,9 @@ type trust struct {
 	odo      float64
 	speedAt  time.Time
 	speedMps float64
+	// restored: speedAt is the saved anchor's time, not a wheel speed,
+	// and the stretch up to the first one is a restart's.
+	restored bool
 	// debtM is how far an accepted fix may be off the truth beyond its
 	// accuracy, after GNSS was trusted again late: added to every fix's
 	// margin, kept across restarts.
@@ -235,7 +247,7 @@ func (g *Gateway) restoreTrust(now time.Time, s Saved, lost bool) {
 	case !a.At.IsZero():
 		tr.odo = 0
 		tr.reset(ref{lat: a.Lat, lon: a.Lon, acc: a.AccM, t: a.At})
-		tr.speedAt, tr.speedMps = a.At, g.d.MaxPlausibleKmh/3.6
+		tr.speedAt, tr.speedMps, tr.restored = a.At, g.d.MaxPlausibleKmh/3.6, true
 		if s.Distrusted {
 			g.distrust(now, "distrusted before the restart")
 		}
@@ -275,18 +287,27 @@ func (g *Gateway) onWheelSpeed(kmh float64, t time.Time) {
 	}
 	if !tr.speedAt.IsZero() {
 		if dt := t.Sub(tr.speedAt); dt > 0 { // back: a clock step, the interval is lost in the allowance
-			tr.odo += g.reachMps(max(v, tr.speedMps), dt) * dt.Seconds()
+			if tr.restored {
+				tr.odo += g.d.MaxPlausibleKmh / 3.6 * dt.Seconds() // the vehicle's, while the gateway was down
+			} else {
+				tr.odo += g.reachMps(max(v, tr.speedMps), dt) * dt.Seconds()
+			}
 		}
 	}
-	tr.speedAt, tr.speedMps = t, v
+	tr.speedAt, tr.speedMps, tr.restored = t, v, false
 }
 
-// reachMps is the speed an interval of length dt counts at.
+// reachMps is the speed an interval of length dt, which began at a wheel
+// speed of v (or ended at it, whichever is higher), counts at: v and a
+// slack for wheel slip on a short interval; on one longer than MaxFixAge,
+// when the wheels fell silent, as fast as the vehicle could have sped up
+// from v (MaxAccelMps2). Never more than MaxPlausibleKmh.
 func (g *Gateway) reachMps(v float64, dt time.Duration) float64 {
+	vmax := g.d.MaxPlausibleKmh / 3.6
 	if dt > g.d.MaxFixAge {
-		return g.d.MaxPlausibleKmh / 3.6
+		return math.Min(v*trustSpeedSlack+g.d.MaxAccelMps2*dt.Seconds()/2, vmax)
 	}
-	return math.Min(v*trustSpeedSlack, g.d.MaxPlausibleKmh/3.6)
+	return math.Min(v*trustSpeedSlack, vmax)
 }
 
 // reachFrom is how far from reference r the vehicle can be at t: what
@@ -299,7 +320,11 @@ func (g *Gateway) reachFrom(r *ref, t time.Time) float64 {
 	}
 	d := tr.odo - r.odo
 	if dt := t.Sub(tr.speedAt); dt > 0 {
-		d += g.reachMps(tr.speedMps, dt) * dt.Seconds()
+		if tr.restored {
+			d += limit // since the anchor, and the gateway was down
+		} else {
+			d += g.reachMps(tr.speedMps, dt) * dt.Seconds()
+		}
 	}
 	return math.Min(d, limit)
 }
@@ -338,13 +363,15 @@ func (g *Gateway) spoofMarginM() float64 {
 func (g *Gateway) trusted(now time.Time, f *fix) {
 	tr := &g.tr
 	if tr.distrusted {
-		tr.distrusted = false
-		if tr.provisional {
+		a, ok := tr.anchor()
+		switch {
+		case tr.provisional:
 			tr.provisional = false
 			tr.debtM += tr.lostDebtM
-		} else if a, ok := tr.anchor(); ok && f.t.Sub(a.t) > g.trustWindow() {
+		case ok && f.t.Sub(a.t) > g.trustWindow():
 			tr.debtM += distanceM(a.lat, a.lon, f.lat, f.lon) + g.reachFrom(&a, f.t) + a.acc
 		}
+		tr.distrusted = false
 		g.audit(now, AuditGNSSTrusted, "a fix consistent with the wheels")
 		g.log.Info("GNSS trusted again: a fix consistent with the trusted ones and the wheel speed")
 	}
