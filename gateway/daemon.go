@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -55,6 +56,10 @@ type DaemonOptions struct {
 	// StatusSocket, when set, is the unix socket Run serves the status
 	// on (`quietzone status`).
 	StatusSocket string
+	// Rand is the source of the random privacy margins (privacy.go); nil
+	// means crypto/rand. The test bench passes one seeded from the
+	// scenario, so that a trip replays exactly.
+	Rand io.Reader
 }
 
 // Daemon is a gateway wired to its buses, cameras and uplink.
@@ -146,7 +151,7 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		Clock:        o.Clock,
 		Logger:       o.Logger,
 		Decision:     dcs,
-		Privacy:      Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM},
+		Privacy:      Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM, Rand: o.Rand},
 		Enforcement:  enf,
 		Audit:        auditor,
 	})

@@ -33,7 +33,8 @@ const (
 	// GatewayRestart: the gateway stops and, after For, a new one starts
 	// on the same state directory, as after a crash or an update.
 	GatewayRestart FaultKind = "gateway_restart"
-	// ClockStep: the clock jumps by By (an NTP or GNSS time correction).
+	// ClockStep: the wall clock steps by By (an NTP or GNSS time
+	// correction): no time passes, the monotonic clock does not move.
 	ClockStep FaultKind = "clock_step"
 )
 

@@ -2,6 +2,7 @@ package testbench
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,7 +119,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		clock  driveClock
 		vclock *gatewaytest.Clock
 		port   vehicleBus
-		rg     = &rig{log: o.Logger}
+		rg     = &rig{log: o.Logger, rand: rand.NewChaCha8(seedBytes(sc.Seed))}
 	)
 	if o.Iface == "" {
 		vclock = gatewaytest.NewClock(sc.Start)
@@ -270,6 +271,13 @@ func profileCameras(p *gateway.Profile) []gateway.CameraConfig {
 		out = append(out, gateway.CameraConfig{Name: name, Class: cls, PowerLine: "CAM_" + strings.ToUpper(name) + "_PWR"})
 	}
 	return out
+}
+
+// seedBytes makes a ChaCha8 seed of a scenario's seed.
+func seedBytes(seed uint64) (b [32]byte) {
+	binary.LittleEndian.PutUint64(b[:], seed)
+	copy(b[8:], "quietzone privacy margins")
+	return b
 }
 
 func routeLength(r []Waypoint) float64 {
@@ -617,7 +625,7 @@ func (s *sim) applyFaults(ctx context.Context, lnk *link) error {
 	el := s.elapsed()
 	for _, f := range s.faults.begin(el, s.veh.odometerM/1000, s.veh.lat, s.veh.lon) {
 		if f.Kind == ClockStep && s.rig.clock != nil { // the wall clock of a vcan0 drive cannot be stepped
-			s.rig.clock.Set(s.rig.clock.Now().Add(f.By))
+			s.rig.clock.Step(f.By) // the wall clock alone: no time passes
 			if f.By < 0 {
 				s.epoch++
 			}
