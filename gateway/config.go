@@ -79,7 +79,7 @@ type CameraConfig struct {
 	TriggerActiveLow bool   `yaml:"trigger_active_low"`
 	// Interfaces are the CAN interfaces (of vehicle.interfaces) the
 	// camera is on: its command message goes to each. Default: all.
-	Interfaces []string `yaml:"interfaces"`
+	Interfaces []string `yaml:"interfaces,omitempty"`
 }
 
 // EnforcementConfig configures the closed loop, the privacy switch, the

@@ -333,6 +333,39 @@ func TestRandomTrips(t *testing.T) {
 	}
 }
 
+// TestRegressionTrips: random trips that once broke an invariant, kept as
+// scenario files (quietzone sim --random --seed S --trips 1 --save
+// testbench/testdata/regress), so that no later change to RandomScenario
+// alters them. Each failed on the main of its day: 20261246 (front and
+// rear on inside a zone for 10 s after a second spoof, believed with
+// the first spoof's debt forgiven twice), 881521 (25 s on inside a zone
+// after two spoofs), 880075 (exact times from within a buffer after a
+// spoof and a clock step the bench played as time passing on a silent
+// bus).
+func TestRegressionTrips(t *testing.T) {
+	files, err := filepath.Glob("testdata/regress/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no regression trips: %v", err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+			sc, err := LoadScenario(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), sc, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.OK() {
+				var out bytes.Buffer
+				rep.WriteText(&out)
+				t.Errorf("an invariant broke:\n%s", out.String())
+			}
+		})
+	}
+}
+
 // TestSpoofOverRestart: random trip 50050 spoofs GNSS for long and
 // restarts the gateway while it does; the new gateway held the spoof
 // to be a first fix until the trust in GNSS was kept across restarts.

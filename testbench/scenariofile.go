@@ -47,8 +47,8 @@ type scenarioFile struct {
 }
 
 type routeFile struct {
-	GPX     string `yaml:"gpx"`
-	GeoJSON string `yaml:"geojson"`
+	GPX     string `yaml:"gpx,omitempty"`
+	GeoJSON string `yaml:"geojson,omitempty"`
 	// Waypoints are [lat, lon] or [lat, lon, km/h].
 	Waypoints [][]float64 `yaml:"waypoints"`
 }
@@ -65,10 +65,10 @@ type gpsFile struct {
 }
 
 type triggerFile struct {
-	Burst      []time.Duration `yaml:"burst"`
-	Gap        []time.Duration `yaml:"gap"`
-	Continuous bool            `yaml:"continuous"`
-	Off        bool            `yaml:"off"`
+	Burst      []time.Duration `yaml:"burst,omitempty"`
+	Gap        []time.Duration `yaml:"gap,omitempty"`
+	Continuous bool            `yaml:"continuous,omitempty"`
+	Off        bool            `yaml:"off,omitempty"`
 }
 
 type faultFile struct {
@@ -381,4 +381,110 @@ func readRef(read func(string) ([]byte, error), dir, ref string) (string, []byte
 		return "", nil, err
 	}
 	return p, data, nil
+}
+
+// WriteScenario writes sc as a scenario file to dir/name.yaml, with its
+// zones (and its policy, unless a built-in one) beside it, so that
+// LoadScenario reads the same drive back: a random trip that broke an
+// invariant becomes a regression test that no change to RandomScenario
+// can alter. It returns the scenario file's path.
+func WriteScenario(dir, name string, sc Scenario) (string, error) {
+	f := scenarioFile{
+		Name: sc.Name, Start: sc.Start, Vehicle: sc.Profile, VIN: sc.VIN,
+		DefaultBufferM: sc.DefaultBufferM, Step: sc.Step, Park: sc.ParkedAfter, IgnitionOff: sc.IgnitionOff,
+		Cameras: sc.Cameras, Contacts: sc.Contacts,
+		GPS: gpsFile{RateHz: sc.GPSRateHz, NoiseM: &sc.GNSSNoiseM},
+	}
+	f.Seed = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatUint(sc.Seed, 10)}
+	if f.Contacts == nil {
+		f.Contacts = []string{} // none, not the default phone book
+	}
+	write := func(file string, data []byte) error {
+		return os.WriteFile(filepath.Join(dir, file), data, 0o644)
+	}
+	f.Zones = name + ".geojson"
+	if err := write(f.Zones, sc.Zones); err != nil {
+		return "", fmt.Errorf("write scenario: %w", err)
+	}
+	f.Policy = sc.PolicyName
+	if !strings.HasPrefix(f.Policy, assetPrefix) {
+		f.Policy = name + ".policy.yaml"
+		if err := write(f.Policy, sc.Policy); err != nil {
+			return "", fmt.Errorf("write scenario: %w", err)
+		}
+	}
+	for _, w := range sc.Route {
+		f.Route.Waypoints = append(f.Route.Waypoints, []float64{w.Lat, w.Lon, w.SpeedKmh})
+	}
+	t := sc.Triggers
+	if t != (Triggers{}) {
+		f.Triggers = &triggerFile{Continuous: t.Continuous, Off: t.Off}
+		if t.Burst != ([2]time.Duration{}) {
+			f.Triggers.Burst = t.Burst[:]
+		}
+		if t.Gap != ([2]time.Duration{}) {
+			f.Triggers.Gap = t.Gap[:]
+		}
+	}
+	for _, ft := range sc.Faults {
+		f.Faults = append(f.Faults, faultFile{Kind: string(ft.Kind), At: ft.At, AtKm: ft.AtKm, For: ft.For,
+			NorthM: ft.NorthM, EastM: ft.EastM, Age: ft.Age, By: ft.By})
+	}
+	var doc yaml.Node
+	if err := doc.Encode(&f); err != nil {
+		return "", fmt.Errorf("write scenario: %w", err)
+	}
+	flowStyle(&doc, "")
+	data, err := yaml.Marshal(&doc)
+	if err != nil {
+		return "", fmt.Errorf("write scenario: %w", err)
+	}
+	path := filepath.Join(dir, name+".yaml")
+	head := "# Written by quietzone sim --save: " + sc.Name + ".\n"
+	if err := os.WriteFile(path, append([]byte(head), data...), 0o644); err != nil {
+		return "", fmt.Errorf("write scenario: %w", err)
+	}
+	return path, nil
+}
+
+// flowStyle writes a waypoint, a camera and a fault on one line each, and
+// leaves out the keys that say nothing.
+func flowStyle(n *yaml.Node, key string) {
+	switch key {
+	case "waypoints", "cameras", "faults":
+		for _, c := range n.Content {
+			c.Style = yaml.FlowStyle
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		for _, c := range n.Content {
+			flowStyle(c, key)
+		}
+		return
+	}
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if empty(v) && k.Value != "contacts" && k.Value != "seed" && k.Value != "noise_m" {
+			continue
+		}
+		flowStyle(v, k.Value)
+		kept = append(kept, k, v)
+	}
+	n.Content = kept
+}
+
+// empty reports whether a node is a zero value: "", false, 0, 0s, null or
+// an empty sequence.
+func empty(n *yaml.Node) bool {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		switch n.Value {
+		case "", "false", "0", "0s", "null":
+			return true
+		}
+	case yaml.SequenceNode:
+		return len(n.Content) == 0
+	}
+	return false
 }

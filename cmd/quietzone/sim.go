@@ -13,7 +13,7 @@ import (
 )
 
 const simUsage = `usage: quietzone sim [NAME|FILE.yaml] [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]
-       quietzone sim --random [--seed S] [--trips N] [--broker tcp://HOST:PORT]
+       quietzone sim --random [--seed S] [--trips N] [--save DIR] [--broker tcp://HOST:PORT]
        quietzone sim --list
 
 Plays a scenario against the gateway and checks every leak invariant:
@@ -33,6 +33,7 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	trips := fs.Int("trips", 10, "number of --random trips")
 	list := fs.Bool("list", false, "list the shipped scenarios")
 	level := fs.String("log", "error", "gateway log level shown on stderr (debug, info, warn, error)")
+	save := fs.String("save", "", "with --random: write each trip that broke an invariant (every trip, with --trips 1) as a scenario file in this directory, to keep as a regression test")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, simUsage)
 		fs.PrintDefaults()
@@ -73,6 +74,8 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("--trips %d: want at least 1", *trips)}
 	case *iface != "" && (*fleet > 1 || *random):
 		return usageError{"--iface plays one vehicle: not with --fleet or --random"}
+	case *save != "" && !*random:
+		return usageError{"--save keeps random trips: give --random"}
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
@@ -84,7 +87,7 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if s == 0 {
 			s = uint64(time.Now().UnixNano()) % 1_000_000_000
 		}
-		return soak(ctx, s, *trips, o, stdout, stderr)
+		return soak(ctx, s, *trips, o, *save, stdout, stderr)
 	}
 	sc := testbench.BuiltIn() // a fleet without a scenario drives the demo's
 	if ref != "" {
@@ -165,7 +168,7 @@ func line(r *testbench.Report) string {
 
 // soak drives trips random trips, seeds first..first+trips-1, one after
 // the other, and prints the seed of every one that broke an invariant.
-func soak(ctx context.Context, first uint64, trips int, o testbench.Options, stdout, stderr io.Writer) error {
+func soak(ctx context.Context, first uint64, trips int, o testbench.Options, save string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "quietzone soak — %d random trips from seed %d (rerun one: quietzone sim --random --seed S --trips 1)\n\n", trips, first)
 	bar := newProgress(stdout, stderr, float64(trips), "trips")
 	var failed []string
@@ -187,6 +190,13 @@ func soak(ctx context.Context, first uint64, trips int, o testbench.Options, std
 		if rep != nil && !rep.OK() && !rep.Interrupted {
 			failed = append(failed, fmt.Sprint(s))
 			rep.WriteText(stdout)
+		}
+		if save != "" && (trips == 1 || (rep != nil && !rep.OK())) {
+			path, err := testbench.WriteScenario(save, fmt.Sprintf("random-%d", s), sc)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "  saved %s\n", path)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			failed = append(failed, fmt.Sprint(s))
