@@ -1,6 +1,10 @@
 package gateway
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
 
 // Synced reports whether the kernel's clock is synchronised (an NTP or
 // GNSS daemon disciplines it): adjtimex does not report TIME_ERROR or
@@ -9,4 +13,16 @@ func (SystemClock) Synced() bool {
 	var tx unix.Timex // Modes 0: read only
 	state, err := unix.Adjtimex(&tx)
 	return err == nil && state != unix.TIME_ERROR && tx.Status&unix.STA_UNSYNC == 0
+}
+
+// ClockStateError reports why the kernel's clock state cannot be read, or
+// nil: a seccomp filter that denies adjtimex (systemd's ProtectClock=)
+// leaves zone validity windows untrusted, every zone counting all the
+// time. The daemon warns of it at start.
+func ClockStateError() error {
+	var tx unix.Timex
+	if _, err := unix.Adjtimex(&tx); err != nil {
+		return fmt.Errorf("read the clock's synchronisation state (adjtimex): %w", err)
+	}
+	return nil
 }
