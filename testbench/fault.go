@@ -33,13 +33,20 @@ const (
 	// GatewayRestart: the gateway stops and, after For, a new one starts
 	// on the same state directory, as after a crash or an update.
 	GatewayRestart FaultKind = "gateway_restart"
+	// GPSCreep: a spoof within the receiver's claimed accuracy. The
+	// receiver reports an accuracy of SigmaM and moves the fix by StepM
+	// with every GNSS message, towards NorthM/EastM, until it is that far
+	// off the truth, and holds it there for the rest of For: each step a
+	// little less than two accuracy margins, what a check against the
+	// previous fix alone would forgive.
+	GPSCreep FaultKind = "gps_creep"
 	// ClockStep: the wall clock steps by By (an NTP or GNSS time
 	// correction): no time passes, the monotonic clock does not move.
 	ClockStep FaultKind = "clock_step"
 )
 
 // FaultKinds lists every kind, in the order the docs give them.
-var FaultKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep}
+var FaultKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep, GPSCreep}
 
 // Fault is one fault on the drive's timeline. It starts once the drive has
 // lasted At and the vehicle has driven AtKm (both: whichever is later).
@@ -56,6 +63,9 @@ type Fault struct {
 	Age time.Duration
 	// By is the clock's jump, forward or back (ClockStep).
 	By time.Duration
+	// StepM and SigmaM are a creeping spoof's step per fix and the
+	// accuracy the receiver reports meanwhile (GPSCreep).
+	StepM, SigmaM float64
 }
 
 // Validate reports what is wrong with a fault, or nil.
@@ -72,6 +82,17 @@ func (f Fault) Validate() error {
 	case GPSJump:
 		if f.NorthM == 0 && f.EastM == 0 {
 			return fmt.Errorf("%s: north_m or east_m is required", f.Kind)
+		}
+	case GPSCreep:
+		switch {
+		case f.NorthM == 0 && f.EastM == 0:
+			return fmt.Errorf("%s: north_m or east_m (where the spoof creeps to) is required", f.Kind)
+		case f.For <= 0:
+			return fmt.Errorf("%s: a positive duration (for) is required", f.Kind)
+		case !(f.StepM > 0) || f.StepM > 10000:
+			return fmt.Errorf("%s: step_m %v: want more than 0, at most 10000", f.Kind, f.StepM)
+		case !(f.SigmaM > 0) || f.SigmaM > 1000:
+			return fmt.Errorf("%s: sigma_m %v: want more than 0, at most 1000", f.Kind, f.SigmaM)
 		}
 	case ClockStep:
 		if f.By == 0 {

@@ -80,6 +80,8 @@ type faultFile struct {
 	EastM  float64       `yaml:"east_m"`
 	Age    time.Duration `yaml:"age"`
 	By     time.Duration `yaml:"by"`
+	StepM  float64       `yaml:"step_m"`
+	SigmaM float64       `yaml:"sigma_m"`
 }
 
 // Scenario defaults where the file says nothing.
@@ -318,7 +320,8 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 	}
 
 	for i, ff := range f.Faults {
-		ft := Fault{Kind: FaultKind(ff.Kind), At: ff.At, AtKm: ff.AtKm, For: ff.For, NorthM: ff.NorthM, EastM: ff.EastM, Age: ff.Age, By: ff.By}
+		ft := Fault{Kind: FaultKind(ff.Kind), At: ff.At, AtKm: ff.AtKm, For: ff.For, NorthM: ff.NorthM, EastM: ff.EastM, Age: ff.Age, By: ff.By,
+			StepM: ff.StepM, SigmaM: ff.SigmaM}
 		if err := ft.Validate(); err != nil {
 			return errAt([]any{"faults", i}, "fault %d: %v", i, err)
 		}
@@ -428,7 +431,7 @@ func WriteScenario(dir, name string, sc Scenario) (string, error) {
 	}
 	for _, ft := range sc.Faults {
 		f.Faults = append(f.Faults, faultFile{Kind: string(ft.Kind), At: ft.At, AtKm: ft.AtKm, For: ft.For,
-			NorthM: ft.NorthM, EastM: ft.EastM, Age: ft.Age, By: ft.By})
+			NorthM: ft.NorthM, EastM: ft.EastM, Age: ft.Age, By: ft.By, StepM: ft.StepM, SigmaM: ft.SigmaM})
 	}
 	var doc yaml.Node
 	if err := doc.Encode(&f); err != nil {

@@ -377,6 +377,8 @@ type sim struct {
 	cams  []*simCamera
 
 	noiseN, noiseE float64 // GNSS error, metres
+	creep          float64 // how far a creeping spoof has got, 0 to 1
+	fixAt          geofence.Fix
 
 	steps         int
 	framesSent    uint64
@@ -492,11 +494,18 @@ func (s *sim) sendFrames(now time.Time) error {
 	if j, ok := s.faults.active(GPSJump, elapsed); ok {
 		n, e = n+j.NorthM, e+j.EastM
 	}
+	accuracy := math.Max(s.sc.GNSSNoiseM, 0.5)
+	if c, ok := s.faults.active(GPSCreep, elapsed); ok {
+		n, e = n+s.creep*c.NorthM, e+s.creep*c.EastM
+		accuracy = c.SigmaM
+	} else {
+		s.creep = 0
+	}
 	lat, lon := offset(v.lat, v.lon, n, e)
 	set("position.latitude", lat)
 	set("position.longitude", lon)
 	set("position.fix", 3)
-	set("position.accuracy", math.Max(s.sc.GNSSNoiseM, 0.5))
+	set("position.accuracy", accuracy)
 	set("position.heading", math.Mod(v.heading, 360))
 	set("position.speed", v.speed*3.6)
 	set("position.hdop", 1)
@@ -537,6 +546,9 @@ func (s *sim) sendFrames(now time.Time) error {
 
 	if gpsDue && !dropout {
 		s.faults.consume(GPSJump) // a single spoofed fix goes out now
+		if c, ok := s.faults.active(GPSCreep, elapsed); ok { // the next fix creeps on
+			s.creep = math.Min(1, s.creep+c.StepM/math.Hypot(c.NorthM, c.EastM))
+		}
 	}
 	for _, sm := range s.msgs {
 		if sm.gnss && (!gpsDue || dropout) {
@@ -732,7 +744,12 @@ func (s *sim) receiveCommands() {
 func (s *sim) observe(now time.Time, dt time.Duration) {
 	truth := s.zones.Query(s.veh.lat, s.veh.lon, 0)
 	inBuffer := truth.InBuffer()
-	if truth.Inside {
+	// Inside a zone in force: at the drive's true time, which no clock
+	// step moves, and within the zone's window exactly (the gateway widens
+	// windows by its skew: suppressing a little longer is its choice).
+	s.fixAt = geofence.Fix{Lat: s.veh.lat, Lon: s.veh.lon, At: s.sc.Start.Add(s.elapsed())}
+	inside := s.zones.Assess(&s.fixAt, nil).Inside
+	if inside {
 		s.timeInside += dt
 	}
 	if inBuffer {
@@ -755,7 +772,7 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 		}
 		if on {
 			c.onTime += dt
-			if truth.Inside {
+			if inside {
 				c.onInside += dt
 			}
 		}
@@ -774,7 +791,7 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 			s.open = &interval{from: now.Add(-dt), fromKm: km}
 		}
 		s.open.to, s.open.toKm = now, km
-		if truth.Inside {
+		if inside {
 			s.open.insideTruth += dt
 		}
 		if inBuffer {
