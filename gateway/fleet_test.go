@@ -207,7 +207,7 @@ func startFleetVehicle(t *testing.T, dir, broker string, pub ed25519.PublicKey) 
 	}
 	for name, data := range map[string][]byte{
 		"fleet.pub": pem,
-		"fleet.key": []byte("0123456789abcdef0123456789abcdef"),
+		"vehicle.identity": testIdentity(t).Marshal(),
 		"queue.key": bytes.Repeat([]byte("5a"), 32),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
@@ -215,11 +215,10 @@ func startFleetVehicle(t *testing.T, dir, broker string, pub ed25519.PublicKey) 
 		}
 	}
 	cfg := filepath.Join(dir, "quietzone.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, `vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042, interfaces: [vbus0]}
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, `vehicle: {profile: builtin:quietzone, identity_file: vehicle.identity, interfaces: [vbus0]}
 cameras: [{name: front, class: exterior, power_line: GPIO17}]
 uplink:
   broker: %s
-  fleet_key_file: fleet.key
   state_dir: state
   queue: {key_file: queue.key}
 fleet:
@@ -390,4 +389,15 @@ func TestBundlesOverBroker(t *testing.T) {
 		t.Errorf("after a reload: %+v", st)
 	}
 	v.stop(t)
+}
+
+// testIdentity is the test vehicle's identity, enrolled as the fleet
+// would.
+func testIdentity(t testing.TB) Identity {
+	t.Helper()
+	id, err := Enrol([]byte("test-fleet-key-0123456789abcdef\n"), "QZTEST00000000042")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

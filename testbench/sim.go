@@ -47,14 +47,6 @@ type Options struct {
 	Progress func(done float64)
 }
 
-// demoFleetKey keys the demo vehicle's pseudonym. Real fleets keep theirs
-// in a file only the daemon can read.
-var demoFleetKey = []byte("quietzone-demo-fleet-key-not-secret")
-
-// demoQueueKey seals the durable queue and the anchor of the trust in
-// GNSS in the state file, as on a vehicle with a key configured.
-var demoQueueKey = []byte("quietzone-demo-queue-key-32bytes")
-
 // Run plays a scenario against a gateway wired exactly as the daemon wires
 // it, on a virtual bus with fake power lines, and checks the result. When
 // ctx is cancelled the drive stops where it is and the report covers the
@@ -137,7 +129,11 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		rg.openBus = openSocketCAN(o.Iface)
 	}
 	defer port.Close()
-	coll, err := CollectWith(brokerURL, CollectOptions{Now: clock.Now, Pseudonym: uplink.Pseudonym(sc.VIN, demoFleetKey)})
+	id, err := demoIdentity(sc.VIN) // enrolled: its keys seal the queue and the state file's anchor
+	if err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
+	coll, err := CollectWith(brokerURL, CollectOptions{Now: clock.Now, Pseudonym: id.Pseudonym})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
@@ -155,7 +151,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		Decision: gateway.DefaultDecision(),
 		Uplink:   gateway.UplinkConfig{Broker: lnk.URL, StateDir: stateDir},
 	}
-	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey, QueueKey: demoQueueKey}
+	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}
 	rg.clock, rg.linkUp = vclock, lnk.up
 	if o.Iface != "" {
 		cfg.Vehicle.Interfaces = []string{o.Iface}

@@ -14,6 +14,7 @@ import (
 	"quietzone/gateway"
 	"quietzone/gateway/bundle"
 	"quietzone/geofence"
+	"quietzone/uplink/atrest"
 )
 
 // policy holds the fleet's tools for signed policy bundles: a key pair,
@@ -141,7 +142,11 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	}
 	files := map[string][]byte{}
 	for name, path := range map[string]string{"zones": *zonesFile, "policy": *policyFile} {
-		if files[name], err = os.ReadFile(path); err != nil {
+		kind := atrest.Zones
+		if name == "policy" {
+			kind = atrest.Policy
+		}
+		if files[name], err = atrest.Read(path, kind); err != nil {
 			return fmt.Errorf("policy sign: %w", err)
 		}
 	}
@@ -211,7 +216,7 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 		keys = append(keys, k)
 	}
 	path := fs.Arg(0)
-	data, err := os.ReadFile(path)
+	data, err := atrest.Read(path, atrest.Bundle)
 	if err != nil {
 		return fmt.Errorf("policy verify: %w", err)
 	}
