@@ -101,6 +101,9 @@ func ParseIdentity(name string, data []byte) (Identity, error) {
 	if len(lines) != 5 || lines[4] != "" {
 		return fail(min(len(lines), 5), "want 4 lines, each ending in a newline: %s, vin, pseudonym, root", identityMagic)
 	}
+	if strings.Contains(string(data), "\r") {
+		return fail(1, "lines end in \\r\\n: want \\n alone")
+	}
 	if lines[0] != identityMagic {
 		if strings.HasPrefix(lines[0], "quietzone-identity ") {
 			return fail(1, "an identity format this version does not read")
