@@ -111,10 +111,10 @@ type EnforcementConfig struct {
 
 // UplinkConfig says where telemetry goes.
 type UplinkConfig struct {
-	Broker       string `yaml:"broker"`
-	CAFile       string `yaml:"ca_file"`
-	CertFile     string `yaml:"cert_file"`
-	KeyFile string `yaml:"key_file"`
+	Broker   string `yaml:"broker"`
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// FleetKeyFile was a fleet-wide pseudonym key. It is refused: one
 	// stolen vehicle would name every vehicle of the fleet. Vehicles are
 	// enrolled instead (vehicle.identity_file).

@@ -206,9 +206,9 @@ func startFleetVehicle(t *testing.T, dir, broker string, pub ed25519.PublicKey) 
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{
-		"fleet.pub": pem,
+		"fleet.pub":        pem,
 		"vehicle.identity": testIdentity(t).Marshal(),
-		"queue.key": bytes.Repeat([]byte("5a"), 32),
+		"queue.key":        bytes.Repeat([]byte("5a"), 32),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
