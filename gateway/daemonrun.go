@@ -44,7 +44,7 @@ func (d *Daemon) openAudit(s *Setup, o DaemonOptions) (Auditor, error) {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	l, err := audit.Open(path, audit.Options{Now: clock.Now, Logger: o.Logger})
+	l, err := audit.Open(path, audit.Options{Now: clock.Now, Logger: o.Logger, Key: s.Keys.Audit})
 	if err != nil {
 		return nil, err
 	}

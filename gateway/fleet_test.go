@@ -348,7 +348,7 @@ func TestBundlesOverBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(f, nil)
+	rep, err := audit.Verify(f, audit.VerifyOptions{})
 	f.Close()
 	if err != nil || !rep.OK() {
 		t.Fatalf("audit log: %v %+v", err, rep)
