@@ -29,7 +29,7 @@ import (
 )
 
 // fleetFiles are the bodies of a good bundle: the test zones and policy.
-func fleetFiles(t *testing.T) map[string][]byte {
+func fleetFiles(t testing.TB) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
 	for name, file := range map[string]string{bundleZones: "zones.geojson", bundlePolicy: "policy.yaml"} {
@@ -44,7 +44,7 @@ func fleetFiles(t *testing.T) map[string][]byte {
 
 // signBundle signs files as bundle version v, valid from an hour ago
 // until expires.
-func signBundle(t *testing.T, priv ed25519.PrivateKey, v uint64, expires time.Time, files map[string][]byte) []byte {
+func signBundle(t testing.TB, priv ed25519.PrivateKey, v uint64, expires time.Time, files map[string][]byte) []byte {
 	t.Helper()
 	data, err := bundle.Sign(priv, bundle.Manifest{Version: v, Issued: time.Now().Add(-time.Hour), Expires: expires}, files)
 	if err != nil {
