@@ -172,8 +172,8 @@ type FleetOptions struct {
 	// MaxBundle bounds a bundle, in bytes; 0 is DefaultMaxBundle.
 	MaxBundle int64
 	Clock     Clock
-	Audit    Auditor
-	Logger   *slog.Logger
+	Audit     Auditor
+	Logger    *slog.Logger
 	// ZoneOptions are the options a bundle's zones are built with under
 	// its policy (Config.ZoneOptions).
 	ZoneOptions func(pol *uplink.Policy) geofence.Options
