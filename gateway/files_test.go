@@ -193,9 +193,11 @@ func TestLoadRefusesSigningKeys(t *testing.T) {
 	}{
 		{"queue key", withUplink("  state_dir: s\n  queue:\n    key_file: signing.key\n"), "quietzone.yaml:11: "},
 		{"bundle store key", goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: signing.key\n  keys: [fleet.pub]\n", "quietzone.yaml:11: "},
+		{"TLS key", withUplink("  cert_file: fleet.pub\n  key_file: signing.key\n") + "fleet:\n  state_dir: s\n  key_file: queue.key\n  keys: [fleet.pub]\n", "quietzone.yaml:10: "},
+		{"pinned fleet key", goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: queue.key\n  keys: [signing.key]\n", "quietzone.yaml:12: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeSet(t, map[string]string{"quietzone.yaml": tc.config, "signing.key": string(signing), "fleet.pub": string(pub)})
+			path := writeSet(t, map[string]string{"quietzone.yaml": tc.config, "signing.key": string(signing), "fleet.pub": string(pub), "queue.key": strings.Repeat("ab", 32)})
 			err := loadWithin(t, path)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "signing key") {
 				t.Fatalf("a signing key as the %s: %v, want it refused at %q as a signing key", tc.name, err, tc.want)

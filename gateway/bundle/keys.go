@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"strings"
 
 	"quietzone/uplink/atrest"
 )
@@ -61,6 +62,9 @@ func MarshalPublicKey(pub ed25519.PublicKey) ([]byte, error) {
 // ParsePublicKey reads a PKIX PEM ed25519 public key.
 func ParsePublicKey(data []byte) (PublicKey, error) {
 	b, rest := pem.Decode(data)
+	if b != nil && strings.Contains(b.Type, "PRIVATE KEY") {
+		return PublicKey{}, fmt.Errorf("public key: a PEM %q, a signing key: pin its public half (policy keygen's .pub); a fleet's signing key must never be on a vehicle", b.Type)
+	}
 	if b == nil || b.Type != "PUBLIC KEY" {
 		return PublicKey{}, fmt.Errorf("public key: want a PEM block \"PUBLIC KEY\"")
 	}
