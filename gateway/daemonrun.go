@@ -34,9 +34,9 @@ type daemonRun struct {
 	// summary is the audit summary last acknowledged by the broker.
 	summaryMu sync.Mutex
 	summary   []byte
-	// audited is the highest bundle version the audit log says was
-	// applied, read when it was opened: the version floor's stand-in.
-	audited uint64
+	// audited is what the audit log says of the bundles applied, read
+	// when it was opened: the version floor's stand-in.
+	audited Applied
 }
 
 // openAudit opens the audit log the configuration names, if any.
@@ -52,7 +52,8 @@ func (d *Daemon) openAudit(s *Setup, o DaemonOptions) (Auditor, error) {
 	l, err := audit.Open(path, audit.Options{Now: clock.Now, Logger: o.Logger, Key: s.Keys.Audit,
 		Each: func(e audit.Entry, authentic bool) {
 			if v, ok := appliedVersion(e); ok && authentic {
-				d.run.audited = max(d.run.audited, v)
+				d.run.audited.Version = max(d.run.audited.Version, v)
+				d.run.audited.Keyed = d.run.audited.Keyed || e.Keyed
 			}
 		}})
 	if err != nil {

@@ -46,10 +46,9 @@ var (
 	ErrRefusedBefore = errors.New("the same bundle was refused before")
 	// ErrTooLarge: larger than the vehicle takes (fleet.max_bundle_mb).
 	ErrTooLarge = errors.New("bundle larger than the vehicle takes")
-	// ErrFloorLost: the version floor is gone, and the audit log names
-	// no version applied: the stored bundle cannot be told from an older
-	// one put back in its place.
-	ErrFloorLost = errors.New("the version floor is lost and the audit log names no applied version: the stored bundle may be an older one put back")
+	// ErrFloorLost: the version floor is gone: the stored bundle cannot
+	// be told from an older one put back in its place.
+	ErrFloorLost = errors.New("the version floor is lost: the stored bundle may be an older one put back")
 )
 
 // The files that keep the last good bundle and the version floor, in
@@ -92,10 +91,14 @@ const (
 // version the authenticated audit log applied (FleetOptions.Audited). So
 // putting an older bundle.sealed back, or deleting it and offering an
 // older bundle, is refused. A floor file that is gone or does not
-// authenticate is a lost floor: the audit log's version stands in for it;
-// if the log names none either, the stored bundle is not applied (the
-// gateway stays without zones, suppressed) and the floor is its version:
-// only a bundle at least as new, from MQTT or the bundle file, is taken.
+// authenticate is a lost floor: the stored bundle is not applied (the
+// gateway stays without zones, suppressed) and the floor is the higher
+// of the audit log's version and the stored one's: only a bundle at least
+// as new, from MQTT or the bundle file, is taken. One case is spared: the
+// first start after the upgrade to version floors, told by an audit log
+// without a keyed policy.applied entry that names a version: the stored
+// bundle is applied if it is not below that version, and the floor
+// written.
 type Fleet struct {
 	keys      []bundle.PublicKey
 	profile   string
@@ -103,7 +106,7 @@ type Fleet struct {
 	sealer    *atrest.Sealer
 	old       []*atrest.Sealer // of earlier versions' raw store keys
 	floorKey  []byte
-	audited   uint64
+	audited   Applied
 	maxBundle int64
 	clock     Clock
 	audit     Auditor
@@ -130,6 +133,16 @@ type Fleet struct {
 	// bundle being handed to the decision loop.
 	statsMu sync.Mutex
 	stats   FleetStats
+}
+
+// Applied is what an audit log says of the bundles a vehicle applied,
+// from its policy.applied entries that pass every check (audit.Verify).
+type Applied struct {
+	// Version is the highest version they name.
+	Version uint64
+	// Keyed: one of them carries a MAC that verified: the vehicle ran
+	// with its keys, and so kept a floor file, since.
+	Keyed bool
 }
 
 type inForce struct {
@@ -165,10 +178,9 @@ type FleetOptions struct {
 	Dir          string
 	StoreKey     []byte
 	OldStoreKeys [][]byte
-	// Audited is the highest bundle version the audit log says this
-	// vehicle applied, from its authenticated policy.applied entries; 0
-	// for none.
-	Audited uint64
+	// Audited is what the audit log says of the bundles this vehicle
+	// applied; zero for nothing.
+	Audited Applied
 	// MaxBundle bounds a bundle, in bytes; 0 is DefaultMaxBundle.
 	MaxBundle int64
 	Clock     Clock
@@ -219,7 +231,7 @@ func NewFleet(o FleetOptions) (*Fleet, error) {
 		keys: o.Keys, profile: o.Profile, dir: o.Dir, sealer: s, old: old,
 		floorKey: atrest.DeriveKey(o.StoreKey, labelFloor), audited: o.Audited, maxBundle: o.MaxBundle,
 		clock: o.Clock, audit: o.Audit, log: o.Logger, build: o.ZoneOptions, apply: o.Apply,
-		floor: o.Audited,
+		floor: o.Audited.Version,
 	}
 	f.stats.Floor = f.floor
 	return f, nil
@@ -397,10 +409,13 @@ func (f *Fleet) LoadStored(ctx context.Context) (bool, error) {
 	if !b.ForProfile(f.profile) { // the vehicle's profile changed since
 		return false, f.reject(now, SourceStored, b.Version, ErrNotForThis)
 	}
-	if lost && f.audited == 0 {
-		// Neither the floor nor the audit log says which bundle was last
-		// in force: this one may be an older one put back. Not applied;
-		// only one at least as new is taken from now on.
+	if lost && (f.audited.Keyed || f.audited.Version == 0) {
+		// The floor is gone though this vehicle kept one (its audit log
+		// is keyed: not the first start after an upgrade), or nothing
+		// says which bundle was last in force: the stored one may be an
+		// older one put back, and the log cut short before the newer
+		// one's entry. Not applied; only a bundle at least as new as
+		// anything known is taken from now on.
 		f.floor = max(f.floor, b.Version)
 		f.statsMu.Lock()
 		f.stats.Floor = f.floor

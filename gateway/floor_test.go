@@ -246,7 +246,7 @@ func TestFleetFloorFromAuditLog(t *testing.T) {
 		t.Errorf("v3 over MQTT: %v, %+v", err, v.d.Fleet.Stats())
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, "state", "audit.log"))
-	if !strings.Contains(string(data), "rollback from stored (version 2)") {
+	if !strings.Contains(string(data), "floor lost from stored (version 2)") {
 		t.Errorf("the refusal is not on the audit trail:\n%s", data)
 	}
 }
@@ -307,10 +307,10 @@ func TestFleetLostFloor(t *testing.T) {
 		}
 		return dir
 	}
-	restart := func(t *testing.T, dir string, audited uint64) (*Fleet, *[]uint64) {
+	restart := func(t *testing.T, dir string, audited Applied) (*Fleet, *[]uint64) {
 		var applied []uint64
 		f := testFleet(t, dir, priv, nil, &applied)
-		f.audited, f.floor = audited, audited
+		f.audited, f.floor = audited, audited.Version
 		return f, &applied
 	}
 	t.Run("a forged floor", func(t *testing.T) {
@@ -318,18 +318,35 @@ func TestFleetLostFloor(t *testing.T) {
 		p := filepath.Join(dir, floorName)
 		data, _ := os.ReadFile(p)
 		os.WriteFile(p, bytes.Replace(data, []byte("version 3"), []byte("version 1"), 1), 0o600)
-		f, _ := restart(t, dir, 3)
-		if ok, err := f.LoadStored(ctx); !ok || err != nil || f.Stats().Floor != 3 {
-			t.Fatalf("v3 stored, the audit log says 3: %v, %v, %+v", ok, err, f.Stats())
+		f, applied := restart(t, dir, Applied{Version: 2, Keyed: true}) // the log cut before v3's entry
+		if ok, err := f.LoadStored(ctx); ok || !errors.Is(err, ErrFloorLost) || len(*applied) != 0 || f.Stats().Floor != 3 {
+			t.Fatalf("a keyed vehicle's floor lost: %v, %v, %+v", ok, err, f.Stats())
 		}
-		if _, err := f.readFloor(); err != nil {
-			t.Errorf("the floor was not written again: %v", err)
+		if err := f.Offer(ctx, v2, SourceMQTT); !errors.Is(err, ErrRollback) {
+			t.Errorf("v2 after: %v", err)
+		}
+		if err := f.Offer(ctx, v3, SourceMQTT); err != nil || f.Stats().Version != 3 {
+			t.Errorf("v3 after: %v, %+v", err, f.Stats())
+		}
+		if v, err := f.readFloor(); err != nil || v != 3 {
+			t.Errorf("the floor was not written again: %d, %v", v, err)
+		}
+	})
+	t.Run("first start after the upgrade", func(t *testing.T) {
+		dir := stored(t)
+		os.Remove(filepath.Join(dir, floorName))
+		f, _ := restart(t, dir, Applied{Version: 3}) // entries of the earlier version, without MACs
+		if ok, err := f.LoadStored(ctx); !ok || err != nil || f.Stats().Floor != 3 {
+			t.Fatalf("the upgrade: %v, %v, %+v", ok, err, f.Stats())
+		}
+		if v, err := f.readFloor(); err != nil || v != 3 {
+			t.Errorf("the floor was not written: %d, %v", v, err)
 		}
 	})
 	t.Run("floor and audit log lost", func(t *testing.T) {
 		dir := stored(t)
 		os.Remove(filepath.Join(dir, floorName))
-		f, applied := restart(t, dir, 0)
+		f, applied := restart(t, dir, Applied{})
 		if ok, err := f.LoadStored(ctx); ok || !errors.Is(err, ErrFloorLost) || len(*applied) != 0 {
 			t.Fatalf("nothing known: %v, %v, applied %v", ok, err, *applied)
 		}
@@ -371,7 +388,7 @@ func TestFleetStoreMigration(t *testing.T) {
 		Dir:          dir,
 		StoreKey:     DeriveKeys(raw).Fleet,
 		OldStoreKeys: [][]byte{raw},
-		Audited:      5,
+		Audited:      Applied{Version: 5},
 		ZoneOptions:  func(*uplink.Policy) geofence.Options { return geofence.Options{} },
 		Apply: func(context.Context, *geofence.Index, *uplink.Policy) error {
 			applied = append(applied, 5)
