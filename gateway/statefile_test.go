@@ -298,3 +298,33 @@ func TestUnauthenticatedStateKeepsManual(t *testing.T) {
 		t.Errorf("state %v, powered %v, %d state errors; want manual, off, one error", r.state(), r.powered("front"), r.stats().Enforcement.StateErrors)
 	}
 }
+
+// BenchmarkStateFileSave is the state writer's cost of one change (off
+// the decision loop): encoding, the anchor sealed and the file
+// authenticated with a key, and the atomic replace with its fsyncs.
+func BenchmarkStateFileSave(b *testing.B) {
+	s := gateway.Saved{State: gateway.Near, NeedClear: 4, Held: true, Distrusted: true, DebtM: 120,
+		Anchor: gateway.Anchor{Lat: 52, Lon: 10, AccM: 4, At: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}}
+	for _, tc := range []struct {
+		name string
+		key  []byte
+	}{{"keyless", nil}, {"keyed", bytes.Repeat([]byte{1}, atrest.KeyLen)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), gateway.StateFileName)
+			var f gateway.StateStore = gateway.NewStateFile(path)
+			if tc.key != nil {
+				sf, err := gateway.NewSealedStateFile(path, tc.key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f = sf
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := f.Save(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
