@@ -14,24 +14,24 @@ import (
 func TestPlaintextBrokerRefused(t *testing.T) {
 	for _, tc := range []struct{ name, uplink, want string }{
 		{"tcp with TLS files", "  broker: tcp://127.0.0.1:1883\n  insecure_plaintext: true\n  ca_file: ca.pem\n  cert_file: c.pem\n  key_file: k.pem\n",
-			"quietzone.yaml:9: uplink.broker tcp://127.0.0.1:1883 is plain TCP: ca_file, cert_file and key_file would not be used"},
+			"quietzone.yaml:10: uplink.broker tcp://127.0.0.1:1883 is plain TCP: ca_file, cert_file and key_file would not be used"},
 		{"tcp with TLS files, no opt-in", "  broker: tcp://127.0.0.1:1883\n  ca_file: ca.pem\n  cert_file: c.pem\n  key_file: k.pem\n",
-			"quietzone.yaml:9: uplink.broker tcp://127.0.0.1:1883 is plain TCP: ca_file, cert_file and key_file would not be used"},
+			"quietzone.yaml:10: uplink.broker tcp://127.0.0.1:1883 is plain TCP: ca_file, cert_file and key_file would not be used"},
 		{"tcp without the opt-in", "  broker: tcp://127.0.0.1:1883\n",
-			"quietzone.yaml:9: uplink.broker tcp://127.0.0.1:1883 sends everything in the clear"},
+			"quietzone.yaml:10: uplink.broker tcp://127.0.0.1:1883 sends everything in the clear"},
 		{"tcp to another host", "  broker: tcp://10.0.0.7:1883\n  insecure_plaintext: true\n",
-			"quietzone.yaml:9: uplink.broker tcp://10.0.0.7:1883: insecure_plaintext is only for a broker on this machine"},
+			"quietzone.yaml:10: uplink.broker tcp://10.0.0.7:1883: insecure_plaintext is only for a broker on this machine"},
 		{"tcp to a name", "  broker: mqtt://localhost:1883\n  insecure_plaintext: true\n",
-			"quietzone.yaml:9: uplink.broker mqtt://localhost:1883: insecure_plaintext is only for a broker on this machine"},
+			"quietzone.yaml:10: uplink.broker mqtt://localhost:1883: insecure_plaintext is only for a broker on this machine"},
 		{"opt-in with TLS", "  broker: ssl://telemetry.example:8883\n  insecure_plaintext: true\n",
-			"quietzone.yaml:10: uplink.insecure_plaintext is for a tcp:// broker"},
+			"quietzone.yaml:11: uplink.insecure_plaintext is for a tcp:// broker"},
 		{"opt-in without a broker", "  insecure_plaintext: true\n",
-			"quietzone.yaml:9: uplink.insecure_plaintext without a broker"},
+			"quietzone.yaml:10: uplink.insecure_plaintext without a broker"},
 		{"unknown scheme", "  broker: ws://127.0.0.1:1883\n",
-			"quietzone.yaml:9: uplink.broker \"ws://127.0.0.1:1883\": want ssl://HOST:PORT"},
+			"quietzone.yaml:10: uplink.broker \"ws://127.0.0.1:1883\": want ssl://HOST:PORT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeSet(t, map[string]string{"quietzone.yaml": withUplink(tc.uplink + "  state_dir: s\n")})
+			path := writeSet(t, map[string]string{"quietzone.yaml": withIdentity(withUplink(tc.uplink + "  state_dir: s\n"))})
 			_, err := gateway.Load(path)
 			if err == nil {
 				t.Fatal("accepted")
@@ -46,7 +46,7 @@ func TestPlaintextBrokerRefused(t *testing.T) {
 		"  broker: tcp://[::1]:1883\n  insecure_plaintext: true\n",
 		"  broker: ssl://telemetry.example:8883\n",
 	} {
-		s, err := gateway.Load(writeSet(t, map[string]string{"quietzone.yaml": withUplink(uplink + "  state_dir: s\n")}))
+		s, err := gateway.Load(writeSet(t, map[string]string{"quietzone.yaml": withIdentity(withUplink(uplink + "  state_dir: s\n"))}))
 		if err != nil {
 			t.Errorf("%q: %v", uplink, err)
 			continue
@@ -55,4 +55,10 @@ func TestPlaintextBrokerRefused(t *testing.T) {
 			t.Errorf("%q: insecure_plaintext read as %v", uplink, s.Config.Uplink.InsecurePlaintext)
 		}
 	}
+}
+
+// withIdentity names the vehicle's identity (test data) in a config made
+// from goodHead: a broker needs one.
+func withIdentity(cfg string) string {
+	return strings.Replace(cfg, "  vin: QZTEST00000000042\n", "  vin: QZTEST00000000042\n  identity_file: vehicle.identity\n", 1)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 	"quietzone/gateway/bundle"
 	"quietzone/geofence"
 	"quietzone/uplink"
+	"quietzone/uplink/atrest"
 )
 
 // Config is the daemon's configuration file. Relative paths in it are
@@ -47,8 +47,13 @@ type VehicleConfig struct {
 	// Profile is "builtin:NAME" or the path of a profile file.
 	Profile string `yaml:"profile"`
 	// VIN or VINFile identify the vehicle; only a pseudonym leaves it.
+	// Either may be left out with an identity, which holds the VIN.
 	VIN     string `yaml:"vin"`
 	VINFile string `yaml:"vin_file"`
+	// IdentityFile is the vehicle's identity from enrolment (Identity):
+	// its pseudonym on the wire and its root secret, from which its keys
+	// at rest are derived. Required with a broker.
+	IdentityFile string `yaml:"identity_file"`
 	// Interfaces are SocketCAN interfaces to read, such as can0.
 	Interfaces []string `yaml:"interfaces"`
 }
@@ -121,7 +126,10 @@ type UplinkConfig struct {
 	CAFile            string `yaml:"ca_file"`
 	CertFile          string `yaml:"cert_file"`
 	KeyFile           string `yaml:"key_file"`
-	FleetKeyFile      string `yaml:"fleet_key_file"`
+	// FleetKeyFile was a fleet-wide pseudonym key. It is refused: one
+	// stolen vehicle would name every vehicle of the fleet. Vehicles are
+	// enrolled instead (vehicle.identity_file).
+	FleetKeyFile string `yaml:"fleet_key_file"`
 	// DrainTimeout bounds the wait for the queue to empty at shutdown.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// StateDir holds the durable queue; required with a broker.
@@ -312,7 +320,7 @@ func (d *YAMLDoc) Errorf(path []any, format string, args ...any) error {
 // LoadConfig reads and checks the main configuration file. It does not
 // open the files it names; Load does.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := atrest.Read(path, atrest.Config)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
@@ -353,8 +361,8 @@ func (c *Config) check(doc *YAMLDoc) error {
 	if err := c.Decision.validate(); err != nil {
 		return doc.Errorf([]any{"decision"}, "%v", err)
 	}
-	if c.Uplink.Broker != "" && c.Uplink.FleetKeyFile == "" {
-		return doc.Errorf([]any{"uplink"}, "uplink.fleet_key_file is required: the vehicle is named on the wire by a keyed pseudonym")
+	if c.Uplink.FleetKeyFile != "" {
+		return doc.Errorf([]any{"uplink", "fleet_key_file"}, "%s", fleetKeyFileRefusal(c.Resolve(c.Uplink.FleetKeyFile)))
 	}
 	if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
 		return doc.Errorf([]any{"uplink"}, "uplink: cert_file and key_file go together")
@@ -365,7 +373,13 @@ func (c *Config) check(doc *YAMLDoc) error {
 	if err := c.checkFleet(doc); err != nil {
 		return err
 	}
-	return c.checkQueue(doc)
+	if err := c.checkQueue(doc); err != nil {
+		return err
+	}
+	if c.Uplink.Broker != "" && c.Vehicle.IdentityFile == "" {
+		return doc.Errorf([]any{"vehicle"}, "vehicle.identity_file is required with a broker: the vehicle is named on the wire by the pseudonym its identity holds (quietzone policy enrol)")
+	}
+	return nil
 }
 
 // checkBroker refuses a broker the uplink would reach without TLS unless
@@ -412,7 +426,7 @@ func (c *Config) LoadZonesPolicy() (*uplink.Policy, *geofence.Index, error) {
 	if c.Zones.File == "" {
 		return pol, nil, nil
 	}
-	zones, err := geofence.LoadFile(c.Resolve(c.Zones.File), c.ZoneOptions(pol))
+	zones, err := LoadZoneFile(c.Resolve(c.Zones.File), c.ZoneOptions(pol))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -526,17 +540,18 @@ type Setup struct {
 	Profile *Profile
 	Zones   *geofence.Index
 	Policy  *uplink.Policy
-	// VIN and FleetKey make the vehicle's pseudonym; the VIN never leaves.
-	VIN      string
-	FleetKey []byte
+	// VIN never leaves the vehicle; Pseudonym names it on the wire ("" for
+	// a vehicle without an identity, which has no broker).
+	VIN       string
+	Pseudonym string
+	// Keys are the vehicle's keys at rest, derived from its root secret;
+	// zero without one.
+	Keys Keys
 	// TLS is the uplink's client TLS configuration, nil for plain TCP.
 	TLS *tls.Config
-	// QueueKey encrypts the durable queue at rest; nil for none.
-	QueueKey []byte
-	// FleetKeys are the pinned keys of signed bundles; StoreKey seals
-	// the stored one. Both nil without fleet.keys.
+	// FleetKeys are the pinned keys of signed bundles; nil without
+	// fleet.keys.
 	FleetKeys []bundle.PublicKey
-	StoreKey  []byte
 	// Warnings are problems that do not stop the gateway.
 	Warnings []string
 }
@@ -563,16 +578,17 @@ func Load(path string) (*Setup, error) {
 		return nil, err
 	}
 	s := &Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, Warnings: prof.DB.Warnings}
-	if s.VIN, s.FleetKey, err = loadIdentity(cfg, doc); err != nil {
+	id, err := loadIdentity(cfg, doc, s)
+	if err != nil {
 		return nil, err
 	}
-	if s.TLS, err = loadTLS(cfg, doc); err != nil {
-		return nil, err
-	}
-	if s.QueueKey, err = loadQueueKey(cfg, doc); err != nil {
+	if err := loadKeys(cfg, doc, s, id); err != nil {
 		return nil, err
 	}
 	if err := loadFleet(cfg, doc, s); err != nil {
+		return nil, err
+	}
+	if s.TLS, err = loadTLS(cfg, doc, s.FleetKeys); err != nil {
 		return nil, err
 	}
 	for i, cc := range cfg.Cameras {

@@ -46,17 +46,30 @@
 // Fleet bundles (fleet.go, package bundle): the vehicle pins one or more
 // fleet keys; a bundle, delivered retained on the MQTT topic
 // quietzone/v1/<pseudonym>/policy or from a file (at start and on
-// SIGHUP), is applied only if it is signed by a pinned key, whole, not
-// expired, newer than the one in force and for this vehicle's profile;
-// each outcome is an audit event and a refused bundle changes nothing.
-// The last good bundle is kept sealed at rest (the zone list is
-// sensitive) and applied at the next start, before any delivery. With
-// none, under pinned keys, the gateway has no zones and stays suppressed.
+// SIGHUP), is applied only if it is within the size bound, signed by a
+// pinned key (verified before its bodies are hashed), whole, not expired,
+// newer than the one in force, not below the version floor and for this
+// vehicle's profile; each outcome is an audit event and a refused bundle
+// changes nothing. The last good bundle is kept sealed at rest (the zone
+// list is sensitive) and applied at the next start, before any delivery,
+// if it has not expired and is not below the floor: the highest version
+// applied, kept in its own authenticated file and bound to the audit
+// log's policy.applied entries (Fleet). With none, under pinned keys, the
+// gateway has no zones and stays suppressed.
 //
 // Audit (auditlog.go, package audit): the daemon records the Auditor's
-// events in a hash-chained log in the state directory, adds queue drops,
-// and sends a summary (counts per kind and the chain's head, no times or
-// positions) retained on quietzone/v1/<pseudonym>/audit.
+// events in a hash-chained log in the state directory, each entry
+// authenticated with the vehicle's audit key, adds queue drops, and sends
+// a summary (counts per kind and the chain's head, no times or positions)
+// retained on quietzone/v1/<pseudonym>/audit.
+//
+// Identity and keys (identity.go, vehiclekeys.go, files.go): a vehicle is
+// named on the wire by the pseudonym of its identity, provisioned at
+// enrolment with a root secret of its own; no fleet-wide secret is on the
+// vehicle. Its keys at rest (queue, fleet state, suppression state,
+// audit) are derived from the root, one per purpose (Keys). Every file it
+// reads goes through atrest.Read: bounded, never a FIFO or a device, and
+// a secret only if it is the daemon's alone.
 //
 // Telemetry privacy near zones is split: the uplink coarsens time and
 // holds records back, the gateway decides what to withhold and hold,
@@ -72,7 +85,8 @@
 // timeout, level or toggle) holds the Manual state; an indicator line is
 // lit while any suppression holds. The suppression state (Saved: manual
 // mode, owed hysteresis, whether a zone holds the vehicle, the trust in
-// GNSS with its anchor sealed) is written atomically to a state file off
+// GNSS with its anchor sealed; the whole file authenticated under the
+// state key) is written atomically to a state file off
 // the loop and restored before the first fix, and a zone holds a parked vehicle (ignition off, or wheels still):
 // its drifting fixes do not release it.
 //

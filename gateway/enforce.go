@@ -246,7 +246,9 @@ func (g *Gateway) restore(now time.Time) {
 		case errors.Is(err, fs.ErrNotExist):
 			g.log.Info("no saved suppression state: a first start")
 		default:
-			s.Held, lost = true, true
+			// What a file that does not load says may still make the
+			// start stricter: its manual mode (StateFile.Load).
+			s.Held, s.Manual, lost = true, got.Manual, true
 			g.e.saveErrors.Add(1)
 			g.log.Error("saved suppression state unreadable: starting held, GNSS distrusted", "err", err)
 		}

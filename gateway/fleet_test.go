@@ -29,7 +29,7 @@ import (
 )
 
 // fleetFiles are the bodies of a good bundle: the test zones and policy.
-func fleetFiles(t *testing.T) map[string][]byte {
+func fleetFiles(t testing.TB) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
 	for name, file := range map[string]string{bundleZones: "zones.geojson", bundlePolicy: "policy.yaml"} {
@@ -44,7 +44,7 @@ func fleetFiles(t *testing.T) map[string][]byte {
 
 // signBundle signs files as bundle version v, valid from an hour ago
 // until expires.
-func signBundle(t *testing.T, priv ed25519.PrivateKey, v uint64, expires time.Time, files map[string][]byte) []byte {
+func signBundle(t testing.TB, priv ed25519.PrivateKey, v uint64, expires time.Time, files map[string][]byte) []byte {
 	t.Helper()
 	data, err := bundle.Sign(priv, bundle.Manifest{Version: v, Issued: time.Now().Add(-time.Hour), Expires: expires}, files)
 	if err != nil {
@@ -206,21 +206,20 @@ func startFleetVehicle(t *testing.T, dir, broker string, pub ed25519.PublicKey) 
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{
-		"fleet.pub": pem,
-		"fleet.key": []byte("0123456789abcdef0123456789abcdef"),
-		"queue.key": bytes.Repeat([]byte("5a"), 32),
+		"fleet.pub":        pem,
+		"vehicle.identity": testIdentity(t).Marshal(),
+		"queue.key":        bytes.Repeat([]byte("5a"), 32),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	cfg := filepath.Join(dir, "quietzone.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, `vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042, interfaces: [vbus0]}
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, `vehicle: {profile: builtin:quietzone, identity_file: vehicle.identity, interfaces: [vbus0]}
 cameras: [{name: front, class: exterior, power_line: GPIO17}]
 uplink:
   broker: %s
   insecure_plaintext: true
-  fleet_key_file: fleet.key
   state_dir: state
   queue: {key_file: queue.key}
 fleet:
@@ -350,7 +349,7 @@ func TestBundlesOverBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(f, nil)
+	rep, err := audit.Verify(f, audit.VerifyOptions{})
 	f.Close()
 	if err != nil || !rep.OK() {
 		t.Fatalf("audit log: %v %+v", err, rep)
@@ -391,4 +390,15 @@ func TestBundlesOverBroker(t *testing.T) {
 		t.Errorf("after a reload: %+v", st)
 	}
 	v.stop(t)
+}
+
+// testIdentity is the test vehicle's identity, enrolled as the fleet
+// would.
+func testIdentity(t testing.TB) Identity {
+	t.Helper()
+	id, err := Enrol([]byte("test-fleet-key-0123456789abcdef\n"), "QZTEST00000000042")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

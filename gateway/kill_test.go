@@ -64,8 +64,8 @@ func killSetup(stateDir, broker string) *Setup {
 			Batch:           uplink.BatchRule{MaxRecords: 5, MaxAge: time.Hour},
 			NearZones:       uplink.NearZoneRule{TimeQuantum: time.Second},
 		},
-		VIN:      killVIN,
-		FleetKey: []byte("kill test fleet key"),
+		VIN:       killVIN,
+		Pseudonym: uplink.Pseudonym(killVIN, []byte("kill test fleet key")),
 	}
 }
 

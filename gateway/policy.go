@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"quietzone/uplink"
+	"quietzone/uplink/atrest"
 	"strings"
 	"time"
 )
@@ -100,7 +100,7 @@ func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
 
 // LoadPolicy reads an uplink policy file.
 func LoadPolicy(path string) (*uplink.Policy, error) {
-	data, err := os.ReadFile(path)
+	data, err := atrest.Read(path, atrest.Policy)
 	if err != nil {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"quietzone/camera"
 	"quietzone/can"
 	"quietzone/can/profiles"
+	"quietzone/uplink/atrest"
 )
 
 // Profile is a vehicle profile: its DBC and the signal map.
@@ -147,9 +147,9 @@ func LoadProfile(ref string) (*Profile, error) {
 	if b, ok := strings.CutPrefix(ref, BuiltinPrefix); ok {
 		fsys, name = profiles.FS, b+".yaml"
 	} else {
-		fsys, name = os.DirFS(filepath.Dir(ref)), filepath.Base(ref)
+		fsys, name = nil, ref
 	}
-	data, err := fs.ReadFile(fsys, name)
+	data, err := readProfile(fsys, name)
 	if err != nil {
 		return nil, fmt.Errorf("load profile: %w", err)
 	}
@@ -176,7 +176,11 @@ func LoadProfile(ref string) (*Profile, error) {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(filepath.Dir(ref), path)
 		}
-		if db, err = can.LoadDBCFile(path); err != nil {
+		raw, err := atrest.Read(path, atrest.DBC)
+		if err != nil {
+			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"dbc"}, "%v", err))
+		}
+		if db, err = can.LoadDBC(path, raw); err != nil {
 			return nil, fmt.Errorf("load profile: %w", err)
 		}
 	}

@@ -8,25 +8,24 @@ import (
 )
 
 // TestOpenEnforcementSealsTheAnchor: the daemon's state file seals the
-// anchor with the bundle store's key if there is one, else the queue's,
-// and keeps none without either.
+// anchor with the vehicle's state key (derived from its root secret), not
+// with the root nor another purpose's key, and keeps none without keys.
 func TestOpenEnforcementSealsTheAnchor(t *testing.T) {
-	store, queue := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	keys := DeriveKeys(bytes.Repeat([]byte{1}, 32))
 	anchored := Saved{State: Unknown, NeedClear: 3, Distrusted: true,
 		Anchor: Anchor{Lat: 52, Lon: 10, AccM: 4, At: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}}
 	for _, tc := range []struct {
 		name      string
-		store, q  []byte
+		keys      Keys
 		opensWith []byte // nil: no anchor kept
 	}{
-		{"store key", store, queue, store},
-		{"queue key", nil, queue, queue},
-		{"no key", nil, nil, nil},
+		{"keys", keys, keys.State},
+		{"no key", Keys{}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := &Config{Enforcement: EnforcementConfig{StateFile: filepath.Join(dir, StateFileName)}}
-			s := &Setup{Config: cfg, Profile: &Profile{}, StoreKey: tc.store, QueueKey: tc.q}
+			s := &Setup{Config: cfg, Profile: &Profile{}, Keys: tc.keys}
 			e, _, err := openEnforcement(s, Hardware{})
 			if err != nil {
 				t.Fatal(err)

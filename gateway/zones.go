@@ -117,7 +117,7 @@ func (g *Gateway) SetZones(ctx context.Context, ix *geofence.Index) error {
 // hands it to the decision loop. On any error the gateway keeps the zones
 // it has (or, without any, stays suppressed).
 func (g *Gateway) ReloadZones(ctx context.Context, path string, opts geofence.Options) error {
-	ix, err := geofence.LoadFile(path, opts)
+	ix, err := LoadZoneFile(path, opts)
 	if err != nil {
 		return fmt.Errorf("reload zones: %w", err)
 	}

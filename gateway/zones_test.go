@@ -357,7 +357,7 @@ func TestLoadReachCoversDecisions(t *testing.T) {
 }
 
 func TestLoadLookAheadKeys(t *testing.T) {
-	head := "vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042}\nzones: {file: zones.geojson}\npolicy: policy.yaml\nuplink: {fleet_key_file: fleet.key}\ncameras: [{name: front, class: exterior}]\n"
+	head := "vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042}\nzones: {file: zones.geojson}\npolicy: policy.yaml\nuplink: {drain_timeout: 5s}\ncameras: [{name: front, class: exterior}]\n"
 	path := writeSet(t, map[string]string{"quietzone.yaml": head + "decision:\n  exit_margin_m: 80\n  max_accel_mps2: 2.5\n  max_lateral_accel_mps2: 4\n  heading_sigma_deg: 15\n  min_heading_speed_kmh: 8\n  zone_clock_skew: 1m\n"})
 	s, err := gateway.Load(path)
 	if err != nil {

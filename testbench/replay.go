@@ -101,7 +101,7 @@ func DefaultSetup() (*gateway.Setup, error) {
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
 	}
-	return &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN, FleetKey: demoFleetKey}, nil
+	return &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN}, nil
 }
 
 // Replay runs the whole gateway pipeline (decoder, decision loop, cameras

@@ -2,6 +2,7 @@ package testbench
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -16,6 +17,7 @@ import (
 
 	"quietzone/can/profiles"
 	"quietzone/gateway"
+	"quietzone/uplink/atrest"
 )
 
 // Shipped scenarios, run by name (`quietzone sim urban`).
@@ -125,7 +127,7 @@ func LoadScenario(ref string) (Scenario, error) {
 		}
 		return sc, err
 	}
-	data, err := os.ReadFile(ref)
+	data, err := atrest.Read(ref, atrest.Scenario)
 	if err != nil {
 		return Scenario{}, fmt.Errorf("load scenario: %w", err)
 	}
@@ -157,7 +159,18 @@ func findScenarioDir() string {
 // and loads the files it names, relative to dir. Errors read
 // "file:line: reason".
 func ParseScenario(name string, data []byte, dir string) (Scenario, error) {
-	return parseScenario(name, data, dir, os.ReadFile)
+	return parseScenario(name, data, dir, readScenarioFile)
+}
+
+// readScenarioFile reads a file a scenario names (zones, a route, a
+// profile's DBC): bounded, and never a FIFO or a device.
+func readScenarioFile(path string) ([]byte, error) {
+	data, err := atrest.Read(path, atrest.Zones.Named("file"))
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, pe // "open PATH: no such file or directory" says it all
+	}
+	return data, err
 }
 
 // parseScenario is ParseScenario reading the files it names with read.
@@ -202,6 +215,9 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 	}
 	if sc.VIN == "" {
 		sc.VIN = defaultVIN
+	}
+	if _, err := gateway.Enrol([]byte("a fleet secret, to check the VIN"), sc.VIN); err != nil {
+		return errAt([]any{"vin"}, "vin: want 1 to 32 letters and digits")
 	}
 	if sc.Profile == "" {
 		sc.Profile = gateway.BuiltinPrefix + profiles.Default

@@ -48,14 +48,6 @@ type Options struct {
 	Progress func(done float64)
 }
 
-// demoFleetKey keys the demo vehicle's pseudonym. Real fleets keep theirs
-// in a file only the daemon can read.
-var demoFleetKey = []byte("quietzone-demo-fleet-key-not-secret")
-
-// demoQueueKey seals the durable queue and the anchor of the trust in
-// GNSS in the state file, as on a vehicle with a key configured.
-var demoQueueKey = []byte("quietzone-demo-queue-key-32bytes")
-
 // Run plays a scenario against a gateway wired exactly as the daemon wires
 // it, on a virtual bus with fake power lines, and checks the result. When
 // ctx is cancelled the drive stops where it is and the report covers the
@@ -138,7 +130,11 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		rg.openBus = openSocketCAN(o.Iface)
 	}
 	defer port.Close()
-	coll, err := CollectWith(brokerURL, CollectOptions{Now: clock.Now, Pseudonym: uplink.Pseudonym(sc.VIN, demoFleetKey)})
+	id, err := demoIdentity(sc.VIN) // enrolled: its keys seal the queue and the state file's anchor
+	if err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
+	coll, err := CollectWith(brokerURL, CollectOptions{Now: clock.Now, Pseudonym: id.Pseudonym})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
@@ -158,7 +154,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		// 127.0.0.1: plain TCP on the loopback, asked for explicitly.
 		Uplink: gateway.UplinkConfig{Broker: lnk.URL, InsecurePlaintext: true, StateDir: stateDir},
 	}
-	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey, QueueKey: demoQueueKey}
+	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}
 	rg.clock, rg.linkUp = vclock, lnk.up
 	if o.Iface != "" {
 		cfg.Vehicle.Interfaces = []string{o.Iface}
@@ -545,7 +541,7 @@ func (s *sim) sendFrames(now time.Time) error {
 	silent := busOff || !s.rig.running()
 
 	if gpsDue && !dropout {
-		s.faults.consume(GPSJump) // a single spoofed fix goes out now
+		s.faults.consume(GPSJump)                            // a single spoofed fix goes out now
 		if c, ok := s.faults.active(GPSCreep, elapsed); ok { // the next fix creeps on
 			s.creep = math.Min(1, s.creep+c.StepM/math.Hypot(c.NorthM, c.EastM))
 		}

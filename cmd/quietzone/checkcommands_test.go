@@ -14,7 +14,7 @@ import (
 // say ok), and warns about a camera of the profile the config leaves out.
 func TestCheckRefusesACommandLayout(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"zones.geojson", "policy.yaml", "fleet.key"} {
+	for _, name := range []string{"zones.geojson", "policy.yaml"} {
 		data, err := os.ReadFile(filepath.Join(goodDir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -35,13 +35,11 @@ BO_ 768 CAM_Command: 8 GW
 		"quietzone.yaml": `vehicle: {profile: overlap.yaml, vin: QZTEST00000000042, interfaces: [can0]}
 zones: {file: zones.geojson}
 policy: policy.yaml
-uplink: {fleet_key_file: fleet.key}
 cameras: [{name: front, class: exterior}, {name: cabin, class: cabin}]
 `,
 		"good.yaml": `vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042, interfaces: [can0]}
 zones: {file: zones.geojson}
 policy: policy.yaml
-uplink: {fleet_key_file: fleet.key}
 cameras: [{name: front, class: exterior}]
 `,
 	}

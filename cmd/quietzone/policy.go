@@ -15,27 +15,64 @@ import (
 	"quietzone/gateway/bundle"
 	"quietzone/geofence"
 	"quietzone/uplink"
+	"quietzone/uplink/atrest"
 )
 
 // policy holds the fleet's tools for signed policy bundles: a key pair,
-// signing zones and a policy into a bundle, and checking a bundle as a
-// vehicle would.
+// signing zones and a policy into a bundle, checking a bundle as a
+// vehicle would, and enrolling a vehicle.
 func policy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const use = "usage: quietzone policy keygen --out PREFIX | sign [flags] | verify --pub FILE [--profile REF] BUNDLE"
+	const use = "usage: quietzone policy keygen --out PREFIX | sign [flags] | verify --pub FILE [--profile REF] BUNDLE | enrol --secret FILE --vin VIN --out FILE"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, use)
-		return usageError{"policy: want keygen, sign or verify"}
+		return usageError{"policy: want keygen, sign, verify or enrol"}
 	}
 	switch args[0] {
 	case "keygen":
 		return policyKeygen(args[1:], stdout, stderr)
+	case "enrol":
+		return policyEnrol(args[1:], stdout, stderr)
 	case "sign":
 		return policySign(args[1:], stdout, stderr, time.Now())
 	case "verify":
 		return policyVerify(args[1:], stdout, stderr, time.Now())
 	}
 	fmt.Fprintln(stderr, use)
-	return usageError{"policy: unknown command " + args[0] + " (want keygen, sign or verify)"}
+	return usageError{"policy: unknown command " + args[0] + " (want keygen, sign, verify or enrol)"}
+}
+
+// policyEnrol writes a vehicle's identity (gateway.Enrol): its pseudonym
+// and root secret, derived from the fleet's pseudonym secret, which stays
+// with the fleet. The identity goes to the vehicle (mode 0600, beside its
+// TLS key), named by vehicle.identity_file. It never overwrites a file.
+func policyEnrol(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("policy enrol", stderr)
+	secret := fs.String("secret", "", "the fleet's pseudonym secret (at least 16 bytes, mode 0600; an old uplink.fleet_key_file keeps the pseudonyms)")
+	vin := fs.String("vin", "", "the vehicle's VIN")
+	out := fs.String("out", "", "identity file to write (0600)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *secret == "" || *vin == "" || *out == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return usageError{"policy enrol: --secret, --vin and --out are required (a new fleet secret: head -c 32 /dev/urandom > FILE; chmod 600 FILE)"}
+	}
+	key, err := atrest.Read(*secret, atrest.Secret.Named("fleet secret"))
+	if err != nil {
+		return fmt.Errorf("policy enrol: %w", err)
+	}
+	if err := atrest.RefuseSigningKey(*secret, "fleet secret", key); err != nil {
+		return fmt.Errorf("policy enrol: %w", err)
+	}
+	id, err := gateway.Enrol(key, *vin)
+	if err != nil {
+		return fmt.Errorf("policy enrol: %w", err)
+	}
+	if err := writeNew(*out, id.Marshal(), 0o600); err != nil {
+		return fmt.Errorf("policy enrol: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s: identity of pseudonym %s (0600): provision it on the vehicle only, beside its TLS key, and name it in vehicle.identity_file\n", *out, id.Pseudonym)
+	return nil
 }
 
 // listFlag is a flag that may be given more than once.
@@ -142,7 +179,11 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	}
 	files := map[string][]byte{}
 	for name, path := range map[string]string{"zones": *zonesFile, "policy": *policyFile} {
-		if files[name], err = os.ReadFile(path); err != nil {
+		kind := atrest.Zones
+		if name == "policy" {
+			kind = atrest.Policy
+		}
+		if files[name], err = atrest.Read(path, kind); err != nil {
 			return fmt.Errorf("policy sign: %w", err)
 		}
 	}
@@ -231,7 +272,7 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 		keys = append(keys, k)
 	}
 	path := fs.Arg(0)
-	data, err := os.ReadFile(path)
+	data, err := atrest.Read(path, atrest.Bundle)
 	if err != nil {
 		return fmt.Errorf("policy verify: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"quietzone/gateway"
 	"quietzone/gateway/bundle"
+	"quietzone/uplink"
 )
 
 var goodDir = filepath.Join("..", "..", "gateway", "testdata", "good")
@@ -77,5 +78,65 @@ func TestPolicyKeygenSignVerify(t *testing.T) {
 		if _, err := cmd(args...); exitCode(err) != 2 {
 			t.Errorf("%q: %v, want a usage error", args, err)
 		}
+	}
+}
+
+// TestPolicyEnrol writes a vehicle's identity from the fleet's secret:
+// the same pseudonym the old fleet-wide key gave, a root of its own per
+// vehicle, a file only its owner may read; it refuses a signing key or a
+// readable file as the secret, and never overwrites an identity.
+func TestPolicyEnrol(t *testing.T) {
+	dir := t.TempDir()
+	cmd := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	secret := filepath.Join(dir, "fleet.secret")
+	os.WriteFile(secret, []byte("an old fleet key, kept by the fleet\n"), 0o600)
+	id1, id2 := filepath.Join(dir, "v1.identity"), filepath.Join(dir, "v2.identity")
+	if out, err := cmd("policy", "enrol", "--secret", secret, "--vin", "qztest00000000001", "--out", id1); err != nil || !strings.Contains(out, "0600") {
+		t.Fatalf("enrol: %v\n%s", err, out)
+	}
+	if _, err := cmd("policy", "enrol", "--secret", secret, "--vin", "QZTEST00000000002", "--out", id2); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(id1); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("identity mode %v, %v", fi.Mode(), err)
+	}
+	a, err := gateway.LoadIdentity(id1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := gateway.LoadIdentity(id2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uplink.Pseudonym("QZTEST00000000001", []byte("an old fleet key, kept by the fleet\n")); a.VIN != "QZTEST00000000001" || a.Pseudonym != want {
+		t.Errorf("identity %s / %s, want the old key's pseudonym %s", a.VIN, a.Pseudonym, want)
+	}
+	if bytes.Equal(a.Root, b.Root) || a.Pseudonym == b.Pseudonym {
+		t.Error("two vehicles share a root or a pseudonym")
+	}
+	data, _ := os.ReadFile(id1)
+	if bytes.Contains(data, []byte("old fleet key")) {
+		t.Error("the identity holds the fleet secret")
+	}
+	if _, err := cmd("policy", "enrol", "--secret", secret, "--vin", "QZTEST00000000001", "--out", id1); err == nil {
+		t.Error("enrol overwrote an identity")
+	}
+	prefix := filepath.Join(dir, "fleet")
+	if _, err := cmd("policy", "keygen", "--out", prefix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cmd("policy", "enrol", "--secret", prefix+".key", "--vin", "QZTEST00000000003", "--out", filepath.Join(dir, "x")); err == nil || !strings.Contains(err.Error(), "signing key") {
+		t.Errorf("the bundle signing key as the fleet secret: %v", err)
+	}
+	os.Chmod(secret, 0o644)
+	if _, err := cmd("policy", "enrol", "--secret", secret, "--vin", "QZTEST00000000003", "--out", filepath.Join(dir, "y")); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a readable fleet secret: %v", err)
+	}
+	if _, err := cmd("policy", "enrol", "--secret", secret); exitCode(err) != 2 {
+		t.Errorf("enrol without --vin: %v", err)
 	}
 }
