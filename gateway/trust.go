@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"quietzone/can"
+	"quietzone/geofence"
 )
 
 // Trust in GNSS and in the clock.
@@ -146,7 +147,33 @@ type ref struct {
 	lat, lon float64
 	acc      float64 // the fix's accuracy margin (2σ), no debt
 	t        time.Time
-	odo      float64 // trust.odo when it was taken
+	ns       int64      // t in Unix nanoseconds: cheaper to compare
+	odo      float64    // trust.odo when it was taken
+	v        [3]float64 // the point on the unit sphere, for arcM
+}
+
+// newRef is a reference of a fix taken when the wheels' odometer said odo.
+func newRef(f fix, odo float64) ref {
+	return ref{lat: f.lat, lon: f.lon, acc: f.acc, t: f.t, ns: f.t.UnixNano(), odo: odo, v: unitVec(f.lat, f.lon)}
+}
+
+// unitVec is the point (lat, lon) in degrees on the unit sphere.
+func unitVec(lat, lon float64) [3]float64 {
+	const rad = math.Pi / 180
+	sinLat, cosLat := math.Sincos(lat * rad)
+	sinLon, cosLon := math.Sincos(lon * rad)
+	return [3]float64{cosLat * cosLon, cosLat * sinLon, sinLat}
+}
+
+// arcM is the great-circle distance in metres between two points on the
+// unit sphere, from their chord c: the arc is 2·asin(c/2), which is
+// c·(1 + c²/24) to within c⁵ (3 mm at 30 km, the farthest the references
+// reach at the fastest plausible speed): the trust check compares up to a
+// dozen distances on every fix without a trigonometric function each.
+func arcM(a, b *[3]float64) float64 {
+	dx, dy, dz := a[0]-b[0], a[1]-b[1], a[2]-b[2]
+	c2 := dx*dx + dy*dy + dz*dz
+	return geofence.EarthRadiusM * math.Sqrt(c2) * (1 + c2/24)
 }
 
 // trust is the decision loop's trust in GNSS.
@@ -197,7 +224,7 @@ func (tr *trust) push(r ref) {
 		if i > tr.n {
 			continue
 		}
-		if i == tr.n || r.t.Sub(tr.refs[i].t) > refSpan0<<(i-1) {
+		if i == tr.n || r.ns-tr.refs[i].ns > int64(refSpan0<<(i-1)) {
 			tr.refs[i] = tr.refs[i-1]
 		}
 	}
@@ -214,7 +241,9 @@ func (tr *trust) reset(r ref) {
 // wall clock they were taken on stepped by d.
 func (tr *trust) shift(d time.Duration) {
 	for i := range tr.n {
-		tr.refs[i].t = tr.refs[i].t.Add(d)
+		r := &tr.refs[i]
+		r.t = r.t.Add(d)
+		r.ns = r.t.UnixNano()
 	}
 	if !tr.speedAt.IsZero() {
 		tr.speedAt = tr.speedAt.Add(d)
@@ -246,7 +275,7 @@ func (g *Gateway) restoreTrust(now time.Time, s Saved, lost bool) {
 		g.loseAnchor(now, "the clock went back over a restart")
 	case !a.At.IsZero():
 		tr.odo = 0
-		tr.reset(ref{lat: a.Lat, lon: a.Lon, acc: a.AccM, t: a.At})
+		tr.reset(newRef(fix{lat: a.Lat, lon: a.Lon, acc: a.AccM, t: a.At}, 0))
 		tr.speedAt, tr.speedMps, tr.restored = a.At, g.d.MaxPlausibleKmh/3.6, true
 		if s.Distrusted {
 			g.distrust(now, "distrusted before the restart")
@@ -272,7 +301,7 @@ func (g *Gateway) loseAnchor(now time.Time, reason string) {
 func (g *Gateway) settled(f fix) bool {
 	tr := &g.tr
 	if tr.n == 0 || !g.consistent(f) {
-		tr.reset(ref{lat: f.lat, lon: f.lon, acc: f.acc, t: f.t, odo: tr.odo})
+		tr.reset(newRef(f, tr.odo))
 		return false
 	}
 	return f.t.Sub(tr.refs[0].t) >= g.trustWindow()
@@ -333,9 +362,26 @@ func (g *Gateway) reachFrom(r *ref, t time.Time) float64 {
 // vehicle is, given every reference and the distance covered since it.
 func (g *Gateway) consistent(f fix) bool {
 	tr := &g.tr
+	if tr.n == 0 {
+		return true
+	}
+	v := unitVec(f.lat, f.lon)
+	// reachFrom for every reference at once: the odometer's bound at f.t
+	// is the same for all of them.
+	vmax := g.d.MaxPlausibleKmh / 3.6
+	wheels := g.speed >= 0 && !tr.speedAt.IsZero() && !tr.restored
+	odoAt := tr.odo
+	if dt := f.t.Sub(tr.speedAt); wheels && dt > 0 {
+		odoAt += g.reachMps(tr.speedMps, dt) * dt.Seconds()
+	}
+	ns := f.t.UnixNano()
 	for i := range tr.n {
 		r := &tr.refs[i]
-		if distanceM(r.lat, r.lon, f.lat, f.lon) > g.reachFrom(r, f.t)+r.acc+f.acc+trustAllowanceM {
+		reach := vmax * max(0, float64(ns-r.ns)/1e9)
+		if wheels {
+			reach = min(reach, odoAt-r.odo)
+		}
+		if arcM(&r.v, &v) > reach+r.acc+f.acc+trustAllowanceM {
 			return false
 		}
 	}
@@ -351,9 +397,9 @@ func (g *Gateway) spoofMarginM() float64 {
 	tr := &g.tr
 	worst := 0.0
 	for i := range tr.n {
-		worst = math.Max(worst, tr.refs[i].acc)
+		worst = max(worst, tr.refs[i].acc)
 	}
-	return math.Max(0, 2*worst+trustAllowanceM-g.d.ExitMarginM)
+	return max(0, 2*worst+trustAllowanceM-g.d.ExitMarginM)
 }
 
 // trusted notes an accepted fix f as the anchor. Trusted again after
@@ -375,7 +421,7 @@ func (g *Gateway) trusted(now time.Time, f *fix) {
 		g.audit(now, AuditGNSSTrusted, "a fix consistent with the wheels")
 		g.log.Info("GNSS trusted again: a fix consistent with the trusted ones and the wheel speed")
 	}
-	tr.push(ref{lat: f.lat, lon: f.lon, acc: f.acc, t: f.t, odo: tr.odo})
+	tr.push(newRef(*f, tr.odo))
 }
 
 // trustWindow is how long after the last trusted fix GNSS may be trusted
