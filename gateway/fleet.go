@@ -65,6 +65,7 @@ const (
 type Fleet struct {
 	keys    []bundle.PublicKey
 	profile string
+	vehicle *Profile
 	dir     string
 	sealer  *atrest.Sealer
 	clock   Clock
@@ -107,6 +108,10 @@ type FleetOptions struct {
 	// Profile is the vehicle profile's name, matched against a bundle's
 	// profile lines.
 	Profile string
+	// Vehicle is the vehicle's profile: a bundle's policy may allow only
+	// what it says is vehicle data (ParsePolicyFor). Without one, a
+	// policy may name well-known vehicle roles alone.
+	Vehicle *Profile
 	// Dir keeps the last good bundle, sealed with StoreKey.
 	Dir      string
 	StoreKey []byte
@@ -138,7 +143,7 @@ func NewFleet(o FleetOptions) (*Fleet, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Fleet{
-		keys: o.Keys, profile: o.Profile, dir: o.Dir, sealer: s, clock: o.Clock,
+		keys: o.Keys, profile: o.Profile, vehicle: o.Vehicle, dir: o.Dir, sealer: s, clock: o.Clock,
 		audit: o.Audit, log: o.Logger, build: o.ZoneOptions, apply: o.Apply,
 	}, nil
 }
@@ -272,9 +277,12 @@ func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, err
 	if !okP || !okZ {
 		return nil, nil, fmt.Errorf("%w: a bundle needs both zones and policy", ErrContents)
 	}
-	pol, err := ParsePolicy("bundle:policy", pdata)
+	pol, warnings, err := ParsePolicyFor("bundle:policy", pdata, f.vehicle)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrContents, err)
+	}
+	for _, w := range warnings { // role names, no contents of the zones
+		f.log.Info("policy bundle names a role this vehicle does not have", "warning", w)
 	}
 	ix, err := geofence.Parse("bundle:zones", zdata, f.build(pol))
 	if err != nil {

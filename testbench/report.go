@@ -154,8 +154,8 @@ func (r *Report) WriteText(w io.Writer) {
 	p("Redacted     positions: %d sent on a grid, %d withheld near zones\n", u.PositionsSent, u.PositionsWithheld)
 	p("             near zones: %d records merged into one per %s; %d held back and dropped at trip ends\n",
 		u.Coarsened, r.Quantum, u.HeldDropped)
-	p("             signal values kept in the car: %d not allowed by the policy, %d location values withheld near zones\n",
-		u.SignalsDenied, u.SignalsWithheld)
+	p("             signal values kept in the car: %d not allowed by the policy or not vehicle data\n",
+		u.SignalsDenied)
 	p("             phone contacts synced on the bus: %d; contact values kept in the car: %d (never uplinked, whatever the policy)\n",
 		r.ContactFrames, u.ForbiddenDenied)
 	ut := r.Utility

@@ -14,6 +14,7 @@ import (
 	"quietzone/gateway"
 	"quietzone/gateway/bundle"
 	"quietzone/geofence"
+	"quietzone/uplink"
 )
 
 // policy holds the fleet's tools for signed policy bundles: a key pair,
@@ -122,8 +123,9 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	version := fs.Uint64("version", 0, "bundle version, above every version signed before")
 	expires := fs.String("expires", "720h", "expiry: a duration from now (720h) or an RFC 3339 time")
 	out := fs.String("out", "", "bundle file to write")
-	var profiles listFlag
+	var profiles, checkProfiles listFlag
 	fs.Var(&profiles, "profile", "vehicle profile name the bundle is for (repeat; none: any)")
+	fs.Var(&checkProfiles, "check-profile", "vehicle profile (builtin:NAME or a file) to check the policy against, as such a vehicle will (repeat; needed for custom roles)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -145,7 +147,7 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 			return fmt.Errorf("policy sign: %w", err)
 		}
 	}
-	if err := checkContents(*policyFile, files["policy"], *zonesFile, files["zones"]); err != nil {
+	if err := checkContents(*policyFile, files["policy"], *zonesFile, files["zones"], checkProfiles, stderr); err != nil {
 		return fmt.Errorf("policy sign: %w", err)
 	}
 	data, err := bundle.Sign(priv, bundle.Manifest{Version: *version, Issued: now, Expires: exp, Profiles: profiles}, files)
@@ -159,14 +161,33 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	return nil
 }
 
-// checkContents loads a policy and zones as a vehicle would.
-func checkContents(policyName string, policy []byte, zonesName string, zones []byte) error {
-	pol, err := gateway.ParsePolicy(policyName, policy)
-	if err != nil {
-		return err
+// checkContents loads a policy and zones as a vehicle would: the policy
+// for each vehicle profile given (builtin:NAME or a file), or, without
+// one, as any vehicle would, naming well-known vehicle roles alone. Roles
+// a profile does not map are warnings, written to warn.
+func checkContents(policyName string, policy []byte, zonesName string, zones []byte, profiles []string, warn io.Writer) error {
+	var pol *uplink.Policy
+	if len(profiles) == 0 {
+		var err error
+		if pol, err = gateway.ParsePolicy(policyName, policy); err != nil {
+			return err
+		}
+	}
+	for _, ref := range profiles {
+		prof, err := gateway.LoadProfile(ref)
+		if err != nil {
+			return err
+		}
+		var warnings []string
+		if pol, warnings, err = gateway.ParsePolicyFor(policyName, policy, prof); err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(warn, "warning:", w)
+		}
 	}
 	d := gateway.DefaultDecision()
-	_, err = geofence.Parse(zonesName, zones, geofence.Options{ReachM: d.ZoneReachM(pol.PositionMarginM())})
+	_, err := geofence.Parse(zonesName, zones, geofence.Options{ReachM: d.ZoneReachM(pol.PositionMarginM())})
 	return err
 }
 
@@ -192,8 +213,9 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 // any failure, saying which.
 func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error {
 	fs := newFlags("policy verify", stderr)
-	var pubs listFlag
+	var pubs, checkProfiles listFlag
 	fs.Var(&pubs, "pub", "public key file to trust (repeat)")
+	fs.Var(&checkProfiles, "check-profile", "vehicle profile (builtin:NAME or a file) to check the policy against (repeat; needed for custom roles)")
 	minVersion := fs.Uint64("above", 0, "refuse a version not above this one (the one a vehicle runs)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -232,7 +254,7 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 	if !okP || !okZ {
 		return fmt.Errorf("policy verify %s: %w: a vehicle needs both zones and policy", path, gateway.ErrContents)
 	}
-	if err := checkContents(path+":policy", pol, path+":zones", zs); err != nil {
+	if err := checkContents(path+":policy", pol, path+":zones", zs, checkProfiles, stdout); err != nil {
 		return fmt.Errorf("policy verify %s: %w", path, err)
 	}
 	if !now.Before(b.Expires) {
