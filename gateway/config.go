@@ -412,25 +412,28 @@ func (c *Config) checkBroker(doc *YAMLDoc) error {
 	return nil
 }
 
-// LoadZonesPolicy reads the zone file and the policy the config names.
-// Under pinned fleet keys either may be left out: the policy is then
-// DenyAll and the zone list nil (the gateway stays suppressed).
-func (c *Config) LoadZonesPolicy() (*uplink.Policy, *geofence.Index, error) {
+// LoadZonesPolicy reads the zone file and the policy the config names,
+// the policy for the vehicle's profile (ParsePolicyFor: warnings are
+// roles it names that the profile does not map). Under pinned fleet keys
+// either may be left out: the policy is then DenyAll and the zone list
+// nil (the gateway stays suppressed).
+func (c *Config) LoadZonesPolicy(prof *Profile) (*uplink.Policy, *geofence.Index, []string, error) {
 	pol := DenyAll()
+	var warnings []string
 	if c.Policy != "" {
 		var err error
-		if pol, err = LoadPolicy(c.Resolve(c.Policy)); err != nil {
-			return nil, nil, err
+		if pol, warnings, err = LoadPolicy(c.Resolve(c.Policy), prof); err != nil {
+			return nil, nil, nil, err
 		}
 	}
 	if c.Zones.File == "" {
-		return pol, nil, nil
+		return pol, nil, warnings, nil
 	}
 	zones, err := LoadZoneFile(c.Resolve(c.Zones.File), c.ZoneOptions(pol))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return pol, zones, nil
+	return pol, zones, warnings, nil
 }
 
 // ZoneOptions are the options a zone list is built with under a policy:
@@ -573,11 +576,11 @@ func Load(path string) (*Setup, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol, zones, err := cfg.LoadZonesPolicy()
+	pol, zones, polWarnings, err := cfg.LoadZonesPolicy(prof)
 	if err != nil {
 		return nil, err
 	}
-	s := &Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, Warnings: prof.DB.Warnings}
+	s := &Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, Warnings: append(slices.Clip(prof.DB.Warnings), polWarnings...)}
 	id, err := loadIdentity(cfg, doc, s)
 	if err != nil {
 		return nil, err

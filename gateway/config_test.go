@@ -87,7 +87,7 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"bad decision", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\ndecision:\n  clear_fixes: 0\n"}, "quietzone.yaml:10: clear_fixes must be at least 1"},
 		{"uncontrollable camera", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - {name: side, class: exterior}\n"}, "quietzone.yaml:9: camera side: the profile has no command for it and it has no power_line"},
 		{"missing vin", map[string]string{"quietzone.yaml": strings.Replace(goodHead, "  vin: QZTEST00000000042\n", "", 1) + "cameras: [{name: front, class: exterior}]\n"}, "quietzone.yaml:2: vehicle.vin or vehicle.vin_file is required"},
-		{"policy allows phone data", map[string]string{"policy.yaml": "signals:\n  vehicle.speed: {}\n  phone.contact.chars: {}\n"}, "policy.yaml:3: phone.contact.chars: phone and contact data can never be uplinked"},
+		{"policy allows phone data", map[string]string{"policy.yaml": "signals:\n  vehicle.speed: {}\n  phone.contact.chars: {}\n"}, "policy.yaml:3: phone.contact.chars: personal data, which never leaves the vehicle"},
 		{"policy bad precision", map[string]string{"policy.yaml": "position:\n  precision_m: 0\n"}, "policy.yaml:2: position: precision_m must be at least 1"},
 		{"policy unknown key", map[string]string{"policy.yaml": "signals: {}\nbatches: {}\n"}, "policy.yaml:2: field batches not found"},
 		{"policy time quantum zero", map[string]string{"policy.yaml": "signals: {}\nnear_zones:\n  time_quantum_s: 0\n"}, "policy.yaml:3: near_zones.time_quantum_s: must be whole seconds"},

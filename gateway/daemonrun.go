@@ -89,6 +89,7 @@ func (d *Daemon) openFleet(s *Setup, o DaemonOptions, auditor Auditor) (*Setup, 
 	f, err := NewFleet(FleetOptions{
 		Keys:         s.FleetKeys,
 		Profile:      s.Profile.Name,
+		Vehicle:      s.Profile,
 		Dir:          cfg.FleetStateDir(),
 		StoreKey:     s.Keys.Fleet,
 		OldStoreKeys: [][]byte{s.Keys.OldStore},
@@ -329,7 +330,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		defer releaseMemory()
 		return d.Fleet.OfferFile(ctx, cfg.Resolve(cfg.Fleet.Bundle))
 	}
-	pol, ix, err := cfg.LoadZonesPolicy()
+	pol, ix, _, err := cfg.LoadZonesPolicy(d.run.setup.Profile)
 	if err != nil {
 		d.Gateway.audit(now, AuditPolicyRejected, "reload: the zone file or the policy does not load")
 		return fmt.Errorf("reload: %w", err)

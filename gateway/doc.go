@@ -102,4 +102,17 @@
 // queueconfig.go): the main file, the vehicle profile and the uplink
 // policy, reporting problems as "file:line: reason". It knows nothing of
 // wire formats.
+//
+// What may leave is decided by meaning, not by spelling (roles.go): every
+// role of the signal map has a class, fixed for the well-known roles
+// (uplink.RoleClass) and declared in the profile for custom ones
+// ({signal: M.S, class: vehicle|location|personal}); LoadProfile refuses
+// roles in another spelling, a DBC signal under two roles, undeclared or
+// misdeclared classes, and custom vehicle data in a message with location
+// or personal data. The policy may name vehicle-class roles alone
+// (ParsePolicyFor, against the vehicle's profile, for local files and
+// fleet bundles alike), and the snapshot hands every value to the uplink
+// with its class, which lets out vehicle data alone whatever the policy
+// says: a role the gateway cannot vouch for (a signal map built without
+// the loader) gets no class and never leaves.
 package gateway

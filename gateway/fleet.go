@@ -102,6 +102,7 @@ const (
 type Fleet struct {
 	keys      []bundle.PublicKey
 	profile   string
+	vehicle   *Profile
 	dir       string
 	sealer    *atrest.Sealer
 	old       []*atrest.Sealer // of earlier versions' raw store keys
@@ -171,6 +172,10 @@ type FleetOptions struct {
 	// Profile is the vehicle profile's name, matched against a bundle's
 	// profile lines.
 	Profile string
+	// Vehicle is the vehicle's profile: a bundle's policy may allow only
+	// what it says is vehicle data (ParsePolicyFor). Without one, a
+	// policy may name well-known vehicle roles alone.
+	Vehicle *Profile
 	// Dir keeps the last good bundle and the version floor, under keys
 	// derived from StoreKey (Keys.Fleet). OldStoreKeys open a bundle
 	// stored by an earlier version under a raw key; it is stored again
@@ -228,7 +233,7 @@ func NewFleet(o FleetOptions) (*Fleet, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	f := &Fleet{
-		keys: o.Keys, profile: o.Profile, dir: o.Dir, sealer: s, old: old,
+		keys: o.Keys, profile: o.Profile, vehicle: o.Vehicle, dir: o.Dir, sealer: s, old: old,
 		floorKey: atrest.DeriveKey(o.StoreKey, labelFloor), audited: o.Audited, maxBundle: o.MaxBundle,
 		clock: o.Clock, audit: o.Audit, log: o.Logger, build: o.ZoneOptions, apply: o.Apply,
 		floor: o.Audited.Version,
@@ -457,9 +462,12 @@ func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, err
 	if !okP || !okZ {
 		return nil, nil, fmt.Errorf("%w: a bundle needs both zones and policy", ErrContents)
 	}
-	pol, err := ParsePolicy("bundle:policy", pdata)
+	pol, warnings, err := ParsePolicyFor("bundle:policy", pdata, f.vehicle)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrContents, err)
+	}
+	for _, w := range warnings { // role names, no contents of the zones
+		f.log.Info("policy bundle names a role this vehicle does not have", "warning", w)
 	}
 	ix, err := geofence.Parse("bundle:zones", zdata, f.build(pol))
 	if err != nil {

@@ -70,6 +70,9 @@ func bundleCases(t *testing.T, priv, other ed25519.PrivateKey) []struct {
 	j := bytes.IndexByte(unsigned[i:], '\n')
 	unsigned = append(unsigned[:i:i], unsigned[i+j+1:]...)
 	badPolicy := map[string][]byte{bundleZones: files[bundleZones], bundlePolicy: []byte("signals: {phone.contact.name: {}}\n")}
+	withKey := func(key string) map[string][]byte { // a policy allowing one role besides the speed
+		return map[string][]byte{bundleZones: files[bundleZones], bundlePolicy: []byte("signals:\n  vehicle.speed: {}\n  " + key + ": {}\n")}
+	}
 	return []struct {
 		name, cause string
 		data        []byte
@@ -82,6 +85,11 @@ func bundleCases(t *testing.T, priv, other ed25519.PrivateKey) []struct {
 		{"same version, other content", "rollback", signBundle(t, priv, 2, later.Add(time.Hour), files)},
 		{"expired", "expired", signBundle(t, priv, 4, time.Now().Add(-time.Minute), files)},
 		{"policy asks for phone data", "bad contents", signBundle(t, priv, 5, later, badPolicy)},
+		{"policy asks for the heading", "bad contents", signBundle(t, priv, 5, later, withKey("position.heading"))},
+		{"policy asks for the odometer", "bad contents", signBundle(t, priv, 5, later, withKey("vehicle.odometer"))},
+		{"policy key in another case", "bad contents", signBundle(t, priv, 5, later, withKey("Position.Latitude"))},
+		{"policy key a pattern", "bad contents", signBundle(t, priv, 5, later, withKey(`"*"`))},
+		{"policy key in another script", "bad contents", signBundle(t, priv, 5, later, withKey("ph\u043ene.contact.chars"))},
 		{"not a bundle", "malformed", []byte("{}")},
 	}
 }
@@ -401,4 +409,64 @@ func testIdentity(t testing.TB) Identity {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestFleetChecksPolicyAgainstProfile: a bundle's policy is held against
+// the vehicle's profile when it is applied: a custom role the profile
+// says is location data is refused (an audit event; nothing changes), a
+// custom vehicle role is applied, and without the profile a custom role
+// is refused, since nothing says what it is.
+func TestFleetChecksPolicyAgainstProfile(t *testing.T) {
+	dir := t.TempDir()
+	dbc, err := os.ReadFile(filepath.Join("..", "can", "profiles", "quietzone.dbc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "v.dbc"), dbc, 0o600)
+	os.WriteFile(filepath.Join(dir, "v.yaml"), []byte("name: v\ndbc: v.dbc\nsignals:\n  vehicle.speed: VCU_Speed.VCU_VehicleSpeed\n"+
+		"  gnss.sats: {signal: GNSS_Status.GNSS_NumSats, class: location}\n  cam.counter: {signal: CAM_Command.CAM_CmdCounter, class: vehicle}\n"), 0o600)
+	prof, err := LoadProfile(filepath.Join(dir, "v.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, _ := ed25519.GenerateKey(nil)
+	files := fleetFiles(t)
+	withKey := func(key string) map[string][]byte {
+		return map[string][]byte{bundleZones: files[bundleZones], bundlePolicy: []byte("signals:\n  vehicle.speed: {}\n  " + key + ": {}\n")}
+	}
+	later := time.Now().Add(time.Hour)
+	for _, tc := range []struct {
+		name    string
+		vehicle *Profile
+		key     string
+		applied bool
+	}{
+		{"a custom location role", prof, "gnss.sats", false},
+		{"a custom vehicle role", prof, "cam.counter", true},
+		{"a role the vehicle does not have", prof, "vehicle.ignition", true},
+		{"a custom role, no profile", nil, "cam.counter", false},
+	} {
+		rec := auditRecorder{events: make(chan AuditEvent, 4)}
+		var got *uplink.Policy
+		f, err := NewFleet(FleetOptions{
+			Keys: []bundle.PublicKey{bundle.NewPublicKey(priv.Public().(ed25519.PublicKey))}, Profile: "v", Vehicle: tc.vehicle,
+			Dir: t.TempDir(), StoreKey: bytes.Repeat([]byte{7}, 32), Audit: rec,
+			ZoneOptions: func(*uplink.Policy) geofence.Options { return geofence.Options{} },
+			Apply:       func(_ context.Context, _ *geofence.Index, p *uplink.Policy) error { got = p; return nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = f.Offer(context.Background(), signBundle(t, priv, 1, later, withKey(tc.key)), SourceMQTT)
+		e := <-rec.events
+		if tc.applied {
+			if err != nil || got == nil || e.Kind != AuditPolicyApplied {
+				t.Errorf("%s: %v, audit %+v, want it applied", tc.name, err, e)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrContents) || got != nil || e.Kind != AuditPolicyRejected || !strings.HasPrefix(e.Reason, "bad contents") {
+			t.Errorf("%s: %v, audit %+v, want it refused for its contents", tc.name, err, e)
+		}
+	}
 }

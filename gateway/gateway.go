@@ -179,8 +179,9 @@ const (
 )
 
 type role struct {
-	kind roleKind
-	cam  int
+	kind  roleKind
+	cam   int
+	class uplink.Class // what its values are, for the uplink (roles.go)
 }
 
 // expiry is a role whose values are forgotten once older than maxAge (the
@@ -317,11 +318,16 @@ func New(o Options) (*Gateway, error) {
 	}
 	names := o.Decoder.Roles()
 	g.roles = make([]role, len(names))
+	classes, problems := classifyRoles(o.Decoder.Database(), o.Decoder.Mappings())
+	for _, p := range problems {
+		g.log.Warn("a signal role's values will never leave the vehicle", "err", p)
+	}
 	g.latest = make([]can.Value, len(names))
 	g.vals = make([]can.Value, max(o.Decoder.MaxValuesPerFrame(), 1))
 	var haveLat, haveLon bool
 	for i, name := range names {
 		r := &g.roles[i]
+		r.class = classes[i]
 		switch name {
 		case RoleLatitude:
 			r.kind, g.lat, haveLat = kindLat, can.RoleID(i), true
@@ -603,7 +609,7 @@ func (g *Gateway) snapshot(now time.Time) uplink.Snapshot {
 		if k == kindLat || k == kindLon || v.Time.IsZero() || now.Sub(v.Time) > g.d.SignalMaxAge {
 			continue
 		}
-		g.samples = append(g.samples, uplink.Sample{Role: names[i], Value: v.Phys})
+		g.samples = append(g.samples, uplink.Sample{Role: names[i], Value: v.Phys, Class: g.roles[i].class})
 	}
 	s.Samples = g.samples
 	g.applyPrivacy(now, &s)

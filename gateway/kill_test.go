@@ -300,7 +300,7 @@ func killChild(stateDir string) {
 	for i := 0; ; i++ {
 		s := uplink.Snapshot{
 			Time:    base.Add(time.Duration(i) * time.Second),
-			Samples: []uplink.Sample{{Role: "test.run", Value: float64(run)}, {Role: "test.i", Value: float64(i)}},
+			Samples: []uplink.Sample{{Role: "test.run", Value: float64(run), Class: uplink.ClassVehicle}, {Role: "test.i", Value: float64(i), Class: uplink.ClassVehicle}},
 		}
 		for p.Offer(s) != nil { // the pipe is full: the disk sets the pace
 			time.Sleep(time.Millisecond)

@@ -15,13 +15,16 @@ import (
 	"quietzone/camera"
 	"quietzone/can"
 	"quietzone/can/profiles"
+	"quietzone/uplink"
 	"quietzone/uplink/atrest"
 )
 
 // Profile is a vehicle profile: its DBC and the signal map.
 type Profile struct {
-	Name     string
-	DB       *can.Database
+	Name string
+	DB   *can.Database
+	// Mappings are the signal map: well-known roles first, then custom
+	// ones, each sorted.
 	Mappings []can.Mapping
 	// Commands maps a camera name to the signal carrying its command.
 	Commands map[string]*can.Signal
@@ -29,6 +32,8 @@ type Profile struct {
 	// value every frame carries (commands.go).
 	Fixed []camera.Fixed
 	Codes camera.Codes
+
+	classes map[string]uplink.Class
 }
 
 type profileFile struct {
@@ -43,11 +48,13 @@ type profileFile struct {
 
 // signalSpec is one entry of the signal map, in the compact form
 // "role: MESSAGE.SIGNAL" or the long form
-// "role: {signal: MESSAGE.SIGNAL, unit: km/h, max_age: 500ms}".
+// "role: {signal: MESSAGE.SIGNAL, unit: km/h, max_age: 500ms, class: vehicle}"
+// (class: for custom roles only, see roles.go).
 type signalSpec struct {
 	Ref    string
 	Unit   string
 	MaxAge time.Duration
+	Class  string
 }
 
 // UnmarshalYAML accepts both forms; unknown keys of the long form are
@@ -71,8 +78,10 @@ func (s *signalSpec) UnmarshalYAML(n *yaml.Node) error {
 				if err == nil && s.MaxAge <= 0 {
 					return fmt.Errorf("line %d: max_age must be positive", v.Line)
 				}
+			case "class":
+				err = v.Decode(&s.Class)
 			default:
-				return fmt.Errorf("line %d: unknown key %q: want signal, unit or max_age", k.Line, k.Value)
+				return fmt.Errorf("line %d: unknown key %q: want signal, unit, max_age or class", k.Line, k.Value)
 			}
 			if err != nil {
 				return fmt.Errorf("line %d: %s: %v", v.Line, k.Value, strings.TrimPrefix(err.Error(), "yaml: "))
@@ -83,7 +92,7 @@ func (s *signalSpec) UnmarshalYAML(n *yaml.Node) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("line %d: want MESSAGE.SIGNAL or {signal: MESSAGE.SIGNAL, unit: UNIT, max_age: DURATION}", n.Line)
+	return fmt.Errorf("line %d: want MESSAGE.SIGNAL or {signal: MESSAGE.SIGNAL, unit: UNIT, max_age: DURATION, class: CLASS}", n.Line)
 }
 
 // roleUnits are the units the gateway computes with for its well-known
@@ -184,21 +193,35 @@ func LoadProfile(ref string) (*Profile, error) {
 			return nil, fmt.Errorf("load profile: %w", err)
 		}
 	}
-	p := &Profile{Name: pf.Name, DB: db, Commands: map[string]*can.Signal{}, Codes: camera.DefaultCodes}
+	p := &Profile{Name: pf.Name, DB: db, Commands: map[string]*can.Signal{}, Codes: camera.DefaultCodes, classes: map[string]uplink.Class{}}
 	for _, r := range slices.Sorted(maps.Keys(pf.Signals)) {
 		spec := pf.Signals[r]
 		msg, sig, ok := strings.Cut(spec.Ref, ".")
 		if !ok {
 			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", r}, "%s: want MESSAGE.SIGNAL, got %q", r, spec.Ref))
 		}
-		p.Mappings = append(p.Mappings, can.Mapping{Role: r, Message: msg, Signal: sig, Unit: spec.Unit, MaxAge: spec.MaxAge})
+		if !uplink.ValidRole(r) { // before all else: a role in another spelling is no role
+			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", r}, "role %s: not a role name (%s)", r, uplink.RoleSpelling))
+		}
+		p.Mappings = append(p.Mappings, can.Mapping{Role: r, Message: msg, Signal: sig, Unit: spec.Unit, MaxAge: spec.MaxAge, Class: spec.Class})
 	}
-	if _, err := can.NewDecoder(db, p.Mappings); err != nil {
+	slices.SortFunc(p.Mappings, wellKnownFirst)
+	mapErr := func(err error) error {
 		var me *can.MapError
 		if errors.As(err, &me) {
-			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", me.Role}, "%s", me.Error()))
+			return fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", me.Role}, "%s", me.Error()))
 		}
-		return nil, fmt.Errorf("load profile: %w", err)
+		return fmt.Errorf("load profile: %w", err)
+	}
+	if _, err := can.NewDecoder(db, p.Mappings); err != nil {
+		return nil, mapErr(err)
+	}
+	classes, problems := classifyRoles(db, p.Mappings)
+	if len(problems) > 0 {
+		return nil, mapErr(problems[0])
+	}
+	for i, m := range p.Mappings {
+		p.classes[m.Role] = classes[i]
 	}
 	for _, m := range p.Mappings {
 		if err := checkRoleUnit(m.Role, pf.Signals[m.Role], db.Message(m.Message).Signal(m.Signal)); err != nil {
@@ -219,6 +242,21 @@ func LoadProfile(ref string) (*Profile, error) {
 
 // NewDecoder builds a decoder for the profile's signal map.
 func (p *Profile) NewDecoder() (*can.Decoder, error) { return can.NewDecoder(p.DB, p.Mappings) }
+
+// Class returns the class of a role the profile maps; ok is false for a
+// role it does not map.
+func (p *Profile) Class(role string) (c uplink.Class, ok bool) {
+	c, ok = p.classes[role]
+	return c, ok
+}
+
+// label names the profile in messages: " NAME", or "" without a name.
+func (p *Profile) label() string {
+	if p.Name == "" {
+		return ""
+	}
+	return " " + p.Name
+}
 
 // Signal returns the DBC signal mapped to role, or nil.
 func (p *Profile) Signal(role string) *can.Signal {

@@ -47,8 +47,8 @@ func TestProfileSignalForms(t *testing.T) {
   position.longitude:
     signal: M.Lon
     max_age: 2s
-  other.bare: M.Bare
-  other.odd: M.Odd
+  other.bare: {signal: M.Bare, class: location}
+  other.odd: {signal: M.Odd, class: personal}
 `)
 	prof, err := gateway.LoadProfile(p)
 	if err != nil {
@@ -60,8 +60,8 @@ func TestProfileSignalForms(t *testing.T) {
 		"position.heading":   {Role: "position.heading", Message: "M", Signal: "Rad", Unit: "deg"},
 		"position.latitude":  {Role: "position.latitude", Message: "M", Signal: "Lat"},
 		"position.longitude": {Role: "position.longitude", Message: "M", Signal: "Lon", MaxAge: 2 * time.Second},
-		"other.bare":         {Role: "other.bare", Message: "M", Signal: "Bare"},
-		"other.odd":          {Role: "other.odd", Message: "M", Signal: "Odd"},
+		"other.bare":         {Role: "other.bare", Message: "M", Signal: "Bare", Class: "location"},
+		"other.odd":          {Role: "other.odd", Message: "M", Signal: "Odd", Class: "personal"},
 	}
 	if len(prof.Mappings) != len(want) {
 		t.Fatalf("mappings %+v", prof.Mappings)

@@ -91,7 +91,7 @@ uplink:
 			t0 := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 			for i := 0; i < 120; i++ {
 				p.Offer(uplink.Snapshot{Time: t0.Add(time.Duration(i) * time.Second),
-					Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 50}}})
+					Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 50, Class: uplink.ClassVehicle}}})
 			}
 			if err := p.Flush(t0.Add(2 * time.Minute)); err != nil {
 				t.Fatal(err)

@@ -156,9 +156,9 @@ func (r *Report) WriteText(w io.Writer) {
 	p("Redacted     positions: %d sent on a grid, %d withheld near zones\n", u.PositionsSent, u.PositionsWithheld)
 	p("             near zones: %d records merged into one per %s; %d held back and dropped at trip ends\n",
 		u.Coarsened, r.Quantum, u.HeldDropped)
-	p("             signal values kept in the car: %d not allowed by the policy, %d location values withheld near zones\n",
-		u.SignalsDenied, u.SignalsWithheld)
-	p("             phone contacts synced on the bus: %d; contact values kept in the car: %d (never uplinked, whatever the policy)\n",
+	p("             signal values kept in the car: %d not allowed by the policy or not vehicle data\n",
+		u.SignalsDenied)
+	p("             phone contacts synced on the bus: %d; personal values kept in the car (contacts, the privacy switch): %d (never uplinked, whatever the policy)\n",
 		r.ContactFrames, u.ForbiddenDenied)
 	ut := r.Utility
 	p("\nUtility      allowed telemetry delivered: %.1f%% of %d s outside every buffer; over-suppressed %s\n",

@@ -173,7 +173,6 @@ func (r *rig) add(d *gateway.Daemon) {
 	r.up.Records += u.Records
 	r.up.PositionsSent += u.PositionsSent
 	r.up.PositionsWithheld += u.PositionsWithheld
-	r.up.SignalsWithheld += u.SignalsWithheld
 	r.up.SignalsDenied += u.SignalsDenied
 	r.up.ForbiddenDenied += u.ForbiddenDenied
 	r.up.Coarsened += u.Coarsened

@@ -854,7 +854,7 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 	}
 	secrets := append([]string{sc.VIN}, zoneWords...)
 	secrets = append(secrets, sc.Contacts...)
-	r.Findings = check(msgs, s.zones, pol, secrets, us.Records+us.Alarms, s.nearOnly)
+	r.Findings = check(msgs, s.zones, pol, s.prof, secrets, us.Records+us.Alarms, s.nearOnly)
 	seen := map[uint64]bool{}
 	var delays []time.Duration
 	for _, m := range msgs {

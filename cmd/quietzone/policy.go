@@ -160,8 +160,9 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	version := fs.Uint64("version", 0, "bundle version, above every version signed before")
 	expires := fs.String("expires", "720h", "expiry: a duration from now (720h) or an RFC 3339 time")
 	out := fs.String("out", "", "bundle file to write")
-	var profiles listFlag
+	var profiles, checkProfiles listFlag
 	fs.Var(&profiles, "profile", "vehicle profile name the bundle is for (repeat; none: any)")
+	fs.Var(&checkProfiles, "check-profile", "vehicle profile (builtin:NAME or a file) to check the policy against, as such a vehicle will (repeat; needed for custom roles)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 			return fmt.Errorf("policy sign: %w", err)
 		}
 	}
-	if err := checkContents(*policyFile, files["policy"], *zonesFile, files["zones"]); err != nil {
+	if err := checkContents(*policyFile, files["policy"], *zonesFile, files["zones"], checkProfiles, stderr); err != nil {
 		return fmt.Errorf("policy sign: %w", err)
 	}
 	data, err := bundle.Sign(priv, bundle.Manifest{Version: *version, Issued: now, Expires: exp, Profiles: profiles}, files)
@@ -197,8 +198,17 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	// The bundle as the vehicles will see it: the checks they apply.
 	pub := bundle.NewPublicKey(priv.Public().(ed25519.PublicKey))
 	b, err := bundle.Open(data, []bundle.PublicKey{pub})
-	if err == nil {
+	if err == nil && len(checkProfiles) == 0 {
 		err = gateway.CheckBundle(b, nil, vehicleZoneOptions)
+	}
+	for _, ref := range checkProfiles {
+		if err != nil {
+			break
+		}
+		var prof *gateway.Profile
+		if prof, err = gateway.LoadProfile(ref); err == nil {
+			err = gateway.CheckBundle(b, prof, vehicleZoneOptions)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("policy sign: %w", err)
@@ -210,14 +220,33 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	return nil
 }
 
-// checkContents loads a policy and zones as a vehicle would, naming the
-// files they came from in its errors.
-func checkContents(policyName string, policy []byte, zonesName string, zones []byte) error {
-	pol, err := gateway.ParsePolicy(policyName, policy)
-	if err != nil {
-		return err
+// checkContents loads a policy and zones as a vehicle would: the policy
+// for each vehicle profile given (builtin:NAME or a file), or, without
+// one, as any vehicle would, naming well-known vehicle roles alone. Roles
+// a profile does not map are warnings, written to warn. The files they
+// came from are named in its errors.
+func checkContents(policyName string, policy []byte, zonesName string, zones []byte, profiles []string, warn io.Writer) error {
+	var pol *uplink.Policy
+	if len(profiles) == 0 {
+		var err error
+		if pol, err = gateway.ParsePolicy(policyName, policy); err != nil {
+			return err
+		}
 	}
-	_, err = geofence.Parse(zonesName, zones, vehicleZoneOptions(pol))
+	for _, ref := range profiles {
+		prof, err := gateway.LoadProfile(ref)
+		if err != nil {
+			return err
+		}
+		var warnings []string
+		if pol, warnings, err = gateway.ParsePolicyFor(policyName, policy, prof); err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(warn, "warning:", w)
+		}
+	}
+	_, err := geofence.Parse(zonesName, zones, vehicleZoneOptions(pol))
 	return err
 }
 
@@ -254,7 +283,7 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 	fs := newFlags("policy verify", stderr)
 	var pubs, profs listFlag
 	fs.Var(&pubs, "pub", "public key file to trust (repeat)")
-	fs.Var(&profs, "profile", "vehicle profile to check the bundle for: builtin:NAME or a profile file (repeat; default: the built-in profiles the bundle names)")
+	fs.Var(&profs, "profile", "vehicle profile to check the bundle for, its policy held against the profile's roles: builtin:NAME or a profile file (repeat; default: the built-in profiles the bundle names)")
 	minVersion := fs.Uint64("above", 0, "refuse a version not above this one (the one a vehicle runs)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -293,9 +322,6 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 	if !okP || !okZ {
 		return fmt.Errorf("policy verify %s: %w: a vehicle needs both zones and policy", path, gateway.ErrContents)
 	}
-	if err := checkContents(path+":policy", pol, path+":zones", zs); err != nil {
-		return fmt.Errorf("policy verify %s: %w", path, err)
-	}
 	if len(profs) == 0 {
 		for _, name := range b.Profiles {
 			ref, ok := gateway.BuiltinProfile(name)
@@ -304,6 +330,9 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 			}
 			profs = append(profs, ref)
 		}
+	}
+	if err := checkContents(path+":policy", pol, path+":zones", zs, profs, stdout); err != nil {
+		return fmt.Errorf("policy verify %s: %w", path, err)
 	}
 	if len(profs) == 0 {
 		if err := gateway.CheckBundle(b, nil, vehicleZoneOptions); err != nil {
