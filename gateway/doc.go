@@ -21,23 +21,26 @@
 // turn (geofence.Kinematics). Leaving takes ClearFixes consecutive clear
 // fixes (more if a zone's policy asks): outside every buffer by
 // ExitMarginM beyond the accuracy, nothing ahead, a clear path since the
-// fix before; a fix in between holds the state. A fix whose implied speed
-// is implausible counts as no fix, and GNSS is then distrusted: every fix
-// counts as no fix until one is consistent with the last trusted fix and
-// the distance the wheel speed (vehicle.speed) says the vehicle covered
-// since, so that a spoof that goes on, consistent with itself after its
-// first jump, does not release the cameras. A step of the clock back (a
-// coordinate stamped well before the last fix, or the time before it) is
-// a discontinuity: Unknown, the fix history restarts, GNSS is distrusted
-// likewise; a fix from the future is not fresh. Trusted again late, a
-// fix may still be a spoofer's, off by as much as it could hide: that
-// distance widens every fix's margin from then on. trust.go has the rules
-// and what a spoofer can still do (drag the position without a jump;
-// spoof across a restart).
+// fix before; a fix in between holds the state. Every fix is held against
+// the trusted fixes of the last minutes and the distance the wheel speed
+// (vehicle.speed) allows since each, its reported accuracy forgiven once,
+// not at every step: one that does not fit is a jump, counts as no fix,
+// and GNSS is distrusted (every fix counts as no fix) until one fits
+// again. Where the profile maps a yaw rate or a steering angle, the
+// course of the fixes is held against it too. A step of the wall clock,
+// forward or back, seen against a monotonic clock or in the frames'
+// times, is a discontinuity: Unknown, the fix history restarts, GNSS is
+// distrusted likewise; a fix from the future is not fresh. Trusted again
+// late, a fix may still be a spoofer's, off by as much as it could hide:
+// that distance widens every fix's margin from then on. trust.go has the
+// rules and what a spoofer can still do, with figures.
 //
 // Zones come from the zone index (geofence.Index). Temporary zones follow
 // the gateway's clock, widened by ZoneClockSkew, and only a synchronised
-// clock is trusted: on any other every zone counts. SetZones and
+// clock is trusted: on any other every zone counts. A window is judged on
+// the wall clock and on a steady clock a step does not move, and a zone
+// that holds the vehicle stays in force until the hysteresis releases it
+// (zones.go). SetZones and
 // ReloadZones swap the zone list between two decisions; SetBundle swaps a
 // zone list and the uplink policy that goes with it in one step, the
 // policy reaching the uplink down the pipe between the snapshots decided
