@@ -29,14 +29,6 @@ type SystemClock struct{}
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
 
-// processStart is the origin of SystemClock's monotonic time: Go keeps a
-// monotonic reading in it, and time.Since uses that, not the wall clock.
-var processStart = time.Now()
-
-// Monotonic returns the time since the process started, on the
-// monotonic clock.
-func (SystemClock) Monotonic() time.Duration { return time.Since(processStart) }
-
 // NewTicker returns a time.Ticker.
 func (SystemClock) NewTicker(d time.Duration) Ticker { return systemTicker{time.NewTicker(d)} }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,3 +27,19 @@ func ClockStateError() error {
 	}
 	return nil
 }
+
+// Monotonic returns CLOCK_BOOTTIME: it is never stepped and, unlike Go's
+// monotonic clock (CLOCK_MONOTONIC), it runs on while the system is
+// suspended, so that a vehicle computer waking from sleep shows no step
+// of the wall clock and the steady clock of zone windows keeps time.
+func (SystemClock) Monotonic() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return time.Since(processStart) // not on this kernel: Go's own monotonic clock
+	}
+	return time.Duration(ts.Nano())
+}
+
+// processStart is the origin of the fallback monotonic time: Go keeps a
+// monotonic reading in it, and time.Since uses that, not the wall clock.
+var processStart = time.Now()

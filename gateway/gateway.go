@@ -523,7 +523,6 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		return // counted by the decoder
 	}
 	now := g.clock.Now()
-	g.watchClock(now)
 	for _, v := range g.vals[:n] {
 		g.latest[v.Role] = v
 		r := g.roles[v.Role]

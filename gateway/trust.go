@@ -443,7 +443,9 @@ func (g *Gateway) distrust(now time.Time, reason string) {
 
 // watchClock compares how far the wall clock and the monotonic clock
 // moved since the last look; a difference beyond stepTolerance is a step
-// of the wall clock, handled as clockStep.
+// of the wall clock, handled as clockStep. The loop looks on every tick:
+// reading CLOCK_BOOTTIME is a system call, too dear for every frame, and
+// a step back is seen at once in the frames' times anyway.
 func (g *Gateway) watchClock(now time.Time) {
 	tr := &g.tr
 	mono := g.clock.Monotonic()
