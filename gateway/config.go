@@ -351,7 +351,12 @@ func (c *Config) check(doc *YAMLDoc) error {
 		return err
 	}
 	if err := c.Decision.validate(); err != nil {
-		return doc.Errorf([]any{"decision"}, "%v", err)
+		path := []any{"decision"}
+		var ke *uplink.KeyError
+		if errors.As(err, &ke) {
+			path = append(path, ke.Key)
+		}
+		return doc.Errorf(path, "%v", err)
 	}
 	if c.Uplink.Broker != "" && c.Uplink.FleetKeyFile == "" {
 		return doc.Errorf([]any{"uplink"}, "uplink.fleet_key_file is required: the vehicle is named on the wire by a keyed pseudonym")

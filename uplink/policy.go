@@ -80,9 +80,10 @@ const PositionKey = "position"
 var forbiddenPrefixes = []string{"phone."}
 
 // locationRoles reveal where the vehicle is or has been; they are withheld
-// whenever the gateway withholds the position.
+// whenever the gateway withholds the position. The yaw rate and the
+// steering angle do too: with the speed they dead-reckon the track.
 var locationPrefixes = []string{"position."}
-var locationRoles = []string{"vehicle.odometer"}
+var locationRoles = []string{"vehicle.odometer", "vehicle.yaw_rate", "vehicle.steering_angle"}
 
 // Forbidden reports whether a role may never be uplinked.
 func Forbidden(role string) bool {
