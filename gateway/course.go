@@ -85,11 +85,15 @@ import (
 // that makes an observation, and starts again (bases and interval
 // forgotten) whenever the dead reckoning stops: the wheel speed or the
 // yaw rate (steering angle) missing for MaxFixAge, a value that is no
-// number or outside its DBC range, a clock step, a restart; and when
-// the interval has grown to the whole circle (u ≥ 180°). A distrust does
-// not forget them: a fix is trusted again only when its course, too, is
-// consistent with the bases, so that a drag caught stays caught until
-// the fixes come back to where the car is.
+// number or outside its DBC range, a restart (nothing of it is saved);
+// and when the interval has grown to the whole circle (u ≥ 180°). A
+// distrust does not forget them: a fix is trusted again only when its
+// course, too, is consistent with the bases, so that a drag caught stays
+// caught until the fixes come back to where the car is. Nor does a step
+// of the wall clock: the dead reckoning runs on the monotonic clock
+// (each frame's time moved by the wall clock's offset from it as the
+// gateway last read both), so that a spoofer who steps the clock through
+// the receiver's time as the drag begins gains nothing.
 //
 // # What is left
 //
@@ -181,10 +185,10 @@ const (
 // reckoning is the dead reckoning since it (re)started, and the counters
 // that bound its errors.
 type reckoning struct {
-	at  time.Time
-	psi float64 // heading, rad, counter-clockwise
-	x   float64 // metres along psi = 0
-	y   float64 // metres to its left
+	at  time.Duration // on the steady axis (steady)
+	psi float64       // heading, rad, counter-clockwise
+	x   float64       // metres along psi = 0
+	y   float64       // metres to its left
 	// path is the wheels' distance (m); turn the angle turned either
 	// way (rad); drift how far the heading may have drifted from the
 	// truth's (rad); m is ∫ |v|·drift dt; unc is how far slip and
@@ -210,10 +214,12 @@ type course struct {
 
 	running bool
 	r       reckoning
-	// The inputs held since they came: speed (m/s) and the yaw rate
-	// (rad/s) or the road wheel angle (rad), left-positive.
+	// The inputs held since they came (times on the steady axis; vOK and
+	// inOK: there is one): speed (m/s) and the yaw rate (rad/s) or the
+	// road wheel angle (rad), left-positive.
 	v, in     float64
-	vAt, inAt time.Time
+	vAt, inAt time.Duration
+	vOK, inOK bool
 
 	bases [courseLevels + 1]courseBase
 	n     int
@@ -262,37 +268,45 @@ func (g *Gateway) courseSpeed(v can.Value) {
 	if c.src == courseNone {
 		return
 	}
-	c.advance(v.Time)
+	t := g.steady(v.Time)
+	c.advance(t)
 	x := v.Phys / 3.6
 	if v.Flags != 0 || math.IsNaN(x) || math.IsInf(x, 0) {
 		c.stop()
-		c.vAt = time.Time{}
+		c.vOK = false
 		return
 	}
-	c.v, c.vAt = x, v.Time
-	c.start(v.Time)
+	c.v, c.vAt, c.vOK = x, t, true
+	c.start(t)
 }
 
 // courseInput takes a yaw rate (deg/s) or a steering angle (deg at the
 // steering wheel) into the dead reckoning.
 func (g *Gateway) courseInput(v can.Value) {
 	c := &g.cr
-	c.advance(v.Time)
+	t := g.steady(v.Time)
+	c.advance(t)
 	x := c.sign * v.Phys * math.Pi / 180
 	if c.src == courseSteering {
 		x *= c.invRatio
 	}
 	if v.Flags != 0 || math.IsNaN(x) || math.IsInf(x, 0) || (c.src == courseSteering && math.Abs(x) >= courseMaxWheelRad) {
 		c.stop()
-		c.inAt = time.Time{}
+		c.inOK = false
 		return
 	}
-	c.in, c.inAt = x, v.Time
-	c.start(v.Time)
+	c.in, c.inAt, c.inOK = x, t, true
+	c.start(t)
 }
 
+// steady maps a time of the wall clock, a frame's, onto the monotonic
+// clock as the gateway last read both: the dead reckoning runs on it, so
+// that a step of the wall clock (trust.go) does not step it, and a frame
+// stamped in the past is put where it belongs.
+func (g *Gateway) steady(t time.Time) time.Duration { return g.tr.mono + t.Sub(g.tr.wall) }
+
 // start starts the dead reckoning at t once both inputs are fresh.
-func (c *course) start(t time.Time) {
+func (c *course) start(t time.Duration) {
 	if c.running || !c.fresh(t) {
 		return
 	}
@@ -300,8 +314,8 @@ func (c *course) start(t time.Time) {
 }
 
 // fresh reports whether both inputs are fresh at t.
-func (c *course) fresh(t time.Time) bool {
-	return !c.vAt.IsZero() && !c.inAt.IsZero() && absDur(t.Sub(c.vAt)) <= c.maxGap && absDur(t.Sub(c.inAt)) <= c.maxGap
+func (c *course) fresh(t time.Duration) bool {
+	return c.vOK && c.inOK && absDur(t-c.vAt) <= c.maxGap && absDur(t-c.inAt) <= c.maxGap
 }
 
 // stop forgets the dead reckoning, the bases and the interval.
@@ -311,9 +325,8 @@ func (c *course) stop() {
 
 // advance integrates the dead reckoning to t with the inputs held; an
 // input older than maxGap stops it. A time before the last one
-// integrates nothing (frames of different senders out of order; a clock
-// step is clockStep's).
-func (c *course) advance(t time.Time) {
+// integrates nothing (frames of different senders out of order).
+func (c *course) advance(t time.Duration) {
 	if !c.running {
 		return
 	}
@@ -321,7 +334,7 @@ func (c *course) advance(t time.Time) {
 		c.stop()
 		return
 	}
-	if dt := t.Sub(c.r.at); dt > 0 {
+	if dt := t - c.r.at; dt > 0 {
 		c.step(&c.r, dt.Seconds())
 		c.r.at = t
 	}
@@ -329,12 +342,12 @@ func (c *course) advance(t time.Time) {
 
 // at returns the dead reckoning extrapolated to t, if it runs and its
 // inputs are fresh there.
-func (c *course) at(t time.Time) (reckoning, bool) {
-	if !c.running || !c.fresh(t) || absDur(t.Sub(c.r.at)) > c.maxGap {
+func (c *course) at(t time.Duration) (reckoning, bool) {
+	if !c.running || !c.fresh(t) || absDur(t-c.r.at) > c.maxGap {
 		return reckoning{}, false
 	}
 	r := c.r
-	c.step(&r, t.Sub(c.r.at).Seconds())
+	c.step(&r, (t - c.r.at).Seconds())
 	r.at = t
 	return r, true
 }
@@ -385,7 +398,7 @@ type observation struct{ theta, n float64 }
 // the interval the intersection.
 func (g *Gateway) courseConsistent(f fix) bool {
 	c := &g.cr
-	cur, ok := c.at(f.t)
+	cur, ok := c.at(g.steady(f.t))
 	if !ok {
 		return true // nothing to hold it against
 	}

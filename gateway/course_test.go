@@ -286,3 +286,67 @@ func TestCourseRotationBound(t *testing.T) {
 		})
 	}
 }
+
+// TestCourseAcrossClockStep: the wall clock steps (back a minute, or
+// forward ten) just as the receiver starts to reverse the track: a
+// spoofer who controls the receiver's time could do both at once. The
+// dead reckoning runs on the monotonic clock and keeps what it learned:
+// the drag is caught as without the step.
+func TestCourseAcrossClockStep(t *testing.T) {
+	for _, step := range []time.Duration{-time.Minute, 10 * time.Minute} {
+		t.Run(step.String(), func(t *testing.T) {
+			r := courseRig(t, false)
+			c := car{n: -800, kmh: 30}
+			for c.n < -650 {
+				c.move(0.1, 0)
+				r.stepCar(false, c.n, c.e, c, 0)
+			}
+			r.clock.Step(step)
+			fixN := c.n
+			for c.n < 300 {
+				c.move(0.1, 0)
+				fixN -= c.kmh / 3.6 * 0.1
+				r.stepCar(false, fixN, c.e, c, 0)
+				if c.n > -200 && r.powered("front") {
+					t.Fatalf("front powered %.0f m north of the buffer's edge after a clock step of %v", c.n+200, step)
+				}
+			}
+			if s := r.stats(); s.ClockSteps != 1 || !s.GNSSDistrusted {
+				t.Errorf("stats %+v; want one clock step, GNSS distrusted", s)
+			}
+		})
+	}
+}
+
+// TestCourseWithoutYawRate: when the yaw rate stops coming the dead
+// reckoning stops (the course is held against nothing, as on a vehicle
+// without one), and starts again, from scratch, when it comes back.
+func TestCourseWithoutYawRate(t *testing.T) {
+	r := courseRig(t, false)
+	c := car{n: -5000, kmh: 30}
+	for range 200 {
+		c.move(0.1, 0)
+		r.stepCar(false, c.n, c.e, c, 0)
+	}
+	held := r.stats().CourseFixes
+	if held == 0 {
+		t.Fatal("the course was never held")
+	}
+	for range 100 { // 10 s of fixes and wheel speed, no yaw rate
+		c.move(0.1, 0)
+		lat, lon := at(c.n, c.e)
+		r.step(100*time.Millisecond, lat, lon, c.kmh)
+		r.drainBus()
+	}
+	if s := r.stats(); s.CourseFixes > held+30 {
+		t.Errorf("course held on %d fixes without a yaw rate (%d before)", s.CourseFixes-held, held)
+	}
+	held = r.stats().CourseFixes
+	for range 200 {
+		c.move(0.1, 0)
+		r.stepCar(false, c.n, c.e, c, 0)
+	}
+	if s := r.stats(); s.CourseFixes < held+100 || s.GNSSDistrusts != 0 {
+		t.Errorf("the yaw rate back: course held on %d more fixes, %d distrusts; want most, none", s.CourseFixes-held, s.GNSSDistrusts)
+	}
+}

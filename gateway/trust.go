@@ -394,7 +394,6 @@ func (g *Gateway) clockStep(now time.Time, step time.Duration, reason string) {
 	g.log.Warn("clock stepped: fix history restarted", "step", step.Round(time.Millisecond), "reason", reason)
 	tr := &g.tr
 	tr.shift(step)
-	g.cr.stop() // the dead reckoning's time stepped too (course.go)
 	g.fix, g.z.prev, g.lastFixAt = fix{}, fix{}, time.Time{}
 	// The coordinates taken before the step are not half of a fix after it.
 	g.latest[g.lat] = can.Value{Role: g.lat}
