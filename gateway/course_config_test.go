@@ -152,10 +152,7 @@ func TestNewTurning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cams, err := camera.NewController([]camera.Spec{{Name: "f", Class: camera.Exterior, Power: cameratest.NewPin("p")}}, nil, camera.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cams := noCameras(t)
 	for _, tc := range []struct {
 		turning gateway.Turning
 		want    string
@@ -170,4 +167,15 @@ func TestNewTurning(t *testing.T) {
 			t.Errorf("Turning %+v: error %v, want %q", tc.turning, err, tc.want)
 		}
 	}
+}
+
+// noCameras is a controller of one camera on a power line, for gateways
+// that are built and never run.
+func noCameras(t *testing.T) *camera.Controller {
+	t.Helper()
+	cams, err := camera.NewController([]camera.Spec{{Name: "f", Class: camera.Exterior, Power: cameratest.NewPin("p")}}, nil, camera.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cams
 }

@@ -38,24 +38,40 @@ func (c *car) move(dt, turnDps float64) {
 // ratio and wheelbase turn it back into one).
 func courseRig(t *testing.T, steering bool) *rig {
 	t.Helper()
+	return courseRigSigned(t, steering, false)
+}
+
+// courseRigSigned is courseRig whose vehicle counts its yaw rate or
+// steering angle positive turning right, as its profile says.
+func courseRigSigned(t *testing.T, steering, right bool) *rig {
+	t.Helper()
 	mod := func(d *gateway.Decision) { d.ClearFixes = 3 }
-	if !steering {
-		return newRig(t, mustZones(t), mod)
-	}
-	return newRigMaps(t, mustZones(t), mod, func(maps []can.Mapping) {
-		for i := range maps {
-			if maps[i].Role == gateway.RoleYawRate {
-				maps[i].Role = "test.yaw_rate" // not the gateway's
+	var maps func([]can.Mapping)
+	if steering {
+		maps = func(maps []can.Mapping) {
+			for i := range maps {
+				if maps[i].Role == gateway.RoleYawRate {
+					maps[i].Role = "test.yaw_rate" // not the gateway's
+				}
 			}
 		}
+	}
+	r := newRigCams(t, mustZones(t), mod, rigCams{maps: maps}, func(o *gateway.Options) {
+		o.Turning.YawRateRight, o.Turning.SteeringRight = right, right
 	})
+	r.prof.Turning.YawRateRight, r.prof.Turning.SteeringRight = right, right
+	return r
 }
 
 // stepCar advances 100 ms and sends a fix at (fixN, fixE) (accuracy 2 m,
 // as rig.fix) and the vehicle's speed and yaw rate (or steering angle):
-// yawDps is what the sensor reads.
+// yawDps is what the sensor reads, left-positive; the frame carries it
+// in the sign the profile says.
 func (r *rig) stepCar(steering bool, fixN, fixE float64, c car, yawDps float64) {
 	r.t.Helper()
+	if r.prof.Turning.YawRateRight {
+		yawDps = -yawDps // both or neither in these tests
+	}
 	r.clock.Advance(100 * time.Millisecond)
 	lat, lon := at(fixN, fixE)
 	r.send(map[string]float64{"position.fix": 3, "position.accuracy": 2, "position.heading": 0, "position.speed": math.Abs(c.kmh)})
@@ -207,9 +223,18 @@ func TestCourseHonestTurns(t *testing.T) {
 		{20, 40, 3}, // a long bend
 		{20, 40, 0},
 	}
-	for _, steering := range []bool{false, true} {
-		t.Run(map[bool]string{false: "yaw rate", true: "steering angle"}[steering], func(t *testing.T) {
-			r := courseRig(t, steering)
+	for _, tc := range []struct {
+		name            string
+		steering, right bool
+	}{
+		{"yaw rate", false, false},
+		{"yaw rate counted right", false, true},
+		{"steering angle", true, false},
+		{"steering angle counted right", true, true},
+	} {
+		steering := tc.steering
+		t.Run(tc.name, func(t *testing.T) {
+			r := courseRigSigned(t, steering, tc.right)
 			bias := 0.4
 			if steering {
 				bias = 0 // what the steering angle gets wrong is the model's, not a bias of the test's
