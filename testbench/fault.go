@@ -2,7 +2,12 @@ package testbench
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"time"
+
+	"quietzone/can"
+	"quietzone/gateway"
 )
 
 // FaultKind names a fault the bench can inject.
@@ -35,10 +40,22 @@ const (
 	GatewayRestart FaultKind = "gateway_restart"
 	// ClockStep: the clock jumps by By (an NTP or GNSS time correction).
 	ClockStep FaultKind = "clock_step"
+	// GPSDrag: for For, the receiver reports a track of its own, with no
+	// jump: it moves at SpeedRatio times the vehicle's speed in the
+	// vehicle's direction turned clockwise by TurnDeg (180: reversed),
+	// and TurnDps more every second. When it ends, the fix is back on
+	// the truth (a jump).
+	GPSDrag FaultKind = "gps_drag"
 )
 
-// FaultKinds lists every kind, in the order the docs give them.
+// FaultKinds lists the kinds random trips draw from (random.go), in the
+// order the docs give them. GPSDrag is not among them: a drag needs a
+// turn and a length that random.go fits to the profile (what the course
+// check catches with a yaw rate, what the exit margin covers without).
 var FaultKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep}
+
+// allFaultKinds lists every kind.
+var allFaultKinds = append(slices.Clip(FaultKinds), GPSDrag)
 
 // Fault is one fault on the drive's timeline. It starts once the drive has
 // lasted At and the vehicle has driven AtKm (both: whichever is later).
@@ -55,6 +72,8 @@ type Fault struct {
 	Age time.Duration
 	// By is the clock's jump, forward or back (ClockStep).
 	By time.Duration
+	// SpeedRatio, TurnDeg and TurnDps shape the dragged track (GPSDrag).
+	SpeedRatio, TurnDeg, TurnDps float64
 }
 
 // Validate reports what is wrong with a fault, or nil.
@@ -76,8 +95,20 @@ func (f Fault) Validate() error {
 		if f.By == 0 {
 			return fmt.Errorf("%s: by (the jump, such as 30s or -5s) is required", f.Kind)
 		}
+	case GPSDrag:
+		switch {
+		case f.For <= 0:
+			return fmt.Errorf("%s: a positive duration (for) is required", f.Kind)
+		case !(f.SpeedRatio > 0 && f.SpeedRatio <= 2):
+			return fmt.Errorf("%s: speed_ratio %v: want more than 0, at most 2 (times the vehicle's speed)", f.Kind, f.SpeedRatio)
+		case !(math.Abs(f.TurnDeg) <= 360 && math.Abs(f.TurnDps) <= 90):
+			return fmt.Errorf("%s: turn_deg %v, turn_dps %v: want at most 360° and 90 °/s either way", f.Kind, f.TurnDeg, f.TurnDps)
+		}
 	default:
-		return fmt.Errorf("unknown fault kind %q (want one of %v)", f.Kind, FaultKinds)
+		return fmt.Errorf("unknown fault kind %q (want one of %v)", f.Kind, allFaultKinds)
+	}
+	if f.Kind != GPSDrag && (f.SpeedRatio != 0 || f.TurnDeg != 0 || f.TurnDps != 0) {
+		return fmt.Errorf("%s: speed_ratio, turn_deg and turn_dps are a gps_drag's", f.Kind)
 	}
 	if f.Kind == StaleFix && f.Age <= 0 {
 		return fmt.Errorf("%s: a positive age is required", f.Kind)
@@ -143,4 +174,44 @@ func (st *faultState) consume(kind FaultKind) {
 			st.used[i] = true
 		}
 	}
+}
+
+// drag is the offset of a dragged track from the truth (metres north
+// and east), which the fix carries while a GPSDrag is in force.
+type drag struct {
+	n, e  float64
+	since time.Duration // drive time the drag in force began
+	on    bool
+	max   float64 // the farthest it got, over the drive
+}
+
+// step moves the dragged track on by a step of dt seconds of the vehicle
+// at speed (m/s) on heading (degrees from north): the offset grows by
+// the dragged track's move less the vehicle's. Without a drag in force
+// the fix is back on the truth.
+func (d *drag) step(f Fault, active bool, elapsed time.Duration, speed, heading, dt float64) {
+	if !active {
+		*d = drag{max: d.max}
+		return
+	}
+	if !d.on {
+		d.on, d.since = true, elapsed
+	}
+	const rad = math.Pi / 180
+	turn := (heading + f.TurnDeg + f.TurnDps*(elapsed-d.since).Seconds()) * rad
+	d.n += (f.SpeedRatio*math.Cos(turn) - math.Cos(heading*rad)) * speed * dt
+	d.e += (f.SpeedRatio*math.Sin(turn) - math.Sin(heading*rad)) * speed * dt
+	d.max = math.Max(d.max, math.Hypot(d.n, d.e))
+}
+
+// dropRoles takes the roles a scenario's vehicle does not have out of
+// its profile's signal map.
+func dropRoles(p *gateway.Profile, roles []string) error {
+	for _, r := range roles {
+		if p.Signal(r) == nil {
+			return fmt.Errorf("drop_roles: the profile %s maps no %s", p.Name, r)
+		}
+	}
+	p.Mappings = slices.DeleteFunc(p.Mappings, func(m can.Mapping) bool { return slices.Contains(roles, m.Role) })
+	return nil
 }

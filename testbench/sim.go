@@ -90,6 +90,9 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
+	if err := dropRoles(prof, sc.DropRoles); err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
 	if len(sc.Cameras) == 0 {
 		sc.Cameras = profileCameras(prof)
 		if sc.Profile == gateway.BuiltinPrefix+profiles.Default {
@@ -369,6 +372,7 @@ type sim struct {
 	cams  []*simCamera
 
 	noiseN, noiseE float64 // GNSS error, metres
+	drag           drag    // a dragged track's offset (fault.go)
 
 	steps         int
 	framesSent    uint64
@@ -484,6 +488,10 @@ func (s *sim) sendFrames(now time.Time) error {
 	if j, ok := s.faults.active(GPSJump, elapsed); ok {
 		n, e = n+j.NorthM, e+j.EastM
 	}
+	d, dragging := s.faults.active(GPSDrag, elapsed)
+	s.drag.step(d, dragging, elapsed, v.speed, v.heading, s.sc.Step.Seconds())
+	n, e = n+s.drag.n, e+s.drag.e
+	s.setTurning(set)
 	lat, lon := offset(v.lat, v.lon, n, e)
 	set("position.latitude", lat)
 	set("position.longitude", lon)
@@ -802,6 +810,9 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 		FramesInjected:  s.malformed,
 		Fixes:           gs.Fixes,
 		BadFixes:        gs.BadFixes,
+		GNSSDistrusts:   gs.GNSSDistrusts,
+		CourseFixes:     gs.CourseFixes,
+		DragMaxM:        s.drag.max,
 		TimeInZones:     s.timeInside,
 		TimeInBuffers:   s.timeInBuffer,
 		Suppressed:      s.suppressed,
