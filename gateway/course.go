@@ -40,27 +40,33 @@ import (
 //     the steering wheel per metre over the wheelbase, plus
 //     SteeringScaleError of every degree turned (understeer);
 //   - the track leaves the heading by tyre slip, SlipDegPerMps2 per
-//     m/s² of lateral acceleration (v·ω); the antenna's lever arm
-//     (a few metres) is in the allowance;
-//   - the wheels' distance is off by up to trustSpeedSlack, and below
-//     courseReverseKmh the car may be reversing (most wheel speeds have
-//     no sign): every metre driven that slowly counts as a metre in an
-//     unknown direction.
+//     m/s² of lateral acceleration (v·ω); the antenna's lever arm (a
+//     few metres) and the receiver's latency (at each end of a chord the
+//     distance driven meanwhile, less what the other end's cancels) are
+//     in the allowance;
+//   - the wheels' distance is off by up to trustSpeedSlack (which
+//     changes a chord's length, and its direction only as far as the
+//     chord turns), and below ReverseMaxKmh the car may be reversing
+//     (most wheel speeds have no sign): every metre driven that slowly
+//     counts as a metre in an unknown direction.
 //
 // Over a chord whose wheel path is P, the dead-reckoned chord, turned by
-// θ at its end, is then at most E away from the true one, where E is the
-// slip and speed errors integrated over P plus the heading's drift since
-// each point of the chord (∫ v·(drift(end) − drift(t)) dt), times
-// trustSpeedSlack. The fixes at both ends are within a = their margins
-// (2σ) + trustAllowanceM of the truth. So, with L the GNSS chord's
-// length and L' the dead-reckoned one's,
+// θ at its end, then differs from the true one by the wheels' scale
+// error S ≤ 0.05·P and by at most E: the slip and reversing integrated
+// over P plus the heading's drift since each point of the chord
+// (∫ v·(drift(end) − drift(t)) dt), both times trustSpeedSlack. The
+// scale error moves the chord across its direction only as far as the
+// chord turns (by the angle ψ turned within it): E' = E + S·min(1, ψ).
+// The fixes at both ends are within a = their margins (2σ) +
+// trustAllowanceM of the truth. So, with L the GNSS chord's length and L'
+// the dead-reckoned one's,
 //
-//	|L − L'| ≤ a + E                                   (the length)
-//	|θ_obs − θ| ≤ n = asin(a/L) + asin(E/(L − a))     (the direction)
+//	|L − L'| ≤ a + E + S                                     (the length)
+//	|θ_obs − θ| ≤ n = asin(a/L) + asin(E'/(L − a − S))       (the direction)
 //
 // and a chord whose length does not fit is not the car's: a jump. The
 // direction is observed only on chords at least 2a long (n ≤ 30° + the
-// second term), where E < L − a.
+// second term) where E' < L − a − S.
 //
 // # No forgiveness per step
 //
@@ -97,29 +103,46 @@ import (
 //
 // # What is left
 //
-// The course is learned from GNSS, so a drag in force when it starts is
-// learned with it. Afterwards a spoofer can rotate the track the car
-// drove (about any point) by no more than the interval's half-width
-// plus the noise of the best chord, and then only as fast as the
-// interval grows: YawBiasDps (0.5°/s) while driving plus YawScaleError
-// (5 %) of the turns. With a receiver of σ = 2 m at 30 km/h that is
-// about 25° at once (the fix then parts from the truth at 2·sin(12.5°)
-// = 0.43 times the wheel speed: 22 m while the vehicle covers the exit
-// margin of 50 m) and 0.5° more per second; a reversal (180°) or a turn
-// the car did not make is refused within a few seconds (within
-// (a + E)/2 of wheel path the chords' lengths no longer fit). The
-// length check also refuses a fix that lags: one held still while the
-// car drives on. TestCourseRotationBound measures the bound.
+// The course is learned from GNSS, so a drag in force when it starts (at
+// the gateway's start, or when the dead reckoning starts again) is
+// learned with it. Afterwards:
+//
+//   - A reversal, or a turn the car did not make, is refused as soon as
+//     the chords' lengths no longer fit: after about (a + E)/2 of wheel
+//     path, 1.3 s at 30 km/h with a receiver of σ = 2 m
+//     (TestCourseReversalCaught), with the fix about 2·(a + E)/2 ≈ 22 m
+//     off. A fix held still while the car drives on is refused the same
+//     way (TestCourseFrozenFixCaught).
+//   - A rotation of the track (about any point) is believed up to the
+//     interval's half-width plus the noise of the best chord, and then
+//     grows only as fast as the interval does: YawBiasDps while driving
+//     plus YawScaleError of the turns. Measured with σ = 2 m and the
+//     default thresholds (TestCourseRotationBound): about 36° at once
+//     at 30 km/h (20° at 100 km/h, 50° at 15 km/h), then 0.5° more per
+//     second. Rotated by Φ, the fix parts from the truth at 2·sin(Φ/2)
+//     times the wheel speed: 0.62·v at 36°, 31 m while the vehicle
+//     covers the exit margin of 50 m; after d metres driven it is off by
+//     up to 2·d·sin(Φ/2), Φ growing with time. The bias is the knob: it
+//     sets both the drift and the best chord's noise.
+//   - Below ReverseMaxKmh (10 km/h) the wheels may be turning backwards
+//     and a chord driven that slowly gives no direction: there the bound
+//     without a yaw rate below applies.
+//   - With a steering angle the same holds with the steering's errors,
+//     larger at speed (understeer): the course is looser.
 //
 // Without a yaw rate or a steering angle nothing in the vehicle gives a
 // direction, and a drag at wheel speed parts from the truth at up to
 // (1 + trustSpeedSlack)·v = 2.05·v: in the time the vehicle covers the
-// exit margin (ExitMarginM, 50 m) the fix can be 102.5 m off, twice the
-// exit margin and more. The exit margin covers a drag only while the
-// vehicle has driven less than ExitMarginM / 2.05 = 24 m since it began:
-// a drag that starts clear of every zone, or goes on longer, is not
-// detected and can hold the fix clear while the vehicle drives into a
-// zone (the scenario drag-no-yaw shows the bound; drag-yaw the check).
+// exit margin (ExitMarginM, 50 m by default) a drag carries the fix up
+// to 2.05 × 50 = 102.5 m from the truth, twice the exit margin. The exit
+// margin thus covers a drag only for the first ExitMarginM / 2.05 = 24 m
+// the vehicle drives: a drag that starts clear of every zone, or lasts
+// longer, is not detected, and can hold the fix clear while the vehicle
+// drives into a zone. The scenario drag-no-yaw shows the bound (a drag
+// of the exit margin's time from inside a buffer, 103 m off, and the
+// cameras stay off); TestDragWithoutYawRate shows that 20 s of the same
+// drag release them inside the zone, and that the yaw rate catches it
+// (drag-yaw).
 
 const (
 	// courseLevels is how many bases the course keeps besides the newest;

@@ -130,6 +130,7 @@ func TestCourseReversalCaught(t *testing.T) {
 					t.Fatalf("front powered %.0f m north of the buffer's edge, the fix dragged %.0f m south of the truth", c.n+200, c.n-fixN)
 				}
 			}
+			t.Logf("refused %v after the drag began", caught)
 			if caught == 0 || caught > 3*time.Second {
 				t.Errorf("the reversed track was refused %v after it began, want within 3 s", caught)
 			}
