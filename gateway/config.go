@@ -606,6 +606,9 @@ func Load(path string) (*Setup, error) {
 	for _, name := range prof.Unlisted(cfg.Cameras) {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: camera %s has a command in the profile but is not among cameras: every command frame tells it deny", path, name))
 	}
+	if prof.Signal(RoleYawRate) == nil && prof.Signal(RoleSteeringAngle) == nil {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: the profile maps no %s or %s: a drag of the fix at wheel speed cannot be told from the truth (gateway/course.go)", path, RoleYawRate, RoleSteeringAngle))
+	}
 	if cfg.StateFilePath() == "" {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: no enforcement.state_file and no uplink.state_dir: suppression and the privacy switch are not kept across restarts", path))
 	}

@@ -179,3 +179,44 @@ func noCameras(t *testing.T) *camera.Controller {
 	}
 	return cams
 }
+
+// TestLoadWarnsWithoutTurning: a profile with neither a yaw rate nor a
+// steering angle is accepted, with a warning that a drag cannot be
+// caught on it; the reference vehicle's is not warned about.
+func TestLoadWarnsWithoutTurning(t *testing.T) {
+	const warning = "the profile maps no vehicle.yaw_rate or vehicle.steering_angle"
+	const cams = "cameras: [{name: front, class: exterior}]\n"
+	s, err := gateway.Load(writeSet(t, map[string]string{"quietzone.yaml": goodHead + cams}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.Join(s.Warnings, "\n"), warning) {
+		t.Errorf("the reference vehicle warned about: %q", s.Warnings)
+	}
+	dbc, err := os.ReadFile("../can/profiles/quietzone.dbc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := os.ReadFile("../can/profiles/quietzone.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.Split(string(ref), "\n") {
+		if !strings.Contains(l, "VCU_Dynamics") && !strings.HasPrefix(l, "turning:") && !strings.HasPrefix(l, "  steering_ratio") && !strings.HasPrefix(l, "  wheelbase_m") {
+			kept = append(kept, l)
+		}
+	}
+	prof := strings.Replace(strings.Join(kept, "\n"), "dbc: quietzone.dbc", "dbc: vehicle.dbc", 1)
+	s, err = gateway.Load(writeSet(t, map[string]string{
+		"quietzone.yaml": strings.Replace(goodHead, "builtin:quietzone", "vehicle.yaml", 1) + cams,
+		"vehicle.yaml":   prof,
+		"vehicle.dbc":    string(dbc),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(s.Warnings, "\n"), warning) {
+		t.Errorf("no warning for a vehicle without a sense of turning: %q", s.Warnings)
+	}
+}
