@@ -183,6 +183,9 @@ type drag struct {
 	since time.Duration // drive time the drag in force began
 	on    bool
 	max   float64 // the farthest it got, over the drive
+	// hdg and ratio are the dragged track's course (degrees from north)
+	// and speed (times the vehicle's), which the receiver reports too.
+	hdg, ratio float64
 }
 
 // step moves the dragged track on by a step of dt seconds of the vehicle
@@ -198,10 +201,20 @@ func (d *drag) step(f Fault, active bool, elapsed time.Duration, speed, heading,
 		d.on, d.since = true, elapsed
 	}
 	const rad = math.Pi / 180
-	turn := (heading + f.TurnDeg + f.TurnDps*(elapsed-d.since).Seconds()) * rad
+	d.hdg, d.ratio = math.Mod(math.Mod(heading+f.TurnDeg+f.TurnDps*(elapsed-d.since).Seconds(), 360)+360, 360), f.SpeedRatio
+	turn := d.hdg * rad
 	d.n += (f.SpeedRatio*math.Cos(turn) - math.Cos(heading*rad)) * speed * dt
 	d.e += (f.SpeedRatio*math.Sin(turn) - math.Sin(heading*rad)) * speed * dt
 	d.max = math.Max(d.max, math.Hypot(d.n, d.e))
+}
+
+// course sets the heading and the speed over ground the receiver reports
+// while a drag is in force: the dragged track's.
+func (d *drag) course(set func(role string, x float64), speed float64) {
+	if d.on {
+		set("position.heading", d.hdg)
+		set("position.speed", d.ratio*speed*3.6)
+	}
 }
 
 // dropRoles takes the roles a scenario's vehicle does not have out of

@@ -499,6 +499,7 @@ func (s *sim) sendFrames(now time.Time) error {
 	set("position.accuracy", math.Max(s.sc.GNSSNoiseM, 0.5))
 	set("position.heading", math.Mod(v.heading, 360))
 	set("position.speed", v.speed*3.6)
+	s.drag.course(set, v.speed)
 	set("position.hdop", 1)
 	for _, c := range s.cams {
 		if !c.unlisted {
