@@ -129,6 +129,14 @@ import (
 //     without a yaw rate below applies.
 //   - With a steering angle the same holds with the steering's errors,
 //     larger at speed (understeer): the course is looser.
+//   - A gap in the dead reckoning (the wheel speed or the yaw rate
+//     missing for MaxFixAge: a bus off) or a restart forgets the course:
+//     a drag in force then, even one caught before, is learned with it.
+//     GNSS is trusted again once the fixes are consistent with the
+//     trusted ones (trust.go), with a debt that covers the drag's offset
+//     at that moment but not its growth. A GNSS spoofer cannot cause the
+//     gap; random trips that drag across a bus off or a restart do break
+//     an invariant.
 //
 // Without a yaw rate or a steering angle nothing in the vehicle gives a
 // direction, and a drag at wheel speed parts from the truth at up to
