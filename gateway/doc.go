@@ -33,7 +33,10 @@
 // fix may still be a spoofer's, off by as much as it could hide: that
 // distance widens every fix's margin from then on. trust.go has the rules
 // and what a spoofer can still do (drag the position without a jump;
-// spoof across a restart).
+// spoof across a restart). Where the profile maps a yaw rate or a
+// steering angle, the course of the fixes is held against the dead
+// reckoning too, and a drag that reverses or turns the track is a jump;
+// course.go has the rules and the bounds, with and without one.
 //
 // Zones come from the zone index (geofence.Index). Temporary zones follow
 // the gateway's clock, widened by ZoneClockSkew, and only a synchronised
