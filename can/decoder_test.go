@@ -559,7 +559,7 @@ func TestDecodeExtendedAndFD(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
-	want := []can.Filter{{ID: 240}, {ID: 416}, {ID: 417}, {ID: 784}, {ID: 785}, {ID: 786}, {ID: 1440}}
+	want := []can.Filter{{ID: 240}, {ID: 241}, {ID: 416}, {ID: 417}, {ID: 784}, {ID: 785}, {ID: 786}, {ID: 1440}}
 	if got := refDecoder(t).Filters(); !slices.Equal(got, want) {
 		t.Errorf("reference Filters() = %v, want %v", got, want)
 	}

@@ -359,7 +359,12 @@ func (c *Config) check(doc *YAMLDoc) error {
 		return err
 	}
 	if err := c.Decision.validate(); err != nil {
-		return doc.Errorf([]any{"decision"}, "%v", err)
+		path := []any{"decision"}
+		var ke *uplink.KeyError
+		if errors.As(err, &ke) {
+			path = append(path, ke.Key)
+		}
+		return doc.Errorf(path, "%v", err)
 	}
 	if c.Uplink.FleetKeyFile != "" {
 		return doc.Errorf([]any{"uplink", "fleet_key_file"}, "%s", fleetKeyFileRefusal(c.Resolve(c.Uplink.FleetKeyFile)))
@@ -619,6 +624,9 @@ func Load(path string) (*Setup, error) {
 	}
 	for _, name := range prof.Unlisted(cfg.Cameras) {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: camera %s has a command in the profile but is not among cameras: every command frame tells it deny", path, name))
+	}
+	if prof.Signal(RoleYawRate) == nil && prof.Signal(RoleSteeringAngle) == nil {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: the profile maps no %s or %s: a drag of the fix at wheel speed cannot be told from the truth (gateway/course.go)", path, RoleYawRate, RoleSteeringAngle))
 	}
 	if cfg.StateFilePath() == "" {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: no enforcement.state_file and no uplink.state_dir: suppression and the privacy switch are not kept across restarts", path))

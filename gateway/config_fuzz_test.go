@@ -101,6 +101,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("vehicle: {profile: builtin:quietzone}\nzones: {file: z}\npolicy: p\ncameras: [{name: a, class: cabin, enabled: true}]\ndecision: {clear_fixes: 0}\n"))
 	f.Add([]byte("vehicle:\n  profile: x\n  interfaces: [can0, can0]\nenforcement: {grace: -1s, switch_mode: sometimes}\n"))
 	f.Add([]byte("uplink: {broker: 'ssl://[::1', queue: {quota_mb: 1e30, fsync: 5ms}}\n"))
+	f.Add([]byte("vehicle: {profile: builtin:quietzone}\ndecision: {yaw_bias_dps: .nan, yaw_scale_error: 1, slip_deg_per_mps2: -0, reverse_max_kmh: 1e9}\n"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(dir, "fuzz.yaml")
@@ -120,6 +121,9 @@ func FuzzLoadConfig(f *testing.F) {
 		}
 		if c.Vehicle.Profile == "" {
 			t.Fatal("accepted a config without a vehicle profile")
+		}
+		if d := c.Decision; !(d.YawBiasDps >= 0 && d.YawScaleError >= 0 && d.YawScaleError < 1 && d.SteeringScaleError < 1 && d.SlipDegPerMps2 >= 0 && d.ReverseMaxKmh >= 0) {
+			t.Fatalf("accepted the course thresholds %+v", d)
 		}
 	})
 }
@@ -161,6 +165,9 @@ func FuzzLoadProfile(f *testing.F) {
 	f.Add([]byte("dbc: vehicle.dbc\nsignals:\n  position.latitude: GNSS_Position.GNSS_Latitude\n  gnss.lat: {signal: GNSS_Position.GNSS_Latitude, class: vehicle}\n"))
 	f.Add([]byte("dbc: vehicle.dbc\nsignals:\n  hu.contact_chars: {signal: HU_PhoneContact.HU_ContactChars, class: vehicle}\n  x.gear: {signal: VCU_Speed.VCU_Gear, class: vehicle}\n  cam.counter: {signal: CAM_Command.CAM_CmdCounter, class: vehicle}\n"))
 	f.Add([]byte("dbc: vehicle.dbc\nsignals:\n  Phone.contact.chars: HU_PhoneContact.HU_ContactChars\n  gnss.sats: {signal: GNSS_Status.GNSS_NumSats, class: location}\n"))
+	f.Add([]byte("dbc: vehicle.dbc\nsignals:\n  vehicle.steering_angle: VCU_Dynamics.VCU_SteeringAngle\nturning: {steering_positive: right, steering_ratio: 12, wheelbase_m: 2.875}\n"))
+	f.Add([]byte("dbc: vehicle.dbc\nsignals:\n  vehicle.steering_angle: VCU_Dynamics.VCU_SteeringAngle\nturning: {steering_ratio: .nan, wheelbase_m: -1e308}\n"))
+	f.Add([]byte("dbc: vehicle.dbc\nsignals:\n  vehicle.yaw_rate: {signal: VCU_Dynamics.VCU_YawRate, unit: rad/s}\nturning: {yaw_rate_positive: up, steering_ratio: 12}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var named struct {
 			DBC any `yaml:"dbc"`
@@ -184,6 +191,10 @@ func FuzzLoadProfile(f *testing.F) {
 		}
 		if p.DB == nil {
 			t.Fatal("accepted a profile without its DBC")
+		}
+		// A steering angle comes with a bicycle model the gateway takes.
+		if tr := p.Turning; p.Signal(gateway.RoleSteeringAngle) != nil && !(tr.SteeringRatio >= 1 && tr.SteeringRatio <= 50 && tr.WheelbaseM >= 0.5 && tr.WheelbaseM <= 20) {
+			t.Fatalf("accepted a steering angle with the model %+v", tr)
 		}
 		// What the profile check accepts, the controller can send whole
 		// (every camera unlisted: every command signal told deny).

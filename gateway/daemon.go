@@ -150,6 +150,7 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		Privacy:      Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM, Rand: o.Rand},
 		Enforcement:  enf,
 		Audit:        auditor,
+		Turning:      s.Profile.Turning,
 	})
 	if err != nil {
 		d.Close()

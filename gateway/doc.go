@@ -27,7 +27,8 @@
 // not at every step: one that does not fit is a jump, counts as no fix,
 // and GNSS is distrusted (every fix counts as no fix) until one fits
 // again. Where the profile maps a yaw rate or a steering angle, the
-// course of the fixes is held against it too. A step of the wall clock,
+// course of the fixes is held against the dead reckoning too (course.go),
+// and a drag that reverses or turns the track is a jump. A step of the wall clock,
 // forward or back, seen against a monotonic clock or in the frames'
 // times, is a discontinuity: Unknown, the fix history restarts, GNSS is
 // distrusted likewise; a fix from the future is not fresh. Trusted again

@@ -141,7 +141,7 @@ func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)
 	}
 	o := gateway.Options{
 		Decoder: dec, Sources: []can.Source{gwPort}, Zones: zones, Cameras: r.cams,
-		Telemetry: r.tel, Clock: r.clock, Decision: d,
+		Telemetry: r.tel, Clock: r.clock, Decision: d, Turning: prof.Turning,
 	}
 	for _, f := range opts {
 		f(&o)

@@ -32,6 +32,8 @@ type Profile struct {
 	// value every frame carries (commands.go).
 	Fixed []camera.Fixed
 	Codes camera.Codes
+	// Turning is how the vehicle reports its turning (course.go).
+	Turning Turning
 
 	classes map[string]uplink.Class
 }
@@ -44,6 +46,7 @@ type profileFile struct {
 	CommandFixed  map[string]int64      `yaml:"command_fixed"`
 	CameraStatus  *statusCodes          `yaml:"camera_status"`
 	CameraCommand *commandCodes         `yaml:"camera_command"`
+	Turning       *turningFile          `yaml:"turning"`
 }
 
 // signalSpec is one entry of the signal map, in the compact form
@@ -105,6 +108,9 @@ var roleUnits = map[string]string{
 	RoleLongitude: "deg",
 	RoleAccuracy:  "m",
 	RoleHeading:   "deg",
+
+	RoleYawRate:       "deg/s",
+	RoleSteeringAngle: "deg",
 }
 
 // checkRoleUnit refuses a well-known role whose values would not arrive in
@@ -227,6 +233,9 @@ func LoadProfile(ref string) (*Profile, error) {
 		if err := checkRoleUnit(m.Role, pf.Signals[m.Role], db.Message(m.Message).Signal(m.Signal)); err != nil {
 			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", m.Role}, "%v", err))
 		}
+	}
+	if p.Turning, err = pf.Turning.load(doc, p); err != nil {
+		return nil, fmt.Errorf("load profile: %w", err)
 	}
 	if c := pf.CameraStatus; c != nil {
 		p.Codes.Idle, p.Codes.Recording, p.Codes.Fault, p.Codes.Off = c.Idle, c.Recording, c.Fault, c.Off

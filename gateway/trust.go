@@ -48,14 +48,17 @@ import (
 // The reach bounds a distance, not a direction. A spoofer who moves the
 // fix at no more than the wheel speed, never jumping, is consistent: a
 // "drag". The worst is the track reversed at wheel speed, which parts
-// from the truth at twice the wheel speed: in the time the vehicle
-// covers the exit margin (ExitMarginM), the drag covers it twice more.
+// from the truth at up to (1 + trustSpeedSlack) = 2.05 times the wheel
+// speed: in the time the vehicle covers the exit margin (ExitMarginM,
+// 50 m by default), a drag carries the fix up to 102.5 m from the truth.
 // Where the profile maps a yaw rate or a steering angle, the course of
-// the fixes is held against it (course.go): a reversal or a turn the
-// vehicle did not make is a jump; what is left is a rotation of the whole
-// track as slow as the yaw sensor's bias allows. Without one, nothing in
-// the vehicle tells a drag from the truth: a drag that starts clear of
-// every zone can take the fix away from a zone the vehicle drives into.
+// the fixes is held against it (course.go): a reversal, a turn the
+// vehicle did not make or a fix that lags is a jump within seconds; what
+// is left is a rotation of the track by some 36° at once (σ = 2 m,
+// 30 km/h) and then as fast as the yaw sensor's bias allows (0.5°/s).
+// Without one, nothing in the vehicle tells a drag from the truth: a
+// drag that starts clear of every zone can take the fix away from a
+// zone the vehicle drives into.
 //
 // A spoof that starts while no fix comes (a dropout, a tunnel) and lands
 // within the reach when fixes come back is consistent, and believed

@@ -36,6 +36,14 @@ type Report struct {
 	FramesInjected int
 	Fixes          uint64
 	BadFixes       uint64
+	// GNSSDistrusts counts the times the gateway stopped trusting GNSS
+	// (a jump, a clock step, a course the yaw rate cannot explain);
+	// CourseFixes the fixes whose course it held against the yaw rate
+	// or the steering angle.
+	GNSSDistrusts uint64
+	CourseFixes   uint64
+	// DragMaxM is the farthest a gps_drag carried the fix from the truth.
+	DragMaxM       float64
 	TimeInZones    time.Duration
 	TimeInBuffers  time.Duration
 	Suppressed     time.Duration
@@ -115,11 +123,15 @@ func (r *Report) WriteText(w io.Writer) {
 	p("quietzone — %s\n\n", r.Scenario)
 	p("Drive        %.1f km in %s simulated (ran in %s)\n", r.DistanceKm, clock(r.Simulated), r.Wall.Round(10*time.Millisecond))
 	p("Bus          %d frames sent, %d decoded, %d bad; %d fixes accepted, %d refused\n", r.FramesSent, r.FramesDecoded, r.FramesBad, r.Fixes, r.BadFixes)
+	p("GNSS         distrusted %d times; course held against the vehicle's turning on %d fixes\n", r.GNSSDistrusts, r.CourseFixes)
 	if len(r.Faults) > 0 {
 		p("Faults       %d injected; %d malformed or unknown frames sent, %d bad and %d unmapped dropped; %d gateway starts\n",
 			len(r.Faults), r.FramesInjected, r.FramesBad, r.FramesUnmapped, r.GatewayStarts)
 		for _, f := range r.Faults {
 			p("  %s  %s\n", clock(f.At), f.Kind)
+		}
+		if r.DragMaxM > 0 {
+			p("  the drag carried the fix up to %.0f m from the truth\n", r.DragMaxM)
 		}
 	}
 	p("Zones        inside zones %s, within buffers %s\n", clock(r.TimeInZones), clock(r.TimeInBuffers))

@@ -163,6 +163,8 @@ func (r *rig) add(d *gateway.Daemon) {
 	r.gw.Decode.OutOfRange += g.Decode.OutOfRange
 	r.gw.Fixes += g.Fixes
 	r.gw.BadFixes += g.BadFixes
+	r.gw.GNSSDistrusts += g.GNSSDistrusts
+	r.gw.CourseFixes += g.CourseFixes
 	r.gw.Transitions += g.Transitions
 	r.gw.PathsCrossed += g.PathsCrossed
 	for i := range g.TimeIn {

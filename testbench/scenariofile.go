@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,8 +32,10 @@ type scenarioFile struct {
 	Seed    yaml.Node `yaml:"seed"`
 	Start   time.Time `yaml:"start"`
 	Vehicle string    `yaml:"vehicle"`
-	VIN     string    `yaml:"vin"`
-	Zones   string    `yaml:"zones"`
+	// DropRoles are roles of the vehicle's profile it does not have.
+	DropRoles []string `yaml:"drop_roles"`
+	VIN       string   `yaml:"vin"`
+	Zones     string   `yaml:"zones"`
 	// DefaultBufferM is the buffer of zones that name none.
 	DefaultBufferM float64                `yaml:"default_buffer_m"`
 	Policy         string                 `yaml:"policy"`
@@ -84,6 +87,10 @@ type faultFile struct {
 	By     time.Duration `yaml:"by"`
 	StepM  float64       `yaml:"step_m"`
 	SigmaM float64       `yaml:"sigma_m"`
+	// A gps_drag's track.
+	SpeedRatio float64 `yaml:"speed_ratio"`
+	TurnDeg    float64 `yaml:"turn_deg"`
+	TurnDps    float64 `yaml:"turn_dps"`
 }
 
 // Scenario defaults where the file says nothing.
@@ -224,6 +231,20 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 	} else if !strings.HasPrefix(sc.Profile, gateway.BuiltinPrefix) {
 		sc.Profile = resolve(dir, sc.Profile)
 	}
+	// The roles dropped are held against a built-in profile here; a
+	// profile file is read only when the drive runs (dropRoles).
+	var prof *gateway.Profile
+	if len(f.DropRoles) > 0 && strings.HasPrefix(sc.Profile, gateway.BuiltinPrefix) {
+		if prof, err = gateway.LoadProfile(sc.Profile); err != nil {
+			return errAt([]any{"vehicle"}, "%v", err)
+		}
+	}
+	for i, r := range f.DropRoles {
+		if r == "" || slices.Contains(f.DropRoles[:i], r) || (prof != nil && prof.Signal(r) == nil) {
+			return errAt([]any{"drop_roles", i}, "drop_roles: %q is not a role the vehicle's profile maps, or is named twice", r)
+		}
+	}
+	sc.DropRoles = f.DropRoles
 	if !(sc.DefaultBufferM >= 0) || math.IsInf(sc.DefaultBufferM, 0) {
 		return errAt([]any{"default_buffer_m"}, "default_buffer_m must be a non-negative number")
 	}
@@ -337,7 +358,8 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 
 	for i, ff := range f.Faults {
 		ft := Fault{Kind: FaultKind(ff.Kind), At: ff.At, AtKm: ff.AtKm, For: ff.For, NorthM: ff.NorthM, EastM: ff.EastM, Age: ff.Age, By: ff.By,
-			StepM: ff.StepM, SigmaM: ff.SigmaM}
+			StepM: ff.StepM, SigmaM: ff.SigmaM,
+			SpeedRatio: ff.SpeedRatio, TurnDeg: ff.TurnDeg, TurnDps: ff.TurnDps}
 		if err := ft.Validate(); err != nil {
 			return errAt([]any{"faults", i}, "fault %d: %v", i, err)
 		}

@@ -83,6 +83,9 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
+	if err := dropRoles(prof, sc.DropRoles); err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
 	if len(sc.Cameras) == 0 {
 		sc.Cameras = profileCameras(prof)
 		if sc.Profile == gateway.BuiltinPrefix+profiles.Default {
@@ -375,6 +378,7 @@ type sim struct {
 	noiseN, noiseE float64 // GNSS error, metres
 	creep          float64 // how far a creeping spoof has got, 0 to 1
 	fixAt          geofence.Fix
+	drag           drag // a dragged track's offset (fault.go)
 
 	steps         int
 	framesSent    uint64
@@ -497,6 +501,10 @@ func (s *sim) sendFrames(now time.Time) error {
 	} else {
 		s.creep = 0
 	}
+	d, dragging := s.faults.active(GPSDrag, elapsed)
+	s.drag.step(d, dragging, elapsed, v.speed, v.heading, s.sc.Step.Seconds())
+	n, e = n+s.drag.n, e+s.drag.e
+	s.setTurning(set)
 	lat, lon := offset(v.lat, v.lon, n, e)
 	set("position.latitude", lat)
 	set("position.longitude", lon)
@@ -504,6 +512,7 @@ func (s *sim) sendFrames(now time.Time) error {
 	set("position.accuracy", accuracy)
 	set("position.heading", math.Mod(v.heading, 360))
 	set("position.speed", v.speed*3.6)
+	s.drag.course(set, v.speed)
 	set("position.hdop", 1)
 	for _, c := range s.cams {
 		if !c.unlisted {
@@ -823,6 +832,9 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 		FramesInjected:  s.malformed,
 		Fixes:           gs.Fixes,
 		BadFixes:        gs.BadFixes,
+		GNSSDistrusts:   gs.GNSSDistrusts,
+		CourseFixes:     gs.CourseFixes,
+		DragMaxM:        s.drag.max,
 		TimeInZones:     s.timeInside,
 		TimeInBuffers:   s.timeInBuffer,
 		Suppressed:      s.suppressed,

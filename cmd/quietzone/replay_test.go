@@ -35,7 +35,7 @@ func TestReplayCommand(t *testing.T) {
 		if err := run(context.Background(), args, &out, &errOut); err != nil {
 			t.Fatalf("%q: %v\n%s", args, err, errOut.String())
 		}
-		for _, want := range []string{"quietzone replay — " + logPath, "Decisions", "Decoded      41986 frames", "camera command frames sent"} {
+		for _, want := range []string{"quietzone replay — " + logPath, "Decisions", "Decoded      48983 frames", "camera command frames sent"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("%q: output lacks %q:\n%s", args, want, out.String())
 			}
