@@ -177,11 +177,17 @@ var firstKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, Unk
 // a spoof that creeps within the accuracy the receiver claims, long
 // steps of the wall clock forward and back, and zones in force only for
 // a window of time around the drive.
+//
+// A spoof that is in force when the gateway, or its dead reckoning, starts
+// again (after a restart, or a bus off that silences the wheels and the
+// yaw rate) is learned with it: gateway/trust.go and course.go say so. A
+// trip with either spoofs no creep and no drag.
 func moreFaults(seed uint64, sc *Scenario, total float64, zones []feature) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x12c10c4))
 	uni := func(lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
 	at := func() float64 { return math.Round(uni(0.1, 0.9)*total/10) / 100 }
-	if rng.IntN(5) == 0 {
+	restarts := slices.ContainsFunc(sc.Faults, func(f Fault) bool { return f.Kind == GatewayRestart || f.Kind == BusOff })
+	if rng.IntN(5) == 0 && !restarts {
 		// σ from poor to the worst accepted (max_accuracy_m 50); each step
 		// a little less than the two margins a check against the
 		// previous fix alone would forgive (4σ), to 0.5-3 km away.
@@ -208,5 +214,29 @@ func moreFaults(seed uint64, sc *Scenario, total float64, zones []feature) {
 		until := from.Add(time.Duration(uni(5, 40)) * time.Minute)
 		z.Properties["valid_from"] = from.UTC().Format(time.RFC3339)
 		z.Properties["valid_until"] = until.UTC().Format(time.RFC3339)
+	}
+	if rng.IntN(4) == 0 && !restarts {
+		// A drag at wheel speed, no jump, from 30 s into the drive. With
+		// the yaw rate: the track reversed or turned 90-270°, caught by
+		// the course check. Without one (half the drags): reversed, no
+		// longer than the exit margin covers, 50 m of it at the trip's
+		// top speed (gateway/course.go).
+		f := Fault{Kind: GPSDrag, At: 30 * time.Second, AtKm: at(), SpeedRatio: math.Round(uni(0.8, 1.05)*100) / 100}
+		if rng.IntN(2) == 0 {
+			f.TurnDeg = math.Round(uni(90, 270))
+			if rng.IntN(2) == 0 {
+				f.TurnDeg = -f.TurnDeg
+			}
+			f.For = time.Duration(10+rng.IntN(110)) * time.Second
+		} else {
+			top := 0.0
+			for _, w := range sc.Route {
+				top = max(top, w.SpeedKmh/3.6)
+			}
+			f.TurnDeg = 180
+			f.For = time.Duration(50 / (2.05 * top) * float64(time.Second)).Truncate(100 * time.Millisecond)
+			sc.DropRoles = []string{"vehicle.yaw_rate", "vehicle.steering_angle"}
+		}
+		sc.Faults = append(sc.Faults, f)
 	}
 }

@@ -433,7 +433,7 @@ func WriteScenario(dir, name string, sc Scenario) (string, error) {
 	f := scenarioFile{
 		Name: sc.Name, Start: sc.Start, Vehicle: sc.Profile, VIN: sc.VIN,
 		DefaultBufferM: sc.DefaultBufferM, Step: sc.Step, Park: sc.ParkedAfter, IgnitionOff: sc.IgnitionOff,
-		Cameras: sc.Cameras, Contacts: sc.Contacts,
+		Cameras: sc.Cameras, Contacts: sc.Contacts, DropRoles: sc.DropRoles,
 		GPS: gpsFile{RateHz: sc.GPSRateHz, NoiseM: &sc.GNSSNoiseM},
 	}
 	f.Seed = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatUint(sc.Seed, 10)}
@@ -469,7 +469,8 @@ func WriteScenario(dir, name string, sc Scenario) (string, error) {
 	}
 	for _, ft := range sc.Faults {
 		f.Faults = append(f.Faults, faultFile{Kind: string(ft.Kind), At: ft.At, AtKm: ft.AtKm, For: ft.For,
-			NorthM: ft.NorthM, EastM: ft.EastM, Age: ft.Age, By: ft.By, StepM: ft.StepM, SigmaM: ft.SigmaM})
+			NorthM: ft.NorthM, EastM: ft.EastM, Age: ft.Age, By: ft.By, StepM: ft.StepM, SigmaM: ft.SigmaM,
+			SpeedRatio: ft.SpeedRatio, TurnDeg: ft.TurnDeg, TurnDps: ft.TurnDps})
 	}
 	var doc yaml.Node
 	if err := doc.Encode(&f); err != nil {
