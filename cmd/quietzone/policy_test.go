@@ -16,17 +16,20 @@ import (
 
 var goodDir = filepath.Join("..", "..", "gateway", "testdata", "good")
 
+// runQZ runs a quietzone command line and returns what it wrote, standard
+// output then standard error.
+func runQZ(args ...string) (string, error) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
 // TestPolicyKeygenSignVerify makes a key pair, signs the test zones and
 // policy, and checks the bundle as a vehicle would: good; refused when
 // altered, signed by another key, or not above the version in force.
 func TestPolicyKeygenSignVerify(t *testing.T) {
 	dir := t.TempDir()
-	ctx := context.Background()
-	cmd := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, &out, &errOut)
-		return out.String() + errOut.String(), err
-	}
+	cmd := runQZ
 	prefix := filepath.Join(dir, "fleet")
 	if out, err := cmd("policy", "keygen", "--out", prefix); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
@@ -87,11 +90,7 @@ func TestPolicyKeygenSignVerify(t *testing.T) {
 // readable file as the secret, and never overwrites an identity.
 func TestPolicyEnrol(t *testing.T) {
 	dir := t.TempDir()
-	cmd := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(context.Background(), args, &out, &errOut)
-		return out.String() + errOut.String(), err
-	}
+	cmd := runQZ
 	secret := filepath.Join(dir, "fleet.secret")
 	os.WriteFile(secret, []byte("an old fleet key, kept by the fleet\n"), 0o600)
 	id1, id2 := filepath.Join(dir, "v1.identity"), filepath.Join(dir, "v2.identity")
@@ -146,12 +145,7 @@ func TestPolicyEnrol(t *testing.T) {
 // that are location or personal data (issue 12 item 6).
 func TestPolicySignRefusesRoleKeys(t *testing.T) {
 	dir := t.TempDir()
-	ctx := context.Background()
-	cmd := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, &out, &errOut)
-		return out.String() + errOut.String(), err
-	}
+	cmd := runQZ
 	prefix := filepath.Join(dir, "fleet")
 	if out, err := cmd("policy", "keygen", "--out", prefix); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
@@ -176,12 +170,7 @@ func TestPolicySignRefusesRoleKeys(t *testing.T) {
 // profiles of the vehicles the bundle is for, which say what it is.
 func TestPolicySignCheckProfile(t *testing.T) {
 	dir := t.TempDir()
-	ctx := context.Background()
-	cmd := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, &out, &errOut)
-		return out.String() + errOut.String(), err
-	}
+	cmd := runQZ
 	prefix := filepath.Join(dir, "fleet")
 	if out, err := cmd("policy", "keygen", "--out", prefix); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)

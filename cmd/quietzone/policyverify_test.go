@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,12 +17,7 @@ import (
 // vehicle does not read, is refused; it used to say ok to both.
 func TestPolicyVerifyChecksTheProfile(t *testing.T) {
 	dir := t.TempDir()
-	ctx := context.Background()
-	cmd := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, &out, &errOut)
-		return out.String() + errOut.String(), err
-	}
+	cmd := runQZ
 	prefix := filepath.Join(dir, "fleet")
 	if out, err := cmd("policy", "keygen", "--out", prefix); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
