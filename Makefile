@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo attack test test-kill test-vcan test-arm64 vet lint build cross tools-test tools-arm64 fuzz bench clean
+.PHONY: all demo attack soak test test-kill test-vcan test-arm64 vet lint build cross tools-test tools-arm64 fuzz bench clean
 
 all: build
 
@@ -18,6 +18,14 @@ demo:
 TRIPS ?= 200
 attack:
 	$(GO) run ./cmd/quietzone attack --trips $(TRIPS) --svg out/attack.svg
+
+## soak: SOAK random trips from seed SEED (routes, zones, faults), every invariant checked;
+## a trip depends on its seed alone: quietzone sim --random --seed S --trips 1 replays it
+SOAK  ?= 10000
+SEED  ?= 1
+NPROC ?= $(shell nproc 2>/dev/null || echo 2)
+soak:
+	$(GO) run ./cmd/quietzone sim --random --seed $(SEED) --trips $(SOAK) --parallel $(NPROC)
 
 ## test: go vet and the race-enabled unit and integration tests (real Mosquitto)
 test: tools-test vet

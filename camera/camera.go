@@ -3,6 +3,7 @@ package camera
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -65,6 +66,10 @@ type Spec struct {
 	// Command is the DBC signal that carries its recording command; nil
 	// when it has none. Several cameras may share one message.
 	Command *can.Signal
+	// Buses are the indices, among the controller's buses, of those its
+	// command goes to; nil: every bus. A command message goes to every
+	// bus of every camera it carries.
+	Buses []int
 	// Enabled allows a cabin camera to record when not suppressed.
 	// Exterior cameras ignore it.
 	Enabled bool
@@ -86,9 +91,28 @@ type FrameWriter interface {
 	WriteFrame(f *can.Frame) error
 }
 
+// Fixed is a signal of a command message that is no camera's command (a
+// counter, a reserved field): every frame carries Raw in it.
+type Fixed struct {
+	Signal *can.Signal
+	Raw    int64
+}
+
 // Options configure a Controller.
 type Options struct {
 	Codes Codes
+	// Unlisted are the command signals of cameras the vehicle has and the
+	// controller does not drive (the configuration does not list them):
+	// every frame of their message tells them deny, on every bus. Their
+	// message is sent even if no driven camera shares it.
+	Unlisted []*can.Signal
+	// Fixed are the other signals of the command messages.
+	//
+	// Every signal of a message the controller sends is a driven
+	// camera's command, an unlisted one's or fixed, and no two share a
+	// bit: NewController refuses anything else, so that no bit of a
+	// frame is left to a zero that a camera could read as allow.
+	Fixed []Fixed
 	// StatusTimeout: a camera not heard from for this long is Unknown.
 	StatusTimeout time.Duration
 	// Resend: the command frame is repeated this often, so that a camera
@@ -103,7 +127,7 @@ type Options struct {
 
 // Stats count what the controller did and saw.
 type Stats struct {
-	Commands          uint64 // command frames sent
+	Commands          uint64 // command frames sent (one per message and bus)
 	CommandErrors     uint64 // command frames that could not be sent
 	PowerErrors       uint64 // power-line writes that failed
 	TriggersAllowed   uint64 // triggers while recording was allowed
@@ -182,12 +206,21 @@ type cam struct {
 	escAt      time.Time
 }
 
+// cmdMsg is a command message and everything that goes into it.
+type cmdMsg struct {
+	msg   *can.Message
+	buses []FrameWriter // where it goes
+	busID []int         // their indices among the controller's buses
+	cams  []int         // the driven cameras it commands
+	deny  []*can.Signal // unlisted cameras' commands
+	fixed []Fixed
+}
+
 // Controller drives all cameras of a vehicle.
 type Controller struct {
 	opts       Options
 	cams       []cam
-	w          FrameWriter
-	msgs       []*can.Message // distinct command messages
+	msgs       []cmdMsg // distinct command messages
 	suppressed bool
 	applied    bool
 	cabinOff   bool // the policy in force forbids cabin cameras (AllowCabin)
@@ -198,8 +231,8 @@ type Controller struct {
 }
 
 // NewController checks the wiring; it does not touch any camera until the
-// first Apply.
-func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, error) {
+// first Apply. Command frames go to buses (see Spec.Buses).
+func NewController(specs []Spec, buses []FrameWriter, opts Options) (*Controller, error) {
 	if opts.Codes == (Codes{}) {
 		opts.Codes = DefaultCodes
 	}
@@ -212,9 +245,9 @@ func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, erro
 	if opts.Grace <= 0 {
 		opts.Grace = 2 * time.Second
 	}
-	c := &Controller{opts: opts, w: w, suppressed: true}
+	c := &Controller{opts: opts, suppressed: true}
 	seen := map[string]bool{}
-	commands := map[*can.Signal]string{} // command signal -> camera
+	owner := map[*can.Signal]string{} // signal of a command message -> what writes it
 	for _, s := range specs {
 		if s.Name == "" || seen[s.Name] {
 			return nil, fmt.Errorf("camera %q: empty or duplicate name", s.Name)
@@ -230,32 +263,147 @@ func NewController(specs []Spec, w FrameWriter, opts Options) (*Controller, erro
 			return nil, fmt.Errorf("camera %s: purge on entry needs a command signal to carry it", s.Name)
 		}
 		if s.Command != nil {
-			if w == nil {
-				return nil, fmt.Errorf("camera %s: command signal but no CAN writer", s.Name)
+			if len(buses) == 0 {
+				return nil, fmt.Errorf("camera %s: command signal but no CAN bus", s.Name)
 			}
-			if other, ok := commands[s.Command]; ok {
-				return nil, fmt.Errorf("camera %s: command signal %s already commands camera %s", s.Name, s.Command.Name, other)
+			if other, ok := owner[s.Command]; ok {
+				return nil, fmt.Errorf("camera %s: command signal %s already commands %s", s.Name, s.Command.Name, other)
 			}
-			commands[s.Command] = s.Name
-			if err := checkCodes(s.Command, opts.Codes, s.PurgeOnEntry); err != nil {
+			owner[s.Command] = "camera " + s.Name
+			if err := CheckCommand(s.Command, opts.Codes, s.PurgeOnEntry); err != nil {
 				return nil, fmt.Errorf("camera %s: %w", s.Name, err)
 			}
-			if !containsMsg(c.msgs, s.Command.Message) {
-				c.msgs = append(c.msgs, s.Command.Message)
+			if err := checkBuses(s.Buses, len(buses)); err != nil {
+				return nil, fmt.Errorf("camera %s: %w", s.Name, err)
 			}
 		}
 		c.cams = append(c.cams, cam{spec: s, state: State{Name: s.Name, Class: s.Class}})
 	}
-	if err := distinctStatusCodes(opts.Codes); err != nil {
+	for _, sig := range opts.Unlisted {
+		if other, ok := owner[sig]; ok {
+			return nil, fmt.Errorf("unlisted command signal %s already commands %s", sig.Name, other)
+		}
+		owner[sig] = "an unlisted camera"
+		if len(buses) == 0 {
+			return nil, fmt.Errorf("unlisted command signal %s but no CAN bus to tell it deny", sig.Name)
+		}
+		if err := fits(sig, "deny", opts.Codes.Deny); err != nil {
+			return nil, err
+		}
+	}
+	for _, fx := range opts.Fixed {
+		if other, ok := owner[fx.Signal]; ok {
+			return nil, fmt.Errorf("fixed signal %s already commands %s", fx.Signal.Name, other)
+		}
+		owner[fx.Signal] = "a fixed value"
+		if err := fits(fx.Signal, "fixed value", fx.Raw); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.layout(buses); err != nil {
+		return nil, err
+	}
+	if err := CheckStatusCodes(opts.Codes); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// checkCodes makes sure the deny and allow codes (and the purge code, when
-// it is used) reach the camera as given: SetRaw drops the bits that do not
-// fit, which could turn a deny into an allow.
-func checkCodes(s *can.Signal, codes Codes, purge bool) error {
+func checkBuses(idx []int, n int) error {
+	for i, b := range idx {
+		if b < 0 || b >= n {
+			return fmt.Errorf("bus %d: there are %d", b, n)
+		}
+		for _, o := range idx[:i] {
+			if o == b {
+				return fmt.Errorf("bus %d named twice", b)
+			}
+		}
+	}
+	return nil
+}
+
+// layout gathers the command messages and checks that every one is
+// written whole: each of its signals has exactly one writer, and no two
+// share a bit.
+func (c *Controller) layout(buses []FrameWriter) error {
+	on := map[*can.Message][]bool{} // message -> the buses it goes to
+	msg := func(m *can.Message) *cmdMsg {
+		for i := range c.msgs {
+			if c.msgs[i].msg == m {
+				return &c.msgs[i]
+			}
+		}
+		c.msgs = append(c.msgs, cmdMsg{msg: m})
+		on[m] = make([]bool, len(buses))
+		return &c.msgs[len(c.msgs)-1]
+	}
+	onBuses := func(m *cmdMsg, idx []int) {
+		for i := range buses {
+			if idx == nil || slices.Contains(idx, i) {
+				on[m.msg][i] = true
+			}
+		}
+	}
+	for i := range c.cams {
+		if s := &c.cams[i].spec; s.Command != nil {
+			m := msg(s.Command.Message)
+			m.cams = append(m.cams, i)
+			onBuses(m, s.Buses)
+		}
+	}
+	for _, sig := range c.opts.Unlisted {
+		m := msg(sig.Message)
+		m.deny = append(m.deny, sig)
+		onBuses(m, nil) // nothing says where the camera is
+	}
+	for _, fx := range c.opts.Fixed {
+		m := msg(fx.Signal.Message)
+		if len(m.cams) == 0 && len(m.deny) == 0 {
+			return fmt.Errorf("fixed signal %s: its message %s carries no camera's command", fx.Signal.Name, fx.Signal.Message.Name)
+		}
+		m.fixed = append(m.fixed, fx)
+	}
+	for i := range c.msgs {
+		m := &c.msgs[i]
+		for b, ok := range on[m.msg] {
+			if ok {
+				m.buses = append(m.buses, buses[b])
+				m.busID = append(m.busID, b)
+			}
+		}
+		if m.msg.Mux != nil {
+			return fmt.Errorf("command message %s is multiplexed: the controller cannot write it whole", m.msg.Name)
+		}
+		written := make([]*can.Signal, 0, len(m.msg.Signals))
+		for _, j := range m.cams {
+			written = append(written, c.cams[j].spec.Command)
+		}
+		written = append(written, m.deny...)
+		for _, fx := range m.fixed {
+			written = append(written, fx.Signal)
+		}
+		for _, sig := range m.msg.Signals {
+			if !slices.Contains(written, sig) {
+				return fmt.Errorf("command message %s: signal %s is no camera's command and has no fixed value: a frame would leave it to chance", m.msg.Name, sig.Name)
+			}
+		}
+		for a := range written {
+			for _, b := range written[:a] {
+				if written[a].Overlaps(b) {
+					return fmt.Errorf("command message %s: signals %s and %s share bits", m.msg.Name, b.Name, written[a].Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// CheckCommand makes sure the deny and allow codes (and the purge code,
+// when it is used) reach a camera through its command signal s as given:
+// SetRaw drops the bits that do not fit, which could turn a deny into an
+// allow.
+func CheckCommand(s *can.Signal, codes Codes, purge bool) error {
 	check := []struct {
 		name string
 		code int64
@@ -267,10 +415,8 @@ func checkCodes(s *can.Signal, codes Codes, purge bool) error {
 		}{"purge", codes.Purge})
 	}
 	for _, c := range check {
-		var d [can.MaxDataLen]byte
-		s.SetRaw(&d, uint64(c.code))
-		if s.Raw(&d) != c.code {
-			return fmt.Errorf("command signal %s (%d bits) cannot carry %s code %d", s.Name, s.Length, c.name, c.code)
+		if err := fits(s, c.name+" code", c.code); err != nil {
+			return err
 		}
 	}
 	if codes.Deny == codes.Allow {
@@ -282,9 +428,19 @@ func checkCodes(s *can.Signal, codes Codes, purge bool) error {
 	return nil
 }
 
-// distinctStatusCodes refuses status codes that would be confused: with
+// fits checks that raw reaches the bus as given in signal s.
+func fits(s *can.Signal, what string, raw int64) error {
+	var d [can.MaxDataLen]byte
+	s.SetRaw(&d, uint64(raw))
+	if s.Raw(&d) != raw {
+		return fmt.Errorf("command signal %s (%d bits) cannot carry %s %d", s.Name, s.Length, what, raw)
+	}
+	return nil
+}
+
+// CheckStatusCodes refuses status codes that would be confused: with
 // recording equal to idle, a recording camera would look obedient.
-func distinctStatusCodes(c Codes) error {
+func CheckStatusCodes(c Codes) error {
 	codes := map[int64]string{}
 	for _, s := range []struct {
 		name string
@@ -296,15 +452,6 @@ func distinctStatusCodes(c Codes) error {
 		codes[s.code] = s.name
 	}
 	return nil
-}
-
-func containsMsg(ms []*can.Message, m *can.Message) bool {
-	for _, x := range ms {
-		if x == m {
-			return true
-		}
-	}
-	return false
 }
 
 // Lookup returns the index of the camera called name.
@@ -380,36 +527,50 @@ func (c *Controller) level(k *cam, on bool) gpio.Level {
 	return gpio.Level(on)
 }
 
-// send writes every command message with the current command of each of
-// its cameras.
+// send writes every command message, whole, with the current command
+// of each of its cameras, to each of its buses.
 func (c *Controller) send(now time.Time) error {
 	var errs []error
-	for _, m := range c.msgs {
+	codes := &c.opts.Codes
+	for mi := range c.msgs {
+		m := &c.msgs[mi]
 		f := &c.frame
-		*f = m.NewFrame()
+		*f = m.msg.NewFrame()
 		f.Time = now
-		for i := range c.cams {
+		// Every signal of the message is written (NewController checked):
+		// nothing is left to the zero NewFrame starts from.
+		for _, fx := range m.fixed {
+			fx.Signal.SetRaw(&f.Data, uint64(fx.Raw))
+		}
+		for _, sig := range m.deny {
+			sig.SetRaw(&f.Data, uint64(codes.Deny))
+		}
+		for _, i := range m.cams {
 			k := &c.cams[i]
-			if k.spec.Command == nil || k.spec.Command.Message != m {
-				continue
-			}
-			code := c.opts.Codes.Deny
+			code := codes.Deny
 			switch {
 			case k.state.Allowed:
-				code = c.opts.Codes.Allow
+				code = codes.Allow
 			case k.purge:
-				code = c.opts.Codes.Purge
+				code = codes.Purge
 			}
 			k.spec.Command.SetRaw(&f.Data, uint64(code))
 		}
-		if err := c.w.WriteFrame(f); err != nil {
-			c.stats.CommandErrors++
-			errs = append(errs, fmt.Errorf("send camera command %s: %w", m.Name, err))
-			continue // a purge not delivered goes with the retry
+		sent := true
+		for bi, w := range m.buses {
+			if err := w.WriteFrame(f); err != nil {
+				c.stats.CommandErrors++
+				errs = append(errs, fmt.Errorf("send camera command %s on bus %d: %w", m.msg.Name, m.busID[bi], err))
+				sent = false
+				continue
+			}
+			c.stats.Commands++
 		}
-		c.stats.Commands++
-		for i := range c.cams {
-			if k := &c.cams[i]; k.purge && k.spec.Command != nil && k.spec.Command.Message == m {
+		if !sent {
+			continue // a purge not delivered everywhere goes with the retry
+		}
+		for _, i := range m.cams {
+			if k := &c.cams[i]; k.purge {
 				k.purge = false
 				c.stats.Purges++
 			}

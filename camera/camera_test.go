@@ -58,12 +58,12 @@ func TestNewControllerErrors(t *testing.T) {
 		{
 			name:  "command without writer",
 			specs: []camera.Spec{ext("rear"), {Name: "front", Class: camera.Exterior, Command: front}},
-			want:  "camera front: command signal but no CAN writer",
+			want:  "camera front: command signal but no CAN bus",
 		},
 		{
 			name:  "command and power without writer",
 			specs: []camera.Spec{{Name: "front", Class: camera.Exterior, Power: pin(), Command: front}},
-			want:  "camera front: command signal but no CAN writer",
+			want:  "camera front: command signal but no CAN bus",
 		},
 		{
 			name: "two cameras on one command signal",
@@ -99,7 +99,7 @@ func TestNewControllerErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := camera.NewController(tt.specs, tt.w, tt.opts)
+			c, err := camera.NewController(tt.specs, buses(tt.w), complete(tt.specs, tt.opts))
 			if err == nil {
 				t.Fatalf("NewController = %v, nil error; want error containing %q", c, tt.want)
 			}
@@ -274,7 +274,7 @@ func TestApplySuppress(t *testing.T) {
 				{name: "front", class: camera.Exterior, pin: true, cmd: frontCmd},
 				{name: "cabin", class: camera.Cabin, pin: true, activeLow: true, cmd: cabinCmd, enabled: true},
 			},
-			want: "300#1100000000000000",
+			want: "300#1500000000000000", // the rear camera, not driven, is told deny too
 		},
 		{
 			name: "power only, command only and both",
@@ -283,7 +283,7 @@ func TestApplySuppress(t *testing.T) {
 				{name: "rear", class: camera.Exterior, pin: true, activeLow: true},
 				{name: "cabin", class: camera.Cabin, pin: true, cmd: cabinCmd},
 			},
-			want: "300#1100000000000000",
+			want: "300#1500000000000000", // CAM_RearCmd: an unlisted camera's, deny
 		},
 		{
 			name: "configured deny code",
@@ -434,7 +434,7 @@ func TestApplyAllow(t *testing.T) {
 				{name: "cabin", class: camera.Cabin, pin: true, activeLow: true},
 			},
 			allowed: map[string]bool{"front": true, "rear": true},
-			want:    "300#0000000000000000",
+			want:    "300#1000000000000000", // CAM_CabinCmd commands no driven camera: deny, never a zero
 		},
 	}
 	for _, tt := range tests {
@@ -1046,8 +1046,10 @@ func TestApplyOverBus(t *testing.T) {
 	if !ecu.TryReadFrame(&f) {
 		t.Fatal("no frame on the bus")
 	}
-	if f.ID != camCommandID || f.String() != "300#1000000000000000" {
-		t.Errorf("frame on the bus = %s, want 300#1000000000000000", f)
+	// Cabin not enabled: deny; rear, not driven: deny, whatever the
+	// other cameras are told.
+	if f.ID != camCommandID || f.String() != "300#1400000000000000" {
+		t.Errorf("frame on the bus = %s, want 300#1400000000000000", f)
 	}
 	if cameratest.Level(pin) != gpio.High {
 		t.Error("front not powered")
@@ -1096,7 +1098,8 @@ func TestTickHealsAFailedPowerCut(t *testing.T) {
 func TestTickRetriesAFailedCommandAndSurvivesAClockStep(t *testing.T) {
 	db := refDB(t)
 	frames := &cameratest.Frames{Err: errors.New("bus off")}
-	c, err := camera.NewController([]camera.Spec{{Name: "front", Class: camera.Exterior, Command: db.Message("CAM_Command").Signal("CAM_FrontCmd")}}, frames, camera.Options{Resend: time.Second})
+	specs := []camera.Spec{{Name: "front", Class: camera.Exterior, Command: db.Message("CAM_Command").Signal("CAM_FrontCmd")}}
+	c, err := camera.NewController(specs, buses(frames), complete(specs, camera.Options{Resend: time.Second}))
 	if err != nil {
 		t.Fatal(err)
 	}

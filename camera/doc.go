@@ -8,6 +8,15 @@
 // frames and power-line levels, and compares the cameras' reported status
 // with what it commanded.
 //
+// A command message is written whole in every frame: each of its signals
+// is a driven camera's command, the command of a camera the vehicle has
+// but the controller does not drive (Options.Unlisted: always deny), or a
+// fixed value (Options.Fixed). NewController refuses a message with any
+// other signal, or with signals that share bits, so that no camera ever
+// reads its command from a zero the frame started with (the reference
+// DBC's allow code is 0). A message goes to every bus of every camera in
+// it (Spec.Buses; all buses for an unlisted camera).
+//
 // Enforcement does not trust one path: suppression sends "deny" (or, on
 // entry, "purge": deny and drop the pre-event buffer, for cameras with
 // PurgeOnEntry) and cuts the power line; every Tick writes every line

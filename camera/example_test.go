@@ -29,10 +29,16 @@ func Example_suppress() {
 	front := cameratest.NewPin("GPIO17") // High powers the camera
 	cabin := cameratest.NewPin("GPIO27") // active low: Low powers the camera
 	bus := &cameratest.Frames{}
+	// Every signal of CAM_Command is written in every frame: the rear
+	// camera, which this vehicle does not wire, is told deny (its zero
+	// would read ALLOW), and the counter carries a fixed 0.
 	c, err := camera.NewController([]camera.Spec{
 		{Name: "front", Class: camera.Exterior, Power: front, Command: cmd.Signal("CAM_FrontCmd")},
 		{Name: "cabin", Class: camera.Cabin, Power: cabin, PowerActiveLow: true, Command: cmd.Signal("CAM_CabinCmd")},
-	}, bus, camera.Options{})
+	}, []camera.FrameWriter{bus}, camera.Options{
+		Unlisted: []*can.Signal{cmd.Signal("CAM_RearCmd")},
+		Fixed:    []camera.Fixed{{Signal: cmd.Signal("CAM_CmdCounter"), Raw: 0}},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -50,8 +56,8 @@ func Example_suppress() {
 	// The cabin camera is not Enabled: allowing leaves it denied and unpowered.
 
 	// Output:
-	// suppress=true  GPIO17=Low  GPIO27=High 300#1100000000000000
-	// suppress=false GPIO17=High GPIO27=High 300#1000000000000000
+	// suppress=true  GPIO17=Low  GPIO27=High 300#1500000000000000
+	// suppress=false GPIO17=High GPIO27=High 300#1400000000000000
 }
 
 // Example_escalation closes the loop: a camera told to stop goes on saying
@@ -68,11 +74,16 @@ func Example_escalation() {
 		log.Fatal(err)
 	}
 	front := cameratest.NewPin("GPIO17")
+	cmd := db.Message("CAM_Command")
 	c, err := camera.NewController([]camera.Spec{{
 		Name: "front", Class: camera.Exterior, Power: front,
-		Command:   db.Message("CAM_Command").Signal("CAM_FrontCmd"),
+		Command:   cmd.Signal("CAM_FrontCmd"),
 		HasStatus: true, PurgeOnEntry: true,
-	}}, &cameratest.Frames{}, camera.Options{Grace: 2 * time.Second})
+	}}, []camera.FrameWriter{&cameratest.Frames{}}, camera.Options{
+		Grace:    2 * time.Second,
+		Unlisted: []*can.Signal{cmd.Signal("CAM_RearCmd"), cmd.Signal("CAM_CabinCmd")},
+		Fixed:    []camera.Fixed{{Signal: cmd.Signal("CAM_CmdCounter")}},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

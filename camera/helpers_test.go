@@ -2,6 +2,8 @@ package camera_test
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,14 +147,55 @@ var (
 	errBus = errors.New("can: bus-off")
 )
 
-// newController builds a controller or fails the test.
+// newController builds a controller on bus w (none if nil), with the
+// command messages completed (complete), or fails the test.
 func newController(tb testing.TB, specs []camera.Spec, w camera.FrameWriter, opts camera.Options) *camera.Controller {
 	tb.Helper()
-	c, err := camera.NewController(specs, w, opts)
+	c, err := camera.NewController(specs, buses(w), complete(specs, opts))
 	if err != nil {
 		tb.Fatalf("NewController: %v", err)
 	}
 	return c
+}
+
+// buses is w as the controller's only bus; none for nil.
+func buses(w camera.FrameWriter) []camera.FrameWriter {
+	if w == nil {
+		return nil
+	}
+	return []camera.FrameWriter{w}
+}
+
+// complete declares, unless opts already does, every signal of the
+// specs' command messages that no spec commands, as the test DBCs mean
+// them: a *Cmd signal is an unlisted camera's command (told deny), any
+// other (CAM_CmdCounter) is fixed at 0.
+func complete(specs []camera.Spec, opts camera.Options) camera.Options {
+	if opts.Unlisted != nil || opts.Fixed != nil {
+		return opts
+	}
+	driven := map[*can.Signal]bool{}
+	var msgs []*can.Message
+	for _, s := range specs {
+		if s.Command != nil {
+			driven[s.Command] = true
+			if !slices.Contains(msgs, s.Command.Message) {
+				msgs = append(msgs, s.Command.Message)
+			}
+		}
+	}
+	for _, m := range msgs {
+		for _, sig := range m.Signals {
+			switch {
+			case driven[sig]:
+			case strings.HasSuffix(sig.Name, "Cmd"):
+				opts.Unlisted = append(opts.Unlisted, sig)
+			default:
+				opts.Fixed = append(opts.Fixed, camera.Fixed{Signal: sig})
+			}
+		}
+	}
+	return opts
 }
 
 // index finds a camera by name or fails the test.

@@ -115,15 +115,17 @@ func TestPurgeWiringErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := camera.NewController([]camera.Spec{tt.spec}, &cameratest.Frames{}, camera.Options{Codes: tt.codes})
+			specs := []camera.Spec{tt.spec}
+			_, err := camera.NewController(specs, buses(&cameratest.Frames{}), complete(specs, camera.Options{Codes: tt.codes}))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("NewController error %v, want %q", err, tt.want)
 			}
 		})
 	}
 	// Without PurgeOnEntry an unusable purge code is nobody's business.
-	if _, err := camera.NewController([]camera.Spec{{Name: "front", Class: camera.Exterior, Command: refCmd(t, frontCmd)}},
-		&cameratest.Frames{}, camera.Options{Codes: camera.Codes{Allow: 0, Deny: 1, Purge: 9, Recording: 1, Fault: 2, Off: 3}}); err != nil {
+	specs := []camera.Spec{{Name: "front", Class: camera.Exterior, Command: refCmd(t, frontCmd)}}
+	if _, err := camera.NewController(specs, buses(&cameratest.Frames{}),
+		complete(specs, camera.Options{Codes: camera.Codes{Allow: 0, Deny: 1, Purge: 9, Recording: 1, Fault: 2, Off: 3}})); err != nil {
 		t.Errorf("unused purge code refused: %v", err)
 	}
 }

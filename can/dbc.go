@@ -477,6 +477,28 @@ func (s *Signal) SetRaw(data *[MaxDataLen]byte, raw uint64) {
 	}
 }
 
+// Mask returns the bits of a frame's payload the signal occupies, in
+// either byte order: what a frame with every bit of the signal set and
+// nothing else would carry.
+func (s *Signal) Mask() [MaxDataLen]byte {
+	var m [MaxDataLen]byte
+	s.SetRaw(&m, ^uint64(0))
+	return m
+}
+
+// Overlaps reports whether s and o share a bit of the payload. Signals of
+// one multiplexed message that are never present together may overlap;
+// Overlaps does not look at multiplexing.
+func (s *Signal) Overlaps(o *Signal) bool {
+	a, b := s.Mask(), o.Mask()
+	for i := range a {
+		if a[i]&b[i] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrOutOfRange is returned by Encode when a value does not fit the signal.
 var ErrOutOfRange = errors.New("value does not fit the signal")
 

@@ -22,6 +22,11 @@ type Mapping struct {
 	// MaxAge is how long a value of this role stays fresh for its
 	// consumer (the gateway); zero means the consumer's default.
 	MaxAge time.Duration
+	// Class is the class a custom role's values are declared to have
+	// (vehicle, location or personal), as the profile writes it, for the
+	// gateway, which decides with it what may leave the vehicle. The
+	// package carries it and does not read it. Empty for well-known roles.
+	Class string
 }
 
 // RoleID is a role's index in its Decoder. It is small so that the gateway
@@ -112,11 +117,13 @@ type MapError struct {
 func (e *MapError) Error() string { return fmt.Sprintf("role %s: %s", e.Role, e.Reason) }
 
 // NewDecoder builds decode tables for the mapped signals of db. Each role may
-// appear once; every named message and signal must exist; a role's unit
-// must be convertible from its signal's.
+// appear once, and each DBC signal under one role: a signal under two
+// names would be one meaning with two spellings. Every named message and
+// signal must exist; a role's unit must be convertible from its signal's.
 func NewDecoder(db *Database, maps []Mapping) (*Decoder, error) {
 	d := &Decoder{db: db, ext: map[uint32]*entry{}, maps: maps}
 	seen := map[string]bool{}
+	mappedTo := map[*Signal]string{} // signal → its role
 	for _, m := range maps {
 		if m.Role == "" || strings.ContainsAny(m.Role, " \t") {
 			return nil, &MapError{Role: m.Role, Reason: "invalid role name"}
@@ -133,6 +140,10 @@ func NewDecoder(db *Database, maps []Mapping) (*Decoder, error) {
 		if sig == nil {
 			return nil, &MapError{Role: m.Role, Reason: fmt.Sprintf("signal %s is not in message %s", m.Signal, m.Message)}
 		}
+		if other, dup := mappedTo[sig]; dup {
+			return nil, &MapError{Role: m.Role, Reason: fmt.Sprintf("signal %s.%s is already the signal of role %s: a DBC signal has one role", m.Message, m.Signal, other)}
+		}
+		mappedTo[sig] = m.Role
 		if len(d.roles) > int(^RoleID(0)) {
 			return nil, &MapError{Role: m.Role, Reason: "too many roles"}
 		}

@@ -93,6 +93,16 @@ func TestNewDecoderErrors(t *testing.T) {
 			[]can.Mapping{speed, {Role: "vehicle.speed", Message: "GNSS_Status", Signal: "GNSS_Speed"}},
 			"vehicle.speed", "mapped twice",
 		},
+		{
+			"one signal under two roles",
+			[]can.Mapping{{Role: "position.latitude", Message: "GNSS_Position", Signal: "GNSS_Latitude"}, speed, {Role: "gnss.lat", Message: "GNSS_Position", Signal: "GNSS_Latitude"}},
+			"gnss.lat", "signal GNSS_Position.GNSS_Latitude is already the signal of role position.latitude: a DBC signal has one role",
+		},
+		{
+			"one signal under two roles, other units",
+			[]can.Mapping{speed, {Role: "vehicle.speed_mph", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed", Unit: "mph"}},
+			"vehicle.speed_mph", "signal VCU_Speed.VCU_VehicleSpeed is already the signal of role vehicle.speed: a DBC signal has one role",
+		},
 		{"empty role", []can.Mapping{{Message: "VCU_Speed", Signal: "VCU_VehicleSpeed"}}, "", "invalid role name"},
 		{"role with a space", []can.Mapping{{Role: "vehicle speed", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed"}}, "vehicle speed", "invalid role name"},
 		{"role with a tab", []can.Mapping{{Role: "vehicle\tspeed", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed"}}, "vehicle\tspeed", "invalid role name"},
@@ -502,16 +512,6 @@ func TestDecodeOutBuffer(t *testing.T) {
 	}
 }
 
-// TestDecodeSameSignalTwice: one signal may serve two roles.
-func TestDecodeSameSignalTwice(t *testing.T) {
-	d := newDecoder(t, refDB(t),
-		can.Mapping{Role: "a", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed"},
-		can.Mapping{Role: "b", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed"},
-	)
-	f := frame(240, 0, 0x10, 0x27, 0, 0, 0, 0, 0, 0)
-	sameValues(t, decodeAll(t, d, &f), map[string]decoded{"a": {10000, 100}, "b": {10000, 100}}, 1e-9)
-}
-
 // TestDecodeExtendedAndFD: extended identifiers, CAN FD messages, and a
 // DBC size that is not an FD length (10 bytes, sent in 12).
 func TestDecodeExtendedAndFD(t *testing.T) {
@@ -559,7 +559,7 @@ func TestDecodeExtendedAndFD(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
-	want := []can.Filter{{ID: 240}, {ID: 416}, {ID: 417}, {ID: 784}, {ID: 785}, {ID: 786}, {ID: 1440}}
+	want := []can.Filter{{ID: 240}, {ID: 241}, {ID: 416}, {ID: 417}, {ID: 784}, {ID: 785}, {ID: 786}, {ID: 1440}}
 	if got := refDecoder(t).Filters(); !slices.Equal(got, want) {
 		t.Errorf("reference Filters() = %v, want %v", got, want)
 	}

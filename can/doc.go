@@ -14,7 +14,10 @@
 // multiplexed, up to 64 bytes), so that values are never clamped: values
 // outside a signal's DBC range are flagged and counted instead. A signal
 // map names which signals the gateway needs under stable role names such as
-// "vehicle.speed", with unit conversion (mph to km/h, rad to deg, ...). No
+// "vehicle.speed", with unit conversion (mph to km/h, rad to deg, ...); a
+// DBC signal has one role (a second name for it would be a second
+// spelling of one meaning). What a role's values are, and whether they
+// may leave the vehicle, is the gateway's business (Mapping.Class). No
 // code is generated from the DBC; any vehicle's DBC can be loaded while the
 // program runs.
 //

@@ -19,6 +19,7 @@ func (nopCameras) Tick(time.Time) error                { return nil }
 type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time                 { return c.t }
+func (c fixedClock) Monotonic() time.Duration       { return time.Duration(c.t.UnixNano()) }
 func (c fixedClock) NewTicker(time.Duration) Ticker { panic("not in a benchmark") }
 
 // benchGateway is a gateway of the built-in profile, not running: the
@@ -86,5 +87,105 @@ func BenchmarkOnFrame(b *testing.B) {
 	b.Run("unmapped", func(b *testing.B) {
 		g, _ := benchGateway(b, nil)
 		benchFrame(b, g, can.Frame{ID: 0x123, Len: 8})
+	})
+}
+
+// BenchmarkCourse is the dead reckoning and the course check on the
+// frame path (course.go): a vehicle driving north at 50 km/h, its frames
+// 100 ms apart. dynamics is the wheel speed and the yaw rate (VCU_Speed,
+// VCU_Dynamics) integrated into the dead reckoning; step is a whole step
+// of the drive, those and a fix (GNSS_Status, GNSS_Position) whose
+// course is held against the eight bases a long drive keeps;
+// step_without_course the same without the yaw rate, for comparison.
+func BenchmarkCourse(b *testing.B) {
+	prof, err := LoadProfile("builtin:quietzone")
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc := func(msg string, vals map[string]float64) can.Frame {
+		m := prof.DB.Message(msg)
+		f := m.NewFrame()
+		for sig, v := range vals {
+			if err := m.Signal(sig).Encode(&f.Data, v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return f
+	}
+	lat := prof.DB.Message("GNSS_Position").Signal("GNSS_Latitude")
+	const lat0, latStep = 400_000_000, 125 // 40°, 1.39 m (50 km/h for 100 ms) in 1e-7°
+	// drive is a gateway and its vehicle's frames; step drives a step,
+	// handing the gateway the frames it names: 0 the wheel speed, 1 the
+	// fix status, 2 the position, 3 the yaw rate.
+	drive := func(b *testing.B) (*Gateway, func(which ...int)) {
+		dec, err := prof.NewDecoder()
+		if err != nil {
+			b.Fatal(err)
+		}
+		clock := &settableClock{t: time.Unix(1780000000, 0)}
+		g, err := New(Options{Decoder: dec, Cameras: nopCameras{}, Clock: clock, Turning: prof.Turning})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fs := [4]can.Frame{
+			enc("VCU_Speed", map[string]float64{"VCU_VehicleSpeed": 50, "VCU_Ignition": 1}),
+			enc("GNSS_Status", map[string]float64{"GNSS_FixType": 3, "GNSS_HAccuracy": 2}),
+			enc("GNSS_Position", map[string]float64{"GNSS_Longitude": 10}),
+			enc("VCU_Dynamics", map[string]float64{"VCU_YawRate": 0.1}),
+		}
+		i := uint64(0)
+		return g, func(which ...int) {
+			clock.t = clock.t.Add(100 * time.Millisecond)
+			lat.SetRaw(&fs[2].Data, lat0+i*latStep)
+			i++
+			for _, k := range which {
+				fs[k].Time = clock.t
+				g.onFrame(&fs[k])
+			}
+		}
+	}
+	dynamics, whole, noYaw := []int{0, 3}, []int{0, 1, 2, 3}, []int{0, 1, 2}
+	b.Run("dynamics", func(b *testing.B) {
+		g, step := drive(b)
+		step(dynamics...)
+		if !g.cr.running {
+			b.Fatal("the dead reckoning does not run")
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			step(dynamics...)
+		}
+	})
+	b.Run("step", func(b *testing.B) {
+		g, step := drive(b)
+		for range 6000 { // 8 km: every base level filled
+			step(whole...)
+		}
+		held := g.cr.observed
+		if g.cr.n != len(g.cr.bases) || held == 0 || g.tr.distrusted {
+			b.Fatalf("after the warm-up: %d bases, %d fixes held, distrusted %v", g.cr.n, held, g.tr.distrusted)
+		}
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			step(whole...)
+			n++
+		}
+		if g.tr.distrusted || g.cr.observed != held+uint64(n) {
+			b.Fatalf("distrusted %v, held %d of %d fixes", g.tr.distrusted, g.cr.observed-held, n)
+		}
+	})
+	b.Run("step_without_course", func(b *testing.B) {
+		g, step := drive(b)
+		for range 6000 {
+			step(noYaw...)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			step(noYaw...)
+		}
+		if g.tr.distrusted || g.cr.observed != 0 || g.stats.Fixes == 0 {
+			b.Fatalf("distrusted %v, course held %d, fixes %d", g.tr.distrusted, g.cr.observed, g.stats.Fixes)
+		}
 	})
 }

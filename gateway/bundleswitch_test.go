@@ -35,7 +35,7 @@ func TestPipePolicySwitchInStep(t *testing.T) {
 	go p.Run(ctx)
 	now := time.Unix(1_800_000_000, 0)
 	snap := func(i int) uplink.Snapshot {
-		return uplink.Snapshot{Time: now.Add(time.Duration(i) * time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 42}, {Role: "vehicle.ignition", Value: 1}}}
+		return uplink.Snapshot{Time: now.Add(time.Duration(i) * time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 42, Class: uplink.ClassVehicle}, {Role: "vehicle.ignition", Value: 1, Class: uplink.ClassVehicle}}}
 	}
 	for i := range 2 { // the second ends the first's quantum: a Put
 		if err := p.Offer(snap(i)); err != nil {

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +21,7 @@ import (
 	"quietzone/gateway/bundle"
 	"quietzone/geofence"
 	"quietzone/uplink"
+	"quietzone/uplink/atrest"
 )
 
 // Config is the daemon's configuration file. Relative paths in it are
@@ -46,8 +47,13 @@ type VehicleConfig struct {
 	// Profile is "builtin:NAME" or the path of a profile file.
 	Profile string `yaml:"profile"`
 	// VIN or VINFile identify the vehicle; only a pseudonym leaves it.
+	// Either may be left out with an identity, which holds the VIN.
 	VIN     string `yaml:"vin"`
 	VINFile string `yaml:"vin_file"`
+	// IdentityFile is the vehicle's identity from enrolment (Identity):
+	// its pseudonym on the wire and its root secret, from which its keys
+	// at rest are derived. Required with a broker.
+	IdentityFile string `yaml:"identity_file"`
 	// Interfaces are SocketCAN interfaces to read, such as can0.
 	Interfaces []string `yaml:"interfaces"`
 }
@@ -76,6 +82,9 @@ type CameraConfig struct {
 	// besides the profile's camera.NAME.trigger signal.
 	TriggerLine      string `yaml:"trigger_line"`
 	TriggerActiveLow bool   `yaml:"trigger_active_low"`
+	// Interfaces are the CAN interfaces (of vehicle.interfaces) the
+	// camera is on: its command message goes to each. Default: all.
+	Interfaces []string `yaml:"interfaces,omitempty"`
 }
 
 // EnforcementConfig configures the closed loop, the privacy switch, the
@@ -106,10 +115,20 @@ type EnforcementConfig struct {
 
 // UplinkConfig says where telemetry goes.
 type UplinkConfig struct {
-	Broker       string `yaml:"broker"`
-	CAFile       string `yaml:"ca_file"`
-	CertFile     string `yaml:"cert_file"`
-	KeyFile      string `yaml:"key_file"`
+	// Broker is ssl://HOST:PORT (or tls://, mqtts://, tcps://). A plain
+	// tcp:// (or mqtt://) broker needs InsecurePlaintext, and is refused
+	// anyway unless its host is a literal loopback address.
+	Broker string `yaml:"broker"`
+	// InsecurePlaintext lets the uplink talk to a tcp:// broker on this
+	// machine (127.0.0.1, ::1) without TLS: a local broker that bridges
+	// over TLS, or a test bench. Never to another host.
+	InsecurePlaintext bool   `yaml:"insecure_plaintext"`
+	CAFile            string `yaml:"ca_file"`
+	CertFile          string `yaml:"cert_file"`
+	KeyFile           string `yaml:"key_file"`
+	// FleetKeyFile was a fleet-wide pseudonym key. It is refused: one
+	// stolen vehicle would name every vehicle of the fleet. Vehicles are
+	// enrolled instead (vehicle.identity_file).
 	FleetKeyFile string `yaml:"fleet_key_file"`
 	// DrainTimeout bounds the wait for the queue to empty at shutdown.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -301,7 +320,7 @@ func (d *YAMLDoc) Errorf(path []any, format string, args ...any) error {
 // LoadConfig reads and checks the main configuration file. It does not
 // open the files it names; Load does.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := atrest.Read(path, atrest.Config)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
@@ -340,39 +359,86 @@ func (c *Config) check(doc *YAMLDoc) error {
 		return err
 	}
 	if err := c.Decision.validate(); err != nil {
-		return doc.Errorf([]any{"decision"}, "%v", err)
+		path := []any{"decision"}
+		var ke *uplink.KeyError
+		if errors.As(err, &ke) {
+			path = append(path, ke.Key)
+		}
+		return doc.Errorf(path, "%v", err)
 	}
-	if c.Uplink.Broker != "" && c.Uplink.FleetKeyFile == "" {
-		return doc.Errorf([]any{"uplink"}, "uplink.fleet_key_file is required: the vehicle is named on the wire by a keyed pseudonym")
+	if c.Uplink.FleetKeyFile != "" {
+		return doc.Errorf([]any{"uplink", "fleet_key_file"}, "%s", fleetKeyFileRefusal(c.Resolve(c.Uplink.FleetKeyFile)))
 	}
 	if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
 		return doc.Errorf([]any{"uplink"}, "uplink: cert_file and key_file go together")
 	}
+	if err := c.checkBroker(doc); err != nil {
+		return err
+	}
 	if err := c.checkFleet(doc); err != nil {
 		return err
 	}
-	return c.checkQueue(doc)
+	if err := c.checkQueue(doc); err != nil {
+		return err
+	}
+	if c.Uplink.Broker != "" && c.Vehicle.IdentityFile == "" {
+		return doc.Errorf([]any{"vehicle"}, "vehicle.identity_file is required with a broker: the vehicle is named on the wire by the pseudonym its identity holds (quietzone policy enrol)")
+	}
+	return nil
 }
 
-// LoadZonesPolicy reads the zone file and the policy the config names.
-// Under pinned fleet keys either may be left out: the policy is then
-// DenyAll and the zone list nil (the gateway stays suppressed).
-func (c *Config) LoadZonesPolicy() (*uplink.Policy, *geofence.Index, error) {
+// checkBroker refuses a broker the uplink would reach without TLS unless
+// the configuration says so in as many words, and then only on this
+// machine; and TLS files that a plain broker would silently not use.
+func (c *Config) checkBroker(doc *YAMLDoc) error {
+	u := c.Uplink
+	at := []any{"uplink", "broker"}
+	if u.Broker == "" {
+		if u.InsecurePlaintext {
+			return doc.Errorf([]any{"uplink", "insecure_plaintext"}, "uplink.insecure_plaintext without a broker")
+		}
+		return nil
+	}
+	plain, host, err := uplink.BrokerPlain(u.Broker)
+	switch {
+	case err != nil:
+		return doc.Errorf(at, "uplink.%v", err)
+	case !plain && u.InsecurePlaintext:
+		return doc.Errorf([]any{"uplink", "insecure_plaintext"}, "uplink.insecure_plaintext is for a tcp:// broker; %s uses TLS", u.Broker)
+	case !plain:
+		return nil
+	case u.CAFile != "" || u.CertFile != "" || u.KeyFile != "":
+		return doc.Errorf(at, "uplink.broker %s is plain TCP: ca_file, cert_file and key_file would not be used; for TLS write ssl://HOST:PORT", u.Broker)
+	case !u.InsecurePlaintext:
+		return doc.Errorf(at, "uplink.broker %s sends everything in the clear: write ssl://HOST:PORT, or, for a broker on this machine only, insecure_plaintext: true", u.Broker)
+	case !uplink.LoopbackLiteral(host):
+		return doc.Errorf(at, "uplink.broker %s: insecure_plaintext is only for a broker on this machine, at a literal loopback address (127.0.0.1, ::1), not %s", u.Broker, host)
+	}
+	return nil
+}
+
+// LoadZonesPolicy reads the zone file and the policy the config names,
+// the policy for the vehicle's profile (ParsePolicyFor: warnings are
+// roles it names that the profile does not map). Under pinned fleet keys
+// either may be left out: the policy is then DenyAll and the zone list
+// nil (the gateway stays suppressed).
+func (c *Config) LoadZonesPolicy(prof *Profile) (*uplink.Policy, *geofence.Index, []string, error) {
 	pol := DenyAll()
+	var warnings []string
 	if c.Policy != "" {
 		var err error
-		if pol, err = LoadPolicy(c.Resolve(c.Policy)); err != nil {
-			return nil, nil, err
+		if pol, warnings, err = LoadPolicy(c.Resolve(c.Policy), prof); err != nil {
+			return nil, nil, nil, err
 		}
 	}
 	if c.Zones.File == "" {
-		return pol, nil, nil
+		return pol, nil, warnings, nil
 	}
-	zones, err := geofence.LoadFile(c.Resolve(c.Zones.File), c.ZoneOptions(pol))
+	zones, err := LoadZoneFile(c.Resolve(c.Zones.File), c.ZoneOptions(pol))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return pol, zones, nil
+	return pol, zones, warnings, nil
 }
 
 // ZoneOptions are the options a zone list is built with under a policy:
@@ -419,6 +485,15 @@ func (c *Config) checkCameras(doc *YAMLDoc) error {
 		}
 		if err := useLine([]any{"cameras", i, "trigger_line"}, cam.TriggerLine, "trigger of camera "+cam.Name); err != nil {
 			return err
+		}
+		for j, iface := range cam.Interfaces {
+			path := []any{"cameras", i, "interfaces", j}
+			if !slices.Contains(c.Vehicle.Interfaces, iface) {
+				return doc.Errorf(path, "camera %s: interface %s is not among vehicle.interfaces", cam.Name, iface)
+			}
+			if slices.Contains(cam.Interfaces[:j], iface) {
+				return doc.Errorf(path, "camera %s: interface %s named twice", cam.Name, iface)
+			}
 		}
 	}
 	e := &c.Enforcement
@@ -473,17 +548,18 @@ type Setup struct {
 	Profile *Profile
 	Zones   *geofence.Index
 	Policy  *uplink.Policy
-	// VIN and FleetKey make the vehicle's pseudonym; the VIN never leaves.
-	VIN      string
-	FleetKey []byte
+	// VIN never leaves the vehicle; Pseudonym names it on the wire ("" for
+	// a vehicle without an identity, which has no broker).
+	VIN       string
+	Pseudonym string
+	// Keys are the vehicle's keys at rest, derived from its root secret;
+	// zero without one.
+	Keys Keys
 	// TLS is the uplink's client TLS configuration, nil for plain TCP.
 	TLS *tls.Config
-	// QueueKey encrypts the durable queue at rest; nil for none.
-	QueueKey []byte
-	// FleetKeys are the pinned keys of signed bundles; StoreKey seals
-	// the stored one. Both nil without fleet.keys.
+	// FleetKeys are the pinned keys of signed bundles; nil without
+	// fleet.keys.
 	FleetKeys []bundle.PublicKey
-	StoreKey  []byte
 	// Warnings are problems that do not stop the gateway.
 	Warnings []string
 }
@@ -505,27 +581,36 @@ func Load(path string) (*Setup, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol, zones, err := cfg.LoadZonesPolicy()
+	pol, zones, polWarnings, err := cfg.LoadZonesPolicy(prof)
 	if err != nil {
 		return nil, err
 	}
-	s := &Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, Warnings: prof.DB.Warnings}
-	if s.VIN, s.FleetKey, err = loadIdentity(cfg, doc); err != nil {
+	s := &Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, Warnings: append(slices.Clip(prof.DB.Warnings), polWarnings...)}
+	id, err := loadIdentity(cfg, doc, s)
+	if err != nil {
 		return nil, err
 	}
-	if s.TLS, err = loadTLS(cfg, doc); err != nil {
-		return nil, err
-	}
-	if s.QueueKey, err = loadQueueKey(cfg, doc); err != nil {
+	if err := loadKeys(cfg, doc, s, id); err != nil {
 		return nil, err
 	}
 	if err := loadFleet(cfg, doc, s); err != nil {
 		return nil, err
 	}
+	if s.TLS, err = loadTLS(cfg, doc, s.FleetKeys); err != nil {
+		return nil, err
+	}
 	for i, cc := range cfg.Cameras {
-		_, hasCmd := prof.Commands[cc.Name]
+		cmd, hasCmd := prof.Commands[cc.Name]
 		if !hasCmd && cc.PowerLine == "" {
 			return nil, doc.Errorf([]any{"cameras", i}, "camera %s: the profile has no command for it and it has no power_line: it could not be suppressed", cc.Name)
+		}
+		if !hasCmd && len(cc.Interfaces) > 0 {
+			return nil, doc.Errorf([]any{"cameras", i, "interfaces"}, "camera %s: interfaces are where its command goes, and the profile has no command for it", cc.Name)
+		}
+		if hasCmd && cc.PurgeOnEntry {
+			if err := camera.CheckCommand(cmd, prof.Codes, true); err != nil {
+				return nil, doc.Errorf([]any{"cameras", i, "purge_on_entry"}, "camera %s: %v", cc.Name, err)
+			}
 		}
 		if cc.Enabled && !pol.CabinCameras {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s is enabled, but the policy does not allow cabin cameras (cameras: {cabin: true}): it stays off", path, doc.Line("cameras", i, "enabled"), cc.Name))
@@ -536,6 +621,12 @@ func Load(path string) (*Setup, error) {
 		if prof.Signal(cameraRolePrefix+cc.Name+".status") == nil {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: camera %s has no status signal: obedience cannot be verified", path, doc.Line("cameras", i), cc.Name))
 		}
+	}
+	for _, name := range prof.Unlisted(cfg.Cameras) {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: camera %s has a command in the profile but is not among cameras: every command frame tells it deny", path, name))
+	}
+	if prof.Signal(RoleYawRate) == nil && prof.Signal(RoleSteeringAngle) == nil {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: the profile maps no %s or %s: a drag of the fix at wheel speed cannot be told from the truth (gateway/course.go)", path, RoleYawRate, RoleSteeringAngle))
 	}
 	if cfg.StateFilePath() == "" {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: no enforcement.state_file and no uplink.state_dir: suppression and the privacy switch are not kept across restarts", path))

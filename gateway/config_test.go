@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ func TestLoadGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Zones.Len() != 2 || len(s.Config.Cameras) != 3 || s.VIN != "QZTEST00000000042" || len(s.FleetKey) == 0 {
+	if s.Zones.Len() != 2 || len(s.Config.Cameras) != 3 || s.VIN != "QZTEST00000000042" || s.Pseudonym != "6ryhun6r4h6ocotb" || len(s.Keys.Audit) != 32 {
 		t.Errorf("loaded %d zones, %d cameras, vin %q", s.Zones.Len(), len(s.Config.Cameras), s.VIN)
 	}
 	if s.Config.Decision.ClearFixes != 5 || s.Config.Decision.MaxFixAge != 1500*time.Millisecond {
@@ -46,7 +47,7 @@ func TestLoadGoodConfig(t *testing.T) {
 func writeSet(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"quietzone.yaml", "zones.geojson", "policy.yaml", "fleet.key"} {
+	for _, name := range []string{"quietzone.yaml", "zones.geojson", "policy.yaml", "vehicle.identity"} {
 		data, err := os.ReadFile(filepath.Join("testdata/good", name))
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +70,7 @@ const goodHead = `vehicle:
   interfaces: [vcan0]
 zones: {file: zones.geojson}
 policy: policy.yaml
-uplink: {fleet_key_file: fleet.key}
+uplink: {drain_timeout: 5s}
 `
 
 func TestLoadRejectsBadFiles(t *testing.T) {
@@ -86,7 +87,7 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"bad decision", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\ndecision:\n  clear_fixes: 0\n"}, "quietzone.yaml:10: clear_fixes must be at least 1"},
 		{"uncontrollable camera", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - {name: side, class: exterior}\n"}, "quietzone.yaml:9: camera side: the profile has no command for it and it has no power_line"},
 		{"missing vin", map[string]string{"quietzone.yaml": strings.Replace(goodHead, "  vin: QZTEST00000000042\n", "", 1) + "cameras: [{name: front, class: exterior}]\n"}, "quietzone.yaml:2: vehicle.vin or vehicle.vin_file is required"},
-		{"policy allows phone data", map[string]string{"policy.yaml": "signals:\n  vehicle.speed: {}\n  phone.contact.chars: {}\n"}, "policy.yaml:3: phone.contact.chars: phone and contact data can never be uplinked"},
+		{"policy allows phone data", map[string]string{"policy.yaml": "signals:\n  vehicle.speed: {}\n  phone.contact.chars: {}\n"}, "policy.yaml:3: phone.contact.chars: personal data, which never leaves the vehicle"},
 		{"policy bad precision", map[string]string{"policy.yaml": "position:\n  precision_m: 0\n"}, "policy.yaml:2: position: precision_m must be at least 1"},
 		{"policy unknown key", map[string]string{"policy.yaml": "signals: {}\nbatches: {}\n"}, "policy.yaml:2: field batches not found"},
 		{"policy time quantum zero", map[string]string{"policy.yaml": "signals: {}\nnear_zones:\n  time_quantum_s: 0\n"}, "policy.yaml:3: near_zones.time_quantum_s: must be whole seconds"},
@@ -97,7 +98,7 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"policy trip end too far", map[string]string{"policy.yaml": "near_zones:\n  trip_end_m: 1e9\n"}, "policy.yaml:2: near_zones.trip_end_m: must be 0 to 50000 metres"},
 		{"policy unknown near_zones key", map[string]string{"policy.yaml": "near_zones:\n  jiter_m: 3\n"}, "policy.yaml:2: field jiter_m not found"},
 		{"zone file", map[string]string{"zones.geojson": `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[10,52]}}]}`}, "zones.geojson: feature 0: a Point zone needs a positive radius_m"},
-		{"broker without a state dir", map[string]string{"quietzone.yaml": withUplink("  broker: tcp://127.0.0.1:1883\n")}, "quietzone.yaml:8: uplink.state_dir is required with a broker"},
+		{"broker without a state dir", map[string]string{"quietzone.yaml": withUplink("  broker: tcp://127.0.0.1:1883\n  insecure_plaintext: true\n")}, "quietzone.yaml:8: uplink.state_dir is required with a broker"},
 		{"negative quota", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    quota_mb: -1\n")}, "quietzone.yaml:11: uplink.queue.quota_mb: -1, want"},
 		{"tiny quota", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    fsync: batch\n    quota_mb: 0.01\n")}, "quietzone.yaml:12: uplink.queue.quota_mb"},
 		{"bad fsync", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    fsync: sometimes\n")}, "quietzone.yaml:11: uplink.queue.fsync: \"sometimes\": want batch, or a duration"},
@@ -107,9 +108,10 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"missing queue key file", map[string]string{"quietzone.yaml": withUplink("  state_dir: s\n  queue:\n    key_file: nope.key\n")}, "quietzone.yaml:11: queue key: open"},
 		{"fleet without keys", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  bundle: b.qzb\n"}, "quietzone.yaml:10: fleet: keys are required"},
 		{"fleet without a state dir", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  keys: [fleet.pub]\n"}, "quietzone.yaml:10: fleet.state_dir (or uplink.state_dir) is required"},
-		{"fleet without a store key", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  keys: [fleet.pub]\n"}, "quietzone.yaml:10: fleet.key_file (or uplink.queue.key_file) is required"},
-		{"fleet key missing", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: fleet.key\n  keys: [nope.pub]\n"}, "quietzone.yaml:12: load public key"},
-		{"fleet key not a key", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: fleet.key\n  keys: [policy.yaml]\n"}, "quietzone.yaml:12: load"},
+		{"fleet without a store key", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  keys: [fleet.pub]\n"}, "quietzone.yaml:10: fleet: a key is required to seal the stored zone list"},
+		{"fleet bundle bound", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: queue.key\n  keys: [fleet.pub]\n  max_bundle_mb: 1000\n"}, "quietzone.yaml:13: fleet.max_bundle_mb: 1000, want 0.0625 (64 KiB) to 256"},
+		{"fleet key missing", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: queue.key\n  keys: [nope.pub]\n", "queue.key": strings.Repeat("ab", 32)}, "quietzone.yaml:12: load public key"},
+		{"fleet key not a key", map[string]string{"quietzone.yaml": goodHead + "cameras: [{name: front, class: exterior}]\nfleet:\n  state_dir: s\n  key_file: queue.key\n  keys: [policy.yaml]\n", "queue.key": strings.Repeat("ab", 32)}, "quietzone.yaml:12: load"},
 		{"enabled exterior", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - {name: front, class: exterior}\n  - name: rear\n    class: exterior\n    enabled: true\n"}, "quietzone.yaml:12: camera rear: enabled is for cabin cameras"},
 		{"duplicate camera", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - {name: front, class: exterior}\n  - {name: front, class: exterior}\n"}, "quietzone.yaml:10: camera front: a second camera"},
 		{"line used twice", map[string]string{"quietzone.yaml": goodHead + "cameras:\n  - {name: front, class: exterior, power_line: GPIO17}\n  - name: rear\n    class: exterior\n    trigger_line: GPIO17\n"}, "quietzone.yaml:12: gpio line GPIO17 is already the power line of camera front"},
@@ -139,7 +141,7 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 // withUplink is a valid configuration whose uplink section (at line 7)
 // has the given lines.
 func withUplink(lines string) string {
-	return strings.Replace(goodHead, "uplink: {fleet_key_file: fleet.key}\n", "uplink:\n  fleet_key_file: fleet.key\n"+lines, 1) +
+	return strings.Replace(goodHead, "uplink: {drain_timeout: 5s}\n", "uplink:\n  drain_timeout: 5s\n"+lines, 1) +
 		"cameras: [{name: front, class: exterior}]\n"
 }
 
@@ -166,8 +168,11 @@ func TestLoadQueueKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.QueueKey) != 32 || s.QueueKey[0] != 0xab {
-		t.Errorf("queue key %x", s.QueueKey)
+	// Without an identity the key file is the root the keys derive from,
+	// and the old key of what earlier versions sealed with it.
+	raw := bytes.Repeat([]byte{0xab}, 32)
+	if want := gateway.DeriveKeys(raw); !bytes.Equal(s.Keys.Queue, want.Queue) || !bytes.Equal(s.Keys.OldQueue, raw) || bytes.Equal(s.Keys.Queue, raw) {
+		t.Errorf("keys %+v", s.Keys)
 	}
 }
 

@@ -1,13 +1,11 @@
 package gateway
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
-	"strings"
+	"slices"
 
 	"periph.io/x/conn/v3/gpio"
 
@@ -54,6 +52,10 @@ type DaemonOptions struct {
 	// StatusSocket, when set, is the unix socket Run serves the status
 	// on (`quietzone status`).
 	StatusSocket string
+	// Rand is the source of the random privacy margins (privacy.go); nil
+	// means crypto/rand. The test bench passes one seeded from the
+	// scenario, so that a trip replays exactly.
+	Rand io.Reader
 }
 
 // Daemon is a gateway wired to its buses, cameras and uplink.
@@ -112,9 +114,13 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
 	ec := cfg.Enforcement
-	cams, err := camera.NewController(specs, d.buses[0], camera.Options{
-		Codes: s.Profile.Codes, Grace: ec.Grace, StatusTimeout: ec.StatusTimeout, Resend: ec.Resend,
-	})
+	writers := make([]camera.FrameWriter, len(d.buses))
+	for i, b := range d.buses {
+		writers[i] = b
+	}
+	cams, err := camera.NewController(specs, writers, s.Profile.CameraOptions(specs, camera.Options{
+		Grace: ec.Grace, StatusTimeout: ec.StatusTimeout, Resend: ec.Resend,
+	}))
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
@@ -141,9 +147,10 @@ func NewDaemon(s *Setup, hw Hardware, o DaemonOptions) (*Daemon, error) {
 		Clock:        o.Clock,
 		Logger:       o.Logger,
 		Decision:     dcs,
-		Privacy:      Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM},
+		Privacy:      Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM, Rand: o.Rand},
 		Enforcement:  enf,
 		Audit:        auditor,
+		Turning:      s.Profile.Turning,
 	})
 	if err != nil {
 		d.Close()
@@ -170,6 +177,9 @@ func openEnforcement(s *Setup, hw Hardware) (Enforcement, []camera.Spec, error) 
 			Enabled:        cc.Enabled, // the vehicle's consent; the policy's is AllowCabin
 			PurgeOnEntry:   cc.PurgeOnEntry,
 			HasStatus:      s.Profile.Signal(cameraRolePrefix+cc.Name+".status") != nil,
+		}
+		for _, iface := range cc.Interfaces { // none: every bus
+			sp.Buses = append(sp.Buses, slices.Index(cfg.Vehicle.Interfaces, iface))
 		}
 		if cc.PowerLine != "" {
 			p, err := hw.OpenPin(cc.PowerLine)
@@ -210,7 +220,7 @@ func openEnforcement(s *Setup, hw Hardware) (Enforcement, []camera.Spec, error) 
 	}
 	if path := cfg.StateFilePath(); path != "" {
 		e.State = NewStateFile(path)
-		if key := s.stateKey(); key != nil {
+		if key := s.Keys.State; key != nil {
 			sf, err := NewSealedStateFile(path, key)
 			if err != nil {
 				return e, nil, err
@@ -230,7 +240,7 @@ func newUplinkStack(s *Setup, q uplink.Queue, log *slog.Logger) (*pipe, error) {
 	cfg := s.Config
 	var dq *uplink.DiskQueue
 	if q == nil && cfg.Uplink.StateDir != "" {
-		dir, do := cfg.diskOptions(s.QueueKey)
+		dir, do := cfg.diskOptions(s.Keys)
 		do.Logger = log
 		var err error
 		if dq, err = uplink.OpenDiskQueue(dir, do); err != nil {
@@ -255,13 +265,17 @@ func newUplinkStack(s *Setup, q uplink.Queue, log *slog.Logger) (*pipe, error) {
 	if err != nil {
 		return fail(err)
 	}
-	pseudonym := uplink.Pseudonym(s.VIN, s.FleetKey)
+	pseudonym := s.Pseudonym
 	var pub *uplink.Publisher
 	if cfg.Uplink.Broker != "" {
+		if pseudonym == "" {
+			return fail(errors.New("uplink: no pseudonym to publish under: the vehicle has no identity (vehicle.identity_file)"))
+		}
 		pub, err = uplink.NewPublisher(uplink.MQTTConfig{
-			Broker:    cfg.Uplink.Broker,
-			Pseudonym: pseudonym,
-			TLS:       s.TLS,
+			Broker:            cfg.Uplink.Broker,
+			InsecurePlaintext: cfg.Uplink.InsecurePlaintext,
+			Pseudonym:         pseudonym,
+			TLS:               s.TLS,
 		}, q, log)
 		if err != nil {
 			return fail(err)
@@ -294,66 +308,4 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.AuditLog.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// loadIdentity reads the VIN and the fleet key named by the config.
-func loadIdentity(cfg *Config, doc *YAMLDoc) (vin string, key []byte, err error) {
-	vin = cfg.Vehicle.VIN
-	if cfg.Vehicle.VINFile != "" {
-		b, err := os.ReadFile(cfg.Resolve(cfg.Vehicle.VINFile))
-		if err != nil {
-			return "", nil, doc.Errorf([]any{"vehicle", "vin_file"}, "%v", err)
-		}
-		vin = strings.TrimSpace(string(b))
-	}
-	if vin == "" {
-		return "", nil, doc.Errorf([]any{"vehicle"}, "vehicle.vin or vehicle.vin_file is required")
-	}
-	if cfg.Uplink.FleetKeyFile != "" {
-		if key, err = os.ReadFile(cfg.Resolve(cfg.Uplink.FleetKeyFile)); err != nil {
-			return "", nil, doc.Errorf([]any{"uplink", "fleet_key_file"}, "%v", err)
-		}
-		if len(key) < 16 {
-			return "", nil, doc.Errorf([]any{"uplink", "fleet_key_file"}, "fleet key shorter than 16 bytes")
-		}
-	}
-	return vin, key, nil
-}
-
-// loadTLS builds the client TLS configuration named by the config.
-func loadTLS(cfg *Config, doc *YAMLDoc) (*tls.Config, error) {
-	u := cfg.Uplink
-	if u.CAFile == "" && u.CertFile == "" {
-		return nil, nil
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if u.CAFile != "" {
-		pem, err := os.ReadFile(cfg.Resolve(u.CAFile))
-		if err != nil {
-			return nil, doc.Errorf([]any{"uplink", "ca_file"}, "%v", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, doc.Errorf([]any{"uplink", "ca_file"}, "no PEM certificate in %s", u.CAFile)
-		}
-	}
-	if u.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.Resolve(u.CertFile), cfg.Resolve(u.KeyFile))
-		if err != nil {
-			return nil, doc.Errorf([]any{"uplink", "cert_file"}, "%v", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
-
-// stateKey is the key that seals the last trusted fix in the suppression
-// state: the one that seals the stored bundle (fleet.key_file, by default
-// uplink.queue.key_file), else the queue's; nil for none, and then no
-// position is kept.
-func (s *Setup) stateKey() []byte {
-	if s.StoreKey != nil {
-		return s.StoreKey
-	}
-	return s.QueueKey
 }

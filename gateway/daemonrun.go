@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +34,9 @@ type daemonRun struct {
 	// summary is the audit summary last acknowledged by the broker.
 	summaryMu sync.Mutex
 	summary   []byte
+	// audited is what the audit log says of the bundles applied, read
+	// when it was opened: the version floor's stand-in.
+	audited Applied
 }
 
 // openAudit opens the audit log the configuration names, if any.
@@ -44,12 +49,33 @@ func (d *Daemon) openAudit(s *Setup, o DaemonOptions) (Auditor, error) {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	l, err := audit.Open(path, audit.Options{Now: clock.Now, Logger: o.Logger})
+	l, err := audit.Open(path, audit.Options{Now: clock.Now, Logger: o.Logger, Key: s.Keys.Audit,
+		Each: func(e audit.Entry, authentic bool) {
+			if v, ok := appliedVersion(e); ok && authentic {
+				d.run.audited.Version = max(d.run.audited.Version, v)
+				d.run.audited.Keyed = d.run.audited.Keyed || e.Keyed
+			}
+		}})
 	if err != nil {
 		return nil, err
 	}
 	d.AuditLog = l
 	return AuditLog{Log: l}, nil
+}
+
+// appliedVersion is the version of a policy.applied entry ("version N
+// from SOURCE", Fleet.applied); ok is false for any other entry.
+func appliedVersion(e audit.Entry) (uint64, bool) {
+	if e.Kind != string(AuditPolicyApplied) {
+		return 0, false
+	}
+	rest, ok := strings.CutPrefix(e.Reason, "version ")
+	if !ok {
+		return 0, false
+	}
+	num, _, _ := strings.Cut(rest, " ")
+	v, err := strconv.ParseUint(num, 10, 64)
+	return v, err == nil
 }
 
 // openFleet, under pinned keys, applies the last good bundle and then the
@@ -61,14 +87,18 @@ func (d *Daemon) openFleet(s *Setup, o DaemonOptions, auditor Auditor) (*Setup, 
 	}
 	start := *s
 	f, err := NewFleet(FleetOptions{
-		Keys:        s.FleetKeys,
-		Profile:     s.Profile.Name,
-		Dir:         cfg.FleetStateDir(),
-		StoreKey:    s.StoreKey,
-		Clock:       o.Clock,
-		Audit:       auditor,
-		Logger:      o.Logger,
-		ZoneOptions: cfg.ZoneOptions,
+		Keys:         s.FleetKeys,
+		Profile:      s.Profile.Name,
+		Vehicle:      s.Profile,
+		Dir:          cfg.FleetStateDir(),
+		StoreKey:     s.Keys.Fleet,
+		OldStoreKeys: [][]byte{s.Keys.OldStore},
+		Audited:      d.run.audited,
+		MaxBundle:    cfg.MaxBundleBytes(),
+		Clock:        o.Clock,
+		Audit:        auditor,
+		Logger:       o.Logger,
+		ZoneOptions:  cfg.ZoneOptions,
 		Apply: func(_ context.Context, ix *geofence.Index, p *uplink.Policy) error {
 			start.Zones, start.Policy = ix, p
 			return nil
@@ -300,7 +330,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		defer releaseMemory()
 		return d.Fleet.OfferFile(ctx, cfg.Resolve(cfg.Fleet.Bundle))
 	}
-	pol, ix, err := cfg.LoadZonesPolicy()
+	pol, ix, _, err := cfg.LoadZonesPolicy(d.run.setup.Profile)
 	if err != nil {
 		d.Gateway.audit(now, AuditPolicyRejected, "reload: the zone file or the policy does not load")
 		return fmt.Errorf("reload: %w", err)

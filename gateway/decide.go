@@ -11,30 +11,31 @@ import (
 
 // onFix judges a new position and re-decides.
 func (g *Gateway) onFix(now, t time.Time) {
-	f := fix{lat: g.latest[g.lat].Phys, lon: g.latest[g.lon].Phys, t: t, acc: g.accuracyMargin() + g.tr.debtM}
-	isPos := isPosition(f.lat, f.lon)
+	f := fix{lat: g.latest[g.lat].Phys, lon: g.latest[g.lon].Phys, t: t, acc: g.accuracyMargin()}
 	v := verdictNoPosition
-	if isPos {
-		v = g.plausible(f)
+	if isPosition(f.lat, f.lon) {
+		v = g.quality(f)
 	}
 	g.lastFixAt = t
-	if isPos {
-		// The next fix's implied speed is judged against this one, good or
-		// not, but never against a "no fix" placeholder such as (0, 0).
-		g.lastPos = f
-	}
 	switch {
-	case v == verdictJump:
-		g.distrust(now, "an implausible jump")
-	case v == verdictOK && g.tr.provisional:
+	case v != verdictOK:
+	case g.tr.provisional:
 		if !g.settled(f) {
 			v = verdictUntrusted
 		}
-	case v == verdictOK && (g.tr.distrusted || f.t.Sub(g.tr.anchor.t) > g.trustWindow()) && !g.consistent(f):
-		// After a gap (a dropout) the fastest speed since the last
-		// position allows a long way: the wheels say how far.
-		g.distrust(now, "a fix the wheel speed cannot explain")
-		v = verdictUntrusted
+	case !g.consistent(f):
+		// Farther from a trusted fix than the wheels, the fastest
+		// plausible speed and the accuracies allow (trust.go).
+		if g.tr.distrusted {
+			v = verdictUntrusted
+		} else {
+			v = verdictJump
+			g.distrust(now, "a fix the wheels and the fastest plausible speed cannot explain")
+		}
+	case !g.courseConsistent(f):
+		// A turn the yaw rate or the steering did not make (course.go).
+		v = verdictJump
+		g.distrust(now, "a course the yaw rate cannot explain")
 	}
 	if v != verdictOK {
 		g.stats.BadFixes++
@@ -43,22 +44,24 @@ func (g *Gateway) onFix(now, t time.Time) {
 		return
 	}
 	f.valid = true
+	extra := g.spoofMarginM() // of the references f was held against
 	g.trusted(now, &f)
+	f.margin = f.acc + g.tr.debtM + extra
 	g.z.prev = g.fix // the last good fix, even if bad ones came since
 	g.fix = f
 	g.stats.Fixes++
 	g.evaluate(now, true)
 }
 
-// verdict is what plausible makes of a fix.
+// verdict is what the checks make of a fix.
 type verdict uint8
 
 const (
 	verdictOK verdict = iota
 	verdictNoPosition
 	verdictQuality   // fix type or accuracy missing, stale or too poor
-	verdictJump      // an implausible speed since the last position
-	verdictUntrusted // GNSS distrusted and the fix not consistent with the anchor
+	verdictJump      // not consistent with the trusted fixes: a jump
+	verdictUntrusted // GNSS distrusted and the fix not consistent with the references
 )
 
 // isPosition reports whether a coordinate pair can be a position at all.
@@ -69,11 +72,9 @@ func isPosition(lat, lon float64) bool {
 		(lat != 0 || lon != 0)
 }
 
-// plausible checks a position against quality, accuracy and the speed it
-// implies since the previous one. While GNSS is distrusted the previous
-// position is no reference (it may be a spoofed one): the anchor is
-// (trust.go).
-func (g *Gateway) plausible(f fix) verdict {
+// quality checks a position's fix type and accuracy. Where it is against
+// the trusted fixes before it is trust.go's.
+func (g *Gateway) quality(f fix) verdict {
 	if g.fixType >= 0 {
 		q := g.latest[g.fixType]
 		if q.Time.IsZero() || absDur(f.t.Sub(q.Time)) > g.d.MaxFixAge || q.Raw < g.d.MinFixType {
@@ -87,17 +88,8 @@ func (g *Gateway) plausible(f fix) verdict {
 			return verdictQuality
 		}
 	}
-	if p := g.lastPos; !p.t.IsZero() && !g.tr.distrusted {
-		dt := f.t.Sub(p.t).Seconds()
-		if dt <= 0 {
-			return verdictQuality
-		}
-		// Two fixes each off by up to two sigma may differ by 4 sigma
-		// without the vehicle moving: only the rest counts as motion.
-		moved := math.Max(0, distanceM(p.lat, p.lon, f.lat, f.lon)-2*g.accuracyMargin())
-		if moved/dt > g.d.MaxPlausibleKmh/3.6 {
-			return verdictJump
-		}
+	if a, ok := g.tr.anchor(); ok && !f.t.After(a.t) {
+		return verdictQuality // not after the last trusted fix
 	}
 	return verdictOK
 }
@@ -152,7 +144,7 @@ func (g *Gateway) evaluate(now time.Time, newFix bool) {
 		g.setState(now, Unknown, "no zones")
 		return
 	case g.fix.valid && g.steppedBack(now):
-		g.clockStep(now, now, "the time before the last fix")
+		g.stepBackTo(now, now, "the time before the last fix")
 		return
 	case g.tr.distrusted:
 		g.clearCount = 0
@@ -214,7 +206,7 @@ func (g *Gateway) setState(now time.Time, s State, reason string) {
 	g.account(now)
 	from := g.state
 	g.state = s
-	g.noteState(s)
+	g.noteState(now, s)
 	g.stats.Transitions++
 	// Guarded, so that a change does not allocate when nobody listens.
 	if g.log.Enabled(context.Background(), slog.LevelInfo) {

@@ -21,23 +21,27 @@
 // turn (geofence.Kinematics). Leaving takes ClearFixes consecutive clear
 // fixes (more if a zone's policy asks): outside every buffer by
 // ExitMarginM beyond the accuracy, nothing ahead, a clear path since the
-// fix before; a fix in between holds the state. A fix whose implied speed
-// is implausible counts as no fix, and GNSS is then distrusted: every fix
-// counts as no fix until one is consistent with the last trusted fix and
-// the distance the wheel speed (vehicle.speed) says the vehicle covered
-// since, so that a spoof that goes on, consistent with itself after its
-// first jump, does not release the cameras. A step of the clock back (a
-// coordinate stamped well before the last fix, or the time before it) is
-// a discontinuity: Unknown, the fix history restarts, GNSS is distrusted
-// likewise; a fix from the future is not fresh. Trusted again late, a
-// fix may still be a spoofer's, off by as much as it could hide: that
-// distance widens every fix's margin from then on. trust.go has the rules
-// and what a spoofer can still do (drag the position without a jump;
-// spoof across a restart).
+// fix before; a fix in between holds the state. Every fix is held against
+// the trusted fixes of the last minutes and the distance the wheel speed
+// (vehicle.speed) allows since each, its reported accuracy forgiven once,
+// not at every step: one that does not fit is a jump, counts as no fix,
+// and GNSS is distrusted (every fix counts as no fix) until one fits
+// again. Where the profile maps a yaw rate or a steering angle, the
+// course of the fixes is held against the dead reckoning too (course.go),
+// and a drag that reverses or turns the track is a jump. A step of the wall clock,
+// forward or back, seen against a monotonic clock or in the frames'
+// times, is a discontinuity: Unknown, the fix history restarts, GNSS is
+// distrusted likewise; a fix from the future is not fresh. Trusted again
+// late, a fix may still be a spoofer's, off by as much as it could hide:
+// that distance widens every fix's margin from then on. trust.go has the
+// rules and what a spoofer can still do, with figures.
 //
 // Zones come from the zone index (geofence.Index). Temporary zones follow
 // the gateway's clock, widened by ZoneClockSkew, and only a synchronised
-// clock is trusted: on any other every zone counts. SetZones and
+// clock is trusted: on any other every zone counts. A window is judged on
+// the wall clock and on a steady clock a step does not move, and a zone
+// that holds the vehicle stays in force until the hysteresis releases it
+// (zones.go). SetZones and
 // ReloadZones swap the zone list between two decisions; SetBundle swaps a
 // zone list and the uplink policy that goes with it in one step, the
 // policy reaching the uplink down the pipe between the snapshots decided
@@ -46,17 +50,30 @@
 // Fleet bundles (fleet.go, package bundle): the vehicle pins one or more
 // fleet keys; a bundle, delivered retained on the MQTT topic
 // quietzone/v1/<pseudonym>/policy or from a file (at start and on
-// SIGHUP), is applied only if it is signed by a pinned key, whole, not
-// expired, newer than the one in force and for this vehicle's profile;
-// each outcome is an audit event and a refused bundle changes nothing.
-// The last good bundle is kept sealed at rest (the zone list is
-// sensitive) and applied at the next start, before any delivery. With
-// none, under pinned keys, the gateway has no zones and stays suppressed.
+// SIGHUP), is applied only if it is within the size bound, signed by a
+// pinned key (verified before its bodies are hashed), whole, not expired,
+// newer than the one in force, not below the version floor and for this
+// vehicle's profile; each outcome is an audit event and a refused bundle
+// changes nothing. The last good bundle is kept sealed at rest (the zone
+// list is sensitive) and applied at the next start, before any delivery,
+// if it has not expired and is not below the floor: the highest version
+// applied, kept in its own authenticated file and bound to the audit
+// log's policy.applied entries (Fleet). With none, under pinned keys, the
+// gateway has no zones and stays suppressed.
 //
 // Audit (auditlog.go, package audit): the daemon records the Auditor's
-// events in a hash-chained log in the state directory, adds queue drops,
-// and sends a summary (counts per kind and the chain's head, no times or
-// positions) retained on quietzone/v1/<pseudonym>/audit.
+// events in a hash-chained log in the state directory, each entry
+// authenticated with the vehicle's audit key, adds queue drops, and sends
+// a summary (counts per kind and the chain's head, no times or positions)
+// retained on quietzone/v1/<pseudonym>/audit.
+//
+// Identity and keys (identity.go, vehiclekeys.go, files.go): a vehicle is
+// named on the wire by the pseudonym of its identity, provisioned at
+// enrolment with a root secret of its own; no fleet-wide secret is on the
+// vehicle. Its keys at rest (queue, fleet state, suppression state,
+// audit) are derived from the root, one per purpose (Keys). Every file it
+// reads goes through atrest.Read: bounded, never a FIFO or a device, and
+// a secret only if it is the daemon's alone.
 //
 // Telemetry privacy near zones is split: the uplink coarsens time and
 // holds records back, the gateway decides what to withhold and hold,
@@ -72,7 +89,8 @@
 // timeout, level or toggle) holds the Manual state; an indicator line is
 // lit while any suppression holds. The suppression state (Saved: manual
 // mode, owed hysteresis, whether a zone holds the vehicle, the trust in
-// GNSS with its anchor sealed) is written atomically to a state file off
+// GNSS with its anchor sealed; the whole file authenticated under the
+// state key) is written atomically to a state file off
 // the loop and restored before the first fix, and a zone holds a parked vehicle (ignition off, or wheels still):
 // its drifting fixes do not release it.
 //
@@ -88,4 +106,17 @@
 // queueconfig.go): the main file, the vehicle profile and the uplink
 // policy, reporting problems as "file:line: reason". It knows nothing of
 // wire formats.
+//
+// What may leave is decided by meaning, not by spelling (roles.go): every
+// role of the signal map has a class, fixed for the well-known roles
+// (uplink.RoleClass) and declared in the profile for custom ones
+// ({signal: M.S, class: vehicle|location|personal}); LoadProfile refuses
+// roles in another spelling, a DBC signal under two roles, undeclared or
+// misdeclared classes, and custom vehicle data in a message with location
+// or personal data. The policy may name vehicle-class roles alone
+// (ParsePolicyFor, against the vehicle's profile, for local files and
+// fleet bundles alike), and the snapshot hands every value to the uplink
+// with its class, which lets out vehicle data alone whatever the policy
+// says: a role the gateway cannot vouch for (a signal map built without
+// the loader) gets no class and never leaves.
 package gateway

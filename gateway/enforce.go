@@ -246,13 +246,18 @@ func (g *Gateway) restore(now time.Time) {
 		case errors.Is(err, fs.ErrNotExist):
 			g.log.Info("no saved suppression state: a first start")
 		default:
-			s.Held, lost = true, true
+			// What a file that does not load says may still make the
+			// start stricter: its manual mode (StateFile.Load).
+			s.Held, s.Manual, lost = true, got.Manual, true
 			g.e.saveErrors.Add(1)
 			g.log.Error("saved suppression state unreadable: starting held, GNSS distrusted", "err", err)
 		}
 	}
 	g.restoreTrust(now, s, lost)
 	g.e.held = s.Held
+	if s.Held {
+		g.z.heldSince = s.HeldSince
+	}
 	g.z.needClear = max(g.d.ClearFixes, min(s.NeedClear, maxNeedClear))
 	if s.Manual {
 		g.manual, g.state = true, Manual
@@ -272,12 +277,15 @@ func (g *Gateway) startEnforcement(ctx context.Context, eg *errgroup.Group) {
 }
 
 // noteState follows the zone hold through a state change.
-func (g *Gateway) noteState(s State) {
+func (g *Gateway) noteState(now time.Time, s State) {
 	switch s {
 	case Near, Inside:
+		if !g.e.held {
+			g.z.heldSince = g.steadyNow(now)
+		}
 		g.e.held = true
 	case Clear:
-		g.e.held = false
+		g.e.held, g.z.heldSince = false, time.Time{}
 	}
 }
 

@@ -21,6 +21,7 @@ BO_ 257 Lon: 4 GNSS
 type manualNow struct{ t time.Time }
 
 func (c *manualNow) Now() time.Time                 { return c.t }
+func (c *manualNow) Monotonic() time.Duration       { return time.Duration(c.t.UnixNano()) }
 func (c *manualNow) NewTicker(time.Duration) Ticker { panic("not used") }
 
 // TestExpiredCoordinateMakesNoFix: a longitude older than its max_age is

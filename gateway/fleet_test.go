@@ -29,7 +29,7 @@ import (
 )
 
 // fleetFiles are the bodies of a good bundle: the test zones and policy.
-func fleetFiles(t *testing.T) map[string][]byte {
+func fleetFiles(t testing.TB) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
 	for name, file := range map[string]string{bundleZones: "zones.geojson", bundlePolicy: "policy.yaml"} {
@@ -44,7 +44,7 @@ func fleetFiles(t *testing.T) map[string][]byte {
 
 // signBundle signs files as bundle version v, valid from an hour ago
 // until expires.
-func signBundle(t *testing.T, priv ed25519.PrivateKey, v uint64, expires time.Time, files map[string][]byte) []byte {
+func signBundle(t testing.TB, priv ed25519.PrivateKey, v uint64, expires time.Time, files map[string][]byte) []byte {
 	t.Helper()
 	data, err := bundle.Sign(priv, bundle.Manifest{Version: v, Issued: time.Now().Add(-time.Hour), Expires: expires}, files)
 	if err != nil {
@@ -70,6 +70,9 @@ func bundleCases(t *testing.T, priv, other ed25519.PrivateKey) []struct {
 	j := bytes.IndexByte(unsigned[i:], '\n')
 	unsigned = append(unsigned[:i:i], unsigned[i+j+1:]...)
 	badPolicy := map[string][]byte{bundleZones: files[bundleZones], bundlePolicy: []byte("signals: {phone.contact.name: {}}\n")}
+	withKey := func(key string) map[string][]byte { // a policy allowing one role besides the speed
+		return map[string][]byte{bundleZones: files[bundleZones], bundlePolicy: []byte("signals:\n  vehicle.speed: {}\n  " + key + ": {}\n")}
+	}
 	return []struct {
 		name, cause string
 		data        []byte
@@ -82,6 +85,11 @@ func bundleCases(t *testing.T, priv, other ed25519.PrivateKey) []struct {
 		{"same version, other content", "rollback", signBundle(t, priv, 2, later.Add(time.Hour), files)},
 		{"expired", "expired", signBundle(t, priv, 4, time.Now().Add(-time.Minute), files)},
 		{"policy asks for phone data", "bad contents", signBundle(t, priv, 5, later, badPolicy)},
+		{"policy asks for the heading", "bad contents", signBundle(t, priv, 5, later, withKey("position.heading"))},
+		{"policy asks for the odometer", "bad contents", signBundle(t, priv, 5, later, withKey("vehicle.odometer"))},
+		{"policy key in another case", "bad contents", signBundle(t, priv, 5, later, withKey("Position.Latitude"))},
+		{"policy key a pattern", "bad contents", signBundle(t, priv, 5, later, withKey(`"*"`))},
+		{"policy key in another script", "bad contents", signBundle(t, priv, 5, later, withKey("ph\u043ene.contact.chars"))},
 		{"not a bundle", "malformed", []byte("{}")},
 	}
 }
@@ -206,20 +214,20 @@ func startFleetVehicle(t *testing.T, dir, broker string, pub ed25519.PublicKey) 
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{
-		"fleet.pub": pem,
-		"fleet.key": []byte("0123456789abcdef0123456789abcdef"),
-		"queue.key": bytes.Repeat([]byte("5a"), 32),
+		"fleet.pub":        pem,
+		"vehicle.identity": testIdentity(t).Marshal(),
+		"queue.key":        bytes.Repeat([]byte("5a"), 32),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	cfg := filepath.Join(dir, "quietzone.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, `vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042, interfaces: [vbus0]}
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, `vehicle: {profile: builtin:quietzone, identity_file: vehicle.identity, interfaces: [vbus0]}
 cameras: [{name: front, class: exterior, power_line: GPIO17}]
 uplink:
   broker: %s
-  fleet_key_file: fleet.key
+  insecure_plaintext: true
   state_dir: state
   queue: {key_file: queue.key}
 fleet:
@@ -349,7 +357,7 @@ func TestBundlesOverBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(f, nil)
+	rep, err := audit.Verify(f, audit.VerifyOptions{})
 	f.Close()
 	if err != nil || !rep.OK() {
 		t.Fatalf("audit log: %v %+v", err, rep)
@@ -390,4 +398,75 @@ func TestBundlesOverBroker(t *testing.T) {
 		t.Errorf("after a reload: %+v", st)
 	}
 	v.stop(t)
+}
+
+// testIdentity is the test vehicle's identity, enrolled as the fleet
+// would.
+func testIdentity(t testing.TB) Identity {
+	t.Helper()
+	id, err := Enrol([]byte("test-fleet-key-0123456789abcdef\n"), "QZTEST00000000042")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestFleetChecksPolicyAgainstProfile: a bundle's policy is held against
+// the vehicle's profile when it is applied: a custom role the profile
+// says is location data is refused (an audit event; nothing changes), a
+// custom vehicle role is applied, and without the profile a custom role
+// is refused, since nothing says what it is.
+func TestFleetChecksPolicyAgainstProfile(t *testing.T) {
+	dir := t.TempDir()
+	dbc, err := os.ReadFile(filepath.Join("..", "can", "profiles", "quietzone.dbc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "v.dbc"), dbc, 0o600)
+	os.WriteFile(filepath.Join(dir, "v.yaml"), []byte("name: v\ndbc: v.dbc\nsignals:\n  vehicle.speed: VCU_Speed.VCU_VehicleSpeed\n"+
+		"  gnss.sats: {signal: GNSS_Status.GNSS_NumSats, class: location}\n  cam.counter: {signal: CAM_Command.CAM_CmdCounter, class: vehicle}\n"), 0o600)
+	prof, err := LoadProfile(filepath.Join(dir, "v.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, _ := ed25519.GenerateKey(nil)
+	files := fleetFiles(t)
+	withKey := func(key string) map[string][]byte {
+		return map[string][]byte{bundleZones: files[bundleZones], bundlePolicy: []byte("signals:\n  vehicle.speed: {}\n  " + key + ": {}\n")}
+	}
+	later := time.Now().Add(time.Hour)
+	for _, tc := range []struct {
+		name    string
+		vehicle *Profile
+		key     string
+		applied bool
+	}{
+		{"a custom location role", prof, "gnss.sats", false},
+		{"a custom vehicle role", prof, "cam.counter", true},
+		{"a role the vehicle does not have", prof, "vehicle.ignition", true},
+		{"a custom role, no profile", nil, "cam.counter", false},
+	} {
+		rec := auditRecorder{events: make(chan AuditEvent, 4)}
+		var got *uplink.Policy
+		f, err := NewFleet(FleetOptions{
+			Keys: []bundle.PublicKey{bundle.NewPublicKey(priv.Public().(ed25519.PublicKey))}, Profile: "v", Vehicle: tc.vehicle,
+			Dir: t.TempDir(), StoreKey: bytes.Repeat([]byte{7}, 32), Audit: rec,
+			ZoneOptions: func(*uplink.Policy) geofence.Options { return geofence.Options{} },
+			Apply:       func(_ context.Context, _ *geofence.Index, p *uplink.Policy) error { got = p; return nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = f.Offer(context.Background(), signBundle(t, priv, 1, later, withKey(tc.key)), SourceMQTT)
+		e := <-rec.events
+		if tc.applied {
+			if err != nil || got == nil || e.Kind != AuditPolicyApplied {
+				t.Errorf("%s: %v, audit %+v, want it applied", tc.name, err, e)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrContents) || got != nil || e.Kind != AuditPolicyRejected || !strings.HasPrefix(e.Reason, "bad contents") {
+			t.Errorf("%s: %v, audit %+v, want it refused for its contents", tc.name, err, e)
+		}
+	}
 }

@@ -6,7 +6,6 @@ import (
 
 	"quietzone/gateway/bundle"
 	"quietzone/uplink"
-	"quietzone/uplink/atrest"
 )
 
 // FleetConfig pins the fleet's bundle keys and says where signed bundles
@@ -23,10 +22,16 @@ type FleetConfig struct {
 	// StateDir keeps the last good bundle, sealed; default
 	// uplink.state_dir.
 	StateDir string `yaml:"state_dir"`
-	// KeyFile names the key that seals the stored bundle (the zone list
-	// is sensitive): 32 bytes, raw or hex, mode 0600. Default
-	// uplink.queue.key_file.
+	// KeyFile names a raw key (32 bytes, raw or hex, mode 0600) that
+	// earlier versions sealed the stored bundle with: a bundle stored so
+	// is still read with it, and stored again under the key derived from
+	// the vehicle's root secret (the identity's; without an identity,
+	// uplink.queue.key_file's or this file's).
 	KeyFile string `yaml:"key_file"`
+	// MaxBundleMB bounds a bundle, from MQTT or the file, in MiB: a
+	// larger one is refused before anything of it is read. Default 16
+	// (a bundle of 10,000 zones is about 6 MiB).
+	MaxBundleMB float64 `yaml:"max_bundle_mb"`
 }
 
 // AuditConfig says where the audit log is kept.
@@ -49,11 +54,24 @@ func (c *Config) FleetStateDir() string {
 	return c.Resolve(c.Uplink.StateDir)
 }
 
-func (c *Config) fleetKeyFile() string {
-	if c.Fleet.KeyFile != "" {
-		return c.Resolve(c.Fleet.KeyFile)
+// hasRootSecret reports whether the vehicle has a secret its keys at
+// rest are derived from.
+func (c *Config) hasRootSecret() bool {
+	return c.Vehicle.IdentityFile != "" || c.Fleet.KeyFile != "" || c.Uplink.Queue.KeyFile != ""
+}
+
+const (
+	defaultMaxBundleMB = 16
+	maxMaxBundleMB     = 256
+)
+
+// MaxBundleBytes is the largest bundle the vehicle takes.
+func (c *Config) MaxBundleBytes() int64 {
+	mb := c.Fleet.MaxBundleMB
+	if mb == 0 {
+		mb = defaultMaxBundleMB
 	}
-	return c.Resolve(c.Uplink.Queue.KeyFile)
+	return int64(mb * (1 << 20))
 }
 
 // AuditFile returns the audit log's path, or "" for none.
@@ -70,7 +88,7 @@ func (c *Config) AuditFile() string {
 func (c *Config) checkFleet(doc *YAMLDoc) error {
 	f := c.Fleet
 	if !f.Pinned() {
-		if f.Bundle != "" || f.StateDir != "" || f.KeyFile != "" {
+		if f.Bundle != "" || f.StateDir != "" || f.KeyFile != "" || f.MaxBundleMB != 0 {
 			return doc.Errorf([]any{"fleet"}, "fleet: keys are required to accept bundles")
 		}
 		return nil
@@ -78,8 +96,11 @@ func (c *Config) checkFleet(doc *YAMLDoc) error {
 	if c.FleetStateDir() == "" {
 		return doc.Errorf([]any{"fleet"}, "fleet.state_dir (or uplink.state_dir) is required: the last good bundle is kept there")
 	}
-	if c.fleetKeyFile() == "" {
-		return doc.Errorf([]any{"fleet"}, "fleet.key_file (or uplink.queue.key_file) is required: the stored zone list is sealed with it")
+	if !c.hasRootSecret() {
+		return doc.Errorf([]any{"fleet"}, "fleet: a key is required to seal the stored zone list and its version floor: vehicle.identity_file (or, without an identity, fleet.key_file or uplink.queue.key_file)")
+	}
+	if mb := f.MaxBundleMB; mb != 0 && !(mb >= 0.0625 && mb <= maxMaxBundleMB) {
+		return doc.Errorf([]any{"fleet", "max_bundle_mb"}, "fleet.max_bundle_mb: %v, want 0.0625 (64 KiB) to %d", mb, maxMaxBundleMB)
 	}
 	if c.Audit.SummaryEvery < 0 {
 		return doc.Errorf([]any{"audit", "summary_every"}, "audit.summary_every must not be negative")
@@ -87,8 +108,7 @@ func (c *Config) checkFleet(doc *YAMLDoc) error {
 	return nil
 }
 
-// loadFleet reads the pinned keys and the key that seals the stored
-// bundle.
+// loadFleet reads the pinned keys.
 func loadFleet(cfg *Config, doc *YAMLDoc, s *Setup) error {
 	if !cfg.Fleet.Pinned() {
 		return nil
@@ -100,15 +120,6 @@ func loadFleet(cfg *Config, doc *YAMLDoc, s *Setup) error {
 		}
 		s.FleetKeys = append(s.FleetKeys, k)
 	}
-	key, err := atrest.LoadKey(cfg.fleetKeyFile(), "bundle store key")
-	if err != nil {
-		path := []any{"fleet", "key_file"}
-		if cfg.Fleet.KeyFile == "" {
-			path = []any{"uplink", "queue", "key_file"}
-		}
-		return doc.Errorf(path, "%v", err)
-	}
-	s.StoreKey = key
 	return nil
 }
 

@@ -30,7 +30,13 @@ const (
 	RoleHeading       = "position.heading"   // degrees
 	RoleGPSSpeed      = "position.speed"     // km/h
 	RolePrivacySwitch = "privacy.switch"     // non-zero: on
-	cameraRolePrefix  = "camera."            // camera.NAME.trigger, camera.NAME.status
+	// RoleYawRate is in deg/s, positive turning left (counter-clockwise
+	// seen from above, ISO 8855); RoleSteeringAngle in degrees at the
+	// steering wheel, positive left. A profile whose DBC counts them the
+	// other way says so (Turning).
+	RoleYawRate       = "vehicle.yaw_rate"
+	RoleSteeringAngle = "vehicle.steering_angle"
+	cameraRolePrefix  = "camera." // camera.NAME.trigger, camera.NAME.status
 )
 
 // Cameras is what the gateway needs of the camera controller.
@@ -98,6 +104,21 @@ type Decision struct {
 	// the clock's error; on a clock that is not synchronised windows are
 	// ignored and every zone counts.
 	ZoneClockSkew time.Duration `yaml:"zone_clock_skew"`
+	// What an honest vehicle's sense of turning may get wrong, against
+	// which the course of the fixes is held (course.go): the yaw rate's
+	// bias (deg/s) and scale error (a share of every degree turned), the
+	// steering angle's bias (degrees at the steering wheel) and scale
+	// error (understeer included), and the angle between the track and
+	// the heading per m/s² of lateral acceleration (tyre slip); and the
+	// fastest the vehicle reverses (below it, a wheel speed without a
+	// sign may be backwards). Larger values refuse fewer honest drives
+	// and let a spoofer rotate the track further.
+	YawBiasDps         float64 `yaml:"yaw_bias_dps"`
+	YawScaleError      float64 `yaml:"yaw_scale_error"`
+	SteeringBiasDeg    float64 `yaml:"steering_bias_deg"`
+	SteeringScaleError float64 `yaml:"steering_scale_error"`
+	SlipDegPerMps2     float64 `yaml:"slip_deg_per_mps2"`
+	ReverseMaxKmh      float64 `yaml:"reverse_max_kmh"`
 }
 
 // DefaultDecision returns conservative defaults.
@@ -121,6 +142,13 @@ func DefaultDecision() Decision {
 		HeadingSigmaDeg:    10,
 		MinHeadingSpeedKmh: 5,
 		ZoneClockSkew:      10 * time.Minute,
+
+		YawBiasDps:         0.5,
+		YawScaleError:      0.05,
+		SteeringBiasDeg:    3,
+		SteeringScaleError: 0.3,
+		SlipDegPerMps2:     0.5,
+		ReverseMaxKmh:      10,
 	}
 }
 
@@ -135,7 +163,10 @@ func (d *Decision) validate() error {
 	case !(d.MaxAccuracyM > 0), !(d.AssumedSpeedKmh > 0), !(d.MaxPlausibleKmh > 0), d.WithholdMarginM < 0 || math.IsNaN(d.WithholdMarginM):
 		return errors.New("max_accuracy_m, assumed_speed_kmh and max_plausible_kmh must be positive, withhold margin not negative")
 	}
-	return d.validateLookAhead()
+	if err := d.validateLookAhead(); err != nil {
+		return err
+	}
+	return d.validateCourse()
 }
 
 // Options are what a Gateway is built from.
@@ -161,6 +192,9 @@ type Options struct {
 	// Enforcement wires the privacy switch, the indicator, GPIO inputs,
 	// alarms and the saved suppression state (enforce.go).
 	Enforcement Enforcement
+	// Turning is the profile's (Profile.Turning): how the vehicle
+	// reports its yaw rate and steering angle (course.go).
+	Turning Turning
 }
 
 type roleKind uint8
@@ -176,11 +210,14 @@ const (
 	kindPrivacy
 	kindCamStatus
 	kindCamTrigger
+	kindYawRate
+	kindSteering
 )
 
 type role struct {
-	kind roleKind
-	cam  int
+	kind  roleKind
+	cam   int
+	class uplink.Class // what its values are, for the uplink (roles.go)
 }
 
 // expiry is a role whose values are forgotten once older than maxAge (the
@@ -192,9 +229,13 @@ type expiry struct {
 
 type fix struct {
 	lat, lon float64
-	acc      float64 // accuracyMargin when accepted
-	t        time.Time
-	valid    bool
+	acc      float64 // accuracyMargin when taken: 2σ, as the receiver reported it
+	// margin is how far the truth may be from an accepted fix, which the
+	// zone decisions take: acc, the trust debt and what a spoofer could
+	// hide within the consistency checks (trust.go).
+	margin float64
+	t      time.Time
+	valid  bool
 }
 
 // Stats are the gateway's counters. They carry no positions.
@@ -226,6 +267,9 @@ type Stats struct {
 	// was trusted again late after a jump (trust.go): a distance, no
 	// position.
 	GNSSMarginM float64
+	// CourseFixes counts the fixes whose course was held against the
+	// yaw rate or the steering angle (course.go).
+	CourseFixes uint64
 	Enforcement EnforcementStats
 	// PoliciesApplied counts policies switched to while running; LastFix
 	// is when the last accepted fix was taken; Cameras the cameras'
@@ -268,10 +312,10 @@ type Gateway struct {
 	z  zoneState   // zones.go
 	e  enforcement // enforce.go
 	tr trust       // trust.go
+	cr course      // course.go
 
 	fix        fix
 	lastFixAt  time.Time // when the last fix was received, good or not
-	lastPos    fix       // last position received, good or not, for the plausibility check
 	state      State
 	since      time.Time
 	clearCount int
@@ -314,11 +358,17 @@ func New(o Options) (*Gateway, error) {
 	}
 	names := o.Decoder.Roles()
 	g.roles = make([]role, len(names))
+	classes, problems := classifyRoles(o.Decoder.Database(), o.Decoder.Mappings())
+	for _, p := range problems {
+		g.log.Warn("a signal role's values will never leave the vehicle", "err", p)
+	}
 	g.latest = make([]can.Value, len(names))
 	g.vals = make([]can.Value, max(o.Decoder.MaxValuesPerFrame(), 1))
 	var haveLat, haveLon bool
+	yaw, steering := -1, -1
 	for i, name := range names {
 		r := &g.roles[i]
+		r.class = classes[i]
 		switch name {
 		case RoleLatitude:
 			r.kind, g.lat, haveLat = kindLat, can.RoleID(i), true
@@ -334,6 +384,10 @@ func New(o Options) (*Gateway, error) {
 			r.kind, g.gpsSpeed = kindGPSSpeed, i
 		case RolePrivacySwitch:
 			r.kind = kindPrivacy
+		case RoleYawRate:
+			r.kind, yaw = kindYawRate, i
+		case RoleSteeringAngle:
+			r.kind, steering = kindSteering, i
 		default:
 			cam, what, ok := cameraRole(name)
 			if !ok {
@@ -364,6 +418,12 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("new gateway: the signal map has no %s and %s: the gateway could never leave suppression", RoleLatitude, RoleLongitude)
 	}
 	g.hasPos = true
+	if err := g.initCourse(o.Turning, yaw >= 0, steering >= 0); err != nil {
+		return nil, fmt.Errorf("new gateway: %w", err)
+	}
+	if yaw >= 0 && steering >= 0 {
+		g.roles[steering].kind = kindOther // the yaw rate is what the course is held against
+	}
 	g.initZones()
 	if err := g.initEnforcement(); err != nil {
 		return nil, fmt.Errorf("new gateway: %w", err)
@@ -494,7 +554,8 @@ func (g *Gateway) loop(ctx context.Context, frames <-chan can.Frame) {
 			g.onFrame(&f)
 			g.processed.Add(1)
 		case t := <-ticker.C():
-			g.onTick(t) // the tick's own time: a manual clock may already be further on
+			g.watchClock(g.clock.Now()) // read together with the monotonic clock
+			g.onTick(t)                 // the tick's own time: a manual clock may already be further on
 			g.ticks.Add(1)
 		case ix := <-g.z.replace:
 			g.onZones(g.clock.Now(), ix)
@@ -519,10 +580,13 @@ func (g *Gateway) onFrame(f *can.Frame) {
 		switch r.kind {
 		case kindLat, kindLon:
 			if g.steppedBack(v.Time) {
-				g.clockStep(now, v.Time, "a coordinate stamped before the last fix")
+				g.stepBackTo(now, v.Time, "a coordinate stamped before the last fix")
 			}
 		case kindSpeed:
 			g.onWheelSpeed(v.Phys, v.Time)
+			g.courseSpeed(v)
+		case kindYawRate, kindSteering:
+			g.courseInput(v)
 		case kindCamStatus:
 			g.opts.Cameras.ObserveStatus(r.cam, v.Raw, v.Time)
 		case kindCamTrigger:
@@ -598,7 +662,7 @@ func (g *Gateway) snapshot(now time.Time) uplink.Snapshot {
 		if k == kindLat || k == kindLon || v.Time.IsZero() || now.Sub(v.Time) > g.d.SignalMaxAge {
 			continue
 		}
-		g.samples = append(g.samples, uplink.Sample{Role: names[i], Value: v.Phys})
+		g.samples = append(g.samples, uplink.Sample{Role: names[i], Value: v.Phys, Class: g.roles[i].class})
 	}
 	s.Samples = g.samples
 	g.applyPrivacy(now, &s)
@@ -610,6 +674,7 @@ func (g *Gateway) publishStats() {
 	g.stats.Decode = g.dec.Stats()
 	g.stats.Enforcement = g.enforcementStats()
 	g.stats.GNSSDistrusted, g.stats.GNSSMarginM = g.tr.distrusted, g.tr.debtM
+	g.stats.CourseFixes = g.cr.observed
 	g.statusExtras()
 	g.statsMu.Lock()
 	g.published = g.stats

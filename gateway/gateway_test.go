@@ -131,8 +131,7 @@ func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)
 	if rc.specs != nil {
 		rc.specs(specs)
 	}
-	rc.opts.Codes = prof.Codes
-	r.cams, err = camera.NewController(specs, gwPort, rc.opts)
+	r.cams, err = camera.NewController(specs, []camera.FrameWriter{gwPort}, prof.CameraOptions(specs, rc.opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +141,7 @@ func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)
 	}
 	o := gateway.Options{
 		Decoder: dec, Sources: []can.Source{gwPort}, Zones: zones, Cameras: r.cams,
-		Telemetry: r.tel, Clock: r.clock, Decision: d,
+		Telemetry: r.tel, Clock: r.clock, Decision: d, Turning: prof.Turning,
 	}
 	for _, f := range opts {
 		f(&o)

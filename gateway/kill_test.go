@@ -51,8 +51,9 @@ var killVIN = "QZKILL0000000001"
 func killSetup(stateDir, broker string) *Setup {
 	return &Setup{
 		Config: &Config{Uplink: UplinkConfig{
-			Broker:   broker,
-			StateDir: stateDir,
+			Broker:            broker,
+			InsecurePlaintext: true, // Mosquitto on 127.0.0.1
+			StateDir:          stateDir,
 			// Small segments, so that kills also land in segment creation
 			// and removal.
 			Queue: QueueConfig{Fsync: "batch", QuotaMB: 64},
@@ -63,8 +64,8 @@ func killSetup(stateDir, broker string) *Setup {
 			Batch:           uplink.BatchRule{MaxRecords: 5, MaxAge: time.Hour},
 			NearZones:       uplink.NearZoneRule{TimeQuantum: time.Second},
 		},
-		VIN:      killVIN,
-		FleetKey: []byte("kill test fleet key"),
+		VIN:       killVIN,
+		Pseudonym: uplink.Pseudonym(killVIN, []byte("kill test fleet key")),
 	}
 }
 
@@ -299,7 +300,7 @@ func killChild(stateDir string) {
 	for i := 0; ; i++ {
 		s := uplink.Snapshot{
 			Time:    base.Add(time.Duration(i) * time.Second),
-			Samples: []uplink.Sample{{Role: "test.run", Value: float64(run)}, {Role: "test.i", Value: float64(i)}},
+			Samples: []uplink.Sample{{Role: "test.run", Value: float64(run), Class: uplink.ClassVehicle}, {Role: "test.i", Value: float64(i), Class: uplink.ClassVehicle}},
 		}
 		for p.Offer(s) != nil { // the pipe is full: the disk sets the pace
 			time.Sleep(time.Millisecond)

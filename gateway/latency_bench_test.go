@@ -43,6 +43,7 @@ func (l *BenchLatencies) ReportAs(b *testing.B, prefix string) {
 type settableClock struct{ t time.Time }
 
 func (c *settableClock) Now() time.Time                 { return c.t }
+func (c *settableClock) Monotonic() time.Duration       { return time.Duration(c.t.UnixNano()) }
 func (c *settableClock) NewTicker(time.Duration) Ticker { panic("not in a benchmark") }
 
 // BenchZones is the test square of about 1.1 km around (52.0, 10.0) with a
@@ -132,7 +133,7 @@ func BenchmarkFixToCommand(b *testing.B) {
 	gwPort, ecu := bus.Open(), bus.Open()
 	defer gwPort.Close()
 	defer ecu.Close()
-	cams, err := camera.NewController(specs, gwPort, camera.Options{Codes: prof.Codes})
+	cams, err := camera.NewController(specs, []camera.FrameWriter{gwPort}, prof.CameraOptions(specs, camera.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}

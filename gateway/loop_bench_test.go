@@ -39,7 +39,7 @@ func BenchmarkFixToCommandLoop(b *testing.B) {
 	defer ecu.Close()
 	base := time.Now()
 	stamp := &stampWriter{w: gwPort, base: base}
-	cams, err := camera.NewController(specs, stamp, camera.Options{Codes: prof.Codes, Resend: time.Hour})
+	cams, err := camera.NewController(specs, []camera.FrameWriter{stamp}, prof.CameraOptions(specs, camera.Options{Resend: time.Hour}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestPipeNeverWaitsForTheDisk(t *testing.T) {
 
 	t0 := time.Unix(1_800_000_000, 0)
 	snap := func(i int) uplink.Snapshot {
-		return uplink.Snapshot{Time: t0.Add(time.Duration(i) * time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: float64(i)}}}
+		return uplink.Snapshot{Time: t0.Add(time.Duration(i) * time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: float64(i), Class: uplink.ClassVehicle}}}
 	}
 	// The second snapshot releases the first's record: its Put stalls.
 	for i := 0; i < 2; i++ {

@@ -3,11 +3,14 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
-	"os"
-	"quietzone/uplink"
+	"slices"
 	"strings"
 	"time"
+
+	"quietzone/uplink"
+	"quietzone/uplink/atrest"
 )
 
 type policyFile struct {
@@ -46,9 +49,23 @@ type signalRule struct {
 	Quantum   float64 `yaml:"quantum"`
 }
 
-// ParsePolicy reads an uplink policy. Anything it does not list stays in
-// the vehicle.
+// ParsePolicy reads an uplink policy without a vehicle profile: it may
+// name well-known vehicle roles alone (ParsePolicyFor). Anything it does
+// not list stays in the vehicle.
 func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
+	p, _, err := ParsePolicyFor(name, data, nil)
+	return p, err
+}
+
+// ParsePolicyFor reads an uplink policy for a vehicle, and holds what it
+// allows against what the vehicle's signals are: a policy may allow only
+// vehicle data. A key that is not a role's one spelling, or that names a
+// location or personal role (well-known, or declared so by prof), is an
+// error at its line; so is a custom role when prof is nil, since only a
+// profile says what a custom role is. A role prof does not map is a
+// warning (returned): nothing of it can leave, and a fleet's policy may
+// name roles other vehicles have.
+func ParsePolicyFor(name string, data []byte, prof *Profile) (*uplink.Policy, []string, error) {
 	var pf policyFile
 	pf.TelemetryPeriod = time.Second
 	pf.Batch.MaxRecords = 60
@@ -58,7 +75,7 @@ func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
 	pf.NearZones.TripEndM = defaultTripEndM
 	doc, err := DecodeYAML(name, data, &pf)
 	if err != nil {
-		return nil, fmt.Errorf("load policy: %w", err)
+		return nil, nil, fmt.Errorf("load policy: %w", err)
 	}
 	p := &uplink.Policy{
 		TelemetryPeriod: pf.TelemetryPeriod,
@@ -91,18 +108,35 @@ func ParsePolicy(name string, data []byte) (*uplink.Policy, error) {
 			} else if k, sub, ok := strings.Cut(ke.Key, "."); ok {
 				path = []any{k, sub}
 			}
-			return nil, fmt.Errorf("load policy: %w", doc.Errorf(path, "%s", ke.Error()))
+			return nil, nil, fmt.Errorf("load policy: %w", doc.Errorf(path, "%s", ke.Error()))
 		}
-		return nil, fmt.Errorf("load policy: %w", err)
+		return nil, nil, fmt.Errorf("load policy: %w", err)
 	}
-	return p, nil
+	var warnings []string
+	for _, role := range slices.Sorted(maps.Keys(p.Signals)) {
+		at := []any{"signals", role}
+		_, wellKnown := uplink.RoleClass(role) // Validate let through vehicle ones alone
+		if prof == nil {
+			if !wellKnown {
+				return nil, nil, fmt.Errorf("load policy: %w", doc.Errorf(at, "%s: not a well-known role, and the policy is read without a vehicle profile to say what it is", role))
+			}
+			continue
+		}
+		switch c, mapped := prof.Class(role); {
+		case !mapped:
+			warnings = append(warnings, doc.Errorf(at, "%s: the vehicle profile%s does not map it: nothing of it can leave", role, prof.label()).Error())
+		case c != uplink.ClassVehicle:
+			return nil, nil, fmt.Errorf("load policy: %w", doc.Errorf(at, "%s: %s data in the vehicle profile%s, which never leaves the vehicle: only vehicle data can be allowed", role, c, prof.label()))
+		}
+	}
+	return p, warnings, nil
 }
 
-// LoadPolicy reads an uplink policy file.
-func LoadPolicy(path string) (*uplink.Policy, error) {
-	data, err := os.ReadFile(path)
+// LoadPolicy reads an uplink policy file for a vehicle (ParsePolicyFor).
+func LoadPolicy(path string, prof *Profile) (*uplink.Policy, []string, error) {
+	data, err := atrest.Read(path, atrest.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("load policy: %w", err)
+		return nil, nil, fmt.Errorf("load policy: %w", err)
 	}
-	return ParsePolicy(path, data)
+	return ParsePolicyFor(path, data, prof)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,16 +15,27 @@ import (
 	"quietzone/camera"
 	"quietzone/can"
 	"quietzone/can/profiles"
+	"quietzone/uplink"
+	"quietzone/uplink/atrest"
 )
 
 // Profile is a vehicle profile: its DBC and the signal map.
 type Profile struct {
-	Name     string
-	DB       *can.Database
+	Name string
+	DB   *can.Database
+	// Mappings are the signal map: well-known roles first, then custom
+	// ones, each sorted.
 	Mappings []can.Mapping
 	// Commands maps a camera name to the signal carrying its command.
 	Commands map[string]*can.Signal
-	Codes    camera.Codes
+	// Fixed are the other signals of the command messages, with the
+	// value every frame carries (commands.go).
+	Fixed []camera.Fixed
+	Codes camera.Codes
+	// Turning is how the vehicle reports its turning (course.go).
+	Turning Turning
+
+	classes map[string]uplink.Class
 }
 
 type profileFile struct {
@@ -33,17 +43,21 @@ type profileFile struct {
 	DBC           string                `yaml:"dbc"`
 	Signals       map[string]signalSpec `yaml:"signals"`
 	Commands      map[string]string     `yaml:"commands"`
+	CommandFixed  map[string]int64      `yaml:"command_fixed"`
 	CameraStatus  *statusCodes          `yaml:"camera_status"`
 	CameraCommand *commandCodes         `yaml:"camera_command"`
+	Turning       *turningFile          `yaml:"turning"`
 }
 
 // signalSpec is one entry of the signal map, in the compact form
 // "role: MESSAGE.SIGNAL" or the long form
-// "role: {signal: MESSAGE.SIGNAL, unit: km/h, max_age: 500ms}".
+// "role: {signal: MESSAGE.SIGNAL, unit: km/h, max_age: 500ms, class: vehicle}"
+// (class: for custom roles only, see roles.go).
 type signalSpec struct {
 	Ref    string
 	Unit   string
 	MaxAge time.Duration
+	Class  string
 }
 
 // UnmarshalYAML accepts both forms; unknown keys of the long form are
@@ -67,8 +81,10 @@ func (s *signalSpec) UnmarshalYAML(n *yaml.Node) error {
 				if err == nil && s.MaxAge <= 0 {
 					return fmt.Errorf("line %d: max_age must be positive", v.Line)
 				}
+			case "class":
+				err = v.Decode(&s.Class)
 			default:
-				return fmt.Errorf("line %d: unknown key %q: want signal, unit or max_age", k.Line, k.Value)
+				return fmt.Errorf("line %d: unknown key %q: want signal, unit, max_age or class", k.Line, k.Value)
 			}
 			if err != nil {
 				return fmt.Errorf("line %d: %s: %v", v.Line, k.Value, strings.TrimPrefix(err.Error(), "yaml: "))
@@ -79,7 +95,7 @@ func (s *signalSpec) UnmarshalYAML(n *yaml.Node) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("line %d: want MESSAGE.SIGNAL or {signal: MESSAGE.SIGNAL, unit: UNIT, max_age: DURATION}", n.Line)
+	return fmt.Errorf("line %d: want MESSAGE.SIGNAL or {signal: MESSAGE.SIGNAL, unit: UNIT, max_age: DURATION, class: CLASS}", n.Line)
 }
 
 // roleUnits are the units the gateway computes with for its well-known
@@ -92,6 +108,9 @@ var roleUnits = map[string]string{
 	RoleLongitude: "deg",
 	RoleAccuracy:  "m",
 	RoleHeading:   "deg",
+
+	RoleYawRate:       "deg/s",
+	RoleSteeringAngle: "deg",
 }
 
 // checkRoleUnit refuses a well-known role whose values would not arrive in
@@ -143,9 +162,9 @@ func LoadProfile(ref string) (*Profile, error) {
 	if b, ok := strings.CutPrefix(ref, BuiltinPrefix); ok {
 		fsys, name = profiles.FS, b+".yaml"
 	} else {
-		fsys, name = os.DirFS(filepath.Dir(ref)), filepath.Base(ref)
+		fsys, name = nil, ref
 	}
-	data, err := fs.ReadFile(fsys, name)
+	data, err := readProfile(fsys, name)
 	if err != nil {
 		return nil, fmt.Errorf("load profile: %w", err)
 	}
@@ -172,41 +191,51 @@ func LoadProfile(ref string) (*Profile, error) {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(filepath.Dir(ref), path)
 		}
-		if db, err = can.LoadDBCFile(path); err != nil {
+		raw, err := atrest.Read(path, atrest.DBC)
+		if err != nil {
+			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"dbc"}, "%v", err))
+		}
+		if db, err = can.LoadDBC(path, raw); err != nil {
 			return nil, fmt.Errorf("load profile: %w", err)
 		}
 	}
-	p := &Profile{Name: pf.Name, DB: db, Commands: map[string]*can.Signal{}, Codes: camera.DefaultCodes}
+	p := &Profile{Name: pf.Name, DB: db, Commands: map[string]*can.Signal{}, Codes: camera.DefaultCodes, classes: map[string]uplink.Class{}}
 	for _, r := range slices.Sorted(maps.Keys(pf.Signals)) {
 		spec := pf.Signals[r]
 		msg, sig, ok := strings.Cut(spec.Ref, ".")
 		if !ok {
 			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", r}, "%s: want MESSAGE.SIGNAL, got %q", r, spec.Ref))
 		}
-		p.Mappings = append(p.Mappings, can.Mapping{Role: r, Message: msg, Signal: sig, Unit: spec.Unit, MaxAge: spec.MaxAge})
+		if !uplink.ValidRole(r) { // before all else: a role in another spelling is no role
+			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", r}, "role %s: not a role name (%s)", r, uplink.RoleSpelling))
+		}
+		p.Mappings = append(p.Mappings, can.Mapping{Role: r, Message: msg, Signal: sig, Unit: spec.Unit, MaxAge: spec.MaxAge, Class: spec.Class})
 	}
-	if _, err := can.NewDecoder(db, p.Mappings); err != nil {
+	slices.SortFunc(p.Mappings, wellKnownFirst)
+	mapErr := func(err error) error {
 		var me *can.MapError
 		if errors.As(err, &me) {
-			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", me.Role}, "%s", me.Error()))
+			return fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", me.Role}, "%s", me.Error()))
 		}
-		return nil, fmt.Errorf("load profile: %w", err)
+		return fmt.Errorf("load profile: %w", err)
+	}
+	if _, err := can.NewDecoder(db, p.Mappings); err != nil {
+		return nil, mapErr(err)
+	}
+	classes, problems := classifyRoles(db, p.Mappings)
+	if len(problems) > 0 {
+		return nil, mapErr(problems[0])
+	}
+	for i, m := range p.Mappings {
+		p.classes[m.Role] = classes[i]
 	}
 	for _, m := range p.Mappings {
 		if err := checkRoleUnit(m.Role, pf.Signals[m.Role], db.Message(m.Message).Signal(m.Signal)); err != nil {
 			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"signals", m.Role}, "%v", err))
 		}
 	}
-	for camName, ref := range pf.Commands {
-		msgName, sigName, _ := strings.Cut(ref, ".")
-		var s *can.Signal
-		if m := db.Message(msgName); m != nil {
-			s = m.Signal(sigName)
-		}
-		if s == nil {
-			return nil, fmt.Errorf("load profile: %w", doc.Errorf([]any{"commands", camName}, "command %s: no signal %q in %s", camName, ref, db.Name))
-		}
-		p.Commands[strings.TrimPrefix(camName, cameraRolePrefix)] = s
+	if p.Turning, err = pf.Turning.load(doc, p); err != nil {
+		return nil, fmt.Errorf("load profile: %w", err)
 	}
 	if c := pf.CameraStatus; c != nil {
 		p.Codes.Idle, p.Codes.Recording, p.Codes.Fault, p.Codes.Off = c.Idle, c.Recording, c.Fault, c.Off
@@ -214,11 +243,29 @@ func LoadProfile(ref string) (*Profile, error) {
 	if c := pf.CameraCommand; c != nil {
 		p.Codes.Allow, p.Codes.Deny, p.Codes.Purge = c.Allow, c.Deny, c.Purge
 	}
+	if err := p.loadCommands(doc, &pf); err != nil {
+		return nil, fmt.Errorf("load profile: %w", err)
+	}
 	return p, nil
 }
 
 // NewDecoder builds a decoder for the profile's signal map.
 func (p *Profile) NewDecoder() (*can.Decoder, error) { return can.NewDecoder(p.DB, p.Mappings) }
+
+// Class returns the class of a role the profile maps; ok is false for a
+// role it does not map.
+func (p *Profile) Class(role string) (c uplink.Class, ok bool) {
+	c, ok = p.classes[role]
+	return c, ok
+}
+
+// label names the profile in messages: " NAME", or "" without a name.
+func (p *Profile) label() string {
+	if p.Name == "" {
+		return ""
+	}
+	return " " + p.Name
+}
 
 // Signal returns the DBC signal mapped to role, or nil.
 func (p *Profile) Signal(role string) *can.Signal {

@@ -47,8 +47,8 @@ func TestProfileSignalForms(t *testing.T) {
   position.longitude:
     signal: M.Lon
     max_age: 2s
-  other.bare: M.Bare
-  other.odd: M.Odd
+  other.bare: {signal: M.Bare, class: location}
+  other.odd: {signal: M.Odd, class: personal}
 `)
 	prof, err := gateway.LoadProfile(p)
 	if err != nil {
@@ -60,8 +60,8 @@ func TestProfileSignalForms(t *testing.T) {
 		"position.heading":   {Role: "position.heading", Message: "M", Signal: "Rad", Unit: "deg"},
 		"position.latitude":  {Role: "position.latitude", Message: "M", Signal: "Lat"},
 		"position.longitude": {Role: "position.longitude", Message: "M", Signal: "Lon", MaxAge: 2 * time.Second},
-		"other.bare":         {Role: "other.bare", Message: "M", Signal: "Bare"},
-		"other.odd":          {Role: "other.odd", Message: "M", Signal: "Odd"},
+		"other.bare":         {Role: "other.bare", Message: "M", Signal: "Bare", Class: "location"},
+		"other.odd":          {Role: "other.odd", Message: "M", Signal: "Odd", Class: "personal"},
 	}
 	if len(prof.Mappings) != len(want) {
 		t.Fatalf("mappings %+v", prof.Mappings)
@@ -229,4 +229,66 @@ func equalIDs(a, b []uint32) bool {
 		}
 	}
 	return true
+}
+
+// teslaModel3 is the shipped profile of the Model 3's party bus.
+const teslaModel3 = "../can/profiles/tesla/model-3.yaml"
+
+// TestTeslaModel3Profile encodes frames with the real party-bus DBC and
+// decodes them through the shipped profile: the wheel speed in km/h
+// (negative reversing), the steering angle in degrees, positive right as
+// the profile's turning section says, with the bicycle model of the car.
+func TestTeslaModel3Profile(t *testing.T) {
+	if _, err := os.Stat("../../shared/data/dbc/tesla_model3_party.dbc"); errors.Is(err, os.ErrNotExist) {
+		t.Skip("reference data ../shared/data/dbc/tesla_model3_party.dbc is absent: the Tesla profile test needs ../shared/data beside the repository")
+	}
+	p, err := gateway.LoadProfile(teslaModel3)
+	if err != nil {
+		t.Fatalf("LoadProfile(%s): %v", teslaModel3, err)
+	}
+	if want := (gateway.Turning{SteeringRight: true, SteeringRatio: 12, WheelbaseM: 2.875}); p.Turning != want {
+		t.Errorf("Turning %+v, want %+v", p.Turning, want)
+	}
+	d, err := p.NewDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]can.Value, d.MaxValuesPerFrame())
+	for _, fr := range []struct {
+		msg, sig string
+		v        float64
+		role     string
+		flagged  bool
+	}{
+		{"DI_speed", "DI_vehicleSpeed", 88.24, "vehicle.speed", false},
+		{"DI_speed", "DI_vehicleSpeed", -4.96, "vehicle.speed", false},
+		{"DI_speed", "DI_vehicleSpeed", 287.6, "vehicle.speed", true}, // raw 4095: SNA
+		{"SCCM_steeringAngleSensor", "SCCM_steeringAngle", 123.4, "vehicle.steering_angle", false},
+		{"SCCM_steeringAngleSensor", "SCCM_steeringAngle", -480.7, "vehicle.steering_angle", false},
+	} {
+		m := p.DB.Message(fr.msg)
+		f := m.NewFrame()
+		if err := m.Signal(fr.sig).Encode(&f.Data, fr.v); err != nil {
+			t.Fatalf("encode %s.%s = %v: %v", fr.msg, fr.sig, fr.v, err)
+		}
+		n, err := d.Decode(&f, out)
+		if err != nil || n != 1 {
+			t.Fatalf("decode %s: %d values, %v", fr.msg, n, err)
+		}
+		v := out[0]
+		if got := d.Roles()[v.Role]; got != fr.role || math.Abs(v.Phys-fr.v) > 1e-6 || (v.Flags != 0) != fr.flagged {
+			t.Errorf("%s %v: decoded %s = %v, flags %v", fr.sig, fr.v, got, v.Phys, v.Flags)
+		}
+	}
+	var ids []uint32
+	for _, f := range d.Filters() {
+		ids = append(ids, f.ID)
+	}
+	if want := []uint32{297, 599}; !equalIDs(ids, want) {
+		t.Errorf("Filters() = %v, want %v", ids, want)
+	}
+	// No position on this bus: the gateway says so rather than run blind.
+	if _, err := gateway.New(gateway.Options{Decoder: d, Cameras: noCameras(t), Turning: p.Turning}); err == nil || !strings.Contains(err.Error(), gateway.RoleLatitude) {
+		t.Errorf("a gateway on the party bus alone: %v, want refused for want of a position", err)
+	}
 }

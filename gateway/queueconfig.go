@@ -18,9 +18,11 @@ type QueueConfig struct {
 	// counts as queued) or a duration such as 200ms: batches are fsynced
 	// at most that late, and a power cut may lose that much.
 	Fsync string `yaml:"fsync"`
-	// KeyFile, when set, names the key that encrypts the queue at rest
-	// (AES-256-GCM): 32 bytes, raw or in hex, in a file only the daemon's
-	// user may read.
+	// KeyFile names a raw key (32 bytes, raw or in hex, in a file only
+	// the daemon's user may read). Earlier versions sealed the queue with
+	// it; now what they sealed is still read with it, and the queue is
+	// sealed with a key derived from the vehicle's root secret: the
+	// identity's, or this file's on a vehicle without an identity.
 	KeyFile string `yaml:"key_file"`
 }
 
@@ -67,8 +69,10 @@ func (e *fsyncError) Error() string {
 	return "\"" + e.value + "\": want batch, or a duration from 1ms to " + maxFsyncEvery.String()
 }
 
-// diskOptions returns the DiskQueue options of the configuration.
-func (c *Config) diskOptions(key []byte) (dir string, o uplink.DiskOptions) {
+// diskOptions returns the DiskQueue options of the configuration: the
+// queue sealed with keys.Queue, and what an earlier version sealed with
+// its raw key file still read.
+func (c *Config) diskOptions(keys Keys) (dir string, o uplink.DiskOptions) {
 	q := c.Uplink.Queue
 	mb := q.QuotaMB
 	if mb == 0 {
@@ -76,18 +80,9 @@ func (c *Config) diskOptions(key []byte) (dir string, o uplink.DiskOptions) {
 	}
 	o.QuotaBytes = int64(math.Round(mb * (1 << 20)))
 	o.SyncEvery, _ = q.syncEvery() // checked by checkQueue
-	o.Key = key
+	o.Key = keys.Queue
+	if keys.OldQueue != nil {
+		o.OldKeys = [][]byte{keys.OldQueue}
+	}
 	return filepath.Join(c.Resolve(c.Uplink.StateDir), queueSubdir), o
-}
-
-// loadQueueKey reads the queue key named by the config.
-func loadQueueKey(cfg *Config, doc *YAMLDoc) ([]byte, error) {
-	if cfg.Uplink.Queue.KeyFile == "" {
-		return nil, nil
-	}
-	key, err := uplink.LoadQueueKey(cfg.Resolve(cfg.Uplink.Queue.KeyFile))
-	if err != nil {
-		return nil, doc.Errorf([]any{"uplink", "queue", "key_file"}, "%v", err)
-	}
-	return key, nil
 }

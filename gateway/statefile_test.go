@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -222,4 +224,107 @@ func FuzzStateFile(f *testing.F) {
 			t.Fatalf("round trip of %+v: %+v, %v", s, again, err)
 		}
 	})
+}
+
+// v2Doc is a version 2 state file with a correct CRC: what anyone who can
+// write the file can make, since the format is documented.
+func v2Doc(fields string) string {
+	doc := `{"format":"quietzone.suppression","version":2,` + fields + `,"crc32c":""}`
+	sum := crc32.Checksum([]byte(doc), crc32.MakeTable(crc32.Castagnoli))
+	return strings.Replace(doc, `"crc32c":""`, fmt.Sprintf(`"crc32c":"%08x"`, sum), 1)
+}
+
+// With a key the whole state file is authenticated, not only the anchor:
+// a file rewritten to say "not held, GNSS trusted" with its CRC
+// recomputed, or a field of the keyed file flipped, does not load (the
+// gateway then starts held and distrusted). What such a file says can
+// only make the start stricter: its manual mode is kept.
+func TestSealedStateFileAuthenticated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), gateway.StateFileName)
+	f, err := gateway.NewSealedStateFile(path, bytes.Repeat([]byte{1}, atrest.KeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := gateway.Saved{State: gateway.Inside, NeedClear: 6, Held: true, Distrusted: true, DebtM: 300,
+		Anchor: gateway.Anchor{Lat: 52, Lon: 10, AccM: 4, At: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}}
+	if err := f.Save(saved); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(path)
+	for _, tc := range []struct {
+		name, data string
+		manual     bool
+	}{
+		{"rewritten with a CRC: not held, trusted", v2Doc(`"state":"clear","manual":false,"need_clear":3,"held":false`), false},
+		{"a field flipped", strings.Replace(string(good), `"held":true`, `"held":false`, 1), false},
+		{"not held, but manual", v2Doc(`"state":"manual","manual":true,"need_clear":3,"held":false`), true},
+		{"manual flipped on", strings.Replace(string(good), `"manual":false`, `"manual":true`, 1), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(path, []byte(tc.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := f.Load()
+			if err == nil || errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("loaded %+v, %v; want it refused", s, err)
+			}
+			if s.Manual != tc.manual || s.Held || s.State != 0 || s.Anchor != (gateway.Anchor{}) {
+				t.Errorf("refused file gives %+v; want only manual %v", s, tc.manual)
+			}
+		})
+	}
+}
+
+// The upgrade to authenticated state files: the file an earlier version
+// wrote (version 2, a CRC) does not load under the key, so the gateway
+// starts held and distrusted; but the privacy switch's manual mode it
+// says was on holds, across the upgrade.
+func TestUnauthenticatedStateKeepsManual(t *testing.T) {
+	state := filepath.Join(t.TempDir(), gateway.StateFileName)
+	if err := os.WriteFile(state, []byte(v2Doc(`"state":"manual","manual":true,"need_clear":3,"held":false`)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sf, err := gateway.NewSealedStateFile(state, bytes.Repeat([]byte{1}, atrest.KeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 1 },
+		func(o *gateway.Options) { o.Enforcement.State = sf })
+	lat, lon := south(20000)
+	for range 8 {
+		r.step(time.Second, lat, lon, 50)
+	}
+	if r.state() != gateway.Manual || r.powered("front") || r.stats().Enforcement.StateErrors != 1 {
+		t.Errorf("state %v, powered %v, %d state errors; want manual, off, one error", r.state(), r.powered("front"), r.stats().Enforcement.StateErrors)
+	}
+}
+
+// BenchmarkStateFileSave is the state writer's cost of one change (off
+// the decision loop): encoding, the anchor sealed and the file
+// authenticated with a key, and the atomic replace with its fsyncs.
+func BenchmarkStateFileSave(b *testing.B) {
+	s := gateway.Saved{State: gateway.Near, NeedClear: 4, Held: true, Distrusted: true, DebtM: 120,
+		Anchor: gateway.Anchor{Lat: 52, Lon: 10, AccM: 4, At: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}}
+	for _, tc := range []struct {
+		name string
+		key  []byte
+	}{{"keyless", nil}, {"keyed", bytes.Repeat([]byte{1}, atrest.KeyLen)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), gateway.StateFileName)
+			var f gateway.StateStore = gateway.NewStateFile(path)
+			if tc.key != nil {
+				sf, err := gateway.NewSealedStateFile(path, tc.key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f = sf
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := f.Save(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

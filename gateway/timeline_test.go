@@ -185,21 +185,25 @@ func TestTimelineExit(t *testing.T) {
 // power, until the vehicle is clear of the exit margin.
 func TestTimelineFlapping(t *testing.T) {
 	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 3 })
-	lat, lon := south(5000)
+	// A receiver reporting σ = 10 m: fixes of a standing vehicle may
+	// wander 20 + 20 + 10 m apart and still be consistent (trust.go).
+	step := func(d time.Duration, m float64) {
+		r.clock.Advance(d)
+		lat, lon := south(m)
+		r.fixSigma(lat, lon, 0, 0, 10)
+	}
 	for range 3 {
-		r.step(time.Second, lat, lon, 0)
+		step(time.Second, 5000)
 	}
 	if !r.powered("front") {
 		t.Fatal("not clear far from the zone")
 	}
-	// Standing, the look-ahead is 17.5 m: 230 m from the zone is outside
-	// it but within the exit margin, 210 m inside it.
-	lat, lon = south(260) // clear of the exit margin (254 m)
-	r.step(2*time.Minute, lat, lon, 0)
-	r.step(time.Second, lat, lon, 0)
-	r.step(time.Second, lat, lon, 0)
-	lat, lon = south(230)
-	r.step(time.Second, lat, lon, 0)
+	// Standing, the look-ahead is 33.5 m: 240 m from the zone is outside
+	// it but within the exit margin, 223 m inside it.
+	step(2*time.Minute, 272) // clear of the exit margin (270 m)
+	step(time.Second, 272)
+	step(time.Second, 272)
+	step(time.Second, 240)
 	if !r.powered("front") {
 		t.Fatal("a clear vehicle within the exit margin was suppressed: entering needs the look-ahead")
 	}
@@ -208,12 +212,11 @@ func TestTimelineFlapping(t *testing.T) {
 	flapFrom := r.clock.Now().Add(time.Second) // the first flapping fix
 	var onAt []int
 	for i := range 30 {
-		m := 230.0
+		m := 240.0
 		if i%2 == 0 {
-			m = 210
+			m = 223
 		}
-		lat, lon = south(m)
-		r.step(time.Second, lat, lon, 0)
+		step(time.Second, m)
 		if r.powered("front") {
 			onAt = append(onAt, i)
 		}
@@ -229,9 +232,8 @@ func TestTimelineFlapping(t *testing.T) {
 	if n := r.stats().Transitions - before; n != 1 {
 		t.Errorf("%d transitions while flapping, want 1 (clear → near)", n)
 	}
-	lat, lon = south(260)
 	for i := range 3 {
-		r.step(time.Second, lat, lon, 0)
+		step(time.Second, 272)
 		if r.powered("front") != (i == 2) {
 			t.Fatalf("clear fix %d beyond the exit margin: powered %v", i, r.powered("front"))
 		}

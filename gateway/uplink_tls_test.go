@@ -34,7 +34,7 @@ func TestUplinkMutualTLSFromConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			for _, name := range []string{"zones.geojson", "policy.yaml", "fleet.key"} {
+			for _, name := range []string{"zones.geojson", "policy.yaml", "vehicle.identity"} {
 				data, err := os.ReadFile(filepath.Join("testdata/good", name))
 				if err != nil {
 					t.Fatal(err)
@@ -43,7 +43,7 @@ func TestUplinkMutualTLSFromConfig(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cfg := fmt.Sprintf(`vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042, interfaces: [vcan0]}
+			cfg := fmt.Sprintf(`vehicle: {profile: builtin:quietzone, identity_file: vehicle.identity, interfaces: [vcan0]}
 zones: {file: zones.geojson}
 policy: policy.yaml
 cameras: [{name: front, class: exterior}]
@@ -52,7 +52,6 @@ uplink:
   ca_file: %s
   cert_file: %s
   key_file: %s
-  fleet_key_file: fleet.key
   state_dir: state
 `, m.URL(), pki.CAFile, tc.cert, tc.key)
 			path := filepath.Join(dir, "quietzone.yaml")
@@ -71,7 +70,7 @@ uplink:
 				t.Fatal(tok.Error())
 			}
 			defer sub.Disconnect(250)
-			topic := uplink.Topic(uplink.Pseudonym(s.VIN, s.FleetKey), "telemetry")
+			topic := uplink.Topic(s.Pseudonym, "telemetry")
 			if tok := sub.Subscribe(topic, 1, func(_ mqtt.Client, msg mqtt.Message) {
 				recs, _ := uplink.DecodeBatch(msg.Payload())
 				mu.Lock()
@@ -92,7 +91,7 @@ uplink:
 			t0 := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 			for i := 0; i < 120; i++ {
 				p.Offer(uplink.Snapshot{Time: t0.Add(time.Duration(i) * time.Second),
-					Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 50}}})
+					Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 50, Class: uplink.ClassVehicle}}})
 			}
 			if err := p.Flush(t0.Add(2 * time.Minute)); err != nil {
 				t.Fatal(err)

@@ -32,6 +32,15 @@ type zoneState struct {
 	// cur and last are the fixes handed to the index, kept here so that
 	// the decision path does not allocate them.
 	cur, last geofence.Fix
+	// steadyWall and steadyMono are the wall and monotonic clocks' readings
+	// when the clock was first seen synchronised: the steady time, the
+	// wall time then plus the monotonic time since, cannot be stepped.
+	steadyWall time.Time
+	steadyMono time.Duration
+	// heldSince is the steady time (the wall time before the clock was
+	// synchronised) at which a zone began to hold the vehicle; zero when
+	// none holds it, or it is not known (every zone then counts).
+	heldSince time.Time
 }
 
 func (g *Gateway) initZones() {
@@ -108,7 +117,7 @@ func (g *Gateway) SetZones(ctx context.Context, ix *geofence.Index) error {
 // hands it to the decision loop. On any error the gateway keeps the zones
 // it has (or, without any, stays suppressed).
 func (g *Gateway) ReloadZones(ctx context.Context, path string, opts geofence.Options) error {
-	ix, err := geofence.LoadFile(path, opts)
+	ix, err := LoadZoneFile(path, opts)
 	if err != nil {
 		return fmt.Errorf("reload zones: %w", err)
 	}
@@ -170,17 +179,56 @@ func (g *Gateway) geoFix(dst *geofence.Fix, now time.Time, f fix) *geofence.Fix 
 	gf := dst
 	*gf = geofence.Fix{
 		Lat: f.lat, Lon: f.lon,
-		AccuracyM:   f.acc,
+		AccuracyM:   f.margin,
 		SpeedMps:    v,
 		HeadingDeg:  heading,
 		ExitMarginM: g.d.ExitMarginM,
 		WithholdM:   g.d.WithholdMarginM,
 		Skew:        g.d.ZoneClockSkew,
 	}
-	if g.clockSynced() {
-		gf.At = now
-	}
+	gf.At, gf.Through = g.windowSpan(now)
 	return gf
+}
+
+// windowSpan is the span of time zone validity windows are judged on: a
+// zone counts if its window meets it. Zero (every zone counts) on a clock
+// that is not synchronised. Else it runs from the earliest to the latest
+// of the wall time, the steady time (which a step of the wall clock does
+// not move: a forward step cannot end a window early, a step back cannot
+// start it late) and, while a zone holds the vehicle, the time it began
+// to: a zone that holds the vehicle stays in force until the hysteresis
+// releases it, whatever its window says meanwhile.
+func (g *Gateway) windowSpan(now time.Time) (from, through time.Time) {
+	if !g.clockSynced() {
+		return time.Time{}, time.Time{}
+	}
+	z := &g.z
+	if z.steadyWall.IsZero() {
+		z.steadyWall, z.steadyMono = now, g.tr.mono
+	}
+	steady := z.steadyWall.Add(g.tr.mono - z.steadyMono)
+	from, through = now, steady
+	if steady.Before(now) {
+		from, through = steady, now
+	}
+	if g.e.held {
+		if z.heldSince.IsZero() {
+			return time.Time{}, time.Time{} // held since a time not known: every zone
+		}
+		if z.heldSince.Before(from) {
+			from = z.heldSince
+		}
+	}
+	return from, through
+}
+
+// steadyNow is the steady time if the clock was seen synchronised, else
+// the wall time.
+func (g *Gateway) steadyNow(now time.Time) time.Time {
+	if z := &g.z; !z.steadyWall.IsZero() {
+		return z.steadyWall.Add(g.tr.mono - z.steadyMono)
+	}
+	return now
 }
 
 // crossed reports whether the path from the previous fix to this one

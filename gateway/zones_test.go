@@ -16,7 +16,13 @@ import (
 // fixHeading sends a good 3D fix with a speed (km/h) and heading.
 func (r *rig) fixHeading(lat, lon, kmh, heading float64) {
 	r.t.Helper()
-	r.send(map[string]float64{"position.fix": 3, "position.accuracy": 2, "position.heading": heading, "position.speed": kmh})
+	r.fixSigma(lat, lon, kmh, heading, 2)
+}
+
+// fixSigma sends a 3D fix whose receiver reports an accuracy of sigma m.
+func (r *rig) fixSigma(lat, lon, kmh, heading, sigma float64) {
+	r.t.Helper()
+	r.send(map[string]float64{"position.fix": 3, "position.accuracy": sigma, "position.heading": heading, "position.speed": kmh})
 	r.send(map[string]float64{"position.latitude": lat, "position.longitude": lon})
 	r.send(map[string]float64{"vehicle.speed": kmh})
 }
@@ -35,25 +41,29 @@ func parseZones(t *testing.T, src string) *geofence.Index {
 // stays near until it is clear of the buffer by the exit margin.
 func TestExitMarginStopsFlapping(t *testing.T) {
 	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 3 })
-	lat, lon := south(5000)
+	// A receiver reporting σ = 10 m: fixes of a standing vehicle may
+	// wander 20 + 20 + 10 m apart and still be consistent (trust.go).
+	step := func(d time.Duration, m float64) {
+		r.clock.Advance(d)
+		lat, lon := south(m)
+		r.fixSigma(lat, lon, 0, 0, 10)
+	}
 	for range 3 {
-		r.step(time.Second, lat, lon, 0)
+		step(time.Second, 5000)
 	}
 	if r.state() != gateway.Clear {
 		t.Fatal("not clear far from the zone")
 	}
 	before := r.stats().Transitions
-	// Standing still the look-ahead is ½·3 m/s²·(3 s)² = 13.5 m, plus 4 m
-	// of accuracy: 17.5 m. The fixes wander 10–40 m from the buffer.
-	lat, lon = south(200 + 10)
-	r.step(2*time.Minute, lat, lon, 0)
+	// Standing still the look-ahead is ½·3 m/s²·(3 s)² = 13.5 m, plus 20 m
+	// of accuracy: 33.5 m. The fixes wander 25–40 m from the buffer.
+	step(2*time.Minute, 200+25)
 	for i := range 20 {
 		m := 40.0
 		if i%7 == 6 {
-			m = 10
+			m = 25
 		}
-		lat, lon = south(200 + m)
-		r.step(time.Second, lat, lon, 0)
+		step(time.Second, 200+m)
 		if s := r.state(); s != gateway.Near {
 			t.Fatalf("fix %d, %v m from the buffer: state %v, want near", i, m, s)
 		}
@@ -61,10 +71,9 @@ func TestExitMarginStopsFlapping(t *testing.T) {
 	if n := r.stats().Transitions - before; n != 2 { // clear → unknown (the 2 min without fixes) → near
 		t.Errorf("%d transitions by the buffer, want 2: it flapped", n)
 	}
-	// Clear of the buffer by the exit margin (50 m + 4 m): three fixes.
-	lat, lon = south(200 + 60)
+	// Clear of the buffer by the exit margin (50 m + 20 m): three fixes.
 	for i := range 3 {
-		r.step(time.Second, lat, lon, 0)
+		step(time.Second, 200+72)
 		if want := i == 2; (r.state() == gateway.Clear) != want {
 			t.Fatalf("clear fix %d: state %v", i, r.state())
 		}
@@ -115,34 +124,39 @@ const corridorZones = `{"type":"FeatureCollection","features":[
 // look-ahead too short to see it: the path between them crossed it, and
 // the gateway suppresses until clear fixes come again.
 func TestPathCrossingSuppresses(t *testing.T) {
-	r := newRig(t, parseZones(t, corridorZones), func(d *gateway.Decision) { d.ClearFixes = 2 })
+	// A look-ahead of 0.1 s: the road is seen only on the path.
+	r := newRig(t, parseZones(t, corridorZones), func(d *gateway.Decision) {
+		d.ClearFixes = 2
+		d.ReactionTime, d.CameraStopTime = 0, 100*time.Millisecond
+	})
 	at := func(m float64) (float64, float64) { return 51.9 + m/111195, 10.0 } // m metres north of the road's centre line
+	const kmh = 300                                                           // 140 m in 1.5 s is within what the wheels allow
 	lat, lon := at(-3000)
-	r.step(time.Second, lat, lon, 0)
-	r.step(time.Second, lat, lon, 0)
+	r.step(time.Second, lat, lon, kmh)
+	r.step(time.Second, lat, lon, kmh)
 	if !r.powered("front") {
 		t.Fatal("not clear far from the road")
 	}
-	// The speed signal says 0: the look-ahead is 17.5 m. 70 m south, then
-	// 70 m north of 51.9°, 1.5 s apart: 60 m or more from the zone (the
-	// geodesic bows 5 m north), clear of it by the exit margin (50 + 4 m).
+	// The look-ahead is 8 m. 70 m south, then 70 m north of 51.9°, 1.5 s
+	// apart: 60 m or more from the zone (the geodesic bows 5 m north),
+	// clear of it by the exit margin (50 + 4 m).
 	lat, lon = at(-70)
-	r.step(2*time.Minute, lat, lon, 0)
-	r.step(time.Second, lat, lon, 0)
-	r.step(time.Second, lat, lon, 0)
+	r.step(2*time.Minute, lat, lon, kmh)
+	r.step(time.Second, lat, lon, kmh)
+	r.step(time.Second, lat, lon, kmh)
 	if !r.powered("front") {
 		t.Fatalf("suppressed 70 m from the road: %v", r.state())
 	}
 	lat, lon = at(70)
-	r.step(1500*time.Millisecond, lat, lon, 0)
+	r.step(1500*time.Millisecond, lat, lon, kmh)
 	if r.powered("front") {
 		t.Error("the path crossed the road, cameras still on")
 	}
-	if st := r.stats(); st.State != gateway.Near || st.PathsCrossed != 1 {
-		t.Errorf("state %v, %d paths crossed; want near, 1", st.State, st.PathsCrossed)
+	if st := r.stats(); st.State != gateway.Near || st.PathsCrossed != 1 || st.GNSSDistrusts != 0 {
+		t.Errorf("state %v, %d paths crossed, %d distrusts; want near, 1, 0", st.State, st.PathsCrossed, st.GNSSDistrusts)
 	}
-	r.step(time.Second, lat, lon, 0)
-	r.step(time.Second, lat, lon, 0)
+	r.step(time.Second, lat, lon, kmh)
+	r.step(time.Second, lat, lon, kmh)
 	if !r.powered("front") {
 		t.Errorf("not clear after two clear fixes past the road: %v", r.state())
 	}
@@ -156,11 +170,10 @@ const windowZones = `{"type":"FeatureCollection","features":[
 
 // TestValidityWindowOnTheGatewaysClock: a temporary zone counts from 1 s
 // (the skew) before its window to 1 s after, on the gateway's clock; on a
-// clock that is not synchronised it counts all the time.
+// clock that is not synchronised it counts all the time. Each time is
+// judged by a gateway started then, which no zone holds.
 func TestValidityWindowOnTheGatewaysClock(t *testing.T) {
 	for _, synced := range []bool{true, false} {
-		r := newRig(t, parseZones(t, windowZones), func(d *gateway.Decision) { d.ClearFixes = 1; d.ZoneClockSkew = time.Second })
-		r.clock.SetSynced(synced)
 		for _, tc := range []struct {
 			at     time.Duration // since t0
 			inside bool
@@ -172,7 +185,9 @@ func TestValidityWindowOnTheGatewaysClock(t *testing.T) {
 			{21 * time.Second, true},
 			{22 * time.Second, false},
 		} {
-			r.clock.Set(t0.Add(tc.at))
+			r := newRigCams(t, parseZones(t, windowZones), func(d *gateway.Decision) { d.ClearFixes = 1; d.ZoneClockSkew = time.Second },
+				rigCams{start: t0.Add(tc.at)})
+			r.clock.SetSynced(synced)
 			r.fix(52, 10, 0)
 			want := tc.inside || !synced
 			if got := r.state() == gateway.Inside; got != want {
@@ -181,6 +196,21 @@ func TestValidityWindowOnTheGatewaysClock(t *testing.T) {
 			if got := r.powered("front"); got == want {
 				t.Errorf("synced %v, t0+%v: front powered %v", synced, tc.at, got)
 			}
+			r.shutdown()
+		}
+	}
+}
+
+// TestHeldZoneOutlastsItsWindow: a zone that holds the vehicle stays in
+// force after its window ends, until the hysteresis releases the vehicle:
+// a vehicle standing inside it when the window closes stays suppressed.
+func TestHeldZoneOutlastsItsWindow(t *testing.T) {
+	r := newRig(t, parseZones(t, windowZones), func(d *gateway.Decision) { d.ClearFixes = 1; d.ZoneClockSkew = time.Second })
+	for _, at := range []time.Duration{15 * time.Second, 22 * time.Second, 2 * time.Minute} {
+		r.clock.Set(t0.Add(at))
+		r.fix(52, 10, 0)
+		if s := r.state(); s != gateway.Inside || r.powered("front") {
+			t.Fatalf("t0+%v, the window over, still on the spot: state %v, powered %v; want inside, off", at, s, r.powered("front"))
 		}
 	}
 }
@@ -327,7 +357,7 @@ func TestLoadReachCoversDecisions(t *testing.T) {
 }
 
 func TestLoadLookAheadKeys(t *testing.T) {
-	head := "vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042}\nzones: {file: zones.geojson}\npolicy: policy.yaml\nuplink: {fleet_key_file: fleet.key}\ncameras: [{name: front, class: exterior}]\n"
+	head := "vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042}\nzones: {file: zones.geojson}\npolicy: policy.yaml\nuplink: {drain_timeout: 5s}\ncameras: [{name: front, class: exterior}]\n"
 	path := writeSet(t, map[string]string{"quietzone.yaml": head + "decision:\n  exit_margin_m: 80\n  max_accel_mps2: 2.5\n  max_lateral_accel_mps2: 4\n  heading_sigma_deg: 15\n  min_heading_speed_kmh: 8\n  zone_clock_skew: 1m\n"})
 	s, err := gateway.Load(path)
 	if err != nil {

@@ -52,9 +52,9 @@
 // a position, or comes with a nonsensical accuracy or threshold, is
 // answered as inside a zone.
 //
-// Validity windows are applied at the time given with a fix (Fix.At),
-// widened by Fix.Skew; the zero time means the clock is not trusted and
-// every zone counts. The package never reads a clock, and knows nothing
+// Validity windows are applied at the time given with a fix (Fix.At, or
+// the span from Fix.At to Fix.Through), widened by Fix.Skew; the zero
+// time means the clock is not trusted and every zone counts. The package never reads a clock, and knows nothing
 // of CAN, cameras or the uplink. Zone names are kept for configuration
 // checks only: query results carry zone indices, so that names cannot
 // reach logs or the uplink by accident.

@@ -257,10 +257,14 @@ type Fix struct {
 	HeadingDeg float64
 	// At is the time of the fix on the gateway's clock. A zone counts when
 	// its validity window, both ends included, widened by Skew on either
-	// side, contains At. The zero time means the clock is not trusted:
-	// every zone counts, whatever its window.
-	At   time.Time
-	Skew time.Duration
+	// side, meets the span from At to Through (Through zero: At alone).
+	// The zero At means the clock is not trusted: every zone counts,
+	// whatever its window. A span lets the caller judge a window on more
+	// than one clock, or hold a zone in force since a time it was in
+	// force at.
+	At      time.Time
+	Through time.Time
+	Skew    time.Duration
 	// ReachM: Result covers the zones whose margin is at most this; a
 	// negative or NaN ReachM counts as 0 (zones whose buffer holds the
 	// fix). The other answers reach as far as they need whatever it is.
@@ -325,7 +329,7 @@ type probe struct {
 	p                              vec
 	sinLat, cosLat, sinLon, cosLon float64
 	timed                          bool
-	at, skew                       int64
+	at, through, skew              int64
 	// thresholds on a zone's margin (distance − buffer)
 	reach, hold, withhold, acc float64
 	need                       float64 // the largest of them for zones without overrides
@@ -552,7 +556,7 @@ func (ix *Index) active(q *probe, p *part) bool {
 		return true
 	}
 	r := &ix.rules[p.zone]
-	return q.at+q.skew >= r.from && q.at-q.skew <= r.until
+	return q.through+q.skew >= r.from && q.at-q.skew <= r.until
 }
 
 // inside decides whether pp, in p's plane, is inside the polygon p.
@@ -808,6 +812,14 @@ func (q *probe) setTime(f *Fix) {
 	if f.At != (time.Time{}) { // cheaper than IsZero, and the same for a zero time
 		if y := f.At.Year(); y > 1700 && y < 2250 { // UnixNano's range; else untrusted
 			q.timed, q.at, q.skew = true, f.At.UnixNano(), int64(max(0, f.Skew))
+			q.through = q.at
+			if f.Through != (time.Time{}) {
+				if y := f.Through.Year(); y <= 1700 || y >= 2250 {
+					q.timed = false // out of range: untrusted, every zone counts
+				} else if th := f.Through.UnixNano(); th > q.at {
+					q.through = th
+				}
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"quietzone/gateway"
 	"quietzone/geofence"
 	"quietzone/uplink"
 )
@@ -14,7 +15,8 @@ type Findings struct {
 	// PositionLeaks: published positions inside a zone or its buffer.
 	PositionLeaks int
 	// ForbiddenSignals: published values of a role the policy does not
-	// allow, or that may never leave (phone and contact data).
+	// allow, or that may never leave: any role the vehicle's profile does
+	// not say is vehicle data (location, personal, or not its role).
 	ForbiddenSignals int
 	// IdentifierLeaks: the VIN, a zone's id or name, or a contact's name
 	// found in a topic or a decompressed payload.
@@ -36,12 +38,13 @@ type Findings struct {
 	PositionsSeen int
 }
 
-// check holds what the broker delivered against the zones, the policy and
-// the words that must never appear on the wire. accepted is how many
-// records (telemetry and alarms) the uplink took; their sequence numbers
-// are 1..accepted. nearSec reports whether the vehicle was within a
-// buffer during a second (Unix time); nil skips the timing check.
-func check(msgs []Message, zones *geofence.Index, pol *uplink.Policy, secrets []string, accepted uint64, nearSec func(int64) bool) Findings {
+// check holds what the broker delivered against the zones, the policy, the
+// classes of the vehicle's roles (prof) and the words that must never
+// appear on the wire. accepted is how many records (telemetry and alarms)
+// the uplink took; their sequence numbers are 1..accepted. nearSec reports
+// whether the vehicle was within a buffer during a second (Unix time); nil
+// skips the timing check.
+func check(msgs []Message, zones *geofence.Index, pol *uplink.Policy, prof *gateway.Profile, secrets []string, accepted uint64, nearSec func(int64) bool) Findings {
 	var f Findings
 	seen := map[uint64]bool{}
 	quantum := int64(pol.NearZones.TimeQuantum / time.Second)
@@ -81,11 +84,14 @@ func check(msgs []Message, zones *geofence.Index, pol *uplink.Policy, secrets []
 				f.ForbiddenSignals++ // a malformed position is not what the policy allows
 			}
 			for role := range r.Signals {
+				class, mapped := prof.Class(role)
 				_, allowed := pol.Signals[role]
+				allowed = allowed && class == uplink.ClassVehicle
 				if r.Alarm != "" { // an alarm's values are not signals, but no location or phone data either
-					allowed = !uplink.LocationRevealing(role)
+					wk, known := uplink.RoleClass(role)
+					allowed = (!mapped || class == uplink.ClassVehicle) && (!known || wk == uplink.ClassVehicle)
 				}
-				if !allowed || uplink.Forbidden(role) {
+				if !allowed {
 					f.ForbiddenSignals++
 				}
 			}

@@ -1,6 +1,7 @@
 package testbench
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -54,6 +55,17 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A policy that lists what no vehicle may send (it could not be
+	// loaded; a broken uplink could still act on it).
+	lax := *pol
+	lax.Signals = maps.Clone(pol.Signals)
+	for _, role := range []string{"position.heading", "vehicle.odometer", "phone.contact.chars", "gnss.lat", "Position.Latitude"} {
+		lax.Signals[role] = uplink.Rule{}
+	}
+	prof, err := gateway.LoadProfile(gateway.BuiltinPrefix + "quietzone")
+	if err != nil {
+		t.Fatal(err)
+	}
 	secrets := []string{sc.VIN, "Demo Depot North", "ALICE K"}
 	far := []float64{52.1, 10.3}
 	inZone := []float64{52.015, 10.090}            // inside zone A
@@ -99,9 +111,32 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			near := func(sec int64) bool { return sec >= nearT && sec < nearT+60 }
-			if got := check(tc.msgs, zones, pol, secrets, tc.accepted, near); got != tc.want {
+			if got := check(tc.msgs, zones, pol, prof, secrets, tc.accepted, near); got != tc.want {
 				t.Errorf("findings %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+
+	// What a broken uplink might send under a policy that lists what no
+	// vehicle may send: counted by the class the vehicle's profile gives
+	// each role, whatever the policy says.
+	for _, tc := range []struct {
+		name string
+		rec  uplink.Record
+		want int
+	}{
+		{"location data", uplink.Record{Seq: 1, Signals: map[string]float64{"position.heading": 90, "vehicle.odometer": 1}}, 2},
+		{"phone data", uplink.Record{Seq: 1, Signals: map[string]float64{"phone.contact.chars": 1}}, 1},
+		{"roles the vehicle does not have", uplink.Record{Seq: 1, Signals: map[string]float64{"gnss.lat": 52.5, "Position.Latitude": 52.5}}, 2},
+		{"an alarm with the odometer", uplink.Record{Seq: 1, Time: nearT, Alarm: "camera.disobeyed", Signals: map[string]float64{"vehicle.odometer": 1}}, 1},
+		{"vehicle data", uplink.Record{Seq: 1, Signals: map[string]float64{"vehicle.speed": 50}}, 0},
+	} {
+		m := msg(t, tc.rec)
+		if tc.rec.Alarm != "" {
+			m = alarmMsg(t, tc.rec)
+		}
+		if got := check([]Message{m}, zones, &lax, prof, secrets, 1, nil); got.ForbiddenSignals != tc.want || got.Received != 1 {
+			t.Errorf("%s: findings %+v, want %d forbidden", tc.name, got, tc.want)
+		}
 	}
 }

@@ -2,8 +2,9 @@
 // what comes out against the simulator's ground truth.
 //
 // A simulated vehicle follows a route at a speed profile and sends the
-// frames its ECUs would (speed, GNSS, camera status and triggers, the
-// phone link's contact sync) on the virtual CAN bus, encoded with the same
+// frames its ECUs would (speed, yaw rate and steering angle, GNSS, camera
+// status and triggers, the phone link's contact sync) on the virtual CAN
+// bus, encoded with the same
 // DBC the gateway decodes. Simulated cameras obey or ignore the gateway's
 // command frames and power lines. An embedded MQTT broker
 // (github.com/mochi-mqtt/server/v2) on 127.0.0.1 takes the uplink, and a
@@ -14,10 +15,11 @@
 // LoadScenario, ParseScenario): a vehicle profile, zones, a route from
 // waypoints, GPX or GeoJSON with a speed profile, the GNSS receiver's rate
 // and noise, the motion sensors' pattern, and faults on the drive's
-// timeline (fault.go): GPS dropouts, spoofed jumps, stale fixes, malformed
-// and unknown frames, bus off, a broker outage (a relay between the
-// vehicle and the broker is cut), a gateway restart on the same state
-// directory, clock steps. RunFleet drives many vehicles against one
+// timeline (fault.go): GPS dropouts, spoofed jumps, a receiver dragging
+// the track with no jump, stale fixes, malformed and unknown frames, bus
+// off, a broker outage (a relay between the vehicle and the broker is
+// cut), a gateway restart on the same state directory, clock steps. A
+// scenario may drop roles of its profile (a vehicle without a yaw rate). RunFleet drives many vehicles against one
 // broker; RandomScenario makes up trips for a soak. On vcan0 (Options.Iface)
 // the drive runs in real time on SocketCAN instead.
 //

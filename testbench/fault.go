@@ -2,7 +2,12 @@ package testbench
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"time"
+
+	"quietzone/can"
+	"quietzone/gateway"
 )
 
 // FaultKind names a fault the bench can inject.
@@ -33,12 +38,28 @@ const (
 	// GatewayRestart: the gateway stops and, after For, a new one starts
 	// on the same state directory, as after a crash or an update.
 	GatewayRestart FaultKind = "gateway_restart"
-	// ClockStep: the clock jumps by By (an NTP or GNSS time correction).
+	// GPSCreep: a spoof within the receiver's claimed accuracy. The
+	// receiver reports an accuracy of SigmaM and moves the fix by StepM
+	// with every GNSS message, towards NorthM/EastM, until it is that far
+	// off the truth, and holds it there for the rest of For: each step a
+	// little less than two accuracy margins, what a check against the
+	// previous fix alone would forgive.
+	GPSCreep FaultKind = "gps_creep"
+	// ClockStep: the wall clock steps by By (an NTP or GNSS time
+	// correction): no time passes, the monotonic clock does not move.
 	ClockStep FaultKind = "clock_step"
+	// GPSDrag: for For, the receiver reports a track of its own, with no
+	// jump: it moves at SpeedRatio times the vehicle's speed in the
+	// vehicle's direction turned clockwise by TurnDeg (180: reversed),
+	// and TurnDps more every second. When it ends, the fix is back on
+	// the truth (a jump).
+	GPSDrag FaultKind = "gps_drag"
 )
 
-// FaultKinds lists every kind, in the order the docs give them.
-var FaultKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep}
+// FaultKinds lists every kind, in the order the docs give them. Random
+// trips draw from firstKinds (random.go) and add the others themselves,
+// fitted to the trip.
+var FaultKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep, GPSCreep, GPSDrag}
 
 // Fault is one fault on the drive's timeline. It starts once the drive has
 // lasted At and the vehicle has driven AtKm (both: whichever is later).
@@ -55,6 +76,11 @@ type Fault struct {
 	Age time.Duration
 	// By is the clock's jump, forward or back (ClockStep).
 	By time.Duration
+	// StepM and SigmaM are a creeping spoof's step per fix and the
+	// accuracy the receiver reports meanwhile (GPSCreep).
+	StepM, SigmaM float64
+	// SpeedRatio, TurnDeg and TurnDps shape the dragged track (GPSDrag).
+	SpeedRatio, TurnDeg, TurnDps float64
 }
 
 // Validate reports what is wrong with a fault, or nil.
@@ -72,12 +98,35 @@ func (f Fault) Validate() error {
 		if f.NorthM == 0 && f.EastM == 0 {
 			return fmt.Errorf("%s: north_m or east_m is required", f.Kind)
 		}
+	case GPSCreep:
+		switch {
+		case f.NorthM == 0 && f.EastM == 0:
+			return fmt.Errorf("%s: north_m or east_m (where the spoof creeps to) is required", f.Kind)
+		case f.For <= 0:
+			return fmt.Errorf("%s: a positive duration (for) is required", f.Kind)
+		case !(f.StepM > 0) || f.StepM > 10000:
+			return fmt.Errorf("%s: step_m %v: want more than 0, at most 10000", f.Kind, f.StepM)
+		case !(f.SigmaM > 0) || f.SigmaM > 1000:
+			return fmt.Errorf("%s: sigma_m %v: want more than 0, at most 1000", f.Kind, f.SigmaM)
+		}
 	case ClockStep:
 		if f.By == 0 {
 			return fmt.Errorf("%s: by (the jump, such as 30s or -5s) is required", f.Kind)
 		}
+	case GPSDrag:
+		switch {
+		case f.For <= 0:
+			return fmt.Errorf("%s: a positive duration (for) is required", f.Kind)
+		case !(f.SpeedRatio > 0 && f.SpeedRatio <= 2):
+			return fmt.Errorf("%s: speed_ratio %v: want more than 0, at most 2 (times the vehicle's speed)", f.Kind, f.SpeedRatio)
+		case !(math.Abs(f.TurnDeg) <= 360 && math.Abs(f.TurnDps) <= 90):
+			return fmt.Errorf("%s: turn_deg %v, turn_dps %v: want at most 360° and 90 °/s either way", f.Kind, f.TurnDeg, f.TurnDps)
+		}
 	default:
 		return fmt.Errorf("unknown fault kind %q (want one of %v)", f.Kind, FaultKinds)
+	}
+	if f.Kind != GPSDrag && (f.SpeedRatio != 0 || f.TurnDeg != 0 || f.TurnDps != 0) {
+		return fmt.Errorf("%s: speed_ratio, turn_deg and turn_dps are a gps_drag's", f.Kind)
 	}
 	if f.Kind == StaleFix && f.Age <= 0 {
 		return fmt.Errorf("%s: a positive age is required", f.Kind)
@@ -143,4 +192,57 @@ func (st *faultState) consume(kind FaultKind) {
 			st.used[i] = true
 		}
 	}
+}
+
+// drag is the offset of a dragged track from the truth (metres north
+// and east), which the fix carries while a GPSDrag is in force.
+type drag struct {
+	n, e  float64
+	since time.Duration // drive time the drag in force began
+	on    bool
+	max   float64 // the farthest it got, over the drive
+	// hdg and ratio are the dragged track's course (degrees from north)
+	// and speed (times the vehicle's), which the receiver reports too.
+	hdg, ratio float64
+}
+
+// step moves the dragged track on by a step of dt seconds of the vehicle
+// at speed (m/s) on heading (degrees from north): the offset grows by
+// the dragged track's move less the vehicle's. Without a drag in force
+// the fix is back on the truth.
+func (d *drag) step(f Fault, active bool, elapsed time.Duration, speed, heading, dt float64) {
+	if !active {
+		*d = drag{max: d.max}
+		return
+	}
+	if !d.on {
+		d.on, d.since = true, elapsed
+	}
+	const rad = math.Pi / 180
+	d.hdg, d.ratio = math.Mod(math.Mod(heading+f.TurnDeg+f.TurnDps*(elapsed-d.since).Seconds(), 360)+360, 360), f.SpeedRatio
+	turn := d.hdg * rad
+	d.n += (f.SpeedRatio*math.Cos(turn) - math.Cos(heading*rad)) * speed * dt
+	d.e += (f.SpeedRatio*math.Sin(turn) - math.Sin(heading*rad)) * speed * dt
+	d.max = math.Max(d.max, math.Hypot(d.n, d.e))
+}
+
+// course sets the heading and the speed over ground the receiver reports
+// while a drag is in force: the dragged track's.
+func (d *drag) course(set func(role string, x float64), speed float64) {
+	if d.on {
+		set("position.heading", d.hdg)
+		set("position.speed", d.ratio*speed*3.6)
+	}
+}
+
+// dropRoles takes the roles a scenario's vehicle does not have out of
+// its profile's signal map.
+func dropRoles(p *gateway.Profile, roles []string) error {
+	for _, r := range roles {
+		if p.Signal(r) == nil {
+			return fmt.Errorf("drop_roles: the profile %s maps no %s", p.Name, r)
+		}
+	}
+	p.Mappings = slices.DeleteFunc(p.Mappings, func(m can.Mapping) bool { return slices.Contains(roles, m.Role) })
+	return nil
 }

@@ -65,7 +65,6 @@ type UplinkMetrics struct {
 	Coarsened         uint64  `json:"records_merged_near_zones"`
 	HeldDropped       uint64  `json:"held_back_dropped"`
 	SignalsDenied     uint64  `json:"signals_denied"`
-	SignalsWithheld   uint64  `json:"signals_withheld"`
 	ForbiddenDenied   uint64  `json:"forbidden_denied"`
 	QuotaDropped      uint64  `json:"quota_dropped_batches"`
 	QuantumS          float64 `json:"time_quantum_s"`
@@ -113,7 +112,7 @@ func (r *Report) Metrics() Metrics {
 			RawBytes: u.RawBytes, CompressedBytes: u.CompressedBytes,
 			PositionsSent: u.PositionsSent, PositionsWithheld: u.PositionsWithheld,
 			Coarsened: u.Coarsened, HeldDropped: u.HeldDropped,
-			SignalsDenied: u.SignalsDenied, SignalsWithheld: u.SignalsWithheld, ForbiddenDenied: u.ForbiddenDenied,
+			SignalsDenied: u.SignalsDenied, ForbiddenDenied: u.ForbiddenDenied,
 			QuotaDropped: r.Queue.Drops.Batches,
 			QuantumS:     secs(r.Quantum), PositionPeriodS: secs(r.PositionPeriod),
 		},

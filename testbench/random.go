@@ -42,11 +42,6 @@ func RandomScenario(seed uint64) Scenario {
 
 	// Zones beside or across the middle of the route, so that its ends
 	// are far enough from them for telemetry to leave.
-	type feature struct {
-		Type       string         `json:"type"`
-		Properties map[string]any `json:"properties"`
-		Geometry   map[string]any `json:"geometry"`
-	}
 	var fc struct {
 		Type     string    `json:"type"`
 		Features []feature `json:"features"`
@@ -90,11 +85,6 @@ func RandomScenario(seed uint64) Scenario {
 		}
 		fc.Features = append(fc.Features, feature{Type: "Feature", Properties: props, Geometry: geom})
 	}
-	zones, err := json.Marshal(fc)
-	if err != nil {
-		panic(err) // maps of numbers and strings: cannot fail
-	}
-	sc.ZonesName, sc.Zones = fmt.Sprintf("random-%d.geojson", seed), zones
 
 	rates := []float64{1, 2, 5, 10}
 	sc.GPSRateHz = rates[rng.IntN(len(rates))]
@@ -106,7 +96,7 @@ func RandomScenario(seed uint64) Scenario {
 		return lo + time.Duration(rng.Int64N(int64(hi-lo)))/time.Second*time.Second
 	}
 	for range rng.IntN(4) {
-		f := Fault{Kind: FaultKinds[rng.IntN(len(FaultKinds))], AtKm: math.Round(uni(0, total/1000)*100) / 100}
+		f := Fault{Kind: firstKinds[rng.IntN(len(firstKinds))], AtKm: math.Round(uni(0, total/1000)*100) / 100}
 		switch f.Kind {
 		case GPSDropout:
 			f.For = dur(5*time.Second, 60*time.Second)
@@ -149,5 +139,104 @@ func RandomScenario(seed uint64) Scenario {
 			}
 		}
 	}
+	// A trip in four wires only some of the cameras: the others are still
+	// in the command message, and must be told deny (drawn after the rest,
+	// so that every seed keeps its route and faults).
+	if rng.IntN(4) == 0 {
+		wired := 1 + rng.IntN(1<<len(sc.Cameras)-2) // a proper, non-empty subset
+		sc.Cameras = slices.Clone(sc.Cameras)
+		for i := len(sc.Cameras) - 1; i >= 0; i-- {
+			if wired&(1<<i) == 0 {
+				sc.Cameras = slices.Delete(sc.Cameras, i, i+1)
+			}
+		}
+	}
+	moreFaults(seed, &sc, total, fc.Features)
+
+	zones, err := json.Marshal(fc)
+	if err != nil {
+		panic(err) // maps of numbers and strings: cannot fail
+	}
+	sc.ZonesName, sc.Zones = fmt.Sprintf("random-%d.geojson", seed), zones
 	return sc
+}
+
+// feature is a GeoJSON feature as RandomScenario writes it.
+type feature struct {
+	Type       string         `json:"type"`
+	Properties map[string]any `json:"properties"`
+	Geometry   map[string]any `json:"geometry"`
+}
+
+// firstKinds are the faults RandomScenario draws from first, in the order
+// they were drawn when seeds were first published: a seed keeps its trip.
+var firstKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep}
+
+// moreFaults adds the faults of issue 12 to some trips, drawn from a
+// stream of their own so that every seed keeps what it drew before:
+// a spoof that creeps within the accuracy the receiver claims, long
+// steps of the wall clock forward and back, and zones in force only for
+// a window of time around the drive.
+//
+// A spoof that is in force when the gateway, or its dead reckoning, starts
+// again (after a restart, or a bus off that silences the wheels and the
+// yaw rate) is learned with it: gateway/trust.go and course.go say so. A
+// trip with either spoofs no creep and no drag.
+func moreFaults(seed uint64, sc *Scenario, total float64, zones []feature) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x12c10c4))
+	uni := func(lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
+	at := func() float64 { return math.Round(uni(0.1, 0.9)*total/10) / 100 }
+	restarts := slices.ContainsFunc(sc.Faults, func(f Fault) bool { return f.Kind == GatewayRestart || f.Kind == BusOff })
+	if rng.IntN(5) == 0 && !restarts {
+		// σ from poor to the worst accepted (max_accuracy_m 50); each step
+		// a little less than the two margins a check against the
+		// previous fix alone would forgive (4σ), to 0.5-3 km away.
+		sigma := []float64{10, 25, 49}[rng.IntN(3)]
+		d, dir := uni(500, 3000), uni(0, 2*math.Pi)
+		sc.Faults = append(sc.Faults, Fault{Kind: GPSCreep, AtKm: at(),
+			For:    time.Duration(10+rng.IntN(80)) * time.Second,
+			NorthM: math.Round(d * math.Cos(dir)), EastM: math.Round(d * math.Sin(dir)),
+			StepM: math.Round(uni(0.5, 0.97) * 4 * sigma), SigmaM: sigma})
+	}
+	if rng.IntN(5) == 0 {
+		// An hour back, or forward past a window's end and its skew.
+		by := -time.Hour
+		if rng.IntN(2) == 0 {
+			by = time.Duration(15+rng.IntN(50)) * time.Minute
+		}
+		sc.Faults = append(sc.Faults, Fault{Kind: ClockStep, AtKm: at(), By: by})
+	}
+	if rng.IntN(4) == 0 {
+		// A zone in force from some time before the start to some time
+		// during or after the drive, or from some time during it.
+		z := zones[rng.IntN(len(zones))]
+		from := sc.Start.Add(time.Duration(uni(-30, 15)) * time.Minute)
+		until := from.Add(time.Duration(uni(5, 40)) * time.Minute)
+		z.Properties["valid_from"] = from.UTC().Format(time.RFC3339)
+		z.Properties["valid_until"] = until.UTC().Format(time.RFC3339)
+	}
+	if rng.IntN(4) == 0 && !restarts {
+		// A drag at wheel speed, no jump, from 30 s into the drive. With
+		// the yaw rate: the track reversed or turned 90-270°, caught by
+		// the course check. Without one (half the drags): reversed, no
+		// longer than the exit margin covers, 50 m of it at the trip's
+		// top speed (gateway/course.go).
+		f := Fault{Kind: GPSDrag, At: 30 * time.Second, AtKm: at(), SpeedRatio: math.Round(uni(0.8, 1.05)*100) / 100}
+		if rng.IntN(2) == 0 {
+			f.TurnDeg = math.Round(uni(90, 270))
+			if rng.IntN(2) == 0 {
+				f.TurnDeg = -f.TurnDeg
+			}
+			f.For = time.Duration(10+rng.IntN(110)) * time.Second
+		} else {
+			top := 0.0
+			for _, w := range sc.Route {
+				top = max(top, w.SpeedKmh/3.6)
+			}
+			f.TurnDeg = 180
+			f.For = time.Duration(50 / (2.05 * top) * float64(time.Second)).Truncate(100 * time.Millisecond)
+			sc.DropRoles = []string{"vehicle.yaw_rate", "vehicle.steering_angle"}
+		}
+		sc.Faults = append(sc.Faults, f)
+	}
 }

@@ -40,7 +40,22 @@ type ReplayReport struct {
 	Log *can.LogStats
 	// Commands counts the command frames the gateway sent on the bus.
 	Commands uint64
-	Wall     time.Duration
+	// Steps are the jumps in the log's time longer than MaxGap, which
+	// the replay's clock stepped over.
+	Steps []LogStep
+	Wall  time.Duration
+}
+
+// LogStep is a jump in a log's time that the replay stepped the clock
+// over instead of ticking through it.
+type LogStep struct {
+	// At is the time of the frame after the jump, since the first frame
+	// (the jump included); By is how far the clock stepped (negative:
+	// back).
+	At, By time.Duration
+	// Frame counts the frames before it; Line is its line in the log,
+	// when the source is a LogReader.
+	Frame, Line uint64
 }
 
 // ReplayOptions change how a log is replayed.
@@ -49,7 +64,21 @@ type ReplayOptions struct {
 	Logger *slog.Logger
 	// Name names the source in the report.
 	Name string
+	// MaxGap is the longest jump in the log's time that the replay ticks
+	// through at the gateway's tick rate (default DefaultMaxGap). Over a
+	// longer one (a logger stopped overnight, or its clock set from 1970
+	// to today) the clock steps as a wall clock set by NTP does: the
+	// gateway sees the discontinuity, one tick before it and the next
+	// after, and the replay ends in a time bounded by the log's length
+	// whatever its stamps say. A frame stamped back by less than MaxGap
+	// keeps the clock's time, as before.
+	MaxGap time.Duration
 }
+
+// DefaultMaxGap is ReplayOptions.MaxGap's default: longer than anything
+// the gateway times (fix age, hysteresis, staleness), so that a gap ticked
+// through and a gap stepped over leave it in the same kind of state.
+const DefaultMaxGap = 10 * time.Minute
 
 // DefaultSetup is the configuration replay uses without one: the built-in
 // vehicle profile with the demo drive's zones, policy and cameras.
@@ -72,7 +101,7 @@ func DefaultSetup() (*gateway.Setup, error) {
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
 	}
-	return &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN, FleetKey: demoFleetKey}, nil
+	return &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN}, nil
 }
 
 // Replay runs the whole gateway pipeline (decoder, decision loop, cameras
@@ -85,6 +114,9 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 	wall := time.Now()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxGap <= 0 {
+		o.MaxGap = DefaultMaxGap
 	}
 	rep := &ReplayReport{Source: o.Name}
 	var f can.Frame
@@ -144,9 +176,15 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 		if ctx.Err() != nil {
 			break
 		}
+		if gap := f.Time.Sub(clock.Now()); gap > o.MaxGap || gap < -o.MaxGap {
+			clock.Step(gap)
+			nextTick = nextTick.Add(gap)
+			rep.Steps = append(rep.Steps, LogStep{At: f.Time.Sub(rep.First), By: gap, Frame: rep.Frames, Line: logLine(src)})
+		}
 		// Ticks up to the frame's time, one at a time, each finished
-		// before the next: a tick sees exactly its own time.
-		for t := f.Time; !nextTick.After(t); nextTick = nextTick.Add(tick) {
+		// before the next: a tick sees exactly its own time. There are
+		// at most MaxGap/tick of them.
+		for t := f.Time; !nextTick.After(t) && ctx.Err() == nil; nextTick = nextTick.Add(tick) {
 			ticks := d.Gateway.Ticks()
 			clock.Set(nextTick)
 			if err := waitFor(done, func() bool { return d.Gateway.Ticks() > ticks }); err != nil {
@@ -194,6 +232,17 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 	}
 	rep.Wall = time.Since(wall)
 	return rep, nil
+}
+
+// logLine is the line of the frame a LogReader read last; 0 for another
+// source.
+func logLine(src can.Source) uint64 {
+	lr, ok := src.(*can.LogReader)
+	if !ok {
+		return 0
+	}
+	st := lr.Stats()
+	return st.Frames + st.Blank + st.ErrorFrames + st.OtherIface + st.Bad()
 }
 
 // transitions is a slog handler that takes the gateway's "state changed"
@@ -266,6 +315,24 @@ func (r *ReplayReport) WriteText(w io.Writer) {
 	p("Decoded      %d frames; not mapped %d; dropped: wrong length %d, remote %d; values out of DBC range %d\n",
 		ds.Decoded, ds.Unmapped, ds.WrongLength, ds.Remote, ds.OutOfRange)
 	p("Fixes        %d accepted, %d refused\n", r.Gateway.Fixes, r.Gateway.BadFixes)
+	if len(r.Steps) > 0 {
+		p("Clock steps  %d jumps in the log's time, stepped over, not ticked through:\n", len(r.Steps))
+		for i, st := range r.Steps {
+			if i == maxStepsShown {
+				p("             and %d more\n", len(r.Steps)-i)
+				break
+			}
+			line := ""
+			if st.Line > 0 {
+				line = fmt.Sprintf(", line %d", st.Line)
+			}
+			sign := "+"
+			if st.By < 0 {
+				sign = ""
+			}
+			p("             %s%v before frame %d%s\n", sign, st.By, st.Frame+1, line)
+		}
+	}
 	p("\nDecisions    (time since the first frame)\n")
 	p("  %s  %-8s start: everything suppressed\n", stamp(0), gateway.Unknown)
 	for _, t := range r.Transitions {
@@ -277,6 +344,9 @@ func (r *ReplayReport) WriteText(w io.Writer) {
 	}
 	p("\n             suppressed %s of %s; %d camera command frames sent\n", stamp(r.Gateway.Suppressed()), stamp(span), r.Commands)
 }
+
+// maxStepsShown bounds the clock steps WriteText lists.
+const maxStepsShown = 20
 
 // stamp formats a duration as h:mm:ss.mmm.
 func stamp(d time.Duration) string {

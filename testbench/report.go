@@ -12,8 +12,10 @@ import (
 // CameraReport is one camera's figures over the drive.
 type CameraReport struct {
 	Name, Class string
-	// On is how long the camera was powered or recording; OnInside the
-	// part of it while the vehicle was inside a zone (must be 0).
+	// On is how long the camera was powered or recording (a camera of the
+	// profile the scenario does not list, Class "unlisted": allowed by its
+	// command); OnInside the part of it while the vehicle was inside a
+	// zone (must be 0).
 	On, OnInside time.Duration
 	Triggers     int // motion bursts its sensor saw
 	Recordings   int // recordings it started
@@ -34,6 +36,14 @@ type Report struct {
 	FramesInjected int
 	Fixes          uint64
 	BadFixes       uint64
+	// GNSSDistrusts counts the times the gateway stopped trusting GNSS
+	// (a jump, a clock step, a course the yaw rate cannot explain);
+	// CourseFixes the fixes whose course it held against the yaw rate
+	// or the steering angle.
+	GNSSDistrusts uint64
+	CourseFixes   uint64
+	// DragMaxM is the farthest a gps_drag carried the fix from the truth.
+	DragMaxM       float64
 	TimeInZones    time.Duration
 	TimeInBuffers  time.Duration
 	Suppressed     time.Duration
@@ -113,11 +123,15 @@ func (r *Report) WriteText(w io.Writer) {
 	p("quietzone — %s\n\n", r.Scenario)
 	p("Drive        %.1f km in %s simulated (ran in %s)\n", r.DistanceKm, clock(r.Simulated), r.Wall.Round(10*time.Millisecond))
 	p("Bus          %d frames sent, %d decoded, %d bad; %d fixes accepted, %d refused\n", r.FramesSent, r.FramesDecoded, r.FramesBad, r.Fixes, r.BadFixes)
+	p("GNSS         distrusted %d times; course held against the vehicle's turning on %d fixes\n", r.GNSSDistrusts, r.CourseFixes)
 	if len(r.Faults) > 0 {
 		p("Faults       %d injected; %d malformed or unknown frames sent, %d bad and %d unmapped dropped; %d gateway starts\n",
 			len(r.Faults), r.FramesInjected, r.FramesBad, r.FramesUnmapped, r.GatewayStarts)
 		for _, f := range r.Faults {
 			p("  %s  %s\n", clock(f.At), f.Kind)
+		}
+		if r.DragMaxM > 0 {
+			p("  the drag carried the fix up to %.0f m from the truth\n", r.DragMaxM)
 		}
 	}
 	p("Zones        inside zones %s, within buffers %s\n", clock(r.TimeInZones), clock(r.TimeInBuffers))
@@ -135,7 +149,7 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 		p("  %s – %s  (%5.1fs)  km %5.1f – %5.1f  %s\n", clock(iv.from.Sub(r.start)), clock(iv.to.Sub(r.start)), iv.to.Sub(iv.from).Seconds(), iv.fromKm, iv.toKm, why)
 	}
-	p("\nCameras      (on = powered or recording)\n")
+	p("\nCameras      (on = powered or recording; an unlisted one: allowed by its command)\n")
 	for _, c := range r.Cameras {
 		p("  %-6s %-8s on %s, inside zones %s, %d triggers, %d recordings\n",
 			c.Name, c.Class, clock(c.On), clock(c.OnInside), c.Triggers, c.Recordings)
@@ -154,9 +168,9 @@ func (r *Report) WriteText(w io.Writer) {
 	p("Redacted     positions: %d sent on a grid, %d withheld near zones\n", u.PositionsSent, u.PositionsWithheld)
 	p("             near zones: %d records merged into one per %s; %d held back and dropped at trip ends\n",
 		u.Coarsened, r.Quantum, u.HeldDropped)
-	p("             signal values kept in the car: %d not allowed by the policy, %d location values withheld near zones\n",
-		u.SignalsDenied, u.SignalsWithheld)
-	p("             phone contacts synced on the bus: %d; contact values kept in the car: %d (never uplinked, whatever the policy)\n",
+	p("             signal values kept in the car: %d not allowed by the policy or not vehicle data\n",
+		u.SignalsDenied)
+	p("             phone contacts synced on the bus: %d; personal values kept in the car (contacts, the privacy switch): %d (never uplinked, whatever the policy)\n",
 		r.ContactFrames, u.ForbiddenDenied)
 	ut := r.Utility
 	p("\nUtility      allowed telemetry delivered: %.1f%% of %d s outside every buffer; over-suppressed %s\n",

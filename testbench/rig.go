@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -27,6 +28,9 @@ type rig struct {
 	clock   *gatewaytest.Clock
 	openBus func(iface string, filters []can.Filter) (gateway.Bus, error)
 	log     *slog.Logger
+	// rand draws the gateways' privacy margins, seeded from the
+	// scenario: the same trip draws the same margins.
+	rand io.Reader
 	// pins are the power lines of the running gateway, by line name.
 	pins map[string]*gpiotest.Pin
 
@@ -60,7 +64,7 @@ func (r *rig) start(ctx context.Context) error {
 			return p, nil
 		},
 	}
-	do := gateway.DaemonOptions{Logger: r.log}
+	do := gateway.DaemonOptions{Logger: r.log, Rand: r.rand}
 	if r.clock != nil {
 		do.Clock = r.clock
 	}
@@ -159,6 +163,8 @@ func (r *rig) add(d *gateway.Daemon) {
 	r.gw.Decode.OutOfRange += g.Decode.OutOfRange
 	r.gw.Fixes += g.Fixes
 	r.gw.BadFixes += g.BadFixes
+	r.gw.GNSSDistrusts += g.GNSSDistrusts
+	r.gw.CourseFixes += g.CourseFixes
 	r.gw.Transitions += g.Transitions
 	r.gw.PathsCrossed += g.PathsCrossed
 	for i := range g.TimeIn {
@@ -169,7 +175,6 @@ func (r *rig) add(d *gateway.Daemon) {
 	r.up.Records += u.Records
 	r.up.PositionsSent += u.PositionsSent
 	r.up.PositionsWithheld += u.PositionsWithheld
-	r.up.SignalsWithheld += u.SignalsWithheld
 	r.up.SignalsDenied += u.SignalsDenied
 	r.up.ForbiddenDenied += u.ForbiddenDenied
 	r.up.Coarsened += u.Coarsened

@@ -47,6 +47,10 @@ type Scenario struct {
 	// Profile is the vehicle profile: "builtin:NAME" or a profile file;
 	// empty means the built-in reference vehicle.
 	Profile string
+	// DropRoles are roles of the profile this vehicle does not have: its
+	// signal map goes without them (the reference vehicle without its
+	// yaw rate, say), and the bench does not send them.
+	DropRoles []string
 	// DefaultBufferM is the buffer of zones that name none.
 	DefaultBufferM float64
 	// GPSRateHz is how often the GNSS messages go out; 0 means every step.

@@ -2,11 +2,13 @@ package testbench
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	"quietzone/can/profiles"
 	"quietzone/gateway"
+	"quietzone/uplink/atrest"
 )
 
 // Shipped scenarios, run by name (`quietzone sim urban`).
@@ -29,8 +32,10 @@ type scenarioFile struct {
 	Seed    yaml.Node `yaml:"seed"`
 	Start   time.Time `yaml:"start"`
 	Vehicle string    `yaml:"vehicle"`
-	VIN     string    `yaml:"vin"`
-	Zones   string    `yaml:"zones"`
+	// DropRoles are roles of the vehicle's profile it does not have.
+	DropRoles []string `yaml:"drop_roles"`
+	VIN       string   `yaml:"vin"`
+	Zones     string   `yaml:"zones"`
 	// DefaultBufferM is the buffer of zones that name none.
 	DefaultBufferM float64                `yaml:"default_buffer_m"`
 	Policy         string                 `yaml:"policy"`
@@ -47,8 +52,8 @@ type scenarioFile struct {
 }
 
 type routeFile struct {
-	GPX     string `yaml:"gpx"`
-	GeoJSON string `yaml:"geojson"`
+	GPX     string `yaml:"gpx,omitempty"`
+	GeoJSON string `yaml:"geojson,omitempty"`
 	// Waypoints are [lat, lon] or [lat, lon, km/h].
 	Waypoints [][]float64 `yaml:"waypoints"`
 }
@@ -65,10 +70,10 @@ type gpsFile struct {
 }
 
 type triggerFile struct {
-	Burst      []time.Duration `yaml:"burst"`
-	Gap        []time.Duration `yaml:"gap"`
-	Continuous bool            `yaml:"continuous"`
-	Off        bool            `yaml:"off"`
+	Burst      []time.Duration `yaml:"burst,omitempty"`
+	Gap        []time.Duration `yaml:"gap,omitempty"`
+	Continuous bool            `yaml:"continuous,omitempty"`
+	Off        bool            `yaml:"off,omitempty"`
 }
 
 type faultFile struct {
@@ -80,6 +85,12 @@ type faultFile struct {
 	EastM  float64       `yaml:"east_m"`
 	Age    time.Duration `yaml:"age"`
 	By     time.Duration `yaml:"by"`
+	StepM  float64       `yaml:"step_m"`
+	SigmaM float64       `yaml:"sigma_m"`
+	// A gps_drag's track.
+	SpeedRatio float64 `yaml:"speed_ratio"`
+	TurnDeg    float64 `yaml:"turn_deg"`
+	TurnDps    float64 `yaml:"turn_dps"`
 }
 
 // Scenario defaults where the file says nothing.
@@ -123,7 +134,7 @@ func LoadScenario(ref string) (Scenario, error) {
 		}
 		return sc, err
 	}
-	data, err := os.ReadFile(ref)
+	data, err := atrest.Read(ref, atrest.Scenario)
 	if err != nil {
 		return Scenario{}, fmt.Errorf("load scenario: %w", err)
 	}
@@ -155,7 +166,18 @@ func findScenarioDir() string {
 // and loads the files it names, relative to dir. Errors read
 // "file:line: reason".
 func ParseScenario(name string, data []byte, dir string) (Scenario, error) {
-	return parseScenario(name, data, dir, os.ReadFile)
+	return parseScenario(name, data, dir, readScenarioFile)
+}
+
+// readScenarioFile reads a file a scenario names (zones, a route, a
+// profile's DBC): bounded, and never a FIFO or a device.
+func readScenarioFile(path string) ([]byte, error) {
+	data, err := atrest.Read(path, atrest.Zones.Named("file"))
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, pe // "open PATH: no such file or directory" says it all
+	}
+	return data, err
 }
 
 // parseScenario is ParseScenario reading the files it names with read.
@@ -201,11 +223,28 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 	if sc.VIN == "" {
 		sc.VIN = defaultVIN
 	}
+	if _, err := gateway.Enrol([]byte("a fleet secret, to check the VIN"), sc.VIN); err != nil {
+		return errAt([]any{"vin"}, "vin: want 1 to 32 letters and digits")
+	}
 	if sc.Profile == "" {
 		sc.Profile = gateway.BuiltinPrefix + profiles.Default
 	} else if !strings.HasPrefix(sc.Profile, gateway.BuiltinPrefix) {
 		sc.Profile = resolve(dir, sc.Profile)
 	}
+	// The roles dropped are held against a built-in profile here; a
+	// profile file is read only when the drive runs (dropRoles).
+	var prof *gateway.Profile
+	if len(f.DropRoles) > 0 && strings.HasPrefix(sc.Profile, gateway.BuiltinPrefix) {
+		if prof, err = gateway.LoadProfile(sc.Profile); err != nil {
+			return errAt([]any{"vehicle"}, "%v", err)
+		}
+	}
+	for i, r := range f.DropRoles {
+		if r == "" || slices.Contains(f.DropRoles[:i], r) || (prof != nil && prof.Signal(r) == nil) {
+			return errAt([]any{"drop_roles", i}, "drop_roles: %q is not a role the vehicle's profile maps, or is named twice", r)
+		}
+	}
+	sc.DropRoles = f.DropRoles
 	if !(sc.DefaultBufferM >= 0) || math.IsInf(sc.DefaultBufferM, 0) {
 		return errAt([]any{"default_buffer_m"}, "default_buffer_m must be a non-negative number")
 	}
@@ -318,7 +357,9 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 	}
 
 	for i, ff := range f.Faults {
-		ft := Fault{Kind: FaultKind(ff.Kind), At: ff.At, AtKm: ff.AtKm, For: ff.For, NorthM: ff.NorthM, EastM: ff.EastM, Age: ff.Age, By: ff.By}
+		ft := Fault{Kind: FaultKind(ff.Kind), At: ff.At, AtKm: ff.AtKm, For: ff.For, NorthM: ff.NorthM, EastM: ff.EastM, Age: ff.Age, By: ff.By,
+			StepM: ff.StepM, SigmaM: ff.SigmaM,
+			SpeedRatio: ff.SpeedRatio, TurnDeg: ff.TurnDeg, TurnDps: ff.TurnDps}
 		if err := ft.Validate(); err != nil {
 			return errAt([]any{"faults", i}, "fault %d: %v", i, err)
 		}
@@ -381,4 +422,111 @@ func readRef(read func(string) ([]byte, error), dir, ref string) (string, []byte
 		return "", nil, err
 	}
 	return p, data, nil
+}
+
+// WriteScenario writes sc as a scenario file to dir/name.yaml, with its
+// zones (and its policy, unless a built-in one) beside it, so that
+// LoadScenario reads the same drive back: a random trip that broke an
+// invariant becomes a regression test that no change to RandomScenario
+// can alter. It returns the scenario file's path.
+func WriteScenario(dir, name string, sc Scenario) (string, error) {
+	f := scenarioFile{
+		Name: sc.Name, Start: sc.Start, Vehicle: sc.Profile, VIN: sc.VIN,
+		DefaultBufferM: sc.DefaultBufferM, Step: sc.Step, Park: sc.ParkedAfter, IgnitionOff: sc.IgnitionOff,
+		Cameras: sc.Cameras, Contacts: sc.Contacts, DropRoles: sc.DropRoles,
+		GPS: gpsFile{RateHz: sc.GPSRateHz, NoiseM: &sc.GNSSNoiseM},
+	}
+	f.Seed = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatUint(sc.Seed, 10)}
+	if f.Contacts == nil {
+		f.Contacts = []string{} // none, not the default phone book
+	}
+	write := func(file string, data []byte) error {
+		return os.WriteFile(filepath.Join(dir, file), data, 0o644)
+	}
+	f.Zones = name + ".geojson"
+	if err := write(f.Zones, sc.Zones); err != nil {
+		return "", fmt.Errorf("write scenario: %w", err)
+	}
+	f.Policy = sc.PolicyName
+	if !strings.HasPrefix(f.Policy, assetPrefix) {
+		f.Policy = name + ".policy.yaml"
+		if err := write(f.Policy, sc.Policy); err != nil {
+			return "", fmt.Errorf("write scenario: %w", err)
+		}
+	}
+	for _, w := range sc.Route {
+		f.Route.Waypoints = append(f.Route.Waypoints, []float64{w.Lat, w.Lon, w.SpeedKmh})
+	}
+	t := sc.Triggers
+	if t != (Triggers{}) {
+		f.Triggers = &triggerFile{Continuous: t.Continuous, Off: t.Off}
+		if t.Burst != ([2]time.Duration{}) {
+			f.Triggers.Burst = t.Burst[:]
+		}
+		if t.Gap != ([2]time.Duration{}) {
+			f.Triggers.Gap = t.Gap[:]
+		}
+	}
+	for _, ft := range sc.Faults {
+		f.Faults = append(f.Faults, faultFile{Kind: string(ft.Kind), At: ft.At, AtKm: ft.AtKm, For: ft.For,
+			NorthM: ft.NorthM, EastM: ft.EastM, Age: ft.Age, By: ft.By, StepM: ft.StepM, SigmaM: ft.SigmaM,
+			SpeedRatio: ft.SpeedRatio, TurnDeg: ft.TurnDeg, TurnDps: ft.TurnDps})
+	}
+	var doc yaml.Node
+	if err := doc.Encode(&f); err != nil {
+		return "", fmt.Errorf("write scenario: %w", err)
+	}
+	flowStyle(&doc, "")
+	data, err := yaml.Marshal(&doc)
+	if err != nil {
+		return "", fmt.Errorf("write scenario: %w", err)
+	}
+	path := filepath.Join(dir, name+".yaml")
+	head := "# Written by quietzone sim --save: " + sc.Name + ".\n"
+	if err := os.WriteFile(path, append([]byte(head), data...), 0o644); err != nil {
+		return "", fmt.Errorf("write scenario: %w", err)
+	}
+	return path, nil
+}
+
+// flowStyle writes a waypoint, a camera and a fault on one line each, and
+// leaves out the keys that say nothing.
+func flowStyle(n *yaml.Node, key string) {
+	switch key {
+	case "waypoints", "cameras", "faults":
+		for _, c := range n.Content {
+			c.Style = yaml.FlowStyle
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		for _, c := range n.Content {
+			flowStyle(c, key)
+		}
+		return
+	}
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if empty(v) && k.Value != "contacts" && k.Value != "seed" && k.Value != "noise_m" {
+			continue
+		}
+		flowStyle(v, k.Value)
+		kept = append(kept, k, v)
+	}
+	n.Content = kept
+}
+
+// empty reports whether a node is a zero value: "", false, 0, 0s, null or
+// an empty sequence.
+func empty(n *yaml.Node) bool {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		switch n.Value {
+		case "", "false", "0", "0s", "null":
+			return true
+		}
+	case yaml.SequenceNode:
+		return len(n.Content) == 0
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package testbench
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,14 +48,6 @@ type Options struct {
 	Progress func(done float64)
 }
 
-// demoFleetKey keys the demo vehicle's pseudonym. Real fleets keep theirs
-// in a file only the daemon can read.
-var demoFleetKey = []byte("quietzone-demo-fleet-key-not-secret")
-
-// demoQueueKey seals the durable queue and the anchor of the trust in
-// GNSS in the state file, as on a vehicle with a key configured.
-var demoQueueKey = []byte("quietzone-demo-queue-key-32bytes")
-
 // Run plays a scenario against a gateway wired exactly as the daemon wires
 // it, on a virtual bus with fake power lines, and checks the result. When
 // ctx is cancelled the drive stops where it is and the report covers the
@@ -90,6 +83,9 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
+	if err := dropRoles(prof, sc.DropRoles); err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
 	if len(sc.Cameras) == 0 {
 		sc.Cameras = profileCameras(prof)
 		if sc.Profile == gateway.BuiltinPrefix+profiles.Default {
@@ -118,7 +114,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		clock  driveClock
 		vclock *gatewaytest.Clock
 		port   vehicleBus
-		rg     = &rig{log: o.Logger}
+		rg     = &rig{log: o.Logger, rand: rand.NewChaCha8(seedBytes(sc.Seed))}
 	)
 	if o.Iface == "" {
 		vclock = gatewaytest.NewClock(sc.Start)
@@ -137,7 +133,11 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		rg.openBus = openSocketCAN(o.Iface)
 	}
 	defer port.Close()
-	coll, err := CollectWith(brokerURL, CollectOptions{Now: clock.Now, Pseudonym: uplink.Pseudonym(sc.VIN, demoFleetKey)})
+	id, err := demoIdentity(sc.VIN) // enrolled: its keys seal the queue and the state file's anchor
+	if err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
+	coll, err := CollectWith(brokerURL, CollectOptions{Now: clock.Now, Pseudonym: id.Pseudonym})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
@@ -153,9 +153,11 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		Vehicle:  gateway.VehicleConfig{Profile: sc.Profile, Interfaces: []string{"vbus0"}},
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
-		Uplink:   gateway.UplinkConfig{Broker: lnk.URL, StateDir: stateDir},
+		// The vehicle reaches the bench's broker through a link on
+		// 127.0.0.1: plain TCP on the loopback, asked for explicitly.
+		Uplink: gateway.UplinkConfig{Broker: lnk.URL, InsecurePlaintext: true, StateDir: stateDir},
 	}
-	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, FleetKey: demoFleetKey, QueueKey: demoQueueKey}
+	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}
 	rg.clock, rg.linkUp = vclock, lnk.up
 	if o.Iface != "" {
 		cfg.Vehicle.Interfaces = []string{o.Iface}
@@ -270,6 +272,13 @@ func profileCameras(p *gateway.Profile) []gateway.CameraConfig {
 	return out
 }
 
+// seedBytes makes a ChaCha8 seed of a scenario's seed.
+func seedBytes(seed uint64) (b [32]byte) {
+	binary.LittleEndian.PutUint64(b[:], seed)
+	copy(b[8:], "quietzone privacy margins")
+	return b
+}
+
 func routeLength(r []Waypoint) float64 {
 	d := 0.0
 	for i := 0; i+1 < len(r); i++ {
@@ -317,9 +326,15 @@ type simMsg struct {
 	gnss  bool             // carries position.* roles: the GNSS receiver's
 }
 
-// simCamera models a camera that obeys its power line and command.
+// simCamera models a camera that obeys its power line and command. An
+// unlisted one is in the profile (it has a command) but not among the
+// scenario's cameras: the gateway does not drive it, and it is on while
+// its command allows it (it has no motion sensor of its own here).
 type simCamera struct {
 	name     string
+	class    string
+	line     string // its power line; "" for none
+	unlisted bool
 	pin      *gpiotest.Pin
 	cmdSig   *can.Signal
 	allowed  bool // the last command received; a camera powers up allowing
@@ -361,6 +376,9 @@ type sim struct {
 	cams  []*simCamera
 
 	noiseN, noiseE float64 // GNSS error, metres
+	creep          float64 // how far a creeping spoof has got, 0 to 1
+	fixAt          geofence.Fix
+	drag           drag // a dragged track's offset (fault.go)
 
 	steps         int
 	framesSent    uint64
@@ -437,7 +455,7 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port vehi
 	sort.Slice(s.msgs, func(i, j int) bool { return s.msgs[i].msg.ID < s.msgs[j].msg.ID })
 	var names []string
 	for _, cc := range sc.Cameras {
-		c := &simCamera{name: cc.Name, pin: pins[cc.PowerLine], cmdSig: prof.Commands[cc.Name], allowed: true}
+		c := &simCamera{name: cc.Name, class: cc.Class, line: cc.PowerLine, pin: pins[cc.PowerLine], cmdSig: prof.Commands[cc.Name], allowed: true}
 		g := s.trig.Gap
 		c.nextAt = sc.Start.Add(s.draw(g[0]/2, (g[1]-g[0])*2/3)) // the demo's 5-25 s
 		if s.trig.Continuous {
@@ -445,6 +463,10 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port vehi
 		}
 		s.cams = append(s.cams, c)
 		names = append(names, cc.Name)
+	}
+	for _, name := range s.prof.Unlisted(sc.Cameras) {
+		s.cams = append(s.cams, &simCamera{name: name, class: "unlisted", unlisted: true, cmdSig: prof.Commands[name], allowed: true})
+		names = append(names, name)
 	}
 	s.tl = newTimeline(sc.Start, prof.Codes, names)
 	return s, nil
@@ -472,16 +494,30 @@ func (s *sim) sendFrames(now time.Time) error {
 	if j, ok := s.faults.active(GPSJump, elapsed); ok {
 		n, e = n+j.NorthM, e+j.EastM
 	}
+	accuracy := math.Max(s.sc.GNSSNoiseM, 0.5)
+	if c, ok := s.faults.active(GPSCreep, elapsed); ok {
+		n, e = n+s.creep*c.NorthM, e+s.creep*c.EastM
+		accuracy = c.SigmaM
+	} else {
+		s.creep = 0
+	}
+	d, dragging := s.faults.active(GPSDrag, elapsed)
+	s.drag.step(d, dragging, elapsed, v.speed, v.heading, s.sc.Step.Seconds())
+	n, e = n+s.drag.n, e+s.drag.e
+	s.setTurning(set)
 	lat, lon := offset(v.lat, v.lon, n, e)
 	set("position.latitude", lat)
 	set("position.longitude", lon)
 	set("position.fix", 3)
-	set("position.accuracy", math.Max(s.sc.GNSSNoiseM, 0.5))
+	set("position.accuracy", accuracy)
 	set("position.heading", math.Mod(v.heading, 360))
 	set("position.speed", v.speed*3.6)
+	s.drag.course(set, v.speed)
 	set("position.hdop", 1)
 	for _, c := range s.cams {
-		s.stepTrigger(c, now)
+		if !c.unlisted {
+			s.stepTrigger(c, now)
+		}
 		status := s.prof.Codes.Idle
 		switch {
 		case !c.powered:
@@ -514,7 +550,10 @@ func (s *sim) sendFrames(now time.Time) error {
 	silent := busOff || !s.rig.running()
 
 	if gpsDue && !dropout {
-		s.faults.consume(GPSJump) // a single spoofed fix goes out now
+		s.faults.consume(GPSJump)                            // a single spoofed fix goes out now
+		if c, ok := s.faults.active(GPSCreep, elapsed); ok { // the next fix creeps on
+			s.creep = math.Min(1, s.creep+c.StepM/math.Hypot(c.NorthM, c.EastM))
+		}
 	}
 	for _, sm := range s.msgs {
 		if sm.gnss && (!gpsDue || dropout) {
@@ -603,7 +642,7 @@ func (s *sim) applyFaults(ctx context.Context, lnk *link) error {
 	el := s.elapsed()
 	for _, f := range s.faults.begin(el, s.veh.odometerM/1000, s.veh.lat, s.veh.lon) {
 		if f.Kind == ClockStep && s.rig.clock != nil { // the wall clock of a vcan0 drive cannot be stepped
-			s.rig.clock.Set(s.rig.clock.Now().Add(f.By))
+			s.rig.clock.Step(f.By) // the wall clock alone: no time passes
 			if f.By < 0 {
 				s.epoch++
 			}
@@ -631,8 +670,8 @@ func (s *sim) refreshPins() {
 	if !s.rig.running() {
 		return
 	}
-	for i, c := range s.cams {
-		c.pin = s.rig.pins[s.sc.Cameras[i].PowerLine]
+	for _, c := range s.cams {
+		c.pin = s.rig.pins[c.line]
 	}
 }
 
@@ -710,7 +749,12 @@ func (s *sim) receiveCommands() {
 func (s *sim) observe(now time.Time, dt time.Duration) {
 	truth := s.zones.Query(s.veh.lat, s.veh.lon, 0)
 	inBuffer := truth.InBuffer()
-	if truth.Inside {
+	// Inside a zone in force: at the drive's true time, which no clock
+	// step moves, and within the zone's window exactly (the gateway widens
+	// windows by its skew: suppressing a little longer is its choice).
+	s.fixAt = geofence.Fix{Lat: s.veh.lat, Lon: s.veh.lon, At: s.sc.Start.Add(s.elapsed())}
+	inside := s.zones.Assess(&s.fixAt, nil).Inside
+	if inside {
 		s.timeInside += dt
 	}
 	if inBuffer {
@@ -728,13 +772,16 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 			c.recTo = time.Time{} // power cut: the recording ends
 		}
 		on := c.powered || c.recording(now)
+		if c.unlisted {
+			on = c.allowed || c.recording(now) // the car powers it; only its command stops it
+		}
 		if on {
 			c.onTime += dt
-			if truth.Inside {
+			if inside {
 				c.onInside += dt
 			}
 		}
-		if on && s.sc.Cameras[i].Class == "exterior" {
+		if on && c.class == "exterior" {
 			anyExteriorOn = true
 		}
 	}
@@ -749,7 +796,7 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 			s.open = &interval{from: now.Add(-dt), fromKm: km}
 		}
 		s.open.to, s.open.toKm = now, km
-		if truth.Inside {
+		if inside {
 			s.open.insideTruth += dt
 		}
 		if inBuffer {
@@ -785,6 +832,9 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 		FramesInjected:  s.malformed,
 		Fixes:           gs.Fixes,
 		BadFixes:        gs.BadFixes,
+		GNSSDistrusts:   gs.GNSSDistrusts,
+		CourseFixes:     gs.CourseFixes,
+		DragMaxM:        s.drag.max,
 		TimeInZones:     s.timeInside,
 		TimeInBuffers:   s.timeInBuffer,
 		Suppressed:      s.suppressed,
@@ -802,9 +852,9 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 		start:           sc.Start,
 	}
 	s.trace.fill(r, sc, pol)
-	for i, c := range s.cams {
+	for _, c := range s.cams {
 		r.Cameras = append(r.Cameras, CameraReport{
-			Name: c.name, Class: sc.Cameras[i].Class, On: c.onTime, OnInside: c.onInside,
+			Name: c.name, Class: c.class, On: c.onTime, OnInside: c.onInside,
 			Triggers: c.triggers, Recordings: c.recordings,
 		})
 		r.CameraOnInside += c.onInside
@@ -816,7 +866,7 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 	}
 	secrets := append([]string{sc.VIN}, zoneWords...)
 	secrets = append(secrets, sc.Contacts...)
-	r.Findings = check(msgs, s.zones, pol, secrets, us.Records+us.Alarms, s.nearOnly)
+	r.Findings = check(msgs, s.zones, pol, s.prof, secrets, us.Records+us.Alarms, s.nearOnly)
 	seen := map[uint64]bool{}
 	var delays []time.Duration
 	for _, m := range msgs {

@@ -105,8 +105,8 @@ func (t *trace) fill(r *Report, sc Scenario, pol *uplink.Policy) {
 		}
 	}
 	order := map[string]int{}
-	for i, c := range sc.Cameras {
-		order[c.Name] = i
+	for i, o := range t.open { // the simulator's cameras, unlisted ones last
+		order[o.Camera] = i
 	}
 	sort.SliceStable(t.spans, func(i, j int) bool {
 		a, b := t.spans[i], t.spans[j]

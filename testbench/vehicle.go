@@ -1,6 +1,10 @@
 package testbench
 
-import "math"
+import (
+	"math"
+
+	"quietzone/gateway"
+)
 
 const earthRadiusM = 6371008.8
 
@@ -14,7 +18,16 @@ type vehicle struct {
 	heading   float64 // degrees from north
 	odometerM float64
 	done      bool
+	// yawDps is what a yaw rate sensor reads over the last step: the
+	// heading's change, left-positive (ISO 8855), at most maxYawDps with
+	// the rest carried into the next steps (yawLeft).
+	yawDps, yawLeft float64
 }
+
+// maxYawDps bounds the yaw rate the bench reports: the route turns at its
+// waypoints within a step, faster than any car, and the reference DBC's
+// VCU_YawRate ends at ±8388 °/s.
+const maxYawDps = 5000
 
 const (
 	accel = 1.5 // m/s²
@@ -46,6 +59,8 @@ func legLength(r []Waypoint, i int) float64 {
 
 // step advances the vehicle by dt seconds.
 func (v *vehicle) step(dt float64) {
+	prev := v.heading
+	defer func() { v.yaw(prev, dt) }()
 	if v.done {
 		v.speed = 0
 		return
@@ -77,6 +92,42 @@ func (v *vehicle) step(dt float64) {
 	v.lat = a.Lat + (b.Lat-a.Lat)*f
 	v.lon = a.Lon + (b.Lon-a.Lon)*f
 	v.heading = bearing(a.Lat, a.Lon, b.Lat, b.Lon)
+}
+
+// yaw sets yawDps from the heading's change since prev over dt seconds.
+func (v *vehicle) yaw(prev, dt float64) {
+	if dt <= 0 {
+		return
+	}
+	v.yawLeft -= math.Remainder(v.heading-prev, 360) // the heading counts clockwise
+	turn := math.Max(-maxYawDps*dt, math.Min(maxYawDps*dt, v.yawLeft))
+	v.yawLeft -= turn
+	v.yawDps = turn / dt
+}
+
+// setTurning sets what the vehicle's yaw rate sensor and steering angle
+// read, in the signs the profile's turning section says.
+func (s *sim) setTurning(set func(role string, x float64)) {
+	t := s.prof.Turning
+	yaw, steer := s.veh.yawDps, s.veh.steeringDeg(t.SteeringRatio, t.WheelbaseM)
+	if t.YawRateRight {
+		yaw = -yaw
+	}
+	if t.SteeringRight {
+		steer = -steer
+	}
+	set(gateway.RoleYawRate, yaw)
+	set(gateway.RoleSteeringAngle, steer)
+}
+
+// steeringDeg is the steering wheel angle (left-positive) that turns a
+// vehicle of the bicycle model t at the yaw rate it reports, at its
+// speed; 0 when it stands.
+func (v *vehicle) steeringDeg(ratio, wheelbaseM float64) float64 {
+	if v.speed < 0.1 || ratio == 0 {
+		return 0
+	}
+	return ratio * math.Atan(v.yawDps*math.Pi/180*wheelbaseM/v.speed) * 180 / math.Pi
 }
 
 func distanceM(lat1, lon1, lat2, lon2 float64) float64 {

@@ -19,11 +19,11 @@ func benchSnapshots(n int) []uplink.Snapshot {
 	snaps := drive(n, n/3, n/3+n/10)
 	for i := range snaps {
 		snaps[i].Samples = append(snaps[i].Samples,
-			uplink.Sample{Role: "vehicle.rpm", Value: 2100},
-			uplink.Sample{Role: "position.speed", Value: 61},
-			uplink.Sample{Role: "position.fix", Value: 3},
-			uplink.Sample{Role: "privacy.switch", Value: 0},
-			uplink.Sample{Role: "camera.front.trigger", Value: 0},
+			uplink.Sample{Role: "vehicle.rpm", Value: 2100, Class: uplink.ClassVehicle},
+			uplink.Sample{Role: "position.speed", Value: 61, Class: uplink.ClassLocation},
+			uplink.Sample{Role: "position.fix", Value: 3, Class: uplink.ClassLocation},
+			uplink.Sample{Role: "privacy.switch", Value: 0, Class: uplink.ClassPersonal},
+			uplink.Sample{Role: "camera.front.trigger", Value: 0, Class: uplink.ClassLocation},
 		)
 	}
 	return snaps

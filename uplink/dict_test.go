@@ -61,10 +61,13 @@ func trainingBatches(t testing.TB) [][]byte {
 			withhold := s%400 > 340
 			rec, _, ok := red.Redact(uplink.Snapshot{
 				Time: now, Withhold: withhold, HavePosition: true, Lat: lat, Lon: lon,
+				// Dictionary 1 was trained on the records of its time, when
+				// heading and odometer could leave: every sample counts as
+				// vehicle data here, so that a rebuild sees the same set.
 				Samples: []uplink.Sample{
-					{Role: "vehicle.speed", Value: speed}, {Role: "vehicle.ignition", Value: 1},
-					{Role: "position.heading", Value: heading}, {Role: "vehicle.odometer", Value: odo},
-					{Role: "position.speed", Value: speed + rng.NormFloat64()},
+					{Role: "vehicle.speed", Value: speed, Class: uplink.ClassVehicle}, {Role: "vehicle.ignition", Value: 1, Class: uplink.ClassVehicle},
+					{Role: "position.heading", Value: heading, Class: uplink.ClassVehicle}, {Role: "vehicle.odometer", Value: odo, Class: uplink.ClassVehicle},
+					{Role: "position.speed", Value: speed + rng.NormFloat64(), Class: uplink.ClassVehicle},
 				},
 			})
 			now = now.Add(time.Second)

@@ -42,6 +42,11 @@ type DiskOptions struct {
 	// Segments written without a key stay readable; a segment written with
 	// a key cannot be read without it, and the queue refuses to open.
 	Key []byte
+	// OldKeys open segments sealed before the key changed (each segment
+	// names its key by its check); new segments are sealed with Key only.
+	// A segment of an old key goes once its batches are acknowledged, and
+	// the old key is not needed after that.
+	OldKeys [][]byte
 	// Logger gets warnings about torn writes, damage and drops (counts
 	// only); nil discards them.
 	Logger *slog.Logger
@@ -94,6 +99,7 @@ type DiskQueue struct {
 	dir  string
 	o    DiskOptions
 	seal *sealer
+	old  []*sealer // OldKeys'
 	log  *slog.Logger
 	lock io.Closer
 
@@ -129,15 +135,15 @@ type DiskQueue struct {
 var _ Queue = (*DiskQueue)(nil)
 
 type segment struct {
-	id        uint64 // ID of its first batch, and its name
-	path      string
-	f         *os.File
-	encrypted bool
-	size      int64
-	batches   int
-	records   int
-	maxSeq    uint64
-	sealed    bool // damaged: append nothing more to it
+	id      uint64 // ID of its first batch, and its name
+	path    string
+	f       *os.File
+	seal    *sealer // the key it is sealed with; nil for plaintext
+	size    int64
+	batches int
+	records int
+	maxSeq  uint64
+	sealed  bool // damaged: append nothing more to it
 }
 
 type headPos struct {
@@ -195,6 +201,16 @@ func OpenDiskQueue(dir string, o DiskOptions) (*DiskQueue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
+	var old []*sealer
+	for _, k := range o.OldKeys {
+		s, err := newSealer(k)
+		if err != nil {
+			return nil, fmt.Errorf("open queue: old %w", err)
+		}
+		if s != nil {
+			old = append(old, s)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
@@ -202,7 +218,7 @@ func OpenDiskQueue(dir string, o DiskOptions) (*DiskQueue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", dir, err)
 	}
-	q := &DiskQueue{dir: dir, o: o, seal: seal, log: o.Logger, lock: lock, ready: make(chan struct{})}
+	q := &DiskQueue{dir: dir, o: o, seal: seal, old: old, log: o.Logger, lock: lock, ready: make(chan struct{})}
 	if err := q.load(); err != nil {
 		q.closeFiles()
 		lock.Close()
@@ -283,9 +299,13 @@ func (q *DiskQueue) load() error {
 // which it removes.
 func (q *DiskQueue) loadSegment(id uint64, last bool) (*segment, error) {
 	path := filepath.Join(q.dir, fmt.Sprintf("%020d%s", id, segSuffix))
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, os.O_RDWR, 0) // O_RDWR: a FIFO does not block the open; Stat refuses it
 	if err != nil {
 		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("segment %s: not a regular file", filepath.Base(path))
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
@@ -317,13 +337,13 @@ func (q *DiskQueue) loadSegment(id uint64, last bool) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("segment %s: %w", filepath.Base(path), err)
 	}
+	var seal *sealer
 	if h.encrypted {
-		switch {
-		case q.seal == nil:
+		if seal = q.sealerFor(h.keyCheck); seal == nil {
 			f.Close()
-			return nil, fmt.Errorf("segment %s is encrypted and no queue key is configured", filepath.Base(path))
-		case h.keyCheck != q.seal.check:
-			f.Close()
+			if q.seal == nil && len(q.old) == 0 {
+				return nil, fmt.Errorf("segment %s is encrypted and no queue key is configured", filepath.Base(path))
+			}
 			return nil, fmt.Errorf("segment %s was encrypted with another key", filepath.Base(path))
 		}
 	}
@@ -346,7 +366,7 @@ func (q *DiskQueue) loadSegment(id uint64, last bool) (*segment, error) {
 		}
 		q.stateDirty = true
 	}
-	s := &segment{id: id, path: path, f: f, encrypted: h.encrypted, size: int64(valid), batches: len(frames), sealed: valid < len(data) && !last}
+	s := &segment{id: id, path: path, f: f, seal: seal, size: int64(valid), batches: len(frames), sealed: valid < len(data) && !last}
 	for _, fi := range frames {
 		s.records += fi.records
 		s.maxSeq = max(s.maxSeq, fi.lastSeq)
@@ -425,7 +445,7 @@ func (q *DiskQueue) frameAt(s *segment, off int64) (frameInfo, error) {
 	if err != nil {
 		return frameInfo{}, err
 	}
-	fi, ok := nextFrame(f, s.encrypted)
+	fi, ok := nextFrame(f, s.seal != nil)
 	if !ok {
 		return frameInfo{}, fmt.Errorf("segment %s: damaged frame at %d", filepath.Base(s.path), off)
 	}
@@ -474,7 +494,7 @@ func (q *DiskQueue) Put(b Batch) error {
 		return fmt.Errorf("queue batch %d: %d bytes do not fit in the quota of %d", b.ID, size, q.o.QuotaBytes)
 	}
 	t := q.tail()
-	if t == nil || t.sealed || t.encrypted != (q.seal != nil) || (t.batches > 0 && t.lastID()+1 != b.ID) ||
+	if t == nil || t.sealed || t.seal != q.seal || (t.batches > 0 && t.lastID()+1 != b.ID) ||
 		(t.batches > 0 && t.size+size > q.o.SegmentBytes) {
 		if t, err = q.newSegment(b.ID); err != nil {
 			return fmt.Errorf("queue batch %d: %w", b.ID, err)
@@ -538,6 +558,20 @@ func (q *DiskQueue) syncTail() error {
 	return nil
 }
 
+// sealerFor returns the sealer of the key whose check a segment names:
+// the current key or an old one; nil for none.
+func (q *DiskQueue) sealerFor(check [8]byte) *sealer {
+	if q.seal != nil && q.seal.check == check {
+		return q.seal
+	}
+	for _, s := range q.old {
+		if s.check == check {
+			return s
+		}
+	}
+	return nil
+}
+
 // newSegment starts a segment whose first batch will be id.
 func (q *DiskQueue) newSegment(id uint64) (*segment, error) {
 	if err := q.syncTail(); err != nil { // older segments are complete on disk
@@ -567,7 +601,7 @@ func (q *DiskQueue) newSegment(id uint64) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("new segment: %w", err)
 	}
-	s := &segment{id: id, path: path, f: f, encrypted: h.encrypted, size: segHeaderLen}
+	s := &segment{id: id, path: path, f: f, seal: q.seal, size: segHeaderLen}
 	q.segs = append(q.segs, s)
 	q.total += s.size
 	if len(q.segs) == 1 {
@@ -638,11 +672,7 @@ func (q *DiskQueue) readHead() (*Batch, error) {
 	f, err := q.readFrame(s, q.head.off)
 	var b Batch
 	if err == nil {
-		var sl *sealer
-		if s.encrypted {
-			sl = q.seal
-		}
-		b, err = decodeFrame(f, sl)
+		b, err = decodeFrame(f, s.seal)
 		if err == nil && b.ID != q.headID+1 {
 			err = fmt.Errorf("batch %d where %d was expected", b.ID, q.headID+1)
 		}
@@ -790,7 +820,7 @@ func (q *DiskQueue) writeState() error {
 
 func (q *DiskQueue) readState() error {
 	path := filepath.Join(q.dir, stateFile)
-	b, err := os.ReadFile(path)
+	b, err := atrest.Read(path, atrest.State.Named("queue state").Bounded(stateLen))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

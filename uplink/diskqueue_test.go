@@ -442,6 +442,37 @@ func TestDiskQueueEncryption(t *testing.T) {
 	}
 }
 
+// A key change loses nothing: segments sealed with the old key are read
+// with OldKeys, batches put from now on go into a new segment sealed with
+// the new key only, and once the old segments are acknowledged the old
+// key is no longer needed.
+func TestDiskQueueKeyChange(t *testing.T) {
+	dir := t.TempDir()
+	newKey := bytes.Repeat([]byte{0x22}, uplink.QueueKeyLen)
+	q := openDisk(t, dir, uplink.DiskOptions{Key: testKey})
+	putSeq(t, q, 1, 3, 2)
+	q.Close()
+	if _, err := uplink.OpenDiskQueue(dir, uplink.DiskOptions{Key: newKey}); err == nil || !strings.Contains(err.Error(), "another key") {
+		t.Fatalf("the old segments without the old key: %v", err)
+	}
+	q = openDisk(t, dir, uplink.DiskOptions{Key: newKey, OldKeys: [][]byte{testKey}})
+	putSeq(t, q, 7, 2, 1)
+	if n := len(segFiles(t, dir)); n != 2 {
+		t.Errorf("%d segments, want the old key's and a new one", n)
+	}
+	got := takeAll(t, q) // acknowledges them all
+	if checkRun(t, got, 1) != 9 {
+		t.Fatalf("got %d batches", len(got))
+	}
+	putSeq(t, q, 9, 1, 1)
+	q.Close()
+	q = openDisk(t, dir, uplink.DiskOptions{Key: newKey}) // the old key is not needed any more
+	if got := takeAll(t, q); len(got) != 1 || got[0].FirstSeq != 9 {
+		t.Fatalf("after the old segments went: %+v", got)
+	}
+	q.Close()
+}
+
 // Tampering with an encrypted frame whose CRC is made to match is caught
 // by the authentication tag.
 func TestDiskQueueEncryptionDetectsTampering(t *testing.T) {

@@ -6,8 +6,10 @@
 //	Snapshot (from the gateway: values, position, and its decisions
 //	  Withhold, Hold, Drop)
 //	→ Redactor: the Policy, default deny: rate limits, quantisation, the
-//	  position snapped to a grid, location withheld when the gateway says,
-//	  phone and contact data never (a hard-coded deny list)
+//	  position snapped to a grid and withheld when the gateway says, and of
+//	  the other values only vehicle data, by the Class the gateway gives
+//	  each sample (roles.go): location and personal data never, whatever
+//	  the policy lists
 //	→ time quanta: every record waits until its quantum is over; a quantum
 //	  in which location was withheld leaves as one record, stamped with the
 //	  quantum's start, without location
@@ -41,7 +43,13 @@
 //
 // What the package knows nothing of: CAN frames, GPIO, and where zones
 // are. The gateway decides, per snapshot, whether location is withheld,
-// whether records are held back, and when they are dropped.
+// whether records are held back, and when they are dropped, and tells it
+// what each value is (Sample.Class). What the package knows of roles
+// (roles.go): their one spelling (ValidRole) and the closed vocabulary of
+// well-known roles with their classes, so that Validate refuses, whatever
+// the vehicle, a policy that asks for location or personal data or names
+// a role in another spelling; custom roles are classified by the vehicle
+// profile, which the gateway holds the policy against.
 //
 // What still leaks, by design or because the wire cannot hide it:
 //   - When a withheld stretch began and ended, to within a time quantum:

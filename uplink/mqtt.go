@@ -20,8 +20,13 @@ import (
 
 // MQTTConfig says where and how to publish.
 type MQTTConfig struct {
-	// Broker is a URL: tcp://host:1883, or ssl://host:8883 with TLS set.
+	// Broker is a URL: ssl://host:8883 (TLS), or tcp://127.0.0.1:1883
+	// (plain, with InsecurePlaintext, to a loopback address only).
 	Broker string
+	// InsecurePlaintext allows a plain TCP broker (tcp://, mqtt://). It
+	// must be asked for, and is refused anyway unless the broker's host
+	// is a literal loopback address: see CheckBroker.
+	InsecurePlaintext bool
 	// ClientID defaults to "quietzone-" + the pseudonym.
 	ClientID string
 	// Pseudonym names the vehicle in topics; never the VIN.
@@ -122,14 +127,12 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	u, err := url.Parse(cfg.Broker)
+	plain, err := CheckBroker(cfg.Broker, cfg.InsecurePlaintext)
 	if err != nil {
-		return nil, fmt.Errorf("new publisher: broker: %w", err)
+		return nil, fmt.Errorf("new publisher: %w", err)
 	}
-	switch u.Scheme {
-	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps":
-	default:
-		return nil, fmt.Errorf("new publisher: broker %q: want tcp:// or ssl://", cfg.Broker)
+	if plain && cfg.TLS != nil {
+		return nil, fmt.Errorf("new publisher: broker %s is plain TCP, and a TLS configuration is set that it would not use", cfg.Broker)
 	}
 	p := &Publisher{cfg: cfg, q: q, log: log, stop: make(chan struct{})}
 	p.drops, _ = q.(dropCounter)
@@ -168,6 +171,56 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 	return p, nil
 }
 
+// ErrPlaintext: a broker without TLS that is not explicitly allowed.
+var ErrPlaintext = errors.New("plain TCP only when insecure plaintext is asked for, and only to a loopback address")
+
+// BrokerPlain parses a broker URL and reports whether it is plain TCP
+// (tcp://, mqtt://) rather than TLS (ssl://, tls://, mqtts://, tcps://),
+// and its host.
+func BrokerPlain(broker string) (plain bool, host string, err error) {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return false, "", fmt.Errorf("broker: %w", err)
+	}
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts", "tcps":
+	case "tcp", "mqtt":
+		plain = true
+	default:
+		return false, "", fmt.Errorf("broker %q: want ssl://HOST:PORT", broker)
+	}
+	if u.Hostname() == "" {
+		return false, "", fmt.Errorf("broker %q: no host", broker)
+	}
+	return plain, u.Hostname(), nil
+}
+
+// LoopbackLiteral reports whether host is a literal loopback address
+// (127.0.0.0/8, ::1). Names are not: what they resolve to can change
+// under the vehicle, and localhost is only a convention of its resolver.
+func LoopbackLiteral(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// CheckBroker checks a broker URL: TLS, or plain TCP only when
+// insecurePlaintext asks for it and only to a literal loopback address (a
+// broker or a TLS-terminating proxy on the vehicle itself). TLS with
+// insecurePlaintext set is refused too: the setting would mean nothing.
+// It reports whether the broker is plain.
+func CheckBroker(broker string, insecurePlaintext bool) (plain bool, err error) {
+	plain, host, err := BrokerPlain(broker)
+	switch {
+	case err != nil:
+		return false, err
+	case !plain && insecurePlaintext:
+		return false, fmt.Errorf("broker %s uses TLS: insecure plaintext is for a tcp:// broker only", broker)
+	case plain && (!insecurePlaintext || !LoopbackLiteral(host)):
+		return true, fmt.Errorf("broker %s: %w", broker, ErrPlaintext)
+	}
+	return plain, nil
+}
+
 // pahoRetryInterval is paho's fixed wait between connection attempts, on
 // top of the backoff dial draws.
 const pahoRetryInterval = 250 * time.Millisecond
@@ -202,6 +255,11 @@ func (p *Publisher) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	d := &net.Dialer{Timeout: o.ConnectTimeout}
 	switch u.Scheme {
 	case "tcp", "mqtt":
+		// NewPublisher checked; checked again here, where the bytes go,
+		// whatever paho made of the URL.
+		if !p.cfg.InsecurePlaintext || !LoopbackLiteral(u.Hostname()) {
+			return nil, fmt.Errorf("dial %s: %w", u.Redacted(), ErrPlaintext)
+		}
 		return d.Dial("tcp", u.Host)
 	default: // ssl, tls, mqtts, tcps: NewPublisher checked
 		cfg := o.TLSConfig

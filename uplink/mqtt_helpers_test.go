@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,10 +83,11 @@ type publisher struct {
 // for the publisher to notice a broker back from an outage.
 func testConfig(broker, pseudonym string) uplink.MQTTConfig {
 	return uplink.MQTTConfig{
-		Broker:         broker,
-		Pseudonym:      pseudonym,
-		PublishTimeout: 5 * time.Second,
-		MaxBackoff:     time.Second,
+		Broker:            broker,
+		InsecurePlaintext: strings.HasPrefix(broker, "tcp://"), // the test brokers listen on 127.0.0.1
+		Pseudonym:         pseudonym,
+		PublishTimeout:    5 * time.Second,
+		MaxBackoff:        time.Second,
 	}
 }
 

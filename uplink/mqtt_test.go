@@ -454,7 +454,7 @@ func TestNewPublisherRequires(t *testing.T) {
 	if _, err := uplink.NewPublisher(uplink.MQTTConfig{Broker: "tcp://127.0.0.1:1"}, q, nil); err == nil {
 		t.Error("NewPublisher without a pseudonym: no error")
 	}
-	if _, err := uplink.NewPublisher(uplink.MQTTConfig{Broker: "tcp://127.0.0.1:1", Pseudonym: "x"}, q, nil); err != nil {
+	if _, err := uplink.NewPublisher(uplink.MQTTConfig{Broker: "tcp://127.0.0.1:1", InsecurePlaintext: true, Pseudonym: "x"}, q, nil); err != nil {
 		t.Errorf("NewPublisher with defaults: %v", err)
 	}
 }

@@ -2,8 +2,9 @@ package uplink
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"strings"
+	"slices"
 	"time"
 )
 
@@ -75,40 +76,6 @@ type BatchRule struct {
 // PositionKey is the policy key that allows the position.
 const PositionKey = "position"
 
-// forbiddenPrefixes name data that never leaves the vehicle, whatever the
-// policy says: the phone link's contacts, calls and messages.
-var forbiddenPrefixes = []string{"phone."}
-
-// locationRoles reveal where the vehicle is or has been; they are withheld
-// whenever the gateway withholds the position.
-var locationPrefixes = []string{"position."}
-var locationRoles = []string{"vehicle.odometer"}
-
-// Forbidden reports whether a role may never be uplinked.
-func Forbidden(role string) bool {
-	for _, p := range forbiddenPrefixes {
-		if strings.HasPrefix(role, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// LocationRevealing reports whether a role reveals where the vehicle is.
-func LocationRevealing(role string) bool {
-	for _, p := range locationPrefixes {
-		if strings.HasPrefix(role, p) {
-			return true
-		}
-	}
-	for _, r := range locationRoles {
-		if role == r {
-			return true
-		}
-	}
-	return false
-}
-
 // KeyError is a policy problem with one key.
 type KeyError struct {
 	Key    string
@@ -117,18 +84,21 @@ type KeyError struct {
 
 func (e *KeyError) Error() string { return fmt.Sprintf("%s: %s", e.Key, e.Reason) }
 
-// Validate checks the policy. A policy that asks for forbidden data is an
-// error, not something to quietly ignore: the fleet must know.
+// Validate checks the policy: its numbers, and that every key of Signals is
+// a role's one spelling (ValidRole). Which roles a policy may name at all
+// (only vehicle-class ones) is for the gateway, which knows the roles'
+// classes: it refuses a policy that asks for location or personal data
+// (the fleet must know), and whatever a policy lists, only samples of
+// ClassVehicle leave (Redactor).
 func (p *Policy) Validate() error {
 	if p.TelemetryPeriod <= 0 {
 		return &KeyError{Key: "telemetry_period", Reason: "must be positive"}
 	}
-	for role, r := range p.Signals {
-		switch {
-		case Forbidden(role):
-			return &KeyError{Key: role, Reason: "phone and contact data can never be uplinked"}
-		case role == "position.latitude" || role == "position.longitude":
-			return &KeyError{Key: role, Reason: "allow the position with the \"position\" key, which snaps it to a grid"}
+	for _, role := range slices.Sorted(maps.Keys(p.Signals)) { // the same key every time
+		if reason := notVehicle(role); reason != "" {
+			return &KeyError{Key: role, Reason: reason}
+		}
+		switch r := p.Signals[role]; {
 		case !finiteNonNeg(r.MaxRateHz) || !finiteNonNeg(r.Quantum):
 			return &KeyError{Key: role, Reason: "max_rate_hz and quantum must be non-negative numbers"}
 		}
@@ -157,6 +127,30 @@ func (p *Policy) Validate() error {
 		return &KeyError{Key: "near_zones.trip_end_m", Reason: fmt.Sprintf("must be 0 to %g metres", float64(MaxTripEndM))}
 	}
 	return nil
+}
+
+// notVehicle says why a name cannot be allowed out whatever the vehicle:
+// it is not a role's spelling, or it is a location or personal role (well
+// known, or in a reserved family). "" for a well-known vehicle role or a
+// custom role, which only the vehicle's profile can classify.
+func notVehicle(role string) string {
+	if !ValidRole(role) {
+		return fmt.Sprintf("not a role name (%s)", RoleSpelling)
+	}
+	if role == PositionKey {
+		return "the position is allowed with the top-level position key, which snaps it to a grid"
+	}
+	if role == "position.latitude" || role == "position.longitude" {
+		return "allow the position with the \"position\" key, which snaps it to a grid"
+	}
+	c, ok := RoleClass(role)
+	if !ok {
+		_, c, ok = Reserved(role)
+	}
+	if ok && c != ClassVehicle {
+		return fmt.Sprintf("%s data, which never leaves the vehicle: only vehicle data can be allowed", c)
+	}
+	return ""
 }
 
 // Limits of the near-zone rule: beyond them a policy is more likely a

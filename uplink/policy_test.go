@@ -17,7 +17,7 @@ func demoPolicy() *uplink.Policy {
 		Signals: map[string]uplink.Rule{
 			"vehicle.speed":    {MaxRateHz: 1, Quantum: 5},
 			"vehicle.ignition": {},
-			"position.heading": {MaxRateHz: 0.2, Quantum: 45},
+			"vehicle.gear":     {MaxRateHz: 0.2}, // a custom vehicle role
 		},
 		Position:  &uplink.PositionRule{MaxRateHz: 0.2, PrecisionM: 200},
 		Batch:     uplink.BatchRule{MaxRecords: 30, MaxAge: 30 * time.Second},
@@ -40,11 +40,34 @@ func TestValidate(t *testing.T) {
 			p.Signals["vehicle.speed"] = uplink.Rule{}
 			p.Position.MaxRateHz = 0
 		}},
-		{name: "odometer is allowed (withheld near zones)", edit: func(p *uplink.Policy) { p.Signals["vehicle.odometer"] = uplink.Rule{} }},
 		{name: "a role merely containing phone", edit: func(p *uplink.Policy) { p.Signals["vehicle.phone_dock"] = uplink.Rule{} }},
+		{name: "a custom role", edit: func(p *uplink.Policy) { p.Signals["gnss.sats"] = uplink.Rule{} }},
+
+		// Issue 12 item 6: only vehicle data may be allowed, each role in
+		// its one spelling.
+		{name: "the odometer", edit: func(p *uplink.Policy) { p.Signals["vehicle.odometer"] = uplink.Rule{} },
+			wantKey: "vehicle.odometer", reason: "location data"},
+		{name: "the heading", edit: func(p *uplink.Policy) { p.Signals["position.heading"] = uplink.Rule{Quantum: 45} },
+			wantKey: "position.heading", reason: "location data"},
+		{name: "a camera's status", edit: func(p *uplink.Policy) { p.Signals["camera.front.status"] = uplink.Rule{} },
+			wantKey: "camera.front.status", reason: "location data"},
+		{name: "the privacy switch", edit: func(p *uplink.Policy) { p.Signals["privacy.switch"] = uplink.Rule{} },
+			wantKey: "privacy.switch", reason: "personal data"},
+		{name: "a pattern", edit: func(p *uplink.Policy) { p.Signals["*"] = uplink.Rule{} },
+			wantKey: "*", reason: "not a role name"},
+		{name: "a pattern in a family", edit: func(p *uplink.Policy) { p.Signals["vehicle.*"] = uplink.Rule{} },
+			wantKey: "vehicle.*", reason: "not a role name"},
+		{name: "another case", edit: func(p *uplink.Policy) { p.Signals["Position.Latitude"] = uplink.Rule{} },
+			wantKey: "Position.Latitude", reason: "not a role name"},
+		{name: "another script", edit: func(p *uplink.Policy) { p.Signals["ph\u043ene.contact.chars"] = uplink.Rule{} },
+			wantKey: "ph\u043ene.contact.chars", reason: "not a role name"},
+		{name: "the position key as a signal", edit: func(p *uplink.Policy) { p.Signals["position"] = uplink.Rule{} },
+			wantKey: "position", reason: "top-level position key"},
+		{name: "a position role that is not well known", edit: func(p *uplink.Policy) { p.Signals["position.sats"] = uplink.Rule{} },
+			wantKey: "position.sats", reason: "location data"},
 
 		{name: "phone contact", edit: func(p *uplink.Policy) { p.Signals["phone.contact.name"] = uplink.Rule{} },
-			wantKey: "phone.contact.name", reason: "phone"},
+			wantKey: "phone.contact.name", reason: "personal data"},
 		{name: "phone call", edit: func(p *uplink.Policy) { p.Signals["phone.call.number"] = uplink.Rule{MaxRateHz: 1} },
 			wantKey: "phone.call.number", reason: "never"},
 		{name: "phone message", edit: func(p *uplink.Policy) { p.Signals["phone.sms"] = uplink.Rule{} },
@@ -156,8 +179,8 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// A policy naming several forbidden roles is refused whichever one the map
-// iteration meets first.
+// A policy naming several forbidden roles is refused, always naming the
+// same one.
 func TestValidateRefusesEveryForbiddenRole(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		p := demoPolicy()
@@ -166,60 +189,89 @@ func TestValidateRefusesEveryForbiddenRole(t *testing.T) {
 		p.Signals["phone.call.active"] = uplink.Rule{}
 		err := p.Validate()
 		var ke *uplink.KeyError
-		if !errors.As(err, &ke) || !uplink.Forbidden(ke.Key) {
-			t.Fatalf("Validate() = %v, want a KeyError naming a phone role", err)
+		if !errors.As(err, &ke) || ke.Key != "phone.call.active" {
+			t.Fatalf("Validate() = %v, want a KeyError naming phone.call.active", err)
 		}
 	}
 }
 
-func TestForbidden(t *testing.T) {
+// TestRoleClass: the vocabulary's classes, and what is not in it.
+func TestRoleClass(t *testing.T) {
 	tests := []struct {
-		role string
-		want bool
+		role  string
+		class uplink.Class
+		known bool
 	}{
-		{"phone.contact.name", true},
-		{"phone.contact.number", true},
-		{"phone.call.active", true},
-		{"phone.sms.text", true},
-		{"phone.", true},
-		{"phone.x", true},
-		{"phone", false}, // not a role under the phone link
-		{"phonebook", false},
-		{"vehicle.phone.dock", false},
-		{"vehicle.speed", false},
-		{"position.latitude", false}, // location, not forbidden: snapped and withheld instead
-		{"", false},
+		{"vehicle.speed", uplink.ClassVehicle, true},
+		{"vehicle.ignition", uplink.ClassVehicle, true},
+		{"vehicle.odometer", uplink.ClassLocation, true},
+		{"position.latitude", uplink.ClassLocation, true},
+		{"position.heading", uplink.ClassLocation, true},
+		{"position.speed", uplink.ClassLocation, true},
+		{"phone.contact.chars", uplink.ClassPersonal, true},
+		{"privacy.switch", uplink.ClassPersonal, true},
+		{"camera.front.status", uplink.ClassLocation, true},
+		{"camera.rear_left.trigger", uplink.ClassLocation, true},
+		{"camera.front.zoom", uplink.ClassUnknown, false},
+		{"camera.status", uplink.ClassUnknown, false},
+		{"Camera.front.status", uplink.ClassUnknown, false},
+		{"vehicle.odometer.trip", uplink.ClassUnknown, false}, // a custom role: the profile says
+		{"gnss.lat", uplink.ClassUnknown, false},
+		{"Position.Latitude", uplink.ClassUnknown, false},
+		{"ph\u043ene.contact.chars", uplink.ClassUnknown, false},
+		{"", uplink.ClassUnknown, false},
 	}
 	for _, tt := range tests {
-		if got := uplink.Forbidden(tt.role); got != tt.want {
-			t.Errorf("Forbidden(%q) = %v, want %v", tt.role, got, tt.want)
+		if c, ok := uplink.RoleClass(tt.role); c != tt.class || ok != tt.known {
+			t.Errorf("RoleClass(%q) = %v, %v; want %v, %v", tt.role, c, ok, tt.class, tt.known)
+		}
+	}
+	for _, tt := range []struct {
+		role, family string
+		class        uplink.Class
+		ok           bool
+	}{
+		{"phone.sms.text", "phone", uplink.ClassPersonal, true},
+		{"phone", "phone", uplink.ClassPersonal, true},
+		{"position.sats", "position", uplink.ClassLocation, true},
+		{"position", "position", uplink.ClassLocation, true},
+		{"privacy.mode", "privacy", uplink.ClassPersonal, true},
+		{"phonebook", "phonebook", uplink.ClassUnknown, false},
+		{"vehicle.phone.dock", "vehicle", uplink.ClassUnknown, false},
+		{"positions.x", "positions", uplink.ClassUnknown, false},
+	} {
+		if f, c, ok := uplink.Reserved(tt.role); f != tt.family || c != tt.class || ok != tt.ok {
+			t.Errorf("Reserved(%q) = %q, %v, %v; want %q, %v, %v", tt.role, f, c, ok, tt.family, tt.class, tt.ok)
 		}
 	}
 }
 
-func TestLocationRevealing(t *testing.T) {
-	tests := []struct {
-		role string
-		want bool
-	}{
-		{"position.latitude", true},
-		{"position.longitude", true},
-		{"position.heading", true},
-		{"position.speed", true},
-		{"position.fix", true},
-		{"position.accuracy", true},
-		{"vehicle.odometer", true},
-		{"vehicle.odometer.trip", false}, // only the exact role is listed
-		{"vehicle.speed", false},
-		{"vehicle.ignition", false},
-		{"positions", false},
-		{"position", false}, // the policy key, not a signal role
-		{"phone.contact.name", false},
-		{"", false},
+// TestValidRole: one spelling per role.
+func TestValidRole(t *testing.T) {
+	for _, name := range []string{"vehicle.speed", "a", "camera.front_2.status", "x.0", "gnss.lat", strings.Repeat("a", 64)} {
+		if !uplink.ValidRole(name) {
+			t.Errorf("ValidRole(%q) = false", name)
+		}
 	}
-	for _, tt := range tests {
-		if got := uplink.LocationRevealing(tt.role); got != tt.want {
-			t.Errorf("LocationRevealing(%q) = %v, want %v", tt.role, got, tt.want)
+	for _, name := range []string{"", "*", "vehicle.*", "vehicle.?", "Vehicle.speed", "vehicle.Speed", "VEHICLE.SPEED",
+		"ph\u043ene.contact.chars", "vehicle.speed\u200b", "vehicle.speed ", " vehicle.speed", "vehicle..speed",
+		"vehicle.speed.", ".vehicle", "1vehicle", "_x", "vehicle-speed", "vehicle/speed", "vehicle.spe\u0435d",
+		"ve\u0307hicle", "vehicle.speed\n", strings.Repeat("a", 65), "\uff56ehicle.speed"} {
+		if uplink.ValidRole(name) {
+			t.Errorf("ValidRole(%q) = true", name)
+		}
+	}
+}
+
+func TestParseClass(t *testing.T) {
+	for _, c := range []uplink.Class{uplink.ClassVehicle, uplink.ClassLocation, uplink.ClassPersonal} {
+		if got, err := uplink.ParseClass(c.String()); got != c || err != nil {
+			t.Errorf("ParseClass(%q) = %v, %v", c.String(), got, err)
+		}
+	}
+	for _, s := range []string{"", "unknown", "Vehicle", "public", "vehicle "} {
+		if _, err := uplink.ParseClass(s); err == nil {
+			t.Errorf("ParseClass(%q) accepted", s)
 		}
 	}
 }

@@ -5,10 +5,13 @@ import (
 	"time"
 )
 
-// Sample is the latest value of one signal role.
+// Sample is the latest value of one signal role, with the role's class.
+// Only ClassVehicle samples can leave; the class comes from the gateway,
+// which has it from the vehicle profile, never from the role's name.
 type Sample struct {
 	Role  string
 	Value float64
+	Class Class
 }
 
 // Snapshot is the gateway's view of the vehicle at one instant, with what
@@ -16,8 +19,9 @@ type Sample struct {
 type Snapshot struct {
 	Time time.Time
 	// Withhold: the vehicle is near a zone, or the gateway is not sure it
-	// is not; no location-revealing data may leave, and the time of the
-	// whole quantum around it is coarsened (NearZoneRule.TimeQuantum).
+	// is not; the position may not leave, and the time of the whole
+	// quantum around it is coarsened (NearZoneRule.TimeQuantum). (No other
+	// location data ever leaves: see Class.)
 	Withhold bool
 	// Hold: this snapshot's record, and every later one, stays in the
 	// vehicle until a snapshot without Hold releases them: the gateway does
@@ -61,9 +65,12 @@ func NewRedactor(p *Policy) *Redactor {
 // Outcome says what Redact left out.
 type Outcome struct {
 	PositionWithheld bool
-	SignalsWithheld  int // allowed signals left out because location was withheld
-	SignalsDenied    int // signals the policy does not allow
-	ForbiddenDenied  int // of those, phone and contact data
+	// SignalsDenied counts samples left out: not allowed by the policy,
+	// not of ClassVehicle, or not a finite number.
+	SignalsDenied int
+	// ForbiddenDenied counts those of ClassPersonal: phone and contact
+	// data, the privacy switch.
+	ForbiddenDenied int
 }
 
 // Redact turns a snapshot into a record; ok is false when nothing may be sent.
@@ -81,16 +88,16 @@ func (r *Redactor) Redact(s Snapshot) (rec Record, out Outcome, ok bool) {
 		}
 	}
 	for _, smp := range s.Samples {
-		rule, allowed := r.p.Signals[smp.Role]
-		if forbidden := Forbidden(smp.Role); forbidden || !allowed || math.IsNaN(smp.Value) || math.IsInf(smp.Value, 0) {
+		if smp.Class != ClassVehicle { // by class, whatever the policy lists
 			out.SignalsDenied++
-			if forbidden {
+			if smp.Class == ClassPersonal {
 				out.ForbiddenDenied++
 			}
 			continue
 		}
-		if s.Withhold && LocationRevealing(smp.Role) {
-			out.SignalsWithheld++
+		rule, allowed := r.p.Signals[smp.Role]
+		if !allowed || math.IsNaN(smp.Value) || math.IsInf(smp.Value, 0) {
+			out.SignalsDenied++
 			continue
 		}
 		if !r.due(smp.Role, rule.MaxRateHz, s.Time) {

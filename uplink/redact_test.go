@@ -15,25 +15,35 @@ import (
 
 var t0 = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 
+// Classes, short.
+const (
+	veh = uplink.ClassVehicle
+	loc = uplink.ClassLocation
+	per = uplink.ClassPersonal
+)
+
 // everyRole is a snapshot's worth of samples, one per kind of role the
-// gateway may offer.
+// gateway may offer, each with its class.
 var everyRole = []uplink.Sample{
-	{Role: "vehicle.speed", Value: 52.4},
-	{Role: "vehicle.ignition", Value: 1},
-	{Role: "vehicle.rpm", Value: 2100},
-	{Role: "vehicle.odometer", Value: 123456.7},
-	{Role: "position.heading", Value: 93},
-	{Role: "position.speed", Value: 51},
-	{Role: "position.fix", Value: 3},
-	{Role: "position.accuracy", Value: 4},
-	{Role: "position.latitude", Value: 52.1234567},
-	{Role: "position.longitude", Value: 10.1234567},
-	{Role: "privacy.switch", Value: 0},
-	{Role: "camera.front.trigger", Value: 1},
-	{Role: "phone.contact.name", Value: 42},
-	{Role: "phone.call.number", Value: 4915112345678},
-	{Role: "phone.sms.count", Value: 3},
+	{Role: "vehicle.speed", Value: 52.4, Class: veh},
+	{Role: "vehicle.ignition", Value: 1, Class: veh},
+	{Role: "vehicle.rpm", Value: 2100, Class: veh},
+	{Role: "vehicle.odometer", Value: 123456.7, Class: loc},
+	{Role: "position.heading", Value: 93, Class: loc},
+	{Role: "position.speed", Value: 51, Class: loc},
+	{Role: "position.fix", Value: 3, Class: loc},
+	{Role: "position.accuracy", Value: 4, Class: loc},
+	{Role: "position.latitude", Value: 52.1234567, Class: loc},
+	{Role: "position.longitude", Value: 10.1234567, Class: loc},
+	{Role: "privacy.switch", Value: 0, Class: per},
+	{Role: "camera.front.trigger", Value: 1, Class: loc},
+	{Role: "phone.contact.name", Value: 42, Class: per},
+	{Role: "phone.call.number", Value: 4915112345678, Class: per},
+	{Role: "phone.sms.count", Value: 3, Class: per},
 }
+
+// personalInEveryRole counts everyRole's personal samples.
+const personalInEveryRole = 4
 
 func TestRedactDefaultDeny(t *testing.T) {
 	p := &uplink.Policy{
@@ -56,11 +66,12 @@ func TestRedactDefaultDeny(t *testing.T) {
 	if rec.Pos != nil {
 		t.Errorf("Pos = %v without a position rule", rec.Pos)
 	}
-	if want := (uplink.Outcome{SignalsDenied: len(everyRole) - 1, ForbiddenDenied: 3}); out != want {
+	if want := (uplink.Outcome{SignalsDenied: len(everyRole) - 1, ForbiddenDenied: personalInEveryRole}); out != want {
 		t.Errorf("Outcome = %+v, want %+v", out, want)
 	}
 
-	// Random role names, allowed or not: only the allowed ones ever appear.
+	// Random role names and classes, allowed or not: only the allowed
+	// vehicle ones ever appear.
 	rng := rand.New(rand.NewPCG(1, 2))
 	p.Signals = map[string]uplink.Rule{}
 	var allowed []string
@@ -75,13 +86,17 @@ func TestRedactDefaultDeny(t *testing.T) {
 		wantDenied := 0
 		for j := 0; j < 10; j++ {
 			var role string
+			class := uplink.Class(rng.IntN(5)) // unknown, the three, and one that is none of them
 			if rng.IntN(3) == 0 {
 				role = allowed[rng.IntN(len(allowed))]
+				if class != veh {
+					wantDenied++
+				}
 			} else {
 				role = fmt.Sprintf("%s.sig%d", []string{"vehicle", "body", "phone", "position", "x"}[rng.IntN(5)], rng.IntN(1000))
 				wantDenied++
 			}
-			samples = append(samples, uplink.Sample{Role: role, Value: rng.Float64()})
+			samples = append(samples, uplink.Sample{Role: role, Value: rng.Float64(), Class: class})
 		}
 		rec, out, _ := r.Redact(uplink.Snapshot{Time: t0.Add(time.Duration(i) * time.Second), Samples: samples})
 		for role := range rec.Signals {
@@ -96,7 +111,7 @@ func TestRedactDefaultDeny(t *testing.T) {
 }
 
 // Phone data never leaves, even from a policy that lists it and was never
-// validated (Validate would refuse it).
+// validated (Validate would refuse it): its samples are personal.
 func TestRedactForbiddenEvenIfListed(t *testing.T) {
 	p := &uplink.Policy{
 		TelemetryPeriod: time.Second,
@@ -115,15 +130,15 @@ func TestRedactForbiddenEvenIfListed(t *testing.T) {
 			t.Fatalf("withhold=%v: ok = false, want the speed", withhold)
 		}
 		for role := range rec.Signals {
-			if uplink.Forbidden(role) {
+			if strings.HasPrefix(role, "phone.") {
 				t.Errorf("withhold=%v: record has forbidden %q", withhold, role)
 			}
 		}
 		if _, ok := rec.Signals["vehicle.speed"]; !ok {
 			t.Errorf("withhold=%v: the speed is missing: %v", withhold, rec.Signals)
 		}
-		if out.ForbiddenDenied != 3 {
-			t.Errorf("withhold=%v: ForbiddenDenied = %d, want 3", withhold, out.ForbiddenDenied)
+		if out.ForbiddenDenied != personalInEveryRole {
+			t.Errorf("withhold=%v: ForbiddenDenied = %d, want %d", withhold, out.ForbiddenDenied, personalInEveryRole)
 		}
 		line, _ := json.Marshal(rec)
 		if strings.Contains(string(line), "phone") || strings.Contains(string(line), "4915112345678") {
@@ -137,8 +152,8 @@ func TestRedactForbiddenEvenIfListed(t *testing.T) {
 	if ok {
 		t.Error("phone-only policy: ok = true, want nothing to send")
 	}
-	if out.ForbiddenDenied != 3 || out.SignalsDenied != len(everyRole) {
-		t.Errorf("phone-only policy: Outcome = %+v, want 3 forbidden of %d denied", out, len(everyRole))
+	if out.ForbiddenDenied != personalInEveryRole || out.SignalsDenied != len(everyRole) {
+		t.Errorf("phone-only policy: Outcome = %+v, want %d forbidden of %d denied", out, personalInEveryRole, len(everyRole))
 	}
 }
 
@@ -173,7 +188,7 @@ func TestRedactQuantum(t *testing.T) {
 			Signals:         map[string]uplink.Rule{"vehicle.x": {Quantum: tt.quantum}},
 			Batch:           uplink.BatchRule{MaxRecords: 1, MaxAge: time.Second},
 		}
-		rec, _, ok := uplink.NewRedactor(p).Redact(uplink.Snapshot{Time: t0, Samples: []uplink.Sample{{Role: "vehicle.x", Value: tt.in}}})
+		rec, _, ok := uplink.NewRedactor(p).Redact(uplink.Snapshot{Time: t0, Samples: []uplink.Sample{{Role: "vehicle.x", Value: tt.in, Class: veh}}})
 		if !ok {
 			t.Fatalf("quantum %v, %v: nothing sent", tt.quantum, tt.in)
 		}
@@ -190,7 +205,7 @@ func TestRedactQuantum(t *testing.T) {
 		r := uplink.NewRedactor(p)
 		for i := 0; i < 1000; i++ {
 			in := (rng.Float64() - 0.5) * 1000
-			rec, _, _ := r.Redact(uplink.Snapshot{Time: t0.Add(time.Duration(i) * time.Second), Samples: []uplink.Sample{{Role: "vehicle.x", Value: in}}})
+			rec, _, _ := r.Redact(uplink.Snapshot{Time: t0.Add(time.Duration(i) * time.Second), Samples: []uplink.Sample{{Role: "vehicle.x", Value: in, Class: veh}}})
 			got := rec.Signals["vehicle.x"]
 			if k := got / q; math.Abs(k-math.Round(k)) > 1e-6 || math.Abs(got-in) > q/2*(1+1e-9) {
 				t.Fatalf("quantum %v: %v → %v, not the nearest multiple", q, in, got)
@@ -206,8 +221,8 @@ func TestRedactDropsNonFinite(t *testing.T) {
 		rec, out, ok := r.Redact(uplink.Snapshot{
 			Time: t0.Add(time.Duration(i) * time.Second),
 			Samples: []uplink.Sample{
-				{Role: "vehicle.speed", Value: v},
-				{Role: "vehicle.ignition", Value: 1},
+				{Role: "vehicle.speed", Value: v, Class: veh},
+				{Role: "vehicle.ignition", Value: 1, Class: veh},
 			},
 		})
 		if !ok {
@@ -224,15 +239,15 @@ func TestRedactDropsNonFinite(t *testing.T) {
 		}
 	}
 	// A NaN speed does not use up the speed's rate budget.
-	rec, _, _ := r.Redact(uplink.Snapshot{Time: t0.Add(3 * time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 30}}})
+	rec, _, _ := r.Redact(uplink.Snapshot{Time: t0.Add(3 * time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 30, Class: veh}}})
 	if rec.Signals["vehicle.speed"] != 30 {
 		t.Errorf("first finite speed after NaNs: record %v, want vehicle.speed 30", rec.Signals)
 	}
 }
 
 // TestRedactRate runs a minute of snapshots every 100 ms through the demo
-// policy: the speed goes once a second, heading and position every 5 s, the
-// ignition (no limit) every time.
+// policy: the speed goes once a second, the gear and position every 5 s,
+// the ignition (no limit) every time, the heading never.
 func TestRedactRate(t *testing.T) {
 	r := uplink.NewRedactor(demoPolicy())
 	sent := map[string][]int{}
@@ -241,9 +256,10 @@ func TestRedactRate(t *testing.T) {
 			Time:         t0.Add(time.Duration(i) * 100 * time.Millisecond),
 			HavePosition: true, Lat: 52, Lon: 10 + float64(i)*1e-4,
 			Samples: []uplink.Sample{
-				{Role: "vehicle.speed", Value: 50},
-				{Role: "vehicle.ignition", Value: 1},
-				{Role: "position.heading", Value: 90},
+				{Role: "vehicle.speed", Value: 50, Class: veh},
+				{Role: "vehicle.ignition", Value: 1, Class: veh},
+				{Role: "vehicle.gear", Value: 4, Class: veh},
+				{Role: "position.heading", Value: 90, Class: loc},
 			},
 		})
 		if !ok {
@@ -265,9 +281,10 @@ func TestRedactRate(t *testing.T) {
 	}
 	for role, want := range map[string][]int{
 		"vehicle.speed":    every(10),
-		"position.heading": every(50),
+		"vehicle.gear":     every(50),
 		"pos":              every(50),
 		"vehicle.ignition": every(1),
+		"position.heading": nil,
 	} {
 		if !slices.Equal(sent[role], want) {
 			t.Errorf("%s sent at snapshots %v,\nwant %v", role, sent[role], want)
@@ -285,7 +302,7 @@ func TestRedactRateIrregular(t *testing.T) {
 	for role, hz := range rates {
 		if role != uplink.PositionKey {
 			p.Signals[role] = uplink.Rule{MaxRateHz: hz}
-			samples = append(samples, uplink.Sample{Role: role, Value: 1})
+			samples = append(samples, uplink.Sample{Role: role, Value: 1, Class: veh})
 		}
 	}
 	r := uplink.NewRedactor(p)
@@ -455,19 +472,23 @@ func TestRedactPositionIsAGrid(t *testing.T) {
 	}
 }
 
+// TestRedactWithhold: near a zone the position is withheld and vehicle
+// data goes on; location data never leaves, near a zone or not, even from
+// a policy that lists it (and was never validated).
 func TestRedactWithhold(t *testing.T) {
 	p := demoPolicy()
 	p.Signals["vehicle.odometer"] = uplink.Rule{Quantum: 1}
+	p.Signals["position.heading"] = uplink.Rule{}
 	r := uplink.NewRedactor(p)
 	s := uplink.Snapshot{
 		Time: t0, Withhold: true, HavePosition: true, Lat: 52.01, Lon: 10.05,
 		Samples: []uplink.Sample{
-			{Role: "vehicle.speed", Value: 61},
-			{Role: "vehicle.ignition", Value: 1},
-			{Role: "vehicle.odometer", Value: 12345.6},
-			{Role: "position.heading", Value: 93},
-			{Role: "position.speed", Value: 60}, // not allowed: denied, not withheld
-			{Role: "phone.contact.name", Value: 1},
+			{Role: "vehicle.speed", Value: 61, Class: veh},
+			{Role: "vehicle.ignition", Value: 1, Class: veh},
+			{Role: "vehicle.odometer", Value: 12345.6, Class: loc},
+			{Role: "position.heading", Value: 93, Class: loc},
+			{Role: "position.speed", Value: 60, Class: loc},
+			{Role: "phone.contact.name", Value: 1, Class: per},
 		},
 	}
 	rec, out, ok := r.Redact(s)
@@ -480,26 +501,52 @@ func TestRedactWithhold(t *testing.T) {
 	if want := map[string]float64{"vehicle.speed": 60, "vehicle.ignition": 1}; !mapsEqual(rec.Signals, want) {
 		t.Errorf("Signals = %v, want %v", rec.Signals, want)
 	}
-	if want := (uplink.Outcome{PositionWithheld: true, SignalsWithheld: 2, SignalsDenied: 2, ForbiddenDenied: 1}); out != want {
+	if want := (uplink.Outcome{PositionWithheld: true, SignalsDenied: 4, ForbiddenDenied: 1}); out != want {
 		t.Errorf("Outcome = %+v, want %+v", out, want)
 	}
 
-	// Out of the zone one second later, the position and the location
-	// roles go at once: withholding did not use up their rate budget.
+	// Out of the zone one second later, the position goes at once:
+	// withholding did not use up its rate budget. The odometer and the
+	// heading do not.
 	s.Time, s.Withhold = t0.Add(time.Second), false
 	rec, out, _ = r.Redact(s)
-	if rec.Pos == nil || rec.Signals["position.heading"] != 90 || rec.Signals["vehicle.odometer"] != 12346 {
-		t.Errorf("after the zone: record %+v, want position, heading and odometer", rec)
+	if want := map[string]float64{"vehicle.speed": 60, "vehicle.ignition": 1}; rec.Pos == nil || !mapsEqual(rec.Signals, want) {
+		t.Errorf("after the zone: record %+v, want position, speed and ignition", rec)
 	}
-	if out.PositionWithheld || out.SignalsWithheld != 0 {
-		t.Errorf("after the zone: Outcome = %+v, nothing withheld", out)
+	if out.PositionWithheld || out.SignalsDenied != 4 {
+		t.Errorf("after the zone: Outcome = %+v, want 4 denied", out)
 	}
 
 	// Withheld with only location data: nothing to send.
 	s.Time, s.Withhold = t0.Add(10*time.Second), true
-	s.Samples = []uplink.Sample{{Role: "position.heading", Value: 1}, {Role: "vehicle.odometer", Value: 1}}
+	s.Samples = []uplink.Sample{{Role: "position.heading", Value: 1, Class: loc}, {Role: "vehicle.odometer", Value: 1, Class: loc}}
 	if rec, out, ok := r.Redact(s); ok {
 		t.Errorf("withheld, location data only: ok = true, record %+v (%+v)", rec, out)
+	}
+}
+
+// TestRedactByClass: a policy that lists a role lets its values out only
+// when the gateway says they are vehicle data; the name decides nothing.
+func TestRedactByClass(t *testing.T) {
+	p := &uplink.Policy{TelemetryPeriod: time.Second, Signals: map[string]uplink.Rule{}}
+	for _, role := range []string{"vehicle.speed", "gnss.lat", "hu.contact_chars", "Phone.contact.chars", "*", "Position.Latitude", "ph\u043ene.contact.chars"} {
+		p.Signals[role] = uplink.Rule{} // never validated
+	}
+	r := uplink.NewRedactor(p)
+	for i, class := range []uplink.Class{uplink.ClassUnknown, veh, loc, per, uplink.Class(200)} {
+		for role := range p.Signals {
+			for j, withhold := range []bool{false, true} {
+				s := uplink.Snapshot{Time: t0.Add(time.Duration(i)*time.Hour + time.Duration(j)*time.Minute), Withhold: withhold,
+					Samples: []uplink.Sample{{Role: role, Value: 52.5, Class: class}}}
+				rec, out, ok := r.Redact(s)
+				if sent := ok && rec.Signals[role] == 52.5; sent != (class == veh) {
+					t.Errorf("%s of class %v (withhold %v): sent %v, record %+v", role, class, withhold, sent, rec)
+				}
+				if class != veh && (out.SignalsDenied != 1 || (out.ForbiddenDenied == 1) != (class == per)) {
+					t.Errorf("%s of class %v: Outcome %+v", role, class, out)
+				}
+			}
+		}
 	}
 }
 
@@ -517,13 +564,17 @@ func TestRedactOutcome(t *testing.T) {
 		{name: "withhold without a fix", s: uplink.Snapshot{Withhold: true, Lat: 1, Lon: 2}},
 		{name: "no fix, coordinates ignored", s: uplink.Snapshot{Lat: 1, Lon: 2}},
 		{name: "every role", s: uplink.Snapshot{Samples: everyRole}, wantOK: true,
-			want: uplink.Outcome{SignalsDenied: 12, ForbiddenDenied: 3}},
+			want: uplink.Outcome{SignalsDenied: 13, ForbiddenDenied: personalInEveryRole}},
 		{name: "every role, withheld", s: uplink.Snapshot{Withhold: true, HavePosition: true, Samples: everyRole}, wantOK: true,
-			want: uplink.Outcome{PositionWithheld: true, SignalsWithheld: 1, SignalsDenied: 12, ForbiddenDenied: 3}},
-		{name: "NaN position heading, withheld", s: uplink.Snapshot{Withhold: true, Samples: []uplink.Sample{{Role: "position.heading", Value: math.NaN()}}},
+			want: uplink.Outcome{PositionWithheld: true, SignalsDenied: 13, ForbiddenDenied: personalInEveryRole}},
+		{name: "NaN position heading, withheld", s: uplink.Snapshot{Withhold: true, Samples: []uplink.Sample{{Role: "position.heading", Value: math.NaN(), Class: loc}}},
 			want: uplink.Outcome{SignalsDenied: 1}},
-		{name: "forbidden NaN", s: uplink.Snapshot{Samples: []uplink.Sample{{Role: "phone.x", Value: math.NaN()}}},
+		{name: "forbidden NaN", s: uplink.Snapshot{Samples: []uplink.Sample{{Role: "phone.x", Value: math.NaN(), Class: per}}},
 			want: uplink.Outcome{SignalsDenied: 1, ForbiddenDenied: 1}},
+		{name: "allowed NaN", s: uplink.Snapshot{Samples: []uplink.Sample{{Role: "vehicle.speed", Value: math.NaN(), Class: veh}}},
+			want: uplink.Outcome{SignalsDenied: 1}},
+		{name: "allowed, unclassified", s: uplink.Snapshot{Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 50}}},
+			want: uplink.Outcome{SignalsDenied: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -548,9 +599,9 @@ func TestRedactOutcome(t *testing.T) {
 // The Redactor keeps nothing that refers to the snapshot's samples: the
 // gateway reuses the slice.
 func TestRedactKeepsNoSamples(t *testing.T) {
-	samples := []uplink.Sample{{Role: "vehicle.speed", Value: 50}, {Role: "vehicle.ignition", Value: 1}}
+	samples := []uplink.Sample{{Role: "vehicle.speed", Value: 50, Class: veh}, {Role: "vehicle.ignition", Value: 1, Class: veh}}
 	rec, _, _ := uplink.NewRedactor(demoPolicy()).Redact(uplink.Snapshot{Time: t0, Samples: samples})
-	samples[0] = uplink.Sample{Role: "phone.contact.name", Value: 7}
+	samples[0] = uplink.Sample{Role: "phone.contact.name", Value: 7, Class: per}
 	samples[1].Value = 0
 	if want := map[string]float64{"vehicle.speed": 50, "vehicle.ignition": 1}; !mapsEqual(rec.Signals, want) {
 		t.Errorf("record changed with the samples: %v, want %v", rec.Signals, want)
@@ -577,7 +628,7 @@ func TestRedactDropsANonPosition(t *testing.T) {
 	for _, ll := range [][2]float64{{math.NaN(), 10}, {52, math.NaN()}, {91, 10}, {52, -181}} {
 		r := uplink.NewRedactor(p)
 		rec, _, ok := r.Redact(uplink.Snapshot{Time: time.Unix(100, 0), HavePosition: true, Lat: ll[0], Lon: ll[1],
-			Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 50}}})
+			Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 50, Class: veh}}})
 		if !ok || rec.Pos != nil {
 			t.Errorf("position %v: record %+v ok %v, want speed only", ll, rec, ok)
 		}

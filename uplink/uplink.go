@@ -6,7 +6,6 @@ import (
 	"encoding/base32"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -18,9 +17,8 @@ type Stats struct {
 	Records           uint64 // telemetry records accepted into batches
 	PositionsSent     uint64
 	PositionsWithheld uint64
-	SignalsWithheld   uint64 // allowed signals withheld near zones
-	SignalsDenied     uint64 // signal values the policy does not allow
-	ForbiddenDenied   uint64 // of those, phone and contact values, which never leave
+	SignalsDenied     uint64 // values left out: not allowed, not vehicle data, not finite
+	ForbiddenDenied   uint64 // of those, personal data (phone, contacts), which never leaves
 	// Coarsened counts records merged into one per time quantum near
 	// zones (each counts, the merged record too).
 	Coarsened uint64
@@ -120,7 +118,6 @@ func (u *Uplink) Offer(s Snapshot) error {
 	if out.PositionWithheld {
 		u.stats.PositionsWithheld++
 	}
-	u.stats.SignalsWithheld += uint64(out.SignalsWithheld)
 	u.stats.SignalsDenied += uint64(out.SignalsDenied)
 	u.stats.ForbiddenDenied += uint64(out.ForbiddenDenied)
 	u.mu.Unlock()
@@ -247,8 +244,9 @@ func (u *Uplink) release(ts int64, all bool, now time.Time) error {
 }
 
 // emit queues one quantum's records; a withheld quantum becomes one
-// record stamped with the quantum's start, without position or any
-// location-revealing signal, with the latest value of each other signal.
+// record stamped with the quantum's start, without position, with the
+// latest value of each signal (all vehicle data: the Redactor let nothing
+// else in).
 func (u *Uplink) emit(g group, now time.Time) error {
 	if !g.withheld {
 		for _, r := range g.recs {
@@ -262,16 +260,12 @@ func (u *Uplink) emit(g group, now time.Time) error {
 		return nil
 	}
 	merged := Record{Time: g.start}
-	var posStripped, sigStripped uint64
+	var posStripped uint64
 	for _, r := range g.recs {
 		if r.Pos != nil {
 			posStripped++
 		}
 		for role, v := range r.Signals {
-			if LocationRevealing(role) {
-				sigStripped++
-				continue
-			}
 			if merged.Signals == nil {
 				merged.Signals = map[string]float64{}
 			}
@@ -281,7 +275,6 @@ func (u *Uplink) emit(g group, now time.Time) error {
 	u.mu.Lock()
 	u.stats.Coarsened += uint64(len(g.recs))
 	u.stats.PositionsWithheld += posStripped
-	u.stats.SignalsWithheld += sigStripped
 	u.mu.Unlock()
 	if len(merged.Signals) == 0 {
 		return nil
@@ -332,23 +325,22 @@ type Alarm struct {
 	// Type names what happened: lower-case words joined by dots, such as
 	// "camera.disobeyed". Fixed strings from code: never a zone's name.
 	Type string
-	// Values are optional numbers (counts, codes) keyed the same way.
-	// Location-revealing and phone roles are refused.
+	// Values are optional numbers (counts, codes) keyed the same way,
+	// fixed strings from code too: never a signal's value. Names of
+	// location and personal roles are refused.
 	Values map[string]float64
 }
 
-var alarmName = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`)
-
 func (a Alarm) validate() error {
-	if len(a.Type) > 64 || !alarmName.MatchString(a.Type) {
+	if !ValidRole(a.Type) {
 		return fmt.Errorf("alarm type %q: want lower-case words joined by dots", a.Type)
 	}
 	for k, v := range a.Values {
 		switch {
-		case len(k) > 64 || !alarmName.MatchString(k):
+		case !ValidRole(k):
 			return fmt.Errorf("alarm %s: value name %q: want lower-case words joined by dots", a.Type, k)
-		case LocationRevealing(k) || Forbidden(k):
-			return fmt.Errorf("alarm %s: value %s may not leave the vehicle with an alarm", a.Type, k)
+		case notVehicle(k) != "":
+			return fmt.Errorf("alarm %s: value %s: %s", a.Type, k, notVehicle(k))
 		case math.IsNaN(v) || math.IsInf(v, 0):
 			return fmt.Errorf("alarm %s: value %s is not a finite number", a.Type, k)
 		}
@@ -449,7 +441,7 @@ func restrict(r *Record, p *Policy, keepPos bool) (posTaken bool) {
 	for role, v := range r.Signals {
 		rule, ok := p.Signals[role]
 		switch {
-		case !ok || Forbidden(role):
+		case !ok:
 			delete(r.Signals, role)
 		case rule.Quantum > 0:
 			r.Signals[role] = math.Round(v/rule.Quantum) * rule.Quantum

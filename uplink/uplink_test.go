@@ -12,8 +12,8 @@ import (
 )
 
 // drive returns the snapshots of n seconds of a drive like the demo's, one
-// a second: position, speed, ignition, heading, the odometer and phone data,
-// withheld from second withholdFrom to withholdTo.
+// a second: position, speed, ignition, gear, heading, the odometer and
+// phone data, withheld from second withholdFrom to withholdTo.
 func drive(n int, withholdFrom, withholdTo int) []uplink.Snapshot {
 	var out []uplink.Snapshot
 	for i := 0; i < n; i++ {
@@ -25,11 +25,12 @@ func drive(n int, withholdFrom, withholdTo int) []uplink.Snapshot {
 			Lat:          52 + f*1e-4,
 			Lon:          10 + f*2e-4,
 			Samples: []uplink.Sample{
-				{Role: "vehicle.speed", Value: 60 + 20*math.Sin(f/40)},
-				{Role: "vehicle.ignition", Value: 1},
-				{Role: "position.heading", Value: math.Mod(90+f, 360)},
-				{Role: "vehicle.odometer", Value: 12000 + f/60},
-				{Role: "phone.contact.name", Value: 7},
+				{Role: "vehicle.speed", Value: 60 + 20*math.Sin(f/40), Class: uplink.ClassVehicle},
+				{Role: "vehicle.ignition", Value: 1, Class: uplink.ClassVehicle},
+				{Role: "vehicle.gear", Value: float64(1 + i/50%5), Class: uplink.ClassVehicle},
+				{Role: "position.heading", Value: math.Mod(90+f, 360), Class: uplink.ClassLocation},
+				{Role: "vehicle.odometer", Value: 12000 + f/60, Class: uplink.ClassLocation},
+				{Role: "phone.contact.name", Value: 7, Class: uplink.ClassPersonal},
 			},
 		})
 	}
@@ -114,7 +115,7 @@ func TestUplinkEndToEnd(t *testing.T) {
 		t.Fatalf("%d records, want %d", len(recs), len(wantTimes))
 	}
 
-	var positions int
+	var positions, gears int
 	for i, r := range recs {
 		sec := r.Time - t0.Unix()
 		if sec != wantTimes[i] {
@@ -122,15 +123,15 @@ func TestUplinkEndToEnd(t *testing.T) {
 		}
 		merged := sec >= 30 && sec < 90
 		for role := range r.Signals {
-			if uplink.Forbidden(role) {
-				t.Errorf("record %d has %s", i, role)
-			}
-			if merged && uplink.LocationRevealing(role) {
-				t.Errorf("merged record %d (second %d) has %s", i, sec, role)
+			if role != "vehicle.speed" && role != "vehicle.ignition" && role != "vehicle.gear" {
+				t.Errorf("record %d (second %d) has %s, which is not vehicle data", i, sec, role)
 			}
 		}
 		if merged && (r.Signals["vehicle.ignition"] != 1 || r.Signals["vehicle.speed"] == 0) {
 			t.Errorf("merged record %d lost its other signals: %v", i, r.Signals)
+		}
+		if _, ok := r.Signals["vehicle.gear"]; ok && !merged {
+			gears++
 		}
 		if r.Pos != nil {
 			positions++
@@ -144,6 +145,9 @@ func TestUplinkEndToEnd(t *testing.T) {
 	if positions != 6+22 {
 		t.Errorf("%d positions sent, want 28", positions)
 	}
+	if gears != 6+22 {
+		t.Errorf("the gear sent %d times, want 28 (0.2 Hz, near zones too)", gears)
+	}
 
 	st := u.Stats()
 	want := uplink.Stats{
@@ -151,18 +155,17 @@ func TestUplinkEndToEnd(t *testing.T) {
 		Records:           uint64(len(wantTimes)),
 		PositionsSent:     28,
 		PositionsWithheld: 30 + 6,
-		SignalsWithheld:   30 + 6,
-		SignalsDenied:     2 * n,
+		SignalsDenied:     3 * n,
 		ForbiddenDenied:   n,
 		Coarsened:         60,
 		Batches:           6,
 		RawBytes:          raw,
 		CompressedBytes:   compressed,
 	}
-	// The demo policy does not allow the odometer (denied, not withheld);
-	// the heading is withheld in each of the 30 withheld snapshots (the
-	// withhold check comes before the rate limit), and stripped, with the
-	// position, from the six records at 0.2 Hz that fell in merged quanta.
+	// Heading, odometer and phone data are denied in every snapshot, near
+	// zones or not: they are not vehicle data. The position is withheld in
+	// each of the 30 withheld snapshots and stripped from the six records
+	// at 0.2 Hz that fell in merged quanta.
 	if st != want {
 		t.Errorf("Stats =\n%+v\nwant\n%+v", st, want)
 	}
@@ -195,13 +198,13 @@ func TestUplinkMaxAge(t *testing.T) {
 	// Snapshots with nothing to send still close a batch that is due.
 	u.Flush(t0)
 	drain(t, q)
-	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour), Samples: []uplink.Sample{{Role: "vehicle.ignition", Value: 1}}})
+	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour), Samples: []uplink.Sample{{Role: "vehicle.ignition", Value: 1, Class: uplink.ClassVehicle}}})
 	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + time.Second)}) // releases the ignition's record
 	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + 30*time.Second)})
 	if q.Len() != 0 {
 		t.Fatalf("batch closed after 29 s")
 	}
-	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + 31*time.Second), Samples: []uplink.Sample{{Role: "phone.contact.name", Value: 1}}})
+	u.Offer(uplink.Snapshot{Time: t0.Add(time.Hour + 31*time.Second), Samples: []uplink.Sample{{Role: "phone.contact.name", Value: 1, Class: uplink.ClassPersonal}}})
 	if b := drain(t, q); len(b) != 1 || b[0].Records != 1 {
 		t.Fatalf("empty snapshot 30 s later: batches %+v, want the one record", b)
 	}

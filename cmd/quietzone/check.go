@@ -36,8 +36,14 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, w := range s.Warnings {
 		fmt.Fprintln(stdout, "warning:", w)
 	}
+	allowed := 0 // of the vehicle's signals: the policy may name others (warnings)
+	for role := range s.Policy.Signals {
+		if _, mapped := s.Profile.Class(role); mapped {
+			allowed++
+		}
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d zones, %d mapped signals, %d cameras, %d signals allowed to leave)\n",
-		path, s.Zones.Len(), len(s.Profile.Mappings), len(s.Config.Cameras), len(s.Policy.Signals))
+		path, s.Zones.Len(), len(s.Profile.Mappings), len(s.Config.Cameras), allowed)
 	if n := len(s.FleetKeys); n > 0 {
 		fmt.Fprintf(stdout, "%s: zones and policy come in signed bundles (%d fleet keys pinned)\n", path, n)
 	}

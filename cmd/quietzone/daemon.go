@@ -47,6 +47,9 @@ func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	for _, w := range s.Warnings {
 		log.Warn("configuration", "warning", w)
 	}
+	if err := gateway.ClockStateError(); err != nil {
+		log.Warn("zone validity windows are not trusted: every zone counts all the time", "err", err)
+	}
 	hw := gateway.Hardware{
 		OpenBus: func(iface string, filters []can.Filter) (gateway.Bus, error) {
 			return can.DialSocketCAN(iface, can.SocketCANOptions{Filters: filters, Logger: log})

@@ -70,8 +70,11 @@ Usage:
                                          sign zones and a policy into a bundle
   quietzone policy verify --pub FILE [--above N] BUNDLE
                                          check a bundle as a vehicle would
-  quietzone audit verify FILE [--head SEQ:HASH]
-                                         check the audit log; names every edited or removed entry
+  quietzone policy enrol --secret FILE --vin VIN --out FILE
+                                         a vehicle's identity: its pseudonym and root secret
+  quietzone audit verify FILE [--key IDENTITY] [--head SEQ:HASH]
+                                         check the audit log; names every edited, removed or forged
+                                         entry; exits 4 if it could not check everything
   quietzone version
 `
 
@@ -102,6 +105,8 @@ func exitCode(err error) int {
 		return 2
 	case errors.Is(err, errInvariant):
 		return 3
+	case errors.Is(err, errAuditUnvouched):
+		return 4
 	case errors.Is(err, context.Canceled):
 		return 130 // stopped by Ctrl-C, as a shell reports SIGINT
 	default:

@@ -14,27 +14,65 @@ import (
 	"quietzone/gateway"
 	"quietzone/gateway/bundle"
 	"quietzone/geofence"
+	"quietzone/uplink"
+	"quietzone/uplink/atrest"
 )
 
 // policy holds the fleet's tools for signed policy bundles: a key pair,
-// signing zones and a policy into a bundle, and checking a bundle as a
-// vehicle would.
+// signing zones and a policy into a bundle, checking a bundle as a
+// vehicle would, and enrolling a vehicle.
 func policy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const use = "usage: quietzone policy keygen --out PREFIX | sign [flags] | verify --pub FILE BUNDLE"
+	const use = "usage: quietzone policy keygen --out PREFIX | sign [flags] | verify --pub FILE [--profile REF] BUNDLE | enrol --secret FILE --vin VIN --out FILE"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, use)
-		return usageError{"policy: want keygen, sign or verify"}
+		return usageError{"policy: want keygen, sign, verify or enrol"}
 	}
 	switch args[0] {
 	case "keygen":
 		return policyKeygen(args[1:], stdout, stderr)
+	case "enrol":
+		return policyEnrol(args[1:], stdout, stderr)
 	case "sign":
 		return policySign(args[1:], stdout, stderr, time.Now())
 	case "verify":
 		return policyVerify(args[1:], stdout, stderr, time.Now())
 	}
 	fmt.Fprintln(stderr, use)
-	return usageError{"policy: unknown command " + args[0] + " (want keygen, sign or verify)"}
+	return usageError{"policy: unknown command " + args[0] + " (want keygen, sign, verify or enrol)"}
+}
+
+// policyEnrol writes a vehicle's identity (gateway.Enrol): its pseudonym
+// and root secret, derived from the fleet's pseudonym secret, which stays
+// with the fleet. The identity goes to the vehicle (mode 0600, beside its
+// TLS key), named by vehicle.identity_file. It never overwrites a file.
+func policyEnrol(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("policy enrol", stderr)
+	secret := fs.String("secret", "", "the fleet's pseudonym secret (at least 16 bytes, mode 0600; an old uplink.fleet_key_file keeps the pseudonyms)")
+	vin := fs.String("vin", "", "the vehicle's VIN")
+	out := fs.String("out", "", "identity file to write (0600)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *secret == "" || *vin == "" || *out == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return usageError{"policy enrol: --secret, --vin and --out are required (a new fleet secret: head -c 32 /dev/urandom > FILE; chmod 600 FILE)"}
+	}
+	key, err := atrest.Read(*secret, atrest.Secret.Named("fleet secret"))
+	if err != nil {
+		return fmt.Errorf("policy enrol: %w", err)
+	}
+	if err := atrest.RefuseSigningKey(*secret, "fleet secret", key); err != nil {
+		return fmt.Errorf("policy enrol: %w", err)
+	}
+	id, err := gateway.Enrol(key, *vin)
+	if err != nil {
+		return fmt.Errorf("policy enrol: %w", err)
+	}
+	if err := writeNew(*out, id.Marshal(), 0o600); err != nil {
+		return fmt.Errorf("policy enrol: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s: identity of pseudonym %s (0600): provision it on the vehicle only, beside its TLS key, and name it in vehicle.identity_file\n", *out, id.Pseudonym)
+	return nil
 }
 
 // listFlag is a flag that may be given more than once.
@@ -122,8 +160,9 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	version := fs.Uint64("version", 0, "bundle version, above every version signed before")
 	expires := fs.String("expires", "720h", "expiry: a duration from now (720h) or an RFC 3339 time")
 	out := fs.String("out", "", "bundle file to write")
-	var profiles listFlag
+	var profiles, checkProfiles listFlag
 	fs.Var(&profiles, "profile", "vehicle profile name the bundle is for (repeat; none: any)")
+	fs.Var(&checkProfiles, "check-profile", "vehicle profile (builtin:NAME or a file) to check the policy against, as such a vehicle will (repeat; needed for custom roles)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -141,14 +180,36 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	}
 	files := map[string][]byte{}
 	for name, path := range map[string]string{"zones": *zonesFile, "policy": *policyFile} {
-		if files[name], err = os.ReadFile(path); err != nil {
+		kind := atrest.Zones
+		if name == "policy" {
+			kind = atrest.Policy
+		}
+		if files[name], err = atrest.Read(path, kind); err != nil {
 			return fmt.Errorf("policy sign: %w", err)
 		}
 	}
-	if err := checkContents(*policyFile, files["policy"], *zonesFile, files["zones"]); err != nil {
+	if err := checkContents(*policyFile, files["policy"], *zonesFile, files["zones"], checkProfiles, stderr); err != nil {
 		return fmt.Errorf("policy sign: %w", err)
 	}
 	data, err := bundle.Sign(priv, bundle.Manifest{Version: *version, Issued: now, Expires: exp, Profiles: profiles}, files)
+	if err != nil {
+		return fmt.Errorf("policy sign: %w", err)
+	}
+	// The bundle as the vehicles will see it: the checks they apply.
+	pub := bundle.NewPublicKey(priv.Public().(ed25519.PublicKey))
+	b, err := bundle.Open(data, []bundle.PublicKey{pub})
+	if err == nil && len(checkProfiles) == 0 {
+		err = gateway.CheckBundle(b, nil, vehicleZoneOptions)
+	}
+	for _, ref := range checkProfiles {
+		if err != nil {
+			break
+		}
+		var prof *gateway.Profile
+		if prof, err = gateway.LoadProfile(ref); err == nil {
+			err = gateway.CheckBundle(b, prof, vehicleZoneOptions)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("policy sign: %w", err)
 	}
@@ -159,15 +220,41 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	return nil
 }
 
-// checkContents loads a policy and zones as a vehicle would.
-func checkContents(policyName string, policy []byte, zonesName string, zones []byte) error {
-	pol, err := gateway.ParsePolicy(policyName, policy)
-	if err != nil {
-		return err
+// checkContents loads a policy and zones as a vehicle would: the policy
+// for each vehicle profile given (builtin:NAME or a file), or, without
+// one, as any vehicle would, naming well-known vehicle roles alone. Roles
+// a profile does not map are warnings, written to warn. The files they
+// came from are named in its errors.
+func checkContents(policyName string, policy []byte, zonesName string, zones []byte, profiles []string, warn io.Writer) error {
+	var pol *uplink.Policy
+	if len(profiles) == 0 {
+		var err error
+		if pol, err = gateway.ParsePolicy(policyName, policy); err != nil {
+			return err
+		}
 	}
-	d := gateway.DefaultDecision()
-	_, err = geofence.Parse(zonesName, zones, geofence.Options{ReachM: d.ZoneReachM(pol.PositionMarginM())})
+	for _, ref := range profiles {
+		prof, err := gateway.LoadProfile(ref)
+		if err != nil {
+			return err
+		}
+		var warnings []string
+		if pol, warnings, err = gateway.ParsePolicyFor(policyName, policy, prof); err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(warn, "warning:", w)
+		}
+	}
+	_, err := geofence.Parse(zonesName, zones, vehicleZoneOptions(pol))
 	return err
+}
+
+// vehicleZoneOptions are the options a vehicle with the default decision
+// settings builds a bundle's zones with.
+func vehicleZoneOptions(pol *uplink.Policy) geofence.Options {
+	d := gateway.DefaultDecision()
+	return geofence.Options{ReachM: d.ZoneReachM(pol.PositionMarginM())}
 }
 
 func parseExpiry(s string, now time.Time) (time.Time, error) {
@@ -188,12 +275,15 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 }
 
 // policyVerify checks a bundle as a vehicle would: signed by a pinned
-// key, whole, not expired, and its contents load. It exits non-zero on
-// any failure, saying which.
+// key, whole, not expired, for the vehicle's profile, and its contents
+// load as the vehicle loads them. The profiles are those given with
+// --profile, else those the bundle names, found among the built-in ones.
+// It exits non-zero on any failure, saying which.
 func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error {
 	fs := newFlags("policy verify", stderr)
-	var pubs listFlag
+	var pubs, profs listFlag
 	fs.Var(&pubs, "pub", "public key file to trust (repeat)")
+	fs.Var(&profs, "profile", "vehicle profile to check the bundle for, its policy held against the profile's roles: builtin:NAME or a profile file (repeat; default: the built-in profiles the bundle names)")
 	minVersion := fs.Uint64("above", 0, "refuse a version not above this one (the one a vehicle runs)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -211,7 +301,7 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 		keys = append(keys, k)
 	}
 	path := fs.Arg(0)
-	data, err := os.ReadFile(path)
+	data, err := atrest.Read(path, atrest.Bundle)
 	if err != nil {
 		return fmt.Errorf("policy verify: %w", err)
 	}
@@ -232,8 +322,33 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 	if !okP || !okZ {
 		return fmt.Errorf("policy verify %s: %w: a vehicle needs both zones and policy", path, gateway.ErrContents)
 	}
-	if err := checkContents(path+":policy", pol, path+":zones", zs); err != nil {
+	if len(profs) == 0 {
+		for _, name := range b.Profiles {
+			ref, ok := gateway.BuiltinProfile(name)
+			if !ok {
+				return fmt.Errorf("policy verify %s: the bundle is for profile %s, which is not built in: give the vehicle's profile file with --profile", path, name)
+			}
+			profs = append(profs, ref)
+		}
+	}
+	if err := checkContents(path+":policy", pol, path+":zones", zs, profs, stdout); err != nil {
 		return fmt.Errorf("policy verify %s: %w", path, err)
+	}
+	if len(profs) == 0 {
+		if err := gateway.CheckBundle(b, nil, vehicleZoneOptions); err != nil {
+			return fmt.Errorf("policy verify %s: %w", path, err)
+		}
+		fmt.Fprintln(stdout, "  for every profile (none named; --profile checks it for one)")
+	}
+	for _, ref := range profs {
+		prof, err := gateway.LoadProfile(ref)
+		if err != nil {
+			return fmt.Errorf("policy verify %s: %w", path, err)
+		}
+		if err := gateway.CheckBundle(b, prof, vehicleZoneOptions); err != nil {
+			return fmt.Errorf("policy verify %s: profile %s: %w", path, prof.Name, err)
+		}
+		fmt.Fprintf(stdout, "  checked for profile %s (%s)\n", prof.Name, ref)
 	}
 	if !now.Before(b.Expires) {
 		return fmt.Errorf("policy verify %s: %w at %s", path, gateway.ErrExpired, b.Expires.Format(time.RFC3339))

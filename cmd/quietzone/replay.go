@@ -19,8 +19,9 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	config := fs.String("config", "", "configuration file (default: the built-in profile with the demo's zones and policy)")
 	iface := fs.String("iface", "", "replay only the frames of this interface (default: all)")
 	level := fs.String("log", "error", "gateway log level shown on stderr (debug, info, warn, error)")
+	maxGap := fs.Duration("max-gap", testbench.DefaultMaxGap, "a longer jump in the log's time is a step of the clock, not ticked through")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: quietzone replay FILE.log [--config FILE] [--iface NAME] [--log LEVEL]")
+		fmt.Fprintln(stderr, "usage: quietzone replay FILE.log [--config FILE] [--iface NAME] [--log LEVEL] [--max-gap DURATION]")
 		fs.PrintDefaults()
 	}
 	// The log file comes first, flags after it, as in the usage line.
@@ -30,6 +31,9 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	if *maxGap <= 0 {
+		return usageError{"replay: --max-gap must be positive"}
 	}
 	if path == "" && fs.NArg() == 1 {
 		path = fs.Arg(0)
@@ -63,7 +67,7 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	src := can.NewLogReader(r, *iface)
 	defer src.Close()
-	rep, err := testbench.Replay(ctx, src, setup, testbench.ReplayOptions{Logger: log, Name: path})
+	rep, err := testbench.Replay(ctx, src, setup, testbench.ReplayOptions{Logger: log, Name: path, MaxGap: *maxGap})
 	if err != nil {
 		return err
 	}

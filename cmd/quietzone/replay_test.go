@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -34,7 +35,7 @@ func TestReplayCommand(t *testing.T) {
 		if err := run(context.Background(), args, &out, &errOut); err != nil {
 			t.Fatalf("%q: %v\n%s", args, err, errOut.String())
 		}
-		for _, want := range []string{"quietzone replay — " + logPath, "Decisions", "Decoded      41986 frames", "camera command frames sent"} {
+		for _, want := range []string{"quietzone replay — " + logPath, "Decisions", "Decoded      48983 frames", "camera command frames sent"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("%q: output lacks %q:\n%s", args, want, out.String())
 			}
@@ -48,6 +49,32 @@ func TestReplayCommand(t *testing.T) {
 	out.Reset()
 	if err := run(context.Background(), []string{"replay", logPath, "--iface", "can9"}, &out, &errOut); err == nil {
 		t.Errorf("replay of an interface the log does not have: %s", out.String())
+	}
+}
+
+// TestReplayOfALogStampedYearsAhead: the replay steps over a jump of
+// years in a log's stamps (a logger whose clock was set meanwhile) and
+// says so; it used to tick through them at 10 Hz and never end.
+func TestReplayOfALogStampedYearsAhead(t *testing.T) {
+	var log strings.Builder
+	for i, sec := range []int64{1780000000, 1780000000, 1780000001, 1938000000, 1938000000, 1938000001} {
+		fmt.Fprintf(&log, "(%d.%06d) can0 0F0#0000080000000000\n", sec, 100000*i)
+	}
+	path := filepath.Join(t.TempDir(), "ahead.log")
+	if err := os.WriteFile(path, []byte(log.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"replay", path}, &out, &errOut); err != nil || ctx.Err() != nil {
+		t.Fatalf("replay: %v (context %v)\n%s", err, ctx.Err(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "Clock steps  1 jumps in the log's time") || !strings.Contains(out.String(), "before frame 4, line 4") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	if err := run(ctx, []string{"replay", path, "--max-gap", "0s"}, &out, &errOut); exitCode(err) != 2 {
+		t.Errorf("--max-gap 0s: %v, want a usage error", err)
 	}
 }
 

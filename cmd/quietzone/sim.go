@@ -13,7 +13,7 @@ import (
 )
 
 const simUsage = `usage: quietzone sim [NAME|FILE.yaml] [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]
-       quietzone sim --random [--seed S] [--trips N] [--broker tcp://HOST:PORT]
+       quietzone sim --random [--seed S] [--trips N] [--parallel P] [--save DIR] [--broker tcp://HOST:PORT]
        quietzone sim --list
 
 Plays a scenario against the gateway and checks every leak invariant:
@@ -31,8 +31,10 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	random := fs.Bool("random", false, "drive randomly generated trips (routes, zones, faults)")
 	seed := fs.Uint64("seed", 0, "first seed of --random (default: from the time; printed)")
 	trips := fs.Int("trips", 10, "number of --random trips")
+	parallel := fs.Int("parallel", 1, "--random trips driven at once (each with its own broker, unless --broker)")
 	list := fs.Bool("list", false, "list the shipped scenarios")
 	level := fs.String("log", "error", "gateway log level shown on stderr (debug, info, warn, error)")
+	save := fs.String("save", "", "with --random: write each trip that broke an invariant (every trip, with --trips 1) as a scenario file in this directory, to keep as a regression test")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, simUsage)
 		fs.PrintDefaults()
@@ -69,10 +71,14 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{"sim needs a scenario (or --random, --fleet N, or --list)"}
 	case *fleet < 1 || *fleet > 1000:
 		return usageError{fmt.Sprintf("--fleet %d: want 1 to 1000", *fleet)}
+	case *parallel < 1 || *parallel > 64:
+		return usageError{fmt.Sprintf("--parallel %d: want 1 to 64", *parallel)}
 	case *trips < 1:
 		return usageError{fmt.Sprintf("--trips %d: want at least 1", *trips)}
 	case *iface != "" && (*fleet > 1 || *random):
 		return usageError{"--iface plays one vehicle: not with --fleet or --random"}
+	case *save != "" && !*random:
+		return usageError{"--save keeps random trips: give --random"}
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
@@ -84,7 +90,7 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if s == 0 {
 			s = uint64(time.Now().UnixNano()) % 1_000_000_000
 		}
-		return soak(ctx, s, *trips, o, stdout, stderr)
+		return soak(ctx, s, *trips, *parallel, o, *save, stdout, stderr)
 	}
 	sc := testbench.BuiltIn() // a fleet without a scenario drives the demo's
 	if ref != "" {
@@ -163,37 +169,80 @@ func line(r *testbench.Report) string {
 		f.PositionLeaks, f.ForbiddenSignals, f.IdentifierLeaks, f.TimingLeaks, f.LostRecords, 100*r.Utility.Delivered(), len(r.Faults))
 }
 
-// soak drives trips random trips, seeds first..first+trips-1, one after
-// the other, and prints the seed of every one that broke an invariant.
-func soak(ctx context.Context, first uint64, trips int, o testbench.Options, stdout, stderr io.Writer) error {
+// soak drives trips random trips, seeds first..first+trips-1, parallel at
+// a time, and prints them in seed order: the seed of every one that broke
+// an invariant, and the totals. A trip's result depends on its seed
+// alone, not on what runs beside it.
+func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Options, save string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "quietzone soak — %d random trips from seed %d (rerun one: quietzone sim --random --seed S --trips 1)\n\n", trips, first)
 	bar := newProgress(stdout, stderr, float64(trips), "trips")
+	type result struct {
+		sc  testbench.Scenario
+		rep *testbench.Report
+		err error
+	}
+	results := make([]chan result, trips)
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range trips {
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range max(1, parallel) {
+		go func() {
+			for i := range next {
+				sc := testbench.RandomScenario(first + uint64(i))
+				rep, err := testbench.Run(ctx, sc, o)
+				results[i] <- result{sc, rep, err}
+			}
+		}()
+	}
 	var failed []string
 	var runErr error
+	var sum soakTotals
 	done := 0
 	for i := range trips {
-		if ctx.Err() != nil {
+		var r result
+		select {
+		case r = <-results[i]:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil && r.rep == nil {
 			break
 		}
 		s := first + uint64(i)
-		sc := testbench.RandomScenario(s)
-		o.Progress = func(f float64) { bar.set(float64(i) + f) }
-		rep, err := testbench.Run(ctx, sc, o)
+		bar.set(float64(i + 1))
 		bar.clear()
-		if rep != nil {
-			fmt.Fprintf(stdout, "  seed %-10d %s  %s\n", s, line(rep), kinds(rep))
+		if r.rep != nil {
+			fmt.Fprintf(stdout, "  seed %-10d %s  %s\n", s, line(r.rep), kinds(r.rep))
+			sum.add(r.rep)
 			done++
 		}
-		if rep != nil && !rep.OK() && !rep.Interrupted {
+		if r.rep != nil && !r.rep.OK() && !r.rep.Interrupted {
 			failed = append(failed, fmt.Sprint(s))
-			rep.WriteText(stdout)
+			r.rep.WriteText(stdout)
 		}
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if save != "" && (trips == 1 || (r.rep != nil && !r.rep.OK())) {
+			path, err := testbench.WriteScenario(save, fmt.Sprintf("random-%d", s), r.sc)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "  saved %s\n", path)
+		}
+		if r.err != nil && !errors.Is(r.err, context.Canceled) {
 			failed = append(failed, fmt.Sprint(s))
-			runErr = errors.Join(runErr, fmt.Errorf("seed %d: %w", s, err))
+			runErr = errors.Join(runErr, fmt.Errorf("seed %d: %w", s, r.err))
 		}
 	}
-	fmt.Fprintf(stdout, "\n%d of %d trips driven; ", done, trips)
+	fmt.Fprintf(stdout, "\n%d of %d trips driven: %s\n", done, trips, sum)
 	if len(failed) > 0 {
 		fmt.Fprintf(stdout, "FAILED seeds: %s\n", strings.Join(failed, " "))
 		if runErr != nil {
@@ -203,6 +252,34 @@ func soak(ctx context.Context, first uint64, trips int, o testbench.Options, std
 	}
 	fmt.Fprintln(stdout, "all invariants held")
 	return ctx.Err()
+}
+
+// soakTotals adds up a soak's trips.
+type soakTotals struct {
+	km                                        float64
+	simulated, inZones, camInZone             time.Duration
+	faults, pos, forbidden, ids, timing, lost int
+	delivered                                 float64
+}
+
+func (t *soakTotals) add(r *testbench.Report) {
+	f := r.Findings
+	t.km += r.DistanceKm
+	t.simulated += r.Simulated
+	t.inZones += r.TimeInZones
+	t.camInZone += r.CameraOnInside
+	t.faults += len(r.Faults)
+	t.pos += f.PositionLeaks
+	t.forbidden += f.ForbiddenSignals
+	t.ids += f.IdentifierLeaks
+	t.timing += f.TimingLeaks
+	t.lost += f.LostRecords
+	t.delivered += r.Utility.Delivered()
+}
+
+func (t soakTotals) String() string {
+	return fmt.Sprintf("%.0f km, %s simulated, %s inside zones, %d faults; camera on inside a zone %s, positions in buffers %d, forbidden %d, identifiers %d, exact times %d, lost %d",
+		t.km, t.simulated.Round(time.Second), t.inZones.Round(time.Second), t.faults, t.camInZone, t.pos, t.forbidden, t.ids, t.timing, t.lost)
 }
 
 func kinds(r *testbench.Report) string {

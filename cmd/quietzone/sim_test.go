@@ -20,7 +20,7 @@ func TestSim(t *testing.T) {
 		{[]string{"sim", "highway"}, []string{"highway at 130 km/h with 1 Hz GPS", "Utility", "All invariants hold."}},
 		{[]string{"sim", "spoof", "--fleet", "2"}, []string{"quietzone fleet — 2 vehicles", "vehicle   2  ok", "0 broke an invariant"}},
 		{[]string{"sim", "--fleet", "2"}, []string{"quietzone fleet — 2 vehicles", "vehicle   1  ok", "km in all"}},
-		{[]string{"sim", "--random", "--seed", "7", "--trips", "2"}, []string{"seed 7 ", "seed 8 ", "2 of 2 trips driven; all invariants held"}},
+		{[]string{"sim", "--random", "--seed", "7", "--trips", "2"}, []string{"seed 7 ", "seed 8 ", "2 of 2 trips driven: ", "camera on inside a zone 0s", "all invariants held"}},
 	} {
 		var out, errOut bytes.Buffer
 		if err := run(context.Background(), tc.args, &out, &errOut); err != nil {

@@ -44,6 +44,15 @@ func TestUnitHardening(t *testing.T) {
 			t.Errorf("%s=%q, want %q", k, v, want)
 		}
 	}
+	// Zone validity windows need the clock's synchronisation state, which
+	// ProtectClock= and the @clock group (in @privileged) deny even to
+	// read: the unit allows adjtimex back and does not set ProtectClock.
+	if v := have["ProtectClock"]; len(v) != 0 {
+		t.Errorf("ProtectClock=%q: it denies adjtimex(), and zone windows would never be trusted", v)
+	}
+	if f := have["SystemCallFilter"]; len(f) == 0 || !strings.Contains(f[len(f)-1], "adjtimex") {
+		t.Errorf("SystemCallFilter=%q: the last must allow adjtimex back", f)
+	}
 }
 
 // TestUnitVerifies runs systemd-analyze verify on the unit (and its

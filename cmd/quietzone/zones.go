@@ -85,7 +85,7 @@ func zonesCheck(args []string, stdout, stderr io.Writer, now time.Time) error {
 	}
 	path := pos[0]
 	start := time.Now()
-	ix, err := geofence.LoadFile(path, geofence.Options{DefaultBufferM: *buffer})
+	ix, err := gateway.LoadZoneFile(path, geofence.Options{DefaultBufferM: *buffer})
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func zonesQuery(args []string, stdout, stderr io.Writer, now time.Time) error {
 		}
 		ix, d = s.Zones, s.Config.Decision
 		d.WithholdMarginM = s.Policy.PositionMarginM()
-	} else if ix, err = geofence.LoadFile(*file, geofence.Options{DefaultBufferM: *buffer}); err != nil {
+	} else if ix, err = gateway.LoadZoneFile(*file, geofence.Options{DefaultBufferM: *buffer}); err != nil {
 		return err
 	}
 	when := now

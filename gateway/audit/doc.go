@@ -8,21 +8,36 @@
 //
 // One JSON object per line, "\n"-terminated:
 //
-//	{"seq":7,"time":"2026-06-01T08:00:00.5Z","kind":"suppression.on","reason":"inside: inside a zone","prev":"<64 hex>","hash":"<64 hex>"}
+//	{"seq":7,"time":"2026-06-01T08:00:00.5Z","kind":"suppression.on","reason":"inside: inside a zone","prev":"<64 hex>","hash":"<64 hex>","mac":"<64 hex>"}
 //
-// hash is SHA-256 of the line's bytes without the hash member, that is of
-// `{"seq":…,"prev":"…"}` exactly as written; prev is the hash of the
-// entry before (64 zeros for the first); seq counts from 1 without gaps;
-// time is the gateway's clock, RFC 3339 in UTC. Any changed byte breaks
-// the entry's hash; an entry edited with its hash recomputed breaks the
-// next entry's prev; a removed entry leaves a gap in seq and a prev that
-// does not match. Verify says which, at which line.
+// hash is SHA-256 of the line's bytes without the hash and mac members,
+// that is of `{"seq":…,"prev":"…"}` exactly as written; prev is the hash
+// of the entry before (64 zeros for the first); seq counts from 1 without
+// gaps; time is the gateway's clock, RFC 3339 in UTC. mac is HMAC-SHA256
+// of the hash under the vehicle's audit key (derived from its root
+// secret, gateway.Keys); a log written without a key has none. Any
+// changed byte breaks the entry's hash; an entry edited with its hash
+// recomputed breaks the next entry's prev; a removed entry leaves a gap
+// in seq and a prev that does not match. Verify says which, at which line.
 //
-// What a hash chain cannot show on its own: the newest entries cut from
-// the end, or the whole file rewritten with a new chain by someone with
-// write access. The gateway therefore sends the chain's head (seq and
-// hash) up with its audit summary (counts per kind, no times, positions
-// or names); Verify checks a file against a head the fleet received.
+// A hash chain alone proves nothing against someone who can write the
+// file: removing an entry and renumbering and rehashing the rest gives a
+// chain that verifies. The MAC is what a writer without the key cannot
+// recompute: with the key, Verify finds every entry rewritten (forged:
+// its MAC does not verify) or written without it (unauthenticated: no
+// MAC after entries with one; an audit.keyed entry without one). A fresh
+// keyed log starts with an audit.keyed entry, and a log from before the
+// vehicle had its key gets one when a keyed writer first opens it: the
+// entries before it carry no MAC, and only the chain vouches for them.
+//
+// What neither can show: the newest entries cut from the end, an older
+// copy of the log put back, or the log replaced by an empty one (or by a
+// log stripped of every MAC and audit.keyed entry, which looks like one
+// from before the key). The gateway therefore sends the chain's head (seq
+// and hash) up with its audit summary (counts per kind, no times,
+// positions or names); Verify checks a file against a head the fleet
+// received. `quietzone audit verify` says plainly what it could not
+// check, and exits 4 rather than 0 when it had no key or no head.
 //
 // # Durability
 //

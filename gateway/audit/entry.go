@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +22,27 @@ type Entry struct {
 	Reason string
 	// Prev is the hash of the entry before; Hash this entry's.
 	Prev, Hash [sha256.Size]byte
+	// MAC authenticates Hash under the vehicle's audit key; Keyed is
+	// false for an entry without one (written without a key).
+	MAC   [sha256.Size]byte
+	Keyed bool
+}
+
+// mac is HMAC-SHA256 of an entry's hash under the audit key: the hash
+// covers the entry and, through prev, every entry before it.
+func mac(key []byte, hash [sha256.Size]byte) [sha256.Size]byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(hash[:])
+	var out [sha256.Size]byte
+	m.Sum(out[:0])
+	return out
+}
+
+// Authentic reports whether the entry carries a MAC that verifies under
+// key.
+func (e *Entry) Authentic(key []byte) bool {
+	want := mac(key, e.Hash)
+	return e.Keyed && hmac.Equal(want[:], e.MAC[:])
 }
 
 // Kinds the log writes itself.
@@ -30,6 +52,10 @@ const (
 	KindRecovered = "audit.recovered"
 	// KindLost: events were lost because the writer fell behind.
 	KindLost = "audit.lost"
+	// KindKeyed: the log is authenticated from this entry on (Open with
+	// a key, of a log with no authenticated entry: a fresh one, or one
+	// from before the vehicle had its key).
+	KindKeyed = "audit.keyed"
 )
 
 // Limits of an entry.
@@ -55,13 +81,21 @@ type body struct {
 	Prev   string `json:"prev"`
 }
 
-const hashKey = `,"hash":"`
+const (
+	hashKey = `,"hash":"`
+	macKey  = `,"mac":"`
+)
 
-// hashSuffixLen is the length of `,"hash":"<64 hex>"}`.
-const hashSuffixLen = len(hashKey) + 2*sha256.Size + 2
+// hashSuffixLen is the length of `,"hash":"<64 hex>"}`; macSuffixLen of
+// `,"mac":"<64 hex>"}`.
+const (
+	hashSuffixLen = len(hashKey) + 2*sha256.Size + 2
+	macSuffixLen  = len(macKey) + 2*sha256.Size + 2
+)
 
-// encode fills in e.Hash and returns e's line, newline included.
-func (e *Entry) encode() ([]byte, error) {
+// encode fills in e.Hash (and e.MAC with a key) and returns e's line,
+// newline included.
+func (e *Entry) encode(key []byte) ([]byte, error) {
 	b, err := json.Marshal(body{
 		Seq:    e.Seq,
 		Time:   e.Time.UTC().Format(time.RFC3339Nano),
@@ -73,11 +107,18 @@ func (e *Entry) encode() ([]byte, error) {
 		return nil, err
 	}
 	e.Hash = sha256.Sum256(b)
-	line := make([]byte, 0, len(b)+hashSuffixLen+1)
+	line := make([]byte, 0, len(b)+hashSuffixLen+macSuffixLen)
 	line = append(line, b[:len(b)-1]...)
 	line = append(line, hashKey...)
 	line = hex.AppendEncode(line, e.Hash[:])
-	return append(line, '"', '}', '\n'), nil
+	line = append(line, '"')
+	if key != nil {
+		e.MAC, e.Keyed = mac(key, e.Hash), true
+		line = append(line, macKey...)
+		line = hex.AppendEncode(line, e.MAC[:])
+		line = append(line, '"')
+	}
+	return append(line, '}', '\n'), nil
 }
 
 // Reasons a line is not an entry.
@@ -89,9 +130,19 @@ var (
 	ErrMalformed = errors.New("not an audit entry")
 )
 
-// ParseLine reads one line (without its newline) and checks its own hash.
+// ParseLine reads one line (without its newline) and checks its own hash
+// (not its MAC: Entry.Authentic does, with the key).
 func ParseLine(line []byte) (Entry, error) {
 	var e Entry
+	if n := len(line); n >= macSuffixLen+hashSuffixLen && n <= maxLine && bytes.HasSuffix(line, []byte(`"}`)) &&
+		bytes.HasPrefix(line[n-macSuffixLen:], []byte(macKey)) {
+		macHex := line[n-macSuffixLen+len(macKey) : n-2]
+		if _, err := hex.Decode(e.MAC[:], macHex); err != nil || !isLowerHex(macHex) {
+			return e, fmt.Errorf("%w: mac: want 64 lower-case hex digits", ErrMalformed)
+		}
+		e.Keyed = true
+		line = append(line[:n-macSuffixLen:n-macSuffixLen], '}') // a copy: the capacity is cut
+	}
 	if len(line) > maxLine || len(line) < hashSuffixLen+2 || !bytes.HasSuffix(line, []byte(`"}`)) ||
 		!bytes.HasPrefix(line[len(line)-hashSuffixLen:], []byte(hashKey)) {
 		return e, fmt.Errorf("%w: want a JSON object ending in a hash", ErrMalformed)

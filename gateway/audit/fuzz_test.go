@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,19 @@ import (
 )
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+var fuzzKey = bytes.Repeat([]byte{3}, 32)
+
+// keyedLog is the good log's events written with fuzzKey.
+func keyedLog(f *testing.F) []byte {
+	path := filepath.Join(f.TempDir(), "audit.log")
+	writeOpts(f, path, audit.Options{Key: fuzzKey}, t0, events...)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return data
+}
 
 func goodLog(f *testing.F) []byte {
 	data, err := os.ReadFile(filepath.Join("testdata", "good.log"))
@@ -28,6 +42,9 @@ func FuzzParseLine(f *testing.F) {
 		f.Add(l)
 	}
 	f.Add([]byte(`{"seq":1,"hash":"` + strings.Repeat("0", 64) + `"}`))
+	for _, l := range bytes.Split(keyedLog(f), []byte("\n")) {
+		f.Add(l)
+	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		e, err := audit.ParseLine(line)
 		if err != nil {
@@ -37,6 +54,12 @@ func FuzzParseLine(f *testing.F) {
 		body := append(bytes.Clone(line[:i]), '}')
 		if sha256.Sum256(body) != e.Hash || e.Seq < 1 || !audit.ValidKind(e.Kind) {
 			t.Fatalf("accepted %q as %+v", line, e)
+		}
+		if e.Keyed != bytes.HasSuffix(line, []byte(fmt.Sprintf(`,"mac":"%x"}`, e.MAC))) {
+			t.Fatalf("accepted %q: keyed %v, MAC %x", line, e.Keyed, e.MAC)
+		}
+		if e.Keyed && e.Authentic([]byte("another key")) {
+			t.Fatalf("%q authentic under another key", line)
 		}
 	})
 }
@@ -48,8 +71,9 @@ func FuzzVerify(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Add([]byte("\n\n"))
+	f.Add(keyedLog(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rep, err := audit.Verify(bytes.NewReader(data), nil)
+		rep, err := audit.Verify(bytes.NewReader(data), audit.VerifyOptions{Key: fuzzKey})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,14 @@ type Options struct {
 	// Logger gets the log's own troubles (counts and line numbers only);
 	// nil discards them.
 	Logger *slog.Logger
+	// Key, when set, is the vehicle's audit key: every entry written
+	// carries a MAC under it, and Open checks every MAC (a forged or
+	// unauthenticated entry makes the log not intact). Nil: the hash
+	// chain alone, which anyone who can write the file can recompute.
+	Key []byte
+	// Each, when set, is called at Open with every entry of the log that
+	// reads, in order, and whether it passed every check (VerifyOptions).
+	Each func(e Entry, authentic bool)
 }
 
 // Summary is what the fleet hears of the log: counts per kind and the
@@ -107,7 +115,12 @@ func (l *Log) load() error {
 		return err
 	}
 	l.f = f
-	rep, err := Verify(f, nil)
+	// A FIFO opened read-write does not block the open, but reading it
+	// would, for ever.
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	rep, err := Verify(f, VerifyOptions{Key: l.o.Key, Each: l.o.Each})
 	if err != nil {
 		return err
 	}
@@ -126,7 +139,9 @@ func (l *Log) load() error {
 		// shows alone.
 		l.last = rep.Last
 	}
-	if rep.tornBytes > 0 {
+	var notes []pending
+	switch {
+	case rep.tornBytes > 0:
 		if err := f.Truncate(l.size); err != nil {
 			return fmt.Errorf("cut torn entry: %w", err)
 		}
@@ -134,20 +149,27 @@ func (l *Log) load() error {
 			return fmt.Errorf("cut torn entry: %w", err)
 		}
 		l.log.Warn("audit log: cut a torn last entry (a write cut short)", "bytes", rep.tornBytes)
-		if err := l.write([]pending{{t: l.o.Now(), kind: KindRecovered,
-			reason: fmt.Sprintf("cut a torn last entry of %d bytes: a write cut short by a power cut or crash", rep.tornBytes)}}); err != nil {
-			return err
-		}
-		return l.sync()
+		notes = append(notes, pending{t: l.o.Now(), kind: KindRecovered,
+			reason: fmt.Sprintf("cut a torn last entry of %d bytes: a write cut short by a power cut or crash", rep.tornBytes)})
+	case !l.intact:
+		notes = append(notes, pending{t: l.o.Now(), kind: KindRecovered,
+			reason: fmt.Sprintf("the log did not verify at start (%d problems); the chain goes on from seq %d", countNotTorn(rep.Problems), l.last.Seq)})
 	}
-	if !l.intact {
-		if err := l.write([]pending{{t: l.o.Now(), kind: KindRecovered,
-			reason: fmt.Sprintf("the log did not verify at start (%d problems); the chain goes on from seq %d", countNotTorn(rep.Problems), l.last.Seq)}}); err != nil {
-			return err
-		}
-		return l.sync()
+	if l.o.Key != nil && rep.Authenticated == 0 {
+		// A fresh log, or one from before the vehicle had its key: keyed
+		// from here on, and that said once, so that a log later stripped
+		// of its MACs and taken up again shows a second one (the summary
+		// counts audit.keyed).
+		notes = append(notes, pending{t: l.o.Now(), kind: KindKeyed,
+			reason: fmt.Sprintf("entries are authenticated from here on; the %d before carry no MAC", rep.Entries)})
 	}
-	return nil
+	if len(notes) == 0 {
+		return nil
+	}
+	if err := l.write(notes); err != nil {
+		return err
+	}
+	return l.sync()
 }
 
 func countNotTorn(ps []Problem) int {
@@ -271,7 +293,7 @@ func (l *Log) write(batch []pending) error {
 	counts := map[string]uint64{}
 	for _, p := range batch {
 		e := Entry{Seq: last.Seq + 1, Time: p.t, Kind: p.kind, Reason: p.reason, Prev: last.Hash}
-		line, err := e.encode()
+		line, err := e.encode(l.o.Key)
 		if err != nil {
 			return err
 		}

@@ -3,9 +3,11 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +22,14 @@ var t0 = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 // one second apart from start and closes it.
 func write(t *testing.T, path string, start time.Time, events ...string) *audit.Log {
 	t.Helper()
-	l, err := audit.Open(path, audit.Options{Now: func() time.Time { return start }})
+	return writeOpts(t, path, audit.Options{}, start, events...)
+}
+
+// writeOpts is write with options (a key).
+func writeOpts(t testing.TB, path string, o audit.Options, start time.Time, events ...string) *audit.Log {
+	t.Helper()
+	o.Now = func() time.Time { return start }
+	l, err := audit.Open(path, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +56,7 @@ func verify(t *testing.T, path string, head *audit.Head) *audit.Report {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rep, err := audit.Verify(f, head)
+	rep, err := audit.Verify(f, audit.VerifyOptions{Head: head})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +136,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := audit.Verify(strings.NewReader(tc.data), tc.head)
+			rep, err := audit.Verify(strings.NewReader(tc.data), audit.VerifyOptions{Head: tc.head})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,5 +297,145 @@ func TestParseHead(t *testing.T) {
 		if _, err := audit.ParseHead(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+var testKey = bytes.Repeat([]byte{7}, 32)
+
+// verifyKeyed verifies data with the test key and an optional head.
+func verifyKeyed(t *testing.T, data string, head *audit.Head) *audit.Report {
+	t.Helper()
+	rep, err := audit.Verify(strings.NewReader(data), audit.VerifyOptions{Key: testKey, Head: head})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// rehash renumbers and rehashes lines, dropping any MAC, as an attacker
+// without the key would after removing an entry; keepMAC leaves the old
+// MACs in place instead (those of the entries before the removed one
+// still verify: their hashes did not change).
+func rehashFrom(lines []string, keepMAC bool) string {
+	var out strings.Builder
+	prev := strings.Repeat("0", 64)
+	for n, l := range lines {
+		var b struct {
+			Seq    uint64 `json:"seq"`
+			Time   string `json:"time"`
+			Kind   string `json:"kind"`
+			Reason string `json:"reason"`
+			Prev   string `json:"prev"`
+		}
+		i := strings.Index(l, `,"hash":"`)
+		json.Unmarshal([]byte(l[:i]+"}"), &b)
+		b.Seq, b.Prev = uint64(n+1), prev
+		raw, _ := json.Marshal(b)
+		prev = sha(string(raw))
+		out.WriteString(string(raw[:len(raw)-1]) + `,"hash":"` + prev + `"`)
+		if j := strings.Index(l, `,"mac":"`); keepMAC && j > 0 {
+			out.WriteString(strings.TrimSuffix(l[j:], "}\n"))
+		}
+		out.WriteString("}\n")
+	}
+	return out.String()
+}
+
+// With the vehicle's key every entry carries a MAC, and what a writer
+// without the key does to the log shows: an entry removed and the rest
+// renumbered and rehashed (with or without their old MACs), entries
+// appended without a MAC, a whole log under another key. Without a MAC
+// on its entries, a log's own chain cannot vouch for it, and the keyed
+// writer says when it took up such a log.
+func TestKeyedLogFindsRehashing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	writeOpts(t, path, audit.Options{Key: testKey}, t0, events...)
+	good, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(good), "\n")
+	lines = lines[:len(lines)-1]
+	if len(lines) != 6 || !strings.Contains(lines[0], `"kind":"audit.keyed"`) {
+		t.Fatalf("a fresh keyed log does not start with audit.keyed:\n%s", good)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, `,"mac":"`) {
+			t.Fatalf("an entry without a MAC: %s", l)
+		}
+	}
+	if rep := verifyKeyed(t, string(good), nil); !rep.OK() || rep.Authenticated != 6 || rep.Unkeyed != 0 {
+		t.Fatalf("the good keyed log: %+v", rep)
+	}
+	headAt := func(i int) *audit.Head {
+		rep := verifyKeyed(t, strings.Join(lines[:i+1], ""), nil)
+		return &audit.Head{Seq: rep.Last.Seq, Hash: rep.Last.Hash}
+	}
+	offAt := 3 // suppression.off
+	if !strings.Contains(lines[offAt], "suppression.off") {
+		t.Fatalf("line %d: %s", offAt+1, lines[offAt])
+	}
+	without := append(slices.Clone(lines[:offAt]), lines[offAt+1:]...)
+	for _, tc := range []struct {
+		name string
+		data string
+		head *audit.Head
+		want audit.ProblemKind
+		line int
+	}{
+		{"suppression.off removed, rehashed, MACs kept", rehashFrom(without, true), nil, audit.Forged, 4},
+		{"suppression.off removed, rehashed, MACs dropped from there", strings.Join(lines[:offAt], "") + rehashFrom(without, false)[len(rehashFrom(lines[:offAt], false)):], nil, audit.Unauthenticated, 4},
+		{"the same, with the fleet's head from before", strings.Join(lines[:offAt], "") + rehashFrom(without, false)[len(rehashFrom(lines[:offAt], false)):], headAt(1), audit.Unauthenticated, 4},
+		{"suppression.off removed, rehashed, every MAC dropped", rehashFrom(without, false), nil, audit.Unauthenticated, 1},
+		{"the same, with the fleet's head from before", rehashFrom(without, false), headAt(1), audit.Unauthenticated, 1},
+		{"an entry appended without a MAC", string(good) + rehashFrom(append(slices.Clone(lines), lines[5]), false)[len(rehashFrom(lines, false)):], nil, audit.Unauthenticated, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := verifyKeyed(t, tc.data, tc.head)
+			if rep.OK() {
+				t.Fatal("verified")
+			}
+			p := rep.Problems[0]
+			if p.Kind != tc.want || p.Line != tc.line {
+				t.Errorf("first problem %v at line %d, want %v at line %d: %v", p.Kind, p.Line, tc.want, tc.line, rep.Problems)
+			}
+		})
+	}
+	other, err := audit.Verify(strings.NewReader(string(good)), audit.VerifyOptions{Key: bytes.Repeat([]byte{8}, 32)})
+	if err != nil || len(other.Problems) != 6 || other.Problems[0].Kind != audit.Forged {
+		t.Errorf("under another key: %v", other.Problems)
+	}
+	// Stripped of every MAC and of its audit.keyed entry, the log is a
+	// chain alone: nothing to find, nothing authenticated (only the
+	// fleet's head can tell it from a log of before the key). The keyed
+	// writer takes it up saying so.
+	stripped := rehashFrom(lines[1:], false)
+	if rep := verifyKeyed(t, stripped, nil); !rep.OK() || rep.Authenticated != 0 || rep.Unkeyed != 5 || rep.UnkeyedThrough != 5 {
+		t.Fatalf("a stripped log: %+v", rep)
+	}
+	os.WriteFile(path, []byte(stripped), 0o600)
+	writeOpts(t, path, audit.Options{Key: testKey}, t0.Add(time.Hour), "manual.on", "again")
+	data, _ := os.ReadFile(path)
+	rep := verifyKeyed(t, string(data), nil)
+	if !rep.OK() || rep.Counts[audit.KindKeyed] != 1 || rep.Authenticated != 2 || rep.Unkeyed != 5 {
+		t.Errorf("taken up: %+v\n%s", rep, data)
+	}
+}
+
+// Open with the key finds a forged entry: the log is not intact, and
+// that is recorded; Each sees every entry and whether it passed.
+func TestKeyedOpenFindsForgery(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	writeOpts(t, path, audit.Options{Key: testKey}, t0, events...)
+	good, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(good), "\n")
+	lines = lines[:len(lines)-1]
+	forged := rehashFrom(append(slices.Clone(lines[:3]), strings.Replace(lines[3], "suppression.off", "suppression.on", 1)), true)
+	forged = strings.Join(lines[:3], "") + forged[len(rehashFrom(lines[:3], true)):]
+	os.WriteFile(path, []byte(forged), 0o600)
+	var seen []bool
+	l := writeOpts(t, path, audit.Options{Key: testKey, Each: func(e audit.Entry, ok bool) { seen = append(seen, ok) }}, t0.Add(time.Hour))
+	if l.Summary().Intact {
+		t.Error("a forged entry left the log intact")
+	}
+	if !slices.Equal(seen, []bool{true, true, true, false}) {
+		t.Errorf("Each saw %v", seen)
 	}
 }

@@ -37,6 +37,12 @@ const (
 	// Torn: the last line has no newline: a write a power cut
 	// interrupted (Open cuts it and records that), or a cut by hand.
 	Torn ProblemKind = "torn"
+	// Forged: an entry's MAC does not verify under the vehicle's audit
+	// key: written, or rewritten with its hash, without the key.
+	Forged ProblemKind = "forged"
+	// Unauthenticated: an entry without a MAC after entries that carry
+	// one: written without the key, or its MAC stripped.
+	Unauthenticated ProblemKind = "unauthenticated"
 )
 
 func (p Problem) String() string {
@@ -54,6 +60,16 @@ func (p Problem) String() string {
 type Report struct {
 	// Entries is the number of entries read, good or not.
 	Entries int
+	// Keyed: Verify had the audit key, and checked every MAC.
+	Keyed bool
+	// Authenticated counts the entries whose MAC verified.
+	Authenticated int
+	// Unkeyed counts the entries without a MAC before the first one with
+	// a MAC (all of them in a log written without a key), UnkeyedThrough
+	// is the last one's seq: only the chain to the first authenticated
+	// entry (and the fleet's head) vouches for them.
+	Unkeyed        int
+	UnkeyedThrough uint64
 	// Last is the last entry that reads (its Seq and Hash are the head).
 	Last     Entry
 	HaveLast bool
@@ -93,12 +109,30 @@ func ParseHead(s string) (Head, error) {
 
 func (h Head) String() string { return fmt.Sprintf("%d:%x", h.Seq, h.Hash) }
 
+// VerifyOptions say what Verify checks a log against.
+type VerifyOptions struct {
+	// Head is the fleet's last known seq and hash (the audit summary):
+	// with it Verify also finds entries removed from the end and a log
+	// rewritten or replaced since. Without it, neither can be seen.
+	Head *Head
+	// Key is the vehicle's audit key: with it every entry's MAC is
+	// checked, and an entry rewritten with its hash recomputed, or added
+	// without the key, is found. Without it, anyone who can write the
+	// file can rewrite it whole with a chain that verifies.
+	Key []byte
+	// Each, when set, is called with every entry that reads, in order,
+	// and whether it passed every check Verify could make of it so far:
+	// its hash, its link to the entry before, and its MAC (with a key;
+	// an entry without one counts only before the first with one).
+	Each func(e Entry, authentic bool)
+}
+
 // Verify reads a log and reports every entry that was edited, removed,
-// or cannot be read, with its line. A nil head checks the file alone; a
-// head (the fleet's last known seq and hash) also finds entries removed
-// from the end and a file rewritten since.
-func Verify(r io.Reader, head *Head) (*Report, error) {
-	rep := &Report{Counts: map[string]uint64{}}
+// forged, or cannot be read, with its line.
+func Verify(r io.Reader, o VerifyOptions) (*Report, error) {
+	head := o.Head
+	rep := &Report{Counts: map[string]uint64{}, Keyed: o.Key != nil}
+	keyedSeen := false
 	br := bufio.NewReaderSize(r, 64<<10)
 	var prev *Entry // the entry on the line before, if it read
 	var off int64
@@ -145,7 +179,30 @@ func Verify(r io.Reader, head *Head) (*Report, error) {
 			continue
 		}
 		rep.Counts[e.Kind]++
+		before := len(rep.Problems)
 		rep.check(line, prev, &e)
+		if o.Key != nil {
+			switch {
+			case e.Keyed && !e.Authentic(o.Key):
+				rep.Problems = append(rep.Problems, Problem{Line: line, Seq: e.Seq, Kind: Forged,
+					Detail: "its MAC does not verify: written, or rewritten with its hash, without the vehicle's key"})
+			case e.Keyed:
+				keyedSeen = true
+				rep.Authenticated++
+			case keyedSeen:
+				rep.Problems = append(rep.Problems, Problem{Line: line, Seq: e.Seq, Kind: Unauthenticated,
+					Detail: "no MAC after entries that carry one: written without the vehicle's key, or its MAC removed"})
+			case e.Kind == KindKeyed:
+				rep.Problems = append(rep.Problems, Problem{Line: line, Seq: e.Seq, Kind: Unauthenticated,
+					Detail: "an audit.keyed entry without a MAC: the log's MACs were removed"})
+			default:
+				rep.Unkeyed++
+				rep.UnkeyedThrough = e.Seq
+			}
+		}
+		if o.Each != nil {
+			o.Each(e, len(rep.Problems) == before && perr == nil)
+		}
 		if head != nil && e.Seq == head.Seq {
 			headSeen = true
 			if e.Hash != head.Hash {

@@ -23,6 +23,9 @@ const (
 	MaxFiles       = 16
 	MaxProfiles    = 16
 	maxManifestLen = 16 << 10
+	// MaxHeaderLen bounds what of a bundle is read before its signature
+	// is verified: the manifest and the signature line lie within it.
+	MaxHeaderLen = maxManifestLen + 64
 )
 
 // Manifest is what a bundle says of itself; every field is signed.
@@ -52,10 +55,14 @@ type File struct {
 type Bundle struct {
 	Manifest
 	// Digest is SHA-256 of the whole bundle: two deliveries with the
-	// same Digest are the same bundle, to the byte.
+	// same Digest are the same bundle, to the byte. It is computed with
+	// the bodies' digests (Parse, Open), never before the signature is
+	// verified (Open).
 	Digest   [sha256.Size]byte
+	data     []byte // the whole bundle
 	signed   []byte // the manifest's bytes
 	sig      []byte
+	body     []byte // after the signature line
 	contents map[string][]byte
 }
 
@@ -166,15 +173,29 @@ func (m *Manifest) encode() []byte {
 }
 
 // Parse reads a bundle's structure and checks every body against its
-// digest; it does not check the signature (Open does).
+// digest; it does not check the signature (Open does, first).
 func Parse(data []byte) (*Bundle, error) {
+	b, err := ParseManifest(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.CheckBodies(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ParseManifest reads a bundle's manifest and signature line, never more
+// than MaxHeaderLen bytes of it, whatever its size: the bodies are not
+// read, hashed or checked (Verify, then Open's check of the bodies).
+func ParseManifest(data []byte) (*Bundle, error) {
 	if !bytes.HasPrefix(data, []byte(Magic+"\n")) {
 		if bytes.HasPrefix(data, []byte("quietzone-bundle ")) {
 			return nil, fmt.Errorf("%w: line 1: a bundle format this version does not read", ErrMalformed)
 		}
 		return nil, fmt.Errorf("%w: line 1: not a quietzone bundle", ErrMalformed)
 	}
-	b := &Bundle{Digest: sha256.Sum256(data)}
+	b := &Bundle{data: data}
 	p := lineReader{data: data}
 	p.next() // the magic
 	var err error
@@ -225,23 +246,38 @@ func Parse(data []byte) (*Bundle, error) {
 	}); err != nil {
 		return nil, err
 	}
-	body := p.rest()
+	b.body = p.rest()
+	return b, nil
+}
+
+// CheckBodies checks every body against its digest and the bundle's
+// length, and takes the bundle's Digest. Open calls it once the signature
+// verified; a reader that calls ParseManifest and Verify itself calls it
+// after them.
+func (b *Bundle) CheckBodies() error {
+	body := b.body
+	var total int64
+	for _, f := range b.Files {
+		total += f.Size
+	}
+	if int64(len(body)) != total { // before hashing anything
+		if int64(len(body)) < total {
+			return fmt.Errorf("%w: the bundle ends %d bytes short of its files", ErrMalformed, total-int64(len(body)))
+		}
+		return fmt.Errorf("%w: %d bytes after the last file", ErrMalformed, int64(len(body))-total)
+	}
 	b.contents = make(map[string][]byte, len(b.Files))
 	for _, f := range b.Files {
-		if int64(len(body)) < f.Size {
-			return nil, fmt.Errorf("%w: file %s: the bundle ends %d bytes short", ErrMalformed, f.Name, f.Size-int64(len(body)))
-		}
 		content := body[:f.Size:f.Size]
 		body = body[f.Size:]
 		if sha256.Sum256(content) != f.SHA256 {
-			return nil, fmt.Errorf("%w: file %s does not match its digest", ErrTampered, f.Name)
+			b.contents = nil
+			return fmt.Errorf("%w: file %s does not match its digest", ErrTampered, f.Name)
 		}
 		b.contents[f.Name] = content
 	}
-	if len(body) > 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the last file", ErrMalformed, len(body))
-	}
-	return b, nil
+	b.Digest = sha256.Sum256(b.data)
+	return nil
 }
 
 // Verify checks the signature with the pinned key the manifest names.
@@ -258,13 +294,19 @@ func (b *Bundle) Verify(keys []PublicKey) error {
 	return fmt.Errorf("%w (key %s)", ErrUnknownKey, b.KeyID)
 }
 
-// Open parses a bundle and verifies its signature with one of keys.
+// Open parses a bundle's manifest, verifies its signature with one of
+// keys, and only then checks its bodies against their digests: a bundle
+// that is not signed by a pinned key costs the reading of its manifest
+// and one signature check, however large it is.
 func Open(data []byte, keys []PublicKey) (*Bundle, error) {
-	b, err := Parse(data)
+	b, err := ParseManifest(data)
 	if err != nil {
 		return nil, err
 	}
 	if err := b.Verify(keys); err != nil {
+		return nil, err
+	}
+	if err := b.CheckBodies(); err != nil {
 		return nil, err
 	}
 	return b, nil

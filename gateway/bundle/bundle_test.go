@@ -214,3 +214,35 @@ func TestKeysPEM(t *testing.T) {
 		t.Error("a public key parsed as a private key")
 	}
 }
+
+// The signature is checked over the manifest before any body is hashed:
+// a bundle of a key not pinned, or whose signature does not verify, is
+// refused as such whatever its bodies hold, and a large body of a bundle
+// that is not signed costs no hashing.
+func TestOpenVerifiesBeforeHashing(t *testing.T) {
+	good := sign(t, testKey(1), 7)
+	bodyFlipped := func(b []byte) []byte {
+		b = bytes.Clone(b)
+		b[len(b)-3] ^= 0x20
+		return b
+	}
+	if _, err := bundle.Open(bodyFlipped(sign(t, testKey(2), 7)), pinned(testKey(1))); !errors.Is(err, bundle.ErrUnknownKey) {
+		t.Errorf("an unpinned key's bundle with a changed body: %v, want ErrUnknownKey", err)
+	}
+	sigOther := bytes.Replace(good, sigLineOf(good), sigLineOf(sign(t, testKey(1), 8)), 1)
+	_, err := bundle.Open(bodyFlipped(sigOther), pinned(testKey(1)))
+	if !errors.Is(err, bundle.ErrTampered) || !strings.Contains(err.Error(), "signature") {
+		t.Errorf("another signature and a changed body: %v, want the signature refused", err)
+	}
+	// A body far larger than the manifest says is never hashed: the
+	// refusal comes from the signature (here: unsigned by a pinned key).
+	huge := append(sign(t, testKey(2), 7), make([]byte, 8<<20)...)
+	if _, err := bundle.Open(huge, pinned(testKey(1))); !errors.Is(err, bundle.ErrUnknownKey) {
+		t.Errorf("an unpinned bundle with 8 MiB appended: %v", err)
+	}
+}
+
+func sigLineOf(b []byte) []byte {
+	i := bytes.Index(b, []byte("signature "))
+	return b[i : i+bytes.IndexByte(b[i:], '\n')+1]
+}

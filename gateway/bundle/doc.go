@@ -42,8 +42,11 @@
 //
 // What the package does not do: judge time, versions or contents. Open
 // checks that the bundle is whole, canonical and signed by a pinned key,
-// and that every body matches its digest; the gateway decides whether to
-// apply it. Errors name the line and field at fault, never a value from
+// and that every body matches its digest, in that order: the manifest
+// (at most MaxHeaderLen bytes) is parsed and its signature verified
+// before any body is hashed, so a bundle not signed by a pinned key costs
+// one signature check however large it is. The gateway bounds a
+// bundle's size before Open, and decides whether to apply it. Errors name the line and field at fault, never a value from
 // the bundle, so they can go into logs.
 //
 // Keys are PEM: the private key PKCS #8 ("PRIVATE KEY", in a file only

@@ -8,8 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"os"
+	"strings"
 
 	"quietzone/uplink/atrest"
 )
@@ -63,6 +62,9 @@ func MarshalPublicKey(pub ed25519.PublicKey) ([]byte, error) {
 // ParsePublicKey reads a PKIX PEM ed25519 public key.
 func ParsePublicKey(data []byte) (PublicKey, error) {
 	b, rest := pem.Decode(data)
+	if b != nil && strings.Contains(b.Type, "PRIVATE KEY") {
+		return PublicKey{}, fmt.Errorf("public key: a PEM %q, a signing key: pin its public half (policy keygen's .pub); a fleet's signing key must never be on a vehicle", b.Type)
+	}
 	if b == nil || b.Type != "PUBLIC KEY" {
 		return PublicKey{}, fmt.Errorf("public key: want a PEM block \"PUBLIC KEY\"")
 	}
@@ -104,19 +106,11 @@ func pemTrim(b []byte) []byte {
 	return b
 }
 
-// maxKeyFile bounds what is read of a key file: a PEM key is far smaller.
-const maxKeyFile = 64 << 10
-
 // LoadPublicKey reads a public key file.
 func LoadPublicKey(path string) (PublicKey, error) {
-	f, err := os.Open(path)
+	data, err := atrest.Read(path, atrest.PublicKey)
 	if err != nil {
-		return PublicKey{}, fmt.Errorf("load public key: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile))
-	if err != nil {
-		return PublicKey{}, fmt.Errorf("load public key %s: %w", path, err)
+		return PublicKey{}, fmt.Errorf("load %w", err)
 	}
 	k, err := ParsePublicKey(data)
 	if err != nil {
@@ -128,14 +122,9 @@ func LoadPublicKey(path string) (PublicKey, error) {
 // LoadPrivateKey reads a private key file, which must be its owner's
 // alone (atrest.OpenSecret).
 func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
-	f, err := atrest.OpenSecret(path, "private key")
+	data, err := atrest.Read(path, atrest.Secret.Named("private key"))
 	if err != nil {
 		return nil, fmt.Errorf("load %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("load private key %s: %w", path, err)
 	}
 	k, err := ParsePrivateKey(data)
 	if err != nil {

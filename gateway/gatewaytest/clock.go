@@ -8,16 +8,21 @@ import (
 	"quietzone/gateway"
 )
 
-// Clock is a manual gateway.Clock. Time moves only when Advance or Set is
-// called; tickers fire then, once per period passed.
+// Clock is a manual gateway.Clock. Time moves only when Advance, Set or
+// Step is called. It keeps two axes, as a system does: the monotonic
+// time, which Advance moves and tickers follow, and the wall time (Now),
+// which moves with it and which Step (or Set backwards) moves on its own,
+// as NTP or a GNSS time correction steps a wall clock.
 //
 // Advance hands each tick to the ticker's reader and waits until it was
 // taken (or the ticker stopped), so that a tick is always seen before
-// anything the caller does after Advance returns. While a reader handles
-// a tick the clock may already have moved on: readers use the tick's time.
+// anything the caller does after Advance returns. A tick carries the wall
+// time at its monotonic time. While a reader handles a tick the clock may
+// already have moved on: readers use the tick's time.
 type Clock struct {
 	mu       sync.Mutex
-	now      time.Time
+	now      time.Time     // wall
+	mono     time.Duration // monotonic
 	tickers  []*ticker
 	unsynced bool
 }
@@ -32,6 +37,13 @@ func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
+}
+
+// Monotonic implements gateway.Clock: the time advanced since NewClock.
+func (c *Clock) Monotonic() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mono
 }
 
 // Synced reports whether the clock counts as synchronised to a trusted
@@ -57,7 +69,7 @@ func (c *Clock) NewTicker(d time.Duration) gateway.Ticker {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := &ticker{c: make(chan time.Time), stop: make(chan struct{}), period: d, next: c.now.Add(d)}
+	t := &ticker{c: make(chan time.Time), stop: make(chan struct{}), period: d, next: c.mono + d}
 	c.tickers = append(c.tickers, t)
 	return t
 }
@@ -65,41 +77,65 @@ func (c *Clock) NewTicker(d time.Duration) gateway.Ticker {
 // Advance moves the clock forward by d, firing tickers on the way. It
 // returns how many ticks it handed over.
 func (c *Clock) Advance(d time.Duration) int {
+	if d < 0 {
+		panic("gatewaytest: Advance by a negative duration; use Step")
+	}
 	c.mu.Lock()
-	target := c.now.Add(d)
+	target := c.mono + d
 	c.mu.Unlock()
-	return c.Set(target)
-}
-
-// Set moves the clock to t (forward only; a step back only sets Now). It
-// returns how many ticks it handed over.
-func (c *Clock) Set(t time.Time) int {
 	n := 0
 	for {
 		c.mu.Lock()
 		var due *ticker
 		for _, tk := range c.tickers {
-			if !tk.stopped() && !tk.next.After(t) && (due == nil || tk.next.Before(due.next)) {
+			if !tk.stopped() && tk.next <= target && (due == nil || tk.next < due.next) {
 				due = tk
 			}
 		}
 		if due == nil {
-			c.now = t
+			c.now = c.now.Add(target - c.mono)
+			c.mono = target
 			c.mu.Unlock()
 			return n
 		}
 		at := due.next
-		if at.After(c.now) {
-			c.now = at
+		if at > c.mono {
+			c.now = c.now.Add(at - c.mono)
+			c.mono = at
 		}
-		due.next = at.Add(due.period)
+		wall := c.now
+		due.next = at + due.period
 		c.mu.Unlock()
 		select {
-		case due.c <- at:
+		case due.c <- wall:
 			n++
 		case <-due.stop:
 		}
 	}
+}
+
+// Set moves the wall clock to t: forward, time passes (Advance); back,
+// the wall clock steps (Step). It returns how many ticks it handed over.
+func (c *Clock) Set(t time.Time) int {
+	c.mu.Lock()
+	d := t.Sub(c.now)
+	c.mu.Unlock()
+	if d < 0 {
+		c.Step(d)
+		return 0
+	}
+	return c.Advance(d)
+}
+
+// Step moves the wall clock by d, forward or back, without time passing,
+// as a wall clock set by NTP or from GNSS time is stepped: the monotonic
+// time stays and no ticker fires (a time.Ticker runs on the monotonic
+// clock: its next tick comes a period after the last one, stamped with
+// the stepped time).
+func (c *Clock) Step(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 type ticker struct {
@@ -107,7 +143,7 @@ type ticker struct {
 	stop   chan struct{}
 	once   sync.Once
 	period time.Duration
-	next   time.Time
+	next   time.Duration // monotonic
 }
 
 func (t *ticker) C() <-chan time.Time { return t.c }

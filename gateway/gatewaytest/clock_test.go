@@ -48,3 +48,35 @@ func TestStopUnblocksAdvance(t *testing.T) {
 	tk.Stop()
 	<-done
 }
+
+// Step moves the clock and the tickers' schedules, forward or back,
+// without the ticks in between.
+func TestClockStep(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewClock(start)
+	tk := c.NewTicker(100 * time.Millisecond)
+	got := make(chan time.Time, 10)
+	go func() {
+		for range 3 {
+			got <- <-tk.C()
+		}
+	}()
+	c.Advance(150 * time.Millisecond) // a tick at +100ms
+	year := 365 * 24 * time.Hour
+	c.Step(5 * year)
+	if n := c.Advance(100 * time.Millisecond); n != 1 {
+		t.Fatalf("%d ticks in the period after a step of five years, want 1", n)
+	}
+	c.Step(-10 * year)
+	if n := c.Advance(100 * time.Millisecond); n != 1 {
+		t.Fatalf("%d ticks in the period after a step back, want 1", n)
+	}
+	for i, want := range []time.Time{start.Add(100 * time.Millisecond), start.Add(5*year + 200*time.Millisecond), start.Add(-5*year + 300*time.Millisecond)} {
+		if at := <-got; !at.Equal(want) {
+			t.Errorf("tick %d at %v, want %v", i, at, want)
+		}
+	}
+	if want := start.Add(-5*year + 350*time.Millisecond); !c.Now().Equal(want) {
+		t.Errorf("Now %v, want %v", c.Now(), want)
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"quietzone/uplink/atrest"
 )
@@ -136,4 +138,143 @@ func TestLock(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	l2.Close()
+}
+
+// readWithin runs Read with a deadline: no file may hang it.
+func readWithin(t *testing.T, path string, k atrest.Kind) ([]byte, error) {
+	t.Helper()
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		d, err := atrest.Read(path, k)
+		done <- result{d, err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Read(%s) did not return in 10s", path)
+		return nil, nil
+	}
+}
+
+// Read refuses anything but a regular file, without blocking on a FIFO
+// that no one writes or reading a device for ever, and a file larger
+// than its kind; a secret must be its owner's alone.
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFOs: %v", err)
+	}
+	small := atrest.Config.Bounded(16)
+	write := func(name, data string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, path string
+		kind       atrest.Kind
+		want       string // "" for success
+	}{
+		{"a file", write("ok", "hello", 0o644), small, ""},
+		{"a file at the bound", write("full", strings.Repeat("x", 16), 0o644), small, ""},
+		{"a FIFO", fifo, small, "configuration " + fifo + ": not a regular file (a named pipe)"},
+		{"a secret FIFO", fifo, atrest.Secret, "not a regular file (a named pipe)"},
+		{"/dev/zero", "/dev/zero", small, "configuration /dev/zero: not a regular file (a character device)"},
+		{"a directory", dir, small, "not a regular file (a directory)"},
+		{"too large", write("big", strings.Repeat("x", 17), 0o644), small, "17 bytes, more than a configuration may be (16 bytes)"},
+		{"missing", filepath.Join(dir, "nope"), small, "configuration: open " + filepath.Join(dir, "nope") + ": no such file"},
+		{"a secret", write("s", "k", 0o600), atrest.Secret, ""},
+		{"a read-only secret", write("ro", "k", 0o400), atrest.Secret, ""},
+		{"a world-readable secret", write("s644", "k", 0o644), atrest.Secret, "mode 0644 lets others read or write it; chmod 600 it"},
+		{"a world-writable secret", write("s666", "k", 0o666), atrest.Secret, "mode 0666"},
+		{"a group-readable secret", write("s640", "k", 0o640), atrest.Secret, "mode 0640"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := os.Stat(tc.path); tc.path == "/dev/zero" && err != nil {
+				t.Skip("no /dev/zero")
+			}
+			data, err := readWithin(t, tc.path, tc.kind)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("read %d bytes, error %v; want %q", len(data), err, tc.want)
+			}
+		})
+	}
+}
+
+// A FIFO with a writer that never stops is refused just the same: the
+// reader never starts reading it.
+func TestReadFIFOWithWriter(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFOs: %v", err)
+	}
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0) // does not wait for a reader
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		buf := bytes.Repeat([]byte("x"), 4096)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	if _, err := readWithin(t, fifo, atrest.Config); err == nil || !strings.Contains(err.Error(), "named pipe") {
+		t.Fatalf("a FIFO being written: %v", err)
+	}
+}
+
+// A key file holding a signing key is refused as one, by name.
+func TestLoadKeyRefusesSigningKey(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fleet.key")
+	pemKey := "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n-----END PRIVATE KEY-----\n"
+	if err := os.WriteFile(p, []byte(pemKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := atrest.LoadKey(p, "queue key")
+	if !errors.Is(err, atrest.ErrSigningKey) || !strings.HasPrefix(err.Error(), "queue key "+p+": ") {
+		t.Fatalf("a PEM private key as a queue key: %v", err)
+	}
+}
+
+// DeriveKey gives one key per label, stable, and none equal to the
+// secret or to another label's.
+func TestDeriveKey(t *testing.T) {
+	root := bytes.Repeat([]byte{9}, atrest.KeyLen)
+	a, b := atrest.DeriveKey(root, "quietzone/v1 a"), atrest.DeriveKey(root, "quietzone/v1 b")
+	if len(a) != atrest.KeyLen || bytes.Equal(a, b) || bytes.Equal(a, root) {
+		t.Errorf("derived %x and %x from %x", a, b, root)
+	}
+	if again := atrest.DeriveKey(root, "quietzone/v1 a"); !bytes.Equal(a, again) {
+		t.Error("not stable")
+	}
+	if other := atrest.DeriveKey(bytes.Repeat([]byte{8}, atrest.KeyLen), "quietzone/v1 a"); bytes.Equal(a, other) {
+		t.Error("two secrets give the same key")
+	}
 }

@@ -2,63 +2,35 @@ package atrest
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 )
 
-// OpenSecret opens a file that must be the daemon's alone: a regular file
-// that neither group nor others may read or write, owned by the effective
-// user. what names it in errors ("queue key").
+// OpenSecret opens a file that must be the daemon's alone (Open with
+// Secret). what names it in errors ("queue key").
 func OpenSecret(path, what string) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if err := checkSecret(f, path, what); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-func checkSecret(f *os.File, path, what string) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s %s: not a regular file", what, path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("%s %s: mode %04o lets others read or write it; chmod 600 it", what, path, perm)
-	}
-	uid, ok := fileOwner(fi)
-	if !ok {
-		return fmt.Errorf("%s %s: cannot tell who owns it: %w", what, path, ErrNotSupported)
-	}
-	if uid != os.Geteuid() {
-		return fmt.Errorf("%s %s: owned by user %d, not by the daemon's user %d", what, path, uid, os.Geteuid())
-	}
-	return nil
+	return Open(path, Secret.Named(what))
 }
 
 // KeyLen is the length of a key that seals data at rest: AES-256.
 const KeyLen = 32
 
 // LoadKey reads a key that seals data at rest: KeyLen raw bytes, or as
-// many in hex (a trailing newline allowed), from a file OpenSecret
-// accepts.
+// many in hex (a trailing newline allowed), from a file Open accepts as
+// a secret. A PEM private key is refused as a signing key.
 func LoadKey(path, what string) ([]byte, error) {
-	f, err := OpenSecret(path, what)
+	data, err := Read(path, Secret.Named(what).Bounded(2*KeyLen+2))
 	if err != nil {
-		return nil, err
+		if rerr := refuseSigningKeyFile(path, what); rerr != nil {
+			return nil, rerr
+		}
+		return nil, fmt.Errorf("%w; want %d raw bytes or %d hexadecimal digits", err, KeyLen, 2*KeyLen)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 2*KeyLen+3))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	if err := RefuseSigningKey(path, what, data); err != nil {
+		return nil, err
 	}
 	switch t := bytes.TrimRight(data, "\r\n"); {
 	case len(data) == KeyLen:
@@ -70,4 +42,25 @@ func LoadKey(path, what string) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s %s: want %d raw bytes or %d hexadecimal digits", what, path, KeyLen, 2*KeyLen)
+}
+
+// refuseSigningKeyFile says a file too large for a raw key is a signing
+// key, when it is one: the clearer of the two errors.
+func refuseSigningKeyFile(path, what string) error {
+	data, err := Read(path, Secret.Named(what))
+	if err != nil {
+		return nil
+	}
+	return RefuseSigningKey(path, what, data)
+}
+
+// DeriveKey derives a KeyLen-byte key for one purpose from a secret with
+// HKDF-SHA256 (RFC 5869; no salt, label as the info): keys of different
+// labels are independent, and none reveals the secret or another.
+func DeriveKey(secret []byte, label string) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, label, KeyLen)
+	if err != nil { // only for an output longer than 255 hashes
+		panic("atrest: derive key: " + err.Error())
+	}
+	return k
 }

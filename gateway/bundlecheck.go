@@ -1,0 +1,55 @@
+package gateway
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"quietzone/can/profiles"
+	"quietzone/gateway/bundle"
+	"quietzone/geofence"
+	"quietzone/uplink"
+)
+
+// CheckBundle checks an opened (signed, whole) bundle as a vehicle with
+// profile prof takes it, short of its expiry and version, which depend on
+// the day and on the vehicle: the bundle is for the profile, and its
+// contents load exactly as the vehicle loads them (only zones and a
+// policy, the policy allowing only what prof says is vehicle data; the
+// zones built under the policy with zo). A nil prof checks the contents
+// as any vehicle would: a policy naming well-known vehicle roles alone. `policy sign` and `policy verify` run it, so that a
+// bundle they pass is one the vehicle applies.
+func CheckBundle(b *bundle.Bundle, prof *Profile, zo func(*uplink.Policy) geofence.Options) error {
+	if prof != nil && !b.ForProfile(prof.Name) {
+		return fmt.Errorf("%w: it is for %s, the vehicle's profile is %s", ErrNotForThis, strings.Join(b.Profiles, ", "), prof.Name)
+	}
+	f := &Fleet{build: zo, vehicle: prof, log: slog.New(slog.DiscardHandler)}
+	_, _, err := f.contents(b) // the vehicle's own code (fleet.go)
+	return err
+}
+
+// BuiltinProfile returns the reference ("builtin:NAME") of the profile
+// shipped in the binary whose name: is name.
+func BuiltinProfile(name string) (string, bool) {
+	files, err := fs.Glob(profiles.FS, "*.yaml")
+	if err != nil {
+		return "", false
+	}
+	for _, f := range files {
+		data, err := fs.ReadFile(profiles.FS, f)
+		if err != nil {
+			continue
+		}
+		var p struct {
+			Name string `yaml:"name"`
+		}
+		if yaml.Unmarshal(data, &p) == nil && p.Name == name {
+			return BuiltinPrefix + strings.TrimSuffix(path.Base(f), ".yaml"), true
+		}
+	}
+	return "", false
+}

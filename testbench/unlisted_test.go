@@ -1,0 +1,80 @@
+package testbench
+
+import (
+	"bytes"
+	"context"
+	"testing"
+)
+
+// TestUnlistedCamerasChecked: the bench models the profile's cameras the
+// scenario does not list and holds them to the invariants like the
+// others: the unlisted-cameras drive goes through the depot with the
+// rear and cabin cameras told deny throughout.
+func TestUnlistedCamerasChecked(t *testing.T) {
+	sc, err := LoadScenario("unlisted-cameras")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.WriteText(&out)
+	if !rep.OK() || rep.TimeInZones == 0 {
+		t.Fatalf("invariants violated, or the drive never entered the depot:\n%s", out.String())
+	}
+	unlisted := map[string]bool{}
+	for _, c := range rep.Cameras {
+		if c.Class == "unlisted" {
+			unlisted[c.Name] = true
+		}
+	}
+	if len(unlisted) != 2 || !unlisted["rear"] || !unlisted["cabin"] {
+		t.Fatalf("cameras %+v: want rear and cabin modelled as unlisted", rep.Cameras)
+	}
+	for _, tl := range rep.Timeline {
+		if !unlisted[tl.Name] {
+			continue
+		}
+		denied := false
+		for _, e := range tl.Events {
+			switch e.Command {
+			case "deny":
+				denied = true
+			case "":
+			default:
+				t.Errorf("%s told %s at %v", tl.Name, e.Command, e.At)
+			}
+		}
+		if !denied {
+			t.Errorf("%s never told deny: %+v", tl.Name, tl.Events)
+		}
+	}
+}
+
+// Some random trips wire a proper, non-empty subset of the cameras.
+func TestRandomTripsWireSubsets(t *testing.T) {
+	all := BuiltIn().Cameras
+	subsets := 0
+	for seed := range uint64(200) {
+		cams := RandomScenario(seed).Cameras
+		if len(cams) == 0 {
+			t.Fatalf("seed %d wires no camera", seed)
+		}
+		if len(cams) < len(all) {
+			subsets++
+		}
+		for i := 1; i < len(cams); i++ {
+			if cams[i-1].Name == cams[i].Name {
+				t.Fatalf("seed %d: camera %s twice", seed, cams[i].Name)
+			}
+		}
+	}
+	if subsets < 25 || subsets > 80 {
+		t.Errorf("%d of 200 trips wire a subset, want about one in four", subsets)
+	}
+	if len(BuiltIn().Cameras) != len(all) {
+		t.Error("RandomScenario changed the built-in cameras")
+	}
+}
