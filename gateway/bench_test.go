@@ -26,10 +26,7 @@ func (c fixedClock) NewTicker(time.Duration) Ticker { panic("not in a benchmark"
 // benchmarks call its frame handler directly, as the loop does.
 func benchGateway(b *testing.B, edit func([]can.Mapping)) (*Gateway, *Profile) {
 	b.Helper()
-	prof, err := LoadProfile("builtin:quietzone")
-	if err != nil {
-		b.Fatal(err)
-	}
+	prof := loadBuiltin(b)
 	if edit != nil {
 		edit(prof.Mappings)
 	}
@@ -98,10 +95,7 @@ func BenchmarkOnFrame(b *testing.B) {
 // course is held against the eight bases a long drive keeps;
 // step_without_course the same without the yaw rate, for comparison.
 func BenchmarkCourse(b *testing.B) {
-	prof, err := LoadProfile("builtin:quietzone")
-	if err != nil {
-		b.Fatal(err)
-	}
+	prof := loadBuiltin(b)
 	enc := func(msg string, vals map[string]float64) can.Frame {
 		m := prof.DB.Message(msg)
 		f := m.NewFrame()

@@ -258,7 +258,7 @@ func (g *Gateway) restore(now time.Time) {
 	if s.Held {
 		g.z.heldSince = s.HeldSince
 	}
-	g.z.needClear = max(g.d.ClearFixes, min(s.NeedClear, maxNeedClear))
+	g.z.needClear = max(g.d.ClearFixes, min(s.NeedClear, MaxNeedClear))
 	if s.Manual {
 		g.manual, g.state = true, Manual
 		g.audit(now, AuditManualOn, "privacy switch on before the restart")

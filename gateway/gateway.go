@@ -36,7 +36,7 @@ const (
 	// other way says so (Turning).
 	RoleYawRate       = "vehicle.yaw_rate"
 	RoleSteeringAngle = "vehicle.steering_angle"
-	cameraRolePrefix  = "camera." // camera.NAME.trigger, camera.NAME.status
+	CameraRolePrefix  = "camera." // camera.NAME.trigger, camera.NAME.status
 )
 
 // Cameras is what the gateway needs of the camera controller.
@@ -152,7 +152,7 @@ func DefaultDecision() Decision {
 	}
 }
 
-func (d *Decision) validate() error {
+func (d *Decision) Validate() error {
 	switch {
 	case d.Tick <= 0, d.MaxFixAge <= 0, d.TelemetryPeriod <= 0, d.SignalMaxAge <= 0:
 		return errors.New("tick, max_fix_age, signal_max_age and telemetry period must be positive")
@@ -346,7 +346,7 @@ func New(o Options) (*Gateway, error) {
 	if o.Decision == (Decision{}) {
 		o.Decision = DefaultDecision()
 	}
-	if err := o.Decision.validate(); err != nil {
+	if err := o.Decision.Validate(); err != nil {
 		return nil, fmt.Errorf("new gateway: decision: %w", err)
 	}
 	if o.DrainTimeout <= 0 {
@@ -358,7 +358,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	names := o.Decoder.Roles()
 	g.roles = make([]role, len(names))
-	classes, problems := classifyRoles(o.Decoder.Database(), o.Decoder.Mappings())
+	classes, problems := ClassifyRoles(o.Decoder.Database(), o.Decoder.Mappings())
 	for _, p := range problems {
 		g.log.Warn("a signal role's values will never leave the vehicle", "err", p)
 	}
@@ -433,7 +433,7 @@ func New(o Options) (*Gateway, error) {
 
 // cameraRole splits "camera.NAME.status" or "camera.NAME.trigger".
 func cameraRole(role string) (name, what string, ok bool) {
-	rest, found := strings.CutPrefix(role, cameraRolePrefix)
+	rest, found := strings.CutPrefix(role, CameraRolePrefix)
 	if !found {
 		return "", "", false
 	}

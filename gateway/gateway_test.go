@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"quietzone/gateway/config"
 	"runtime"
 	"slices"
 	"strings"
@@ -31,7 +32,7 @@ const testZones = `{"type":"FeatureCollection","features":[
 // Points at known distances south of the zone's southern edge (51.995).
 func south(m float64) (lat, lon float64) { return 51.995 - m/111195, 10.0 }
 
-var t0 = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+var t0 = gatewaytest.T0
 
 // rig is a gateway on a virtual bus with fake camera power lines, a manual
 // clock and a telemetry recorder.
@@ -42,7 +43,7 @@ type rig struct {
 	gw    *gateway.Gateway
 	cams  *camera.Controller
 	pins  map[string]*gpiotest.Pin
-	prof  *gateway.Profile
+	prof  *config.Profile
 	tel   *telemetry
 	sent  uint64
 	vals  map[string]float64 // what the vehicle's ECUs currently send
@@ -97,7 +98,7 @@ type rigCams struct {
 // newRigCams is newRig with changed cameras.
 func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), rc rigCams, opts ...func(*gateway.Options)) *rig {
 	t.Helper()
-	prof, err := gateway.LoadProfile("builtin:quietzone")
+	prof, err := config.LoadProfile("builtin:quietzone")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,10 +57,7 @@ const BenchZones = `{"type":"FeatureCollection","features":[
 // fake power pins, each with a command and a status.
 func BenchRig(tb testing.TB) (*Profile, *can.Decoder, *geofence.Index, []camera.Spec) {
 	tb.Helper()
-	prof, err := LoadProfile("builtin:quietzone")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	prof := loadBuiltin(tb)
 	dec, err := prof.NewDecoder()
 	if err != nil {
 		tb.Fatal(err)

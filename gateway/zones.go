@@ -113,17 +113,6 @@ func (g *Gateway) SetZones(ctx context.Context, ix *geofence.Index) error {
 	}
 }
 
-// ReloadZones reads and validates a zone file and, only if it is good,
-// hands it to the decision loop. On any error the gateway keeps the zones
-// it has (or, without any, stays suppressed).
-func (g *Gateway) ReloadZones(ctx context.Context, path string, opts geofence.Options) error {
-	ix, err := LoadZoneFile(path, opts)
-	if err != nil {
-		return fmt.Errorf("reload zones: %w", err)
-	}
-	return g.SetZones(ctx, ix)
-}
-
 // onZones switches to a new zone list. Hysteresis starts again: the clear
 // fixes counted so far were clear of the old zones.
 func (g *Gateway) onZones(now time.Time, ix *geofence.Index) {

@@ -10,11 +10,10 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"quietzone/gateway/config"
 	"runtime"
 	"sort"
 	"sync"
-
-	"quietzone/gateway"
 )
 
 // The boundary-inference attack: someone who holds the published tracks of
@@ -103,7 +102,7 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 	if err != nil {
 		return nil, fmt.Errorf("attack: %w", err)
 	}
-	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		return nil, fmt.Errorf("attack: %w", err)
 	}

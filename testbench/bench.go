@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
 
 	"quietzone/camera/cameratest"
 	"quietzone/can"
-	"quietzone/gateway"
 )
 
 // BusFramesPerSecond is about the most a CAN bus at 1 Mbit/s carries
@@ -89,15 +90,15 @@ func Bench(ctx context.Context, frames int) ([]BenchResult, error) {
 	return out, nil
 }
 
-func benchOne(ctx context.Context, setup *gateway.Setup, frames int, at func(int) *can.Frame) (BenchResult, error) {
+func benchOne(ctx context.Context, setup *config.Setup, frames int, at func(int) *can.Frame) (BenchResult, error) {
 	bus := can.NewBus(nil)
 	port := bus.Open()
 	defer port.Close()
-	hw := gateway.Hardware{
-		OpenBus: func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil },
+	hw := daemon.Hardware{
+		OpenBus: func(string, []can.Filter) (daemon.Bus, error) { return bus.Open(), nil },
 		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
 	}
-	d, err := gateway.NewDaemon(setup, hw, gateway.DaemonOptions{})
+	d, err := daemon.New(setup, hw, daemon.Options{})
 	if err != nil {
 		return BenchResult{}, err
 	}

@@ -2,10 +2,10 @@ package testbench
 
 import (
 	"maps"
+	"quietzone/gateway/config"
 	"testing"
 	"time"
 
-	"quietzone/gateway"
 	"quietzone/geofence"
 	"quietzone/uplink"
 )
@@ -51,7 +51,7 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 	for _, role := range []string{"position.heading", "vehicle.odometer", "phone.contact.chars", "gnss.lat", "Position.Latitude"} {
 		lax.Signals[role] = uplink.Rule{}
 	}
-	prof, err := gateway.LoadProfile(gateway.BuiltinPrefix + "quietzone")
+	prof, err := config.LoadProfile(config.BuiltinPrefix + "quietzone")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,11 @@ package testbench
 import (
 	"fmt"
 	"math"
+	"quietzone/gateway/config"
 	"slices"
 	"time"
 
 	"quietzone/can"
-	"quietzone/gateway"
 )
 
 // FaultKind names a fault the bench can inject.
@@ -237,7 +237,7 @@ func (d *drag) course(set func(role string, x float64), speed float64) {
 
 // dropRoles takes the roles a scenario's vehicle does not have out of
 // its profile's signal map.
-func dropRoles(p *gateway.Profile, roles []string) error {
+func dropRoles(p *config.Profile, roles []string) error {
 	for _, r := range roles {
 		if p.Signal(r) == nil {
 			return fmt.Errorf("drop_roles: the profile %s maps no %s", p.Name, r)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"sync"
 	"time"
 
@@ -82,26 +84,26 @@ const DefaultMaxGap = 10 * time.Minute
 
 // DefaultSetup is the configuration replay uses without one: the built-in
 // vehicle profile with the demo drive's zones, policy and cameras.
-func DefaultSetup() (*gateway.Setup, error) {
+func DefaultSetup() (*config.Setup, error) {
 	sc := BuiltIn()
 	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
 	if err != nil {
 		return nil, err
 	}
-	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		return nil, err
 	}
-	prof, err := gateway.LoadProfile(gateway.BuiltinPrefix + profiles.Default)
+	prof, err := config.LoadProfile(config.BuiltinPrefix + profiles.Default)
 	if err != nil {
 		return nil, err
 	}
-	cfg := &gateway.Config{
-		Vehicle:  gateway.VehicleConfig{Profile: gateway.BuiltinPrefix + profiles.Default, Interfaces: []string{"replay0"}},
+	cfg := &config.Config{
+		Vehicle:  config.VehicleConfig{Profile: config.BuiltinPrefix + profiles.Default, Interfaces: []string{"replay0"}},
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
 	}
-	return &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN}, nil
+	return &config.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN}, nil
 }
 
 // Replay runs the whole gateway pipeline (decoder, decision loop, cameras
@@ -110,7 +112,7 @@ func DefaultSetup() (*gateway.Setup, error) {
 // at the log's pace, whatever the speed of the replay. Each frame is fed
 // once the gateway has finished with the one before (lock step), so the
 // outcome is the same on every run.
-func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayOptions) (*ReplayReport, error) {
+func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOptions) (*ReplayReport, error) {
 	wall := time.Now()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -132,8 +134,8 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 	bus := can.NewBus(clock.Now)
 	port := bus.Open() // the log's side of the bus
 	defer port.Close()
-	hw := gateway.Hardware{
-		OpenBus: func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil },
+	hw := daemon.Hardware{
+		OpenBus: func(string, []can.Filter) (daemon.Bus, error) { return bus.Open(), nil },
 		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
 	}
 	cfg := *setup.Config
@@ -143,7 +145,7 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 	// would otherwise write into the vehicle's state directory, and the
 	// replayed drive's records would go up with the vehicle's own.
 	cfg.Uplink.Broker = ""
-	cfg.Uplink.StateDir, cfg.Uplink.Queue, cfg.Enforcement.StateFile = "", gateway.QueueConfig{}, ""
+	cfg.Uplink.StateDir, cfg.Uplink.Queue, cfg.Enforcement.StateFile = "", config.QueueConfig{}, ""
 	cfg.Audit.File = ""
 	if cfg.Fleet.Pinned() {
 		// The vehicle's last good bundle, read only: no bundle file is
@@ -152,7 +154,7 @@ func Replay(ctx context.Context, src can.Source, setup *gateway.Setup, o ReplayO
 	}
 	s := *setup
 	s.Config = &cfg
-	d, err := gateway.NewDaemon(&s, hw, gateway.DaemonOptions{Clock: clock, Logger: slog.New(rec)})
+	d, err := daemon.New(&s, hw, daemon.Options{Clock: clock, Logger: slog.New(rec)})
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"quietzone/gateway/config"
 	"strings"
 	"testing"
 	"time"
 
 	"quietzone/can"
-	"quietzone/gateway"
 )
 
 // jumpLog is a candump log of the reference vehicle standing still, with
@@ -17,7 +17,7 @@ import (
 // stretch n frames of 100 ms.
 func jumpLog(t *testing.T, start time.Time, n int, jumps ...time.Duration) *bytes.Buffer {
 	t.Helper()
-	prof, err := gateway.LoadProfile("builtin:quietzone")
+	prof, err := config.LoadProfile("builtin:quietzone")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -22,11 +24,11 @@ import (
 // gateway and start a new one on the same state directory (a restart),
 // and adds up the counters of every gateway it ran.
 type rig struct {
-	setup *gateway.Setup
+	setup *config.Setup
 	// clock is the manual clock of a lock-step drive; nil on the wall
 	// clock (vcan0), where nothing waits for the gateway.
 	clock   *gatewaytest.Clock
-	openBus func(iface string, filters []can.Filter) (gateway.Bus, error)
+	openBus func(iface string, filters []can.Filter) (daemon.Bus, error)
 	log     *slog.Logger
 	// rand draws the gateways' privacy margins, seeded from the
 	// scenario: the same trip draws the same margins.
@@ -34,7 +36,7 @@ type rig struct {
 	// pins are the power lines of the running gateway, by line name.
 	pins map[string]*gpiotest.Pin
 
-	d      *gateway.Daemon
+	d      *daemon.Daemon
 	stop   context.CancelFunc
 	done   chan error
 	sent   uint64 // frames written since this gateway started
@@ -56,7 +58,7 @@ type rig struct {
 // start wires a new gateway and runs it until stop.
 func (r *rig) start(ctx context.Context) error {
 	r.pins = map[string]*gpiotest.Pin{}
-	hw := gateway.Hardware{
+	hw := daemon.Hardware{
 		OpenBus: r.openBus,
 		OpenPin: func(name string) (gpio.PinOut, error) {
 			p := cameratest.NewPin(name)
@@ -64,11 +66,11 @@ func (r *rig) start(ctx context.Context) error {
 			return p, nil
 		},
 	}
-	do := gateway.DaemonOptions{Logger: r.log, Rand: r.rand}
+	do := daemon.Options{Logger: r.log, Rand: r.rand}
 	if r.clock != nil {
 		do.Clock = r.clock
 	}
-	d, err := gateway.NewDaemon(r.setup, hw, do)
+	d, err := daemon.New(r.setup, hw, do)
 	if err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func (r *rig) halt() {
 	r.d = nil
 }
 
-func (r *rig) add(d *gateway.Daemon) {
+func (r *rig) add(d *daemon.Daemon) {
 	g := d.Gateway.Stats()
 	r.gw.Frames += g.Frames
 	r.gw.Decode.Decoded += g.Decode.Decoded

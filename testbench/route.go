@@ -8,9 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"quietzone/gateway/config"
 	"strconv"
-
-	"quietzone/gateway"
 )
 
 // maxRoutePoints bounds a route file: a day's drive at one point a second.
@@ -30,7 +29,7 @@ func ParseGPX(name string, data []byte) ([]Waypoint, error) {
 		}
 		if err != nil {
 			line, _ = dec.InputPos()
-			return nil, &gateway.ConfigError{File: name, Line: line, Reason: fmt.Sprintf("GPX: %v", unwrapXML(err))}
+			return nil, &config.ConfigError{File: name, Line: line, Reason: fmt.Sprintf("GPX: %v", unwrapXML(err))}
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -51,7 +50,7 @@ func ParseGPX(name string, data []byte) ([]Waypoint, error) {
 			}
 			p, err := parseLatLon(lat, lon)
 			if err != nil {
-				return nil, &gateway.ConfigError{File: name, Line: line, Reason: fmt.Sprintf("GPX %s: %v", se.Name.Local, err)}
+				return nil, &config.ConfigError{File: name, Line: line, Reason: fmt.Sprintf("GPX %s: %v", se.Name.Local, err)}
 			}
 			if se.Name.Local == "trkpt" {
 				trk = append(trk, p)
@@ -59,19 +58,19 @@ func ParseGPX(name string, data []byte) ([]Waypoint, error) {
 				rte = append(rte, p)
 			}
 			if len(trk)+len(rte) > maxRoutePoints {
-				return nil, &gateway.ConfigError{File: name, Line: line, Reason: fmt.Sprintf("GPX: more than %d points", maxRoutePoints)}
+				return nil, &config.ConfigError{File: name, Line: line, Reason: fmt.Sprintf("GPX: more than %d points", maxRoutePoints)}
 			}
 		}
 	}
 	if !sawGPX {
-		return nil, &gateway.ConfigError{File: name, Line: 1, Reason: "not a GPX file: no <gpx> element"}
+		return nil, &config.ConfigError{File: name, Line: 1, Reason: "not a GPX file: no <gpx> element"}
 	}
 	pts := trk
 	if len(pts) == 0 {
 		pts = rte
 	}
 	if len(pts) < 2 {
-		return nil, &gateway.ConfigError{File: name, Reason: fmt.Sprintf("GPX: a route needs two points or more, found %d", len(pts))}
+		return nil, &config.ConfigError{File: name, Reason: fmt.Sprintf("GPX: a route needs two points or more, found %d", len(pts))}
 	}
 	return pts, nil
 }
@@ -115,11 +114,11 @@ func ParseGeoJSONRoute(name string, data []byte) ([]Waypoint, error) {
 			Geometry json.RawMessage `json:"geometry"`
 		} `json:"features"`
 	}
-	fail := func(reason string) error { return &gateway.ConfigError{File: name, Reason: "GeoJSON route: " + reason} }
+	fail := func(reason string) error { return &config.ConfigError{File: name, Reason: "GeoJSON route: " + reason} }
 	if err := json.Unmarshal(data, &obj); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, &gateway.ConfigError{File: name, Line: 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n")), Reason: "GeoJSON route: " + se.Error()}
+			return nil, &config.ConfigError{File: name, Line: 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n")), Reason: "GeoJSON route: " + se.Error()}
 		}
 		return nil, fail(err.Error())
 	}

@@ -2,9 +2,8 @@ package testbench
 
 import (
 	"embed"
+	"quietzone/gateway/config"
 	"time"
-
-	"quietzone/gateway"
 )
 
 //go:embed assets
@@ -38,7 +37,7 @@ type Scenario struct {
 	PolicyName string
 	Policy     []byte
 	// Cameras wire the profile's cameras; each gets a simulated power line.
-	Cameras []gateway.CameraConfig
+	Cameras []config.CameraConfig
 	// VIN is the vehicle's identity, which must never reach the wire.
 	VIN string
 	// Contacts are the phone book the head unit syncs at start.
@@ -111,7 +110,7 @@ func BuiltIn() Scenario {
 		Zones:       zones,
 		PolicyName:  "builtin:demo-policy.yaml",
 		Policy:      policy,
-		Cameras: []gateway.CameraConfig{
+		Cameras: []config.CameraConfig{
 			{Name: "front", Class: "exterior", PowerLine: "CAM_FRONT_PWR"},
 			{Name: "rear", Class: "exterior", PowerLine: "CAM_REAR_PWR"},
 			{Name: "cabin", Class: "cabin", PowerLine: "CAM_CABIN_PWR"},

@@ -7,13 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"quietzone/gateway/config"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"quietzone/gateway"
 	"quietzone/geofence"
 	"quietzone/uplink/uplinktest"
 )
@@ -284,7 +284,7 @@ func TestRouteFiles(t *testing.T) {
 	if want := []float64{50, 80, 50}; !equalFloats(kmh, want) {
 		t.Errorf("speeds along the route %v, want %v", kmh, want)
 	}
-	if sc.GPSRateHz != 2 || sc.Step != defaultStep || sc.Profile != gateway.BuiltinPrefix+"quietzone" {
+	if sc.GPSRateHz != 2 || sc.Step != defaultStep || sc.Profile != config.BuiltinPrefix+"quietzone" {
 		t.Errorf("defaults: %+v", sc)
 	}
 }
@@ -549,7 +549,7 @@ func FuzzParseScenario(f *testing.F) {
 		noFiles := func(p string) ([]byte, error) { return nil, &os.PathError{Op: "open", Path: p, Err: os.ErrNotExist} }
 		sc, err := parseScenario("fuzz.yaml", data, "", noFiles)
 		if err != nil {
-			var ce *gateway.ConfigError
+			var ce *config.ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("error without a position: %v", err)
 			}
@@ -647,7 +647,7 @@ func FuzzParseGeoJSONRoute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pts, err := ParseGeoJSONRoute("fuzz.geojson", data)
 		if err != nil {
-			var ce *gateway.ConfigError
+			var ce *config.ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("error without a file: %v", err)
 			}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"quietzone/gateway/config"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,7 +18,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"quietzone/can/profiles"
-	"quietzone/gateway"
 	"quietzone/uplink/atrest"
 )
 
@@ -37,18 +37,18 @@ type scenarioFile struct {
 	VIN       string   `yaml:"vin"`
 	Zones     string   `yaml:"zones"`
 	// DefaultBufferM is the buffer of zones that name none.
-	DefaultBufferM float64                `yaml:"default_buffer_m"`
-	Policy         string                 `yaml:"policy"`
-	Route          routeFile              `yaml:"route"`
-	Speed          []speedFile            `yaml:"speed"`
-	GPS            gpsFile                `yaml:"gps"`
-	Step           time.Duration          `yaml:"step"`
-	Park           time.Duration          `yaml:"park"`
-	IgnitionOff    bool                   `yaml:"ignition_off"`
-	Cameras        []gateway.CameraConfig `yaml:"cameras"`
-	Triggers       *triggerFile           `yaml:"triggers"`
-	Contacts       []string               `yaml:"contacts"`
-	Faults         []faultFile            `yaml:"faults"`
+	DefaultBufferM float64               `yaml:"default_buffer_m"`
+	Policy         string                `yaml:"policy"`
+	Route          routeFile             `yaml:"route"`
+	Speed          []speedFile           `yaml:"speed"`
+	GPS            gpsFile               `yaml:"gps"`
+	Step           time.Duration         `yaml:"step"`
+	Park           time.Duration         `yaml:"park"`
+	IgnitionOff    bool                  `yaml:"ignition_off"`
+	Cameras        []config.CameraConfig `yaml:"cameras"`
+	Triggers       *triggerFile          `yaml:"triggers"`
+	Contacts       []string              `yaml:"contacts"`
+	Faults         []faultFile           `yaml:"faults"`
 }
 
 type routeFile struct {
@@ -183,7 +183,7 @@ func readScenarioFile(path string) ([]byte, error) {
 // parseScenario is ParseScenario reading the files it names with read.
 func parseScenario(name string, data []byte, dir string, read func(string) ([]byte, error)) (Scenario, error) {
 	var f scenarioFile
-	doc, err := gateway.DecodeYAML(name, data, &f)
+	doc, err := config.DecodeYAML(name, data, &f)
 	if err != nil {
 		return Scenario{}, fmt.Errorf("load scenario: %w", err)
 	}
@@ -223,19 +223,19 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 	if sc.VIN == "" {
 		sc.VIN = defaultVIN
 	}
-	if _, err := gateway.Enrol([]byte("a fleet secret, to check the VIN"), sc.VIN); err != nil {
+	if _, err := config.Enrol([]byte("a fleet secret, to check the VIN"), sc.VIN); err != nil {
 		return errAt([]any{"vin"}, "vin: want 1 to 32 letters and digits")
 	}
 	if sc.Profile == "" {
-		sc.Profile = gateway.BuiltinPrefix + profiles.Default
-	} else if !strings.HasPrefix(sc.Profile, gateway.BuiltinPrefix) {
+		sc.Profile = config.BuiltinPrefix + profiles.Default
+	} else if !strings.HasPrefix(sc.Profile, config.BuiltinPrefix) {
 		sc.Profile = resolve(dir, sc.Profile)
 	}
 	// The roles dropped are held against a built-in profile here; a
 	// profile file is read only when the drive runs (dropRoles).
-	var prof *gateway.Profile
-	if len(f.DropRoles) > 0 && strings.HasPrefix(sc.Profile, gateway.BuiltinPrefix) {
-		if prof, err = gateway.LoadProfile(sc.Profile); err != nil {
+	var prof *config.Profile
+	if len(f.DropRoles) > 0 && strings.HasPrefix(sc.Profile, config.BuiltinPrefix) {
+		if prof, err = config.LoadProfile(sc.Profile); err != nil {
 			return errAt([]any{"vehicle"}, "%v", err)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"os"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"runtime"
 	"slices"
 	"sort"
@@ -72,14 +74,14 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
-	policy, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	policy, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
 	if sc.Profile == "" {
-		sc.Profile = gateway.BuiltinPrefix + profiles.Default
+		sc.Profile = config.BuiltinPrefix + profiles.Default
 	}
-	prof, err := gateway.LoadProfile(sc.Profile)
+	prof, err := config.LoadProfile(sc.Profile)
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
@@ -88,7 +90,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	}
 	if len(sc.Cameras) == 0 {
 		sc.Cameras = profileCameras(prof)
-		if sc.Profile == gateway.BuiltinPrefix+profiles.Default {
+		if sc.Profile == config.BuiltinPrefix+profiles.Default {
 			sc.Cameras = BuiltIn().Cameras
 		}
 	}
@@ -121,7 +123,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		clock = vclock
 		bus := can.NewBus(vclock.Now)
 		port = bus.Open() // the vehicle's ECUs and cameras
-		rg.openBus = func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil }
+		rg.openBus = func(string, []can.Filter) (daemon.Bus, error) { return bus.Open(), nil }
 	} else {
 		clock = &wallClock{}
 		sc.Start = time.Now()
@@ -149,15 +151,15 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
 	defer os.RemoveAll(stateDir)
-	cfg := &gateway.Config{
-		Vehicle:  gateway.VehicleConfig{Profile: sc.Profile, Interfaces: []string{"vbus0"}},
+	cfg := &config.Config{
+		Vehicle:  config.VehicleConfig{Profile: sc.Profile, Interfaces: []string{"vbus0"}},
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
 		// The vehicle reaches the bench's broker through a link on
 		// 127.0.0.1: plain TCP on the loopback, asked for explicitly.
-		Uplink: gateway.UplinkConfig{Broker: lnk.URL, InsecurePlaintext: true, StateDir: stateDir},
+		Uplink: config.UplinkConfig{Broker: lnk.URL, InsecurePlaintext: true, StateDir: stateDir},
 	}
-	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}
+	rg.setup = &config.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}
 	rg.clock, rg.linkUp = vclock, lnk.up
 	if o.Iface != "" {
 		cfg.Vehicle.Interfaces = []string{o.Iface}
@@ -249,8 +251,8 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 // profileCameras wires every camera the profile reports a status for, as
 // an exterior camera with a power line: what a scenario gets that names
 // no cameras.
-func profileCameras(p *gateway.Profile) []gateway.CameraConfig {
-	var out []gateway.CameraConfig
+func profileCameras(p *config.Profile) []config.CameraConfig {
+	var out []config.CameraConfig
 	seen := map[string]bool{}
 	for _, m := range p.Mappings {
 		name, ok := strings.CutPrefix(m.Role, "camera.")
@@ -267,7 +269,7 @@ func profileCameras(p *gateway.Profile) []gateway.CameraConfig {
 		if name == "cabin" {
 			cls = "cabin"
 		}
-		out = append(out, gateway.CameraConfig{Name: name, Class: cls, PowerLine: "CAM_" + strings.ToUpper(name) + "_PWR"})
+		out = append(out, config.CameraConfig{Name: name, Class: cls, PowerLine: "CAM_" + strings.ToUpper(name) + "_PWR"})
 	}
 	return out
 }
@@ -365,7 +367,7 @@ type interval struct {
 
 type sim struct {
 	sc    Scenario
-	prof  *gateway.Profile
+	prof  *config.Profile
 	zones *geofence.Index
 	port  vehicleBus
 	veh   *vehicle
@@ -409,7 +411,7 @@ type sim struct {
 	tl    timeline // command and power changes, timeline.go
 }
 
-func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port vehicleBus, pins map[string]*gpiotest.Pin) (*sim, error) {
+func newSim(sc Scenario, prof *config.Profile, zones *geofence.Index, port vehicleBus, pins map[string]*gpiotest.Pin) (*sim, error) {
 	s := &sim{
 		sc: sc, prof: prof, zones: zones, port: port,
 		veh:  newVehicle(sc.Route),

@@ -6,10 +6,10 @@ import (
 	"io"
 	"math"
 	"os"
+	"quietzone/gateway/config"
 	"testing"
 
 	"quietzone/can"
-	"quietzone/gateway"
 	"quietzone/geofence"
 )
 
@@ -17,12 +17,12 @@ import (
 // gateway decodes is what the simulator meant, on the reference vehicle
 // and on the Tesla (speed in mph, coordinates in micro-degrees).
 func TestSimEncodesInProfileUnits(t *testing.T) {
-	for _, ref := range []string{gateway.BuiltinPrefix + "quietzone", "../can/profiles/tesla/model-s.yaml"} {
+	for _, ref := range []string{config.BuiltinPrefix + "quietzone", "../can/profiles/tesla/model-s.yaml"} {
 		t.Run(ref, func(t *testing.T) {
-			if _, err := os.Stat("../../shared/data/dbc/tesla_can.dbc"); errors.Is(err, os.ErrNotExist) && ref != gateway.BuiltinPrefix+"quietzone" {
+			if _, err := os.Stat("../../shared/data/dbc/tesla_can.dbc"); errors.Is(err, os.ErrNotExist) && ref != config.BuiltinPrefix+"quietzone" {
 				t.Skip("reference data ../shared/data is absent")
 			}
-			prof, err := gateway.LoadProfile(ref)
+			prof, err := config.LoadProfile(ref)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,11 +3,11 @@ package testbench
 import (
 	"bytes"
 	"context"
+	"quietzone/gateway/config"
 	"strings"
 	"testing"
 	"time"
 
-	"quietzone/gateway"
 	"quietzone/geofence"
 	"quietzone/uplink/uplinktest"
 )
@@ -89,7 +89,7 @@ func TestTripEndNearZoneEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,11 @@ package testbench
 
 import (
 	"path/filepath"
+	"quietzone/gateway/config"
 	"reflect"
 	"testing"
 
 	"quietzone/can/profiles"
-	"quietzone/gateway"
 )
 
 // TestWriteScenarioRoundTrip: a random trip written by WriteScenario reads
@@ -29,7 +29,7 @@ func TestWriteScenarioRoundTrip(t *testing.T) {
 		}
 		got.ZonesName = want.ZonesName
 		if want.Profile == "" {
-			want.Profile = gateway.BuiltinPrefix + profiles.Default // what an empty one means
+			want.Profile = config.BuiltinPrefix + profiles.Default // what an empty one means
 		}
 		gv, wv := reflect.ValueOf(got), reflect.ValueOf(want)
 		for i := range gv.NumField() {

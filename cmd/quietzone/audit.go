@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"quietzone/gateway/config"
 
-	"quietzone/gateway"
 	"quietzone/gateway/audit"
 	"quietzone/uplink/atrest"
 )
@@ -47,7 +47,7 @@ func auditCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		o.Head = &h
 	}
 	if *keyFlag != "" {
-		k, err := gateway.AuditKey(*keyFlag)
+		k, err := config.AuditKey(*keyFlag)
 		if err != nil {
 			return fmt.Errorf("audit verify: %w", err)
 		}

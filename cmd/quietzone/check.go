@@ -5,8 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-
-	"quietzone/gateway"
+	"quietzone/gateway/config"
 )
 
 func configFlag(name string, args []string, stderr io.Writer) (string, *flag.FlagSet, error) {
@@ -29,7 +28,7 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := gateway.Load(path)
+	s, err := config.Load(path)
 	if err != nil {
 		return err
 	}

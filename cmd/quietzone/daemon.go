@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"syscall"
 	"time"
 
@@ -24,7 +26,7 @@ import (
 // SIGHUP reloads the bundle file (or zones and policy), SIGTERM stops it
 // gracefully: cameras suppressed, the batch flushed, the queue drained
 // for uplink.drain_timeout and closed.
-func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
+func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
 	level := fs.String("log", "info", "log level (debug, info, warn, error)")
@@ -40,7 +42,7 @@ func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := gateway.Load(*path)
+	s, err := config.Load(*path)
 	if err != nil {
 		return err
 	}
@@ -50,14 +52,14 @@ func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := gateway.ClockStateError(); err != nil {
 		log.Warn("zone validity windows are not trusted: every zone counts all the time", "err", err)
 	}
-	hw := gateway.Hardware{
-		OpenBus: func(iface string, filters []can.Filter) (gateway.Bus, error) {
+	hw := daemon.Hardware{
+		OpenBus: func(iface string, filters []can.Filter) (daemon.Bus, error) {
 			return can.DialSocketCAN(iface, can.SocketCANOptions{Filters: filters, Logger: log})
 		},
 		OpenPin:   func(line string) (gpio.PinOut, error) { return camera.OpenPin(line) },
 		OpenInput: func(line string) (gpio.PinIn, error) { return camera.OpenPin(line) },
 	}
-	d, err := gateway.NewDaemon(s, hw, gateway.DaemonOptions{Logger: log, StatusSocket: *sock})
+	d, err := daemon.New(s, hw, daemon.Options{Logger: log, StatusSocket: *sock})
 	if err != nil {
 		return err
 	}
@@ -66,7 +68,7 @@ func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 }
 
 // serve runs a daemon and speaks to systemd and signals until ctx is done.
-func serve(ctx context.Context, d *gateway.Daemon, log *slog.Logger) error {
+func serve(ctx context.Context, d *daemon.Daemon, log *slog.Logger) error {
 	n, err := newNotifier()
 	if err != nil {
 		log.Warn("not talking to systemd", "err", err)

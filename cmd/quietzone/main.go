@@ -142,7 +142,7 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 var commands = map[string]command{
 	"demo":   demo,
 	"attack": attack,
-	"run":    daemon,
+	"run":    runDaemon,
 	"check":  check,
 	"replay": replay,
 	"record": record,

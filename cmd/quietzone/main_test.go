@@ -10,7 +10,7 @@ import (
 )
 
 func TestCheck(t *testing.T) {
-	good := filepath.Join("..", "..", "gateway", "testdata", "good", "quietzone.yaml")
+	good := filepath.Join(goodDir, "quietzone.yaml")
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"check", "--config", good}, &out, &errOut); err != nil {
 		t.Fatalf("check of a good config: %v\n%s", err, errOut.String())

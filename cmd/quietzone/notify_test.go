@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +20,6 @@ import (
 
 	"quietzone/camera/cameratest"
 	"quietzone/can"
-	"quietzone/gateway"
 )
 
 // notifySocket creates the socket systemd would listen on and points
@@ -197,16 +198,16 @@ policy: policy.yaml
 cameras: [{name: front, class: exterior, power_line: GPIO17}]
 uplink: {state_dir: state}
 `), 0o600)
-	s, err := gateway.Load(cfg)
+	s, err := config.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bus := can.NewBus(time.Now)
 	sock := filepath.Join(dir, "status.sock")
-	d, err := gateway.NewDaemon(s, gateway.Hardware{
-		OpenBus: func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil },
+	d, err := daemon.New(s, daemon.Hardware{
+		OpenBus: func(string, []can.Filter) (daemon.Bus, error) { return bus.Open(), nil },
 		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
-	}, gateway.DaemonOptions{StatusSocket: sock})
+	}, daemon.Options{StatusSocket: sock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"strings"
 	"time"
 
@@ -41,7 +43,7 @@ func policy(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return usageError{"policy: unknown command " + args[0] + " (want keygen, sign, verify or enrol)"}
 }
 
-// policyEnrol writes a vehicle's identity (gateway.Enrol): its pseudonym
+// policyEnrol writes a vehicle's identity (config.Enrol): its pseudonym
 // and root secret, derived from the fleet's pseudonym secret, which stays
 // with the fleet. The identity goes to the vehicle (mode 0600, beside its
 // TLS key), named by vehicle.identity_file. It never overwrites a file.
@@ -64,7 +66,7 @@ func policyEnrol(args []string, stdout, stderr io.Writer) error {
 	if err := atrest.RefuseSigningKey(*secret, "fleet secret", key); err != nil {
 		return fmt.Errorf("policy enrol: %w", err)
 	}
-	id, err := gateway.Enrol(key, *vin)
+	id, err := config.Enrol(key, *vin)
 	if err != nil {
 		return fmt.Errorf("policy enrol: %w", err)
 	}
@@ -199,15 +201,15 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	pub := bundle.NewPublicKey(priv.Public().(ed25519.PublicKey))
 	b, err := bundle.Open(data, []bundle.PublicKey{pub})
 	if err == nil && len(checkProfiles) == 0 {
-		err = gateway.CheckBundle(b, nil, vehicleZoneOptions)
+		err = daemon.CheckBundle(b, nil, vehicleZoneOptions)
 	}
 	for _, ref := range checkProfiles {
 		if err != nil {
 			break
 		}
-		var prof *gateway.Profile
-		if prof, err = gateway.LoadProfile(ref); err == nil {
-			err = gateway.CheckBundle(b, prof, vehicleZoneOptions)
+		var prof *config.Profile
+		if prof, err = config.LoadProfile(ref); err == nil {
+			err = daemon.CheckBundle(b, prof, vehicleZoneOptions)
 		}
 	}
 	if err != nil {
@@ -229,17 +231,17 @@ func checkContents(policyName string, policy []byte, zonesName string, zones []b
 	var pol *uplink.Policy
 	if len(profiles) == 0 {
 		var err error
-		if pol, err = gateway.ParsePolicy(policyName, policy); err != nil {
+		if pol, err = config.ParsePolicy(policyName, policy); err != nil {
 			return err
 		}
 	}
 	for _, ref := range profiles {
-		prof, err := gateway.LoadProfile(ref)
+		prof, err := config.LoadProfile(ref)
 		if err != nil {
 			return err
 		}
 		var warnings []string
-		if pol, warnings, err = gateway.ParsePolicyFor(policyName, policy, prof); err != nil {
+		if pol, warnings, err = config.ParsePolicyFor(policyName, policy, prof); err != nil {
 			return err
 		}
 		for _, w := range warnings {
@@ -320,11 +322,11 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 	pol, okP := b.File("policy")
 	zs, okZ := b.File("zones")
 	if !okP || !okZ {
-		return fmt.Errorf("policy verify %s: %w: a vehicle needs both zones and policy", path, gateway.ErrContents)
+		return fmt.Errorf("policy verify %s: %w: a vehicle needs both zones and policy", path, daemon.ErrContents)
 	}
 	if len(profs) == 0 {
 		for _, name := range b.Profiles {
-			ref, ok := gateway.BuiltinProfile(name)
+			ref, ok := config.BuiltinProfile(name)
 			if !ok {
 				return fmt.Errorf("policy verify %s: the bundle is for profile %s, which is not built in: give the vehicle's profile file with --profile", path, name)
 			}
@@ -335,26 +337,26 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 		return fmt.Errorf("policy verify %s: %w", path, err)
 	}
 	if len(profs) == 0 {
-		if err := gateway.CheckBundle(b, nil, vehicleZoneOptions); err != nil {
+		if err := daemon.CheckBundle(b, nil, vehicleZoneOptions); err != nil {
 			return fmt.Errorf("policy verify %s: %w", path, err)
 		}
 		fmt.Fprintln(stdout, "  for every profile (none named; --profile checks it for one)")
 	}
 	for _, ref := range profs {
-		prof, err := gateway.LoadProfile(ref)
+		prof, err := config.LoadProfile(ref)
 		if err != nil {
 			return fmt.Errorf("policy verify %s: %w", path, err)
 		}
-		if err := gateway.CheckBundle(b, prof, vehicleZoneOptions); err != nil {
+		if err := daemon.CheckBundle(b, prof, vehicleZoneOptions); err != nil {
 			return fmt.Errorf("policy verify %s: profile %s: %w", path, prof.Name, err)
 		}
 		fmt.Fprintf(stdout, "  checked for profile %s (%s)\n", prof.Name, ref)
 	}
 	if !now.Before(b.Expires) {
-		return fmt.Errorf("policy verify %s: %w at %s", path, gateway.ErrExpired, b.Expires.Format(time.RFC3339))
+		return fmt.Errorf("policy verify %s: %w at %s", path, daemon.ErrExpired, b.Expires.Format(time.RFC3339))
 	}
 	if b.Version <= *minVersion {
-		return fmt.Errorf("policy verify %s: %w: %d, not above %d", path, gateway.ErrRollback, b.Version, *minVersion)
+		return fmt.Errorf("policy verify %s: %w: %d, not above %d", path, daemon.ErrRollback, b.Version, *minVersion)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil

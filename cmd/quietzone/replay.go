@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"quietzone/can"
-	"quietzone/gateway"
+	"quietzone/gateway/config"
 	"quietzone/testbench"
 )
 
@@ -16,7 +16,7 @@ import (
 func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config := fs.String("config", "", "configuration file (default: the built-in profile with the demo's zones and policy)")
+	cfgPath := fs.String("config", "", "configuration file (default: the built-in profile with the demo's zones and policy)")
 	iface := fs.String("iface", "", "replay only the frames of this interface (default: all)")
 	level := fs.String("log", "error", "gateway log level shown on stderr (debug, info, warn, error)")
 	maxGap := fs.Duration("max-gap", testbench.DefaultMaxGap, "a longer jump in the log's time is a step of the clock, not ticked through")
@@ -45,9 +45,9 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	var setup *gateway.Setup
-	if *config != "" {
-		setup, err = gateway.Load(*config)
+	var setup *config.Setup
+	if *cfgPath != "" {
+		setup, err = config.Load(*cfgPath)
 	} else {
 		setup, err = testbench.DefaultSetup()
 	}

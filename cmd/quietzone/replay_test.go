@@ -29,7 +29,7 @@ func TestReplayCommand(t *testing.T) {
 	for _, args := range [][]string{
 		{"replay", logPath},
 		{"replay", logPath, "--iface", "vcan0"},
-		{"replay", "--config", filepath.Join("..", "..", "gateway", "testdata", "good", "quietzone.yaml"), logPath},
+		{"replay", "--config", filepath.Join(goodDir, "quietzone.yaml"), logPath},
 	} {
 		out.Reset()
 		if err := run(context.Background(), args, &out, &errOut); err != nil {
@@ -43,7 +43,7 @@ func TestReplayCommand(t *testing.T) {
 	}
 	// The configuration names a state directory (the durable queue): a
 	// replay must leave it alone.
-	if _, err := os.Stat(filepath.Join("..", "..", "gateway", "testdata", "good", "state")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(goodDir, "state")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("replay --config touched the configuration's state directory: %v", err)
 	}
 	out.Reset()

@@ -7,9 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"quietzone/gateway/daemon"
 	"strings"
-
-	"quietzone/gateway"
 )
 
 // defaultStatusSocket is where `quietzone run` serves its status: in
@@ -33,7 +32,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return usageError{"status: no arguments expected"}
 	}
-	s, err := gateway.ReadStatus(ctx, *sock)
+	s, err := daemon.ReadStatus(ctx, *sock)
 	if err != nil {
 		return fmt.Errorf("status: is quietzone running? %w", err)
 	}

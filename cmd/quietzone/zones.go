@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"quietzone/gateway/config"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +86,7 @@ func zonesCheck(args []string, stdout, stderr io.Writer, now time.Time) error {
 	}
 	path := pos[0]
 	start := time.Now()
-	ix, err := gateway.LoadZoneFile(path, geofence.Options{DefaultBufferM: *buffer})
+	ix, err := config.LoadZoneFile(path, geofence.Options{DefaultBufferM: *buffer})
 	if err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func zonesQuery(args []string, stdout, stderr io.Writer, now time.Time) error {
 	fs := flag.NewFlagSet("zones query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("zones", "", "zone file (GeoJSON)")
-	config := fs.String("config", "", "configuration file: its zones and decision thresholds")
+	cfgPath := fs.String("config", "", "configuration file: its zones and decision thresholds")
 	buffer := fs.Float64("default-buffer", 0, "with --zones: buffer in metres of zones without buffer_m")
 	kmh := optionalFloat(fs, "speed", "speed in km/h (default: unknown)")
 	heading := optionalFloat(fs, "heading", "heading in degrees clockwise from north (default: unknown)")
@@ -158,7 +159,7 @@ func zonesQuery(args []string, stdout, stderr io.Writer, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || (*file == "") == (*config == "") {
+	if len(pos) != 2 || (*file == "") == (*cfgPath == "") {
 		fs.Usage()
 		return usageError{"zones query: want LAT LON and one of --zones or --config"}
 	}
@@ -172,14 +173,14 @@ func zonesQuery(args []string, stdout, stderr io.Writer, now time.Time) error {
 	}
 	d := gateway.DefaultDecision()
 	var ix *geofence.Index
-	if *config != "" {
-		s, err := gateway.Load(*config)
+	if *cfgPath != "" {
+		s, err := config.Load(*cfgPath)
 		if err != nil {
 			return err
 		}
 		ix, d = s.Zones, s.Config.Decision
 		d.WithholdMarginM = s.Policy.PositionMarginM()
-	} else if ix, err = gateway.LoadZoneFile(*file, geofence.Options{DefaultBufferM: *buffer}); err != nil {
+	} else if ix, err = config.LoadZoneFile(*file, geofence.Options{DefaultBufferM: *buffer}); err != nil {
 		return err
 	}
 	when := now
