@@ -258,6 +258,9 @@ func (g *Gateway) restore(now time.Time) {
 	if s.Held {
 		g.z.heldSince = s.HeldSince
 	}
+	if !s.SteadyWall.IsZero() && g.clock.Monotonic() >= s.SteadyMono {
+		g.z.steadyWall, g.z.steadyMono = s.SteadyWall, s.SteadyMono // the same boot: go on from it
+	}
 	g.z.needClear = max(g.d.ClearFixes, min(s.NeedClear, MaxNeedClear))
 	if s.Manual {
 		g.manual, g.state = true, Manual

@@ -466,6 +466,7 @@ func (g *Gateway) Stats() Stats {
 func (g *Gateway) Run(ctx context.Context) error {
 	now := g.clock.Now()
 	g.state, g.since = Unknown, now
+	g.watchClock(now) // the clocks' first readings: steps are told from them
 	g.restore(now)
 	g.log.Info("gateway starting suppressed", "state", g.state)
 	g.applyCameras(now, true)

@@ -93,6 +93,9 @@ type rigCams struct {
 	opts  camera.Options
 	// start is the clock's time when the gateway starts; default t0.
 	start time.Time
+	// clock, when set, is the clock to run on instead of a new one at
+	// start: a restart in the same boot keeps the monotonic time.
+	clock *gatewaytest.Clock
 }
 
 // newRigCams is newRig with changed cameras.
@@ -112,7 +115,10 @@ func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)
 	if rc.start.IsZero() {
 		rc.start = t0
 	}
-	r := &rig{t: t, clock: gatewaytest.NewClock(rc.start), prof: prof, tel: &telemetry{}, pins: map[string]*gpiotest.Pin{},
+	if rc.clock == nil {
+		rc.clock = gatewaytest.NewClock(rc.start)
+	}
+	r := &rig{t: t, clock: rc.clock, prof: prof, tel: &telemetry{}, pins: map[string]*gpiotest.Pin{},
 		vals: map[string]float64{"vehicle.ignition": 1}}
 	bus := can.NewBus(r.clock.Now)
 	gwPort := bus.Open()

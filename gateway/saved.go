@@ -25,6 +25,14 @@ type Saved struct {
 	// vehicle: zones in force then stay in force while it holds
 	// (zones.go). Zero while held: every zone counts.
 	HeldSince time.Time
+	// SteadyWall and SteadyMono are the steady clock's base (zones.go):
+	// the wall time when the clock was first seen synchronised, and the
+	// monotonic time then. A restart in the same boot (the monotonic time
+	// not before SteadyMono) goes on from it, so that a step of the wall
+	// clock while the gateway was down is no more believed than one while
+	// it runs. Zero: no base yet.
+	SteadyWall time.Time
+	SteadyMono time.Duration
 	// Distrusted: GNSS was distrusted (trust.go) when saved.
 	Distrusted bool
 	// Anchor is the last trusted fix; zero (At zero) when none is known
@@ -52,6 +60,7 @@ func (s Saved) same(o Saved) bool {
 		}
 	}
 	return s.State == o.State && s.Manual == o.Manual && s.NeedClear == o.NeedClear && s.Held == o.Held && s.HeldSince.Equal(o.HeldSince) &&
+		s.SteadyWall.Equal(o.SteadyWall) && s.SteadyMono == o.SteadyMono &&
 		s.Distrusted == o.Distrusted && s.DebtM == o.DebtM
 }
 
@@ -75,6 +84,7 @@ func (g *Gateway) saveable() Saved {
 	if g.e.held {
 		s.HeldSince = g.z.heldSince
 	}
+	s.SteadyWall, s.SteadyMono = g.z.steadyWall, g.z.steadyMono
 	if a, ok := g.tr.anchor(); ok && !g.tr.provisional {
 		s.Anchor = Anchor{Lat: a.lat, Lon: a.lon, AccM: a.acc, At: a.t}
 	}

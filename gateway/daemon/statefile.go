@@ -116,7 +116,11 @@ type stateDoc struct {
 	// like the anchor (when the vehicle came near a zone stays in it);
 	// without a key it is not kept, and every zone counts while held.
 	HeldSince string `json:"held_since,omitempty"`
-	CRC       string `json:"crc32c"`
+	// The steady clock's base: a wall time (RFC 3339) and the monotonic
+	// time then, in nanoseconds.
+	SteadyWall string `json:"steady_wall,omitempty"`
+	SteadyMono int64  `json:"steady_mono_ns,omitempty"`
+	CRC        string `json:"crc32c"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -225,6 +229,13 @@ func (f *StateFile) load(data []byte) (gateway.Saved, error) {
 		return gateway.Saved{}, fmt.Errorf("load suppression state %s: debt_m %v out of range", f.path, d.DebtM)
 	}
 	s := gateway.Saved{State: st, Manual: d.Manual, NeedClear: d.NeedClear, Held: d.Held, Distrusted: d.Distrusted, DebtM: d.DebtM}
+	if d.SteadyWall != "" {
+		var err error
+		if s.SteadyWall, err = time.Parse(time.RFC3339Nano, d.SteadyWall); err != nil || d.SteadyMono < 0 {
+			return gateway.Saved{}, fmt.Errorf("load suppression state %s: steady_wall %q, steady_mono_ns %d", f.path, d.SteadyWall, d.SteadyMono)
+		}
+		s.SteadyMono = time.Duration(d.SteadyMono)
+	}
 	if d.HeldSince != "" {
 		if !d.Held {
 			return gateway.Saved{}, fmt.Errorf("load suppression state %s: held_since, and not held", f.path)
@@ -341,6 +352,9 @@ func (f *StateFile) Save(s gateway.Saved) error {
 			return fmt.Errorf("save suppression state: %w", err)
 		}
 		d.Anchor = a
+	}
+	if !s.SteadyWall.IsZero() {
+		d.SteadyWall, d.SteadyMono = s.SteadyWall.UTC().Format(time.RFC3339Nano), int64(s.SteadyMono)
 	}
 	if f.sealer != nil && s.Held && !s.HeldSince.IsZero() {
 		h, err := f.sealTime(s.HeldSince)
