@@ -39,19 +39,33 @@ const (
 	CameraRolePrefix  = "camera." // camera.NAME.trigger, camera.NAME.status
 )
 
-// Cameras is what the gateway needs of the camera controller.
+// Cameras is what the gateway needs of the camera controller;
+// *camera.Controller implements it.
 type Cameras interface {
 	Lookup(name string) (int, bool)
 	Apply(now time.Time, suppress bool) error
 	ObserveStatus(i int, raw int64, now time.Time)
 	ObserveTrigger(i int, active bool, now time.Time)
 	Tick(now time.Time) error
+	// Escalations appends to dst the cameras that disobeyed beyond the
+	// grace period (or are silent and cannot be cut), once each.
+	Escalations(dst []camera.Escalation) []camera.Escalation
+	// States returns a copy of every camera's state, for the status.
+	States() []camera.State
+	// AllowCabin turns the cabin cameras on or off by the policy.
+	AllowCabin(allowed bool)
 }
 
-// Telemetry receives snapshots; *uplink.Uplink implements it.
+var _ Cameras = (*camera.Controller)(nil)
+
+// Telemetry receives snapshots; the daemon's pipe to the uplink
+// implements it.
 type Telemetry interface {
 	// Offer takes a snapshot; it must not keep s.Samples.
 	Offer(s uplink.Snapshot) error
+	// SetPolicy switches the uplink to a new policy between two
+	// snapshots (SetBundle).
+	SetPolicy(p *uplink.Policy)
 	// Flush queues whatever is pending, at shutdown.
 	Flush(now time.Time) error
 }

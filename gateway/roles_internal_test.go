@@ -86,7 +86,7 @@ func copiesGateway(t *testing.T, extra []can.Mapping) (*Gateway, time.Time) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1700000000, 0)
-	g, err := New(Options{Decoder: dec, Cameras: nopCameras{}, Clock: fixedClock{now}})
+	g, err := New(Options{Decoder: dec, Cameras: nopCameras{}, Clock: &testClock{t: now}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -235,16 +235,8 @@ func (g *Gateway) crossed(now time.Time) bool {
 	return crossed
 }
 
-// timeSource is a Clock that can say whether its time is right.
-type timeSource interface {
-	// Synced reports whether the clock is synchronised to a trusted
-	// time (NTP, GNSS).
-	Synced() bool
-}
-
 // clockSynced reports whether zone validity windows may be trusted: only
 // on a clock that says it is synchronised.
 func (g *Gateway) clockSynced() bool {
-	ts, ok := g.clock.(timeSource)
-	return ok && ts.Synced()
+	return g.clock.Synced()
 }

@@ -82,7 +82,6 @@ type PublisherStats struct {
 type Publisher struct {
 	cfg    MQTTConfig
 	q      Queue
-	drops  dropCounter // nil unless the queue counts drops
 	log    *slog.Logger
 	client mqtt.Client
 
@@ -105,10 +104,6 @@ type Publisher struct {
 	subMu sync.Mutex
 	subs  []subscription // subscribe.go
 }
-
-// dropCounter is what the publisher needs of a queue that drops;
-// *DiskQueue implements it.
-type dropCounter interface{ Drops() Drops }
 
 // NewPublisher returns a Publisher; it connects in Run.
 func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error) {
@@ -135,7 +130,6 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 		return nil, fmt.Errorf("new publisher: broker %s is plain TCP, and a TLS configuration is set that it would not use", cfg.Broker)
 	}
 	p := &Publisher{cfg: cfg, q: q, log: log, stop: make(chan struct{})}
-	p.drops, _ = q.(dropCounter)
 	status := Topic(cfg.Pseudonym, "status")
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
@@ -330,10 +324,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 // reportDrops publishes a status record when the drop counters differ
 // from what the broker last acknowledged.
 func (p *Publisher) reportDrops(ctx context.Context) error {
-	if p.drops == nil {
-		return nil
-	}
-	d := p.drops.Drops()
+	d := p.q.Drops()
 	if d == (Drops{}) || (p.reportedValid.Load() && d == p.reported) {
 		return nil
 	}

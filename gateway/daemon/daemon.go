@@ -254,10 +254,7 @@ func newUplinkStack(s *config.Setup, q uplink.Queue, log *slog.Logger) (*pipe, e
 	if q == nil {
 		q = uplink.NewMemQueue()
 	}
-	firstSeq := uint64(1)
-	if sq, ok := q.(interface{ NextSeq() uint64 }); ok {
-		firstSeq = sq.NextSeq() // a restart continues the vehicle's sequence
-	}
+	firstSeq := q.NextSeq() // a restart continues the vehicle's sequence
 	fail := func(err error) (*pipe, error) {
 		if dq != nil {
 			dq.Close()

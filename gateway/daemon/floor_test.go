@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"quietzone/gateway"
 	"quietzone/gateway/config"
+	"quietzone/gateway/gatewaytest"
 	"strings"
 	"testing"
 	"time"
@@ -25,15 +26,6 @@ import (
 	"quietzone/uplink"
 	"quietzone/uplink/atrest"
 )
-
-// manualClock is a clock that stands still unless told.
-type manualClock struct{ t time.Time }
-
-func (c *manualClock) Now() time.Time           { return c.t }
-func (c *manualClock) Monotonic() time.Duration { return time.Duration(c.t.UnixNano()) }
-func (c *manualClock) NewTicker(time.Duration) gateway.Ticker {
-	return gateway.SystemClock{}.NewTicker(time.Hour)
-}
 
 // testFleet is a Fleet in dir under a fixed key, counting what it applies.
 func testFleet(t testing.TB, dir string, priv ed25519.PrivateKey, clock gateway.Clock, applied *[]uint64) *Fleet {
@@ -121,14 +113,14 @@ func TestFleetStoreRollback(t *testing.T) {
 	})
 	t.Run("an expired stored bundle", func(t *testing.T) {
 		dir := t.TempDir()
-		clock := &manualClock{t: time.Now()}
+		clock := gatewaytest.NewClock(time.Now())
 		var applied []uint64
 		f := testFleet(t, dir, priv, clock, &applied)
-		soon := signBundle(t, priv, 2, clock.t.Add(time.Hour), fleetFiles(t))
+		soon := signBundle(t, priv, 2, clock.Now().Add(time.Hour), fleetFiles(t))
 		if err := f.Offer(ctx, soon, SourceMQTT); err != nil {
 			t.Fatal(err)
 		}
-		clock.t = clock.t.Add(2 * time.Hour)
+		clock.Advance(2 * time.Hour)
 		applied = nil
 		f = testFleet(t, dir, priv, clock, &applied)
 		if ok, err := f.LoadStored(ctx); ok || !errors.Is(err, ErrExpired) || len(applied) != 0 {

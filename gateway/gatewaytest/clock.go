@@ -2,6 +2,7 @@
 package gatewaytest
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ type Clock struct {
 	now      time.Time     // wall
 	mono     time.Duration // monotonic
 	tickers  []*ticker
+	timers   []*timer
 	unsynced bool
 }
 
@@ -74,8 +76,11 @@ func (c *Clock) NewTicker(d time.Duration) gateway.Ticker {
 	return t
 }
 
-// Advance moves the clock forward by d, firing tickers on the way. It
-// returns how many ticks it handed over.
+// Advance moves the clock forward by d, firing tickers and timers on the
+// way, in the order they are due. It returns how many ticks it handed
+// over. A timer's function runs on the caller's goroutine; a timer's
+// channel takes its time without waiting for a reader (a time.Timer's is
+// buffered likewise).
 func (c *Clock) Advance(d time.Duration) int {
 	if d < 0 {
 		panic("gatewaytest: Advance by a negative duration; use Step")
@@ -92,18 +97,43 @@ func (c *Clock) Advance(d time.Duration) int {
 				due = tk
 			}
 		}
-		if due == nil {
+		var tm *timer
+		for _, x := range c.timers {
+			if x.live && x.at <= target && (tm == nil || x.at < tm.at) && (due == nil || x.at < due.next) {
+				tm = x
+			}
+		}
+		if due == nil && tm == nil {
 			c.now = c.now.Add(target - c.mono)
 			c.mono = target
+			c.timers = slices.DeleteFunc(c.timers, func(x *timer) bool { return !x.live })
 			c.mu.Unlock()
 			return n
 		}
-		at := due.next
+		at := target
+		if tm != nil {
+			at = tm.at
+		} else {
+			at = due.next
+		}
 		if at > c.mono {
 			c.now = c.now.Add(at - c.mono)
 			c.mono = at
 		}
 		wall := c.now
+		if tm != nil {
+			tm.live = false
+			c.mu.Unlock()
+			if tm.f != nil {
+				tm.f()
+			} else {
+				select {
+				case tm.c <- wall:
+				default:
+				}
+			}
+			continue
+		}
 		due.next = at + due.period
 		c.mu.Unlock()
 		select {
@@ -112,6 +142,61 @@ func (c *Clock) Advance(d time.Duration) int {
 		case <-due.stop:
 		}
 	}
+}
+
+// NewTimer implements gateway.Clock: a timer on the monotonic axis.
+func (c *Clock) NewTimer(d time.Duration) gateway.Timer {
+	return c.newTimer(d, nil)
+}
+
+// AfterFunc implements gateway.Clock: f runs on the goroutine that
+// advances the clock past the timer.
+func (c *Clock) AfterFunc(d time.Duration, f func()) gateway.Timer {
+	return c.newTimer(d, f)
+}
+
+func (c *Clock) newTimer(d time.Duration, f func()) *timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &timer{clock: c, f: f, at: c.mono + d, live: true}
+	if f == nil {
+		t.c = make(chan time.Time, 1)
+	}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+type timer struct {
+	clock *Clock
+	c     chan time.Time
+	f     func()
+	at    time.Duration // monotonic
+	live  bool
+}
+
+func (t *timer) C() <-chan time.Time { return t.c }
+
+// Stop stops the timer; it reports whether it was running.
+func (t *timer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	was := t.live
+	t.live = false
+	return was
+}
+
+// Reset makes the timer fire d from now; it reports whether it was
+// running.
+func (t *timer) Reset(d time.Duration) bool {
+	c := t.clock
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was := t.live
+	t.at, t.live = c.mono+d, true
+	if !slices.Contains(c.timers, t) {
+		c.timers = append(c.timers, t)
+	}
+	return was
 }
 
 // Set moves the wall clock to t: forward, time passes (Advance); back,
