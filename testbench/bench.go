@@ -105,7 +105,7 @@ func benchOne(ctx context.Context, setup *config.Setup, frames int, at func(int)
 	gctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- d.Gateway.Run(gctx) }()
+	go func() { done <- d.Run(gctx) }()
 	// The gateway's command frames come back to this port: read them so
 	// that its queue never holds the gateway up.
 	drained := make(chan struct{})

@@ -161,8 +161,8 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 	gctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- d.Gateway.Run(gctx) }()
-	if err := waitFor(done, func() bool { return clock.Tickers() > 0 }); err != nil {
+	go func() { done <- d.Run(gctx) }()
+	if err := waitFor(done, func() bool { return clock.Tickers() >= 2 }); err != nil { // the daemon's watch and the loop
 		return nil, fmt.Errorf("replay: gateway did not start: %w", err)
 	}
 

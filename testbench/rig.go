@@ -79,11 +79,13 @@ func (r *rig) start(ctx context.Context) error {
 	gctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	r.d, r.stop, r.done, r.sent = d, stop, make(chan error, 1), 0
 	r.starts++
-	go func() { r.done <- d.Gateway.Run(gctx) }()
+	go func() { r.done <- d.Run(gctx) }() // the daemon's run: audit writer, drop watch, summaries and all
 	if r.clock == nil {
 		return nil
 	}
-	if err := waitFor(r.done, func() bool { return r.clock.Tickers() > 0 }); err != nil {
+	// Running once both its tickers are: the daemon's watch and the
+	// decision loop's.
+	if err := waitFor(r.done, func() bool { return r.clock.Tickers() >= 2 }); err != nil {
 		stop()
 		d.Close()
 		r.d = nil

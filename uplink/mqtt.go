@@ -36,10 +36,16 @@ type MQTTConfig struct {
 	// PublishTimeout bounds the wait for PUBACK before the batch is retried.
 	PublishTimeout time.Duration
 	// MaxBackoff caps the wait between failed connection attempts and
-	// between failed publishes. Waits start at min(1 s, MaxBackoff) and
-	// double, each drawn at random from its upper half, so that a fleet
-	// does not come back in step when its broker does.
+	// between failed publishes. Waits start at min(1 s, MaxBackoff)
+	// (100 ms for a publish) and double, each drawn at random from its
+	// upper half, so that a fleet does not come back in step when its
+	// broker does.
 	MaxBackoff time.Duration
+	// After returns a channel that gets a time once d has passed: the
+	// backoff's waits. Nil is time.After; the daemon passes its clock's,
+	// so that a test bench on a manual clock backs off in its own time.
+	// The timeouts of network operations stay on the wall.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Status payloads. "online" and "offline" are retained on the status
@@ -115,6 +121,9 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 	}
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = 10 * time.Second
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 30 * time.Second
@@ -219,11 +228,16 @@ func CheckBroker(broker string, insecurePlaintext bool) (plain bool, err error) 
 // top of the backoff dial draws.
 const pahoRetryInterval = 250 * time.Millisecond
 
-// backoffBase is the first wait of the backoff (or MaxBackoff if smaller).
-const backoffBase = time.Second
+// The first waits of the backoff (or MaxBackoff if smaller): before a
+// connection attempt, and before a failed publish is retried.
+const (
+	dialBackoffBase    = time.Second
+	publishBackoffBase = 100 * time.Millisecond
+)
 
-// backoff returns the wait before connection attempt n (0 for the first
-// after a success): base·2ⁿ capped at max, drawn from its upper half.
+// backoff returns the wait before attempt n (0 for the first after a
+// success): base·2ⁿ capped at max, drawn from its upper half. The one
+// backoff of the uplink: connections and publishes.
 func backoff(n int64, base, max time.Duration) time.Duration {
 	d := min(base, max)
 	for i := int64(0); i < n && d < max; i++ {
@@ -232,18 +246,24 @@ func backoff(n int64, base, max time.Duration) time.Duration {
 	return jitter(d)
 }
 
+// wait waits d on the publisher's clock; false when stop or ctx ended it.
+func (p *Publisher) wait(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-p.cfg.After(d):
+		return true
+	case <-p.stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // dial opens the network connection for paho, after the backoff. The
 // first attempt of Run does not wait.
 func (p *Publisher) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	n := p.attempt.Add(1) - 1
-	if p.dialed.Swap(true) {
-		t := time.NewTimer(backoff(n, backoffBase, p.cfg.MaxBackoff))
-		select {
-		case <-t.C:
-		case <-p.stop:
-			t.Stop()
-			return nil, errors.New("publisher stopping")
-		}
+	if p.dialed.Swap(true) && !p.wait(context.Background(), backoff(n, dialBackoffBase, p.cfg.MaxBackoff)) {
+		return nil, errors.New("publisher stopping")
 	}
 	p.dials.Add(1)
 	d := &net.Dialer{Timeout: o.ConnectTimeout}
@@ -286,7 +306,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		p.client.Disconnect(250)
 	}()
-	backoff := 100 * time.Millisecond
+	var failed int64 // publishes failed in a row
 	for {
 		b, err := p.q.Next(ctx)
 		if err != nil {
@@ -305,13 +325,13 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			p.failures.Add(1)
 			p.log.Warn("uplink publish failed; will retry", "batch", b.ID, "err", err)
-			if !sleep(ctx, jitter(backoff)) {
+			if !p.wait(ctx, backoff(failed, publishBackoffBase, p.cfg.MaxBackoff)) {
 				return nil
 			}
-			backoff = min(2*backoff, p.cfg.MaxBackoff)
+			failed++
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		failed = 0
 		if err := p.q.Ack(b.ID); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
@@ -403,15 +423,4 @@ func (discardStore) Reset()                            {}
 
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"quietzone/gateway"
 	"quietzone/gateway/config"
 	"slices"
+	"time"
 
 	"periph.io/x/conn/v3/gpio"
 
@@ -83,6 +84,9 @@ func New(s *config.Setup, hw Hardware, o Options) (*Daemon, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Clock == nil {
+		o.Clock = gateway.SystemClock{}
+	}
 	if len(cfg.Vehicle.Interfaces) == 0 {
 		return nil, errors.New("new daemon: vehicle.interfaces: no CAN interface to read")
 	}
@@ -130,7 +134,7 @@ func New(s *config.Setup, hw Hardware, o Options) (*Daemon, error) {
 	}
 	d.Cameras = cams
 	cams.AllowCabin(s.Policy.CabinCameras) // both the vehicle and the fleet; a new policy switches it
-	if d.pipe, err = newUplinkStack(s, o.Queue, o.Logger); err != nil {
+	if d.pipe, err = newUplinkStack(s, o.Queue, o.Clock, o.Logger); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
@@ -239,7 +243,7 @@ func openEnforcement(s *config.Setup, hw Hardware) (gateway.Enforcement, []camer
 // continuing the queue's sequence, the publisher if there is a broker, and
 // the pipe from the decision loop to them. The SIGKILL test runs exactly
 // this in a child process.
-func newUplinkStack(s *config.Setup, q uplink.Queue, log *slog.Logger) (*pipe, error) {
+func newUplinkStack(s *config.Setup, q uplink.Queue, clock gateway.Clock, log *slog.Logger) (*pipe, error) {
 	cfg := s.Config
 	var dq *uplink.DiskQueue
 	if q == nil && cfg.Uplink.StateDir != "" {
@@ -276,6 +280,7 @@ func newUplinkStack(s *config.Setup, q uplink.Queue, log *slog.Logger) (*pipe, e
 			InsecurePlaintext: cfg.Uplink.InsecurePlaintext,
 			Pseudonym:         pseudonym,
 			TLS:               s.TLS,
+			After:             func(d time.Duration) <-chan time.Time { return clock.NewTimer(d).C() },
 		}, q, log)
 		if err != nil {
 			return fail(err)

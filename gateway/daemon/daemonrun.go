@@ -217,7 +217,7 @@ func (d *Daemon) takeBundles(ctx context.Context) {
 // watch samples the frame rate every second, audits queue drops and
 // sends the audit summary up.
 func (d *Daemon) watch(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	t := d.clock().NewTicker(time.Second)
 	defer t.Stop()
 	every := d.run.setup.Config.Audit.SummaryEvery
 	if every <= 0 {
@@ -225,12 +225,12 @@ func (d *Daemon) watch(ctx context.Context) {
 	}
 	var lastFrames uint64
 	var lastAt time.Time
-	nextSummary := time.Now() // the first once the publisher had a second to connect
+	nextSummary := d.clock().Now() // the first once the publisher had a second to connect
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case now := <-t.C():
 			frames := d.Gateway.Stats().Frames
 			if !lastAt.IsZero() {
 				rate := float64(frames-lastFrames) / now.Sub(lastAt).Seconds()
@@ -249,12 +249,7 @@ func (d *Daemon) watch(ctx context.Context) {
 	}
 }
 
-func (d *Daemon) clock() gateway.Clock {
-	if d.run.opts.Clock != nil {
-		return d.run.opts.Clock
-	}
-	return gateway.SystemClock{}
-}
+func (d *Daemon) clock() gateway.Clock { return d.run.opts.Clock }
 
 // noteDrops audits what the queue dropped since it last looked.
 func (d *Daemon) noteDrops(now time.Time) {

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"quietzone/gateway"
 	"quietzone/gateway/config"
 	"strconv"
 	"strings"
@@ -255,7 +256,7 @@ func killChild(stateDir string) {
 		fmt.Fprintf(os.Stderr, format+"\n", args...)
 		os.Exit(2)
 	}
-	p, err := newUplinkStack(killSetup(stateDir, os.Getenv(killBrokerEnv)), nil, log)
+	p, err := newUplinkStack(killSetup(stateDir, os.Getenv(killBrokerEnv)), nil, gateway.SystemClock{}, log)
 	if err != nil {
 		fail("child: %v", err)
 	}

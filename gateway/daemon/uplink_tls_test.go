@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"quietzone/gateway"
 	"quietzone/gateway/gatewaytest"
 	"sync"
 	"testing"
@@ -82,7 +83,7 @@ uplink:
 				t.Fatal(tok.Error())
 			}
 
-			p, err := newUplinkStack(s, nil, slog.New(slog.DiscardHandler))
+			p, err := newUplinkStack(s, nil, gateway.SystemClock{}, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
