@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"quietzone/cmd/internal/cli"
 	"quietzone/gateway/config"
 	"quietzone/gateway/daemon"
 	"syscall"
@@ -27,16 +28,16 @@ import (
 // gracefully: cameras suppressed, the batch flushed, the queue drained
 // for uplink.drain_timeout and closed.
 func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("run", stderr)
+	fs := cli.NewFlags("run", stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
 	level := fs.String("log", "info", "log level (debug, info, warn, error)")
 	sock := fs.String("status-socket", defaultStatusSocket(), "unix socket for `quietzone status` (empty: none)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := cli.ParseInto(fs, args); err != nil {
+		return err
 	}
 	if *path == "" {
 		fs.Usage()
-		return usageError{"--config is required"}
+		return cli.UsageError("--config is required")
 	}
 	log, err := newDaemonLogger(stderr, *level)
 	if err != nil {
@@ -51,6 +52,9 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	if err := gateway.ClockStateError(); err != nil {
 		log.Warn("zone validity windows are not trusted: every zone counts all the time", "err", err)
+	}
+	if err := camera.InitHost(); err != nil {
+		return err
 	}
 	hw := daemon.Hardware{
 		OpenBus: func(iface string, filters []can.Filter) (daemon.Bus, error) {
@@ -137,7 +141,7 @@ func runResult(err error) error {
 func newDaemonLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usageError{fmt.Sprintf("--log %q: want debug, info, warn or error", level)}
+		return nil, cli.UsageError(fmt.Sprintf("--log %q: want debug, info, warn or error", level))
 	}
 	o := &slog.HandlerOptions{Level: l}
 	if os.Getenv("JOURNAL_STREAM") != "" {

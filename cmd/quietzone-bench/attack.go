@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
+	"quietzone/cmd/internal/cli"
 
 	"quietzone/testbench"
 )
@@ -12,18 +12,17 @@ import (
 // depot: many trips past it, and an attacker fitting its outline from
 // where the published tracks stop and start again.
 func attack(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("attack", stderr)
 	trips := fs.Int("trips", 100, "trips past the zone, each with its own gateway and trip jitter")
 	seed := fs.Uint64("seed", 1, "draws the trips' directions, offsets and speeds")
 	zone := fs.String("zone", "demo-a", "id of the built-in zone attacked")
 	workers := fs.Int("workers", 0, "trips run at once (0: one per CPU)")
 	svgTo := fs.String("svg", "", "also draw the samples and fitted outlines to this SVG file")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := cli.ParseInto(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 || *trips <= 0 {
-		return usageError{"usage: quietzone attack [--trips N] [--seed S] [--zone ID] [--workers N] [--svg FILE]"}
+		return cli.UsageError("usage: quietzone attack [--trips N] [--seed S] [--zone ID] [--workers N] [--svg FILE]")
 	}
 	res, err := testbench.Attack(ctx, testbench.BuiltIn(), testbench.AttackOptions{
 		Trips: *trips, Seed: *seed, Zone: *zone, Workers: *workers,
@@ -38,7 +37,7 @@ func attack(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if res.Violations > 0 || res.ErrorM < res.BufferM {
-		return errInvariant
+		return cli.ErrInvariant
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package testbench
+package daemon
 
 import (
 	"context"
@@ -7,18 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"quietzone/gateway/config"
-	"quietzone/gateway/daemon"
+	"runtime"
 	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/physic"
 
-	"quietzone/camera/cameratest"
 	"quietzone/can"
-	"quietzone/can/profiles"
 	"quietzone/gateway"
-	"quietzone/gateway/gatewaytest"
-	"quietzone/geofence"
 )
 
 // Transition is one change of the gateway's safety state during a replay.
@@ -82,30 +79,6 @@ type ReplayOptions struct {
 // through and a gap stepped over leave it in the same kind of state.
 const DefaultMaxGap = 10 * time.Minute
 
-// DefaultSetup is the configuration replay uses without one: the built-in
-// vehicle profile with the demo drive's zones, policy and cameras.
-func DefaultSetup() (*config.Setup, error) {
-	sc := BuiltIn()
-	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
-	if err != nil {
-		return nil, err
-	}
-	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
-	if err != nil {
-		return nil, err
-	}
-	prof, err := config.LoadProfile(config.BuiltinPrefix + profiles.Default)
-	if err != nil {
-		return nil, err
-	}
-	cfg := &config.Config{
-		Vehicle:  config.VehicleConfig{Profile: config.BuiltinPrefix + profiles.Default, Interfaces: []string{"replay0"}},
-		Cameras:  sc.Cameras,
-		Decision: gateway.DefaultDecision(),
-	}
-	return &config.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN}, nil
-}
-
 // Replay runs the whole gateway pipeline (decoder, decision loop, cameras
 // on fake power lines, uplink policy and batching; no broker) on the frames
 // of src, on a manual clock that follows the frames' timestamps: ticks fire
@@ -129,14 +102,14 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	rep.First = f.Time
-	clock := gatewaytest.NewClock(f.Time)
+	clock := gateway.NewManualClock(f.Time)
 	rec := &transitions{clock: clock, start: f.Time, next: o.Logger.Handler(), seen: &seenTransitions{}}
 	bus := can.NewBus(clock.Now)
 	port := bus.Open() // the log's side of the bus
 	defer port.Close()
-	hw := daemon.Hardware{
-		OpenBus: func(string, []can.Filter) (daemon.Bus, error) { return bus.Open(), nil },
-		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
+	hw := Hardware{
+		OpenBus: func(string, []can.Filter) (Bus, error) { return bus.Open(), nil },
+		OpenPin: func(name string) (gpio.PinOut, error) { return &replayPin{name: name}, nil },
 	}
 	cfg := *setup.Config
 	fleetDir := cfg.FleetStateDir()
@@ -154,7 +127,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 	}
 	s := *setup
 	s.Config = &cfg
-	d, err := daemon.New(&s, hw, daemon.Options{Clock: clock, Logger: slog.New(rec)})
+	d, err := New(&s, hw, Options{Clock: clock, Logger: slog.New(rec)})
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
@@ -162,7 +135,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- d.Run(gctx) }()
-	if err := waitFor(done, func() bool { return clock.Tickers() >= 2 }); err != nil { // the daemon's watch and the loop
+	if err := waitDone(done, func() bool { return clock.Tickers() >= 2 }); err != nil { // the daemon's watch and the loop
 		return nil, fmt.Errorf("replay: gateway did not start: %w", err)
 	}
 
@@ -189,7 +162,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 		for t := f.Time; !nextTick.After(t) && ctx.Err() == nil; nextTick = nextTick.Add(tick) {
 			ticks := d.Gateway.Ticks()
 			clock.Set(nextTick)
-			if err := waitFor(done, func() bool { return d.Gateway.Ticks() > ticks }); err != nil {
+			if err := waitDone(done, func() bool { return d.Gateway.Ticks() > ticks }); err != nil {
 				return nil, fmt.Errorf("replay: gateway stopped: %w", err)
 			}
 			drain()
@@ -202,7 +175,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 		if err := port.WriteFrame(&fr); err == nil {
 			rep.Frames++
 			rep.Last = fr.Time
-			if err := waitFor(done, func() bool { return d.Gateway.Processed() >= rep.Frames }); err != nil {
+			if err := waitDone(done, func() bool { return d.Gateway.Processed() >= rep.Frames }); err != nil {
 				return nil, fmt.Errorf("replay: gateway stopped: %w", err)
 			}
 		}
@@ -218,7 +191,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 	// One last tick, so that the counters include the end of the log.
 	ticks := d.Gateway.Ticks()
 	clock.Set(nextTick)
-	if err := waitFor(done, func() bool { return d.Gateway.Ticks() > ticks }); err != nil {
+	if err := waitDone(done, func() bool { return d.Gateway.Ticks() > ticks }); err != nil {
 		return nil, fmt.Errorf("replay: gateway stopped: %w", err)
 	}
 	drain()
@@ -252,7 +225,7 @@ func logLine(src can.Source) uint64 {
 // replay holds the clock still while the gateway handles a frame or a
 // tick, so the clock's time is the time of the change.
 type transitions struct {
-	clock *gatewaytest.Clock
+	clock *gateway.ManualClock
 	start time.Time
 	next  slog.Handler
 	seen  *seenTransitions // shared with the handlers WithAttrs makes
@@ -354,4 +327,44 @@ const maxStepsShown = 20
 func stamp(d time.Duration) string {
 	d = d.Round(time.Millisecond)
 	return fmt.Sprintf("%d:%02d:%02d.%03d", d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second, d%time.Second/time.Millisecond)
+}
+
+// replayPin is a power line in a replay: there is none, the level is kept.
+type replayPin struct {
+	name  string
+	level gpio.Level
+}
+
+var _ gpio.PinOut = (*replayPin)(nil)
+
+func (p *replayPin) String() string                        { return p.name }
+func (p *replayPin) Name() string                          { return p.name }
+func (p *replayPin) Number() int                           { return -1 }
+func (p *replayPin) Function() string                      { return "Out/" + p.level.String() }
+func (p *replayPin) Halt() error                           { return nil }
+func (p *replayPin) Out(l gpio.Level) error                { p.level = l; return nil }
+func (p *replayPin) PWM(gpio.Duty, physic.Frequency) error { return errors.New("replay: no PWM") }
+
+// waitDone spins until cond holds, giving the gateway's goroutines the
+// CPU; it fails if the daemon returned meanwhile.
+func waitDone(done <-chan error, cond func() bool) error {
+	for spins := 0; !cond(); spins++ {
+		select {
+		case err := <-done:
+			if err == nil {
+				err = errors.New("returned early")
+			}
+			return err
+		default:
+		}
+		if spins < 1000 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(50 * time.Microsecond)
+		}
+		if spins > 2_000_000 {
+			return errors.New("timed out")
+		}
+	}
+	return nil
 }

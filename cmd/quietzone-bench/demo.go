@@ -2,27 +2,30 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"quietzone/cmd/internal/cli"
 
 	"quietzone/can"
 	"quietzone/testbench"
 )
 
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("demo", stderr)
 	level := fs.String("log", "error", "gateway log level shown on stderr (debug, info, warn, error)")
 	recordTo := fs.String("record", "", "also write the drive's frames to this candump log (for quietzone replay)")
 	svgTo := fs.String("svg", "", "also write the report's map and timeline to this SVG file (make demo: out/demo.svg)")
 	jsonTo := fs.String("json", "", "also write the report's figures to this JSON file")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := cli.ParseInto(fs, args); err != nil {
+		return err
 	}
-	log, err := newLogger(stderr, *level)
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return cli.UsageError("demo takes no arguments")
+	}
+	log, err := cli.NewLogger(stderr, *level)
 	if err != nil {
 		return err
 	}
@@ -47,7 +50,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !rep.OK() {
-		return errInvariant
+		return cli.ErrInvariant
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -11,10 +11,10 @@ import (
 	"golang.org/x/term"
 )
 
-// progress draws a bar with the rate and the time left on a terminal, at
+// Progress draws a bar with the rate and the time left on a terminal, at
 // most ten times a second, and nothing when stdout is not a terminal (a
 // pipe, a file, CI).
-type progress struct {
+type Progress struct {
 	w     io.Writer
 	unit  string  // what the rate counts, "trips"
 	total float64 // of units
@@ -25,19 +25,19 @@ type progress struct {
 	on   bool
 }
 
-// newProgress returns a bar on w for total units, drawn only if stdout
+// NewProgress returns a bar on w for total units, drawn only if stdout
 // and w are terminals.
-func newProgress(stdout, w io.Writer, total float64, unit string) *progress {
-	return &progress{w: w, unit: unit, total: total, start: time.Now(), on: isTerminal(stdout) && isTerminal(w)}
+func NewProgress(stdout, w io.Writer, total float64, unit string) *Progress {
+	return &Progress{w: w, unit: unit, total: total, start: time.Now(), on: IsTerminal(stdout) && IsTerminal(w)}
 }
 
-func isTerminal(w io.Writer) bool {
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // set shows done units of total.
-func (p *progress) set(done float64) {
+func (p *Progress) Set(done float64) {
 	if p == nil || !p.on {
 		return
 	}
@@ -52,7 +52,7 @@ func (p *progress) set(done float64) {
 }
 
 // clear removes the bar before the report is printed.
-func (p *progress) clear() {
+func (p *Progress) Clear() {
 	if p == nil || !p.on {
 		return
 	}

@@ -1,4 +1,4 @@
-package gatewaytest
+package gateway
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 
 func TestClockTicksInOrder(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := NewClock(start)
+	c := NewManualClock(start)
 	tk := c.NewTicker(100 * time.Millisecond)
 	got := make(chan time.Time, 10)
 	done := make(chan struct{})
@@ -38,7 +38,7 @@ func TestClockTicksInOrder(t *testing.T) {
 }
 
 func TestStopUnblocksAdvance(t *testing.T) {
-	c := NewClock(time.Unix(0, 0))
+	c := NewManualClock(time.Unix(0, 0))
 	tk := c.NewTicker(time.Second)
 	done := make(chan struct{})
 	go func() {
@@ -53,7 +53,7 @@ func TestStopUnblocksAdvance(t *testing.T) {
 // without the ticks in between.
 func TestClockStep(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := NewClock(start)
+	c := NewManualClock(start)
 	tk := c.NewTicker(100 * time.Millisecond)
 	got := make(chan time.Time, 10)
 	go func() {

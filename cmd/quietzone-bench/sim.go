@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"quietzone/cmd/internal/cli"
 	"strings"
 	"time"
 
@@ -23,8 +23,7 @@ without one drives the demo's.
 
 // sim runs scenarios: one, a fleet of one, or random trips.
 func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("sim", stderr)
 	fleet := fs.Int("fleet", 1, "vehicles driving the scenario at once, each with its own gateway, against one broker")
 	broker := fs.String("broker", "", "broker to use, tcp://HOST:PORT (default: an embedded one on 127.0.0.1)")
 	iface := fs.String("iface", "", "play on this SocketCAN interface (vcan0) in real time instead of the virtual bus")
@@ -43,14 +42,14 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		ref, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := cli.ParseInto(fs, args); err != nil {
+		return err
 	}
 	if ref == "" && fs.NArg() == 1 {
 		ref = fs.Arg(0)
 	} else if fs.NArg() != 0 {
 		fs.Usage()
-		return usageError{"sim takes one scenario"}
+		return cli.UsageError("sim takes one scenario")
 	}
 	if *list {
 		for _, n := range testbench.Shipped() {
@@ -65,22 +64,22 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case *random && ref != "":
-		return usageError{"sim: give a scenario or --random, not both"}
+		return cli.UsageError("sim: give a scenario or --random, not both")
 	case !*random && ref == "" && *fleet == 1:
 		fs.Usage()
-		return usageError{"sim needs a scenario (or --random, --fleet N, or --list)"}
+		return cli.UsageError("sim needs a scenario (or --random, --fleet N, or --list)")
 	case *fleet < 1 || *fleet > 1000:
-		return usageError{fmt.Sprintf("--fleet %d: want 1 to 1000", *fleet)}
+		return cli.UsageError(fmt.Sprintf("--fleet %d: want 1 to 1000", *fleet))
 	case *parallel < 1 || *parallel > 64:
-		return usageError{fmt.Sprintf("--parallel %d: want 1 to 64", *parallel)}
+		return cli.UsageError(fmt.Sprintf("--parallel %d: want 1 to 64", *parallel))
 	case *trips < 1:
-		return usageError{fmt.Sprintf("--trips %d: want at least 1", *trips)}
+		return cli.UsageError(fmt.Sprintf("--trips %d: want at least 1", *trips))
 	case *iface != "" && (*fleet > 1 || *random):
-		return usageError{"--iface plays one vehicle: not with --fleet or --random"}
+		return cli.UsageError("--iface plays one vehicle: not with --fleet or --random")
 	case *save != "" && !*random:
-		return usageError{"--save keeps random trips: give --random"}
+		return cli.UsageError("--save keeps random trips: give --random")
 	}
-	log, err := newLogger(stderr, *level)
+	log, err := cli.NewLogger(stderr, *level)
 	if err != nil {
 		return err
 	}
@@ -99,16 +98,16 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *fleet > 1 {
-		bar := newProgress(stdout, stderr, float64(*fleet), "vehicles")
-		o.Progress = func(f float64) { bar.set(f * float64(*fleet)) }
+		bar := cli.NewProgress(stdout, stderr, float64(*fleet), "vehicles")
+		o.Progress = func(f float64) { bar.Set(f * float64(*fleet)) }
 		reps, err := testbench.RunFleet(ctx, sc, *fleet, o)
-		bar.clear()
+		bar.Clear()
 		return fleetSummary(reps, err, stdout)
 	}
-	bar := newProgress(stdout, stderr, 1, "drives")
-	o.Progress = bar.set
+	bar := cli.NewProgress(stdout, stderr, 1, "drives")
+	o.Progress = bar.Set
 	rep, err := testbench.Run(ctx, sc, o)
-	bar.clear()
+	bar.Clear()
 	if rep != nil {
 		rep.WriteText(stdout)
 	}
@@ -116,7 +115,7 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !rep.OK() {
-		return errInvariant
+		return cli.ErrInvariant
 	}
 	return nil
 }
@@ -152,7 +151,7 @@ func fleetSummary(reps []*testbench.Report, runErr error, stdout io.Writer) erro
 		return runErr
 	}
 	if bad > 0 {
-		return errInvariant
+		return cli.ErrInvariant
 	}
 	return nil
 }
@@ -175,7 +174,7 @@ func line(r *testbench.Report) string {
 // alone, not on what runs beside it.
 func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Options, save string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "quietzone soak — %d random trips from seed %d (rerun one: quietzone sim --random --seed S --trips 1)\n\n", trips, first)
-	bar := newProgress(stdout, stderr, float64(trips), "trips")
+	bar := cli.NewProgress(stdout, stderr, float64(trips), "trips")
 	type result struct {
 		sc  testbench.Scenario
 		rep *testbench.Report
@@ -219,8 +218,8 @@ func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Op
 			break
 		}
 		s := first + uint64(i)
-		bar.set(float64(i + 1))
-		bar.clear()
+		bar.Set(float64(i + 1))
+		bar.Clear()
 		if r.rep != nil {
 			fmt.Fprintf(stdout, "  seed %-10d %s  %s\n", s, line(r.rep), kinds(r.rep))
 			sum.add(r.rep)
@@ -248,7 +247,7 @@ func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Op
 		if runErr != nil {
 			return runErr
 		}
-		return errInvariant
+		return cli.ErrInvariant
 	}
 	fmt.Fprintln(stdout, "all invariants held")
 	return ctx.Err()
