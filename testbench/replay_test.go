@@ -14,6 +14,7 @@ import (
 
 	"quietzone/can"
 	"quietzone/gateway"
+	"quietzone/gateway/daemon"
 )
 
 // stateLog records the states a gateway logs it changed to.
@@ -59,9 +60,9 @@ func TestReplayOfTheDemoDrive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replay := func() *ReplayReport {
+	replay := func() *daemon.ReplayReport {
 		t.Helper()
-		r, err := Replay(context.Background(), can.NewLogReader(bytes.NewReader(logBuf.Bytes()), ""), setup, ReplayOptions{Name: "demo.log"})
+		r, err := daemon.Replay(context.Background(), can.NewLogReader(bytes.NewReader(logBuf.Bytes()), ""), setup, daemon.ReplayOptions{Name: "demo.log"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +119,7 @@ func TestReplayOfBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := "garbage\n(1.000000) vcan0 1A0#00\n(1.100000) vcan0 7FF#0011\n(1.200000) vcan0 1A0#R\n(0.500000) vcan0 1A1#0000000000000000\n(2.0) vcan0 12\n"
-	r, err := Replay(context.Background(), can.NewLogReader(strings.NewReader(in), ""), setup, ReplayOptions{})
+	r, err := daemon.Replay(context.Background(), can.NewLogReader(strings.NewReader(in), ""), setup, daemon.ReplayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestReplayOfBadInput(t *testing.T) {
 	if len(r.Transitions) != 0 || r.Gateway.State != gateway.Unknown {
 		t.Errorf("garbage moved the gateway: %+v, state %v", r.Transitions, r.Gateway.State)
 	}
-	if _, err := Replay(context.Background(), can.NewLogReader(strings.NewReader("nothing\n"), ""), setup, ReplayOptions{}); err == nil {
+	if _, err := daemon.Replay(context.Background(), can.NewLogReader(strings.NewReader("nothing\n"), ""), setup, daemon.ReplayOptions{}); err == nil {
 		t.Error("a log without frames replayed")
 	}
 }
@@ -170,7 +171,7 @@ func TestReplayLeavesTheQueueAlone(t *testing.T) {
 	for i := range 600 {
 		fmt.Fprintf(&in, "(%d.%06d) vcan0 7FF#00\n", 1000+i/10, (i%10)*100000)
 	}
-	if _, err := Replay(context.Background(), can.NewLogReader(strings.NewReader(in.String()), ""), setup, ReplayOptions{}); err != nil {
+	if _, err := daemon.Replay(context.Background(), can.NewLogReader(strings.NewReader(in.String()), ""), setup, daemon.ReplayOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {

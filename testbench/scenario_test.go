@@ -391,7 +391,7 @@ func TestParseGeoJSONRoute(t *testing.T) {
 
 // A randomized soak: a few random trips (routes, zones, faults) hold every
 // invariant. The seed comes from the time unless QUIETZONE_SOAK_SEED sets
-// it; a failure prints it, and `quietzone sim --random --seed S --trips 1`
+// it; a failure prints it, and `quietzone-bench sim --random --seed S --trips 1`
 // drives that trip again.
 func TestRandomTrips(t *testing.T) {
 	seed := uint64(time.Now().UnixNano()) % 1_000_000_000
@@ -412,18 +412,18 @@ func TestRandomTrips(t *testing.T) {
 		sc := RandomScenario(s)
 		rep, err := Run(context.Background(), sc, Options{})
 		if err != nil {
-			t.Fatalf("seed %d: %v (rerun: quietzone sim --random --seed %d --trips 1)", s, err, s)
+			t.Fatalf("seed %d: %v (rerun: quietzone-bench sim --random --seed %d --trips 1)", s, err, s)
 		}
 		if !rep.OK() {
 			var out bytes.Buffer
 			rep.WriteText(&out)
-			t.Errorf("seed %d broke an invariant (rerun: quietzone sim --random --seed %d --trips 1):\n%s", s, s, out.String())
+			t.Errorf("seed %d broke an invariant (rerun: quietzone-bench sim --random --seed %d --trips 1):\n%s", s, s, out.String())
 		}
 	}
 }
 
 // TestRegressionTrips: random trips that once broke an invariant, kept as
-// scenario files (quietzone sim --random --seed S --trips 1 --save
+// scenario files (quietzone-bench sim --random --seed S --trips 1 --save
 // testbench/testdata/regress), so that no later change to RandomScenario
 // alters them. Each failed on the main of its day: 20261246 (front and
 // rear on inside a zone for 10 s after a second spoof, believed with

@@ -21,7 +21,7 @@ import (
 	"quietzone/uplink/atrest"
 )
 
-// Shipped scenarios, run by name (`quietzone sim urban`).
+// Shipped scenarios, run by name (`quietzone-bench sim urban`).
 //
 //go:embed scenarios/*.yaml
 var shipped embed.FS
@@ -482,7 +482,7 @@ func WriteScenario(dir, name string, sc Scenario) (string, error) {
 		return "", fmt.Errorf("write scenario: %w", err)
 	}
 	path := filepath.Join(dir, name+".yaml")
-	head := "# Written by quietzone sim --save: " + sc.Name + ".\n"
+	head := "# Written by quietzone-bench sim --save: " + sc.Name + ".\n"
 	if err := os.WriteFile(path, append([]byte(head), data...), 0o644); err != nil {
 		return "", fmt.Errorf("write scenario: %w", err)
 	}

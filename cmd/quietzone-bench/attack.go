@@ -22,7 +22,7 @@ func attack(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if fs.NArg() > 0 || *trips <= 0 {
-		return cli.UsageError("usage: quietzone attack [--trips N] [--seed S] [--zone ID] [--workers N] [--svg FILE]")
+		return cli.UsageError("usage: quietzone-bench attack [--trips N] [--seed S] [--zone ID] [--workers N] [--svg FILE]")
 	}
 	res, err := testbench.Attack(ctx, testbench.BuiltIn(), testbench.AttackOptions{
 		Trips: *trips, Seed: *seed, Zone: *zone, Workers: *workers,

@@ -28,7 +28,7 @@ Usage:
   quietzone-bench replay FILE.log [--config FILE] [--iface NAME]
                                          run the whole pipeline on a candump log; print the decisions
   quietzone-bench sim NAME|FILE.yaml [--fleet N] [--broker URL] [--iface vcan0]
-  quietzone-bench sim --random [--seed S] [--trips N]   quietzone sim --list
+  quietzone-bench sim --random [--seed S] [--trips N]   quietzone-bench sim --list
                                          play a scenario against the gateway (faults on a timeline,
                                          a fleet on one broker, random trips) and check every invariant
   quietzone-bench bench [--frames N]           frames per second through the whole pipeline on the virtual bus

@@ -12,9 +12,9 @@ import (
 	"quietzone/testbench"
 )
 
-const simUsage = `usage: quietzone sim [NAME|FILE.yaml] [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]
-       quietzone sim --random [--seed S] [--trips N] [--parallel P] [--save DIR] [--broker tcp://HOST:PORT]
-       quietzone sim --list
+const simUsage = `usage: quietzone-bench sim [NAME|FILE.yaml] [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]
+       quietzone-bench sim --random [--seed S] [--trips N] [--parallel P] [--save DIR] [--broker tcp://HOST:PORT]
+       quietzone-bench sim --list
 
 Plays a scenario against the gateway and checks every leak invariant:
 NAME is a shipped scenario (--list), FILE.yaml one of your own; a fleet
@@ -173,7 +173,7 @@ func line(r *testbench.Report) string {
 // an invariant, and the totals. A trip's result depends on its seed
 // alone, not on what runs beside it.
 func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Options, save string, stdout, stderr io.Writer) error {
-	fmt.Fprintf(stdout, "quietzone soak — %d random trips from seed %d (rerun one: quietzone sim --random --seed S --trips 1)\n\n", trips, first)
+	fmt.Fprintf(stdout, "quietzone soak — %d random trips from seed %d (rerun one: quietzone-bench sim --random --seed S --trips 1)\n\n", trips, first)
 	bar := cli.NewProgress(stdout, stderr, float64(trips), "trips")
 	type result struct {
 		sc  testbench.Scenario
