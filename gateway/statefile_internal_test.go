@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"math"
+	"quietzone/geofence"
 	"testing"
 	"time"
 )
@@ -35,7 +36,7 @@ func TestArcM(t *testing.T) {
 		{52, 10, 52.0001, 10}, {52, 10, 52.27, 10.2}, {0, 179.9, 0.1, -179.95}, {-89.9, 0, -89.9, 180}, {60, 5, 60, 5},
 	} {
 		a, b := unitVec(tc.lat1, tc.lon1), unitVec(tc.lat2, tc.lon2)
-		got, want := arcM(&a, &b), distanceM(tc.lat1, tc.lon1, tc.lat2, tc.lon2)
+		got, want := arcM(&a, &b), geofence.DistanceM(tc.lat1, tc.lon1, tc.lat2, tc.lon2)
 		if math.Abs(got-want) > 0.005 {
 			t.Errorf("%v: arcM %.4f m, great circle %.4f m", tc, got, want)
 		}

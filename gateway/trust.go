@@ -420,7 +420,7 @@ func (g *Gateway) trusted(now time.Time, f *fix) {
 			tr.provisional = false
 			tr.debtM += tr.lostDebtM
 		case ok && f.t.Sub(a.t) > g.trustWindow():
-			tr.debtM += distanceM(a.lat, a.lon, f.lat, f.lon) + g.reachFrom(&a, f.t) + a.acc
+			tr.debtM += geofence.DistanceM(a.lat, a.lon, f.lat, f.lon) + g.reachFrom(&a, f.t) + a.acc
 		}
 		tr.distrusted = false
 		g.audit(now, AuditGNSSTrusted, "a fix consistent with the wheels")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"quietzone/gateway/config"
+	"quietzone/geofence"
 	"slices"
 	"sort"
 	"strconv"
@@ -385,7 +386,7 @@ func applySpeeds(route []Waypoint, speeds []speedFile) []Waypoint {
 	km := 0.0
 	for i := 0; i+1 < len(route); i++ {
 		a, b := route[i], route[i+1]
-		leg := distanceM(a.Lat, a.Lon, b.Lat, b.Lon) / 1000
+		leg := geofence.DistanceM(a.Lat, a.Lon, b.Lat, b.Lon) / 1000
 		for _, s := range speeds {
 			if s.FromKm > km && s.FromKm < km+leg {
 				f := (s.FromKm - km) / leg

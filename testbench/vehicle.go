@@ -4,9 +4,8 @@ import (
 	"math"
 
 	"quietzone/gateway"
+	"quietzone/geofence"
 )
-
-const earthRadiusM = 6371008.8
 
 // vehicle moves along a route with bounded acceleration.
 type vehicle struct {
@@ -54,7 +53,7 @@ func (v *vehicle) remaining() float64 {
 }
 
 func legLength(r []Waypoint, i int) float64 {
-	return distanceM(r[i].Lat, r[i].Lon, r[i+1].Lat, r[i+1].Lon)
+	return geofence.DistanceM(r[i].Lat, r[i].Lon, r[i+1].Lat, r[i+1].Lon)
 }
 
 // step advances the vehicle by dt seconds.
@@ -130,14 +129,6 @@ func (v *vehicle) steeringDeg(ratio, wheelbaseM float64) float64 {
 	return ratio * math.Atan(v.yawDps*math.Pi/180*wheelbaseM/v.speed) * 180 / math.Pi
 }
 
-func distanceM(lat1, lon1, lat2, lon2 float64) float64 {
-	const rad = math.Pi / 180
-	dLat := (lat2 - lat1) * rad
-	dLon := (lon2 - lon1) * rad
-	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
-	return 2 * earthRadiusM * math.Asin(math.Min(1, math.Sqrt(h)))
-}
-
 func bearing(lat1, lon1, lat2, lon2 float64) float64 {
 	const rad = math.Pi / 180
 	y := math.Sin((lon2-lon1)*rad) * math.Cos(lat2*rad)
@@ -148,5 +139,5 @@ func bearing(lat1, lon1, lat2, lon2 float64) float64 {
 // offset moves a point by north and east metres.
 func offset(lat, lon, northM, eastM float64) (float64, float64) {
 	const rad = math.Pi / 180
-	return lat + northM/earthRadiusM/rad, lon + eastM/(earthRadiusM*math.Cos(lat*rad))/rad
+	return lat + northM/geofence.EarthRadiusM/rad, lon + eastM/(geofence.EarthRadiusM*math.Cos(lat*rad))/rad
 }

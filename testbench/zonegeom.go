@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"quietzone/geofence"
 )
 
 // The map and the attack work in a local plane: metres east and north of
@@ -24,12 +25,12 @@ func newPlane(lat0, lon0 float64) plane {
 }
 
 func (p plane) xy(lat, lon float64) xy {
-	const m = earthRadiusM * math.Pi / 180
+	const m = geofence.EarthRadiusM * math.Pi / 180
 	return xy{x: (lon - p.lon0) * m * p.cos0, y: (lat - p.lat0) * m}
 }
 
 func (p plane) latLon(q xy) (lat, lon float64) {
-	const m = earthRadiusM * math.Pi / 180
+	const m = geofence.EarthRadiusM * math.Pi / 180
 	return p.lat0 + q.y/m, p.lon0 + q.x/(m*p.cos0)
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"quietzone/geofence"
 	"testing"
 	"time"
 )
@@ -21,7 +22,7 @@ func TestSignedDistance(t *testing.T) {
 	pl := newPlane(52.0, 10.03)
 	depot, radar, pipe := zones[0], zones[1], zones[2]
 	at := func(lat, lon float64) xy { return pl.xy(lat, lon) }
-	m := earthRadiusM * math.Pi / 180 // metres per degree of latitude
+	m := geofence.EarthRadiusM * math.Pi / 180 // metres per degree of latitude
 	for _, tc := range []struct {
 		name string
 		z    zoneShape
