@@ -1,12 +1,10 @@
 package testbench
 
 import (
-	"fmt"
 	"quietzone/can/profiles"
 	"quietzone/gateway"
 	"quietzone/gateway/config"
 	"quietzone/geofence"
-	"time"
 )
 
 // DefaultSetup is the configuration replay uses without one: the built-in
@@ -31,10 +29,4 @@ func DefaultSetup() (*config.Setup, error) {
 		Decision: gateway.DefaultDecision(),
 	}
 	return &config.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN}, nil
-}
-
-// stamp formats a duration as h:mm:ss.mmm.
-func stamp(d time.Duration) string {
-	d = d.Round(time.Millisecond)
-	return fmt.Sprintf("%d:%02d:%02d.%03d", d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second, d%time.Second/time.Millisecond)
 }

@@ -3,7 +3,6 @@ package testbench
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"quietzone/uplink"
@@ -200,8 +199,11 @@ func (r *Report) WriteText(w io.Writer) {
 // clock formats a duration as h:mm:ss.
 func clock(d time.Duration) string {
 	d = d.Round(time.Second)
-	h := d / time.Hour
-	m := (d % time.Hour) / time.Minute
-	s := (d % time.Minute) / time.Second
-	return strings.TrimPrefix(fmt.Sprintf("%d:%02d:%02d", h, m, s), "")
+	return fmt.Sprintf("%d:%02d:%02d", d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second)
+}
+
+// stamp formats a duration as h:mm:ss.mmm.
+func stamp(d time.Duration) string {
+	d = d.Round(time.Millisecond)
+	return fmt.Sprintf("%s.%03d", clock(d.Truncate(time.Second)), d%time.Second/time.Millisecond)
 }
