@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"quietzone/can"
 	"quietzone/gateway"
 	"reflect"
 	"regexp"
@@ -139,18 +140,7 @@ type UplinkConfig struct {
 }
 
 // ConfigError is a problem at a line of a configuration file.
-type ConfigError struct {
-	File   string
-	Line   int
-	Reason string
-}
-
-func (e *ConfigError) Error() string {
-	if e.Line <= 0 {
-		return fmt.Sprintf("%s: %s", e.File, e.Reason)
-	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
-}
+type ConfigError = can.PositionError
 
 // yamlDoc is a parsed YAML file, kept to find the line of a key.
 type YAMLDoc struct {
