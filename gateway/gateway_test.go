@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"quietzone/can/cantest"
 	"quietzone/gateway/config"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -179,13 +179,7 @@ func (r *rig) shutdown() error {
 
 func (r *rig) waitFor(cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatal("gateway did not get there")
-		}
-		runtime.Gosched()
-	}
+	cantest.WaitFor(r.t, 10*time.Second, "the gateway to get there", cond)
 }
 
 // send updates the roles' values and sends every message carrying one of

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"quietzone/can/cantest"
 	"quietzone/gateway/config"
 	"quietzone/gateway/daemon"
 	"strings"
@@ -242,12 +243,7 @@ uplink: {state_dir: state}
 			t.Fatalf("after SIGHUP: %q", got)
 		}
 	}
-	for deadline := time.Now().Add(30 * time.Second); d.Gateway.Stats().PoliciesApplied != 1; { // published on the next tick
-		if time.Now().After(deadline) {
-			t.Fatal("SIGHUP did not switch zones and policy")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cantest.WaitFor(t, 30*time.Second, "SIGHUP to switch zones and policy", func() bool { return d.Gateway.Stats().PoliciesApplied == 1 }) // on the next tick
 	// A policy that does not load: refused, the gateway keeps what runs.
 	os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("signals: {phone.contact.name: {}}\n"), 0o600)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {

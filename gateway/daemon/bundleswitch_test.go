@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"quietzone/can/cantest"
 	"quietzone/gateway"
 	"quietzone/gateway/config"
 	"quietzone/gateway/gatewaytest"
@@ -163,7 +164,7 @@ uplink: {state_dir: state, queue: {quota_mb: 0.0625}}
 	if d.Queue.Drops().Batches == 0 {
 		t.Fatal("the quota dropped nothing")
 	}
-	waitUntil(t, "the drop on the audit trail", func() bool { return d.AuditLog.Summary().Counts[string(gateway.AuditQueueDrop)] > 0 })
+	cantest.WaitFor(t, 30*time.Second, "the drop on the audit trail", func() bool { return d.AuditLog.Summary().Counts[string(gateway.AuditQueueDrop)] > 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"path/filepath"
+	"quietzone/can/cantest"
 	"quietzone/gateway/config"
 	"quietzone/gateway/daemon"
 	"strings"
@@ -89,13 +90,7 @@ func TestDaemonWiresEnforcement(t *testing.T) {
 	go func() { done <- d.Gateway.Run(ctx) }()
 	wait := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("never: %s", what)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		cantest.WaitFor(t, 10*time.Second, what, cond)
 	}
 	wait("inputs read", func() bool { return d.Gateway.Inputs() >= 2 && clock.Tickers() > 0 })
 	level := func(line string) gpio.Level { return cameratest.Level(h.pins[line]) }

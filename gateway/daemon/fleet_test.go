@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"quietzone/can/cantest"
 	"quietzone/gateway"
 	"quietzone/gateway/config"
 	"quietzone/gateway/gatewaytest"
@@ -268,17 +269,6 @@ func (v *fleetVehicle) stop(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestBundlesOverBroker delivers bundles to a running vehicle over a real
 // broker, retained on its policy topic, as a fleet would: a good one is
 // applied while running; tampered, rolled-back, expired and unsigned
@@ -305,7 +295,7 @@ func TestBundlesOverBroker(t *testing.T) {
 		}
 	}
 
-	waitUntil(t, "the gateway to start", func() bool { return v.d.Gateway.Ticks() > 0 })
+	cantest.WaitFor(t, 30*time.Second, "the gateway to start", func() bool { return v.d.Gateway.Ticks() > 0 })
 	st, err := ReadStatus(context.Background(), filepath.Join(dir, "status.sock"))
 	if err != nil {
 		t.Fatal(err)
@@ -316,13 +306,13 @@ func TestBundlesOverBroker(t *testing.T) {
 
 	good := signBundle(t, priv, 2, time.Now().Add(24*time.Hour), fleetFiles(t))
 	publish(good)
-	waitUntil(t, "bundle 2 to be applied", func() bool { return v.d.Fleet.Stats().Version == 2 })
-	waitUntil(t, "the loop to switch", func() bool { return v.d.Gateway.Stats().PoliciesApplied == 1 })
+	cantest.WaitFor(t, 30*time.Second, "bundle 2 to be applied", func() bool { return v.d.Fleet.Stats().Version == 2 })
+	cantest.WaitFor(t, 30*time.Second, "the loop to switch", func() bool { return v.d.Gateway.Stats().PoliciesApplied == 1 })
 
 	cases := bundleCases(t, priv, other)
 	for i, tc := range cases {
 		publish(tc.data)
-		waitUntil(t, tc.name+" to be refused", func() bool { return v.d.Fleet.Stats().Rejected == uint64(i+1) })
+		cantest.WaitFor(t, 30*time.Second, tc.name+" to be refused", func() bool { return v.d.Fleet.Stats().Rejected == uint64(i+1) })
 	}
 	if st := v.d.Fleet.Stats(); st.Version != 2 || st.Applied != 1 {
 		t.Errorf("after the bad bundles: %+v", st)
@@ -341,7 +331,7 @@ func TestBundlesOverBroker(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 	var as AuditSummary
-	waitUntil(t, "the audit summary", func() bool {
+	cantest.WaitFor(t, 30*time.Second, "the audit summary", func() bool {
 		sumMu.Lock()
 		defer sumMu.Unlock()
 		as = AuditSummary{}
@@ -382,9 +372,9 @@ func TestBundlesOverBroker(t *testing.T) {
 	if st := v.d.Fleet.Stats(); st.Version != 2 {
 		t.Errorf("after a restart: %+v", st)
 	}
-	waitUntil(t, "the retained bad bundle to be refused", func() bool { return v.d.Fleet.Stats().Rejected == 1 })
+	cantest.WaitFor(t, 30*time.Second, "the retained bad bundle to be refused", func() bool { return v.d.Fleet.Stats().Rejected == 1 })
 	publish(signBundle(t, priv, 1, time.Now().Add(time.Hour), fleetFiles(t)))
-	waitUntil(t, "the rollback to be refused", func() bool { return v.d.Fleet.Stats().Rejected == 2 })
+	cantest.WaitFor(t, 30*time.Second, "the rollback to be refused", func() bool { return v.d.Fleet.Stats().Rejected == 2 })
 	if st := v.d.Fleet.Stats(); st.Version != 2 {
 		t.Errorf("after a rollback following a restart: %+v", st)
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"quietzone/can/cantest"
 	"quietzone/gateway"
 	"quietzone/gateway/config"
 	"quietzone/gateway/gatewaytest"
@@ -175,7 +176,7 @@ fleet:
 	ctx, cancel := context.WithCancel(context.Background())
 	v := &fleetDaemon{dir: dir, d: d, cancel: cancel, done: make(chan error, 1)}
 	go func() { v.done <- d.Run(ctx) }()
-	waitUntil(t, "the gateway to start", func() bool { return d.Gateway.Ticks() > 0 })
+	cantest.WaitFor(t, 30*time.Second, "the gateway to start", func() bool { return d.Gateway.Ticks() > 0 })
 	return v
 }
 
