@@ -62,7 +62,7 @@ const (
 // every connection while they are not zero. It holds counts and sequence
 // numbers only: never a position, a time of day or a name. The counters
 // are cumulative over the queue's life, so the latest record received
-// says everything; sequence numbers up to DroppedThroughSeq that never
+// says everything; sequence numbers up to dropped_through_seq that never
 // arrived never will.
 type StatusRecord struct {
 	V int `json:"v"` // 1

@@ -142,7 +142,7 @@ type UplinkConfig struct {
 // ConfigError is a problem at a line of a configuration file.
 type ConfigError = can.PositionError
 
-// yamlDoc is a parsed YAML file, kept to find the line of a key.
+// YAMLDoc is a parsed YAML file, kept to find the line of a key.
 type YAMLDoc struct {
 	name string
 	root *yaml.Node
@@ -150,7 +150,7 @@ type YAMLDoc struct {
 
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 
-// decodeYAML decodes data strictly into v (unknown keys are errors) and
+// DecodeYAML decodes data strictly into v (unknown keys are errors) and
 // returns the document for line look-ups.
 func DecodeYAML(name string, data []byte, v any) (*YAMLDoc, error) {
 	var root yaml.Node

@@ -49,7 +49,7 @@ func TestLoadRefusesSpecialFiles(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		// setup returns the config to load, in a set from writeSet.
+		// setup returns the config to load, in a set from gatewaytest.WriteSet.
 		setup func(t *testing.T) string
 		want  string
 	}{

@@ -280,7 +280,7 @@ type AuditSummary struct {
 	Lost   uint64            `json:"lost"`
 }
 
-// summary returns the audit summary's JSON.
+// summaryJSON is the audit summary, as it goes up.
 func (d *Daemon) summaryJSON() ([]byte, error) {
 	s := d.AuditLog.Summary()
 	as := AuditSummary{V: 1, Counts: s.Counts, Intact: s.Intact, Lost: s.Lost}

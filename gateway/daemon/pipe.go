@@ -86,7 +86,7 @@ func (p *pipe) Offer(s uplink.Snapshot) error {
 	}
 }
 
-// SetPolicy implements policySetter: the policy goes down the pipe
+// SetPolicy (gateway.Telemetry): the policy goes down the pipe
 // between the snapshots offered before and after, without waiting. If
 // the pipe is full it waits for the next Offer, which hands it over
 // first (or is refused as well).
