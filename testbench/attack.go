@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"quietzone/gateway/config"
+	"quietzone/testbench/scenario"
 	"runtime"
 	"sort"
 	"sync"
@@ -91,7 +92,7 @@ type AttackResult struct {
 // Attack drives opts.Trips straight trips past one zone of sc (each
 // through its own gateway, broker and trip jitter), collects the published
 // tracks, and fits the zone's outline from their gaps.
-func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult, error) {
+func Attack(ctx context.Context, sc scenario.Scenario, opts AttackOptions) (*AttackResult, error) {
 	if opts.Trips <= 0 {
 		opts.Trips = 30
 	}
@@ -116,7 +117,7 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 	half := radius + zone.BufferM + nz.JitterM + nz.TripEndM + 1500
 
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
-	trips := make([]Scenario, opts.Trips) // straight drives past the zone
+	trips := make([]scenario.Scenario, opts.Trips) // straight drives past the zone
 	for i := range trips {
 		// Directions spread evenly with a random turn; offsets across the
 		// zone and its buffer, so that some trips only graze it.
@@ -129,7 +130,7 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 		bLat, bLon := pl.latLon(xy{half*dx + off*px, half*dy + off*py})
 		t := sc
 		t.Name = fmt.Sprintf("attack trip %d of %d", i+1, opts.Trips)
-		t.Route = []Waypoint{{Lat: aLat, Lon: aLon, SpeedKmh: speed}, {Lat: bLat, Lon: bLon, SpeedKmh: speed}}
+		t.Route = []scenario.Waypoint{{Lat: aLat, Lon: aLon, SpeedKmh: speed}, {Lat: bLat, Lon: bLon, SpeedKmh: speed}}
 		t.Seed = opts.Seed*100003 + uint64(i) + 1
 		t.ParkedAfter = 2 * sc.Step
 		t.IgnitionOff = false

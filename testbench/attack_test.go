@@ -3,6 +3,7 @@ package testbench
 import (
 	"bytes"
 	"context"
+	"quietzone/testbench/scenario"
 	"testing"
 )
 
@@ -14,7 +15,7 @@ func TestBoundaryInferenceAttack(t *testing.T) {
 	if testing.Short() {
 		trips = 12
 	}
-	res, err := Attack(context.Background(), BuiltIn(), AttackOptions{Trips: trips, Seed: 7, Zone: "demo-a"})
+	res, err := Attack(context.Background(), scenario.BuiltIn(), AttackOptions{Trips: trips, Seed: 7, Zone: "demo-a"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package testbench
 
 import (
 	"context"
+	"quietzone/testbench/scenario"
 	"testing"
 )
 
@@ -19,7 +20,7 @@ func BenchmarkDemoDrive(b *testing.B) {
 	var rep *Report
 	for b.Loop() {
 		var err error
-		if rep, err = Run(context.Background(), BuiltIn(), Options{}); err != nil {
+		if rep, err = Run(context.Background(), scenario.BuiltIn(), Options{}); err != nil {
 			b.Fatal(err)
 		}
 		if !rep.OK() {

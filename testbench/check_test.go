@@ -3,6 +3,7 @@ package testbench
 import (
 	"maps"
 	"quietzone/gateway/config"
+	"quietzone/testbench/scenario"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func alarmMsg(t *testing.T, recs ...uplink.Record) Message {
 // TestCheckerCatchesLeaks feeds the checker what a broken gateway would
 // publish, so that a green demo means something.
 func TestCheckerCatchesLeaks(t *testing.T) {
-	sc := BuiltIn()
+	sc := scenario.BuiltIn()
 	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
 	if err != nil {
 		t.Fatal(err)

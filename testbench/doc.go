@@ -11,16 +11,16 @@
 // subscriber collects every record. The checker then holds each camera-on
 // moment and each published record against where the vehicle really was.
 //
-// Scenarios are YAML files (scenarios/*.yaml are shipped and embedded;
-// LoadScenario, ParseScenario): a vehicle profile, zones, a route from
-// waypoints, GPX or GeoJSON with a speed profile, the GNSS receiver's rate
-// and noise, the motion sensors' pattern, and faults on the drive's
-// timeline (fault.go): GPS dropouts, spoofed jumps, a receiver dragging
+// A scenario (package scenario: YAML files, shipped ones embedded) is a
+// vehicle profile, zones, a route from waypoints, GPX or GeoJSON with a
+// speed profile, the GNSS receiver's rate and noise, the motion sensors'
+// pattern, and faults on the drive's timeline, injected here (fault.go):
+// GPS dropouts, spoofed jumps, a receiver dragging
 // the track with no jump, stale fixes, malformed and unknown frames, bus
 // off, a broker outage (a relay between the vehicle and the broker is
 // cut), a gateway restart on the same state directory, clock steps. A
 // scenario may drop roles of its profile (a vehicle without a yaw rate). RunFleet drives many vehicles against one
-// broker; RandomScenario makes up trips for a soak. On vcan0 (Options.Iface)
+// broker; scenario.Random makes up trips for a soak. On vcan0 (Options.Iface)
 // the drive runs in real time on SocketCAN instead.
 //
 // The report keeps the simulator's exact track (once per second), each

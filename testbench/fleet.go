@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"quietzone/testbench/scenario"
 	"sync"
 )
 
@@ -12,7 +13,7 @@ import (
 // embedded one, or o.BrokerURL. Reports come back in vehicle order; on
 // cancellation each covers its drive so far. o.Progress sees the fleet's
 // mean share of the route.
-func RunFleet(ctx context.Context, sc Scenario, n int, o Options) ([]*Report, error) {
+func RunFleet(ctx context.Context, sc scenario.Scenario, n int, o Options) ([]*Report, error) {
 	if n < 1 {
 		return nil, errors.New("run fleet: at least one vehicle is required")
 	}
@@ -68,7 +69,7 @@ func RunFleet(ctx context.Context, sc Scenario, n int, o Options) ([]*Report, er
 // digits replaced.
 func fleetVIN(base string, i int) string {
 	if base == "" {
-		base = defaultVIN
+		base = scenario.DefaultVIN
 	}
 	suffix := fmt.Sprintf("%04d", i+1)
 	if len(base) < len(suffix) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink"
 )
 
@@ -47,26 +48,26 @@ func mapReport(t testing.TB) *Report {
 		start:          start,
 		zoneFile:       zoneFile,
 	}
-	v := newVehicle([]Waypoint{
+	v := newVehicle([]scenario.Waypoint{
 		{Lat: 51.9985, Lon: 10.0000, SpeedKmh: 60}, {Lat: 52.0060, Lon: 10.0150, SpeedKmh: 60},
 		{Lat: 52.0060, Lon: 10.0400, SpeedKmh: 60}, {Lat: 51.9990, Lon: 10.0600, SpeedKmh: 60},
 	})
 	var seq uint64
-	for at := time.Second; !v.done; at += time.Second {
+	for at := time.Second; !v.Done; at += time.Second {
 		v.step(1)
-		q := zones.Query(v.lat, v.lon, 1000)
-		p := TrackPoint{At: at, Lat: v.lat, Lon: v.lon, Inside: q.Inside, InBuffer: q.InBuffer(),
+		q := zones.Query(v.Lat, v.Lon, 1000)
+		p := TrackPoint{At: at, Lat: v.Lat, Lon: v.Lon, Inside: q.Inside, InBuffer: q.InBuffer(),
 			Suppressed: q.MarginM < 150, Recording: q.MarginM >= 150 && (at/(20*time.Second))%2 == 1}
 		r.Track = append(r.Track, p)
 		for i, f := range r.Faults {
 			if f.At == at {
-				r.Faults[i].Lat, r.Faults[i].Lon = v.lat, v.lon
+				r.Faults[i].Lat, r.Faults[i].Lon = v.Lat, v.Lon
 			}
 		}
 		if at%(5*time.Second) == 0 && at > 30*time.Second && q.MarginM > 300 {
 			seq++
 			r.records = append(r.records, uplink.Record{Seq: seq, Time: start.Add(at).Unix(),
-				Pos: []float64{math.Round(v.lat*1e4) / 1e4, math.Round(v.lon*1e4) / 1e4}})
+				Pos: []float64{math.Round(v.Lat*1e4) / 1e4, math.Round(v.Lon*1e4) / 1e4}})
 		}
 		state := CameraStandby
 		switch {
@@ -283,7 +284,7 @@ func TestSVGEmptyReport(t *testing.T) {
 // what the drive did; the JSON has the stable names and agrees with the
 // report.
 func TestBuiltInReportFiles(t *testing.T) {
-	rep, err := Run(context.Background(), BuiltIn(), Options{})
+	rep, err := Run(context.Background(), scenario.BuiltIn(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"quietzone/gateway/config"
+	"quietzone/testbench/scenario"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 )
 
 func TestBuiltInScenarioHoldsInvariants(t *testing.T) {
-	rep, err := Run(context.Background(), BuiltIn(), Options{})
+	rep, err := Run(context.Background(), scenario.BuiltIn(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestBuiltInScenarioHoldsInvariants(t *testing.T) {
 // record must have arrived.
 func TestBuiltInScenarioOnMosquitto(t *testing.T) {
 	m := uplinktest.StartMosquitto(t)
-	rep, err := Run(context.Background(), BuiltIn(), Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
+	rep, err := Run(context.Background(), scenario.BuiltIn(), Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +73,9 @@ func TestBuiltInScenarioOnMosquitto(t *testing.T) {
 // the policy's trip-end distance for good, not even a record of that time
 // quantum arrives; the uplink counts what it dropped.
 func TestTripEndNearZoneEndToEnd(t *testing.T) {
-	sc := BuiltIn()
+	sc := scenario.BuiltIn()
 	sc.Name = "trip ending near the depot"
-	sc.Route = append(sc.Route[:3:3], Waypoint{Lat: 52.015, Lon: 10.075, SpeedKmh: 50})
+	sc.Route = append(sc.Route[:3:3], scenario.Waypoint{Lat: 52.015, Lon: 10.075, SpeedKmh: 50})
 	sc.IgnitionOff = true
 	rep, err := Run(context.Background(), sc, Options{})
 	if err != nil {
@@ -98,10 +99,10 @@ func TestTripEndNearZoneEndToEnd(t *testing.T) {
 	v := newVehicle(sc.Route)
 	var lastFar time.Time
 	now := sc.Start
-	for !v.done {
+	for !v.Done {
 		v.step(sc.Step.Seconds())
 		now = now.Add(sc.Step)
-		if zones.Query(v.lat, v.lon, 5000).MarginM > pol.NearZones.TripEndM {
+		if zones.Query(v.Lat, v.Lon, 5000).MarginM > pol.NearZones.TripEndM {
 			lastFar = now
 		}
 	}

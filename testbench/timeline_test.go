@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"quietzone/camera"
+	"quietzone/testbench/scenario"
 )
 
 func TestTimelineMergesChanges(t *testing.T) {
@@ -50,7 +51,7 @@ func TestTimelineMergesChanges(t *testing.T) {
 // a step, the cameras are on again only with an allow, and the cabin
 // camera is never allowed.
 func TestBuiltInScenarioTimeline(t *testing.T) {
-	sc := BuiltIn()
+	sc := scenario.BuiltIn()
 	rep, err := Run(context.Background(), sc, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink"
 )
 
@@ -55,7 +56,7 @@ type trace struct {
 // observe accounts one step, from at-dt to at.
 func (t *trace) observe(now, start time.Time, dt time.Duration, v *vehicle, truth geofence.Result, suppressed bool, cams []*simCamera) {
 	at := now.Sub(start)
-	p := TrackPoint{At: at, Lat: v.lat, Lon: v.lon, Inside: truth.Inside, InBuffer: truth.InBuffer(), Suppressed: suppressed}
+	p := TrackPoint{At: at, Lat: v.Lat, Lon: v.Lon, Inside: truth.Inside, InBuffer: truth.InBuffer(), Suppressed: suppressed}
 	if t.open == nil {
 		t.open = make([]CameraSpan, len(cams))
 	}
@@ -95,7 +96,7 @@ func cameraState(c *simCamera, now time.Time) CameraState {
 
 // fill hands what was traced to the report, with what the map needs of
 // the scenario and the policy.
-func (t *trace) fill(r *Report, sc Scenario, pol *uplink.Policy) {
+func (t *trace) fill(r *Report, sc scenario.Scenario, pol *uplink.Policy) {
 	if n := len(t.track); n > 0 && t.track[n-1].At != t.last.At {
 		t.track = append(t.track, t.last)
 	}

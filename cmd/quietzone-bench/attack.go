@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"quietzone/cmd/internal/cli"
+	"quietzone/testbench/scenario"
 
 	"quietzone/testbench"
 )
@@ -24,7 +25,7 @@ func attack(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 || *trips <= 0 {
 		return cli.UsageError("usage: quietzone-bench attack [--trips N] [--seed S] [--zone ID] [--workers N] [--svg FILE]")
 	}
-	res, err := testbench.Attack(ctx, testbench.BuiltIn(), testbench.AttackOptions{
+	res, err := testbench.Attack(ctx, scenario.BuiltIn(), testbench.AttackOptions{
 		Trips: *trips, Seed: *seed, Zone: *zone, Workers: *workers,
 	})
 	if res != nil {

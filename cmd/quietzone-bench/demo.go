@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"quietzone/cmd/internal/cli"
+	"quietzone/testbench/scenario"
 
 	"quietzone/can"
 	"quietzone/testbench"
@@ -39,7 +40,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer w.Close()
 		opts.Record = w
 	}
-	rep, err := testbench.Run(ctx, testbench.BuiltIn(), opts)
+	rep, err := testbench.Run(ctx, scenario.BuiltIn(), opts)
 	if rep != nil {
 		rep.WriteText(stdout)
 		if werr := writeReportFiles(rep, *svgTo, *jsonTo, stdout); werr != nil && err == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"quietzone/cmd/internal/cli"
+	"quietzone/testbench/scenario"
 	"strings"
 	"time"
 
@@ -52,8 +53,8 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.UsageError("sim takes one scenario")
 	}
 	if *list {
-		for _, n := range testbench.Shipped() {
-			sc, err := testbench.LoadScenario(n)
+		for _, n := range scenario.Shipped() {
+			sc, err := scenario.Load(n)
 			title := sc.Name
 			if err != nil {
 				title = "(" + err.Error() + ")"
@@ -91,9 +92,9 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return soak(ctx, s, *trips, *parallel, o, *save, stdout, stderr)
 	}
-	sc := testbench.BuiltIn() // a fleet without a scenario drives the demo's
+	sc := scenario.BuiltIn() // a fleet without a scenario drives the demo's
 	if ref != "" {
-		if sc, err = testbench.LoadScenario(ref); err != nil {
+		if sc, err = scenario.Load(ref); err != nil {
 			return err
 		}
 	}
@@ -176,7 +177,7 @@ func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Op
 	fmt.Fprintf(stdout, "quietzone soak — %d random trips from seed %d (rerun one: quietzone-bench sim --random --seed S --trips 1)\n\n", trips, first)
 	bar := cli.NewProgress(stdout, stderr, float64(trips), "trips")
 	type result struct {
-		sc  testbench.Scenario
+		sc  scenario.Scenario
 		rep *testbench.Report
 		err error
 	}
@@ -198,7 +199,7 @@ func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Op
 	for range max(1, parallel) {
 		go func() {
 			for i := range next {
-				sc := testbench.RandomScenario(first + uint64(i))
+				sc := scenario.Random(first + uint64(i))
 				rep, err := testbench.Run(ctx, sc, o)
 				results[i] <- result{sc, rep, err}
 			}
@@ -230,7 +231,7 @@ func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Op
 			r.rep.WriteText(stdout)
 		}
 		if save != "" && (trips == 1 || (r.rep != nil && !r.rep.OK())) {
-			path, err := testbench.WriteScenario(save, fmt.Sprintf("random-%d", s), r.sc)
+			path, err := scenario.Write(save, fmt.Sprintf("random-%d", s), r.sc)
 			if err != nil {
 				return err
 			}

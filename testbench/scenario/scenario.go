@@ -1,4 +1,4 @@
-package testbench
+package scenario
 
 import (
 	"embed"
@@ -67,17 +67,6 @@ type Triggers struct {
 	Burst, Gap [2]time.Duration
 	// Continuous: motion all the time; Off: never.
 	Continuous, Off bool
-}
-
-// withDefaults fills the zero pattern with the demo's.
-func (t Triggers) withDefaults() Triggers {
-	if t.Burst == ([2]time.Duration{}) {
-		t.Burst = [2]time.Duration{2 * time.Second, 6 * time.Second}
-	}
-	if t.Gap == ([2]time.Duration{}) {
-		t.Gap = [2]time.Duration{10 * time.Second, 40 * time.Second}
-	}
-	return t
 }
 
 // BuiltIn returns the demo drive: 11 km through the countryside, through
