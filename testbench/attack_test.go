@@ -3,6 +3,7 @@ package testbench
 import (
 	"bytes"
 	"context"
+	"quietzone/testbench/internal/svgtest"
 	"quietzone/testbench/scenario"
 	"testing"
 )
@@ -46,8 +47,8 @@ func TestBoundaryInferenceAttack(t *testing.T) {
 		t.Fatal(err)
 	}
 	samples := 0
-	for _, e := range parseSVG(t, doc.Bytes()) {
-		if e.name == "circle" && e.in("samples") {
+	for _, e := range svgtest.Parse(t, doc.Bytes()) {
+		if e.Name == "circle" && e.In("samples") {
 			samples++
 		}
 	}

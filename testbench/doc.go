@@ -23,11 +23,11 @@
 // broker; scenario.Random makes up trips for a soak. On vcan0 (Options.Iface)
 // the drive runs in real time on SocketCAN instead.
 //
-// The report keeps the simulator's exact track (once per second), each
+// The Report keeps the simulator's exact track (once per second), each
 // camera's states over time, the published positions and the redaction
-// gaps between them, and the faults injected; WriteText prints it,
-// WriteJSON writes its figures, WriteSVG draws it as a map with a timeline
-// strip per camera. Attack runs many trips past one zone and fits the
+// gaps between them, and the faults injected; package report prints it,
+// writes its figures as JSON and draws it as a map with a timeline strip
+// per camera. Attack runs many trips past one zone and fits the
 // zone's outline from where the published tracks stop and start again,
 // the way someone holding a fleet's tracks could; its error must stay at
 // or above the zone's buffer.

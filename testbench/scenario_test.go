@@ -1,4 +1,4 @@
-package testbench
+package testbench_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"quietzone/testbench"
+	"quietzone/testbench/report"
 	"quietzone/testbench/scenario"
 	"quietzone/uplink/uplinktest"
 )
@@ -43,12 +45,12 @@ func TestShippedScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Run(context.Background(), sc, Options{})
+			rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
-			rep.WriteText(&out)
+			report.WriteText(&out, rep)
 			if !rep.OK() {
 				t.Fatalf("invariants violated:\n%s", out.String())
 			}
@@ -72,9 +74,9 @@ func TestShippedScenarios(t *testing.T) {
 func TestScenarioPurposes(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		check func(t *testing.T, sc scenario.Scenario, r *Report)
+		check func(t *testing.T, sc scenario.Scenario, r *testbench.Report)
 	}{
-		{"highway", func(t *testing.T, sc scenario.Scenario, r *Report) {
+		{"highway", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if sc.GPSRateHz != 1 || sc.Route[0].SpeedKmh != 130 {
 				t.Errorf("not a 130 km/h drive with 1 Hz GNSS: %v Hz, %v km/h", sc.GPSRateHz, sc.Route[0].SpeedKmh)
 			}
@@ -82,12 +84,12 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Error("the highway does not cross the zone")
 			}
 		}},
-		{"gps-loss", func(t *testing.T, sc scenario.Scenario, r *Report) {
+		{"gps-loss", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.TimeInZones == 0 {
 				t.Error("the vehicle never entered the zone while GNSS was lost")
 			}
 		}},
-		{"spoof", func(t *testing.T, sc scenario.Scenario, r *Report) {
+		{"spoof", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.BadFixes < 2 {
 				t.Errorf("%d fixes refused: the spoofed jumps were not seen as jumps", r.BadFixes)
 			}
@@ -95,7 +97,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("the true track came within a buffer (%v): the scenario should only spoof", r.TimeInBuffers)
 			}
 		}},
-		{"clock-back", func(t *testing.T, sc scenario.Scenario, r *Report) {
+		{"clock-back", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if len(sc.Faults) != 1 || sc.Faults[0].Kind != scenario.ClockStep || sc.Faults[0].By > -30*time.Second {
 				t.Errorf("not a long step of the clock back: %+v", sc.Faults)
 			}
@@ -103,7 +105,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Error("the vehicle never entered the zone after the clock stepped back")
 			}
 		}},
-		{"spoof-out", func(t *testing.T, sc scenario.Scenario, r *Report) {
+		{"spoof-out", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.TimeInZones == 0 {
 				t.Error("the vehicle never entered the zone: nothing to spoof it out of")
 			}
@@ -112,7 +114,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("%d fixes refused: the sustained spoof was believed", r.BadFixes)
 			}
 		}},
-		{"outage-restart", func(t *testing.T, sc scenario.Scenario, r *Report) {
+		{"outage-restart", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.GatewayStarts != 2 {
 				t.Errorf("%d gateway starts, want 2", r.GatewayStarts)
 			}
@@ -120,7 +122,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("the outage went unnoticed by the publisher: %+v", r.Published)
 			}
 		}},
-		{"faults", func(t *testing.T, sc scenario.Scenario, r *Report) {
+		{"faults", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.FramesBad == 0 || r.FramesUnmapped == 0 || r.FramesInjected == 0 {
 				t.Errorf("bad %d, unmapped %d, injected %d: the frame faults did not reach the gateway", r.FramesBad, r.FramesUnmapped, r.FramesInjected)
 			}
@@ -128,7 +130,7 @@ func TestScenarioPurposes(t *testing.T) {
 			// every buffer, for about as long as they last.
 			var long int
 			for _, iv := range r.Intervals {
-				if iv.inBufferTruth == 0 && iv.to.Sub(iv.from) >= 10*time.Second {
+				if iv.InBuffer == 0 && iv.To.Sub(iv.From) >= 10*time.Second {
 					long++
 				}
 			}
@@ -136,7 +138,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("%d long suppressions clear of every buffer, want 2 (stale fixes, bus off): %+v", long, r.Intervals)
 			}
 		}},
-		{"drag-yaw", func(t *testing.T, sc scenario.Scenario, r *Report) {
+		{"drag-yaw", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			// Reversed for 90 s: 2.5 km off by its end, through the depot.
 			if r.TimeInZones == 0 || r.DragMaxM < 2000 {
 				t.Errorf("inside zones %v, the drag %.0f m off: the vehicle did not drive into the depot under a long drag", r.TimeInZones, r.DragMaxM)
@@ -145,7 +147,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("distrusted %d times, course held on %d fixes: the drag was not caught by the course", r.GNSSDistrusts, r.CourseFixes)
 			}
 		}},
-		{"drag-no-yaw", func(t *testing.T, sc scenario.Scenario, r *Report) {
+		{"drag-no-yaw", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			// What the documented bound says: in the time the vehicle
 			// covers the exit margin a drag carries the fix up to
 			// (1 + 1.05) × 50 m off, and no farther (the GNSS noise aside).
@@ -166,7 +168,7 @@ func TestScenarioPurposes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Run(context.Background(), sc, Options{})
+			rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,7 +189,7 @@ func TestDragWithoutYawRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc.Faults[0].For = 20 * time.Second
-	without, err := Run(context.Background(), sc, Options{})
+	without, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,13 +197,13 @@ func TestDragWithoutYawRate(t *testing.T) {
 		t.Errorf("a 20 s drag without a yaw rate: camera on inside %v; the gateway should not be able to tell (if it now can, drag-no-yaw and the docs of the bound are out of date)", without.CameraOnInside)
 	}
 	sc.DropRoles = nil
-	with, err := Run(context.Background(), sc, Options{})
+	with, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !with.OK() || with.GNSSDistrusts == 0 {
 		var out bytes.Buffer
-		with.WriteText(&out)
+		report.WriteText(&out, with)
 		t.Errorf("the same drag with a yaw rate was not caught:\n%s", out.String())
 	}
 }
@@ -215,17 +217,17 @@ func TestDragSteering(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc.DropRoles = []string{"vehicle.yaw_rate"}
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !rep.OK() || rep.GNSSDistrusts != 1 || rep.CourseFixes < 1000 {
 		var out bytes.Buffer
-		rep.WriteText(&out)
+		report.WriteText(&out, rep)
 		t.Errorf("drag-yaw on the steering angle: want the invariants, one distrust, the course held\n%s", out.String())
 	}
 	sc.Faults = nil
-	rep, err = Run(context.Background(), sc, Options{})
+	rep, err = testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,12 +243,12 @@ func TestSpoofSuppresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	with, err := Run(context.Background(), sc, Options{})
+	with, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc.Faults = nil
-	without, err := Run(context.Background(), sc, Options{})
+	without, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,13 +278,13 @@ func TestRandomTrips(t *testing.T) {
 	for i := range trips {
 		s := seed + uint64(i)
 		sc := scenario.Random(s)
-		rep, err := Run(context.Background(), sc, Options{})
+		rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 		if err != nil {
 			t.Fatalf("seed %d: %v (rerun: quietzone-bench sim --random --seed %d --trips 1)", s, err, s)
 		}
 		if !rep.OK() {
 			var out bytes.Buffer
-			rep.WriteText(&out)
+			report.WriteText(&out, rep)
 			t.Errorf("seed %d broke an invariant (rerun: quietzone-bench sim --random --seed %d --trips 1):\n%s", s, s, out.String())
 		}
 	}
@@ -308,13 +310,13 @@ func TestRegressionTrips(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Run(context.Background(), sc, Options{})
+			rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !rep.OK() {
 				var out bytes.Buffer
-				rep.WriteText(&out)
+				report.WriteText(&out, rep)
 				t.Errorf("an invariant broke:\n%s", out.String())
 			}
 		})
@@ -330,13 +332,13 @@ func TestSpoofOverRestart(t *testing.T) {
 	if !spoofs || !slices.ContainsFunc(sc.Faults, func(f scenario.Fault) bool { return f.Kind == scenario.GatewayRestart }) {
 		t.Fatalf("faults %+v: want a lasting spoof and a restart", sc.Faults)
 	}
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !rep.OK() {
 		var out bytes.Buffer
-		rep.WriteText(&out)
+		report.WriteText(&out, rep)
 		t.Errorf("an invariant broke:\n%s", out.String())
 	}
 }
@@ -348,14 +350,14 @@ func TestFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reps, err := RunFleet(context.Background(), sc, 3, Options{})
+	reps, err := testbench.RunFleet(context.Background(), sc, 3, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range reps {
 		if !r.OK() || r.Findings.Received == 0 || r.Findings.Duplicates != 0 {
 			var out bytes.Buffer
-			r.WriteText(&out)
+			report.WriteText(&out, r)
 			t.Errorf("vehicle %d:\n%s", i+1, out.String())
 		}
 	}
@@ -364,12 +366,12 @@ func TestFleet(t *testing.T) {
 // Cancelling a drive stops it and still reports the drive so far.
 func TestRunCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	o := Options{Progress: func(done float64) {
+	o := testbench.Options{Progress: func(done float64) {
 		if done > 0.3 {
 			cancel()
 		}
 	}}
-	rep, err := Run(ctx, scenario.BuiltIn(), o)
+	rep, err := testbench.Run(ctx, scenario.BuiltIn(), o)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
@@ -377,7 +379,7 @@ func TestRunCancelled(t *testing.T) {
 		t.Fatalf("report of the drive so far: %+v", rep)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !strings.Contains(out.String(), "INTERRUPTED") {
 		t.Errorf("report does not say it was interrupted:\n%s", out.String())
 	}
@@ -395,7 +397,7 @@ func BenchmarkScenario(b *testing.B) {
 	var simulated time.Duration
 	var frames uint64
 	for b.Loop() {
-		rep, err := Run(context.Background(), sc, Options{})
+		rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 		if err != nil || !rep.OK() {
 			b.Fatalf("%v, ok %v", err, rep != nil && rep.OK())
 		}
@@ -414,12 +416,12 @@ func TestOutageRestartOnMosquitto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), sc, Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !rep.OK() || rep.Findings.Received == 0 || rep.GatewayStarts < 2 {
 		t.Fatalf("on Mosquitto:\n%s", out.String())
 	}
@@ -434,12 +436,12 @@ func TestSingleJumpAtOneHz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := Run(context.Background(), sc, Options{})
+	base, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc.Faults = []scenario.Fault{{Kind: scenario.GPSJump, At: 30*time.Second + 50*time.Millisecond, NorthM: 3000}}
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

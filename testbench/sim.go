@@ -365,15 +365,6 @@ func (c *simCamera) recording(now time.Time) bool {
 	return c.powered && c.allowed && now.Before(c.recTo)
 }
 
-// interval is a stretch of suppression as seen on the power lines.
-type interval struct {
-	from, to         time.Time
-	fromKm, toKm     float64
-	insideTruth      time.Duration
-	inBufferTruth    time.Duration
-	outsideAnyBuffer time.Duration
-}
-
 type sim struct {
 	sc    scenario.Scenario
 	prof  *config.Profile
@@ -397,8 +388,8 @@ type sim struct {
 	timeInBuffer  time.Duration
 	suppressed    time.Duration
 	overSuppress  time.Duration
-	intervals     []interval
-	open          *interval
+	intervals     []Interval
+	open          *Interval
 	contactFrames int
 	// nearSec holds the seconds (Unix time) in which the vehicle was
 	// within a buffer at some step: what the timing check needs; farSec
@@ -804,16 +795,16 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 			s.overSuppress += dt
 		}
 		if s.open == nil {
-			s.open = &interval{from: now.Add(-dt), fromKm: km}
+			s.open = &Interval{From: now.Add(-dt), FromKm: km}
 		}
-		s.open.to, s.open.toKm = now, km
+		s.open.To, s.open.ToKm = now, km
 		if inside {
-			s.open.insideTruth += dt
+			s.open.Inside += dt
 		}
 		if inBuffer {
-			s.open.inBufferTruth += dt
+			s.open.InBuffer += dt
 		} else {
-			s.open.outsideAnyBuffer += dt
+			s.open.OutsideBuffers += dt
 		}
 	} else if s.open != nil {
 		s.intervals = append(s.intervals, *s.open)
@@ -860,7 +851,7 @@ func (s *sim) report(sc scenario.Scenario, rg *rig, msgs []Message, pol *uplink.
 		Quantum:         pol.NearZones.TimeQuantum,
 		GatewayStarts:   rg.starts,
 		Faults:          s.faults.marks,
-		start:           sc.Start,
+		Start:           sc.Start,
 	}
 	s.trace.fill(r, sc, pol)
 	for _, c := range s.cams {
@@ -884,13 +875,13 @@ func (s *sim) report(sc scenario.Scenario, rg *rig, msgs []Message, pol *uplink.
 		for _, rec := range m.Records {
 			if !seen[rec.Seq] {
 				seen[rec.Seq] = true
-				r.records = append(r.records, rec)
+				r.Records = append(r.Records, rec)
 				delays = append(delays, m.Arrived.Sub(time.Unix(rec.Time, 0)))
 			}
 		}
 	}
-	sort.Slice(r.records, func(i, j int) bool { return r.records[i].Seq < r.records[j].Seq })
-	r.Utility = utility(s.farSec, s.nearSec, r.records, delays)
+	sort.Slice(r.Records, func(i, j int) bool { return r.Records[i].Seq < r.Records[j].Seq })
+	r.Utility = utility(s.farSec, s.nearSec, r.Records, delays)
 	return r
 }
 

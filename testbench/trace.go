@@ -117,7 +117,7 @@ func (t *trace) fill(r *Report, sc scenario.Scenario, pol *uplink.Policy) {
 		return a.From < b.From
 	})
 	r.Track, r.CameraSpans = t.track, t.spans
-	r.zoneFile = sc.Zones
+	r.ZoneFile = sc.Zones
 	r.PositionPeriod = pol.TelemetryPeriod
 	if p := pol.Position; p != nil && p.MaxRateHz > 0 {
 		r.PositionPeriod = time.Duration(float64(time.Second) / p.MaxRateHz)
@@ -133,9 +133,9 @@ type Point struct {
 // PublishedPositions returns the positions that reached the broker, in time order.
 func (r *Report) PublishedPositions() []Point {
 	var pts []Point
-	for _, rec := range r.records {
+	for _, rec := range r.Records {
 		if len(rec.Pos) == 2 {
-			pts = append(pts, Point{At: time.Unix(rec.Time, 0).Sub(r.start), Lat: rec.Pos[0], Lon: rec.Pos[1]})
+			pts = append(pts, Point{At: time.Unix(rec.Time, 0).Sub(r.Start), Lat: rec.Pos[0], Lon: rec.Pos[1]})
 		}
 	}
 	sort.SliceStable(pts, func(i, j int) bool { return pts[i].At < pts[j].At })

@@ -1,8 +1,10 @@
-package testbench
+package testbench_test
 
 import (
 	"bytes"
 	"context"
+	"quietzone/testbench"
+	"quietzone/testbench/report"
 	"quietzone/testbench/scenario"
 	"testing"
 )
@@ -16,12 +18,12 @@ func TestUnlistedCamerasChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !rep.OK() || rep.TimeInZones == 0 {
 		t.Fatalf("invariants violated, or the drive never entered the depot:\n%s", out.String())
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"quietzone/cmd/internal/cli"
+	"quietzone/testbench/report"
 	"quietzone/testbench/scenario"
 	"strings"
 	"time"
@@ -110,7 +111,7 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep, err := testbench.Run(ctx, sc, o)
 	bar.Clear()
 	if rep != nil {
-		rep.WriteText(stdout)
+		report.WriteText(stdout, rep)
 	}
 	if err != nil {
 		return err
@@ -144,7 +145,7 @@ func fleetSummary(reps []*testbench.Report, runErr error, stdout io.Writer) erro
 	for _, r := range reps {
 		if r != nil && !r.OK() {
 			fmt.Fprintln(stdout)
-			r.WriteText(stdout)
+			report.WriteText(stdout, r)
 		}
 	}
 	fmt.Fprintf(stdout, "\n%d vehicles, %.1f km in all, %s wall; %d broke an invariant\n", len(reps), km, wall.Round(10*time.Millisecond), bad)
@@ -228,7 +229,7 @@ func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Op
 		}
 		if r.rep != nil && !r.rep.OK() && !r.rep.Interrupted {
 			failed = append(failed, fmt.Sprint(s))
-			r.rep.WriteText(stdout)
+			report.WriteText(stdout, r.rep)
 		}
 		if save != "" && (trips == 1 || (r.rep != nil && !r.rep.OK())) {
 			path, err := scenario.Write(save, fmt.Sprintf("random-%d", s), r.sc)

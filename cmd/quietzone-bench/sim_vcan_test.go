@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"quietzone/testbench"
+	"quietzone/testbench/report"
 	"quietzone/testbench/scenario"
 )
 
@@ -32,7 +33,7 @@ func TestSimVCAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !rep.OK() || rep.TimeInZones == 0 || rep.FramesDecoded == 0 || rep.Fixes == 0 {
 		t.Fatalf("on vcan0:\n%s", out.String())
 	}

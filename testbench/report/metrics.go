@@ -1,9 +1,10 @@
-package testbench
+package report
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"quietzone/testbench"
 	"time"
 )
 
@@ -93,8 +94,8 @@ type FaultMetrics struct {
 
 func secs(d time.Duration) float64 { return d.Seconds() }
 
-// Metrics returns the report's figures.
-func (r *Report) Metrics() Metrics {
+// MetricsOf returns the report's figures.
+func MetricsOf(r *testbench.Report) Metrics {
 	u := r.Uplink
 	f := r.Findings
 	m := Metrics{
@@ -125,7 +126,7 @@ func (r *Report) Metrics() Metrics {
 			Triggers: c.Triggers, Recordings: c.Recordings})
 	}
 	for _, iv := range r.Intervals {
-		m.Suppression = append(m.Suppression, SpanMetrics{FromS: secs(iv.from.Sub(r.start)), ToS: secs(iv.to.Sub(r.start))})
+		m.Suppression = append(m.Suppression, SpanMetrics{FromS: secs(iv.From.Sub(r.Start)), ToS: secs(iv.To.Sub(r.Start))})
 	}
 	for _, g := range r.RedactionGaps() {
 		m.Gaps = append(m.Gaps, SpanMetrics{FromS: secs(g.From.At), ToS: secs(g.To.At)})
@@ -137,10 +138,10 @@ func (r *Report) Metrics() Metrics {
 }
 
 // WriteJSON writes the report's figures as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
+func WriteJSON(w io.Writer, r *testbench.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(r.Metrics()); err != nil {
+	if err := enc.Encode(MetricsOf(r)); err != nil {
 		return fmt.Errorf("write json: %w", err)
 	}
 	return nil
