@@ -1,4 +1,4 @@
-package testbench
+package attack
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ func TestBoundaryInferenceAttack(t *testing.T) {
 	if testing.Short() {
 		trips = 12
 	}
-	res, err := Attack(context.Background(), scenario.BuiltIn(), AttackOptions{Trips: trips, Seed: 7, Zone: "demo-a"})
+	res, err := Run(context.Background(), scenario.BuiltIn(), Options{Trips: trips, Seed: 7, Zone: "demo-a"})
 	if err != nil {
 		t.Fatal(err)
 	}

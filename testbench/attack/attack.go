@@ -1,4 +1,4 @@
-package testbench
+package attack
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"quietzone/gateway/config"
+	"quietzone/testbench"
 	"quietzone/testbench/internal/zonemap"
 	"quietzone/testbench/scenario"
 	"runtime"
@@ -17,17 +18,8 @@ import (
 	"sync"
 )
 
-// The boundary-inference attack: someone who holds the published tracks of
-// many trips past one zone (a fleet operator, or whoever breaks into its
-// broker) sees each track stop and start again near it. The last position
-// before each gap and the first after it are samples of where withholding
-// began and ended; the attacker fits an outline to them and takes it for
-// the zone's. The attacker's error is how far that outline is from the
-// zone's true edge. The gateway's promise is that it is at least the
-// zone's buffer: what can be learnt is the buffer, not the zone.
-
-// AttackOptions set up the trips.
-type AttackOptions struct {
+// Options set up the trips.
+type Options struct {
 	// Trips is how many trips drive past the zone; 30 when zero.
 	Trips int
 	// Seed draws the trips' directions, offsets and speeds, and seeds each
@@ -65,8 +57,8 @@ type Fit struct {
 	outline       []zonemap.XY
 }
 
-// AttackResult is the attack's outcome.
-type AttackResult struct {
+// Result is the attack's outcome.
+type Result struct {
 	Zone    string
 	BufferM float64
 	// JitterM is the policy's per-trip jitter of where withholding starts.
@@ -89,10 +81,10 @@ type AttackResult struct {
 	samples []zonemap.XY
 }
 
-// Attack drives opts.Trips straight trips past one zone of sc (each
+// Run drives opts.Trips straight trips past one zone of sc (each
 // through its own gateway, broker and trip jitter), collects the published
 // tracks, and fits the zone's outline from their gaps.
-func Attack(ctx context.Context, sc scenario.Scenario, opts AttackOptions) (*AttackResult, error) {
+func Run(ctx context.Context, sc scenario.Scenario, opts Options) (*Result, error) {
 	if opts.Trips <= 0 {
 		opts.Trips = 30
 	}
@@ -139,9 +131,9 @@ func Attack(ctx context.Context, sc scenario.Scenario, opts AttackOptions) (*Att
 		trips[i] = t
 	}
 
-	res := &AttackResult{Zone: zone.ID, BufferM: zone.BufferM, JitterM: nz.JitterM, Trips: opts.Trips, pl: pl, zone: zone}
+	res := &Result{Zone: zone.ID, BufferM: zone.BufferM, JitterM: nz.JitterM, Trips: opts.Trips, pl: pl, zone: zone}
 	type outcome struct {
-		gaps []Gap
+		gaps []testbench.Gap
 		ok   bool
 		err  error
 	}
@@ -157,11 +149,11 @@ func Attack(ctx context.Context, sc scenario.Scenario, opts AttackOptions) (*Att
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				rep, err := Run(ctx, trips[i], Options{})
+				rep, err := testbench.Run(ctx, trips[i], testbench.Options{})
 				o := outcome{err: err}
 				if rep != nil {
 					o.ok = rep.OK()
-					o.gaps = Gaps(rep.PublishedPositions(), rep.PositionPeriod) // what an observer sees: both ends published
+					o.gaps = testbench.Gaps(rep.PublishedPositions(), rep.PositionPeriod) // what an observer sees: both ends published
 				}
 				outs[i] = o
 				mu.Lock()
@@ -259,7 +251,7 @@ func onlyZone(data []byte, id string) ([]byte, zonemap.Shape, error) {
 }
 
 // measure holds an outline against the zone's true edge.
-func (a *AttackResult) measure(method string, outline []zonemap.XY) Fit {
+func (a *Result) measure(method string, outline []zonemap.XY) Fit {
 	f := Fit{Method: method, ClosestM: math.Inf(1), outline: outline}
 	var sum float64
 	n, inBuf := 0, 0
@@ -403,7 +395,7 @@ func shrink(outline []zonemap.XY, m float64) []zonemap.XY {
 }
 
 // WriteText prints the attack's outcome.
-func (a *AttackResult) WriteText(w io.Writer) {
+func (a *Result) WriteText(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("Boundary-inference attack on zone %s (buffer %.0f m, per-trip jitter up to %.0f m)\n", a.Zone, a.BufferM, a.JitterM)
 	p("  %d trips, %d with a redaction gap, %d boundary samples; %d trips broke an invariant\n",
@@ -423,7 +415,7 @@ func (a *AttackResult) WriteText(w io.Writer) {
 // WriteSVG draws the attack: the zone and its buffer, the boundary
 // samples (where published tracks stopped and started again) and the
 // outlines the attacker fitted to them.
-func (a *AttackResult) WriteSVG(w io.Writer) error {
+func (a *Result) WriteSVG(w io.Writer) error {
 	colours := map[string]string{"hull": "#1f77b4", "circle": "#ff7f0e", "envelope": "#2ca02c", "envelope-policy": "#6a3d9a"}
 	lo, hi := a.zone.Bounds(a.pl)
 	grow := func(q zonemap.XY) {
