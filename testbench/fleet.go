@@ -18,7 +18,7 @@ func RunFleet(ctx context.Context, sc scenario.Scenario, n int, o Options) ([]*R
 		return nil, errors.New("run fleet: at least one vehicle is required")
 	}
 	if o.BrokerURL == "" {
-		b, err := StartBroker()
+		b, err := startBroker()
 		if err != nil {
 			return nil, fmt.Errorf("run fleet: %w", err)
 		}

@@ -98,7 +98,7 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 
 	brokerURL := o.BrokerURL
 	if brokerURL == "" {
-		b, err := StartBroker()
+		b, err := startBroker()
 		if err != nil {
 			return nil, fmt.Errorf("run scenario: %w", err)
 		}
@@ -140,7 +140,7 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
-	coll, err := CollectWith(brokerURL, CollectOptions{Now: clock.Now, Pseudonym: id.Pseudonym})
+	coll, err := collect(brokerURL, collectOptions{Now: clock.Now, Pseudonym: id.Pseudonym})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
@@ -820,7 +820,7 @@ func (s *sim) finish(time.Time) {
 }
 
 // report gathers the figures and runs the checker.
-func (s *sim) report(sc scenario.Scenario, rg *rig, msgs []Message, pol *uplink.Policy, wall time.Duration) *Report {
+func (s *sim) report(sc scenario.Scenario, rg *rig, msgs []message, pol *uplink.Policy, wall time.Duration) *Report {
 	gs, us := rg.gw, rg.up
 	r := &Report{
 		Scenario:        sc.Name,

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Metrics is the report's figures in a form for machines: field names are
+// Metrics is the report's figures in a form for machines, as WriteJSON
+// writes them (and encoding/json reads them back): field names are
 // stable, durations are in seconds, times are seconds since the start of
 // the drive. Positions (the exact track and the published points) are in
 // the SVG map, not here.
@@ -94,8 +95,8 @@ type FaultMetrics struct {
 
 func secs(d time.Duration) float64 { return d.Seconds() }
 
-// MetricsOf returns the report's figures.
-func MetricsOf(r *testbench.Report) Metrics {
+// metricsOf returns the report's figures.
+func metricsOf(r *testbench.Report) Metrics {
 	u := r.Uplink
 	f := r.Findings
 	m := Metrics{
@@ -141,7 +142,7 @@ func MetricsOf(r *testbench.Report) Metrics {
 func WriteJSON(w io.Writer, r *testbench.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(MetricsOf(r)); err != nil {
+	if err := enc.Encode(metricsOf(r)); err != nil {
 		return fmt.Errorf("write json: %w", err)
 	}
 	return nil

@@ -2,7 +2,7 @@
 // vehicle profile, zones, a policy, a route with a speed profile, the
 // GNSS receiver, the cameras and their motion sensors, and faults on the
 // drive's timeline), read from strict YAML files whose every error is
-// "file:line: reason" (Load, Parse), with routes from waypoints, GPX or
+// "file:line: reason" (Load), with routes from waypoints, GPX or
 // GeoJSON, and written back (Write). Shipped scenarios (scenarios/*.yaml)
 // and the demo's zones and policy (assets, "builtin:NAME") are embedded;
 // BuiltIn is the demo's drive and Random makes up trips for a soak, the

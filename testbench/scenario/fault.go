@@ -52,10 +52,10 @@ const (
 	GPSDrag FaultKind = "gps_drag"
 )
 
-// FaultKinds lists every kind, in the order the docs give them. Random
+// faultKinds lists every kind, in the order the docs give them. Random
 // trips draw from firstKinds (random.go) and add the others themselves,
 // fitted to the trip.
-var FaultKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep, GPSCreep, GPSDrag}
+var faultKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep, GPSCreep, GPSDrag}
 
 // Fault is one fault on the drive's timeline. It starts once the drive has
 // lasted At and the vehicle has driven AtKm (both: whichever is later).
@@ -119,7 +119,7 @@ func (f Fault) Validate() error {
 			return fmt.Errorf("%s: turn_deg %v, turn_dps %v: want at most 360° and 90 °/s either way", f.Kind, f.TurnDeg, f.TurnDps)
 		}
 	default:
-		return fmt.Errorf("unknown fault kind %q (want one of %v)", f.Kind, FaultKinds)
+		return fmt.Errorf("unknown fault kind %q (want one of %v)", f.Kind, faultKinds)
 	}
 	if f.Kind != GPSDrag && (f.SpeedRatio != 0 || f.TurnDeg != 0 || f.TurnDps != 0) {
 		return fmt.Errorf("%s: speed_ratio, turn_deg and turn_dps are a gps_drag's", f.Kind)

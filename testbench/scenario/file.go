@@ -131,7 +131,7 @@ func Load(ref string) (Scenario, error) {
 			return Scenario{}, fmt.Errorf("load scenario: no shipped scenario %q (there are: %s)", ref, strings.Join(Shipped(), ", "))
 		}
 		dir := findScenarioDir()
-		sc, err := Parse("builtin:"+ref+".yaml", data, dir)
+		sc, err := parse("builtin:"+ref+".yaml", data, dir, readScenarioFile)
 		if err != nil && dir == "" {
 			err = fmt.Errorf("%w (testbench/scenario/scenarios not found from here: a shipped scenario that names files runs from within the repository)", err)
 		}
@@ -141,7 +141,7 @@ func Load(ref string) (Scenario, error) {
 	if err != nil {
 		return Scenario{}, fmt.Errorf("load scenario: %w", err)
 	}
-	return Parse(ref, data, filepath.Dir(ref))
+	return parse(ref, data, filepath.Dir(ref), readScenarioFile)
 }
 
 // findScenarioDir finds testbench/scenario/scenarios from the working
@@ -165,13 +165,6 @@ func findScenarioDir() string {
 	}
 }
 
-// Parse decodes a scenario file strictly (unknown keys are errors)
-// and loads the files it names, relative to dir. Errors read
-// "file:line: reason".
-func Parse(name string, data []byte, dir string) (Scenario, error) {
-	return parse(name, data, dir, readScenarioFile)
-}
-
 // readScenarioFile reads a file a scenario names (zones, a route, a
 // profile's DBC): bounded, and never a FIFO or a device.
 func readScenarioFile(path string) ([]byte, error) {
@@ -183,7 +176,9 @@ func readScenarioFile(path string) ([]byte, error) {
 	return data, err
 }
 
-// parse is Parse reading the files it names with read.
+// parse decodes a scenario file strictly (unknown keys are errors) and
+// loads the files it names, relative to dir, with read (readScenarioFile
+// but in the fuzz test). Errors read "file:line: reason".
 func parse(name string, data []byte, dir string, read func(string) ([]byte, error)) (Scenario, error) {
 	var f scenarioFile
 	doc, err := config.DecodeYAML(name, data, &f)
@@ -289,7 +284,7 @@ func parse(name string, data []byte, dir string, read func(string) ([]byte, erro
 	case r.GPX != "":
 		n, data, err := readRef(read, dir, r.GPX)
 		if err == nil {
-			sc.Route, err = ParseGPX(n, data)
+			sc.Route, err = parseGPX(n, data)
 		}
 		if err != nil {
 			return errAt([]any{"route", "gpx"}, "route: %v", err)
@@ -297,7 +292,7 @@ func parse(name string, data []byte, dir string, read func(string) ([]byte, erro
 	case r.GeoJSON != "":
 		n, data, err := readRef(read, dir, r.GeoJSON)
 		if err == nil {
-			sc.Route, err = ParseGeoJSONRoute(n, data)
+			sc.Route, err = parseGeoJSONRoute(n, data)
 		}
 		if err != nil {
 			return errAt([]any{"route", "geojson"}, "route: %v", err)

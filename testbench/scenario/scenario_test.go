@@ -115,7 +115,7 @@ func TestParseGPX(t *testing.T) {
 		{"<kml></kml>", "r.gpx:1: not a GPX file"},
 		{"<gpx>\n<trk></gpx>", "r.gpx:2: GPX:"},
 	} {
-		pts, err := ParseGPX("r.gpx", []byte(tc.gpx))
+		pts, err := parseGPX("r.gpx", []byte(tc.gpx))
 		switch {
 		case tc.want == "" && (err != nil || len(pts) != 2):
 			t.Errorf("%q: %v, %d points", tc.gpx, err, len(pts))
@@ -135,7 +135,7 @@ func TestParseGeoJSONRoute(t *testing.T) {
 		{"{\n\"type\": \"LineString\",\n oops}", "r.json:3: GeoJSON route:"},
 		{`{"type":"Feature","geometry":null}`, "no geometry"},
 	} {
-		pts, err := ParseGeoJSONRoute("r.json", []byte(tc.json))
+		pts, err := parseGeoJSONRoute("r.json", []byte(tc.json))
 		switch {
 		case tc.want == "" && (err != nil || len(pts) != 2):
 			t.Errorf("%q: %v, %d points", tc.json, err, len(pts))
@@ -204,7 +204,7 @@ func FuzzParseGPX(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`<gpx><rte><rtept lat="1" lon="2"/><rtept lat="1.5" lon="2"/></rte></gpx>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pts, err := ParseGPX("fuzz.gpx", data)
+		pts, err := parseGPX("fuzz.gpx", data)
 		if err != nil {
 			return
 		}
@@ -231,7 +231,7 @@ func FuzzParseGeoJSONRoute(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`{"type":"FeatureCollection","features":[{"geometry":{"type":"LineString","coordinates":[[2,1],[3,1]]}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pts, err := ParseGeoJSONRoute("fuzz.geojson", data)
+		pts, err := parseGeoJSONRoute("fuzz.geojson", data)
 		if err != nil {
 			var ce *config.ConfigError
 			if !errors.As(err, &ce) {
