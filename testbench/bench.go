@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"quietzone/gateway/config"
-	"quietzone/gateway/daemon"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
 
 	"quietzone/camera/cameratest"
 	"quietzone/can"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 )
 
 // busFramesPerSecond is about the most a CAN bus at 1 Mbit/s carries

@@ -2,8 +2,9 @@ package testbench
 
 import (
 	"context"
-	"quietzone/testbench/scenario"
 	"testing"
+
+	"quietzone/testbench/scenario"
 )
 
 // mqttOverhead is what one QoS 1 PUBLISH adds to its payload on the wire,

@@ -2,10 +2,10 @@ package testbench
 
 import (
 	"bytes"
-	"quietzone/gateway/config"
 	"strings"
 	"time"
 
+	"quietzone/gateway/config"
 	"quietzone/geofence"
 	"quietzone/uplink"
 )

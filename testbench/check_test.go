@@ -2,12 +2,12 @@ package testbench
 
 import (
 	"maps"
-	"quietzone/gateway/config"
-	"quietzone/testbench/scenario"
 	"testing"
 	"time"
 
+	"quietzone/gateway/config"
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink"
 )
 

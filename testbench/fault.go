@@ -3,11 +3,11 @@ package testbench
 import (
 	"fmt"
 	"math"
-	"quietzone/gateway/config"
 	"slices"
 	"time"
 
 	"quietzone/can"
+	"quietzone/gateway/config"
 	"quietzone/testbench/scenario"
 )
 

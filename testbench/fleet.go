@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"quietzone/testbench/scenario"
 	"sync"
+
+	"quietzone/testbench/scenario"
 )
 
 // RunFleet drives n vehicles on sc at once, each with its own VIN, seed

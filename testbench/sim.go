@@ -10,9 +10,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"os"
-	"quietzone/gateway/config"
-	"quietzone/gateway/daemon"
-	"quietzone/testbench/scenario"
 	"runtime"
 	"slices"
 	"sort"
@@ -26,8 +23,11 @@ import (
 	"quietzone/can"
 	"quietzone/can/profiles"
 	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"quietzone/gateway/gatewaytest"
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink"
 )
 

@@ -6,12 +6,12 @@ import (
 	"io"
 	"math"
 	"os"
-	"quietzone/gateway/config"
-	"quietzone/testbench/scenario"
 	"testing"
 
 	"quietzone/can"
+	"quietzone/gateway/config"
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 )
 
 // The simulator encodes each role in the profile's DBC units: what the

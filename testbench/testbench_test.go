@@ -3,15 +3,15 @@ package testbench_test
 import (
 	"bytes"
 	"context"
-	"quietzone/gateway/config"
-	"quietzone/testbench"
-	"quietzone/testbench/report"
-	"quietzone/testbench/scenario"
 	"strings"
 	"testing"
 	"time"
 
+	"quietzone/gateway/config"
 	"quietzone/geofence"
+	"quietzone/testbench"
+	"quietzone/testbench/report"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink/uplinktest"
 )
 

@@ -3,10 +3,11 @@ package testbench_test
 import (
 	"bytes"
 	"context"
+	"testing"
+
 	"quietzone/testbench"
 	"quietzone/testbench/report"
 	"quietzone/testbench/scenario"
-	"testing"
 )
 
 // TestUnlistedCamerasChecked: the bench models the profile's cameras the

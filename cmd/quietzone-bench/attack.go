@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+
 	"quietzone/cmd/internal/cli"
 	"quietzone/testbench/attack"
 	"quietzone/testbench/scenario"

@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"quietzone/cmd/internal/cli"
-	"quietzone/testbench/report"
-	"quietzone/testbench/scenario"
 
 	"quietzone/can"
+	"quietzone/cmd/internal/cli"
 	"quietzone/testbench"
+	"quietzone/testbench/report"
+	"quietzone/testbench/scenario"
 )
 
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"quietzone/cmd/internal/cli"
-	"quietzone/testbench/report"
-	"quietzone/testbench/scenario"
 	"strings"
 	"time"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/testbench"
+	"quietzone/testbench/report"
+	"quietzone/testbench/scenario"
 )
 
 const simUsage = `usage: quietzone-bench sim [NAME|FILE.yaml] [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]

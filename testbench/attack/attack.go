@@ -9,13 +9,14 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+
 	"quietzone/gateway/config"
 	"quietzone/testbench"
 	"quietzone/testbench/internal/zonemap"
 	"quietzone/testbench/scenario"
-	"runtime"
-	"sort"
-	"sync"
 )
 
 // Options set up the trips.

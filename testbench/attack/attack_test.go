@@ -3,9 +3,10 @@ package attack
 import (
 	"bytes"
 	"context"
+	"testing"
+
 	"quietzone/testbench/internal/svgtest"
 	"quietzone/testbench/scenario"
-	"testing"
 )
 
 // Many trips past the depot, each with its own gateway and trip jitter:

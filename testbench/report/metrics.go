@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"quietzone/testbench"
 	"time"
+
+	"quietzone/testbench"
 )
 
 // Metrics is the report's figures in a form for machines, as WriteJSON

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"time"
+
 	"quietzone/testbench"
 	"quietzone/testbench/internal/zonemap"
-	"time"
 )
 
 // The map is hand-written SVG (zonemap.SVG): a handful of element kinds,

@@ -8,8 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"quietzone/gateway/config"
-	"quietzone/geofence"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,6 +17,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"quietzone/can/profiles"
+	"quietzone/gateway/config"
+	"quietzone/geofence"
 	"quietzone/uplink/atrest"
 )
 

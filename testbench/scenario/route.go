@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"quietzone/gateway/config"
 	"strconv"
+
+	"quietzone/gateway/config"
 )
 
 // maxRoutePoints bounds a route file: a day's drive at one point a second.

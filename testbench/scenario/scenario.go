@@ -2,8 +2,9 @@ package scenario
 
 import (
 	"embed"
-	"quietzone/gateway/config"
 	"time"
+
+	"quietzone/gateway/config"
 )
 
 //go:embed assets

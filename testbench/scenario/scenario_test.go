@@ -6,10 +6,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"quietzone/gateway/config"
 	"strings"
 	"testing"
 
+	"quietzone/gateway/config"
 	"quietzone/geofence"
 )
 

@@ -2,11 +2,11 @@ package scenario
 
 import (
 	"path/filepath"
-	"quietzone/gateway/config"
 	"reflect"
 	"testing"
 
 	"quietzone/can/profiles"
+	"quietzone/gateway/config"
 )
 
 // TestWriteScenarioRoundTrip: a random trip written by Write reads

@@ -4,8 +4,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"quietzone/geofence"
 	"testing"
+
+	"quietzone/geofence"
 )
 
 func TestSignedDistance(t *testing.T) {
