@@ -73,10 +73,11 @@ type Report struct {
 	// the power lines, with the ground truth during each.
 	Intervals []Interval
 
-	// What the map needs (trace.go, svg.go): the simulator's exact track
-	// once per second, each camera's state over time, where the bench
-	// injected faults, and the policy's position period (redaction gaps
-	// are read from the published positions with it).
+	// What the map needs (trace.go; report.WriteSVG draws it): the
+	// simulator's exact track once per second, each camera's state over
+	// time, where the bench injected faults, and the policy's position
+	// period (redaction gaps are read from the published positions with
+	// it).
 	Track          []TrackPoint
 	CameraSpans    []CameraSpan
 	PositionPeriod time.Duration

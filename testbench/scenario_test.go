@@ -292,7 +292,7 @@ func TestRandomTrips(t *testing.T) {
 
 // TestRegressionTrips: random trips that once broke an invariant, kept as
 // scenario files (quietzone-bench sim --random --seed S --trips 1 --save
-// testbench/testdata/regress), so that no later change to RandomScenario
+// testbench/testdata/regress), so that no later change to scenario.Random
 // alters them. Each failed on the main of its day: 20261246 (front and
 // rear on inside a zone for 10 s after a second spoof, believed with
 // the first spoof's debt forgiven twice), 881521 (25 s on inside a zone

@@ -58,7 +58,7 @@ type Scenario struct {
 	// Triggers is the cameras' motion pattern; the zero value is bursts
 	// of 2-6 s every 10-40 s.
 	Triggers Triggers
-	// Faults are injected on the way (fault.go).
+	// Faults are injected on the way (by the simulator, testbench).
 	Faults []Fault
 }
 
