@@ -5,19 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"quietzone/gateway/config"
-	"quietzone/gateway/daemon"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
 
 	"quietzone/camera/cameratest"
 	"quietzone/can"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 )
 
-// BusFramesPerSecond is about the most a CAN bus at 1 Mbit/s carries
+// busFramesPerSecond is about the most a CAN bus at 1 Mbit/s carries
 // (short classic frames back to back); a head unit may watch six buses.
-const BusFramesPerSecond = 9000
+const busFramesPerSecond = 9000
 
 // BenchResult is the throughput of the whole pipeline on one workload.
 type BenchResult struct {
@@ -140,9 +140,9 @@ func benchOne(ctx context.Context, setup *config.Setup, frames int, at func(int)
 
 // WriteBench prints bench results against what six saturated buses carry.
 func WriteBench(w io.Writer, rs []BenchResult) {
-	need := 6 * BusFramesPerSecond
+	need := 6 * busFramesPerSecond
 	fmt.Fprintf(w, "quietzone bench — frames through the whole pipeline on the virtual bus\n")
-	fmt.Fprintf(w, "(a 1 Mbit/s CAN bus carries at most ~%d frames/s; six of them %d)\n\n", BusFramesPerSecond, need)
+	fmt.Fprintf(w, "(a 1 Mbit/s CAN bus carries at most ~%d frames/s; six of them %d)\n\n", busFramesPerSecond, need)
 	for _, r := range rs {
 		fmt.Fprintf(w, "  %-58s %9.0f frames/s  (%d frames in %s; %.1fx six buses)\n",
 			r.Workload, r.PerSecond(), r.Frames, r.Wall.Round(time.Millisecond), r.PerSecond()/float64(need))

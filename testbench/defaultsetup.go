@@ -5,12 +5,13 @@ import (
 	"quietzone/gateway"
 	"quietzone/gateway/config"
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 )
 
 // DefaultSetup is the configuration replay uses without one: the built-in
 // vehicle profile with the demo drive's zones, policy and cameras.
 func DefaultSetup() (*config.Setup, error) {
-	sc := BuiltIn()
+	sc := scenario.BuiltIn()
 	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
 	if err != nil {
 		return nil, err

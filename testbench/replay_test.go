@@ -15,6 +15,7 @@ import (
 	"quietzone/can"
 	"quietzone/gateway"
 	"quietzone/gateway/daemon"
+	"quietzone/testbench/scenario"
 )
 
 // stateLog records the states a gateway logs it changed to.
@@ -49,7 +50,7 @@ func TestReplayOfTheDemoDrive(t *testing.T) {
 	var logBuf bytes.Buffer
 	w := can.NewLogWriter(&logBuf, "vcan0", false)
 	live := &stateLog{}
-	rep, err := Run(context.Background(), BuiltIn(), Options{Record: w, Logger: slog.New(live)})
+	rep, err := Run(context.Background(), scenario.BuiltIn(), Options{Record: w, Logger: slog.New(live)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestReplayOfTheDemoDrive(t *testing.T) {
 		t.Errorf("report contains a coordinate %q:\n%s", m, out.String())
 	}
 	zones := setup.Zones
-	secrets := []string{BuiltIn().VIN}
+	secrets := []string{scenario.BuiltIn().VIN}
 	for i := 0; i < zones.Len(); i++ {
 		secrets = append(secrets, zones.Zone(i).ID, zones.Zone(i).Name)
 	}

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"quietzone/gateway/config"
-	"quietzone/gateway/daemon"
 	"strings"
 	"testing"
 	"time"
 
 	"quietzone/can"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 )
 
 // jumpLog is a candump log of the reference vehicle standing still, with

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"quietzone/gateway/config"
-	"quietzone/gateway/daemon"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -16,6 +14,8 @@ import (
 	"quietzone/camera/cameratest"
 	"quietzone/can"
 	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"quietzone/gateway/gatewaytest"
 	"quietzone/uplink"
 )

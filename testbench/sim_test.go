@@ -6,11 +6,12 @@ import (
 	"io"
 	"math"
 	"os"
-	"quietzone/gateway/config"
 	"testing"
 
 	"quietzone/can"
+	"quietzone/gateway/config"
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 )
 
 // The simulator encodes each role in the profile's DBC units: what the
@@ -26,7 +27,7 @@ func TestSimEncodesInProfileUnits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sc := BuiltIn()
+			sc := scenario.BuiltIn()
 			sc.Cameras = profileCameras(prof)
 			sc.GNSSNoiseM = 0
 			zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
@@ -74,9 +75,9 @@ func TestSimEncodesInProfileUnits(t *testing.T) {
 				}
 			}
 			for role, want := range map[string]struct{ v, tol float64 }{
-				"vehicle.speed":      {s.veh.speed * 3.6, 0.2},
-				"position.latitude":  {s.veh.lat, 2e-6},
-				"position.longitude": {s.veh.lon, 2e-6},
+				"vehicle.speed":      {s.veh.Speed * 3.6, 0.2},
+				"position.latitude":  {s.veh.Lat, 2e-6},
+				"position.longitude": {s.veh.Lon, 2e-6},
 			} {
 				g, ok := got[role]
 				if !ok {

@@ -2,11 +2,11 @@ package testbench
 
 import (
 	"errors"
-	"quietzone/gateway/daemon"
 	"sync"
 	"time"
 
 	"quietzone/can"
+	"quietzone/gateway/daemon"
 )
 
 // vehicleBus is the vehicle's side of the bus: the virtual bus's port, or

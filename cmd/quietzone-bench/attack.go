@@ -3,15 +3,16 @@ package main
 import (
 	"context"
 	"io"
-	"quietzone/cmd/internal/cli"
 
-	"quietzone/testbench"
+	"quietzone/cmd/internal/cli"
+	"quietzone/testbench/attack"
+	"quietzone/testbench/scenario"
 )
 
-// attack runs the boundary-inference attack on the built-in scenario's
+// attackCmd runs the boundary-inference attack on the built-in scenario's
 // depot: many trips past it, and an attacker fitting its outline from
 // where the published tracks stop and start again.
-func attack(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func attackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("attack", stderr)
 	trips := fs.Int("trips", 100, "trips past the zone, each with its own gateway and trip jitter")
 	seed := fs.Uint64("seed", 1, "draws the trips' directions, offsets and speeds")
@@ -24,7 +25,7 @@ func attack(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 || *trips <= 0 {
 		return cli.UsageError("usage: quietzone-bench attack [--trips N] [--seed S] [--zone ID] [--workers N] [--svg FILE]")
 	}
-	res, err := testbench.Attack(ctx, testbench.BuiltIn(), testbench.AttackOptions{
+	res, err := attack.Run(ctx, scenario.BuiltIn(), attack.Options{
 		Trips: *trips, Seed: *seed, Zone: *zone, Workers: *workers,
 	})
 	if res != nil {

@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"quietzone/cmd/internal/cli"
 
 	"quietzone/can"
+	"quietzone/cmd/internal/cli"
 	"quietzone/testbench"
+	"quietzone/testbench/report"
+	"quietzone/testbench/scenario"
 )
 
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,9 +41,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer w.Close()
 		opts.Record = w
 	}
-	rep, err := testbench.Run(ctx, testbench.BuiltIn(), opts)
+	rep, err := testbench.Run(ctx, scenario.BuiltIn(), opts)
 	if rep != nil {
-		rep.WriteText(stdout)
+		report.WriteText(stdout, rep)
 		if werr := writeReportFiles(rep, *svgTo, *jsonTo, stdout); werr != nil && err == nil {
 			err = werr
 		}
@@ -61,10 +63,10 @@ func writeReportFiles(rep *testbench.Report, svgPath, jsonPath string, stdout io
 	if svgPath != "" || jsonPath != "" {
 		fmt.Fprintln(stdout)
 	}
-	if err := writeOutput(svgPath, "Map (SVG)", rep.WriteSVG, stdout); err != nil {
+	if err := writeOutput(svgPath, "Map (SVG)", func(w io.Writer) error { return report.WriteSVG(w, rep) }, stdout); err != nil {
 		return err
 	}
-	return writeOutput(jsonPath, "Figures", rep.WriteJSON, stdout)
+	return writeOutput(jsonPath, "Figures", func(w io.Writer) error { return report.WriteJSON(w, rep) }, stdout)
 }
 
 // writeOutput writes a file with fn, making its directory, and says on

@@ -41,7 +41,7 @@ func program() cli.Program {
 	return cli.Program{Name: "quietzone-bench", Usage: usage, Version: version, Commit: commit, Commands: map[string]cli.Command{
 		"demo":   demo,
 		"sim":    sim,
-		"attack": attack,
+		"attack": attackCmd,
 		"bench":  bench,
 		"replay": replaycmd.Command("quietzone-bench", testbench.DefaultSetup),
 	}}

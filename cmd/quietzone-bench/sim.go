@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"quietzone/cmd/internal/cli"
 	"strings"
 	"time"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/testbench"
+	"quietzone/testbench/report"
+	"quietzone/testbench/scenario"
 )
 
 const simUsage = `usage: quietzone-bench sim [NAME|FILE.yaml] [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]
@@ -52,8 +54,8 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.UsageError("sim takes one scenario")
 	}
 	if *list {
-		for _, n := range testbench.Shipped() {
-			sc, err := testbench.LoadScenario(n)
+		for _, n := range scenario.Shipped() {
+			sc, err := scenario.Load(n)
 			title := sc.Name
 			if err != nil {
 				title = "(" + err.Error() + ")"
@@ -91,9 +93,9 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return soak(ctx, s, *trips, *parallel, o, *save, stdout, stderr)
 	}
-	sc := testbench.BuiltIn() // a fleet without a scenario drives the demo's
+	sc := scenario.BuiltIn() // a fleet without a scenario drives the demo's
 	if ref != "" {
-		if sc, err = testbench.LoadScenario(ref); err != nil {
+		if sc, err = scenario.Load(ref); err != nil {
 			return err
 		}
 	}
@@ -109,7 +111,7 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep, err := testbench.Run(ctx, sc, o)
 	bar.Clear()
 	if rep != nil {
-		rep.WriteText(stdout)
+		report.WriteText(stdout, rep)
 	}
 	if err != nil {
 		return err
@@ -143,7 +145,7 @@ func fleetSummary(reps []*testbench.Report, runErr error, stdout io.Writer) erro
 	for _, r := range reps {
 		if r != nil && !r.OK() {
 			fmt.Fprintln(stdout)
-			r.WriteText(stdout)
+			report.WriteText(stdout, r)
 		}
 	}
 	fmt.Fprintf(stdout, "\n%d vehicles, %.1f km in all, %s wall; %d broke an invariant\n", len(reps), km, wall.Round(10*time.Millisecond), bad)
@@ -176,7 +178,7 @@ func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Op
 	fmt.Fprintf(stdout, "quietzone soak — %d random trips from seed %d (rerun one: quietzone-bench sim --random --seed S --trips 1)\n\n", trips, first)
 	bar := cli.NewProgress(stdout, stderr, float64(trips), "trips")
 	type result struct {
-		sc  testbench.Scenario
+		sc  scenario.Scenario
 		rep *testbench.Report
 		err error
 	}
@@ -198,7 +200,7 @@ func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Op
 	for range max(1, parallel) {
 		go func() {
 			for i := range next {
-				sc := testbench.RandomScenario(first + uint64(i))
+				sc := scenario.Random(first + uint64(i))
 				rep, err := testbench.Run(ctx, sc, o)
 				results[i] <- result{sc, rep, err}
 			}
@@ -227,10 +229,10 @@ func soak(ctx context.Context, first uint64, trips, parallel int, o testbench.Op
 		}
 		if r.rep != nil && !r.rep.OK() && !r.rep.Interrupted {
 			failed = append(failed, fmt.Sprint(s))
-			r.rep.WriteText(stdout)
+			report.WriteText(stdout, r.rep)
 		}
 		if save != "" && (trips == 1 || (r.rep != nil && !r.rep.OK())) {
-			path, err := testbench.WriteScenario(save, fmt.Sprintf("random-%d", s), r.sc)
+			path, err := scenario.Write(save, fmt.Sprintf("random-%d", s), r.sc)
 			if err != nil {
 				return err
 			}

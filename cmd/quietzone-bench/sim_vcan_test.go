@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"quietzone/testbench"
+	"quietzone/testbench/report"
+	"quietzone/testbench/scenario"
 )
 
 // TestSimVCAN plays a short drive into the demo's depot on vcan0 in real
@@ -21,9 +23,9 @@ func TestSimVCAN(t *testing.T) {
 		}
 		t.Skip("vcan0 not present: run `make test-vcan` to run SocketCAN tests in a VM with vcan")
 	}
-	sc := testbench.BuiltIn()
+	sc := scenario.BuiltIn()
 	sc.Name = "into the depot on vcan0"
-	sc.Route = []testbench.Waypoint{{Lat: 52.016, Lon: 10.0790, SpeedKmh: 60}, {Lat: 52.016, Lon: 10.0865, SpeedKmh: 60}}
+	sc.Route = []scenario.Waypoint{{Lat: 52.016, Lon: 10.0790, SpeedKmh: 60}, {Lat: 52.016, Lon: 10.0865, SpeedKmh: 60}}
 	sc.ParkedAfter = 2 * time.Second
 	sc.Contacts = nil
 	rep, err := testbench.Run(context.Background(), sc, testbench.Options{Iface: "vcan0"})
@@ -31,7 +33,7 @@ func TestSimVCAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !rep.OK() || rep.TimeInZones == 0 || rep.FramesDecoded == 0 || rep.Fixes == 0 {
 		t.Fatalf("on vcan0:\n%s", out.String())
 	}

@@ -14,7 +14,7 @@ import (
 
 	"quietzone/can"
 	"quietzone/gateway/config"
-	"quietzone/testbench"
+	"quietzone/testbench/scenario"
 )
 
 // TestVCANDaemon runs `quietzone run` on vcan0 and talks to it only with
@@ -37,7 +37,7 @@ func TestVCANDaemon(t *testing.T) {
 	// The VM holds this package's directory only: take the demo's zones
 	// and policy, which the binary embeds.
 	dir := t.TempDir()
-	sc := testbench.BuiltIn()
+	sc := scenario.BuiltIn()
 	for name, data := range map[string][]byte{"zones.geojson": sc.Zones, "policy.yaml": sc.Policy} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)

@@ -1,10 +1,11 @@
-package testbench
+package zonemap
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+
 	"quietzone/geofence"
 )
 
@@ -14,30 +15,33 @@ import (
 // of the geofence's geodesic distances, which is plenty for drawing and
 // for an attacker's error of hundreds of metres.
 
-// xy is a point in the local plane, metres east (x) and north (y).
-type xy struct{ x, y float64 }
+// XY is a point in the local plane, metres east (X) and north (Y).
+type XY struct{ X, Y float64 }
 
-// plane projects latitude and longitude onto the local plane.
-type plane struct{ lat0, lon0, cos0 float64 }
+// Plane projects latitude and longitude onto the local plane.
+type Plane struct{ lat0, lon0, cos0 float64 }
 
-func newPlane(lat0, lon0 float64) plane {
-	return plane{lat0: lat0, lon0: lon0, cos0: math.Cos(lat0 * math.Pi / 180)}
+// NewPlane returns the plane around lat0, lon0.
+func NewPlane(lat0, lon0 float64) Plane {
+	return Plane{lat0: lat0, lon0: lon0, cos0: math.Cos(lat0 * math.Pi / 180)}
 }
 
-func (p plane) xy(lat, lon float64) xy {
+// XY projects a position onto the plane.
+func (p Plane) XY(lat, lon float64) XY {
 	const m = geofence.EarthRadiusM * math.Pi / 180
-	return xy{x: (lon - p.lon0) * m * p.cos0, y: (lat - p.lat0) * m}
+	return XY{X: (lon - p.lon0) * m * p.cos0, Y: (lat - p.lat0) * m}
 }
 
-func (p plane) latLon(q xy) (lat, lon float64) {
+// LatLon returns the position of a point of the plane.
+func (p Plane) LatLon(q XY) (lat, lon float64) {
 	const m = geofence.EarthRadiusM * math.Pi / 180
-	return p.lat0 + q.y/m, p.lon0 + q.x/(m*p.cos0)
+	return p.lat0 + q.Y/m, p.lon0 + q.X/(m*p.cos0)
 }
 
-// zoneShape is the drawable geometry of one zone: polygons (rings of
+// Shape is the drawable geometry of one zone: polygons (rings of
 // longitude, latitude as in GeoJSON, the first outer, the rest holes), a
 // circle, or a corridor.
-type zoneShape struct {
+type Shape struct {
 	ID      string
 	Kind    string           // "polygon", "circle" or "corridor"
 	Parts   [][][][2]float64 // polygon: per part, per ring, positions
@@ -48,10 +52,10 @@ type zoneShape struct {
 	BufferM float64
 }
 
-// parseZoneShapes reads the geometry of every zone in a GeoJSON zones
+// ParseShapes reads the geometry of every zone in a GeoJSON zones
 // file. The file has passed geofence.Parse, which validated it; this only
 // extracts what the map and the attack draw and measure.
-func parseZoneShapes(data []byte) ([]zoneShape, error) {
+func ParseShapes(data []byte) ([]Shape, error) {
 	var fc struct {
 		Features []struct {
 			ID         json.RawMessage `json:"id"`
@@ -71,9 +75,9 @@ func parseZoneShapes(data []byte) ([]zoneShape, error) {
 		}
 		return 0
 	}
-	var out []zoneShape
+	var out []Shape
 	for i, f := range fc.Features {
-		z := zoneShape{BufferM: num(f.Properties, "buffer_m")}
+		z := Shape{BufferM: num(f.Properties, "buffer_m")}
 		if s, ok := f.Properties["id"].(string); ok {
 			z.ID = s
 		} else {
@@ -114,7 +118,7 @@ func parseZoneShapes(data []byte) ([]zoneShape, error) {
 // check refuses what the drawing and the measuring cannot take. Zone
 // files have passed geofence.Parse before they get here; this keeps a
 // hand-made Report from panicking the writer.
-func (z zoneShape) check() error {
+func (z Shape) check() error {
 	finite := func(xs ...float64) bool {
 		for _, x := range xs {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -164,27 +168,27 @@ func (z zoneShape) check() error {
 	return nil
 }
 
-// bounds returns the zone's extent in the plane, its buffer included.
-func (z zoneShape) bounds(p plane) (lo, hi xy) {
-	lo, hi = xy{math.Inf(1), math.Inf(1)}, xy{math.Inf(-1), math.Inf(-1)}
-	grow := func(q xy, r float64) {
-		lo.x, lo.y = math.Min(lo.x, q.x-r), math.Min(lo.y, q.y-r)
-		hi.x, hi.y = math.Max(hi.x, q.x+r), math.Max(hi.y, q.y+r)
+// bounds returns the zone's extent in the Plane, its buffer included.
+func (z Shape) Bounds(p Plane) (lo, hi XY) {
+	lo, hi = XY{math.Inf(1), math.Inf(1)}, XY{math.Inf(-1), math.Inf(-1)}
+	grow := func(q XY, r float64) {
+		lo.X, lo.Y = math.Min(lo.X, q.X-r), math.Min(lo.Y, q.Y-r)
+		hi.X, hi.Y = math.Max(hi.X, q.X+r), math.Max(hi.Y, q.Y+r)
 	}
 	switch z.Kind {
 	case "polygon":
 		for _, rings := range z.Parts {
 			for _, ring := range rings {
 				for _, c := range ring {
-					grow(p.xy(c[1], c[0]), z.BufferM)
+					grow(p.XY(c[1], c[0]), z.BufferM)
 				}
 			}
 		}
 	case "circle":
-		grow(p.xy(z.Center[1], z.Center[0]), z.RadiusM+z.BufferM)
+		grow(p.XY(z.Center[1], z.Center[0]), z.RadiusM+z.BufferM)
 	case "corridor":
 		for _, c := range z.Line {
-			grow(p.xy(c[1], c[0]), z.WidthM/2+z.BufferM)
+			grow(p.XY(c[1], c[0]), z.WidthM/2+z.BufferM)
 		}
 	}
 	return lo, hi
@@ -192,15 +196,15 @@ func (z zoneShape) bounds(p plane) (lo, hi xy) {
 
 // signedDistance returns how far q is from the zone's edge, in metres:
 // positive outside the zone, negative inside.
-func (z zoneShape) signedDistance(p plane, q xy) float64 {
+func (z Shape) SignedDistance(p Plane, q XY) float64 {
 	switch z.Kind {
 	case "circle":
-		c := p.xy(z.Center[1], z.Center[0])
-		return math.Hypot(q.x-c.x, q.y-c.y) - z.RadiusM
+		c := p.XY(z.Center[1], z.Center[0])
+		return math.Hypot(q.X-c.X, q.Y-c.Y) - z.RadiusM
 	case "corridor":
 		d := math.Inf(1)
 		for i := 1; i < len(z.Line); i++ {
-			a, b := p.xy(z.Line[i-1][1], z.Line[i-1][0]), p.xy(z.Line[i][1], z.Line[i][0])
+			a, b := p.XY(z.Line[i-1][1], z.Line[i-1][0]), p.XY(z.Line[i][1], z.Line[i][0])
 			d = math.Min(d, math.Sqrt(segDist2(q, a, b)))
 		}
 		return d - z.WidthM/2
@@ -210,9 +214,9 @@ func (z zoneShape) signedDistance(p plane, q xy) float64 {
 		d, inside := math.Inf(1), false
 		for _, ring := range rings {
 			for i := 1; i < len(ring); i++ {
-				a, b := p.xy(ring[i-1][1], ring[i-1][0]), p.xy(ring[i][1], ring[i][0])
+				a, b := p.XY(ring[i-1][1], ring[i-1][0]), p.XY(ring[i][1], ring[i][0])
 				d = math.Min(d, math.Sqrt(segDist2(q, a, b)))
-				if (a.y > q.y) != (b.y > q.y) && q.x < a.x+(q.y-a.y)*(b.x-a.x)/(b.y-a.y) {
+				if (a.Y > q.Y) != (b.Y > q.Y) && q.X < a.X+(q.Y-a.Y)*(b.X-a.X)/(b.Y-a.Y) {
 					inside = !inside
 				}
 			}
@@ -226,12 +230,12 @@ func (z zoneShape) signedDistance(p plane, q xy) float64 {
 }
 
 // centroid returns the mean of the zone's outer vertices (or its centre).
-func (z zoneShape) centroid(p plane) xy {
-	var sum xy
+func (z Shape) Centroid(p Plane) XY {
+	var sum XY
 	n := 0.0
 	add := func(c [2]float64) {
-		q := p.xy(c[1], c[0])
-		sum.x, sum.y, n = sum.x+q.x, sum.y+q.y, n+1
+		q := p.XY(c[1], c[0])
+		sum.X, sum.Y, n = sum.X+q.X, sum.Y+q.Y, n+1
 	}
 	switch z.Kind {
 	case "circle":
@@ -248,15 +252,15 @@ func (z zoneShape) centroid(p plane) xy {
 			}
 		}
 	}
-	return xy{sum.x / n, sum.y / n}
+	return XY{sum.X / n, sum.Y / n}
 }
 
-func segDist2(q, a, b xy) float64 {
-	dx, dy := b.x-a.x, b.y-a.y
+func segDist2(q, a, b XY) float64 {
+	dx, dy := b.X-a.X, b.Y-a.Y
 	t := 0.0
 	if l := dx*dx + dy*dy; l > 0 {
-		t = math.Max(0, math.Min(1, ((q.x-a.x)*dx+(q.y-a.y)*dy)/l))
+		t = math.Max(0, math.Min(1, ((q.X-a.X)*dx+(q.Y-a.Y)*dy)/l))
 	}
-	ex, ey := a.x+t*dx-q.x, a.y+t*dy-q.y
+	ex, ey := a.X+t*dx-q.X, a.Y+t*dy-q.Y
 	return ex*ex + ey*ey
 }

@@ -1,13 +1,10 @@
-package testbench
+package report
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
-	"errors"
 	"flag"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,6 +13,9 @@ import (
 	"time"
 
 	"quietzone/geofence"
+	"quietzone/testbench"
+	"quietzone/testbench/internal/svgtest"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink"
 )
 
@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.svg from the 
 // not move with the gateway's decisions: a drive past a polygon with a
 // hole, a circle and a corridor (and a zone far away that the map leaves
 // out), with published positions, gaps, faults and two cameras.
-func mapReport(t testing.TB) *Report {
+func mapReport(t testing.TB) *testbench.Report {
 	t.Helper()
 	zoneFile, err := os.ReadFile(filepath.Join("testdata", "map-zones.geojson"))
 	if err != nil {
@@ -36,53 +36,53 @@ func mapReport(t testing.TB) *Report {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
-	r := &Report{
+	r := &testbench.Report{
 		Scenario: "golden map <past a depot & a radar>", DistanceKm: 5.5,
-		Cameras: []CameraReport{{Name: "front", Class: "exterior"}, {Name: "cabin", Class: "cabin"}},
-		Faults: []FaultMark{
+		Cameras: []testbench.CameraReport{{Name: "front", Class: "exterior"}, {Name: "cabin", Class: "cabin"}},
+		Faults: []testbench.FaultMark{
 			{At: 60 * time.Second, Kind: "gps dropout"},
 			{At: 200 * time.Second, Kind: "spoofed <jump>"},
 		},
 		PositionPeriod: 5 * time.Second,
-		start:          start,
-		zoneFile:       zoneFile,
+		Start:          start,
+		ZoneFile:       zoneFile,
 	}
-	v := newVehicle([]Waypoint{
+	v := scenario.NewMotion([]scenario.Waypoint{
 		{Lat: 51.9985, Lon: 10.0000, SpeedKmh: 60}, {Lat: 52.0060, Lon: 10.0150, SpeedKmh: 60},
 		{Lat: 52.0060, Lon: 10.0400, SpeedKmh: 60}, {Lat: 51.9990, Lon: 10.0600, SpeedKmh: 60},
 	})
 	var seq uint64
-	for at := time.Second; !v.done; at += time.Second {
-		v.step(1)
-		q := zones.Query(v.lat, v.lon, 1000)
-		p := TrackPoint{At: at, Lat: v.lat, Lon: v.lon, Inside: q.Inside, InBuffer: q.InBuffer(),
+	for at := time.Second; !v.Done; at += time.Second {
+		v.Step(1)
+		q := zones.Query(v.Lat, v.Lon, 1000)
+		p := testbench.TrackPoint{At: at, Lat: v.Lat, Lon: v.Lon, Inside: q.Inside, InBuffer: q.InBuffer(),
 			Suppressed: q.MarginM < 150, Recording: q.MarginM >= 150 && (at/(20*time.Second))%2 == 1}
 		r.Track = append(r.Track, p)
 		for i, f := range r.Faults {
 			if f.At == at {
-				r.Faults[i].Lat, r.Faults[i].Lon = v.lat, v.lon
+				r.Faults[i].Lat, r.Faults[i].Lon = v.Lat, v.Lon
 			}
 		}
 		if at%(5*time.Second) == 0 && at > 30*time.Second && q.MarginM > 300 {
 			seq++
-			r.records = append(r.records, uplink.Record{Seq: seq, Time: start.Add(at).Unix(),
-				Pos: []float64{math.Round(v.lat*1e4) / 1e4, math.Round(v.lon*1e4) / 1e4}})
+			r.Records = append(r.Records, uplink.Record{Seq: seq, Time: start.Add(at).Unix(),
+				Pos: []float64{math.Round(v.Lat*1e4) / 1e4, math.Round(v.Lon*1e4) / 1e4}})
 		}
-		state := CameraStandby
+		state := testbench.CameraStandby
 		switch {
 		case p.Suppressed:
-			state = CameraOff
+			state = testbench.CameraOff
 		case p.Recording:
-			state = CameraRecording
+			state = testbench.CameraRecording
 		}
 		if n := len(r.CameraSpans); n > 0 && r.CameraSpans[n-1].State == state {
 			r.CameraSpans[n-1].To = at
 		} else {
-			r.CameraSpans = append(r.CameraSpans, CameraSpan{Camera: "front", State: state, From: at - time.Second, To: at})
+			r.CameraSpans = append(r.CameraSpans, testbench.CameraSpan{Camera: "front", State: state, From: at - time.Second, To: at})
 		}
 	}
 	r.Simulated = r.Track[len(r.Track)-1].At
-	r.CameraSpans = append(r.CameraSpans, CameraSpan{Camera: "cabin", State: CameraOff, From: 0, To: r.Simulated})
+	r.CameraSpans = append(r.CameraSpans, testbench.CameraSpan{Camera: "cabin", State: testbench.CameraOff, From: 0, To: r.Simulated})
 	r.Suppressed = 90 * time.Second
 	return r
 }
@@ -90,7 +90,7 @@ func mapReport(t testing.TB) *Report {
 func TestSVGGolden(t *testing.T) {
 	r := mapReport(t)
 	var got bytes.Buffer
-	if err := r.WriteSVG(&got); err != nil {
+	if err := WriteSVG(&got, r); err != nil {
 		t.Fatal(err)
 	}
 	golden := filepath.Join("testdata", "map.golden.svg")
@@ -114,7 +114,7 @@ func TestSVGGolden(t *testing.T) {
 	}
 	// The same report gives the same bytes.
 	var again bytes.Buffer
-	if err := r.WriteSVG(&again); err != nil {
+	if err := WriteSVG(&again, r); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got.Bytes(), again.Bytes()) {
@@ -123,68 +123,11 @@ func TestSVGGolden(t *testing.T) {
 	checkSVG(t, got.Bytes(), r)
 }
 
-// svgElem is an element of the parsed document with the ids and classes
-// of the groups it sits in.
-type svgElem struct {
-	name    string
-	attrs   map[string]string
-	parents []string // ids and classes of the enclosing elements
-}
-
-func (e svgElem) in(idOrClass string) bool {
-	for _, p := range e.parents {
-		if p == idOrClass {
-			return true
-		}
-	}
-	return false
-}
-
-// parseSVG reads the document with encoding/xml: it must be well-formed,
-// and its root an svg element in the SVG namespace.
-func parseSVG(t *testing.T, doc []byte) []svgElem {
-	t.Helper()
-	dec := xml.NewDecoder(bytes.NewReader(doc))
-	var stack [][]string
-	var out []svgElem
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("SVG is not well-formed XML: %v", err)
-		}
-		switch el := tok.(type) {
-		case xml.StartElement:
-			if len(out) == 0 && (el.Name.Local != "svg" || el.Name.Space != "http://www.w3.org/2000/svg") {
-				t.Fatalf("root element %v, want svg in the SVG namespace", el.Name)
-			}
-			e := svgElem{name: el.Name.Local, attrs: map[string]string{}}
-			var mine []string
-			for _, a := range el.Attr {
-				e.attrs[a.Name.Local] = a.Value
-				if a.Name.Local == "id" || a.Name.Local == "class" {
-					mine = append(mine, a.Value)
-				}
-			}
-			for _, s := range stack {
-				e.parents = append(e.parents, s...)
-			}
-			out = append(out, e)
-			stack = append(stack, mine)
-		case xml.EndElement:
-			stack = stack[:len(stack)-1]
-		}
-	}
-	return out
-}
-
 // checkSVG holds the map's structure against the report it drew.
-func checkSVG(t *testing.T, doc []byte, r *Report) {
+func checkSVG(t *testing.T, doc []byte, r *testbench.Report) {
 	t.Helper()
-	els := parseSVG(t, doc)
-	count := func(pred func(svgElem) bool) int {
+	els := svgtest.Parse(t, doc)
+	count := func(pred func(svgtest.Elem) bool) int {
 		n := 0
 		for _, e := range els {
 			if pred(e) {
@@ -195,7 +138,7 @@ func checkSVG(t *testing.T, doc []byte, r *Report) {
 	}
 	ids := map[string]bool{}
 	for _, e := range els {
-		if id := e.attrs["id"]; id != "" {
+		if id := e.Attrs["id"]; id != "" {
 			if ids[id] {
 				t.Errorf("id %q twice", id)
 			}
@@ -212,31 +155,31 @@ func checkSVG(t *testing.T, doc []byte, r *Report) {
 			t.Errorf("no timeline strip for camera %s", c.Name)
 		}
 	}
-	if n, want := count(func(e svgElem) bool { return e.name == "circle" && e.in("published") }), len(r.PublishedPositions()); n != want || n == 0 {
+	if n, want := count(func(e svgtest.Elem) bool { return e.Name == "circle" && e.In("published") }), len(r.PublishedPositions()); n != want || n == 0 {
 		t.Errorf("%d published points drawn, want %d (and some)", n, want)
 	}
-	if n, want := count(func(e svgElem) bool { return e.name == "g" && e.attrs["class"] == "gap" }), len(r.RedactionGaps()); n != want || n == 0 {
+	if n, want := count(func(e svgtest.Elem) bool { return e.Name == "g" && e.Attrs["class"] == "gap" }), len(r.RedactionGaps()); n != want || n == 0 {
 		t.Errorf("%d redaction gaps drawn, want %d (and some)", n, want)
 	}
-	if n, want := count(func(e svgElem) bool { return e.name == "g" && e.attrs["class"] == "fault" }), len(r.Faults); n != want {
+	if n, want := count(func(e svgtest.Elem) bool { return e.Name == "g" && e.Attrs["class"] == "fault" }), len(r.Faults); n != want {
 		t.Errorf("%d fault markers drawn, want %d", n, want)
 	}
-	if n := count(func(e svgElem) bool { return e.attrs["class"] == "route-suppressed" }); n == 0 {
+	if n := count(func(e svgtest.Elem) bool { return e.Attrs["class"] == "route-suppressed" }); n == 0 {
 		t.Error("no suppressed stretch of route drawn")
 	}
-	if n := count(func(e svgElem) bool {
-		return strings.HasPrefix(e.attrs["class"], "route-") && e.attrs["class"] != "route-suppressed"
+	if n := count(func(e svgtest.Elem) bool {
+		return strings.HasPrefix(e.Attrs["class"], "route-") && e.Attrs["class"] != "route-suppressed"
 	}); n == 0 {
 		t.Error("no stretch of route with the cameras on drawn")
 	}
-	zones, buffers := count(func(e svgElem) bool { return e.attrs["class"] == "zone" }), count(func(e svgElem) bool { return e.attrs["class"] == "buffer" })
+	zones, buffers := count(func(e svgtest.Elem) bool { return e.Attrs["class"] == "zone" }), count(func(e svgtest.Elem) bool { return e.Attrs["class"] == "buffer" })
 	if zones == 0 || zones != buffers {
 		t.Errorf("%d zones and %d buffers drawn", zones, buffers)
 	}
 	for _, e := range els {
-		for k, v := range e.attrs {
+		for k, v := range e.Attrs {
 			if strings.Contains(v, "NaN") || strings.Contains(v, "Inf") {
-				t.Errorf("<%s %s=%q>", e.name, k, v)
+				t.Errorf("<%s %s=%q>", e.Name, k, v)
 			}
 		}
 	}
@@ -245,14 +188,14 @@ func checkSVG(t *testing.T, doc []byte, r *Report) {
 func TestSVGStructure(t *testing.T) {
 	r := mapReport(t)
 	var doc bytes.Buffer
-	if err := r.WriteSVG(&doc); err != nil {
+	if err := WriteSVG(&doc, r); err != nil {
 		t.Fatal(err)
 	}
-	els := parseSVG(t, doc.Bytes())
+	els := svgtest.Parse(t, doc.Bytes())
 	// The far-away zone is left off; the three near the drive are drawn.
 	n := 0
 	for _, e := range els {
-		if e.attrs["class"] == "zone" {
+		if e.Attrs["class"] == "zone" {
 			n++
 		}
 	}
@@ -273,17 +216,17 @@ func TestSVGStructure(t *testing.T) {
 // An empty report (a drive that failed at once) still gives a document.
 func TestSVGEmptyReport(t *testing.T) {
 	var doc bytes.Buffer
-	if err := (&Report{Scenario: "nothing"}).WriteSVG(&doc); err != nil {
+	if err := WriteSVG(&doc, &testbench.Report{Scenario: "nothing"}); err != nil {
 		t.Fatal(err)
 	}
-	parseSVG(t, doc.Bytes())
+	svgtest.Parse(t, doc.Bytes())
 }
 
 // The built-in drive's map and figures: the SVG is well-formed and shows
 // what the drive did; the JSON has the stable names and agrees with the
 // report.
 func TestBuiltInReportFiles(t *testing.T) {
-	rep, err := Run(context.Background(), BuiltIn(), Options{})
+	rep, err := testbench.Run(context.Background(), scenario.BuiltIn(), testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +245,7 @@ func TestBuiltInReportFiles(t *testing.T) {
 				t.Errorf("camera %s: a span starts at %v, the previous ended at %v", c.Name, sp.From, all)
 			}
 			all = sp.To
-			if sp.State != CameraOff {
+			if sp.State != testbench.CameraOff {
 				on += sp.To - sp.From
 			}
 		}
@@ -311,13 +254,13 @@ func TestBuiltInReportFiles(t *testing.T) {
 		}
 	}
 	var doc bytes.Buffer
-	if err := rep.WriteSVG(&doc); err != nil {
+	if err := WriteSVG(&doc, rep); err != nil {
 		t.Fatal(err)
 	}
 	checkSVG(t, doc.Bytes(), rep)
 
 	var js bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
+	if err := WriteJSON(&js, rep); err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
@@ -347,9 +290,25 @@ func BenchmarkWriteSVG(b *testing.B) {
 	var out bytes.Buffer
 	for b.Loop() {
 		out.Reset()
-		if err := r.WriteSVG(&out); err != nil {
+		if err := WriteSVG(&out, r); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.SetBytes(int64(out.Len()))
+}
+
+// Whatever zone file a report carries, the map is written or refused
+// with an error, never a panic.
+func FuzzWriteSVGZones(f *testing.F) {
+	if data, err := os.ReadFile(filepath.Join("testdata", "map-zones.geojson")); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte(`{"features":[{"properties":{"radius_m":1e308},"geometry":{"type":"Point","coordinates":[0,0]}}]}`))
+	f.Add([]byte(`{"features":[{"geometry":{"type":"MultiPolygon","coordinates":[[]]}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := &testbench.Report{Scenario: "fuzz", ZoneFile: data, Simulated: time.Minute,
+			Track: []testbench.TrackPoint{{At: time.Second, Lat: 1, Lon: 1}, {At: 2 * time.Second, Lat: 1.001, Lon: 1}}}
+		var out bytes.Buffer
+		_ = WriteSVG(&out, r)
+	})
 }

@@ -1,13 +1,16 @@
-package testbench
+package report
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
 	"time"
+
+	"quietzone/testbench"
 )
 
-// Metrics is the report's figures in a form for machines: field names are
+// Metrics is the report's figures in a form for machines, as WriteJSON
+// writes them (and encoding/json reads them back): field names are
 // stable, durations are in seconds, times are seconds since the start of
 // the drive. Positions (the exact track and the published points) are in
 // the SVG map, not here.
@@ -93,8 +96,8 @@ type FaultMetrics struct {
 
 func secs(d time.Duration) float64 { return d.Seconds() }
 
-// Metrics returns the report's figures.
-func (r *Report) Metrics() Metrics {
+// metricsOf returns the report's figures.
+func metricsOf(r *testbench.Report) Metrics {
 	u := r.Uplink
 	f := r.Findings
 	m := Metrics{
@@ -125,7 +128,7 @@ func (r *Report) Metrics() Metrics {
 			Triggers: c.Triggers, Recordings: c.Recordings})
 	}
 	for _, iv := range r.Intervals {
-		m.Suppression = append(m.Suppression, SpanMetrics{FromS: secs(iv.from.Sub(r.start)), ToS: secs(iv.to.Sub(r.start))})
+		m.Suppression = append(m.Suppression, SpanMetrics{FromS: secs(iv.From.Sub(r.Start)), ToS: secs(iv.To.Sub(r.Start))})
 	}
 	for _, g := range r.RedactionGaps() {
 		m.Gaps = append(m.Gaps, SpanMetrics{FromS: secs(g.From.At), ToS: secs(g.To.At)})
@@ -137,10 +140,10 @@ func (r *Report) Metrics() Metrics {
 }
 
 // WriteJSON writes the report's figures as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
+func WriteJSON(w io.Writer, r *testbench.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(r.Metrics()); err != nil {
+	if err := enc.Encode(metricsOf(r)); err != nil {
 		return fmt.Errorf("write json: %w", err)
 	}
 	return nil

@@ -1,9 +1,10 @@
-package testbench
+package scenario
 
 import (
 	"embed"
-	"quietzone/gateway/config"
 	"time"
+
+	"quietzone/gateway/config"
 )
 
 //go:embed assets
@@ -57,7 +58,7 @@ type Scenario struct {
 	// Triggers is the cameras' motion pattern; the zero value is bursts
 	// of 2-6 s every 10-40 s.
 	Triggers Triggers
-	// Faults are injected on the way (fault.go).
+	// Faults are injected on the way (by the simulator, testbench).
 	Faults []Fault
 }
 
@@ -67,17 +68,6 @@ type Triggers struct {
 	Burst, Gap [2]time.Duration
 	// Continuous: motion all the time; Off: never.
 	Continuous, Off bool
-}
-
-// withDefaults fills the zero pattern with the demo's.
-func (t Triggers) withDefaults() Triggers {
-	if t.Burst == ([2]time.Duration{}) {
-		t.Burst = [2]time.Duration{2 * time.Second, 6 * time.Second}
-	}
-	if t.Gap == ([2]time.Duration{}) {
-		t.Gap = [2]time.Duration{10 * time.Second, 40 * time.Second}
-	}
-	return t
 }
 
 // BuiltIn returns the demo drive: 11 km through the countryside, through

@@ -1,9 +1,12 @@
-package testbench
+package attack
 
 import (
 	"bytes"
 	"context"
 	"testing"
+
+	"quietzone/testbench/internal/svgtest"
+	"quietzone/testbench/scenario"
 )
 
 // Many trips past the depot, each with its own gateway and trip jitter:
@@ -14,7 +17,7 @@ func TestBoundaryInferenceAttack(t *testing.T) {
 	if testing.Short() {
 		trips = 12
 	}
-	res, err := Attack(context.Background(), BuiltIn(), AttackOptions{Trips: trips, Seed: 7, Zone: "demo-a"})
+	res, err := Run(context.Background(), scenario.BuiltIn(), Options{Trips: trips, Seed: 7, Zone: "demo-a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,8 +48,8 @@ func TestBoundaryInferenceAttack(t *testing.T) {
 		t.Fatal(err)
 	}
 	samples := 0
-	for _, e := range parseSVG(t, doc.Bytes()) {
-		if e.name == "circle" && e.in("samples") {
+	for _, e := range svgtest.Parse(t, doc.Bytes()) {
+		if e.Name == "circle" && e.In("samples") {
 			samples++
 		}
 	}

@@ -1,4 +1,4 @@
-package testbench
+package scenario
 
 import (
 	"encoding/json"
@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// RandomScenario makes up a trip from seed: two to four zones (polygons
+// Random makes up a trip from seed: two to four zones (polygons
 // and circles, with buffers) along a random route of 3 to 20 km at
 // town to highway speeds, a GNSS receiver of random rate and noise, and
 // up to three faults of random kinds at random moments. The same seed
 // always gives the same trip.
-func RandomScenario(seed uint64) Scenario {
+func Random(seed uint64) Scenario {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5ca1ab1e))
 	uni := func(lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
 	sc := BuiltIn()
@@ -31,14 +31,14 @@ func RandomScenario(seed uint64) Scenario {
 		heading += uni(-60, 60)
 		d := uni(1000, 3000)
 		r := heading * math.Pi / 180
-		lat, lon = offset(lat, lon, d*math.Cos(r), d*math.Sin(r))
+		lat, lon = Offset(lat, lon, d*math.Cos(r), d*math.Sin(r))
 		sc.Route = append(sc.Route, Waypoint{Lat: lat, Lon: lon})
 	}
 	speeds := []float64{30, 50, 70, 100, 130}
 	for i := range sc.Route {
 		sc.Route[i].SpeedKmh = speeds[rng.IntN(len(speeds))]
 	}
-	total := routeLength(sc.Route)
+	total := RouteLength(sc.Route)
 
 	// Zones beside or across the middle of the route, so that its ends
 	// are far enough from them for telemetry to leave.
@@ -49,14 +49,14 @@ func RandomScenario(seed uint64) Scenario {
 	fc.Type = "FeatureCollection"
 	nz := 2 + rng.IntN(3)
 	for i := range nz {
-		v := newVehicle(sc.Route)
-		for at := uni(0.3, 0.7) * total; v.odometerM < at && !v.done; {
-			v.speed = 30
-			v.step(1)
+		v := NewMotion(sc.Route)
+		for at := uni(0.3, 0.7) * total; v.OdometerM < at && !v.Done; {
+			v.Speed = 30
+			v.Step(1)
 		}
 		side := uni(-700, 700)
-		r := (v.heading + 90) * math.Pi / 180
-		cLat, cLon := offset(v.lat, v.lon, side*math.Cos(r), side*math.Sin(r))
+		r := (v.Heading + 90) * math.Pi / 180
+		cLat, cLon := Offset(v.Lat, v.Lon, side*math.Cos(r), side*math.Sin(r))
 		props := map[string]any{
 			"id":       fmt.Sprintf("rnd-%d-%d", seed, i),
 			"name":     fmt.Sprintf("Random Site %c%d", 'A'+i, seed%1000),
@@ -72,7 +72,7 @@ func RandomScenario(seed uint64) Scenario {
 			for k := range n {
 				a := 2 * math.Pi * float64(k) / float64(n)
 				rad := uni(150, 600)
-				pLat, pLon := offset(cLat, cLon, rad*math.Cos(a), rad*math.Sin(a))
+				pLat, pLon := Offset(cLat, cLon, rad*math.Cos(a), rad*math.Sin(a))
 				ring = append(ring, []float64{pLon, pLat})
 			}
 			// GeoJSON rings are counter-clockwise: the angles above go
@@ -161,14 +161,14 @@ func RandomScenario(seed uint64) Scenario {
 	return sc
 }
 
-// feature is a GeoJSON feature as RandomScenario writes it.
+// feature is a GeoJSON feature as Random writes it.
 type feature struct {
 	Type       string         `json:"type"`
 	Properties map[string]any `json:"properties"`
 	Geometry   map[string]any `json:"geometry"`
 }
 
-// firstKinds are the faults RandomScenario draws from first, in the order
+// firstKinds are the faults Random draws from first, in the order
 // they were drawn when seeds were first published: a seed keeps its trip.
 var firstKinds = []FaultKind{GPSDropout, GPSJump, StaleFix, MalformedFrames, UnknownFrames, BusOff, BrokerOutage, GatewayRestart, ClockStep}
 

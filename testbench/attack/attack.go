@@ -1,7 +1,6 @@
-package testbench
+package attack
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,23 +9,18 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"quietzone/gateway/config"
 	"runtime"
 	"sort"
 	"sync"
+
+	"quietzone/gateway/config"
+	"quietzone/testbench"
+	"quietzone/testbench/internal/zonemap"
+	"quietzone/testbench/scenario"
 )
 
-// The boundary-inference attack: someone who holds the published tracks of
-// many trips past one zone (a fleet operator, or whoever breaks into its
-// broker) sees each track stop and start again near it. The last position
-// before each gap and the first after it are samples of where withholding
-// began and ended; the attacker fits an outline to them and takes it for
-// the zone's. The attacker's error is how far that outline is from the
-// zone's true edge. The gateway's promise is that it is at least the
-// zone's buffer: what can be learnt is the buffer, not the zone.
-
-// AttackOptions set up the trips.
-type AttackOptions struct {
+// Options set up the trips.
+type Options struct {
 	// Trips is how many trips drive past the zone; 30 when zero.
 	Trips int
 	// Seed draws the trips' directions, offsets and speeds, and seeds each
@@ -61,11 +55,11 @@ type Fit struct {
 	IntoBufferM float64
 	// InBufferShare is the share of the outline within the buffer.
 	InBufferShare float64
-	outline       []xy
+	outline       []zonemap.XY
 }
 
-// AttackResult is the attack's outcome.
-type AttackResult struct {
+// Result is the attack's outcome.
+type Result struct {
 	Zone    string
 	BufferM float64
 	// JitterM is the policy's per-trip jitter of where withholding starts.
@@ -83,15 +77,15 @@ type AttackResult struct {
 	// ErrorM is the attacker's error: the best fit's.
 	ErrorM float64
 
-	pl      plane
-	zone    zoneShape
-	samples []xy
+	pl      zonemap.Plane
+	zone    zonemap.Shape
+	samples []zonemap.XY
 }
 
-// Attack drives opts.Trips straight trips past one zone of sc (each
+// Run drives opts.Trips straight trips past one zone of sc (each
 // through its own gateway, broker and trip jitter), collects the published
 // tracks, and fits the zone's outline from their gaps.
-func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult, error) {
+func Run(ctx context.Context, sc scenario.Scenario, opts Options) (*Result, error) {
 	if opts.Trips <= 0 {
 		opts.Trips = 30
 	}
@@ -106,17 +100,17 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 	if err != nil {
 		return nil, fmt.Errorf("attack: %w", err)
 	}
-	pl := newPlane(0, 0)
-	c := zone.centroid(pl)
-	lat0, lon0 := pl.latLon(c)
-	pl = newPlane(lat0, lon0)
-	lo, hi := zone.bounds(pl)
-	radius := math.Max(hi.x-lo.x, hi.y-lo.y)/2 - zone.BufferM
+	pl := zonemap.NewPlane(0, 0)
+	c := zone.Centroid(pl)
+	lat0, lon0 := pl.LatLon(c)
+	pl = zonemap.NewPlane(lat0, lon0)
+	lo, hi := zone.Bounds(pl)
+	radius := math.Max(hi.X-lo.X, hi.Y-lo.Y)/2 - zone.BufferM
 	nz := pol.NearZones
 	half := radius + zone.BufferM + nz.JitterM + nz.TripEndM + 1500
 
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
-	trips := make([]Scenario, opts.Trips) // straight drives past the zone
+	trips := make([]scenario.Scenario, opts.Trips) // straight drives past the zone
 	for i := range trips {
 		// Directions spread evenly with a random turn; offsets across the
 		// zone and its buffer, so that some trips only graze it.
@@ -125,11 +119,11 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 		speed := 50 + 50*rng.Float64()
 		dx, dy := math.Sin(theta), math.Cos(theta) // heading theta from north
 		px, py := dy, -dx
-		aLat, aLon := pl.latLon(xy{-half*dx + off*px, -half*dy + off*py})
-		bLat, bLon := pl.latLon(xy{half*dx + off*px, half*dy + off*py})
+		aLat, aLon := pl.LatLon(zonemap.XY{X: -half*dx + off*px, Y: -half*dy + off*py})
+		bLat, bLon := pl.LatLon(zonemap.XY{X: half*dx + off*px, Y: half*dy + off*py})
 		t := sc
 		t.Name = fmt.Sprintf("attack trip %d of %d", i+1, opts.Trips)
-		t.Route = []Waypoint{{Lat: aLat, Lon: aLon, SpeedKmh: speed}, {Lat: bLat, Lon: bLon, SpeedKmh: speed}}
+		t.Route = []scenario.Waypoint{{Lat: aLat, Lon: aLon, SpeedKmh: speed}, {Lat: bLat, Lon: bLon, SpeedKmh: speed}}
 		t.Seed = opts.Seed*100003 + uint64(i) + 1
 		t.ParkedAfter = 2 * sc.Step
 		t.IgnitionOff = false
@@ -138,9 +132,9 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 		trips[i] = t
 	}
 
-	res := &AttackResult{Zone: zone.ID, BufferM: zone.BufferM, JitterM: nz.JitterM, Trips: opts.Trips, pl: pl, zone: zone}
+	res := &Result{Zone: zone.ID, BufferM: zone.BufferM, JitterM: nz.JitterM, Trips: opts.Trips, pl: pl, zone: zone}
 	type outcome struct {
-		gaps []Gap
+		gaps []testbench.Gap
 		ok   bool
 		err  error
 	}
@@ -156,11 +150,11 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				rep, err := Run(ctx, trips[i], Options{})
+				rep, err := testbench.Run(ctx, trips[i], testbench.Options{})
 				o := outcome{err: err}
 				if rep != nil {
 					o.ok = rep.OK()
-					o.gaps = Gaps(rep.PublishedPositions(), rep.PositionPeriod) // what an observer sees: both ends published
+					o.gaps = testbench.Gaps(rep.PublishedPositions(), rep.PositionPeriod) // what an observer sees: both ends published
 				}
 				outs[i] = o
 				mu.Lock()
@@ -194,20 +188,20 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 			res.TripsWithGap++
 		}
 		for _, g := range o.gaps {
-			res.samples = append(res.samples, pl.xy(g.From.Lat, g.From.Lon), pl.xy(g.To.Lat, g.To.Lon))
+			res.samples = append(res.samples, pl.XY(g.From.Lat, g.From.Lon), pl.XY(g.To.Lat, g.To.Lon))
 		}
 	}
 	res.Samples = len(res.samples)
 	res.SampleDistanceM = math.Inf(1)
 	for _, q := range res.samples {
-		res.SampleDistanceM = math.Min(res.SampleDistanceM, zone.signedDistance(pl, q))
+		res.SampleDistanceM = math.Min(res.SampleDistanceM, zone.SignedDistance(pl, q))
 	}
 	if res.Samples < 3 {
 		return res, errors.New("attack: fewer than 3 boundary samples: the trips missed the zone")
 	}
 	for _, f := range []struct {
 		method  string
-		outline []xy
+		outline []zonemap.XY
 	}{
 		{"hull", convexHull(res.samples)},
 		{"circle", fitCircle(res.samples)},
@@ -235,18 +229,18 @@ func Attack(ctx context.Context, sc Scenario, opts AttackOptions) (*AttackResult
 
 // onlyZone returns a zones file holding only the zone with the given id
 // (the first zone when id is empty), and that zone's shape.
-func onlyZone(data []byte, id string) ([]byte, zoneShape, error) {
-	shapes, err := parseZoneShapes(data)
+func onlyZone(data []byte, id string) ([]byte, zonemap.Shape, error) {
+	shapes, err := zonemap.ParseShapes(data)
 	if err != nil {
-		return nil, zoneShape{}, err
+		return nil, zonemap.Shape{}, err
 	}
 	var fc map[string]json.RawMessage
 	var features []json.RawMessage
 	if err := json.Unmarshal(data, &fc); err != nil {
-		return nil, zoneShape{}, err
+		return nil, zonemap.Shape{}, err
 	}
 	if err := json.Unmarshal(fc["features"], &features); err != nil {
-		return nil, zoneShape{}, err
+		return nil, zonemap.Shape{}, err
 	}
 	for i, z := range shapes {
 		if id == "" || z.ID == id {
@@ -254,21 +248,21 @@ func onlyZone(data []byte, id string) ([]byte, zoneShape, error) {
 			return raw, z, err
 		}
 	}
-	return nil, zoneShape{}, fmt.Errorf("no zone %q", id)
+	return nil, zonemap.Shape{}, fmt.Errorf("no zone %q", id)
 }
 
 // measure holds an outline against the zone's true edge.
-func (a *AttackResult) measure(method string, outline []xy) Fit {
+func (a *Result) measure(method string, outline []zonemap.XY) Fit {
 	f := Fit{Method: method, ClosestM: math.Inf(1), outline: outline}
 	var sum float64
 	n, inBuf := 0, 0
 	for i := range outline {
 		p, q := outline[i], outline[(i+1)%len(outline)]
-		l := math.Hypot(q.x-p.x, q.y-p.y)
+		l := math.Hypot(q.X-p.X, q.Y-p.Y)
 		steps := max(1, int(math.Ceil(l/5)))
 		for k := range steps {
 			t := float64(k) / float64(steps)
-			d := a.zone.signedDistance(a.pl, xy{p.x + t*(q.x-p.x), p.y + t*(q.y-p.y)})
+			d := a.zone.SignedDistance(a.pl, zonemap.XY{X: p.X + t*(q.X-p.X), Y: p.Y + t*(q.Y-p.Y)})
 			sum += math.Abs(d)
 			f.ClosestM = math.Min(f.ClosestM, d)
 			if d < a.BufferM {
@@ -284,11 +278,11 @@ func (a *AttackResult) measure(method string, outline []xy) Fit {
 }
 
 // convexHull returns the hull of pts, counter-clockwise (monotone chain).
-func convexHull(pts []xy) []xy {
-	p := append([]xy(nil), pts...)
-	sort.Slice(p, func(i, j int) bool { return p[i].x < p[j].x || p[i].x == p[j].x && p[i].y < p[j].y })
-	cross := func(o, a, b xy) float64 { return (a.x-o.x)*(b.y-o.y) - (a.y-o.y)*(b.x-o.x) }
-	var h []xy
+func convexHull(pts []zonemap.XY) []zonemap.XY {
+	p := append([]zonemap.XY(nil), pts...)
+	sort.Slice(p, func(i, j int) bool { return p[i].X < p[j].X || p[i].X == p[j].X && p[i].Y < p[j].Y })
+	cross := func(o, a, b zonemap.XY) float64 { return (a.X-o.X)*(b.Y-o.Y) - (a.Y-o.Y)*(b.X-o.X) }
+	var h []zonemap.XY
 	for pass := 0; pass < 2; pass++ {
 		start := len(h)
 		for _, q := range p {
@@ -307,14 +301,14 @@ func convexHull(pts []xy) []xy {
 
 // fitCircle fits a circle to pts by least squares (Kåsa) and returns it
 // as a 360-gon.
-func fitCircle(pts []xy) []xy {
+func fitCircle(pts []zonemap.XY) []zonemap.XY {
 	// Minimise Σ (x² + y² + D x + E y + F)²: linear in D, E, F.
 	var sxx, sxy, syy, sx, sy, sxz, syz, sz, n float64
 	for _, p := range pts {
-		z := p.x*p.x + p.y*p.y
-		sxx, sxy, syy = sxx+p.x*p.x, sxy+p.x*p.y, syy+p.y*p.y
-		sx, sy, n = sx+p.x, sy+p.y, n+1
-		sxz, syz, sz = sxz+p.x*z, syz+p.y*z, sz+z
+		z := p.X*p.X + p.Y*p.Y
+		sxx, sxy, syy = sxx+p.X*p.X, sxy+p.X*p.Y, syy+p.Y*p.Y
+		sx, sy, n = sx+p.X, sy+p.Y, n+1
+		sxz, syz, sz = sxz+p.X*z, syz+p.Y*z, sz+z
 	}
 	m := [3][4]float64{{sxx, sxy, sx, -sxz}, {sxy, syy, sy, -syz}, {sx, sy, n, -sz}}
 	for c := range 3 { // Gauss-Jordan with partial pivoting
@@ -344,35 +338,35 @@ func fitCircle(pts []xy) []xy {
 		return nil
 	}
 	r := math.Sqrt(r2)
-	out := make([]xy, 360)
+	out := make([]zonemap.XY, 360)
 	for i := range out {
 		a := 2 * math.Pi * float64(i) / 360
-		out[i] = xy{cx + r*math.Cos(a), cy + r*math.Sin(a)}
+		out[i] = zonemap.XY{X: cx + r*math.Cos(a), Y: cy + r*math.Sin(a)}
 	}
 	return out
 }
 
 // envelope returns, for each of n sectors around the samples' centre, the
 // sample nearest to it, in angular order.
-func envelope(pts []xy, n int) []xy {
-	var c xy
+func envelope(pts []zonemap.XY, n int) []zonemap.XY {
+	var c zonemap.XY
 	for _, p := range pts {
-		c.x, c.y = c.x+p.x, c.y+p.y
+		c.X, c.Y = c.X+p.X, c.Y+p.Y
 	}
-	c.x, c.y = c.x/float64(len(pts)), c.y/float64(len(pts))
+	c.X, c.Y = c.X/float64(len(pts)), c.Y/float64(len(pts))
 	best := make([]int, n)
 	for i := range best {
 		best[i] = -1
 	}
 	for i, p := range pts {
-		a := math.Atan2(p.y-c.y, p.x-c.x)
+		a := math.Atan2(p.Y-c.Y, p.X-c.X)
 		s := int(math.Floor((a + math.Pi) / (2 * math.Pi) * float64(n)))
 		s = min(max(s, 0), n-1)
-		if b := best[s]; b < 0 || math.Hypot(p.x-c.x, p.y-c.y) < math.Hypot(pts[b].x-c.x, pts[b].y-c.y) {
+		if b := best[s]; b < 0 || math.Hypot(p.X-c.X, p.Y-c.Y) < math.Hypot(pts[b].X-c.X, pts[b].Y-c.Y) {
 			best[s] = i
 		}
 	}
-	var out []xy
+	var out []zonemap.XY
 	for _, b := range best {
 		if b >= 0 {
 			out = append(out, pts[b])
@@ -383,26 +377,26 @@ func envelope(pts []xy, n int) []xy {
 
 // shrink pulls each vertex of an outline towards the outline's centre by m
 // metres.
-func shrink(outline []xy, m float64) []xy {
+func shrink(outline []zonemap.XY, m float64) []zonemap.XY {
 	if len(outline) == 0 {
 		return nil
 	}
-	var c xy
+	var c zonemap.XY
 	for _, p := range outline {
-		c.x, c.y = c.x+p.x, c.y+p.y
+		c.X, c.Y = c.X+p.X, c.Y+p.Y
 	}
-	c.x, c.y = c.x/float64(len(outline)), c.y/float64(len(outline))
-	out := make([]xy, len(outline))
+	c.X, c.Y = c.X/float64(len(outline)), c.Y/float64(len(outline))
+	out := make([]zonemap.XY, len(outline))
 	for i, p := range outline {
-		d := math.Hypot(p.x-c.x, p.y-c.y)
+		d := math.Hypot(p.X-c.X, p.Y-c.Y)
 		k := math.Max(0, d-m) / d
-		out[i] = xy{c.x + (p.x-c.x)*k, c.y + (p.y-c.y)*k}
+		out[i] = zonemap.XY{X: c.X + (p.X-c.X)*k, Y: c.Y + (p.Y-c.Y)*k}
 	}
 	return out
 }
 
 // WriteText prints the attack's outcome.
-func (a *AttackResult) WriteText(w io.Writer) {
+func (a *Result) WriteText(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("Boundary-inference attack on zone %s (buffer %.0f m, per-trip jitter up to %.0f m)\n", a.Zone, a.BufferM, a.JitterM)
 	p("  %d trips, %d with a redaction gap, %d boundary samples; %d trips broke an invariant\n",
@@ -422,12 +416,12 @@ func (a *AttackResult) WriteText(w io.Writer) {
 // WriteSVG draws the attack: the zone and its buffer, the boundary
 // samples (where published tracks stopped and started again) and the
 // outlines the attacker fitted to them.
-func (a *AttackResult) WriteSVG(w io.Writer) error {
+func (a *Result) WriteSVG(w io.Writer) error {
 	colours := map[string]string{"hull": "#1f77b4", "circle": "#ff7f0e", "envelope": "#2ca02c", "envelope-policy": "#6a3d9a"}
-	lo, hi := a.zone.bounds(a.pl)
-	grow := func(q xy) {
-		lo.x, lo.y = math.Min(lo.x, q.x), math.Min(lo.y, q.y)
-		hi.x, hi.y = math.Max(hi.x, q.x), math.Max(hi.y, q.y)
+	lo, hi := a.zone.Bounds(a.pl)
+	grow := func(q zonemap.XY) {
+		lo.X, lo.Y = math.Min(lo.X, q.X), math.Min(lo.Y, q.Y)
+		hi.X, hi.Y = math.Max(hi.X, q.X), math.Max(hi.Y, q.Y)
 	}
 	for _, q := range a.samples {
 		grow(q)
@@ -438,18 +432,18 @@ func (a *AttackResult) WriteSVG(w io.Writer) error {
 		}
 	}
 	const size, pad, top = 640.0, 20.0, 60.0
-	scale := (size - 2*pad) / math.Max(hi.x-lo.x, hi.y-lo.y)
-	v := view{pl: a.pl, lo: lo, scale: scale, x0: pad, y0: top + size - 2*pad, w: size - 2*pad, h: size - 2*pad, zones: []zoneShape{a.zone}}
-	px := func(q xy) (float64, float64) { return v.x0 + (q.x-lo.x)*scale, v.y0 - (q.y-lo.y)*scale }
+	scale := (size - 2*pad) / math.Max(hi.X-lo.X, hi.Y-lo.Y)
+	v := zonemap.View{Plane: a.pl, Lo: lo, Scale: scale, X0: pad, Y0: top + size - 2*pad, W: size - 2*pad, H: size - 2*pad, Zones: []zonemap.Shape{a.zone}}
+	px := func(q zonemap.XY) (float64, float64) { return v.X0 + (q.X-lo.X)*scale, v.Y0 - (q.Y-lo.Y)*scale }
 	height := top + size + 20*float64(len(a.Fits)+2)
-	s := &svgWriter{w: bufio.NewWriter(w)}
-	s.p(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	s.p(`<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="sans-serif" font-size="11">`+"\n",
-		num(size), num(height), num(size), num(height))
-	s.p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
-	s.p(`<text x="%s" y="22" font-size="15" font-weight="bold">Boundary-inference attack: %d trips, %d samples</text>`+"\n", num(pad), a.Trips, a.Samples)
-	s.p(`<text x="%s" y="40">attacker's error %.0f m (buffer %.0f m)</text>`+"\n", num(pad), a.ErrorM, a.BufferM)
-	(&Report{}).svgZones(s, v)
+	s := zonemap.NewSVG(w)
+	s.Printf(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	s.Printf(`<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="sans-serif" font-size="11">`+"\n",
+		zonemap.Num(size), zonemap.Num(height), zonemap.Num(size), zonemap.Num(height))
+	s.Printf(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
+	s.Printf(`<text x="%s" y="22" font-size="15" font-weight="bold">Boundary-inference attack: %d trips, %d samples</text>`+"\n", zonemap.Num(pad), a.Trips, a.Samples)
+	s.Printf(`<text x="%s" y="40">attacker's error %.0f m (buffer %.0f m)</text>`+"\n", zonemap.Num(pad), a.ErrorM, a.BufferM)
+	v.DrawZones(s)
 	for _, f := range a.Fits {
 		var pts bytes.Buffer
 		for i, q := range f.outline {
@@ -457,30 +451,27 @@ func (a *AttackResult) WriteSVG(w io.Writer) error {
 				pts.WriteByte(' ')
 			}
 			x, y := px(q)
-			pts.WriteString(num(x) + "," + num(y))
+			pts.WriteString(zonemap.Num(x) + "," + zonemap.Num(y))
 		}
-		s.p(`<polygon class="fit-%s" points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", f.Method, pts.Bytes(), colours[f.Method])
+		s.Printf(`<polygon class="fit-%s" points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", f.Method, pts.Bytes(), colours[f.Method])
 	}
-	s.p(`<g id="samples" fill="%s">`+"\n", colPublished)
+	s.Printf(`<g id="samples" fill="%s">`+"\n", zonemap.ColPublished)
 	for _, q := range a.samples {
 		x, y := px(q)
-		s.p(`<circle cx="%s" cy="%s" r="2.5"/>`+"\n", num(x), num(y))
+		s.Printf(`<circle cx="%s" cy="%s" r="2.5"/>`+"\n", zonemap.Num(x), zonemap.Num(y))
 	}
-	s.p("</g>\n")
+	s.Printf("</g>\n")
 	y := top + size
-	s.p(`<circle cx="%s" cy="%s" r="2.5" fill="%s"/><text x="%s" y="%s">boundary sample (last published position before a gap, first after)</text>`+"\n",
-		num(pad+7), num(y-4), colPublished, num(pad+20), num(y))
+	s.Printf(`<circle cx="%s" cy="%s" r="2.5" fill="%s"/><text x="%s" y="%s">boundary sample (last published position before a gap, first after)</text>`+"\n",
+		zonemap.Num(pad+7), zonemap.Num(y-4), zonemap.ColPublished, zonemap.Num(pad+20), zonemap.Num(y))
 	for i, f := range a.Fits {
 		y := top + size + 20*float64(i+1)
-		s.p(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"/><text x="%s" y="%s">%s: error %.0f m, closest %.0f m to the zone</text>`+"\n",
-			num(pad), num(y-4), num(pad+14), num(y-4), colours[f.Method], num(pad+20), num(y), f.Method, f.ErrorM, f.ClosestM)
+		s.Printf(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"/><text x="%s" y="%s">%s: error %.0f m, closest %.0f m to the zone</text>`+"\n",
+			zonemap.Num(pad), zonemap.Num(y-4), zonemap.Num(pad+14), zonemap.Num(y-4), colours[f.Method], zonemap.Num(pad+20), zonemap.Num(y), f.Method, f.ErrorM, f.ClosestM)
 	}
-	s.p("</svg>\n")
-	if s.err == nil {
-		s.err = s.w.Flush()
-	}
-	if s.err != nil {
-		return fmt.Errorf("write attack svg: %w", s.err)
+	s.Printf("</svg>\n")
+	if err := s.Flush(); err != nil {
+		return fmt.Errorf("write attack svg: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package testbench
+package scenario
 
 import (
 	"bytes"
@@ -8,16 +8,17 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"quietzone/gateway/config"
 	"strconv"
+
+	"quietzone/gateway/config"
 )
 
 // maxRoutePoints bounds a route file: a day's drive at one point a second.
 const maxRoutePoints = 200_000
 
-// ParseGPX reads the points of a GPX file's tracks (trkpt) or, without
+// parseGPX reads the points of a GPX file's tracks (trkpt) or, without
 // tracks, its routes (rtept), in order. Errors carry the file's line.
-func ParseGPX(name string, data []byte) ([]Waypoint, error) {
+func parseGPX(name string, data []byte) ([]Waypoint, error) {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	var trk, rte []Waypoint
 	sawGPX := false
@@ -102,10 +103,10 @@ func checkPoint(lat, lon float64) (Waypoint, error) {
 	return Waypoint{Lat: lat, Lon: lon}, nil
 }
 
-// ParseGeoJSONRoute reads a route from GeoJSON: a LineString, or the
+// parseGeoJSONRoute reads a route from GeoJSON: a LineString, or the
 // first LineString of a Feature or FeatureCollection. Coordinates are
 // [lon, lat] as GeoJSON has them.
-func ParseGeoJSONRoute(name string, data []byte) ([]Waypoint, error) {
+func parseGeoJSONRoute(name string, data []byte) ([]Waypoint, error) {
 	var obj struct {
 		Type        string          `json:"type"`
 		Coordinates json.RawMessage `json:"coordinates"`
@@ -129,7 +130,7 @@ func ParseGeoJSONRoute(name string, data []byte) ([]Waypoint, error) {
 		if len(obj.Geometry) == 0 || string(obj.Geometry) == "null" {
 			return nil, fail("the feature has no geometry")
 		}
-		return ParseGeoJSONRoute(name, obj.Geometry)
+		return parseGeoJSONRoute(name, obj.Geometry)
 	case "FeatureCollection":
 		for _, f := range obj.Features {
 			var g struct {

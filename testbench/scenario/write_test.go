@@ -1,26 +1,26 @@
-package testbench
+package scenario
 
 import (
 	"path/filepath"
-	"quietzone/gateway/config"
 	"reflect"
 	"testing"
 
 	"quietzone/can/profiles"
+	"quietzone/gateway/config"
 )
 
-// TestWriteScenarioRoundTrip: a random trip written by WriteScenario reads
+// TestWriteScenarioRoundTrip: a random trip written by Write reads
 // back as the same drive, so that a failing seed can be kept as a file
-// whatever later becomes of RandomScenario.
+// whatever later becomes of Random.
 func TestWriteScenarioRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	for seed := uint64(0); seed < 60; seed++ {
-		want := RandomScenario(seed)
-		path, err := WriteScenario(dir, "trip", want)
+		want := Random(seed)
+		path, err := Write(dir, "trip", want)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := LoadScenario(path)
+		got, err := Load(path)
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}

@@ -1,32 +1,31 @@
-package testbench
+package zonemap
 
 import (
-	"bytes"
 	"math"
 	"os"
 	"path/filepath"
-	"quietzone/geofence"
 	"testing"
-	"time"
+
+	"quietzone/geofence"
 )
 
 func TestSignedDistance(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "map-zones.geojson"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "report", "testdata", "map-zones.geojson")) // the report's map test's zones
 	if err != nil {
 		t.Fatal(err)
 	}
-	zones, err := parseZoneShapes(data)
+	zones, err := ParseShapes(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := newPlane(52.0, 10.03)
+	pl := NewPlane(52.0, 10.03)
 	depot, radar, pipe := zones[0], zones[1], zones[2]
-	at := func(lat, lon float64) xy { return pl.xy(lat, lon) }
+	at := func(lat, lon float64) XY { return pl.XY(lat, lon) }
 	m := geofence.EarthRadiusM * math.Pi / 180 // metres per degree of latitude
 	for _, tc := range []struct {
 		name string
-		z    zoneShape
-		q    xy
+		z    Shape
+		q    XY
 		want float64
 	}{
 		{"depot, 0.001° north of its north edge", depot, at(52.011, 10.026), 0.001 * m},
@@ -36,7 +35,7 @@ func TestSignedDistance(t *testing.T) {
 		{"radar, 1 km north of its centre", radar, at(51.996+1000/m, 10.05), 700},
 		{"pipeline vertex", pipe, at(51.988, 10.008), -30},
 	} {
-		got := tc.z.signedDistance(pl, tc.q)
+		got := tc.z.SignedDistance(pl, tc.q)
 		if math.Abs(got-tc.want) > 1 {
 			t.Errorf("%s: %.1f m, want %.1f", tc.name, got, tc.want)
 		}
@@ -54,24 +53,8 @@ func TestParseZoneShapesRefuses(t *testing.T) {
 		`{"features":[{"geometry":{"type":"GeometryCollection"}}]}`,
 		`not json`,
 	} {
-		if _, err := parseZoneShapes([]byte(doc)); err == nil {
+		if _, err := ParseShapes([]byte(doc)); err == nil {
 			t.Errorf("%s: accepted", doc)
 		}
 	}
-}
-
-// Whatever zone file a report carries, the map is written or refused
-// with an error, never a panic.
-func FuzzWriteSVGZones(f *testing.F) {
-	if data, err := os.ReadFile(filepath.Join("testdata", "map-zones.geojson")); err == nil {
-		f.Add(data)
-	}
-	f.Add([]byte(`{"features":[{"properties":{"radius_m":1e308},"geometry":{"type":"Point","coordinates":[0,0]}}]}`))
-	f.Add([]byte(`{"features":[{"geometry":{"type":"MultiPolygon","coordinates":[[]]}}]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r := &Report{Scenario: "fuzz", zoneFile: data, Simulated: time.Minute,
-			Track: []TrackPoint{{At: time.Second, Lat: 1, Lon: 1}, {At: 2 * time.Second, Lat: 1.001, Lon: 1}}}
-		var out bytes.Buffer
-		_ = r.WriteSVG(&out)
-	})
 }

@@ -1,4 +1,4 @@
-package testbench
+package scenario
 
 import (
 	"embed"
@@ -8,8 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"quietzone/gateway/config"
-	"quietzone/geofence"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,6 +17,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"quietzone/can/profiles"
+	"quietzone/gateway/config"
+	"quietzone/geofence"
 	"quietzone/uplink/atrest"
 )
 
@@ -100,10 +100,12 @@ const (
 	defaultNoiseM   = 2
 	defaultStep     = 100 * time.Millisecond
 	defaultPark     = 20 * time.Second
-	defaultVIN      = "QZSIM000000000001"
-	// assetPrefix names a file embedded in the bench (testbench/assets).
+	// assetPrefix names a file embedded in the bench (assets).
 	assetPrefix = "builtin:"
 )
+
+// DefaultVIN is the vehicle's identity when a scenario names none.
+const DefaultVIN = "QZSIM000000000001"
 
 var defaultStart = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 
@@ -118,20 +120,20 @@ func Shipped() []string {
 	return out
 }
 
-// LoadScenario reads a scenario: the name of a shipped one, or a YAML
-// file. Paths in a file are relative to it; paths in a shipped scenario
-// are relative to testbench/scenarios in the repository, looked for from
-// the working directory up (only the Tesla scenario has any).
-func LoadScenario(ref string) (Scenario, error) {
+// Load reads a scenario: the name of a shipped one, or a YAML file. Paths
+// in a file are relative to it; paths in a shipped scenario are relative
+// to testbench/scenario/scenarios in the repository, looked for from the
+// working directory up (only the Tesla scenario has any).
+func Load(ref string) (Scenario, error) {
 	if !strings.ContainsAny(ref, "/\\") && !strings.HasSuffix(ref, ".yaml") && !strings.HasSuffix(ref, ".yml") {
 		data, err := fs.ReadFile(shipped, "scenarios/"+ref+".yaml")
 		if err != nil {
 			return Scenario{}, fmt.Errorf("load scenario: no shipped scenario %q (there are: %s)", ref, strings.Join(Shipped(), ", "))
 		}
 		dir := findScenarioDir()
-		sc, err := ParseScenario("builtin:"+ref+".yaml", data, dir)
+		sc, err := parse("builtin:"+ref+".yaml", data, dir, readScenarioFile)
 		if err != nil && dir == "" {
-			err = fmt.Errorf("%w (testbench/scenarios not found from here: a shipped scenario that names files runs from within the repository)", err)
+			err = fmt.Errorf("%w (testbench/scenario/scenarios not found from here: a shipped scenario that names files runs from within the repository)", err)
 		}
 		return sc, err
 	}
@@ -139,18 +141,18 @@ func LoadScenario(ref string) (Scenario, error) {
 	if err != nil {
 		return Scenario{}, fmt.Errorf("load scenario: %w", err)
 	}
-	return ParseScenario(ref, data, filepath.Dir(ref))
+	return parse(ref, data, filepath.Dir(ref), readScenarioFile)
 }
 
-// findScenarioDir finds testbench/scenarios from the working directory
-// up; "" if there is none.
+// findScenarioDir finds testbench/scenario/scenarios from the working
+// directory up; "" if there is none.
 func findScenarioDir() string {
 	dir, err := os.Getwd()
 	if err != nil {
 		return ""
 	}
 	for {
-		for _, c := range []string{filepath.Join(dir, "testbench", "scenarios"), filepath.Join(dir, "scenarios")} {
+		for _, c := range []string{filepath.Join(dir, "testbench", "scenario", "scenarios"), filepath.Join(dir, "scenarios")} {
 			if _, err := os.Stat(filepath.Join(c, "urban.yaml")); err == nil {
 				return c
 			}
@@ -161,13 +163,6 @@ func findScenarioDir() string {
 		}
 		dir = up
 	}
-}
-
-// ParseScenario decodes a scenario file strictly (unknown keys are errors)
-// and loads the files it names, relative to dir. Errors read
-// "file:line: reason".
-func ParseScenario(name string, data []byte, dir string) (Scenario, error) {
-	return parseScenario(name, data, dir, readScenarioFile)
 }
 
 // readScenarioFile reads a file a scenario names (zones, a route, a
@@ -181,8 +176,10 @@ func readScenarioFile(path string) ([]byte, error) {
 	return data, err
 }
 
-// parseScenario is ParseScenario reading the files it names with read.
-func parseScenario(name string, data []byte, dir string, read func(string) ([]byte, error)) (Scenario, error) {
+// parse decodes a scenario file strictly (unknown keys are errors) and
+// loads the files it names, relative to dir, with read (readScenarioFile
+// but in the fuzz test). Errors read "file:line: reason".
+func parse(name string, data []byte, dir string, read func(string) ([]byte, error)) (Scenario, error) {
 	var f scenarioFile
 	doc, err := config.DecodeYAML(name, data, &f)
 	if err != nil {
@@ -222,7 +219,7 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 		return errAt([]any{"park"}, "park must not be negative")
 	}
 	if sc.VIN == "" {
-		sc.VIN = defaultVIN
+		sc.VIN = DefaultVIN
 	}
 	if _, err := config.Enrol([]byte("a fleet secret, to check the VIN"), sc.VIN); err != nil {
 		return errAt([]any{"vin"}, "vin: want 1 to 32 letters and digits")
@@ -287,7 +284,7 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 	case r.GPX != "":
 		n, data, err := readRef(read, dir, r.GPX)
 		if err == nil {
-			sc.Route, err = ParseGPX(n, data)
+			sc.Route, err = parseGPX(n, data)
 		}
 		if err != nil {
 			return errAt([]any{"route", "gpx"}, "route: %v", err)
@@ -295,7 +292,7 @@ func parseScenario(name string, data []byte, dir string, read func(string) ([]by
 	case r.GeoJSON != "":
 		n, data, err := readRef(read, dir, r.GeoJSON)
 		if err == nil {
-			sc.Route, err = ParseGeoJSONRoute(n, data)
+			sc.Route, err = parseGeoJSONRoute(n, data)
 		}
 		if err != nil {
 			return errAt([]any{"route", "geojson"}, "route: %v", err)
@@ -425,12 +422,12 @@ func readRef(read func(string) ([]byte, error), dir, ref string) (string, []byte
 	return p, data, nil
 }
 
-// WriteScenario writes sc as a scenario file to dir/name.yaml, with its
+// Write writes sc as a scenario file to dir/name.yaml, with its
 // zones (and its policy, unless a built-in one) beside it, so that
-// LoadScenario reads the same drive back: a random trip that broke an
-// invariant becomes a regression test that no change to RandomScenario
+// Load reads the same drive back: a random trip that broke an
+// invariant becomes a regression test that no change to Random
 // can alter. It returns the scenario file's path.
-func WriteScenario(dir, name string, sc Scenario) (string, error) {
+func Write(dir, name string, sc Scenario) (string, error) {
 	f := scenarioFile{
 		Name: sc.Name, Start: sc.Start, Vehicle: sc.Profile, VIN: sc.VIN,
 		DefaultBufferM: sc.DefaultBufferM, Step: sc.Step, Park: sc.ParkedAfter, IgnitionOff: sc.IgnitionOff,
