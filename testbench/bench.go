@@ -124,7 +124,7 @@ func benchOne(ctx context.Context, setup *config.Setup, frames int, at func(int)
 			return BenchResult{}, err
 		}
 	}
-	if err := waitFor(done, func() bool { return d.Gateway.Processed() >= uint64(frames) || ctx.Err() != nil }); err != nil {
+	if err := waitFor(done, func() bool { return d.Gateway().Processed() >= uint64(frames) || ctx.Err() != nil }); err != nil {
 		return BenchResult{}, err
 	}
 	wall := time.Since(start)
@@ -135,7 +135,7 @@ func benchOne(ctx context.Context, setup *config.Setup, frames int, at func(int)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return BenchResult{}, err
 	}
-	return BenchResult{Frames: d.Gateway.Processed(), Wall: wall}, ctx.Err()
+	return BenchResult{Frames: d.Gateway().Processed(), Wall: wall}, ctx.Err()
 }
 
 // WriteBench prints bench results against what six saturated buses carry.

@@ -111,7 +111,7 @@ func (r *rig) settle() error {
 	if r.d == nil || r.clock == nil {
 		return nil
 	}
-	if err := waitFor(r.done, func() bool { return r.d.Gateway.Processed() >= r.sent }); err != nil {
+	if err := waitFor(r.done, func() bool { return r.d.Gateway().Processed() >= r.sent }); err != nil {
 		return fmt.Errorf("gateway stopped during the drive: %w", err)
 	}
 	// The publisher runs on the wall clock; the drive, much faster. Give
@@ -119,7 +119,7 @@ func (r *rig) settle() error {
 	// simulated time are the policy's (batching, time quanta, hold-back)
 	// and not the wall's. A publisher that cannot (backing off after an
 	// outage) is not waited for until it has caught up.
-	q := r.d.Queue
+	q := r.d.Queue()
 	if q == nil || (r.linkUp != nil && !r.linkUp()) {
 		return nil
 	}
@@ -150,15 +150,15 @@ func (r *rig) halt() {
 		r.runErrs = append(r.runErrs, err)
 	}
 	r.add(r.d)
-	if r.d.Queue != nil {
-		r.lastDisk = r.d.Queue.Stats()
+	if r.d.Queue() != nil {
+		r.lastDisk = r.d.Queue().Stats()
 	}
 	r.d.Close()
 	r.d = nil
 }
 
 func (r *rig) add(d *daemon.Daemon) {
-	g := d.Gateway.Stats()
+	g := d.Gateway().Stats()
 	r.gw.Frames += g.Frames
 	r.gw.Decode.Decoded += g.Decode.Decoded
 	r.gw.Decode.WrongLength += g.Decode.WrongLength
@@ -174,7 +174,7 @@ func (r *rig) add(d *daemon.Daemon) {
 	for i := range g.TimeIn {
 		r.gw.TimeIn[i] += g.TimeIn[i]
 	}
-	u := d.Uplink.Stats()
+	u := d.Uplink().Stats()
 	r.up.Snapshots += u.Snapshots
 	r.up.Records += u.Records
 	r.up.PositionsSent += u.PositionsSent
@@ -187,8 +187,8 @@ func (r *rig) add(d *daemon.Daemon) {
 	r.up.Batches += u.Batches
 	r.up.RawBytes += u.RawBytes
 	r.up.CompressedBytes += u.CompressedBytes
-	if d.Publisher != nil {
-		p := d.Publisher.Stats()
+	if d.Publisher() != nil {
+		p := d.Publisher().Stats()
 		r.pub.Published += p.Published
 		r.pub.Records += p.Records
 		r.pub.Bytes += p.Bytes
@@ -196,5 +196,5 @@ func (r *rig) add(d *daemon.Daemon) {
 		r.pub.Statuses += p.Statuses
 		r.pub.Dials += p.Dials
 	}
-	r.dropped += d.Cameras.Stats().TriggersDropped
+	r.dropped += d.Cameras().Stats().TriggersDropped
 }

@@ -227,7 +227,7 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 		}
 		// The publisher backs off on the drive's clock: time passes while
 		// the vehicle stands.
-		for deadline := time.Now().Add(o.DeliveryTimeout); rg.d.Queue.Stats().Batches > 0 && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(o.DeliveryTimeout); rg.d.Queue().Stats().Batches > 0 && time.Now().Before(deadline); {
 			if vclock != nil {
 				vclock.Advance(sc.Step)
 			}

@@ -93,7 +93,7 @@ func serve(ctx context.Context, d *daemon.Daemon, log *slog.Logger) error {
 
 	// Ready once the loop has ticked: every camera is suppressed by then.
 	ready := time.NewTicker(10 * time.Millisecond)
-	for d.Gateway.Ticks() == 0 {
+	for d.Gateway().Ticks() == 0 {
 		select {
 		case err := <-done:
 			ready.Stop()
@@ -102,12 +102,12 @@ func serve(ctx context.Context, d *daemon.Daemon, log *slog.Logger) error {
 		}
 	}
 	ready.Stop()
-	if err := n.send("READY=1\nSTATUS=running, " + d.Gateway.Stats().State.String()); err != nil {
+	if err := n.send("READY=1\nSTATUS=running, " + d.Gateway().Stats().State.String()); err != nil {
 		log.Warn("systemd not told READY", "err", err)
 	}
-	log.Info("quietzone running", "version", version, "state", d.Gateway.Stats().State.String(), "watchdog", wd)
+	log.Info("quietzone running", "version", version, "state", d.Gateway().Stats().State.String(), "watchdog", wd)
 	if hasWD {
-		go watchdog(runCtx, n, wd, d.Gateway.Ticks, func(err error) {
+		go watchdog(runCtx, n, wd, d.Gateway().Ticks, func(err error) {
 			log.Error("watchdog not fed", "err", err)
 		})
 	}

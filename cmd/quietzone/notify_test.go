@@ -243,7 +243,7 @@ uplink: {state_dir: state}
 			t.Fatalf("after SIGHUP: %q", got)
 		}
 	}
-	cantest.WaitFor(t, 30*time.Second, "SIGHUP to switch zones and policy", func() bool { return d.Gateway.Stats().PoliciesApplied == 1 }) // on the next tick
+	cantest.WaitFor(t, 30*time.Second, "SIGHUP to switch zones and policy", func() bool { return d.Gateway().Stats().PoliciesApplied == 1 }) // on the next tick
 	// A policy that does not load: refused, the gateway keeps what runs.
 	os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("signals: {phone.contact.name: {}}\n"), 0o600)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
@@ -254,8 +254,8 @@ uplink: {state_dir: state}
 			t.Fatalf("after the second SIGHUP: %q", got)
 		}
 	}
-	if !strings.Contains(logBuf.String(), "reload refused") || d.Gateway.Stats().PoliciesApplied != 1 {
-		t.Errorf("a bad policy on SIGHUP: %d policies applied; log:\n%s", d.Gateway.Stats().PoliciesApplied, logBuf.String())
+	if !strings.Contains(logBuf.String(), "reload refused") || d.Gateway().Stats().PoliciesApplied != 1 {
+		t.Errorf("a bad policy on SIGHUP: %d policies applied; log:\n%s", d.Gateway().Stats().PoliciesApplied, logBuf.String())
 	}
 	cancel()
 	for got := next(t, c); got != "STOPPING=1"; got = next(t, c) {

@@ -157,14 +157,14 @@ uplink: {state_dir: state, queue: {quota_mb: 0.0625}}
 	go func() { done <- d.Run(ctx) }()
 	payload := bytes.Repeat([]byte{1}, 30<<10)
 	for i := uint64(1); i <= 4; i++ {
-		if err := d.Queue.Put(uplink.Batch{Kind: uplink.KindTelemetry, FirstSeq: 100 * i, LastSeq: 100 * i, Records: 1, Payload: payload}); err != nil {
+		if err := d.queue.Put(uplink.Batch{Kind: uplink.KindTelemetry, FirstSeq: 100 * i, LastSeq: 100 * i, Records: 1, Payload: payload}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if d.Queue.Drops().Batches == 0 {
+	if d.queue.Drops().Batches == 0 {
 		t.Fatal("the quota dropped nothing")
 	}
-	cantest.WaitFor(t, 30*time.Second, "the drop on the audit trail", func() bool { return d.AuditLog.Summary().Counts[string(gateway.AuditQueueDrop)] > 0 })
+	cantest.WaitFor(t, 30*time.Second, "the drop on the audit trail", func() bool { return d.auditLog.Summary().Counts[string(gateway.AuditQueueDrop)] > 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

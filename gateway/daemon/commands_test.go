@@ -50,7 +50,7 @@ func TestUnlistedCamerasToldDeny(t *testing.T) {
 	front, rear, cabin := msg.Signal("CAM_FrontCmd"), msg.Signal("CAM_RearCmd"), msg.Signal("CAM_CabinCmd")
 	codes := s.Profile.Codes
 	for _, suppress := range []bool{true, false, true} {
-		if err := d.Cameras.Apply(gatewaytest.T0, suppress); err != nil {
+		if err := d.Cameras().Apply(gatewaytest.T0, suppress); err != nil {
 			t.Fatal(err)
 		}
 		frames := readCommands(ecu, msg)
@@ -114,7 +114,7 @@ func TestCommandsOnEveryInterface(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			if err := d.Cameras.Apply(gatewaytest.T0, true); err != nil {
+			if err := d.Cameras().Apply(gatewaytest.T0, true); err != nil {
 				t.Fatal(err)
 			}
 			msg := s.Profile.DB.Message("CAM_Command")
@@ -153,7 +153,7 @@ func TestCommandFixedWritten(t *testing.T) {
 	defer d.Close()
 	ecu := h.bus.Open()
 	defer ecu.Close()
-	if err := d.Cameras.Apply(gatewaytest.T0, true); err != nil {
+	if err := d.Cameras().Apply(gatewaytest.T0, true); err != nil {
 		t.Fatal(err)
 	}
 	msg := s.Profile.DB.Message("CAM_Command")

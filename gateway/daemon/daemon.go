@@ -48,10 +48,10 @@ func (hw Hardware) input(line string) (gpio.PinIn, error) {
 type Options struct {
 	Clock  gateway.Clock
 	Logger *slog.Logger
-	// Queue holds telemetry until it is acknowledged. Nil means the
+	// queue holds telemetry until it is acknowledged. Nil means the
 	// durable queue in uplink.state_dir, or, without a state directory
 	// (no broker), one in memory.
-	Queue uplink.Queue
+	queue uplink.Queue
 	// StatusSocket, when set, is the unix socket Run serves the status
 	// on (`quietzone status`).
 	StatusSocket string
@@ -63,20 +63,38 @@ type Options struct {
 
 // Daemon is a gateway wired to its buses, cameras and uplink.
 type Daemon struct {
-	Gateway   *gateway.Gateway
-	Cameras   *camera.Controller
-	Uplink    *uplink.Uplink
-	Publisher *uplink.Publisher // nil without a broker
-	Queue     *uplink.DiskQueue // nil unless the daemon opened one
-	Pseudonym string
-	// AuditLog is the hash-chained audit log; nil without one.
-	AuditLog *audit.Log
-	// Fleet takes signed bundles; nil without pinned keys.
-	Fleet *Fleet
+	gw   *gateway.Gateway
+	cams   *camera.Controller
+	up    *uplink.Uplink
+	pub *uplink.Publisher // nil without a broker
+	queue     *uplink.DiskQueue // nil unless the daemon opened one
+	pseudonym string
+	// auditLog is the hash-chained audit log; nil without one.
+	auditLog *audit.Log
+	// fleet takes signed bundles; nil without pinned keys.
+	fleet *Fleet
 	buses []Bus
 	pipe  *pipe
 	run   daemonRun // daemonrun.go
 }
+
+// The parts the daemon wired, for reading their counters and states; the
+// daemon owns them, and Run drives them.
+
+// Gateway is the decision loop.
+func (d *Daemon) Gateway() *gateway.Gateway { return d.gw }
+
+// Cameras is the camera controller.
+func (d *Daemon) Cameras() *camera.Controller { return d.cams }
+
+// Uplink is the redaction and batching stage.
+func (d *Daemon) Uplink() *uplink.Uplink { return d.up }
+
+// Publisher is the MQTT publisher; nil without a broker.
+func (d *Daemon) Publisher() *uplink.Publisher { return d.pub }
+
+// Queue is the durable queue; nil unless the daemon opened one.
+func (d *Daemon) Queue() *uplink.DiskQueue { return d.queue }
 
 // New wires a loaded Setup to hardware.
 func New(s *config.Setup, hw Hardware, o Options) (*Daemon, error) {
@@ -132,18 +150,18 @@ func New(s *config.Setup, hw Hardware, o Options) (*Daemon, error) {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
-	d.Cameras = cams
+	d.cams = cams
 	cams.AllowCabin(s.Policy.CabinCameras) // both the vehicle and the fleet; a new policy switches it
-	if d.pipe, err = newUplinkStack(s, o.Queue, o.Clock, o.Logger); err != nil {
+	if d.pipe, err = newUplinkStack(s, o.queue, o.Clock, o.Logger); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
-	d.Uplink, d.Publisher, d.Queue, d.Pseudonym = d.pipe.up, d.pipe.pub, d.pipe.queue, d.pipe.pseudonym
+	d.up, d.pub, d.queue, d.pseudonym = d.pipe.up, d.pipe.pub, d.pipe.queue, d.pipe.pseudonym
 	enf.Alarms = d.pipe
 	dcs := cfg.Decision
 	dcs.TelemetryPeriod = s.Policy.TelemetryPeriod
 	dcs.WithholdMarginM = s.Policy.PositionMarginM()
-	d.Gateway, err = gateway.New(gateway.Options{
+	d.gw, err = gateway.New(gateway.Options{
 		Decoder:      dec,
 		Sources:      sources,
 		Zones:        s.Zones,
@@ -306,11 +324,11 @@ func (d *Daemon) Close() error {
 		b.Close()
 	}
 	var errs []error
-	if d.Queue != nil {
-		errs = append(errs, d.Queue.Close())
+	if d.queue != nil {
+		errs = append(errs, d.queue.Close())
 	}
-	if d.AuditLog != nil {
-		errs = append(errs, d.AuditLog.Close())
+	if d.auditLog != nil {
+		errs = append(errs, d.auditLog.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -87,25 +87,25 @@ func TestDaemonWiresEnforcement(t *testing.T) {
 	}()
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- d.Gateway.Run(ctx) }()
+	go func() { done <- d.Run(ctx) }()
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		cantest.WaitFor(t, 10*time.Second, what, cond)
 	}
-	wait("inputs read", func() bool { return d.Gateway.Inputs() >= 2 && clock.Tickers() > 0 })
+	wait("inputs read", func() bool { return d.Gateway().Inputs() >= 2 && clock.Tickers() >= 2 }) // the daemon's watch and the loop
 	level := func(line string) gpio.Level { return cameratest.Level(h.pins[line]) }
 	if level("P_FRONT") != gpio.Low || level("P_REAR") != gpio.High || level("LED") != gpio.High {
 		t.Errorf("at start: front %v, rear (active low) %v, indicator %v; want both off, indicator lit", level("P_FRONT"), level("P_REAR"), level("LED"))
 	}
 	cameratest.Edge(h.pins["SWITCH"], gpio.Low) // pressed: active low
-	wait("switch handled", func() bool { return d.Gateway.Inputs() >= 3 })
+	wait("switch handled", func() bool { return d.Gateway().Inputs() >= 3 })
 	tick := func() {
-		n := d.Gateway.Ticks()
-		want := n + uint64(clock.Advance(100*time.Millisecond))
-		wait("tick", func() bool { return d.Gateway.Ticks() >= want })
+		n := d.Gateway().Ticks()
+		clock.Advance(100 * time.Millisecond) // one period of the loop
+		wait("tick", func() bool { return d.Gateway().Ticks() > n })
 	}
 	tick()
-	if st := d.Gateway.Stats(); st.State != gateway.Manual {
+	if st := d.Gateway().Stats(); st.State != gateway.Manual {
 		t.Errorf("state %v after the switch, want manual", st.State)
 	}
 	// The front camera says it records: escalated after its 1 s grace.
@@ -121,14 +121,14 @@ func TestDaemonWiresEnforcement(t *testing.T) {
 		}
 		tick()
 	}
-	if st := d.Gateway.Stats(); st.Enforcement.Escalations != 1 || st.Enforcement.AlarmsQueued != 1 {
+	if st := d.Gateway().Stats(); st.Enforcement.Escalations != 1 || st.Enforcement.AlarmsQueued != 1 {
 		t.Errorf("enforcement %+v, want one escalation handed to the uplink", st.Enforcement)
 	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n := d.Uplink.Stats().Alarms; n != 1 {
+	if n := d.Uplink().Stats().Alarms; n != 1 {
 		t.Errorf("%d alarms queued by the uplink, want 1", n)
 	}
 	saved, err := daemon.NewStateFile(filepath.Join(filepath.Dir(path), "run", config.StateFileName)).Load()
@@ -170,10 +170,10 @@ func TestCabinCameraNeedsThePolicy(t *testing.T) {
 			for ecu.ReadFrame(&f) == nil {
 			}
 		}()
-		if err := d.Cameras.Apply(gatewaytest.T0, false); err != nil {
+		if err := d.Cameras().Apply(gatewaytest.T0, false); err != nil {
 			t.Fatal(err)
 		}
-		if st := d.Cameras.States(); st[1].Allowed != tc.allowed || !st[0].Allowed {
+		if st := d.Cameras().States(); st[1].Allowed != tc.allowed || !st[0].Allowed {
 			t.Errorf("policy %q: front allowed %v, cabin allowed %v; want true, %v", tc.policy, st[0].Allowed, st[1].Allowed, tc.allowed)
 		}
 		ecu.Close()

@@ -63,7 +63,7 @@ func (d *Daemon) openAudit(s *config.Setup, o Options) (gateway.Auditor, error) 
 	if err != nil {
 		return nil, err
 	}
-	d.AuditLog = l
+	d.auditLog = l
 	return AuditLog{Log: l}, nil
 }
 
@@ -111,7 +111,7 @@ func (d *Daemon) openFleet(s *config.Setup, o Options, auditor gateway.Auditor) 
 	if err != nil {
 		return nil, err
 	}
-	d.Fleet = f
+	d.fleet = f
 	ctx := context.Background()
 	if _, err := f.LoadStored(ctx); err != nil {
 		o.Logger.Warn("no stored bundle applied", "err", rejectCause(err))
@@ -130,13 +130,13 @@ func (d *Daemon) openFleet(s *config.Setup, o Options, auditor gateway.Auditor) 
 // connectFleet hands bundles to the running gateway from now on, and
 // subscribes to the vehicle's policy topic.
 func (d *Daemon) connectFleet() {
-	if d.Fleet == nil {
+	if d.fleet == nil {
 		return
 	}
-	d.Fleet.SetApply(d.Gateway.SetBundle)
+	d.fleet.SetApply(d.gw.SetBundle)
 	d.run.bundles = make(chan []byte, 1)
-	if d.Publisher != nil {
-		d.Publisher.Subscribe("policy", d.offerBundle)
+	if d.pub != nil {
+		d.pub.Subscribe("policy", d.offerBundle)
 	}
 }
 
@@ -167,8 +167,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAudit()
 	auditDone := make(chan error, 1)
-	if d.AuditLog != nil {
-		go func() { auditDone <- d.AuditLog.Run(auditCtx) }()
+	if d.auditLog != nil {
+		go func() { auditDone <- d.auditLog.Run(auditCtx) }()
 	} else {
 		auditDone <- nil
 	}
@@ -189,7 +189,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	aux.Go(func() error { d.watch(auxCtx); return nil })
 
-	err := d.Gateway.Run(ctx)
+	err := d.gw.Run(ctx)
 	stopAux()
 	if aerr := aux.Wait(); aerr != nil {
 		err = errors.Join(err, aerr)
@@ -205,7 +205,7 @@ func (d *Daemon) takeBundles(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case b := <-d.run.bundles:
-			if err := d.Fleet.Offer(ctx, b, SourceMQTT); err != nil && ctx.Err() == nil {
+			if err := d.fleet.Offer(ctx, b, SourceMQTT); err != nil && ctx.Err() == nil {
 				d.run.opts.Logger.Debug("bundle from the broker not applied", "err", err)
 			}
 			b = nil
@@ -231,7 +231,7 @@ func (d *Daemon) watch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C():
-			frames := d.Gateway.Stats().Frames
+			frames := d.gw.Stats().Frames
 			if !lastAt.IsZero() {
 				rate := float64(frames-lastFrames) / now.Sub(lastAt).Seconds()
 				d.run.framesPerS.Store(math.Float64bits(rate))
@@ -253,10 +253,10 @@ func (d *Daemon) clock() gateway.Clock { return d.run.opts.Clock }
 
 // noteDrops audits what the queue dropped since it last looked.
 func (d *Daemon) noteDrops(now time.Time) {
-	if d.Queue == nil || d.AuditLog == nil {
+	if d.queue == nil || d.auditLog == nil {
 		return
 	}
-	cur := d.Queue.Drops()
+	cur := d.queue.Drops()
 	prev := d.run.drops
 	if cur.Batches > prev.Batches {
 		d.audit(now, gateway.AuditQueueDrop, fmt.Sprintf("%d batches (%d records) dropped by the queue's quota",
@@ -282,7 +282,7 @@ type AuditSummary struct {
 
 // summaryJSON is the audit summary, as it goes up.
 func (d *Daemon) summaryJSON() ([]byte, error) {
-	s := d.AuditLog.Summary()
+	s := d.auditLog.Summary()
 	as := AuditSummary{V: 1, Counts: s.Counts, Intact: s.Intact, Lost: s.Lost}
 	if s.Head.Seq > 0 {
 		as.Head = s.Head.String()
@@ -293,7 +293,7 @@ func (d *Daemon) summaryJSON() ([]byte, error) {
 // sendSummary publishes the audit summary if it changed since the broker
 // last acknowledged one.
 func (d *Daemon) sendSummary(ctx context.Context) error {
-	if d.AuditLog == nil || d.Publisher == nil {
+	if d.auditLog == nil || d.pub == nil {
 		return nil
 	}
 	b, err := d.summaryJSON()
@@ -306,7 +306,7 @@ func (d *Daemon) sendSummary(ctx context.Context) error {
 	if same {
 		return nil
 	}
-	if err := d.Publisher.PublishRetained(ctx, "audit", b); err != nil {
+	if err := d.pub.PublishRetained(ctx, "audit", b); err != nil {
 		return err
 	}
 	d.run.summaryMu.Lock()
@@ -322,19 +322,19 @@ func (d *Daemon) sendSummary(ctx context.Context) error {
 func (d *Daemon) Reload(ctx context.Context) error {
 	cfg := d.run.setup.Config
 	now := d.clock().Now()
-	if d.Fleet != nil {
+	if d.fleet != nil {
 		if cfg.Fleet.Bundle == "" {
 			return nil
 		}
 		defer releaseMemory()
-		return d.Fleet.OfferFile(ctx, cfg.Resolve(cfg.Fleet.Bundle))
+		return d.fleet.OfferFile(ctx, cfg.Resolve(cfg.Fleet.Bundle))
 	}
 	pol, ix, _, err := cfg.LoadZonesPolicy(d.run.setup.Profile)
 	if err != nil {
 		d.audit(now, gateway.AuditPolicyRejected, "reload: the zone file or the policy does not load")
 		return fmt.Errorf("reload: %w", err)
 	}
-	if err := d.Gateway.SetBundle(ctx, ix, pol); err != nil {
+	if err := d.gw.SetBundle(ctx, ix, pol); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	d.audit(now, gateway.AuditPolicyApplied, "reload from the configured files")

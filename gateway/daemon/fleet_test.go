@@ -281,7 +281,7 @@ func TestBundlesOverBroker(t *testing.T) {
 	_, other, _ := ed25519.GenerateKey(nil)
 	dir := t.TempDir()
 	v := startFleetVehicle(t, dir, m.URL(), pub)
-	topic := uplink.Topic(v.d.Pseudonym, "policy")
+	topic := uplink.Topic(v.d.pseudonym, "policy")
 
 	fleet := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("fleet-test").SetProtocolVersion(4))
 	if tok := fleet.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
@@ -295,7 +295,7 @@ func TestBundlesOverBroker(t *testing.T) {
 		}
 	}
 
-	cantest.WaitFor(t, 30*time.Second, "the gateway to start", func() bool { return v.d.Gateway.Ticks() > 0 })
+	cantest.WaitFor(t, 30*time.Second, "the gateway to start", func() bool { return v.d.gw.Ticks() > 0 })
 	st, err := ReadStatus(context.Background(), filepath.Join(dir, "status.sock"))
 	if err != nil {
 		t.Fatal(err)
@@ -306,24 +306,24 @@ func TestBundlesOverBroker(t *testing.T) {
 
 	good := signBundle(t, priv, 2, time.Now().Add(24*time.Hour), fleetFiles(t))
 	publish(good)
-	cantest.WaitFor(t, 30*time.Second, "bundle 2 to be applied", func() bool { return v.d.Fleet.Stats().Version == 2 })
-	cantest.WaitFor(t, 30*time.Second, "the loop to switch", func() bool { return v.d.Gateway.Stats().PoliciesApplied == 1 })
+	cantest.WaitFor(t, 30*time.Second, "bundle 2 to be applied", func() bool { return v.d.fleet.Stats().Version == 2 })
+	cantest.WaitFor(t, 30*time.Second, "the loop to switch", func() bool { return v.d.gw.Stats().PoliciesApplied == 1 })
 
 	cases := bundleCases(t, priv, other)
 	for i, tc := range cases {
 		publish(tc.data)
-		cantest.WaitFor(t, 30*time.Second, tc.name+" to be refused", func() bool { return v.d.Fleet.Stats().Rejected == uint64(i+1) })
+		cantest.WaitFor(t, 30*time.Second, tc.name+" to be refused", func() bool { return v.d.fleet.Stats().Rejected == uint64(i+1) })
 	}
-	if st := v.d.Fleet.Stats(); st.Version != 2 || st.Applied != 1 {
+	if st := v.d.fleet.Stats(); st.Version != 2 || st.Applied != 1 {
 		t.Errorf("after the bad bundles: %+v", st)
 	}
-	if n := v.d.Gateway.Stats().PoliciesApplied; n != 1 {
+	if n := v.d.gw.Stats().PoliciesApplied; n != 1 {
 		t.Errorf("%d policies applied, want 1", n)
 	}
 	// The audit summary goes up: counts and the head, nothing else.
 	var sumMu sync.Mutex
 	var summary []byte
-	if tok := fleet.Subscribe(uplink.Topic(v.d.Pseudonym, "audit"), 1, func(_ mqtt.Client, m mqtt.Message) {
+	if tok := fleet.Subscribe(uplink.Topic(v.d.pseudonym, "audit"), 1, func(_ mqtt.Client, m mqtt.Message) {
 		sumMu.Lock()
 		summary = bytes.Clone(m.Payload())
 		sumMu.Unlock()
@@ -369,13 +369,13 @@ func TestBundlesOverBroker(t *testing.T) {
 	// rolled-back bundle is still refused (the retained message is now
 	// the last bad one).
 	v = startFleetVehicle(t, dir, m.URL(), pub)
-	if st := v.d.Fleet.Stats(); st.Version != 2 {
+	if st := v.d.fleet.Stats(); st.Version != 2 {
 		t.Errorf("after a restart: %+v", st)
 	}
-	cantest.WaitFor(t, 30*time.Second, "the retained bad bundle to be refused", func() bool { return v.d.Fleet.Stats().Rejected == 1 })
+	cantest.WaitFor(t, 30*time.Second, "the retained bad bundle to be refused", func() bool { return v.d.fleet.Stats().Rejected == 1 })
 	publish(signBundle(t, priv, 1, time.Now().Add(time.Hour), fleetFiles(t)))
-	cantest.WaitFor(t, 30*time.Second, "the rollback to be refused", func() bool { return v.d.Fleet.Stats().Rejected == 2 })
-	if st := v.d.Fleet.Stats(); st.Version != 2 {
+	cantest.WaitFor(t, 30*time.Second, "the rollback to be refused", func() bool { return v.d.fleet.Stats().Rejected == 2 })
+	if st := v.d.fleet.Stats(); st.Version != 2 {
 		t.Errorf("after a rollback following a restart: %+v", st)
 	}
 	// A newer bundle from the file on SIGHUP.
@@ -387,7 +387,7 @@ func TestBundlesOverBroker(t *testing.T) {
 	if err := v.d.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st := v.d.Fleet.Stats(); st.Version != 10 {
+	if st := v.d.fleet.Stats(); st.Version != 10 {
 		t.Errorf("after a reload: %+v", st)
 	}
 	v.stop(t)

@@ -176,7 +176,7 @@ fleet:
 	ctx, cancel := context.WithCancel(context.Background())
 	v := &fleetDaemon{dir: dir, d: d, cancel: cancel, done: make(chan error, 1)}
 	go func() { v.done <- d.Run(ctx) }()
-	cantest.WaitFor(t, 30*time.Second, "the gateway to start", func() bool { return d.Gateway.Ticks() > 0 })
+	cantest.WaitFor(t, 30*time.Second, "the gateway to start", func() bool { return d.gw.Ticks() > 0 })
 	return v
 }
 
@@ -207,8 +207,8 @@ func TestFleetFloorFromAuditLog(t *testing.T) {
 
 	os.WriteFile(bundleFile, v2, 0o600)
 	v := startFleetDaemon(t, dir, pub)
-	if v.d.Fleet.Stats().Version != 2 {
-		t.Fatalf("v2 not applied: %+v", v.d.Fleet.Stats())
+	if v.d.fleet.Stats().Version != 2 {
+		t.Fatalf("v2 not applied: %+v", v.d.fleet.Stats())
 	}
 	v.stop(t)
 	sealedV2, err := os.ReadFile(store)
@@ -217,8 +217,8 @@ func TestFleetFloorFromAuditLog(t *testing.T) {
 	}
 	os.WriteFile(bundleFile, v3, 0o600)
 	v = startFleetDaemon(t, dir, pub)
-	if v.d.Fleet.Stats().Version != 3 {
-		t.Fatalf("v3 not applied: %+v", v.d.Fleet.Stats())
+	if v.d.fleet.Stats().Version != 3 {
+		t.Fatalf("v3 not applied: %+v", v.d.fleet.Stats())
 	}
 	v.stop(t)
 
@@ -230,18 +230,18 @@ func TestFleetFloorFromAuditLog(t *testing.T) {
 	os.Remove(bundleFile)
 	v = startFleetDaemon(t, dir, pub)
 	defer v.stop(t)
-	if st := v.d.Fleet.Stats(); st.Version != 0 {
+	if st := v.d.fleet.Stats(); st.Version != 0 {
 		t.Fatalf("the older stored bundle was applied: %+v", st)
 	}
 	if st := v.d.Status(); !st.Suppressed {
 		t.Errorf("not suppressed without a bundle: %+v", st)
 	}
 	ctx := context.Background()
-	if err := v.d.Fleet.Offer(ctx, v2, SourceMQTT); !errors.Is(err, ErrRollback) {
+	if err := v.d.fleet.Offer(ctx, v2, SourceMQTT); !errors.Is(err, ErrRollback) {
 		t.Errorf("v2 over MQTT: %v, want a rollback", err)
 	}
-	if err := v.d.Fleet.Offer(ctx, v3, SourceMQTT); err != nil || v.d.Fleet.Stats().Version != 3 {
-		t.Errorf("v3 over MQTT: %v, %+v", err, v.d.Fleet.Stats())
+	if err := v.d.fleet.Offer(ctx, v3, SourceMQTT); err != nil || v.d.fleet.Stats().Version != 3 {
+		t.Errorf("v3 over MQTT: %v, %+v", err, v.d.fleet.Stats())
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, "state", "audit.log"))
 	if !strings.Contains(string(data), "floor lost from stored (version 2)") {

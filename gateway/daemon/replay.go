@@ -160,9 +160,9 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 		// before the next: a tick sees exactly its own time. There are
 		// at most MaxGap/tick of them.
 		for t := f.Time; !nextTick.After(t) && ctx.Err() == nil; nextTick = nextTick.Add(tick) {
-			ticks := d.Gateway.Ticks()
+			ticks := d.gw.Ticks()
 			clock.Set(nextTick)
-			if err := waitDone(done, func() bool { return d.Gateway.Ticks() > ticks }); err != nil {
+			if err := waitDone(done, func() bool { return d.gw.Ticks() > ticks }); err != nil {
 				return nil, fmt.Errorf("replay: gateway stopped: %w", err)
 			}
 			drain()
@@ -175,7 +175,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 		if err := port.WriteFrame(&fr); err == nil {
 			rep.Frames++
 			rep.Last = fr.Time
-			if err := waitDone(done, func() bool { return d.Gateway.Processed() >= rep.Frames }); err != nil {
+			if err := waitDone(done, func() bool { return d.gw.Processed() >= rep.Frames }); err != nil {
 				return nil, fmt.Errorf("replay: gateway stopped: %w", err)
 			}
 		}
@@ -189,9 +189,9 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 		}
 	}
 	// One last tick, so that the counters include the end of the log.
-	ticks := d.Gateway.Ticks()
+	ticks := d.gw.Ticks()
 	clock.Set(nextTick)
-	if err := waitDone(done, func() bool { return d.Gateway.Ticks() > ticks }); err != nil {
+	if err := waitDone(done, func() bool { return d.gw.Ticks() > ticks }); err != nil {
 		return nil, fmt.Errorf("replay: gateway stopped: %w", err)
 	}
 	drain()
@@ -199,7 +199,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return nil, fmt.Errorf("replay: gateway: %w", err)
 	}
-	rep.Gateway = d.Gateway.Stats()
+	rep.Gateway = d.gw.Stats()
 	rep.Transitions = rec.seen.list
 	if lr, ok := src.(*can.LogReader); ok {
 		st := lr.Stats()

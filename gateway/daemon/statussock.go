@@ -68,7 +68,7 @@ type CameraStatus struct {
 // Status returns the daemon's status now.
 func (d *Daemon) Status() Status {
 	now := d.clock().Now()
-	gs := d.Gateway.Stats()
+	gs := d.gw.Stats()
 	s := Status{
 		State:          gs.State.String(),
 		Suppressed:     gs.State.Suppressed(),
@@ -90,22 +90,22 @@ func (d *Daemon) Status() Status {
 		age := now.Sub(gs.LastFix).Seconds()
 		s.LastFixAgeS = &age
 	}
-	if d.Queue != nil {
-		s.QueueDepth = d.Queue.Len()
-		s.Drops = d.Queue.Drops()
+	if d.queue != nil {
+		s.QueueDepth = d.queue.Len()
+		s.Drops = d.queue.Drops()
 	}
 	for _, c := range gs.Cameras {
 		s.Cameras = append(s.Cameras, CameraStatus{Name: c.Name, Class: string(c.Class), Allowed: c.Allowed, Powered: c.Powered, Status: c.Status.String()})
 	}
-	if d.Fleet != nil {
-		fs := d.Fleet.Stats()
+	if d.fleet != nil {
+		fs := d.fleet.Stats()
 		s.PolicyVersion, s.BundlesOK, s.BundlesBad = fs.Version, fs.Applied, fs.Rejected
 		if !fs.Expires.IsZero() {
 			s.PolicyExpires = fs.Expires.Format(time.RFC3339)
 		}
 	}
-	if d.AuditLog != nil {
-		as := d.AuditLog.Summary()
+	if d.auditLog != nil {
+		as := d.auditLog.Summary()
 		s.AuditSeq, s.AuditIntact = as.Head.Seq, as.Intact
 	}
 	return s
