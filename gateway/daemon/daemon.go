@@ -63,10 +63,10 @@ type Options struct {
 
 // Daemon is a gateway wired to its buses, cameras and uplink.
 type Daemon struct {
-	gw   *gateway.Gateway
-	cams   *camera.Controller
-	up    *uplink.Uplink
-	pub *uplink.Publisher // nil without a broker
+	gw        *gateway.Gateway
+	cams      *camera.Controller
+	up        *uplink.Uplink
+	pub       *uplink.Publisher // nil without a broker
 	queue     *uplink.DiskQueue // nil unless the daemon opened one
 	pseudonym string
 	// auditLog is the hash-chained audit log; nil without one.
