@@ -12,20 +12,20 @@ all: build
 
 ## demo: run the built-in drive (virtual CAN, embedded broker), print the report, draw out/demo.svg
 demo:
-	$(GO) run ./cmd/quietzone demo --svg out/demo.svg --json out/demo.json
+	$(GO) run ./cmd/quietzone-bench demo --svg out/demo.svg --json out/demo.json
 
 ## attack: the boundary-inference attack with TRIPS trips past the demo's depot; out/attack.svg
 TRIPS ?= 200
 attack:
-	$(GO) run ./cmd/quietzone attack --trips $(TRIPS) --svg out/attack.svg
+	$(GO) run ./cmd/quietzone-bench attack --trips $(TRIPS) --svg out/attack.svg
 
 ## soak: SOAK random trips from seed SEED (routes, zones, faults), every invariant checked;
-## a trip depends on its seed alone: quietzone sim --random --seed S --trips 1 replays it
+## a trip depends on its seed alone: quietzone-bench sim --random --seed S --trips 1 replays it
 SOAK  ?= 10000
 SEED  ?= 1
 NPROC ?= $(shell nproc 2>/dev/null || echo 2)
 soak:
-	$(GO) run ./cmd/quietzone sim --random --seed $(SEED) --trips $(SOAK) --parallel $(NPROC)
+	$(GO) run ./cmd/quietzone-bench sim --random --seed $(SEED) --trips $(SOAK) --parallel $(NPROC)
 
 ## test: go vet and the race-enabled unit and integration tests (real Mosquitto)
 test: tools-test vet
@@ -51,9 +51,10 @@ test-vcan:
 	VCANVM_EXTRA="cansend candump canplayer" VCANVM_ENV="QUIETZONE_REQUIRE_VCAN" QUIETZONE_REQUIRE_VCAN=1 \
 	  $(GO) test -count=1 -timeout 15m -exec $(VMDIR)/vcanvm -run 'VCAN' $(VCAN_PKGS)
 
-## build: a static binary in bin/
+## build: static binaries in bin/: quietzone (the vehicle's) and quietzone-bench (the test bench)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone ./cmd/quietzone
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-bench ./cmd/quietzone-bench
 
 # The race detector needs cgo (gcc); the integration tests need mosquitto;
 # the unit test of the systemd service needs systemd-analyze (systemd).
@@ -67,7 +68,7 @@ tools-test:
 	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing; \
 	fi
 
-## cross: static, stamped binaries for ARM head-units (linux/arm64, linux/arm GOARM=7)
+## cross: the vehicle's static, stamped binary for ARM head-units (linux/arm64, linux/arm GOARM=7)
 cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-linux-arm64 ./cmd/quietzone
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-linux-armv7 ./cmd/quietzone

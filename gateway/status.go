@@ -2,15 +2,7 @@ package gateway
 
 import (
 	"time"
-
-	"quietzone/camera"
 )
-
-// cameraStates is a Cameras that reports its cameras' states;
-// *camera.Controller implements it.
-type cameraStates interface {
-	States() []camera.State
-}
 
 // statusExtras adds to the counters what `quietzone status` shows beyond
 // them: when the last fix was taken, and the cameras' states. The loop
@@ -21,7 +13,5 @@ func (g *Gateway) statusExtras() {
 	if g.fix.valid {
 		g.stats.LastFix = g.fix.t
 	}
-	if cs, ok := g.opts.Cameras.(cameraStates); ok {
-		g.stats.Cameras = cs.States()
-	}
+	g.stats.Cameras = g.opts.Cameras.States()
 }
