@@ -222,6 +222,7 @@ func (d *Daemon) watch(ctx context.Context) {
 	var lastFrames uint64
 	var lastAt time.Time
 	nextSummary := time.Now() // the first once the publisher had a second to connect
+	var bundlesSeen uint64    // bundles applied and refused when the summary last went
 	for {
 		select {
 		case <-ctx.Done():
@@ -234,7 +235,15 @@ func (d *Daemon) watch(ctx context.Context) {
 			}
 			lastFrames, lastAt = frames, now
 			d.noteDrops(d.clock().Now())
-			if now.After(nextSummary) {
+			if d.Fleet != nil {
+				// A rollout waits for the vehicle to say it applied or
+				// refused a bundle: that goes up at once.
+				if fs := d.Fleet.Stats(); fs.Applied+fs.Rejected != bundlesSeen {
+					bundlesSeen = fs.Applied + fs.Rejected
+					nextSummary = now
+				}
+			}
+			if !now.Before(nextSummary) {
 				if err := d.sendSummary(ctx); err != nil {
 					nextSummary = now.Add(min(every, 5*time.Second)) // not connected: try again soon
 				} else {
@@ -271,22 +280,28 @@ func (d *Daemon) noteDrops(now time.Time) {
 }
 
 // AuditSummary is what goes up on the audit topic (retained, QoS 1):
-// counts per kind and the chain's head, which the fleet keeps to verify
-// the log later (audit verify --head). No times, positions or names.
-type AuditSummary struct {
-	V      int               `json:"v"` // 1
-	Counts map[string]uint64 `json:"counts"`
-	Head   string            `json:"head,omitempty"`
-	Intact bool              `json:"intact"`
-	Lost   uint64            `json:"lost"`
-}
+// counts per kind, the chain's head and tail, the bundle in force and
+// the last one refused. Its format is the uplink's, which the fleet reads
+// (uplink/fleetmsg.go).
+type AuditSummary = uplink.AuditSummary
 
-// summary returns the audit summary's JSON.
+// summaryJSON returns the audit summary's JSON.
 func (d *Daemon) summaryJSON() ([]byte, error) {
 	s := d.AuditLog.Summary()
 	as := AuditSummary{V: 1, Counts: s.Counts, Intact: s.Intact, Lost: s.Lost}
 	if s.Head.Seq > 0 {
 		as.Head = s.Head.String()
+	}
+	for _, h := range s.Tail {
+		as.Tail = append(as.Tail, fmt.Sprintf("%d:%x", h.Seq, h.Hash[:uplink.TailHashLen/2]))
+	}
+	if d.Fleet != nil {
+		fs := d.Fleet.Stats()
+		as.Policy = fs.Version
+		if fs.Refused.Version > 0 || fs.Refused.Cause != "" {
+			r := fs.Refused
+			as.Refused = &r
+		}
 	}
 	return json.Marshal(as)
 }

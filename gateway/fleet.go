@@ -164,6 +164,10 @@ type FleetStats struct {
 	Rejected uint64
 	// Floor is the lowest version the vehicle takes.
 	Floor uint64
+	// Refused is the last bundle refused: its version (0 when it was
+	// refused before its version was read) and the cause, in words that
+	// hold no contents (rejectCause). It goes up in the audit summary.
+	Refused uplink.Refusal
 }
 
 // FleetOptions build a Fleet.
@@ -490,10 +494,11 @@ func (f *Fleet) applied(now time.Time, source string, b *bundle.Bundle, head [sh
 // name the cause only: an error from a bundle's zones may quote a zone,
 // so its detail is logged at debug level alone.
 func (f *Fleet) reject(now time.Time, source string, version uint64, err error) error {
+	cause := rejectCause(err)
 	f.statsMu.Lock()
 	f.stats.Rejected++
+	f.stats.Refused = uplink.Refusal{Version: version, Cause: cause}
 	f.statsMu.Unlock()
-	cause := rejectCause(err)
 	f.log.Warn("policy bundle rejected", "source", source, "version", version, "cause", cause)
 	f.log.Debug("policy bundle rejected", "err", err)
 	f.event(now, AuditPolicyRejected, fmt.Sprintf("%s from %s (version %d)", cause, source, version))
