@@ -276,6 +276,7 @@ func newUplinkStack(s *Setup, q uplink.Queue, log *slog.Logger) (*pipe, error) {
 			InsecurePlaintext: cfg.Uplink.InsecurePlaintext,
 			Pseudonym:         pseudonym,
 			TLS:               s.TLS,
+			Seal:              s.SealKey,
 		}, q, log)
 		if err != nil {
 			return fail(err)

@@ -103,6 +103,7 @@ func (d *Daemon) openFleet(s *Setup, o DaemonOptions, auditor Auditor) (*Setup, 
 			start.Zones, start.Policy = ix, p
 			return nil
 		},
+		SealKey: func(k *uplink.SealKey) { start.SealKey = k }, // the publisher starts with it
 	})
 	if err != nil {
 		return nil, err
@@ -132,6 +133,7 @@ func (d *Daemon) connectFleet() {
 	d.Fleet.SetApply(d.Gateway.SetBundle)
 	d.run.bundles = make(chan []byte, 1)
 	if d.Publisher != nil {
+		d.Fleet.SetSealKeyFunc(d.Publisher.SetSealKey)
 		d.Publisher.Subscribe("policy", d.offerBundle)
 	}
 }

@@ -114,6 +114,7 @@ type Fleet struct {
 	log       *slog.Logger
 	build     func(pol *uplink.Policy) geofence.Options
 	apply     func(ctx context.Context, ix *geofence.Index, p *uplink.Policy) error
+	sealKey   func(k *uplink.SealKey) // sealkey.go
 
 	mu sync.Mutex // one bundle at a time
 	// current is the bundle in force: its version and header digest
@@ -202,6 +203,9 @@ type FleetOptions struct {
 	// (Gateway.SetBundle, or, before the gateway runs, taking them into
 	// its options).
 	Apply func(ctx context.Context, ix *geofence.Index, p *uplink.Policy) error
+	// SealKey, when set, takes the fleet's sealing key from a bundle that
+	// carries one (seal.pub), once the bundle is applied (sealkey.go).
+	SealKey func(k *uplink.SealKey)
 }
 
 // NewFleet checks the options.
@@ -240,7 +244,7 @@ func NewFleet(o FleetOptions) (*Fleet, error) {
 		keys: o.Keys, profile: o.Profile, vehicle: o.Vehicle, dir: o.Dir, sealer: s, old: old,
 		floorKey: atrest.DeriveKey(o.StoreKey, labelFloor), audited: o.Audited, maxBundle: o.MaxBundle,
 		clock: o.Clock, audit: o.Audit, log: o.Logger, build: o.ZoneOptions, apply: o.Apply,
-		floor: o.Audited.Version,
+		sealKey: o.SealKey, floor: o.Audited.Version,
 	}
 	f.stats.Floor = f.floor
 	return f, nil
@@ -454,12 +458,16 @@ func (f *Fleet) LoadStored(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// contents loads a bundle's policy and zones.
+// contents loads a bundle's policy and zones, and checks the sealing key
+// it may carry (bundleSealKey).
 func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, error) {
 	for _, file := range b.Files {
-		if file.Name != bundleZones && file.Name != bundlePolicy {
+		if file.Name != bundleZones && file.Name != bundlePolicy && file.Name != bundleSeal {
 			return nil, nil, fmt.Errorf("%w: a file %q this vehicle does not read", ErrContents, file.Name)
 		}
+	}
+	if _, err := bundleSealKey(b); err != nil {
+		return nil, nil, err
 	}
 	pdata, okP := b.File(bundlePolicy)
 	zdata, okZ := b.File(bundleZones)
@@ -482,6 +490,9 @@ func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, err
 
 func (f *Fleet) applied(now time.Time, source string, b *bundle.Bundle, head [sha256.Size]byte, size int) {
 	f.current = &inForce{version: b.Version, head: head, size: size}
+	if k, _ := bundleSealKey(b); k != nil && f.sealKey != nil { // contents checked it
+		f.sealKey(k)
+	}
 	f.statsMu.Lock()
 	f.stats.Version, f.stats.Expires = b.Version, b.Expires
 	f.stats.Applied++

@@ -209,6 +209,13 @@ type fleetVehicle struct {
 
 func startFleetVehicle(t *testing.T, dir, broker string, pub ed25519.PublicKey) *fleetVehicle {
 	t.Helper()
+	return startFleetVehicleWith(t, dir, broker, pub, "")
+}
+
+// startFleetVehicleWith is startFleetVehicle with more lines under uplink:
+// (two spaces indented).
+func startFleetVehicleWith(t *testing.T, dir, broker string, pub ed25519.PublicKey, uplinkLines string) *fleetVehicle {
+	t.Helper()
 	pem, err := bundle.MarshalPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)
@@ -230,10 +237,10 @@ uplink:
   insecure_plaintext: true
   state_dir: state
   queue: {key_file: queue.key}
-fleet:
+%sfleet:
   keys: [fleet.pub]
 audit: {summary_every: 1s}
-`, broker), 0o600); err != nil {
+`, broker, uplinkLines), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s, err := Load(cfg)
