@@ -79,6 +79,27 @@ func (db *DB) vehicleIDs(ctx context.Context, t tx, w *Write, now int64) (map[st
 	}
 	db.mu.Unlock()
 	slices.Sort(missing) // the same order in every process: no deadlock
+	if pt, ok := t.(pgTx); ok && len(missing) > 0 {
+		// Two round trips for any number of new vehicles: a fleet's first
+		// hour meets every vehicle once.
+		if _, err := pt.t.Exec(ctx, `INSERT INTO vehicles (pseudonym, first_seen) SELECT unnest($1::text[]), $2 ON CONFLICT (pseudonym) DO NOTHING`, missing, now); err != nil {
+			return nil, fmt.Errorf("add vehicles: %w", err)
+		}
+		rows, err := pt.t.Query(ctx, `SELECT pseudonym, id FROM vehicles WHERE pseudonym = ANY($1::text[])`, missing)
+		if err != nil {
+			return nil, fmt.Errorf("vehicle ids: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p string
+			var id int64
+			if err := rows.Scan(&p, &id); err != nil {
+				return nil, fmt.Errorf("vehicle ids: %w", err)
+			}
+			ids[p] = id
+		}
+		return ids, rows.Err()
+	}
 	for _, p := range missing {
 		if _, err := t.exec(ctx, `INSERT INTO vehicles (pseudonym, first_seen) VALUES (?, ?) ON CONFLICT (pseudonym) DO NOTHING`, p, now); err != nil {
 			return nil, fmt.Errorf("add vehicle: %w", err)
