@@ -219,7 +219,6 @@ func (in *Ingest) receive(_ mqtt.Client, m mqtt.Message) {
 // Run connects, and stores what comes until ctx is done. A transaction
 // that fails is tried again, its messages not acknowledged meanwhile.
 func (in *Ingest) Run(ctx context.Context) error {
-	defer in.dec.Close()
 	tok := in.client.Connect()
 	go func() {
 		<-tok.Done()
@@ -228,6 +227,10 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 	}()
 	defer in.client.Disconnect(250)
+	dctx, stopDecoding := context.WithCancel(ctx)
+	defer stopDecoding()
+	dec := make(chan decoded, 4096)
+	go in.decodeLoop(dctx, dec)
 	p := newPending()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -236,15 +239,15 @@ func (in *Ingest) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			// What is pending is not acknowledged: it comes again.
 			return nil
-		case m := <-in.in:
+		case d := <-dec:
 			if p.empty() {
 				timer.Reset(in.cfg.FlushEvery)
 			}
-			in.take(p, m)
+			in.take(p, d)
 			for p.records < in.cfg.FlushRecords {
 				select {
-				case m := <-in.in:
-					in.take(p, m)
+				case d := <-dec:
+					in.take(p, d)
 					continue
 				default:
 				}
@@ -288,35 +291,38 @@ func (in *Ingest) reject(p *pending, reason string) {
 	in.rejMu.Unlock()
 }
 
-// take decodes a message into the pending transaction.
-func (in *Ingest) take(p *pending, m mqtt.Message) {
-	p.msgs = append(p.msgs, m)
+// decoded is a message decoded: what it holds, or why it is refused.
+type decoded struct {
+	m      mqtt.Message
+	reject string
+	batch  *store.Batch
+	status *store.Status
+	audit  *store.Audit
+}
+
+// decode opens and decodes a message. It runs on its own goroutine
+// (decodeLoop), beside the transaction being stored.
+func (in *Ingest) decode(m mqtt.Message) decoded {
 	vehicle, kind, ok := uplink.SplitTopic(m.Topic())
 	if !ok || kind == uplink.KindNamePolicy {
-		in.reject(p, RejectForeignTopic)
-		return
+		return decoded{m: m, reject: RejectForeignTopic}
 	}
 	payload := m.Payload()
 	if len(payload) > in.cfg.MaxPayload {
-		in.reject(p, RejectOversized)
-		return
+		return decoded{m: m, reject: RejectOversized}
 	}
 	if kind == uplink.KindNameStatus && (string(payload) == uplink.StatusOnline || string(payload) == uplink.StatusOffline) {
 		in.statuses.Add(1)
-		p.w.Statuses = append(p.w.Statuses, store.Status{Vehicle: vehicle, Word: string(payload)})
-		return
+		return decoded{m: m, status: &store.Status{Vehicle: vehicle, Word: string(payload)}}
 	}
 	plain, sealed, err := in.cfg.Opener.Open(m.Topic(), payload)
 	switch {
 	case errors.Is(err, uplink.ErrSealUnknownKey):
-		in.reject(p, RejectSealUnknown)
-		return
+		return decoded{m: m, reject: RejectSealUnknown}
 	case err != nil:
-		in.reject(p, RejectSealOpen)
-		return
+		return decoded{m: m, reject: RejectSealOpen}
 	case !sealed && in.cfg.RequireSealed:
-		in.reject(p, RejectUnsealed)
-		return
+		return decoded{m: m, reject: RejectUnsealed}
 	}
 	if sealed {
 		in.sealed.Add(1)
@@ -325,34 +331,63 @@ func (in *Ingest) take(p *pending, m mqtt.Message) {
 	case uplink.KindNameTelemetry, uplink.KindNameAlarm:
 		recs, err := in.dec.Decode(plain, nil)
 		if err != nil {
-			in.reject(p, RejectUndecodable)
-			return
+			return decoded{m: m, reject: RejectUndecodable}
 		}
 		alarm := kind == uplink.KindNameAlarm
 		for i := range recs {
 			if (recs[i].Alarm != "") != alarm {
-				in.reject(p, RejectWrongTopic)
-				return
+				return decoded{m: m, reject: RejectWrongTopic}
 			}
 		}
-		p.w.Batches = append(p.w.Batches, store.Batch{Vehicle: vehicle, Alarm: alarm, Records: recs})
-		p.records += len(recs)
+		return decoded{m: m, batch: &store.Batch{Vehicle: vehicle, Alarm: alarm, Records: recs}}
 	case uplink.KindNameStatus:
 		s, err := uplink.ParseStatusRecord(plain)
 		if err != nil {
-			in.reject(p, RejectUndecodable)
-			return
+			return decoded{m: m, reject: RejectUndecodable}
 		}
 		in.statuses.Add(1)
-		p.w.Statuses = append(p.w.Statuses, store.Status{Vehicle: vehicle, Drops: &s})
+		return decoded{m: m, status: &store.Status{Vehicle: vehicle, Drops: &s}}
 	case uplink.KindNameAudit:
 		s, err := uplink.ParseAuditSummary(plain)
 		if err != nil {
-			in.reject(p, RejectUndecodable)
-			return
+			return decoded{m: m, reject: RejectUndecodable}
 		}
 		in.audits.Add(1)
-		p.w.Audits = append(p.w.Audits, store.Audit{Vehicle: vehicle, Summary: s})
+		return decoded{m: m, audit: &store.Audit{Vehicle: vehicle, Summary: s}}
+	}
+	return decoded{m: m, reject: RejectForeignTopic}
+}
+
+// take adds a decoded message to the pending transaction.
+func (in *Ingest) take(p *pending, d decoded) {
+	p.msgs = append(p.msgs, d.m)
+	switch {
+	case d.reject != "":
+		in.reject(p, d.reject)
+	case d.batch != nil:
+		p.w.Batches = append(p.w.Batches, *d.batch)
+		p.records += len(d.batch.Records)
+	case d.status != nil:
+		p.w.Statuses = append(p.w.Statuses, *d.status)
+	case d.audit != nil:
+		p.w.Audits = append(p.w.Audits, *d.audit)
+	}
+}
+
+// decodeLoop decodes what arrives, in order, until ctx is done.
+func (in *Ingest) decodeLoop(ctx context.Context, out chan<- decoded) {
+	defer in.dec.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-in.in:
+			select {
+			case out <- in.decode(m):
+			case <-ctx.Done():
+				return
+			}
+		}
 	}
 }
 
