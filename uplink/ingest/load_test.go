@@ -146,7 +146,7 @@ func perIngest(db *store.DB) map[string]int64 {
 
 // loadBatches encodes n real batches, vehicle after vehicle, each
 // vehicle's sequence numbers going on.
-func loadBatches(t *testing.T, n int) ([][]byte, []string) {
+func loadBatches(t testing.TB, n int) ([][]byte, []string) {
 	payloads := make([][]byte, n)
 	topics := make([]string, n)
 	var wg sync.WaitGroup
