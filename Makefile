@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo attack soak test test-kill test-vcan test-arm64 vet lint build cross tools-test tools-arm64 fuzz bench clean
+.PHONY: all demo attack soak test test-load test-kill test-vcan test-arm64 vet lint build cross tools-test tools-arm64 fuzz bench clean
 
 all: build
 
@@ -27,9 +27,16 @@ NPROC ?= $(shell nproc 2>/dev/null || echo 2)
 soak:
 	$(GO) run ./cmd/quietzone-bench sim --random --seed $(SEED) --trips $(SOAK) --parallel $(NPROC)
 
-## test: go vet and the race-enabled unit and integration tests (real Mosquitto)
+## test: go vet and the race-enabled unit and integration tests (real Mosquitto, PostgreSQL, Chromium)
 test: tools-test vet
-	QUIETZONE_REQUIRE_MOSQUITTO=1 $(GO) test -race -timeout 20m ./...
+	QUIETZONE_REQUIRE_MOSQUITTO=1 QUIETZONE_REQUIRE_POSTGRES=1 QUIETZONE_REQUIRE_CHROMIUM=1 $(GO) test -race -timeout 20m ./...
+
+## test-load: the fleet's ingest under load on loopback (100,000 simulated vehicles), SQLite and
+## PostgreSQL, one and two ingest processes; prints records/s (LOAD_SECONDS per run)
+LOAD_SECONDS ?= 20
+test-load: tools-test
+	QUIETZONE_REQUIRE_MOSQUITTO=1 QUIETZONE_REQUIRE_POSTGRES=1 QUIETZONE_LOAD_SECONDS=$(LOAD_SECONDS) \
+	  $(GO) test -count=1 -timeout 30m -run '^TestLoad' -v ./uplink/ingest
 
 ## test-kill: the uplink's SIGKILL loop, longer than in make test (KILL iterations)
 KILL ?= 500
@@ -51,17 +58,22 @@ test-vcan:
 	VCANVM_EXTRA="cansend candump canplayer" VCANVM_ENV="QUIETZONE_REQUIRE_VCAN" QUIETZONE_REQUIRE_VCAN=1 \
 	  $(GO) test -count=1 -timeout 15m -exec $(VMDIR)/vcanvm -run 'VCAN' $(VCAN_PKGS)
 
-## build: static binaries in bin/: quietzone (the vehicle's) and quietzone-bench (the test bench)
+## build: static binaries in bin/: quietzone (the vehicle's), quietzone-bench (the test bench),
+## quietzone-fleet (the fleet's)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone ./cmd/quietzone
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-bench ./cmd/quietzone-bench
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-fleet ./cmd/quietzone-fleet
 
 # The race detector needs cgo (gcc); the integration tests need mosquitto;
-# the unit test of the systemd service needs systemd-analyze (systemd).
+# the unit test of the systemd service needs systemd-analyze (systemd); the fleet's store
+# tests a real PostgreSQL (postgresql) and its console a headless Chromium (chromium).
 tools-test:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

@@ -35,6 +35,9 @@ type MQTTConfig struct {
 	TLS *tls.Config
 	// PublishTimeout bounds the wait for PUBACK before the batch is retried.
 	PublishTimeout time.Duration
+	// Seal, when set, is the fleet's public key: every payload but the
+	// status words is sealed to it (seal.go). SetSealKey replaces it.
+	Seal *SealKey
 	// MaxBackoff caps the wait between failed connection attempts and
 	// between failed publishes. Waits start at min(1 s, MaxBackoff)
 	// (100 ms for a publish) and double, each drawn at random from its
@@ -109,6 +112,26 @@ type Publisher struct {
 
 	subMu sync.Mutex
 	subs  []subscription // subscribe.go
+
+	// seal is the fleet's key every payload is sealed to; nil: none.
+	seal atomic.Pointer[SealKey]
+}
+
+// SetSealKey replaces the fleet's sealing key (a bundle rotated it): the
+// next payload published, a batch queued before included, is sealed to
+// it. Nil stops sealing.
+func (p *Publisher) SetSealKey(k *SealKey) { p.seal.Store(k) }
+
+// SealKey returns the key payloads are sealed to, nil for none.
+func (p *Publisher) SealKey() *SealKey { return p.seal.Load() }
+
+// sealFor seals a payload for its topic if the publisher has a key.
+func (p *Publisher) sealFor(topic string, payload []byte) ([]byte, error) {
+	k := p.seal.Load()
+	if k == nil {
+		return payload, nil
+	}
+	return k.Seal(topic, payload)
 }
 
 // NewPublisher returns a Publisher; it connects in Run.
@@ -139,6 +162,7 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 		return nil, fmt.Errorf("new publisher: broker %s is plain TCP, and a TLS configuration is set that it would not use", cfg.Broker)
 	}
 	p := &Publisher{cfg: cfg, q: q, log: log, stop: make(chan struct{})}
+	p.seal.Store(cfg.Seal)
 	status := Topic(cfg.Pseudonym, "status")
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
@@ -361,9 +385,16 @@ func (p *Publisher) reportDrops(ctx context.Context) error {
 	return nil
 }
 
+// publish seals a payload (if the publisher has the fleet's key) and
+// publishes it at QoS 1, waiting for the PUBACK. Sealed anew on every
+// attempt: a rotated key applies to what is still unsent.
 func (p *Publisher) publish(ctx context.Context, topic string, payload []byte) error {
 	if !p.client.IsConnectionOpen() {
 		return errors.New("not connected")
+	}
+	payload, err := p.sealFor(topic, payload)
+	if err != nil {
+		return err
 	}
 	tok := p.client.Publish(topic, 1, false, payload)
 	timer := time.NewTimer(p.cfg.PublishTimeout)

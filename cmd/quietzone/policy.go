@@ -142,6 +142,7 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	version := fs.Uint64("version", 0, "bundle version, above every version signed before")
 	expires := fs.String("expires", "720h", "expiry: a duration from now (720h) or an RFC 3339 time")
 	out := fs.String("out", "", "bundle file to write")
+	sealPub := fs.String("seal-pub", "", "the fleet's public sealing key (quietzone-fleet keygen): vehicles seal to it from this bundle on")
 	var profiles, checkProfiles cli.ListFlag
 	fs.Var(&profiles, "profile", "vehicle profile name the bundle is for (repeat; none: any)")
 	fs.Var(&checkProfiles, "check-profile", "vehicle profile (builtin:NAME or a file) to check the policy against, as such a vehicle will (repeat; needed for custom roles)")
@@ -167,6 +168,11 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 			kind = atrest.Policy
 		}
 		if files[name], err = atrest.Read(path, kind); err != nil {
+			return fmt.Errorf("policy sign: %w", err)
+		}
+	}
+	if *sealPub != "" {
+		if files["seal.pub"], err = atrest.Read(*sealPub, atrest.PublicKey.Named("fleet public key")); err != nil {
 			return fmt.Errorf("policy sign: %w", err)
 		}
 	}

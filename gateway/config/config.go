@@ -132,6 +132,11 @@ type UplinkConfig struct {
 	// stolen vehicle would name every vehicle of the fleet. Vehicles are
 	// enrolled instead (vehicle.identity_file).
 	FleetKeyFile string `yaml:"fleet_key_file"`
+	// FleetPublicKey is the fleet's public sealing key (PEM, from
+	// `quietzone-fleet keygen`): every payload is sealed to it end to
+	// end (uplink/seal.go). A signed bundle carrying seal.pub replaces
+	// it. Loaded by loadSealKey (sealkey.go).
+	FleetPublicKey string `yaml:"fleet_public_key"`
 	// DrainTimeout bounds the wait for the queue to empty at shutdown.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// StateDir holds the durable queue; required with a broker.
@@ -555,6 +560,9 @@ type Setup struct {
 	// FleetKeys are the pinned keys of signed bundles; nil without
 	// fleet.keys.
 	FleetKeys []bundle.PublicKey
+	// SealKey is the fleet's public sealing key; nil: payloads go
+	// unsealed (sealkey.go).
+	SealKey *uplink.SealKey
 	// Warnings are problems that do not stop the gateway.
 	Warnings []string
 }
@@ -592,6 +600,9 @@ func Load(path string) (*Setup, error) {
 		return nil, err
 	}
 	if s.TLS, err = loadTLS(cfg, doc, s.FleetKeys); err != nil {
+		return nil, err
+	}
+	if s.SealKey, err = loadSealKey(cfg, doc); err != nil {
 		return nil, err
 	}
 	for i, cc := range cfg.Cameras {

@@ -299,6 +299,7 @@ func newUplinkStack(s *config.Setup, q uplink.Queue, clock gateway.Clock, log *s
 			Pseudonym:         pseudonym,
 			TLS:               s.TLS,
 			After:             func(d time.Duration) <-chan time.Time { return clock.NewTimer(d).C() },
+			Seal:              s.SealKey,
 		}, q, log)
 		if err != nil {
 			return fail(err)

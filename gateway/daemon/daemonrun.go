@@ -107,6 +107,7 @@ func (d *Daemon) openFleet(s *config.Setup, o Options, auditor gateway.Auditor) 
 			start.Zones, start.Policy = ix, p
 			return nil
 		},
+		SealKey: func(k *uplink.SealKey) { start.SealKey = k }, // the publisher starts with it
 	})
 	if err != nil {
 		return nil, err
@@ -136,6 +137,7 @@ func (d *Daemon) connectFleet() {
 	d.fleet.SetApply(d.gw.SetBundle)
 	d.run.bundles = make(chan []byte, 1)
 	if d.pub != nil {
+		d.fleet.SetSealKeyFunc(d.pub.SetSealKey)
 		d.pub.Subscribe("policy", d.offerBundle)
 	}
 }
@@ -226,6 +228,7 @@ func (d *Daemon) watch(ctx context.Context) {
 	var lastFrames uint64
 	var lastAt time.Time
 	nextSummary := d.clock().Now() // the first once the publisher had a second to connect
+	var bundlesSeen uint64         // bundles applied and refused when the summary last went
 	for {
 		select {
 		case <-ctx.Done():
@@ -238,7 +241,15 @@ func (d *Daemon) watch(ctx context.Context) {
 			}
 			lastFrames, lastAt = frames, now
 			d.noteDrops(d.clock().Now())
-			if now.After(nextSummary) {
+			if d.fleet != nil {
+				// A rollout waits for the vehicle to say it applied or
+				// refused a bundle: that goes up at once.
+				if fs := d.fleet.Stats(); fs.Applied+fs.Rejected != bundlesSeen {
+					bundlesSeen = fs.Applied + fs.Rejected
+					nextSummary = now
+				}
+			}
+			if !now.Before(nextSummary) {
 				if err := d.sendSummary(ctx); err != nil {
 					nextSummary = now.Add(min(every, 5*time.Second)) // not connected: try again soon
 				} else {
@@ -270,15 +281,10 @@ func (d *Daemon) noteDrops(now time.Time) {
 }
 
 // AuditSummary is what goes up on the audit topic (retained, QoS 1):
-// counts per kind and the chain's head, which the fleet keeps to verify
-// the log later (audit verify --head). No times, positions or names.
-type AuditSummary struct {
-	V      int               `json:"v"` // 1
-	Counts map[string]uint64 `json:"counts"`
-	Head   string            `json:"head,omitempty"`
-	Intact bool              `json:"intact"`
-	Lost   uint64            `json:"lost"`
-}
+// counts per kind, the chain's head and tail, the bundle in force and
+// the last one refused. Its format is the uplink's, which the fleet reads
+// (uplink/fleetmsg.go).
+type AuditSummary = uplink.AuditSummary
 
 // summaryJSON is the audit summary, as it goes up.
 func (d *Daemon) summaryJSON() ([]byte, error) {
@@ -286,6 +292,17 @@ func (d *Daemon) summaryJSON() ([]byte, error) {
 	as := AuditSummary{V: 1, Counts: s.Counts, Intact: s.Intact, Lost: s.Lost}
 	if s.Head.Seq > 0 {
 		as.Head = s.Head.String()
+	}
+	for _, h := range s.Tail {
+		as.Tail = append(as.Tail, fmt.Sprintf("%d:%x", h.Seq, h.Hash[:uplink.TailHashLen/2]))
+	}
+	if d.fleet != nil {
+		fs := d.fleet.Stats()
+		as.Policy = fs.Version
+		if fs.Refused.Version > 0 || fs.Refused.Cause != "" {
+			r := fs.Refused
+			as.Refused = &r
+		}
 	}
 	return json.Marshal(as)
 }

@@ -117,6 +117,7 @@ type Fleet struct {
 	log       *slog.Logger
 	build     func(pol *uplink.Policy) geofence.Options
 	apply     func(ctx context.Context, ix *geofence.Index, p *uplink.Policy) error
+	sealKey   func(k *uplink.SealKey) // sealkey.go
 
 	mu sync.Mutex // one bundle at a time
 	// current is the bundle in force: its version and header digest
@@ -167,6 +168,10 @@ type FleetStats struct {
 	Rejected uint64
 	// Floor is the lowest version the vehicle takes.
 	Floor uint64
+	// Refused is the last bundle refused: its version (0 when it was
+	// refused before its version was read) and the cause, in words that
+	// hold no contents (rejectCause). It goes up in the audit summary.
+	Refused uplink.Refusal
 }
 
 // FleetOptions build a Fleet.
@@ -201,6 +206,9 @@ type FleetOptions struct {
 	// (Gateway.SetBundle, or, before the gateway runs, taking them into
 	// its options).
 	Apply func(ctx context.Context, ix *geofence.Index, p *uplink.Policy) error
+	// SealKey, when set, takes the fleet's sealing key from a bundle that
+	// carries one (seal.pub), once the bundle is applied (sealkey.go).
+	SealKey func(k *uplink.SealKey)
 }
 
 // NewFleet checks the options.
@@ -239,7 +247,7 @@ func NewFleet(o FleetOptions) (*Fleet, error) {
 		keys: o.Keys, profile: o.Profile, vehicle: o.Vehicle, dir: o.Dir, sealer: s, old: old,
 		floorKey: atrest.DeriveKey(o.StoreKey, labelFloor), audited: o.Audited, maxBundle: o.MaxBundle,
 		clock: o.Clock, audit: o.Audit, log: o.Logger, build: o.ZoneOptions, apply: o.Apply,
-		floor: o.Audited.Version,
+		sealKey: o.SealKey, floor: o.Audited.Version,
 	}
 	f.stats.Floor = f.floor
 	return f, nil
@@ -453,12 +461,16 @@ func (f *Fleet) LoadStored(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// contents loads a bundle's policy and zones.
+// contents loads a bundle's policy and zones, and checks the sealing key
+// it may carry (bundleSealKey).
 func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, error) {
 	for _, file := range b.Files {
-		if file.Name != bundleZones && file.Name != bundlePolicy {
+		if file.Name != bundleZones && file.Name != bundlePolicy && file.Name != bundleSeal {
 			return nil, nil, fmt.Errorf("%w: a file %q this vehicle does not read", ErrContents, file.Name)
 		}
+	}
+	if _, err := bundleSealKey(b); err != nil {
+		return nil, nil, err
 	}
 	pdata, okP := b.File(bundlePolicy)
 	zdata, okZ := b.File(bundleZones)
@@ -481,6 +493,9 @@ func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, err
 
 func (f *Fleet) applied(now time.Time, source string, b *bundle.Bundle, head [sha256.Size]byte, size int) {
 	f.current = &inForce{version: b.Version, head: head, size: size}
+	if k, _ := bundleSealKey(b); k != nil && f.sealKey != nil { // contents checked it
+		f.sealKey(k)
+	}
 	f.statsMu.Lock()
 	f.stats.Version, f.stats.Expires = b.Version, b.Expires
 	f.stats.Applied++
@@ -493,10 +508,11 @@ func (f *Fleet) applied(now time.Time, source string, b *bundle.Bundle, head [sh
 // name the cause only: an error from a bundle's zones may quote a zone,
 // so its detail is logged at debug level alone.
 func (f *Fleet) reject(now time.Time, source string, version uint64, err error) error {
+	cause := rejectCause(err)
 	f.statsMu.Lock()
 	f.stats.Rejected++
+	f.stats.Refused = uplink.Refusal{Version: version, Cause: cause}
 	f.statsMu.Unlock()
-	cause := rejectCause(err)
 	f.log.Warn("policy bundle rejected", "source", source, "version", version, "cause", cause)
 	f.log.Debug("policy bundle rejected", "err", err)
 	f.event(now, gateway.AuditPolicyRejected, fmt.Sprintf("%s from %s (version %d)", cause, source, version))

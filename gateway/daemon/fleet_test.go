@@ -213,6 +213,13 @@ type fleetVehicle struct {
 
 func startFleetVehicle(t *testing.T, dir, broker string, pub ed25519.PublicKey) *fleetVehicle {
 	t.Helper()
+	return startFleetVehicleWith(t, dir, broker, pub, "")
+}
+
+// startFleetVehicleWith is startFleetVehicle with more lines under uplink:
+// (two spaces indented).
+func startFleetVehicleWith(t *testing.T, dir, broker string, pub ed25519.PublicKey, uplinkLines string) *fleetVehicle {
+	t.Helper()
 	pem, err := bundle.MarshalPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)
@@ -234,10 +241,10 @@ uplink:
   insecure_plaintext: true
   state_dir: state
   queue: {key_file: queue.key}
-fleet:
+%sfleet:
   keys: [fleet.pub]
 audit: {summary_every: 1s}
-`, broker), 0o600); err != nil {
+`, broker, uplinkLines), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s, err := config.Load(cfg)
@@ -339,6 +346,18 @@ func TestBundlesOverBroker(t *testing.T) {
 	})
 	if as.V != 1 || !as.Intact || as.Counts[string(gateway.AuditPolicyApplied)] != 1 || !strings.Contains(as.Head, ":") {
 		t.Errorf("audit summary %s", summary)
+	}
+	// For rollouts and the chain's continuity (issue 15): the bundle in
+	// force, the last refusal's cause in a word, and a tail ending at the
+	// head.
+	if as.Policy != 2 || as.Refused == nil || as.Refused.Cause != cases[len(cases)-1].cause {
+		t.Errorf("audit summary's policy %d, refused %+v; want 2 and the last case's cause", as.Policy, as.Refused)
+	}
+	if n := len(as.Tail); n == 0 || !strings.HasPrefix(as.Head, as.Tail[n-1]) {
+		t.Errorf("audit summary's tail %q does not end at the head %s", as.Tail, as.Head)
+	}
+	if _, err := uplink.ParseAuditSummary(summary); err != nil {
+		t.Errorf("the fleet does not read the summary: %v", err)
 	}
 	if bytes.Contains(summary, []byte("reason")) || bytes.Contains(summary, []byte("time")) {
 		t.Errorf("audit summary carries more than counts: %s", summary)
