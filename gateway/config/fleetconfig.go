@@ -134,6 +134,12 @@ func DenyAll() *uplink.Policy {
 			TimeQuantum: defaultTimeQuantumS * time.Second,
 			JitterM:     defaultJitterM,
 			TripEndM:    defaultTripEndM,
+			// The widest trip ends and end covers: nothing is allowed out
+			// anyway, but a vehicle parked under DenyAll still learns its
+			// trip ends as it would under a real policy.
+			TripEndSpreadM: defaultTripEndSpreadM,
+			CoverOffsetM:   DefaultCoverOffsetM,
+			Decoys:         DefaultDecoys,
 		},
 	}
 }
