@@ -84,7 +84,7 @@ func (g *Gateway) noteEnd(lat, lon float64) {
 	if len(e.Recent) > MaxRecentEnds {
 		e.Recent = slices.Delete(e.Recent, 0, len(e.Recent)-MaxRecentEnds)
 	}
-	p.endsGen++
+	defer g.endsChanged()
 	for _, c := range e.Covers {
 		if geofence.DistanceM(c.Anchor.Lat, c.Anchor.Lon, lat, lon) <= EndClusterM {
 			return // covered already
@@ -107,6 +107,13 @@ func (g *Gateway) noteEnd(lat, lon float64) {
 		e.Covers = slices.Delete(e.Covers, 0, len(e.Covers)-MaxEndCovers)
 	}
 	g.log.Info("a place where trips end is covered from now on") // no position
+}
+
+// endsChanged takes a copy of the ends for the state file: the loop goes
+// on changing its own.
+func (g *Gateway) endsChanged() {
+	c := g.priv.ends.Clone()
+	g.priv.endsSaved = &c
 }
 
 // offset moves (lat, lon) to a random point of the disc of radius rM

@@ -89,11 +89,11 @@ type privacy struct {
 	dStart, dEnd    float64
 
 	// The trail: a ring of trailCap entries, oldest at head.
-	trail   [trailCap]trailPoint
-	head, n int
-	release time.Time // ReleaseBefore, never moved back
-	ends    Ends      // end covers (endcovers.go)
-	endsGen uint64    // bumped when ends change: the state is saved
+	trail     [trailCap]trailPoint
+	head, n   int
+	release   time.Time // ReleaseBefore, never moved back
+	ends      Ends      // end covers (endcovers.go)
+	endsSaved *Ends     // a copy of ends as of its last change, for the state file
 }
 
 // applyPrivacy adds the zone-aware decisions to a snapshot.

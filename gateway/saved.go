@@ -42,9 +42,8 @@ type Saved struct {
 	DebtM float64
 	// Ends are the vehicle's recent trip ends and its end covers
 	// (endcovers.go): positions, sealed on disk when the file has a key.
-	Ends Ends
-	// endsGen tells a change of Ends without comparing them.
-	endsGen uint64
+	// Nil for none. Never changed once saved: a change is a new Ends.
+	Ends *Ends
 }
 
 // Anchor is a trusted fix kept across a restart: sealed on disk.
@@ -66,7 +65,7 @@ func (s Saved) same(o Saved) bool {
 	}
 	return s.State == o.State && s.Manual == o.Manual && s.NeedClear == o.NeedClear && s.Held == o.Held && s.HeldSince.Equal(o.HeldSince) &&
 		s.SteadyWall.Equal(o.SteadyWall) && s.SteadyMono == o.SteadyMono &&
-		s.Distrusted == o.Distrusted && s.DebtM == o.DebtM && s.endsGen == o.endsGen
+		s.Distrusted == o.Distrusted && s.DebtM == o.DebtM && s.Ends == o.Ends
 }
 
 // StateStore keeps the suppression state across restarts. Load returns an
@@ -90,7 +89,7 @@ func (g *Gateway) saveable() Saved {
 		s.HeldSince = g.z.heldSince
 	}
 	s.SteadyWall, s.SteadyMono = g.z.steadyWall, g.z.steadyMono
-	s.Ends, s.endsGen = g.priv.ends, g.priv.endsGen // copied when handed over (persist)
+	s.Ends = g.priv.endsSaved
 	if a, ok := g.tr.anchor(); ok && !g.tr.provisional {
 		s.Anchor = Anchor{Lat: a.lat, Lon: a.lon, AccM: a.acc, At: a.t}
 	}
@@ -109,8 +108,7 @@ func (g *Gateway) persist() {
 		return
 	}
 	g.e.saved = s
-	s.Ends = s.Ends.Clone() // the writer's own: the loop goes on changing its ends
-	for {                   // the loop is the only sender
+	for { // the loop is the only sender
 		select {
 		case g.e.save <- s:
 			return
@@ -154,7 +152,5 @@ func (g *Gateway) saveFinal() {
 	case <-g.e.save: // older than what follows
 	default:
 	}
-	s := g.saveable()
-	s.Ends = s.Ends.Clone()
-	g.writeState(s)
+	g.writeState(g.saveable())
 }

@@ -560,6 +560,9 @@ type Setup struct {
 	// FleetKeys are the pinned keys of signed bundles; nil without
 	// fleet.keys.
 	FleetKeys []bundle.PublicKey
+	// BundleKey opens the sealed bodies of bundles (fleet.bundle_key_file);
+	// nil without one.
+	BundleKey *bundle.BodyKey
 	// SealKey is the fleet's public sealing key; nil: payloads go
 	// unsealed (sealkey.go).
 	SealKey *uplink.SealKey

@@ -32,6 +32,11 @@ type FleetConfig struct {
 	// larger one is refused before anything of it is read. Default 16
 	// (a bundle of 10,000 zones is about 6 MiB).
 	MaxBundleMB float64 `yaml:"max_bundle_mb"`
+	// BundleKeyFile names the fleet's bundle key (32 bytes, raw or hex,
+	// mode 0600), installed at enrolment: bundles carry their zones and
+	// covers sealed under it (bundle.SealedName), out of sight of whoever
+	// reads the broker. Without it a sealed bundle is refused.
+	BundleKeyFile string `yaml:"bundle_key_file"`
 }
 
 // AuditConfig says where the audit log is kept.
@@ -119,6 +124,13 @@ func loadFleet(cfg *Config, doc *YAMLDoc, s *Setup) error {
 			return doc.Errorf([]any{"fleet", "keys", i}, "%v", err)
 		}
 		s.FleetKeys = append(s.FleetKeys, k)
+	}
+	if f := cfg.Fleet.BundleKeyFile; f != "" {
+		k, err := bundle.LoadBodyKey(cfg.Resolve(f))
+		if err != nil {
+			return doc.Errorf([]any{"fleet", "bundle_key_file"}, "%v", err)
+		}
+		s.BundleKey = k
 	}
 	return nil
 }
