@@ -195,4 +195,3 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 }
 
 func round7(x float64) float64 { return math.Round(x*1e7) / 1e7 }
-
