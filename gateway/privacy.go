@@ -91,7 +91,8 @@ type privacy struct {
 	// The trail: a ring of trailCap entries, oldest at head.
 	trail     [trailCap]trailPoint
 	head, n   int
-	release   time.Time // ReleaseBefore, never moved back
+	release   time.Time // ReleaseBefore, moved back only when the clock steps back
+	last      time.Time // the last snapshot's time
 	ends      Ends      // end covers (endcovers.go)
 	endsSaved *Ends     // a copy of ends as of its last change, for the state file
 }
@@ -114,10 +115,23 @@ func (g *Gateway) applyPrivacy(now time.Time, s *uplink.Snapshot) {
 	if g.z.ix != p.zones { // a new zone list: its covers, new margins for them
 		g.drawMargins()
 	}
+	if p.inTrip && s.Time.Before(p.last) {
+		// The clock stepped back: records to come are stamped before ones
+		// waiting, and ReleaseBefore would let them out wherever they are
+		// taken. The trip ends here (what waits leaves without position)
+		// and a new one starts, withheld from its start.
+		g.endTrip(s, false)
+		p.release = s.Time // before every record to come; nothing older waits
+		s.ReleaseBefore = p.release
+		g.startTrip()
+		p.last = s.Time
+		return
+	}
+	p.last = s.Time
 	on, known := g.ignitionOn(now)
 	switch {
 	case p.inTrip && known && !on:
-		g.endTrip(s)
+		g.endTrip(s, true)
 		return
 	case !p.inTrip && known && on:
 		g.startTrip()
@@ -199,11 +213,11 @@ func (g *Gateway) pushTrail(s *uplink.Snapshot) {
 // endTrip marks the snapshot as the trip's end: what waits leaves
 // without position, nothing more is released by distance; the end place
 // counts towards the vehicle's end covers.
-func (g *Gateway) endTrip(s *uplink.Snapshot) {
+func (g *Gateway) endTrip(s *uplink.Snapshot, atPlace bool) {
 	p := &g.priv
 	p.inTrip = false
 	s.TripEnd, s.Withhold = true, true
-	if p.n > 0 {
+	if p.n > 0 && atPlace {
 		back := p.trail[(p.head+p.n-1)%trailCap]
 		g.noteEnd(back.lat, back.lon)
 	}
@@ -298,7 +312,7 @@ func (g *Gateway) offerTripEnd(now time.Time) {
 	}
 	s := g.snapshot(now)
 	if g.priv.inTrip {
-		g.endTrip(&s)
+		g.endTrip(&s, true)
 	}
 	if !s.TripEnd {
 		return // parked: nothing waits for a position

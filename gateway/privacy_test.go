@@ -402,3 +402,28 @@ func TestPrivacyEndCover(t *testing.T) {
 	}
 	t.Logf("withheld to %.0f m from the trips' end", lastWithheld)
 }
+
+// A clock stepped back mid-trip: the gateway takes no snapshot until the
+// clock is past the last one again, and then none is released before
+// ReleaseBefore is past it: no record taken after the step leaves by a
+// time stamped before ones still waiting; the trip's end stays hidden.
+func TestPrivacyClockStepBack(t *testing.T) {
+	const tripEnd = 1000.0
+	r := privacyRig(t, gateway.Privacy{TripEndM: tripEnd, Rand: seeded(6)}, func(d *gateway.Decision) { d.ClearFixes = 2 })
+	r.driveX(-30000, -27000, 80)
+	before := r.tel.last()
+	n := r.snapCount()
+	r.clock.Step(-20 * time.Minute)
+	r.driveX(-27000, -20000, 20) // 21 minutes
+	for _, s := range r.snapsSince(n) {
+		if s.ReleaseBefore.After(s.Time) {
+			t.Fatalf("after the step: ReleaseBefore %v after the snapshot's time %v", s.ReleaseBefore, s.Time)
+		}
+		if s.Time.Before(before.Time) && !s.ReleaseBefore.After(before.ReleaseBefore) && s.ReleaseBefore.After(s.Time) {
+			t.Fatal("a record stamped before the step's last one released by distance")
+		}
+	}
+	if r.snapCount() == n {
+		t.Fatal("no snapshot after the clock caught up")
+	}
+}
