@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"quietzone/can"
 	"quietzone/camera"
+	"quietzone/can"
 	"quietzone/uplink"
 )
 

@@ -1,17 +1,22 @@
 package gateway_test
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"quietzone/can"
 	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"quietzone/geofence"
 	"quietzone/uplink"
+	"quietzone/uplink/atrest"
 )
 
 // The test zone spans 1112 m along the meridian 10.0 from its southern
@@ -425,5 +430,42 @@ func TestPrivacyClockStepBack(t *testing.T) {
 	}
 	if r.snapCount() == n {
 		t.Fatal("no snapshot after the clock caught up")
+	}
+}
+
+// End covers outlive a restart: saved in the (sealed) state file, a new
+// gateway withholds a trip from that place as the old one would have.
+func TestPrivacyEndCoverRestored(t *testing.T) {
+	const tripEnd, offset = 100.0, 500.0
+	state := filepath.Join(t.TempDir(), config.StateFileName)
+	sf, err := daemon.NewSealedStateFile(state, bytes.Repeat([]byte{1}, atrest.KeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := gateway.Privacy{TripEndM: tripEnd, EndCoverOffsetM: offset, Rand: seeded(7)}
+	withState := func(o *gateway.Options) { o.Privacy, o.Enforcement.State = priv, sf }
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 2 }, withState)
+	for range 2 {
+		r.driveX(-9000, -7000, 80)
+		r.ignition(false)
+		r.ignition(true)
+	}
+	if err := r.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := sf.Load()
+	if err != nil || saved.Ends == nil || len(saved.Ends.Covers) != 1 {
+		t.Fatalf("saved ends %+v, %v; want one end cover", saved.Ends, err)
+	}
+	r2 := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 2 }, withState)
+	r2.driveX(-7000, -10000, 80)
+	lastWithheld := 0.0
+	for _, s := range r2.snapsSince(0) {
+		if s.HavePosition && s.Withhold {
+			lastWithheld = math.Max(lastWithheld, math.Abs(xOf(s)+7000))
+		}
+	}
+	if lastWithheld < 1000+tripEnd {
+		t.Errorf("after the restart withheld only to %.0f m from where trips ended: the end cover was lost", lastWithheld)
 	}
 }
