@@ -50,8 +50,10 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		} else {
 			fmt.Fprintf(stdout, "%s: no fleet.bundle_key_file: a bundle with sealed zones and covers is refused; one with its zones in the clear is taken without covers\n", path)
 		}
+	} else if c := s.Zones.Covers(); c != nil {
+		fmt.Fprintf(stdout, "%s: %d covers (zones.covers_file) decide where location is withheld\n", path, c.Len())
 	} else {
-		fmt.Fprintf(stdout, "%s: local zones carry no covers: location is withheld by the zones and their buffers\n", path)
+		fmt.Fprintf(stdout, "%s: no covers: location is withheld by the zones and their buffers\n", path)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -147,4 +149,67 @@ func TestMakeCovers(t *testing.T) {
 	if _, err := MakeCovers(zones, CoverPlan{OffsetM: offset, Decoys: 3, Region: &Region{52, 10, 52.001, 10.001}}); err == nil {
 		t.Error("decoys in a region without room")
 	}
+}
+
+// zones.covers_file: the covers go with the zones; a bad one is refused
+// with file:line, as is one without zones.
+func TestConfigCoversFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("zones.geojson", `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"radius_m":100},"geometry":{"type":"Point","coordinates":[10,52]}}]}`)
+	write("covers.geojson", `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"radius_m":3000},"geometry":{"type":"Point","coordinates":[10.01,52.01]}}]}`)
+	write("bad.geojson", `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"radius_m":3000,"buffer_m":5},"geometry":{"type":"Point","coordinates":[10.01,52.01]}}]}`)
+	for _, tc := range []struct {
+		name, yaml, want string
+		covers           int
+	}{
+		{"covers", "zones:\n  file: zones.geojson\n  covers_file: covers.geojson\n", "", 1},
+		{"no covers", "zones:\n  file: zones.geojson\n", "", 0},
+		{"bad covers", "zones:\n  file: zones.geojson\n  covers_file: bad.geojson\n", "bad.geojson: feature 0: a cover is a circle", 0},
+		{"covers without zones", "zones:\n  covers_file: covers.geojson\n", "c.yaml:2: zones.covers_file without zones.file", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &Config{path: filepath.Join(dir, "c.yaml")}
+			doc, err := DecodeYAML(cfg.path, []byte(tc.yaml), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.root = doc.root
+			_, zones, _, err := cfg.LoadZonesPolicy(nil)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := 0; zones.Covers() != nil {
+				n = zones.Covers().Len()
+				if n != tc.covers {
+					t.Errorf("%d covers, want %d", n, tc.covers)
+				}
+			} else if tc.covers != 0 {
+				t.Error("no covers")
+			}
+		})
+	}
+}
+
+func FuzzParseRegion(f *testing.F) {
+	f.Add("51.9,9.9,52.3,10.3")
+	f.Add("-90,-180,90,180")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRegion(s)
+		if err == nil && !(r.South < r.North && r.West < r.East && r.South >= -90 && r.North <= 90) {
+			t.Fatalf("%q: region %+v", s, r)
+		}
+	})
 }
