@@ -296,7 +296,11 @@ func (g *Gateway) covered(lat, lon float64) bool {
 			}
 		}
 	}
+	const mPerDegLat = geofence.EarthRadiusM * math.Pi / 180
 	for _, c := range p.ends.Covers {
+		if math.Abs(c.Lat-lat)*mPerDegLat > c.RadiusM+base {
+			continue // the difference in latitude alone puts it out of reach
+		}
 		if geofence.DistanceM(c.Lat, c.Lon, lat, lon) <= c.RadiusM+base {
 			return true
 		}

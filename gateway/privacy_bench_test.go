@@ -6,6 +6,7 @@ import (
 
 	"quietzone/camera"
 	"quietzone/can"
+	"quietzone/geofence"
 	"quietzone/uplink"
 )
 
@@ -13,7 +14,31 @@ import (
 // decisions (covers lookup, the trail): a vehicle driving past the bench
 // zones, a snapshot a second.
 func BenchmarkPrivacySnapshot(b *testing.B) {
-	prof, dec, zones, specs := BenchRig(b)
+	_, _, zones, _ := BenchRig(b)
+	benchPrivacy(b, zones)
+}
+
+// BenchmarkPrivacySnapshotCovers is the same with 4 covers (one real, 3
+// decoys) and 8 end covers deciding withholding.
+func BenchmarkPrivacySnapshotCovers(b *testing.B) {
+	_, _, zones, _ := BenchRig(b)
+	var cs []geofence.Zone
+	for i := range 4 {
+		c, err := geofence.Circle(52.0+0.05*float64(i), 10.0, 3000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	benchPrivacy(b, zones.WithCovers(geofence.NewIndex(cs)), func(g *Gateway) {
+		for i := range MaxEndCovers {
+			g.priv.ends.Covers = append(g.priv.ends.Covers, EndCover{Lat: 51.0 + 0.01*float64(i), Lon: 9.0, RadiusM: 5000})
+		}
+	})
+}
+
+func benchPrivacy(b *testing.B, zones *geofence.Index, setup ...func(*Gateway)) {
+	prof, dec, _, specs := BenchRig(b)
 	clock := &testClock{t: time.Unix(1780000000, 0)}
 	bus := can.NewBus(clock.Now)
 	port := bus.Open()
@@ -26,6 +51,9 @@ func BenchmarkPrivacySnapshot(b *testing.B) {
 		Privacy: Privacy{JitterM: 300, TripEndM: 1000}})
 	if err != nil {
 		b.Fatal(err)
+	}
+	for _, f := range setup {
+		f(g)
 	}
 	lat0, lon0 := 52.0, 9.98
 	s := uplink.Snapshot{HavePosition: true}

@@ -116,6 +116,9 @@ func (c *Config) checkFleet(doc *YAMLDoc) error {
 // loadFleet reads the pinned keys.
 func loadFleet(cfg *Config, doc *YAMLDoc, s *Setup) error {
 	if !cfg.Fleet.Pinned() {
+		if cfg.Fleet.BundleKeyFile != "" {
+			return doc.Errorf([]any{"fleet", "bundle_key_file"}, "fleet.bundle_key_file without fleet.keys: no bundle would be taken to open")
+		}
 		return nil
 	}
 	for i, p := range cfg.Fleet.Keys {
