@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -467,5 +468,29 @@ func TestPrivacyEndCoverRestored(t *testing.T) {
 	}
 	if lastWithheld < 1000+tripEnd {
 		t.Errorf("after the restart withheld only to %.0f m from where trips ended: the end cover was lost", lastWithheld)
+	}
+}
+
+// A bundle that brings covers switches withholding to them between two
+// snapshots, the cameras still on the zones.
+func TestPrivacyCoversSwitched(t *testing.T) {
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 2 },
+		func(o *gateway.Options) { o.Privacy = gateway.Privacy{Rand: seeded(8)} })
+	r.driveEast(2500, 0, 300, 50)
+	if s := r.tel.last(); s.Withhold {
+		t.Fatal("2.5 km east of the zone without covers: withheld")
+	}
+	if err := r.gw.SetZones(context.Background(), coveredZones(t, 1500, 2600)); err != nil {
+		t.Fatal(err)
+	}
+	n := r.snapCount()
+	r.driveEast(2500, 300, 600, 50)
+	for _, s := range r.snapsSince(n) {
+		if s.HavePosition && !s.Withhold {
+			t.Fatal("in the cover the new zone list brought: not withheld")
+		}
+	}
+	if st := r.state(); st.Suppressed() {
+		t.Errorf("state %v: the cameras follow the zone", st)
 	}
 }
