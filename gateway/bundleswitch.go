@@ -52,6 +52,8 @@ func (g *Gateway) switchPolicy(p *uplink.Policy) {
 	g.d.WithholdMarginM = p.PositionMarginM()
 	g.opts.Privacy.JitterM = p.NearZones.JitterM
 	g.opts.Privacy.TripEndM = p.NearZones.TripEndM
+	g.opts.Privacy.TripEndSpreadM = p.NearZones.TripEndSpreadM
+	g.opts.Privacy.EndCoverOffsetM = p.NearZones.CoverOffsetM
 	if g.opts.Telemetry != nil {
 		g.opts.Telemetry.SetPolicy(p)
 	}

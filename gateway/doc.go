@@ -54,11 +54,15 @@
 // snapshots decided before and after (bundleswitch.go). Which bundle may
 // be applied (signatures, versions, the floor) is the daemon's to decide.
 //
-// Telemetry privacy near zones is split: the uplink coarsens time and
-// holds records back, the gateway decides what to withhold and hold,
-// because it knows where zones are (privacy.go): per-trip random margins
-// around each zone, withholding latched over the whole stretch, and a
-// trip's first and last stretch near a zone. A trip is an ignition cycle.
+// Telemetry privacy is split: the uplink coarsens time and keeps records
+// back, the gateway decides what to withhold and when records may leave,
+// because it knows where zones and covers are (privacy.go): withholding
+// decided by the covers (secret discs offset from the zones, decoys among
+// them, and the vehicle's own end covers, endcovers.go), per-trip random
+// margins, withholding latched over the whole stretch, and every trip's
+// start and end hidden (Snapshot.ReleaseBefore trails the vehicle,
+// Snapshot.TripEnd ends it). Cameras follow the true zones. A trip is an
+// ignition cycle.
 //
 // Camera enforcement around the camera controller (enforce.go) belongs to
 // the loop too: escalated cameras (recording while suppressed beyond the

@@ -254,6 +254,9 @@ func (g *Gateway) restore(now time.Time) {
 		g.z.steadyWall, g.z.steadyMono = s.SteadyWall, s.SteadyMono // the same boot: go on from it
 	}
 	g.z.needClear = max(g.d.ClearFixes, min(s.NeedClear, MaxNeedClear))
+	if s.Ends != nil && s.Ends.Valid() {
+		g.priv.ends, g.priv.endsSaved = s.Ends.Clone(), s.Ends
+	}
 	if s.Manual {
 		g.manual, g.state = true, Manual
 		g.audit(now, AuditManualOn, "privacy switch on before the restart")

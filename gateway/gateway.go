@@ -513,6 +513,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.applyCameras(end, true) // fail closed when the gateway stops, while the buses are still open
 	close(closeSources)
 	srcErr := eg.Wait()
+	g.offerTripEnd(end)
 	g.saveFinal()
 	g.account(end)
 	g.publishStats()

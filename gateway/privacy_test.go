@@ -1,16 +1,23 @@
 package gateway_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"quietzone/can"
 	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
+	"quietzone/geofence"
 	"quietzone/uplink"
+	"quietzone/uplink/atrest"
 )
 
 // The test zone spans 1112 m along the meridian 10.0 from its southern
@@ -144,58 +151,107 @@ func TestPrivacyJitterVariesPerTrip(t *testing.T) {
 	}
 }
 
-// A trip that starts near a zone withholds its first stretch, and holds
-// it back, until the vehicle is beyond the trip-end distance.
-func TestPrivacyTripStartNearZone(t *testing.T) {
+// Every trip's start is withheld until the vehicle is D_start from its
+// first fix, near a zone or far from every one; with no spread D_start is
+// trip_end_m exactly.
+func TestPrivacyTripStartWithheld(t *testing.T) {
 	const tripEnd = 1000.0
-	r := privacyRig(t, gateway.Privacy{TripEndM: tripEnd, Rand: seeded(2)}, func(d *gateway.Decision) { d.ClearFixes = 2 })
-	r.driveX(-500, -2500, 50)
-	snaps := r.snapsSince(0)
-	released := false
-	for _, s := range snaps {
-		if !s.HavePosition {
-			continue
-		}
-		margin := distOutside(xOf(s)) - 200 // from the buffer
-		switch {
-		case margin < tripEnd:
-			if !s.Withhold || !s.Hold {
-				t.Fatalf("%.0f m from the buffer on a trip that started 300 m from it: withhold %v, hold %v", margin, s.Withhold, s.Hold)
+	for _, tc := range []struct {
+		name     string
+		from, to float64 // x along the meridian
+	}{
+		{"near a zone", -500, -2500},
+		{"far from every zone", -5000, -7000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := privacyRig(t, gateway.Privacy{TripEndM: tripEnd, Rand: seeded(2)}, func(d *gateway.Decision) { d.ClearFixes = 2 })
+			r.driveX(tc.from, tc.to, 50)
+			released := false
+			for _, s := range r.snapsSince(0) {
+				if !s.HavePosition {
+					continue
+				}
+				moved := math.Abs(xOf(s) - tc.from)
+				switch {
+				case moved < tripEnd-20 && !s.Withhold:
+					t.Fatalf("%.0f m from where the trip started: not withheld", moved)
+				case moved > tripEnd+200 && distOutside(xOf(s)) > 500 && !s.Withhold:
+					released = true
+				}
+				if s.Hold || s.Drop {
+					t.Fatal("hold or drop set: the trail replaced them")
+				}
 			}
-		case margin > tripEnd+30 && !s.Withhold && !s.Hold:
-			released = true
-		}
-		if s.Drop {
-			t.Fatal("a snapshot dropped held records while the trip goes on")
-		}
-	}
-	if !released {
-		t.Error("never released after moving 1.3 km beyond the trip-end distance")
+			if !released {
+				t.Error("never released after moving 1.2 km beyond the trip-start distance")
+			}
+		})
 	}
 }
 
-// A trip that ends near a zone drops its held last stretch; one that
-// passes near a zone and moves on releases it. Parked near the zone,
-// nothing leaves; the next trip starts withheld.
+// ReleaseBefore trails the vehicle: a record may leave only once the
+// vehicle is D_end (here trip_end_m) from where it was taken, and it
+// keeps moving while the vehicle drives on.
+func TestPrivacyReleaseTrails(t *testing.T) {
+	const tripEnd = 800.0
+	r := privacyRig(t, gateway.Privacy{TripEndM: tripEnd, Rand: seeded(3)}, func(d *gateway.Decision) { d.ClearFixes = 2 })
+	r.driveX(-9000, -3000, 80)
+	snaps := r.snapsSince(0)
+	var prev time.Time
+	advanced := 0
+	for i, s := range snaps {
+		if s.ReleaseBefore.Before(prev) {
+			t.Fatalf("snapshot %d: ReleaseBefore moved back", i)
+		}
+		if s.ReleaseBefore.After(prev) {
+			advanced++
+		}
+		prev = s.ReleaseBefore
+		if !s.HavePosition {
+			continue
+		}
+		for _, o := range snaps[:i] {
+			if o.HavePosition && o.Time.Before(s.ReleaseBefore) {
+				if d := math.Abs(xOf(s) - xOf(o)); d < tripEnd-1 {
+					t.Fatalf("snapshot %d releases one taken %.0f m away, within %v m", i, d, tripEnd)
+				}
+			}
+		}
+		if s.ReleaseBefore.After(s.Time) {
+			t.Fatalf("snapshot %d: ReleaseBefore after the snapshot itself", i)
+		}
+	}
+	if advanced < len(snaps)/3 { // a trail entry every 25 m: every other second at 80 km/h
+		t.Errorf("ReleaseBefore advanced %d times in %d snapshots", advanced, len(snaps))
+	}
+}
+
+// A trip's end is a TripEnd snapshot, nothing dropped; parked, nothing of
+// the position leaves; the next trip starts withheld.
 func TestPrivacyTripEnd(t *testing.T) {
 	const tripEnd = 1000.0
 	r := privacyRig(t, gateway.Privacy{TripEndM: tripEnd, Rand: seeded(3)}, func(d *gateway.Decision) { d.ClearFixes = 2 })
-	r.driveX(-3500, -2500, 80)
-	if s := r.tel.last(); s.Withhold || s.Hold {
-		t.Fatalf("far from the zone: withhold %v, hold %v", s.Withhold, s.Hold)
+	r.driveX(-6000, -4000, 80)
+	if s := r.tel.last(); s.Withhold || s.ReleaseBefore.IsZero() {
+		t.Fatalf("far from the zone, 2 km into the trip: withhold %v, release %v", s.Withhold, s.ReleaseBefore)
 	}
 	n := r.snapCount()
-	r.driveX(-2500, -600, 80) // within 1 km of the buffer from x = -1204 on
-	for _, s := range r.snapsSince(n) {
-		if s.HavePosition && distOutside(xOf(s))-200 < tripEnd && !s.Hold {
-			t.Fatalf("%.0f m from the buffer, within the trip-end distance: not held", distOutside(xOf(s))-200)
-		}
-	}
-	n = r.snapCount()
 	r.ignition(false)
 	snaps := r.snapsSince(n)
-	if !slices.ContainsFunc(snaps, func(s uplink.Snapshot) bool { return s.Drop && s.Hold }) {
-		t.Fatal("ignition off 400 m from the buffer: held records not dropped")
+	ends := 0
+	for _, s := range snaps {
+		if s.TripEnd {
+			ends++
+			if !s.Withhold {
+				t.Error("the trip's end not withheld")
+			}
+		}
+		if s.Drop || s.Hold {
+			t.Fatal("hold or drop at a trip end: what waits leaves without position instead")
+		}
+	}
+	if ends != 1 {
+		t.Fatalf("ignition off: %d TripEnd snapshots, want 1", ends)
 	}
 	n = r.snapCount()
 	for i := 0; i < 10; i++ { // parked, ignition off
@@ -203,25 +259,20 @@ func TestPrivacyTripEnd(t *testing.T) {
 		r.drainBus()
 	}
 	for _, s := range r.snapsSince(n) {
-		if !s.Hold || !s.Drop {
-			t.Fatalf("parked near the zone: hold %v, drop %v", s.Hold, s.Drop)
+		if !s.Withhold || s.TripEnd {
+			t.Fatalf("parked: withhold %v, trip end %v", s.Withhold, s.TripEnd)
 		}
 	}
-
-	// The next trip starts there: withheld and held until beyond 1 km.
 	r.ignition(true)
 	n = r.snapCount()
-	r.driveX(-600, -3000, 80)
+	r.driveX(-4000, -2000, 80)
 	moved := false
 	for _, s := range r.snapsSince(n) {
-		if s.Drop {
-			t.Fatal("dropped during a trip")
+		d := math.Abs(xOf(s) + 4000)
+		if s.HavePosition && d < tripEnd-30 && !s.Withhold {
+			t.Fatalf("new trip %.0f m from its start: not withheld", d)
 		}
-		d := distOutside(xOf(s)) - 200
-		if d < tripEnd && (!s.Withhold || !s.Hold) {
-			t.Fatalf("new trip %.0f m from the buffer: withhold %v, hold %v", d, s.Withhold, s.Hold)
-		}
-		if d > tripEnd+50 && !s.Hold && !s.Withhold {
+		if d > tripEnd+50 && !s.Withhold {
 			moved = true
 		}
 	}
@@ -230,14 +281,23 @@ func TestPrivacyTripEnd(t *testing.T) {
 	}
 }
 
-// Without a fix the gateway cannot know how near a zone it is: withhold
-// and hold.
+// Without a fix the gateway cannot know where it is: withheld, and
+// ReleaseBefore does not move.
 func TestPrivacyNoFixHolds(t *testing.T) {
 	r := privacyRig(t, gateway.Privacy{TripEndM: 1000}, nil)
 	r.clock.Advance(5 * time.Second)
 	for _, s := range r.snapsSince(0) {
-		if !s.Withhold || !s.Hold || s.Drop {
-			t.Fatalf("without a fix: withhold %v, hold %v, drop %v", s.Withhold, s.Hold, s.Drop)
+		if !s.Withhold || !s.ReleaseBefore.IsZero() {
+			t.Fatalf("without a fix: withhold %v, release before %v", s.Withhold, s.ReleaseBefore)
+		}
+	}
+	r.driveX(-9000, -8000, 50)
+	n := r.snapCount()
+	rel := r.tel.last().ReleaseBefore
+	r.clock.Advance(5 * time.Second) // the fix goes stale
+	for _, s := range r.snapsSince(n) {
+		if !s.HavePosition && !s.ReleaseBefore.Equal(rel) {
+			t.Fatalf("without a fix: release moved from %v to %v", rel, s.ReleaseBefore)
 		}
 	}
 }
@@ -255,5 +315,182 @@ func TestPrivacyRandomFailureFailsClosed(t *testing.T) {
 	}
 	if d := math.Abs(xOf(r.tel.last())); d > 700 {
 		t.Fatalf("drove to %.0f m", d)
+	}
+}
+
+// coveredZones is the test zone with one cover: a disc of coverR around a
+// centre coverEast metres east of the zone's middle.
+func coveredZones(t *testing.T, coverEast, coverR float64) *geofence.Index {
+	t.Helper()
+	lat, lon := along(zoneLengthM / 2)
+	clat, clon := gateway.OffsetM(lat, lon, 0, coverEast)
+	c, err := geofence.Circle(clat, clon, coverR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustZones(t).WithCovers(geofence.NewIndex([]geofence.Zone{c}))
+}
+
+// driveEast drives north along the meridian eastM metres east of the test
+// zone's, from x to x2.
+func (r *rig) driveEast(eastM, from, to, kmh float64) {
+	r.t.Helper()
+	for x := from; x <= to; x += kmh / 3.6 {
+		lat, lon := along(x)
+		lat, lon = gateway.OffsetM(lat, lon, 0, eastM)
+		r.step(time.Second, lat, lon, kmh)
+		r.drainBus()
+	}
+}
+
+// Covers, not zones, decide withholding: inside the cover, however far
+// from the zone, the position is withheld and the cameras record; outside
+// it, next to the zone's buffer, it leaves (the cameras follow the zone).
+func TestPrivacyCoversDecide(t *testing.T) {
+	const coverEast, coverR = 1500.0, 2600.0 // reaches 1100 m west of the zone's meridian
+	for _, tc := range []struct {
+		name     string
+		eastM    float64
+		withheld bool
+	}{
+		{"in the cover, 2.5 km east of the zone", 2500, true},
+		{"outside the cover, 1.6 km west of the zone", -1600, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, coveredZones(t, coverEast, coverR), func(d *gateway.Decision) { d.ClearFixes = 2 },
+				func(o *gateway.Options) { o.Privacy = gateway.Privacy{Rand: seeded(4)} })
+			r.driveEast(tc.eastM, 0, zoneLengthM, 50)
+			n := 0
+			for _, s := range r.snapsSince(0)[10:] {
+				if !s.HavePosition {
+					continue
+				}
+				n++
+				if s.Withhold != tc.withheld {
+					t.Fatalf("withhold %v, want %v", s.Withhold, tc.withheld)
+				}
+			}
+			if n == 0 {
+				t.Fatal("no snapshot with a position")
+			}
+			if st := r.state(); st.Suppressed() {
+				t.Errorf("state %v: the cameras must follow the zone, not the cover", st)
+			}
+		})
+	}
+}
+
+// Where trips end twice, the vehicle makes an end cover: the next trip
+// from there is withheld until it leaves the cover, well beyond D_start.
+func TestPrivacyEndCover(t *testing.T) {
+	const tripEnd, offset = 100.0, 500.0
+	r := privacyRig(t, gateway.Privacy{TripEndM: tripEnd, EndCoverOffsetM: offset, Rand: seeded(5)}, func(d *gateway.Decision) { d.ClearFixes = 2 })
+	for trip := 0; trip < 2; trip++ {
+		r.driveX(-9000, -7000, 80)
+		r.ignition(false)
+		r.ignition(true)
+	}
+	// The end cover's radius: offset + cluster + trip ends; its centre
+	// within offset of -7000: withheld at least to -7000-(1000+100).
+	n := r.snapCount()
+	r.driveX(-7000, -13000, 80)
+	lastWithheld := 0.0
+	for _, s := range r.snapsSince(n) {
+		if s.HavePosition && s.Withhold {
+			lastWithheld = math.Max(lastWithheld, math.Abs(xOf(s)+7000))
+		}
+	}
+	if lastWithheld < 1000+tripEnd {
+		t.Errorf("withheld only to %.0f m from where two trips ended: no end cover", lastWithheld)
+	}
+	if lastWithheld > offset*2+1000+tripEnd+200 {
+		t.Errorf("withheld to %.0f m: farther than an end cover reaches", lastWithheld)
+	}
+	t.Logf("withheld to %.0f m from the trips' end", lastWithheld)
+}
+
+// A clock stepped back mid-trip: the gateway takes no snapshot until the
+// clock is past the last one again, and then none is released before
+// ReleaseBefore is past it: no record taken after the step leaves by a
+// time stamped before ones still waiting; the trip's end stays hidden.
+func TestPrivacyClockStepBack(t *testing.T) {
+	const tripEnd = 1000.0
+	r := privacyRig(t, gateway.Privacy{TripEndM: tripEnd, Rand: seeded(6)}, func(d *gateway.Decision) { d.ClearFixes = 2 })
+	r.driveX(-30000, -27000, 80)
+	before := r.tel.last()
+	n := r.snapCount()
+	r.clock.Step(-20 * time.Minute)
+	r.driveX(-27000, -20000, 20) // 21 minutes
+	for _, s := range r.snapsSince(n) {
+		if s.ReleaseBefore.After(s.Time) {
+			t.Fatalf("after the step: ReleaseBefore %v after the snapshot's time %v", s.ReleaseBefore, s.Time)
+		}
+		if s.Time.Before(before.Time) && !s.ReleaseBefore.After(before.ReleaseBefore) && s.ReleaseBefore.After(s.Time) {
+			t.Fatal("a record stamped before the step's last one released by distance")
+		}
+	}
+	if r.snapCount() == n {
+		t.Fatal("no snapshot after the clock caught up")
+	}
+}
+
+// End covers outlive a restart: saved in the (sealed) state file, a new
+// gateway withholds a trip from that place as the old one would have.
+func TestPrivacyEndCoverRestored(t *testing.T) {
+	const tripEnd, offset = 100.0, 500.0
+	state := filepath.Join(t.TempDir(), config.StateFileName)
+	sf, err := daemon.NewSealedStateFile(state, bytes.Repeat([]byte{1}, atrest.KeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := gateway.Privacy{TripEndM: tripEnd, EndCoverOffsetM: offset, Rand: seeded(7)}
+	withState := func(o *gateway.Options) { o.Privacy, o.Enforcement.State = priv, sf }
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 2 }, withState)
+	for range 2 {
+		r.driveX(-9000, -7000, 80)
+		r.ignition(false)
+		r.ignition(true)
+	}
+	if err := r.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := sf.Load()
+	if err != nil || saved.Ends == nil || len(saved.Ends.Covers) != 1 {
+		t.Fatalf("saved ends %+v, %v; want one end cover", saved.Ends, err)
+	}
+	r2 := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 2 }, withState)
+	r2.driveX(-7000, -10000, 80)
+	lastWithheld := 0.0
+	for _, s := range r2.snapsSince(0) {
+		if s.HavePosition && s.Withhold {
+			lastWithheld = math.Max(lastWithheld, math.Abs(xOf(s)+7000))
+		}
+	}
+	if lastWithheld < 1000+tripEnd {
+		t.Errorf("after the restart withheld only to %.0f m from where trips ended: the end cover was lost", lastWithheld)
+	}
+}
+
+// A bundle that brings covers switches withholding to them between two
+// snapshots, the cameras still on the zones.
+func TestPrivacyCoversSwitched(t *testing.T) {
+	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 2 },
+		func(o *gateway.Options) { o.Privacy = gateway.Privacy{Rand: seeded(8)} })
+	r.driveEast(2500, 0, 300, 50)
+	if s := r.tel.last(); s.Withhold {
+		t.Fatal("2.5 km east of the zone without covers: withheld")
+	}
+	if err := r.gw.SetZones(context.Background(), coveredZones(t, 1500, 2600)); err != nil {
+		t.Fatal(err)
+	}
+	n := r.snapCount()
+	r.driveEast(2500, 300, 600, 50)
+	for _, s := range r.snapsSince(n) {
+		if s.HavePosition && !s.Withhold {
+			t.Fatal("in the cover the new zone list brought: not withheld")
+		}
+	}
+	if st := r.state(); st.Suppressed() {
+		t.Errorf("state %v: the cameras follow the zone", st)
 	}
 }

@@ -40,6 +40,10 @@ type Saved struct {
 	Anchor Anchor
 	// DebtM is the trust debt (trust.go), in metres.
 	DebtM float64
+	// Ends are the vehicle's recent trip ends and its end covers
+	// (endcovers.go): positions, sealed on disk when the file has a key.
+	// Nil for none. Never changed once saved: a change is a new Ends.
+	Ends *Ends
 }
 
 // Anchor is a trusted fix kept across a restart: sealed on disk.
@@ -61,7 +65,7 @@ func (s Saved) same(o Saved) bool {
 	}
 	return s.State == o.State && s.Manual == o.Manual && s.NeedClear == o.NeedClear && s.Held == o.Held && s.HeldSince.Equal(o.HeldSince) &&
 		s.SteadyWall.Equal(o.SteadyWall) && s.SteadyMono == o.SteadyMono &&
-		s.Distrusted == o.Distrusted && s.DebtM == o.DebtM
+		s.Distrusted == o.Distrusted && s.DebtM == o.DebtM && s.Ends == o.Ends
 }
 
 // StateStore keeps the suppression state across restarts. Load returns an
@@ -85,6 +89,7 @@ func (g *Gateway) saveable() Saved {
 		s.HeldSince = g.z.heldSince
 	}
 	s.SteadyWall, s.SteadyMono = g.z.steadyWall, g.z.steadyMono
+	s.Ends = g.priv.endsSaved
 	if a, ok := g.tr.anchor(); ok && !g.tr.provisional {
 		s.Anchor = Anchor{Lat: a.lat, Lon: a.lon, AccM: a.acc, At: a.t}
 	}

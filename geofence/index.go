@@ -112,6 +112,9 @@ type Index struct {
 	top     []s2.CellID
 	entries []entry
 	refs    []uint32
+
+	// covers are the zones' covers, if they came with any (WithCovers).
+	covers *Index
 }
 
 // cell is a cell of the table and where its entries are.

@@ -3,6 +3,7 @@ package testbench_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"quietzone/testbench"
 	"quietzone/testbench/report"
 	"quietzone/testbench/scenario"
+	"quietzone/uplink"
 	"quietzone/uplink/uplinktest"
 )
 
@@ -70,10 +72,10 @@ func TestBuiltInScenarioOnMosquitto(t *testing.T) {
 	}
 }
 
-// A trip that ends 450 m from a zone's buffer, ignition off: its last
-// stretch never leaves the vehicle. From the moment the vehicle came within
-// the policy's trip-end distance for good, not even a record of that time
-// quantum arrives; the uplink counts what it dropped.
+// A trip that ends 450 m from a zone's buffer, ignition off: no position
+// published lies within the trip-end distance of where it ended (the
+// release trails the vehicle by at least trip_end_m), and its last
+// stretch still arrives, merged, without position: nothing is dropped.
 func TestTripEndNearZoneEndToEnd(t *testing.T) {
 	sc := scenario.BuiltIn()
 	sc.Name = "trip ending near the depot"
@@ -88,40 +90,42 @@ func TestTripEndNearZoneEndToEnd(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("invariants:\n%s", out.String())
 	}
-	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Replay the vehicle's true track: when was it last farther than the
-	// trip-end distance from every buffer?
+	// Replay the vehicle's true track to where it ended.
 	v := scenario.NewMotion(sc.Route)
-	var lastFar time.Time
 	now := sc.Start
 	for !v.Done {
 		v.Step(sc.Step.Seconds())
 		now = now.Add(sc.Step)
-		if zones.Query(v.Lat, v.Lon, 5000).MarginM > pol.NearZones.TripEndM {
-			lastFar = now
-		}
 	}
-	q := int64(pol.NearZones.TimeQuantum / time.Second)
-	cut := lastFar.Unix() / q * q
-	if rep.Uplink.HeldDropped == 0 {
-		t.Errorf("nothing held back and dropped:\n%s", out.String())
+	endLat, endLon := v.Lat, v.Lon
+	grid := 0.0
+	if pol.Position != nil {
+		grid = pol.Position.PrecisionM * math.Sqrt2 / 2
 	}
+	if rep.Uplink.HeldDropped != 0 {
+		t.Errorf("%d records dropped at the trip end: they leave without position", rep.Uplink.HeldDropped)
+	}
+	var last uplink.Record
 	for _, r := range rep.Records {
-		if r.Time >= cut {
-			t.Errorf("record %d at %v arrived; the vehicle was within %.0f m of a buffer for good from %v",
-				r.Seq, time.Unix(r.Time, 0).UTC(), pol.NearZones.TripEndM, lastFar.UTC())
+		if r.Time >= last.Time {
+			last = r
+		}
+		if len(r.Pos) == 2 {
+			if d := geofence.DistanceM(r.Pos[0], r.Pos[1], endLat, endLon); d < pol.NearZones.TripEndM-grid {
+				t.Errorf("record %d at %v: a position %.0f m from where the trip ended, within %.0f m",
+					r.Seq, time.Unix(r.Time, 0).UTC(), d, pol.NearZones.TripEndM)
+			}
 		}
 	}
 	if len(rep.Records) == 0 {
 		t.Fatal("no record arrived at all")
 	}
-	t.Logf("%d records arrived, the last at %v; within the trip-end distance for good from %v; %d dropped",
-		len(rep.Records), time.Unix(rep.Records[len(rep.Records)-1].Time, 0).UTC(), lastFar.UTC(), rep.Uplink.HeldDropped)
+	if last.Pos != nil {
+		t.Errorf("the last record, at %v, carries a position", time.Unix(last.Time, 0).UTC())
+	}
+	t.Logf("%d records arrived, the last at %v without position", len(rep.Records), time.Unix(last.Time, 0).UTC())
 }

@@ -49,6 +49,17 @@ type NearZoneRule struct {
 	// farther; one that ends that near drops its last stretch, which is
 	// held back in the vehicle until the vehicle is farther.
 	TripEndM float64
+	// TripEndSpreadM: each trip draws how far from its first fix its start
+	// is withheld, and how far the release of its records trails the
+	// vehicle, each uniform in [TripEndM, TripEndM+TripEndSpreadM) (the
+	// gateway, privacy.go).
+	TripEndSpreadM float64
+	// CoverOffsetM: a cover's centre is offset from what it covers by a
+	// random point of a disc of this radius (policy sign for zones and
+	// decoys, the vehicle for its own end covers). Decoys is how many decoy
+	// covers policy sign places per real zone.
+	CoverOffsetM float64
+	Decoys       int
 }
 
 // Rule limits one allowed signal.
@@ -125,6 +136,12 @@ func (p *Policy) Validate() error {
 		return &KeyError{Key: "near_zones.jitter_m", Reason: fmt.Sprintf("must be 0 to %g metres", float64(MaxJitterM))}
 	case !finiteNonNeg(nz.TripEndM) || nz.TripEndM > MaxTripEndM:
 		return &KeyError{Key: "near_zones.trip_end_m", Reason: fmt.Sprintf("must be 0 to %g metres", float64(MaxTripEndM))}
+	case !finiteNonNeg(nz.TripEndSpreadM) || nz.TripEndSpreadM > MaxTripEndM:
+		return &KeyError{Key: "near_zones.trip_end_spread_m", Reason: fmt.Sprintf("must be 0 to %g metres", float64(MaxTripEndM))}
+	case !finiteNonNeg(nz.CoverOffsetM) || nz.CoverOffsetM > MaxCoverOffsetM:
+		return &KeyError{Key: "near_zones.cover_offset_m", Reason: fmt.Sprintf("must be 0 to %g metres", float64(MaxCoverOffsetM))}
+	case nz.Decoys < 0 || nz.Decoys > MaxDecoys:
+		return &KeyError{Key: "near_zones.decoys", Reason: fmt.Sprintf("must be 0 to %d", MaxDecoys)}
 	}
 	return nil
 }
@@ -159,6 +176,9 @@ const (
 	MaxTimeQuantum = time.Hour
 	MaxJitterM     = 10000
 	MaxTripEndM    = 50000
+	// MaxCoverOffsetM and MaxDecoys bound the cover keys (issue 14).
+	MaxCoverOffsetM = 50000
+	MaxDecoys       = 20
 )
 
 func finiteNonNeg(x float64) bool { return x >= 0 && !math.IsInf(x, 0) }

@@ -137,6 +137,18 @@ func (u *Uplink) Offer(s Snapshot) error {
 	if ok {
 		g.recs = append(g.recs, rec)
 	}
+	// INTERIM (issue 14, helper C): ReleaseBefore and TripEnd mapped onto
+	// the quanta until B's uplink.go implements them; B's version wins at
+	// merge. A quantum leaves once it ends at or before ReleaseBefore (zero:
+	// the old behaviour); at TripEnd every waiting quantum is merged.
+	if s.TripEnd {
+		for i := range u.groups {
+			u.groups[i].withheld = true
+		}
+	}
+	if !s.ReleaseBefore.IsZero() && !s.TripEnd {
+		ts = min(ts, s.ReleaseBefore.Unix())
+	}
 	if s.Drop {
 		u.dropHeld()
 	}

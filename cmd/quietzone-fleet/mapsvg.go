@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"math"
@@ -68,11 +69,18 @@ func zonesOfNewest(ctx context.Context, c *console) (*zoneMapData, error) {
 	if err := b.CheckBodies(); err != nil {
 		return nil, err
 	}
-	zones, ok := b.File("zones")
+	files, err := b.Opened(c.bundleKey)
+	if errors.Is(err, bundle.ErrNoBodyKey) {
+		return &zoneMapData{Version: b.Version, Note: "the bundle's zones and covers are sealed: start the console with --bundle-key to see them"}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	zones, ok := files["zones"]
 	if !ok {
 		return &zoneMapData{Version: b.Version, Note: "the bundle has no zones"}, nil
 	}
-	d, err := drawZones(zones)
+	d, err := drawZones(zones, files["covers"])
 	if err != nil {
 		return nil, err
 	}
@@ -82,12 +90,23 @@ func zonesOfNewest(ctx context.Context, c *console) (*zoneMapData, error) {
 
 const mapW, mapH, mapPad = 900.0, 560.0, 30.0
 
-func drawZones(geojson []byte) (*zoneMapData, error) {
-	var fc struct {
+// drawZones draws the zones and, dashed, their covers and decoys (nil:
+// none), which decide where vehicles withhold their position.
+func drawZones(geojson, covers []byte) (*zoneMapData, error) {
+	var fc, cov struct {
 		Features []geoFeature `json:"features"`
 	}
 	if err := json.Unmarshal(geojson, &fc); err != nil {
 		return nil, fmt.Errorf("zones: %w", err)
+	}
+	if covers != nil {
+		if err := json.Unmarshal(covers, &cov); err != nil {
+			return nil, fmt.Errorf("covers: %w", err)
+		}
+		for _, f := range cov.Features {
+			f.Properties = map[string]any{"radius_m": f.Properties["radius_m"], "name": "cover", "cover": true}
+			fc.Features = append(fc.Features, f)
+		}
 	}
 	type shape struct {
 		name  string
@@ -125,6 +144,10 @@ func drawZones(geojson []byte) (*zoneMapData, error) {
 		case "Point":
 			var p [2]float64
 			if json.Unmarshal(f.Geometry.Coordinates, &p) == nil {
+				s.kind = "circle"
+				if f.Properties["cover"] == true {
+					s.kind = "cover"
+				}
 				r := num("radius_m")
 				var ring [][2]float64
 				for i := 0; i <= 48; i++ {
@@ -133,7 +156,7 @@ func drawZones(geojson []byte) (*zoneMapData, error) {
 					dLon := r * math.Sin(a) / (111_320 * math.Max(math.Cos(p[1]*math.Pi/180), 0.01))
 					ring = append(ring, [2]float64{p[0] + dLon, p[1] + dLat})
 				}
-				s.kind, s.rings = "circle", [][][2]float64{ring}
+				s.rings = [][][2]float64{ring}
 			}
 		case "LineString":
 			var line [][2]float64
@@ -190,6 +213,8 @@ func drawZones(geojson []byte) (*zoneMapData, error) {
 			for _, path := range z.Paths {
 				fmt.Fprintf(&sb, `<path class="zone corridor" d="%s" fill="none" stroke="#b3261e" stroke-opacity="0.5" stroke-width="%.1f" stroke-linecap="round"><title>%s</title></path>`, path, z.Width, title)
 			}
+		} else if s.kind == "cover" {
+			fmt.Fprintf(&sb, `<path class="cover" d="%s" fill="none" stroke="#1e5bb3" stroke-dasharray="6 4"><title>cover (or decoy)</title></path>`, strings.Join(z.Paths, " "))
 		} else {
 			fmt.Fprintf(&sb, `<path class="zone %s" d="%s" fill="#b3261e" fill-opacity="0.35" fill-rule="evenodd" stroke="#b3261e"><title>%s</title></path>`, s.kind, strings.Join(z.Paths, " "), title)
 		}

@@ -40,6 +40,9 @@ type console struct {
 	log     *slog.Logger
 	publish func(pseudonym string, data []byte) error // nil: no broker, no rollouts
 	plan    rolloutPlan
+	// bundleKey opens bundles' sealed zones and covers for the map; nil:
+	// the map says they are sealed.
+	bundleKey *bundle.BodyKey
 
 	mu      sync.Mutex
 	running bool
@@ -53,6 +56,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	broker := fs.String("broker", "", "broker for rollouts started from the console")
 	plain := fs.Bool("insecure-plaintext", false, "allow a tcp:// broker on a loopback address")
 	logLevel := fs.String("log", "info", "log level")
+	bundleKeyFile := fs.String("bundle-key", "", "the fleet's bundle key: the zone map opens bundles' sealed zones and covers with it")
 	tf := addTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -78,6 +82,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer db.Close()
 	c := &console{db: db, token: tok, log: log, plan: rolloutPlan{stages: []int{10, 100}, confirm: 0.95, wait: 15 * time.Minute, poll: time.Second}}
+	if *bundleKeyFile != "" {
+		if c.bundleKey, err = bundle.LoadBodyKey(*bundleKeyFile); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	if *broker != "" {
 		tc, err := tf.config()
 		if err != nil {

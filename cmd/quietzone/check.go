@@ -45,6 +45,15 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		path, s.Zones.Len(), len(s.Profile.Mappings), len(s.Config.Cameras), allowed)
 	if n := len(s.FleetKeys); n > 0 {
 		fmt.Fprintf(stdout, "%s: zones and policy come in signed bundles (%d fleet keys pinned)\n", path, n)
+		if s.BundleKey != nil {
+			fmt.Fprintf(stdout, "%s: bundles' sealed zones and covers open with fleet.bundle_key_file; covers decide where location is withheld\n", path)
+		} else {
+			fmt.Fprintf(stdout, "%s: no fleet.bundle_key_file: a bundle with sealed zones and covers is refused; one with its zones in the clear is taken without covers\n", path)
+		}
+	} else if c := s.Zones.Covers(); c != nil {
+		fmt.Fprintf(stdout, "%s: %d covers (zones.covers_file) decide where location is withheld\n", path, c.Len())
+	} else {
+		fmt.Fprintf(stdout, "%s: no covers: location is withheld by the zones and their buffers\n", path)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ import (
 // signing zones and a policy into a bundle, checking a bundle as a
 // vehicle would, and enrolling a vehicle.
 func policy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const use = "usage: quietzone policy keygen --out PREFIX | sign [flags] | verify --pub FILE [--profile REF] BUNDLE | enrol --secret FILE --vin VIN --out FILE"
+	const use = "usage: quietzone policy keygen --out PREFIX | sign [flags] | verify --pub FILE [--profile REF] [--bundle-key FILE] BUNDLE | enrol --secret FILE --vin VIN --out FILE"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, use)
 		return cli.UsageError("policy: want keygen, sign, verify or enrol")
@@ -143,6 +143,10 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	expires := fs.String("expires", "720h", "expiry: a duration from now (720h) or an RFC 3339 time")
 	out := fs.String("out", "", "bundle file to write")
 	sealPub := fs.String("seal-pub", "", "the fleet's public sealing key (quietzone-fleet keygen): vehicles seal to it from this bundle on")
+	bundleKey := fs.String("bundle-key", "", "the fleet's bundle key (32 bytes, mode 0600; the vehicles' fleet.bundle_key_file): seal the zones and their covers under it, out of sight of the broker's readers")
+	decoys := fs.Int("decoys", -1, "decoy covers per zone (default: the policy's near_zones.decoys, 3)")
+	roadsFile := fs.String("roads", "", "where the fleet drives, for the decoys: GeoJSON LineStrings or tracks")
+	regionFlag := fs.String("region", "", "where the fleet drives, for the decoys, without roads: SOUTH,WEST,NORTH,EAST in degrees")
 	var profiles, checkProfiles cli.ListFlag
 	fs.Var(&profiles, "profile", "vehicle profile name the bundle is for (repeat; none: any)")
 	fs.Var(&checkProfiles, "check-profile", "vehicle profile (builtin:NAME or a file) to check the policy against, as such a vehicle will (repeat; needed for custom roles)")
@@ -179,6 +183,21 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	if err := checkContents(*policyFile, files["policy"], *zonesFile, files["zones"], checkProfiles, stderr); err != nil {
 		return fmt.Errorf("policy sign: %w", err)
 	}
+	var bkey *bundle.BodyKey
+	covers := 0
+	if *bundleKey != "" {
+		if bkey, err = bundle.LoadBodyKey(*bundleKey); err != nil {
+			return fmt.Errorf("policy sign: %w", err)
+		}
+		if covers, err = sealZones(files, *policyFile, *zonesFile, bkey, *decoys, *roadsFile, *regionFlag); err != nil {
+			return fmt.Errorf("policy sign: %w", err)
+		}
+	} else {
+		if *decoys >= 0 || *roadsFile != "" || *regionFlag != "" {
+			return cli.UsageError("policy sign: --decoys, --roads and --region choose covers, which need --bundle-key to travel sealed")
+		}
+		fmt.Fprintln(stderr, "warning: no --bundle-key: the zones travel in the clear, for whoever reads the broker's /policy topic, and without covers")
+	}
 	data, err := bundle.Sign(priv, bundle.Manifest{Version: *version, Issued: now, Expires: exp, Profiles: profiles}, files)
 	if err != nil {
 		return fmt.Errorf("policy sign: %w", err)
@@ -187,7 +206,7 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	pub := bundle.NewPublicKey(priv.Public().(ed25519.PublicKey))
 	b, err := bundle.Open(data, []bundle.PublicKey{pub})
 	if err == nil && len(checkProfiles) == 0 {
-		err = daemon.CheckBundle(b, nil, vehicleZoneOptions)
+		err = daemon.CheckSealedBundle(b, bkey, nil, vehicleZoneOptions)
 	}
 	for _, ref := range checkProfiles {
 		if err != nil {
@@ -195,7 +214,7 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 		}
 		var prof *config.Profile
 		if prof, err = config.LoadProfile(ref); err == nil {
-			err = daemon.CheckBundle(b, prof, vehicleZoneOptions)
+			err = daemon.CheckSealedBundle(b, bkey, prof, vehicleZoneOptions)
 		}
 	}
 	if err != nil {
@@ -205,7 +224,59 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 		return fmt.Errorf("policy sign: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s: version %d, expires %s, %d bytes\n", *out, *version, exp.UTC().Format(time.RFC3339), len(data))
+	if bkey != nil {
+		fmt.Fprintf(stdout, "  zones and %d covers (decoys among them) sealed under the bundle key\n", covers)
+	}
 	return nil
+}
+
+// sealZones chooses the zones' covers and decoys (config.MakeCovers) and
+// replaces the zones in files by a sealed body holding them and the
+// covers. It returns how many covers there are.
+func sealZones(files map[string][]byte, policyName, zonesName string, key *bundle.BodyKey, decoys int, roadsFile, region string) (int, error) {
+	pol, err := config.ParsePolicy(policyName, files["policy"])
+	if err != nil {
+		return 0, err
+	}
+	zones, err := geofence.Parse(zonesName, files["zones"], vehicleZoneOptions(pol))
+	if err != nil {
+		return 0, err
+	}
+	d := gateway.DefaultDecision()
+	plan := config.CoverPlan{
+		OffsetM:      pol.NearZones.CoverOffsetM,
+		ReachM:       d.ZoneReachM(pol.PositionMarginM()),
+		LookAheadMps: d.MaxPlausibleKmh / 3.6,
+		Decoys:       pol.NearZones.Decoys,
+	}
+	if decoys >= 0 {
+		plan.Decoys = decoys
+	}
+	switch {
+	case roadsFile != "" && region != "":
+		return 0, cli.UsageError("--roads or --region, not both")
+	case roadsFile != "":
+		if plan.Roads, err = config.LoadRoads(roadsFile); err != nil {
+			return 0, err
+		}
+	case region != "":
+		if plan.Region, err = config.ParseRegion(region); err != nil {
+			return 0, cli.UsageError("--region: " + err.Error())
+		}
+	case plan.Decoys > 0:
+		return 0, cli.UsageError(fmt.Sprintf("%d decoys a zone: give --roads FILE or --region S,W,N,E for where the fleet drives (or --decoys 0)", plan.Decoys))
+	}
+	covers, err := config.MakeCovers(zones, plan)
+	if err != nil {
+		return 0, err
+	}
+	body, err := key.Seal(map[string][]byte{"zones": files["zones"], "covers": covers})
+	if err != nil {
+		return 0, err
+	}
+	delete(files, "zones")
+	files[bundle.SealedName] = body
+	return zones.Len() * (1 + plan.Decoys), nil
 }
 
 // checkContents loads a policy and zones as a vehicle would: the policy
@@ -273,6 +344,7 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 	fs.Var(&pubs, "pub", "public key file to trust (repeat)")
 	fs.Var(&profs, "profile", "vehicle profile to check the bundle for, its policy held against the profile's roles: builtin:NAME or a profile file (repeat; default: the built-in profiles the bundle names)")
 	minVersion := fs.Uint64("above", 0, "refuse a version not above this one (the one a vehicle runs)")
+	bundleKey := fs.String("bundle-key", "", "the fleet's bundle key, to open a bundle's sealed zones and covers as the vehicles do")
 	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
@@ -305,8 +377,27 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 	for _, f := range b.Files {
 		fmt.Fprintf(stdout, "  file %s, %d bytes, sha256 %x\n", f.Name, f.Size, f.SHA256)
 	}
-	pol, okP := b.File("policy")
-	zs, okZ := b.File("zones")
+	var bkey *bundle.BodyKey
+	if *bundleKey != "" {
+		if bkey, err = bundle.LoadBodyKey(*bundleKey); err != nil {
+			return fmt.Errorf("policy verify: %w", err)
+		}
+	}
+	files, err := b.Opened(bkey)
+	if err != nil {
+		return fmt.Errorf("policy verify %s: %w", path, err)
+	}
+	if c, ok := files["covers"]; ok {
+		cov, err := config.ParseCovers(path+":covers", c)
+		if err != nil {
+			return fmt.Errorf("policy verify %s: %w", path, err)
+		}
+		fmt.Fprintf(stdout, "  zones and %d covers sealed: the covers decide where location is withheld\n", cov.Len())
+	} else {
+		fmt.Fprintln(stdout, "  no covers: location is withheld by the zones and their buffers alone, and the zones can be read by whoever reads the bundle")
+	}
+	pol, okP := files["policy"]
+	zs, okZ := files["zones"]
 	if !okP || !okZ {
 		return fmt.Errorf("policy verify %s: %w: a vehicle needs both zones and policy", path, daemon.ErrContents)
 	}
@@ -323,7 +414,7 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 		return fmt.Errorf("policy verify %s: %w", path, err)
 	}
 	if len(profs) == 0 {
-		if err := daemon.CheckBundle(b, nil, vehicleZoneOptions); err != nil {
+		if err := daemon.CheckSealedBundle(b, bkey, nil, vehicleZoneOptions); err != nil {
 			return fmt.Errorf("policy verify %s: %w", path, err)
 		}
 		fmt.Fprintln(stdout, "  for every profile (none named; --profile checks it for one)")
@@ -333,7 +424,7 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 		if err != nil {
 			return fmt.Errorf("policy verify %s: %w", path, err)
 		}
-		if err := daemon.CheckBundle(b, prof, vehicleZoneOptions); err != nil {
+		if err := daemon.CheckSealedBundle(b, bkey, prof, vehicleZoneOptions); err != nil {
 			return fmt.Errorf("policy verify %s: profile %s: %w", path, prof.Name, err)
 		}
 		fmt.Fprintf(stdout, "  checked for profile %s (%s)\n", prof.Name, ref)

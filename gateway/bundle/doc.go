@@ -38,7 +38,11 @@
 // names the vehicle profiles (their name:) the bundle is for; none means
 // any. The files a vehicle expects today are "zones" (GeoJSON) and
 // "policy" (the uplink policy, YAML); a name the reader does not know is
-// the reader's to refuse.
+// the reader's to refuse. "sealed" (SealedName) carries files sealed
+// under the fleet's bundle key (BodyKey): the zones and their covers, out
+// of sight of whoever reads the bundle on its way (Bundle.Opened opens
+// it; a sealed body that does not open is an error, never a bundle
+// without zones).
 //
 // What the package does not do: judge time, versions or contents. Open
 // checks that the bundle is whole, canonical and signed by a pinned key,

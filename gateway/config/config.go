@@ -64,6 +64,10 @@ type VehicleConfig struct {
 type ZonesConfig struct {
 	File           string  `yaml:"file"`
 	DefaultBufferM float64 `yaml:"default_buffer_m"`
+	// CoversFile names the zones' covers (ParseCovers; policy sign makes
+	// them for bundles, config.MakeCovers): without it the zones with
+	// their buffers decide where location is withheld.
+	CoversFile string `yaml:"covers_file"`
 }
 
 // CameraConfig wires one camera of the vehicle profile.
@@ -428,11 +432,26 @@ func (c *Config) LoadZonesPolicy(prof *Profile) (*uplink.Policy, *geofence.Index
 		}
 	}
 	if c.Zones.File == "" {
+		if c.Zones.CoversFile != "" {
+			return nil, nil, nil, &ConfigError{File: c.path, Line: c.Line("zones", "covers_file"), Reason: "zones.covers_file without zones.file: covers go with the zones they cover"}
+		}
 		return pol, nil, warnings, nil
 	}
 	zones, err := LoadZoneFile(c.Resolve(c.Zones.File), c.ZoneOptions(pol))
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if f := c.Zones.CoversFile; f != "" {
+		path := c.Resolve(f)
+		data, err := atrest.Read(path, atrest.Zones.Named("covers"))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("load covers: %w", err)
+		}
+		cov, err := ParseCovers(path, data)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		zones = zones.WithCovers(cov)
 	}
 	return pol, zones, warnings, nil
 }
@@ -560,6 +579,9 @@ type Setup struct {
 	// FleetKeys are the pinned keys of signed bundles; nil without
 	// fleet.keys.
 	FleetKeys []bundle.PublicKey
+	// BundleKey opens the sealed bodies of bundles (fleet.bundle_key_file);
+	// nil without one.
+	BundleKey *bundle.BodyKey
 	// SealKey is the fleet's public sealing key; nil: payloads go
 	// unsealed (sealkey.go).
 	SealKey *uplink.SealKey

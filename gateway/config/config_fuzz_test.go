@@ -39,6 +39,7 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte("telemetry_period: 1s\nsignals:\n  phone.contacts: {}\n"))
 	f.Add([]byte("telemetry_period: 1s\nsignals:\n  position.latitude: {max_rate_hz: 1}\n"))
 	f.Add([]byte("telemetry_period: 0s\nnear_zones: {time_quantum_s: 1.5, jitter_m: -1}\n"))
+	f.Add([]byte("near_zones: {cover_offset_m: 2000, decoys: 3, trip_end_spread_m: 1000}\n"))
 	f.Add([]byte("position: {precision_m: 0.5}\ncameras: {cabin: true}\n"))
 	f.Add([]byte("signals: [1, 2]\n"))
 	f.Add([]byte("signals:\n  \"*\": {}\n  Position.Latitude: {}\n  ph\u043ene.contact.chars: {}\n"))

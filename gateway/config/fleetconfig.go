@@ -32,6 +32,11 @@ type FleetConfig struct {
 	// larger one is refused before anything of it is read. Default 16
 	// (a bundle of 10,000 zones is about 6 MiB).
 	MaxBundleMB float64 `yaml:"max_bundle_mb"`
+	// BundleKeyFile names the fleet's bundle key (32 bytes, raw or hex,
+	// mode 0600), installed at enrolment: bundles carry their zones and
+	// covers sealed under it (bundle.SealedName), out of sight of whoever
+	// reads the broker. Without it a sealed bundle is refused.
+	BundleKeyFile string `yaml:"bundle_key_file"`
 }
 
 // AuditConfig says where the audit log is kept.
@@ -111,6 +116,9 @@ func (c *Config) checkFleet(doc *YAMLDoc) error {
 // loadFleet reads the pinned keys.
 func loadFleet(cfg *Config, doc *YAMLDoc, s *Setup) error {
 	if !cfg.Fleet.Pinned() {
+		if cfg.Fleet.BundleKeyFile != "" {
+			return doc.Errorf([]any{"fleet", "bundle_key_file"}, "fleet.bundle_key_file without fleet.keys: no bundle would be taken to open")
+		}
 		return nil
 	}
 	for i, p := range cfg.Fleet.Keys {
@@ -119,6 +127,13 @@ func loadFleet(cfg *Config, doc *YAMLDoc, s *Setup) error {
 			return doc.Errorf([]any{"fleet", "keys", i}, "%v", err)
 		}
 		s.FleetKeys = append(s.FleetKeys, k)
+	}
+	if f := cfg.Fleet.BundleKeyFile; f != "" {
+		k, err := bundle.LoadBodyKey(cfg.Resolve(f))
+		if err != nil {
+			return doc.Errorf([]any{"fleet", "bundle_key_file"}, "%v", err)
+		}
+		s.BundleKey = k
 	}
 	return nil
 }
@@ -134,6 +149,12 @@ func DenyAll() *uplink.Policy {
 			TimeQuantum: defaultTimeQuantumS * time.Second,
 			JitterM:     defaultJitterM,
 			TripEndM:    defaultTripEndM,
+			// The widest trip ends and end covers: nothing is allowed out
+			// anyway, but a vehicle parked under DenyAll still learns its
+			// trip ends as it would under a real policy.
+			TripEndSpreadM: defaultTripEndSpreadM,
+			CoverOffsetM:   DefaultCoverOffsetM,
+			Decoys:         DefaultDecoys,
 		},
 	}
 }

@@ -25,6 +25,10 @@ type policyFile struct {
 		TimeQuantumS float64 `yaml:"time_quantum_s"` // a float: yaml would truncate 1.5 into an int
 		JitterM      float64 `yaml:"jitter_m"`
 		TripEndM     float64 `yaml:"trip_end_m"`
+		// Trip ends and covers (issue 14): see uplink.NearZoneRule.
+		TripEndSpreadM float64 `yaml:"trip_end_spread_m"`
+		CoverOffsetM   float64 `yaml:"cover_offset_m"`
+		Decoys         int     `yaml:"decoys"`
 	} `yaml:"near_zones"`
 	Cameras struct {
 		Cabin bool `yaml:"cabin"`
@@ -37,6 +41,11 @@ const (
 	defaultTimeQuantumS = 60
 	defaultJitterM      = 250
 	defaultTripEndM     = 1000
+	// A trip's ends are hidden 1–2 km from where it started or ended; a
+	// cover is offset by up to 2 km (median 1.4 km); 3 decoys a zone.
+	defaultTripEndSpreadM = 1000
+	DefaultCoverOffsetM   = 2000
+	DefaultDecoys         = 3
 )
 
 type positionRule struct {
@@ -73,6 +82,9 @@ func ParsePolicyFor(name string, data []byte, prof *Profile) (*uplink.Policy, []
 	pf.NearZones.TimeQuantumS = defaultTimeQuantumS
 	pf.NearZones.JitterM = defaultJitterM
 	pf.NearZones.TripEndM = defaultTripEndM
+	pf.NearZones.TripEndSpreadM = defaultTripEndSpreadM
+	pf.NearZones.CoverOffsetM = DefaultCoverOffsetM
+	pf.NearZones.Decoys = DefaultDecoys
 	doc, err := DecodeYAML(name, data, &pf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load policy: %w", err)
@@ -82,8 +94,11 @@ func ParsePolicyFor(name string, data []byte, prof *Profile) (*uplink.Policy, []
 		Signals:         map[string]uplink.Rule{},
 		Batch:           uplink.BatchRule{MaxRecords: pf.Batch.MaxRecords, MaxAge: pf.Batch.MaxAge},
 		NearZones: uplink.NearZoneRule{
-			JitterM:  pf.NearZones.JitterM,
-			TripEndM: pf.NearZones.TripEndM,
+			JitterM:        pf.NearZones.JitterM,
+			TripEndM:       pf.NearZones.TripEndM,
+			TripEndSpreadM: pf.NearZones.TripEndSpreadM,
+			CoverOffsetM:   pf.NearZones.CoverOffsetM,
+			Decoys:         pf.NearZones.Decoys,
 		},
 		CabinCameras: pf.Cameras.Cabin,
 	}

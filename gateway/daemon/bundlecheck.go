@@ -20,10 +20,17 @@ import (
 // as any vehicle would: a policy naming well-known vehicle roles alone. `policy sign` and `policy verify` run it, so that a
 // bundle they pass is one the vehicle applies.
 func CheckBundle(b *bundle.Bundle, prof *config.Profile, zo func(*uplink.Policy) geofence.Options) error {
+	return CheckSealedBundle(b, nil, prof, zo)
+}
+
+// CheckSealedBundle is CheckBundle for a bundle whose sealed body key
+// opens (nil: a bundle with a sealed body is refused, as a vehicle
+// without the key refuses it).
+func CheckSealedBundle(b *bundle.Bundle, key *bundle.BodyKey, prof *config.Profile, zo func(*uplink.Policy) geofence.Options) error {
 	if prof != nil && !b.ForProfile(prof.Name) {
 		return fmt.Errorf("%w: it is for %s, the vehicle's profile is %s", ErrNotForThis, strings.Join(b.Profiles, ", "), prof.Name)
 	}
-	f := &Fleet{build: zo, vehicle: prof, log: slog.New(slog.DiscardHandler)}
+	f := &Fleet{build: zo, vehicle: prof, bodyKey: key, log: slog.New(slog.DiscardHandler)}
 	_, _, err := f.contents(b) // the vehicle's own code (fleet.go)
 	return err
 }

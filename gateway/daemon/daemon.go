@@ -172,10 +172,11 @@ func New(s *config.Setup, hw Hardware, o Options) (*Daemon, error) {
 		Clock:        o.Clock,
 		Logger:       o.Logger,
 		Decision:     dcs,
-		Privacy:      gateway.Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM, Rand: o.Rand},
-		Enforcement:  enf,
-		Audit:        auditor,
-		Turning:      s.Profile.Turning,
+		Privacy: gateway.Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM,
+			TripEndSpreadM: s.Policy.NearZones.TripEndSpreadM, EndCoverOffsetM: s.Policy.NearZones.CoverOffsetM, Rand: o.Rand},
+		Enforcement: enf,
+		Audit:       auditor,
+		Turning:     s.Profile.Turning,
 	})
 	if err != nil {
 		d.Close()

@@ -108,6 +108,7 @@ func (d *Daemon) openFleet(s *config.Setup, o Options, auditor gateway.Auditor) 
 			return nil
 		},
 		SealKey: func(k *uplink.SealKey) { start.SealKey = k }, // the publisher starts with it
+		BodyKey: s.BundleKey,
 	})
 	if err != nil {
 		return nil, err

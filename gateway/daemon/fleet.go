@@ -37,6 +37,9 @@ const (
 const (
 	bundleZones  = "zones"
 	bundlePolicy = "policy"
+	// bundleCovers are the zones' covers and the decoys (config.ParseCovers),
+	// sealed with the zones.
+	bundleCovers = "covers"
 )
 
 // Why a bundle is refused beyond what bundle.Open checks.
@@ -118,6 +121,7 @@ type Fleet struct {
 	build     func(pol *uplink.Policy) geofence.Options
 	apply     func(ctx context.Context, ix *geofence.Index, p *uplink.Policy) error
 	sealKey   func(k *uplink.SealKey) // sealkey.go
+	bodyKey   *bundle.BodyKey
 
 	mu sync.Mutex // one bundle at a time
 	// current is the bundle in force: its version and header digest
@@ -209,6 +213,9 @@ type FleetOptions struct {
 	// SealKey, when set, takes the fleet's sealing key from a bundle that
 	// carries one (seal.pub), once the bundle is applied (sealkey.go).
 	SealKey func(k *uplink.SealKey)
+	// BodyKey opens a bundle's sealed body (zones and covers); nil: a
+	// bundle with one is refused, as its zones cannot be read.
+	BodyKey *bundle.BodyKey
 }
 
 // NewFleet checks the options.
@@ -247,7 +254,7 @@ func NewFleet(o FleetOptions) (*Fleet, error) {
 		keys: o.Keys, profile: o.Profile, vehicle: o.Vehicle, dir: o.Dir, sealer: s, old: old,
 		floorKey: atrest.DeriveKey(o.StoreKey, labelFloor), audited: o.Audited, maxBundle: o.MaxBundle,
 		clock: o.Clock, audit: o.Audit, log: o.Logger, build: o.ZoneOptions, apply: o.Apply,
-		sealKey: o.SealKey, floor: o.Audited.Version,
+		sealKey: o.SealKey, bodyKey: o.BodyKey, floor: o.Audited.Version,
 	}
 	f.stats.Floor = f.floor
 	return f, nil
@@ -461,19 +468,25 @@ func (f *Fleet) LoadStored(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// contents loads a bundle's policy and zones, and checks the sealing key
-// it may carry (bundleSealKey).
+// contents loads a bundle's policy, zones and covers (its sealed body
+// opened with the bundle key), and checks the sealing key it may carry
+// (bundleSealKey). A bundle without covers (signed before them) loads:
+// the zones with their buffers are then the covers.
 func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, error) {
-	for _, file := range b.Files {
-		if file.Name != bundleZones && file.Name != bundlePolicy && file.Name != bundleSeal {
-			return nil, nil, fmt.Errorf("%w: a file %q this vehicle does not read", ErrContents, file.Name)
+	files, err := b.Opened(f.bodyKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrContents, err)
+	}
+	for name := range files {
+		if name != bundleZones && name != bundlePolicy && name != bundleSeal && name != bundleCovers {
+			return nil, nil, fmt.Errorf("%w: a file %q this vehicle does not read", ErrContents, name)
 		}
 	}
 	if _, err := bundleSealKey(b); err != nil {
 		return nil, nil, err
 	}
-	pdata, okP := b.File(bundlePolicy)
-	zdata, okZ := b.File(bundleZones)
+	pdata, okP := files[bundlePolicy]
+	zdata, okZ := files[bundleZones]
 	if !okP || !okZ {
 		return nil, nil, fmt.Errorf("%w: a bundle needs both zones and policy", ErrContents)
 	}
@@ -487,6 +500,15 @@ func (f *Fleet) contents(b *bundle.Bundle) (*geofence.Index, *uplink.Policy, err
 	ix, err := geofence.Parse("bundle:zones", zdata, f.build(pol))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrContents, err)
+	}
+	if cdata, ok := files[bundleCovers]; ok {
+		cov, err := config.ParseCovers("bundle:covers", cdata)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", ErrContents, err)
+		}
+		ix = ix.WithCovers(cov)
+	} else {
+		f.log.Warn("policy bundle without covers: location is withheld by the zones and their buffers alone")
 	}
 	return ix, pol, nil
 }
@@ -535,6 +557,8 @@ func rejectCause(err error) string {
 		{ErrFloorLost, "floor lost"},
 		{ErrRollback, "rollback"},
 		{ErrNotForThis, "other profile"},
+		{bundle.ErrNoBodyKey, "sealed, no bundle key"},
+		{bundle.ErrSealedBody, "sealed body does not open"},
 		{ErrContents, "bad contents"},
 		{atrest.ErrOpen, "stored copy does not unseal"},
 		{errStoreFormat, "stored copy malformed"},

@@ -120,7 +120,11 @@ type stateDoc struct {
 	// time then, in nanoseconds.
 	SteadyWall string `json:"steady_wall,omitempty"`
 	SteadyMono int64  `json:"steady_mono_ns,omitempty"`
-	CRC        string `json:"crc32c"`
+	// The vehicle's trip ends and end covers (gateway.Ends): positions,
+	// sealed like the anchor; not kept without a key (a vehicle without
+	// one has no broker to hide them from).
+	Ends string `json:"ends,omitempty"`
+	CRC  string `json:"crc32c"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -251,7 +255,57 @@ func (f *StateFile) load(data []byte) (gateway.Saved, error) {
 			return gateway.Saved{}, fmt.Errorf("load suppression state %s: anchor: %w", f.path, err)
 		}
 	}
+	if d.Ends != "" {
+		var err error
+		if s.Ends, err = f.openEnds(d.Ends); err != nil {
+			return gateway.Saved{}, fmt.Errorf("load suppression state %s: ends: %w", f.path, err)
+		}
+	}
 	return s, nil
+}
+
+// endsAAD binds sealed ends to their field.
+const endsAAD = stateFormat + " ends"
+
+// sealEnds seals the ends (check || sealed JSON, in base64).
+func (f *StateFile) sealEnds(e *gateway.Ends) (string, error) {
+	plain, err := json.Marshal(e)
+	if err != nil {
+		return "", err
+	}
+	check := f.sealer.Check()
+	out, err := f.sealer.Seal(check[:], plain, []byte(endsAAD))
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(out), nil
+}
+
+// openEnds opens what sealEnds wrote, and checks the ends are positions
+// within the limits.
+func (f *StateFile) openEnds(s string) (*gateway.Ends, error) {
+	if f.sealer == nil {
+		return nil, errNoKey
+	}
+	sealed, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	check := f.sealer.Check()
+	if len(sealed) < len(check) || !bytes.Equal(sealed[:len(check)], check[:]) {
+		return nil, fmt.Errorf("%w: sealed with another key", atrest.ErrOpen)
+	}
+	plain, err := f.sealer.Open(nil, sealed[len(check):], []byte(endsAAD))
+	if err != nil {
+		return nil, err
+	}
+	var e gateway.Ends
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || !e.Valid() {
+		return nil, errors.New("not trip ends within the limits")
+	}
+	return &e, nil
 }
 
 // sealAnchor seals a (check || sealed, in base64).
@@ -355,6 +409,13 @@ func (f *StateFile) Save(s gateway.Saved) error {
 	}
 	if !s.SteadyWall.IsZero() {
 		d.SteadyWall, d.SteadyMono = s.SteadyWall.UTC().Format(time.RFC3339Nano), int64(s.SteadyMono)
+	}
+	if f.sealer != nil && s.Ends != nil {
+		e, err := f.sealEnds(s.Ends)
+		if err != nil {
+			return fmt.Errorf("save suppression state: %w", err)
+		}
+		d.Ends = e
 	}
 	if f.sealer != nil && s.Held && !s.HeldSince.IsZero() {
 		h, err := f.sealTime(s.HeldSince)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"quietzone/gateway/config"
 	"quietzone/gateway/daemon"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +305,48 @@ func BenchmarkStateFileSave(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The vehicle's trip ends and end covers survive a restart sealed: the
+// file shows no position; without a key they are not kept; damaged or out
+// of the limits, the file does not load.
+func TestStateFileEnds(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, config.StateFileName)
+	f, err := daemon.NewSealedStateFile(path, bytes.Repeat([]byte{1}, atrest.KeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := &gateway.Ends{
+		Recent: []gateway.Place{{Lat: 52.123456, Lon: 10.654321}, {Lat: 52.123999, Lon: 10.654999}},
+		Covers: []gateway.EndCover{{Lat: 52.13, Lon: 10.66, RadiusM: 5000, Anchor: gateway.Place{Lat: 52.1237, Lon: 10.6546}}},
+	}
+	if err := f.Save(gateway.Saved{State: gateway.Unknown, NeedClear: 3, Ends: ends}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Load()
+	if err != nil || got.Ends == nil || !reflect.DeepEqual(*got.Ends, *ends) {
+		t.Fatalf("sealed round trip: %+v, %v", got.Ends, err)
+	}
+	data, _ := os.ReadFile(path)
+	for _, leak := range []string{"52.1", "10.6", "123456", `"Lat`} {
+		if strings.Contains(string(data), leak) {
+			t.Errorf("the state file shows %q", leak)
+		}
+	}
+	plain := daemon.NewStateFile(filepath.Join(dir, "plain"))
+	if err := plain.Save(gateway.Saved{State: gateway.Unknown, NeedClear: 3, Ends: ends}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := plain.Load(); err != nil || got.Ends != nil {
+		t.Errorf("without a key: %+v, %v; want no ends kept", got.Ends, err)
+	}
+	bad := &gateway.Ends{Covers: []gateway.EndCover{{Lat: 95, Lon: 10, RadiusM: 1}}}
+	if err := f.Save(gateway.Saved{State: gateway.Unknown, NeedClear: 3, Ends: bad}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Load(); err == nil {
+		t.Error("ends out of the limits loaded")
 	}
 }

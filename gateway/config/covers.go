@@ -1,0 +1,197 @@
+package config
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"quietzone/gateway"
+	"quietzone/geofence"
+)
+
+// ParseCovers reads a bundle's covers: a GeoJSON FeatureCollection of
+// circles (Point features with radius_m) and nothing else, no buffer, no
+// validity window, no policy: a cover withholds always, as drawn. Which
+// are decoys is not said anywhere: on the vehicle a decoy is a cover.
+// Errors name the feature by its index, never a position.
+func ParseCovers(name string, data []byte) (*geofence.Index, error) {
+	ix, err := geofence.Parse(name, data, geofence.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("load covers: %w", err)
+	}
+	for i := range ix.Len() {
+		z := ix.Zone(i)
+		if z.Geometry != "Point" || z.BufferM != 0 || !z.ValidFrom.IsZero() || !z.ValidUntil.IsZero() || z.Policy != (geofence.Policy{}) {
+			return nil, fmt.Errorf("load covers: %w", &geofence.FeatureError{File: name, Feature: i,
+				Reason: "a cover is a circle (a Point with radius_m) without buffer_m, window or policy"})
+		}
+	}
+	return ix, nil
+}
+
+// CoverPlan is what MakeCovers chooses covers and decoys with.
+type CoverPlan struct {
+	// OffsetM: each cover's centre is offset from its zone's by a point
+	// drawn uniformly from a disc of this radius (near_zones.cover_offset_m).
+	OffsetM float64
+	// ReachM is added to every cover beyond the zone, its buffer and its
+	// own withhold_m and look-ahead: the farthest the vehicle's decisions
+	// look (Decision.ZoneReachM), the snapping error included.
+	ReachM float64
+	// LookAheadMps turns a zone's lookahead_s into metres.
+	LookAheadMps float64
+	// Decoys per real zone, placed on Roads (or, without roads, in
+	// Region), away from every zone.
+	Decoys int
+	Roads  *Roads
+	Region *Region
+	// Rand is the source of every draw; nil is crypto/rand. A failing
+	// source is an error: covers drawn without randomness hide nothing.
+	Rand io.Reader
+}
+
+// Region is a box of latitudes and longitudes (degrees) decoys may be
+// placed in.
+type Region struct{ South, West, North, East float64 }
+
+// ParseRegion reads "SOUTH,WEST,NORTH,EAST" in degrees.
+func ParseRegion(s string) (*Region, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return nil, errors.New("want SOUTH,WEST,NORTH,EAST in degrees")
+	}
+	var v [4]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%q is not a number", p)
+		}
+		v[i] = f
+	}
+	r := &Region{South: v[0], West: v[1], North: v[2], East: v[3]}
+	if !(r.South >= -90 && r.North <= 90 && r.South < r.North && r.West >= -180 && r.East <= 180 && r.West < r.East) {
+		return nil, errors.New("want -90 ≤ SOUTH < NORTH ≤ 90 and -180 ≤ WEST < EAST ≤ 180")
+	}
+	return r, nil
+}
+
+// MakeCovers chooses a secret cover for every zone and plan.Decoys decoy
+// covers per zone, and returns them as a covers file (ParseCovers), in a
+// random order: which is a decoy is said nowhere.
+//
+// A zone's cover holds the disc that holds the zone (Zone.Cap) widened by
+// its buffer, its withhold_m, its look-ahead and plan.ReachM, whatever the
+// offset: its radius is plan.OffsetM plus all of them, and its centre the
+// zone's moved by a point uniform over the disc of radius plan.OffsetM.
+// Many trips converge on the cover; what they tell of the zone is that it
+// lies somewhere within OffsetM of the cover's centre (median error
+// 0.71·OffsetM). A decoy is made the same way around a virtual zone: a
+// point where the fleet drives (on Roads, uniform by length, or uniform in
+// Region) at least 2·OffsetM from every zone and other decoy, with the
+// size of the real zone it stands beside, so that radii tell nothing.
+func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
+	src := plan.Rand
+	if src == nil {
+		src = rand.Reader
+	}
+	var failed error
+	uniform := func() float64 {
+		var b [8]byte
+		if _, err := io.ReadFull(src, b[:]); err != nil {
+			failed = err
+			return 0
+		}
+		return float64(binary.LittleEndian.Uint64(b[:])>>11) / (1 << 53)
+	}
+	if !(plan.OffsetM >= 0) || !(plan.ReachM >= 0) {
+		return nil, errors.New("make covers: negative offset or reach")
+	}
+	if plan.Decoys > 0 && plan.Roads == nil && plan.Region == nil {
+		return nil, errors.New("make covers: decoys need roads or a region to be placed where the fleet drives (or no decoys)")
+	}
+	type disc struct{ lat, lon, r float64 }
+	var covers []disc
+	var caps []disc // the real zones' caps, with everything the cover holds
+	for i := range zones.Len() {
+		z := zones.Zone(i)
+		lat, lon, r := z.Cap()
+		if math.IsNaN(lat) {
+			return nil, fmt.Errorf("make covers: zone %d has no centre", i)
+		}
+		extra := z.BufferM + z.Policy.WithholdM + z.Policy.LookAhead.Seconds()*plan.LookAheadMps + plan.ReachM
+		caps = append(caps, disc{lat, lon, r + extra})
+	}
+	offset := func(lat, lon float64) (float64, float64) {
+		r := plan.OffsetM * math.Sqrt(uniform())
+		th := 2 * math.Pi * uniform()
+		return gateway.OffsetM(lat, lon, r*math.Cos(th), r*math.Sin(th))
+	}
+	for _, c := range caps {
+		lat, lon := offset(c.lat, c.lon)
+		covers = append(covers, disc{lat, lon, plan.OffsetM + c.r})
+	}
+	placed := slices.Clone(caps)
+	for _, c := range caps {
+		for range plan.Decoys {
+			var lat, lon float64
+			ok := false
+			for try := 0; try < 200 && !ok; try++ {
+				if plan.Roads != nil {
+					lat, lon = plan.Roads.at(uniform())
+				} else {
+					g := plan.Region
+					lat, lon = g.South+(g.North-g.South)*uniform(), g.West+(g.East-g.West)*uniform()
+				}
+				ok = true
+				for _, p := range placed {
+					if geofence.DistanceM(p.lat, p.lon, lat, lon) < 2*plan.OffsetM+p.r+c.r {
+						ok = false
+						break
+					}
+				}
+			}
+			if !ok {
+				return nil, errors.New("make covers: no room for a decoy away from every zone: give more roads or a larger region, or fewer decoys")
+			}
+			placed = append(placed, disc{lat, lon, c.r})
+			dlat, dlon := offset(lat, lon)
+			covers = append(covers, disc{dlat, dlon, plan.OffsetM + c.r})
+		}
+	}
+	if failed != nil {
+		return nil, fmt.Errorf("make covers: no random numbers: %w", failed)
+	}
+	// Shuffle (Fisher–Yates), so that the order tells nothing.
+	for i := len(covers) - 1; i > 0; i-- {
+		j := min(int(uniform()*float64(i+1)), i)
+		covers[i], covers[j] = covers[j], covers[i]
+	}
+	type feature struct {
+		Type       string             `json:"type"`
+		Properties map[string]float64 `json:"properties"`
+		Geometry   struct {
+			Type        string     `json:"type"`
+			Coordinates [2]float64 `json:"coordinates"`
+		} `json:"geometry"`
+	}
+	fc := struct {
+		Type     string    `json:"type"`
+		Features []feature `json:"features"`
+	}{Type: "FeatureCollection", Features: []feature{}}
+	for _, c := range covers {
+		f := feature{Type: "Feature", Properties: map[string]float64{"radius_m": math.Ceil(c.r)}}
+		f.Geometry.Type = "Point"
+		f.Geometry.Coordinates = [2]float64{round7(c.lon), round7(c.lat)}
+		fc.Features = append(fc.Features, f)
+	}
+	return json.Marshal(fc)
+}
+
+func round7(x float64) float64 { return math.Round(x*1e7) / 1e7 }

@@ -1,0 +1,200 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+
+	"quietzone/geofence"
+	"quietzone/uplink/atrest"
+)
+
+// Roads are where a fleet drives: polylines (GeoJSON LineString and
+// MultiLineString features, roads or recorded tracks), for placing decoys
+// where real zones could be (MakeCovers).
+type Roads struct {
+	lines [][][2]float64 // [lat, lon]
+	// cum is the cumulative length in metres at the end of each segment,
+	// over every line in order; segs the segments it indexes.
+	cum  []float64
+	segs []seg
+}
+
+type seg struct{ line, i int }
+
+// MaxRoadPoints bounds a roads file.
+const MaxRoadPoints = 5_000_000
+
+// LoadRoads reads a roads file (ParseRoads).
+func LoadRoads(path string) (*Roads, error) {
+	data, err := atrest.Read(path, atrest.Zones.Named("roads"))
+	if err != nil {
+		return nil, fmt.Errorf("load roads: %w", err)
+	}
+	return ParseRoads(path, data)
+}
+
+// ParseRoads reads a GeoJSON FeatureCollection of LineString and
+// MultiLineString features. Anything else, or a line with fewer than two
+// positions or a position that is not one, is an error "name:line: reason"
+// naming the feature's index; a file without any length is refused.
+func ParseRoads(name string, data []byte) (*Roads, error) {
+	fail := func(off int64, format string, args ...any) (*Roads, error) {
+		return nil, &ConfigError{File: name, Line: 1 + bytes.Count(data[:max(0, min(off, int64(len(data))))], []byte("\n")), Reason: fmt.Sprintf(format, args...)}
+	}
+	jsonFail := func(off int64, err error) (*Roads, error) {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			off = se.Offset
+		case errors.As(err, &te):
+			off = te.Offset
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			off = int64(len(data))
+			return fail(off, "the file ends early")
+		}
+		return fail(off, "not GeoJSON: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil {
+		return jsonFail(0, err)
+	} else if t != json.Delim('{') {
+		return fail(0, "want a GeoJSON FeatureCollection (an object)")
+	}
+	r := &Roads{}
+	var typ string
+	sawFeatures := false
+	points := 0
+	for dec.More() {
+		off := dec.InputOffset()
+		t, err := dec.Token()
+		if err != nil {
+			return jsonFail(off, err)
+		}
+		key, _ := t.(string)
+		switch key {
+		case "type":
+			if err := dec.Decode(&typ); err != nil {
+				return jsonFail(off, err)
+			}
+			if typ != "FeatureCollection" {
+				return fail(off, "type %q, want FeatureCollection", typ)
+			}
+		case "features":
+			if sawFeatures {
+				return fail(off, "features given twice")
+			}
+			sawFeatures = true
+			if t, err := dec.Token(); err != nil {
+				return jsonFail(off, err)
+			} else if t != json.Delim('[') {
+				return fail(off, "features: want an array")
+			}
+			for n := 0; dec.More(); n++ {
+				foff := dec.InputOffset()
+				var f struct {
+					Type     string `json:"type"`
+					Geometry *struct {
+						Type        string          `json:"type"`
+						Coordinates json.RawMessage `json:"coordinates"`
+					} `json:"geometry"`
+				}
+				if err := dec.Decode(&f); err != nil {
+					return jsonFail(foff, err)
+				}
+				for foff < int64(len(data)) && bytes.IndexByte([]byte(", \t\r\n"), data[foff]) >= 0 {
+					foff++ // past the separator, at the feature
+				}
+				if f.Type != "Feature" || f.Geometry == nil {
+					return fail(foff, "feature %d: want a Feature with a geometry", n)
+				}
+				var lines [][][]float64
+				switch f.Geometry.Type {
+				case "LineString":
+					var l [][]float64
+					if err := json.Unmarshal(f.Geometry.Coordinates, &l); err != nil {
+						return fail(foff, "feature %d: LineString coordinates: want an array of positions", n)
+					}
+					lines = [][][]float64{l}
+				case "MultiLineString":
+					if err := json.Unmarshal(f.Geometry.Coordinates, &lines); err != nil {
+						return fail(foff, "feature %d: MultiLineString coordinates: want arrays of positions", n)
+					}
+				default:
+					return fail(foff, "feature %d: geometry %q, want LineString or MultiLineString (roads or tracks)", n, f.Geometry.Type)
+				}
+				for _, l := range lines {
+					if len(l) < 2 {
+						return fail(foff, "feature %d: a line needs at least two positions", n)
+					}
+					line := make([][2]float64, len(l))
+					for i, p := range l {
+						if len(p) < 2 || !(p[0] >= -180 && p[0] <= 180 && p[1] >= -90 && p[1] <= 90) {
+							return fail(foff, "feature %d: position %d: want [longitude, latitude] in degrees", n, i)
+						}
+						line[i] = [2]float64{p[1], p[0]}
+					}
+					if points += len(line); points > MaxRoadPoints {
+						return fail(foff, "more than %d positions", MaxRoadPoints)
+					}
+					r.lines = append(r.lines, line)
+				}
+			}
+			if _, err := dec.Token(); err != nil { // ]
+				return jsonFail(dec.InputOffset(), err)
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return jsonFail(off, err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return jsonFail(dec.InputOffset(), err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fail(dec.InputOffset(), "data after the FeatureCollection")
+	}
+	if typ != "FeatureCollection" {
+		return fail(0, "want \"type\": \"FeatureCollection\"")
+	}
+	total := 0.0
+	for li, l := range r.lines {
+		for i := 1; i < len(l); i++ {
+			d := geofence.DistanceM(l[i-1][0], l[i-1][1], l[i][0], l[i][1])
+			if d == 0 {
+				continue
+			}
+			total += d
+			r.cum = append(r.cum, total)
+			r.segs = append(r.segs, seg{li, i})
+		}
+	}
+	if !(total > 0) {
+		return fail(0, "the roads have no length")
+	}
+	return r, nil
+}
+
+// LengthM returns the roads' total length.
+func (r *Roads) LengthM() float64 { return r.cum[len(r.cum)-1] }
+
+// at returns the point at a share u in [0, 1) of the roads' length.
+func (r *Roads) at(u float64) (lat, lon float64) {
+	x := u * r.LengthM()
+	k := min(sort.SearchFloat64s(r.cum, x), len(r.cum)-1)
+	s := r.segs[k]
+	a, b := r.lines[s.line][s.i-1], r.lines[s.line][s.i]
+	start := 0.0
+	if k > 0 {
+		start = r.cum[k-1]
+	}
+	f := math.Max(0, math.Min(1, (x-start)/(r.cum[k]-start)))
+	return a[0] + f*(b[0]-a[0]), a[1] + f*(b[1]-a[1])
+}
