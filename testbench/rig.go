@@ -41,6 +41,8 @@ type rig struct {
 	done   chan error
 	sent   uint64 // frames written since this gateway started
 	starts int
+	// firstSeq is the sequence number of the drive's first record.
+	firstSeq uint64
 	// linkUp reports whether the vehicle can reach the broker; lagging
 	// is set when the publisher could not keep up (see settle).
 	linkUp  func() bool
@@ -78,6 +80,9 @@ func (r *rig) start(ctx context.Context) error {
 	// mid-step: the drive ends at a step's end, with a report.
 	gctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	r.d, r.stop, r.done, r.sent = d, stop, make(chan error, 1), 0
+	if r.starts == 0 && d.Queue() != nil {
+		r.firstSeq = d.Queue().NextSeq() // a vehicle's later trip goes on from its last
+	}
 	r.starts++
 	go func() { r.done <- d.Run(gctx) }() // the daemon's run: audit writer, drop watch, summaries and all
 	if r.clock == nil {
