@@ -47,6 +47,11 @@ type rig struct {
 	// is set when the publisher could not keep up (see settle).
 	linkUp  func() bool
 	lagging bool
+	// connected, when set, reports whether the vehicle's MQTT client is
+	// connected to the broker: a lock-step drive waits for it at each
+	// start, so that the connection, as the broker sees it, is when the
+	// vehicle started (in the drive's time), not a wall-clock moment later.
+	connected func() bool
 
 	// Totals of the gateways that stopped.
 	gw       gateway.Stats
@@ -95,6 +100,11 @@ func (r *rig) start(ctx context.Context) error {
 		d.Close()
 		r.d = nil
 		return fmt.Errorf("gateway did not start: %w", err)
+	}
+	if r.connected != nil && d.Publisher() != nil && (r.linkUp == nil || r.linkUp()) {
+		for deadline := time.Now().Add(2 * time.Second); !r.connected() && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Microsecond)
+		}
 	}
 	return nil
 }

@@ -181,6 +181,13 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 	}
 	rg.setup = &config.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}
 	rg.clock, rg.linkUp = vclock, lnk.up
+	if b != nil && vclock != nil {
+		clientID := "quietzone-" + id.Pseudonym
+		rg.connected = func() bool {
+			cl, ok := b.srv.Clients.Get(clientID)
+			return ok && !cl.Closed()
+		}
+	}
 	if o.Iface != "" {
 		cfg.Vehicle.Interfaces = []string{o.Iface}
 	}
