@@ -198,10 +198,12 @@ func Score(msgs []testbench.WireMessage, truth []testbench.Truth, pub Public, op
 	if len(counts) == 0 {
 		counts = []int{20, 100, 300, len(trips)}
 	}
+	done := map[int]bool{}
 	for _, n := range counts {
-		if n > len(trips) || n <= 0 {
+		if n > len(trips) || n <= 0 || done[n] {
 			continue
 		}
+		done[n] = true
 		reps := opts.Repeats
 		if n == len(trips) {
 			reps = 1
@@ -380,10 +382,23 @@ func scorePasses(o *Observer, trips []*Trip, truths []*testbench.Truth) PassFigu
 			}
 			return feats[i][k]
 		}
+		// Each detector's threshold is learnt on the training half; the
+		// combined one is whichever detector (a feature, or Fisher's sum)
+		// did best there.
+		bestK, bestY := nf, math.Inf(-1)
+		ths := make([]float64, nf+1)
 		for k := 0; k <= nf; k++ {
-			th := bestThreshold(train, label, func(i int) float64 { return score(k, i) })
+			ths[k] = bestThreshold(train, label, func(i int) float64 { return score(k, i) })
+			if y := youden(train, label, func(i int) bool { return score(k, i) >= ths[k] }); y > bestY {
+				bestK, bestY = k, y
+			}
+		}
+		for k := 0; k <= nf; k++ {
 			for _, i := range test {
-				flagged[k][i] = score(k, i) >= th
+				flagged[k][i] = score(k, i) >= ths[k]
+				if k == nf {
+					flagged[k][i] = score(bestK, i) >= ths[bestK]
+				}
 			}
 		}
 	}
@@ -430,6 +445,29 @@ func scorePasses(o *Observer, trips []*Trip, truths []*testbench.Truth) PassFigu
 		pf.Bands = append(pf.Bands, band)
 	}
 	return pf
+}
+
+// youden is TPR − FPR of flag on the trips idx.
+func youden(idx, label []int, flag func(int) bool) float64 {
+	var tp, fp, pos, neg float64
+	for _, i := range idx {
+		switch label[i] {
+		case 1:
+			pos++
+			if flag(i) {
+				tp++
+			}
+		case -1:
+			neg++
+			if flag(i) {
+				fp++
+			}
+		}
+	}
+	if pos == 0 || neg == 0 {
+		return math.Inf(-1)
+	}
+	return tp/pos - fp/neg
 }
 
 // bestThreshold is the threshold on score that maximises TPR − FPR on the

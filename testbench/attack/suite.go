@@ -198,20 +198,7 @@ func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
 			}
 		}
 	}
-	for _, cl := range meanShift(ev, clusterRadius) {
-		if len(cl) < max(minSupport, len(ev)/50) {
-			continue
-		}
-		pts := make([]zonemap.XY, len(cl))
-		for k, i := range cl {
-			pts[k] = ev[i]
-		}
-		e := Estimate{P: centroid(pts), Support: len(cl)}
-		if c, r, ok := kasa(pts); ok && r < clusterRadius && dist(c, e.P) < clusterRadius {
-			e.P, e.RadiusM = c, r
-		}
-		out["timing signatures"] = append(out["timing signatures"], e)
-	}
+	out["timing signatures"] = rings(ev, max(5, len(ev)/30))
 	// Alarms raised inside a gap, placed by dead reckoning.
 	var al []zonemap.XY
 	for _, g := range gaps {
@@ -290,6 +277,76 @@ func bisectors(gs []Gap, dr bool, o *Observer) zonemap.XY {
 	return zonemap.XY{X: (c*bx - b*by) / det, Y: (a*by - b*bx) / det}
 }
 
+// rings finds the centres of circles many of pts lie on (a circular
+// Hough transform): on a 200 m grid, for radii of 300 m to 3.5 km in 150
+// m rings, the count of points in a ring less the mean of the rings on
+// either side; peaks at least 3 km apart, each with at least min points
+// of excess. Where a vehicle's publishes break their rhythm at a fixed
+// distance from a zone, the ring is that distance around it.
+func rings(pts []zonemap.XY, min int) []Estimate {
+	if len(pts) < 3 {
+		return nil
+	}
+	const cell, width, rMax = 200.0, 250.0, 3500.0
+	lo, hi := pts[0], pts[0]
+	for _, p := range pts {
+		lo.X, lo.Y = math.Min(lo.X, p.X), math.Min(lo.Y, p.Y)
+		hi.X, hi.Y = math.Max(hi.X, p.X), math.Max(hi.Y, p.Y)
+	}
+	nx, ny := int((hi.X-lo.X)/cell)+1, int((hi.Y-lo.Y)/cell)+1
+	if nx*ny > 250_000 { // spread over more than 100 × 100 km: no rings
+		return nil
+	}
+	nb := int(math.Ceil(rMax/width)) + 2
+	type peak struct {
+		c      zonemap.XY
+		r      float64
+		excess float64
+	}
+	var peaks []peak
+	hist := make([]float64, nb)
+	for i := range nx {
+		for j := range ny {
+			c := zonemap.XY{X: lo.X + float64(i)*cell, Y: lo.Y + float64(j)*cell}
+			clear(hist)
+			for _, p := range pts {
+				if b := int(dist(p, c) / width); b < nb {
+					hist[b]++
+				}
+			}
+			best := peak{c: c}
+			// A ring two bins wide against the two bins on either side.
+			for b := 2; b+3 < nb; b++ {
+				ring := hist[b] + hist[b+1]
+				if e := ring - (hist[b-2]+hist[b-1]+hist[b+2]+hist[b+3])/2; e > best.excess {
+					best.excess, best.r = e, (float64(b)+1)*width
+				}
+			}
+			if best.excess >= float64(min) {
+				peaks = append(peaks, best)
+			}
+		}
+	}
+	sort.Slice(peaks, func(i, j int) bool { return peaks[i].excess > peaks[j].excess })
+	var out []Estimate
+	for _, p := range peaks {
+		if len(out) > 0 && p.excess < peaks[0].excess/3 {
+			break // noise beside the rings found
+		}
+		far := true
+		for _, e := range out {
+			if dist(e.P, p.c) < 3000 {
+				far = false
+				break
+			}
+		}
+		if far {
+			out = append(out, Estimate{P: p.c, RadiusM: p.r, Support: int(p.excess)})
+		}
+	}
+	return out
+}
+
 // Cadence is the observer's estimate of the vehicle's publish period: the
 // most common interval between telemetry publishes, to the second.
 func (o *Observer) Cadence(trips []*Trip) float64 {
@@ -310,9 +367,11 @@ func (o *Observer) Cadence(trips []*Trip) float64 {
 	return float64(best)
 }
 
-// Signatures are the times a trip's publishes broke their rhythm: two
-// within 1.5 s, one off the trip's phase of the cadence by more than 2 s,
-// the end of a silence longer than two cadences.
+// Signatures are the times a trip's publishes broke their rhythm the way
+// a release does: a silence longer than two cadences ended by several
+// publishes at once (what was held, let go when the vehicle got far
+// enough). Off-phase publishes and bursts alone happen everywhere (start
+// up, batches filling early) and only blur the rings.
 func (o *Observer) Signatures(t *Trip) []float64 {
 	cad := o.cadence
 	if cad <= 0 {
@@ -320,16 +379,9 @@ func (o *Observer) Signatures(t *Trip) []float64 {
 	}
 	var out []float64
 	ps := t.Telemetry
-	if len(ps) == 0 {
-		return nil
-	}
-	phase := modePhase(ps, cad)
-	for i, p := range ps {
-		off := math.Abs(math.Remainder(p.T-phase, cad)) > 2
-		burst := i > 0 && p.T-ps[i-1].T < 1.5
-		silence := i > 0 && p.T-ps[i-1].T > 2*cad
-		if off || burst || silence {
-			out = append(out, p.T)
+	for i := 1; i+1 < len(ps); i++ {
+		if ps[i].T-ps[i-1].T > 2*cad && ps[i+1].T-ps[i].T < 1.5 {
+			out = append(out, ps[i].T)
 		}
 	}
 	return out
@@ -353,7 +405,7 @@ func modePhase(ps []Publish, cad float64) float64 {
 // PassFeatures are what a passive observer takes from a trip's publish
 // times and sizes alone (no payload): each larger the more the trip looks
 // like one that passed a zone.
-var PassFeatures = []string{"longest silence", "publishes within 1.5 s", "off-phase publishes", "smallest publish", "size spread", "interval spread", "alarm and status publishes", "bytes per second dip"}
+var PassFeatures = []string{"longest silence", "publishes within 1.5 s", "off-phase publishes", "smallest publish", "size spread", "interval spread", "alarm and status publishes", "bytes per second dip", "silences ended by a burst", "smallest inner publish"}
 
 // Features computes PassFeatures for a trip.
 func (o *Observer) Features(t *Trip) []float64 {
@@ -395,7 +447,14 @@ func (o *Observer) Features(t *Trip) []float64 {
 		sizes = append(sizes, float64(p.Bytes))
 	}
 	med := median(sizes)
+	// The smallest publish but the first and the last (a trip's start and
+	// its final flush are small anywhere).
+	inner := sizes
+	if len(sizes) > 2 {
+		inner = sizes[1 : len(sizes)-1]
+	}
 	f[3] = -minOf(sizes) / math.Max(med, 1)
+	f[9] = -minOf(inner) / math.Max(med, 1)
 	f[4] = stddev(sizes) / math.Max(med, 1)
 	if len(ivals) > 1 {
 		f[5] = stddev(ivals) / math.Max(median(ivals), 1)
@@ -420,6 +479,7 @@ func (o *Observer) Features(t *Trip) []float64 {
 		}
 		f[7] = 1 - lo/math.Max(rate, 1e-9)
 	}
+	f[8] = float64(len(o.Signatures(t)))
 	return f
 }
 
