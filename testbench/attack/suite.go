@@ -583,7 +583,7 @@ func (o *Observer) Anchors(t *Trip, tail float64) (start, end *Anchor) {
 }
 
 // Home methods, in the order reported.
-var HomeMethods = []string{"published ends", "multilateration (speeds)", "multilateration (time)", "back along the road (speeds)"}
+var HomeMethods = []string{"published ends", "circle through the ends", "multilateration (speeds)", "multilateration (time)", "back along the road (speeds)"}
 
 // Homes estimates where one vehicle parks overnight from its trips, in
 // the order driven: each stop is the end of a trip and the start of the
@@ -648,6 +648,11 @@ func (o *Observer) Homes(trips []*Trip) map[string]zonemap.XY {
 		}
 	}
 	out := map[string]zonemap.XY{"published ends": geoMedian(np)}
+	// Where a vehicle hides its trips' ends to a distance, the published
+	// ends lie around what it hides.
+	if c, r, ok := kasa(np); ok && r < 5000 {
+		out["circle through the ends"] = c
+	}
 	// By speeds: the anchors placed by speeds alone, when three are.
 	var sped []Anchor
 	for _, a := range near {
@@ -720,7 +725,7 @@ type Candidate struct {
 }
 
 // DecoyFeatures name Candidate.Features.
-var DecoyFeatures = []string{"gaps", "seconds per metre of chord", "slowness (1/merged speed)", "alarms per gap", "status publishes per gap", "audit changes per gap", "trip ends in it", "radius"}
+var DecoyFeatures = []string{"gaps", "seconds per metre of chord", "slowness (1/merged speed)", "alarms per gap", "status publishes per gap", "audit changes per gap", "trip ends in it", "radius", "publishes per minute in gaps", "bytes per minute in gaps", "share of passing trips with a gap"}
 
 // Candidates are the places the gaps point at, each with its features.
 func (o *Observer) Candidates(trips []*Trip) []Candidate {
@@ -794,6 +799,46 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 			}
 		}
 		c.Features[7] = c.RadiusM
+		// What the wire carried while the vehicle was in it.
+		var pubs, bytes, secs float64
+		for _, g := range cg {
+			secs += g.T1 - g.T0
+			for _, p := range g.Trip.Telemetry {
+				if p.T > g.T0 && p.T <= g.T1 {
+					pubs++
+					bytes += float64(p.Bytes)
+				}
+			}
+		}
+		if secs > 0 {
+			c.Features[8] = 60 * pubs / secs
+			c.Features[9] = 60 * bytes / secs
+		}
+		// Of the trips whose published track passes within its radius,
+		// the share that withheld there.
+		passing, withGap := 0, 0
+		for _, t := range trips {
+			near := false
+			for _, p := range t.Positions {
+				if dist(p.P, c.P) < r+500 {
+					near = true
+					break
+				}
+			}
+			if !near {
+				continue
+			}
+			passing++
+			for _, g := range cg {
+				if g.Trip == t {
+					withGap++
+					break
+				}
+			}
+		}
+		if passing > 0 {
+			c.Features[10] = float64(withGap) / float64(passing)
+		}
 		out = append(out, c)
 	}
 	return out

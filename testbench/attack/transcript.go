@@ -116,7 +116,7 @@ type Trip struct {
 	First, Last float64
 	Positions   []Point  // by record time
 	Speeds      []Sample // by record time
-	// AlarmTimes are the times alarm records carry.
+	// AlarmTimes are the times alarm records carry, on whatever topic.
 	AlarmTimes []float64
 	// Delays are receipt time minus record time, per record.
 	Delays  []float64
@@ -182,6 +182,10 @@ func Observe(msgs []testbench.WireMessage, pub Public) *Observer {
 		case uplink.KindNameTelemetry:
 			p := Publish{T: m.T, Bytes: m.Bytes, Records: len(m.Records)}
 			for _, r := range m.Records {
+				if r.Alarm != "" { // an alarm riding in the telemetry
+					t.AlarmTimes = append(t.AlarmTimes, float64(r.Time))
+					continue
+				}
 				if len(r.Pos) != 2 && len(r.Signals) > 0 {
 					p.Merged++
 				}
