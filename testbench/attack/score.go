@@ -341,11 +341,17 @@ func scorePasses(o *Observer, trips []*Trip, truths []*testbench.Truth) PassFigu
 		}
 	}
 	nf := len(PassFeatures)
-	// Two folds: learn on the even trips, test on the odd, and back.
-	flagged := make([][]bool, nf+1) // per detector, per trip (as tested)
+	// Detectors: each feature; Fisher's sum of −log p over the features
+	// (p: the share of far training trips at or above the trip's value);
+	// the most extreme feature's −log p (any feature far out); and the
+	// combined one, whichever of those did best on the training half.
+	names := append(slices.Clone(PassFeatures), "Fisher's sum", "most extreme feature", "combined")
+	nd := len(names) - 1
+	flagged := make([][]bool, nd+1) // per detector, per trip (as tested)
 	for k := range flagged {
 		flagged[k] = make([]bool, len(trips))
 	}
+	// Two folds: learn on the even trips, test on the odd, and back.
 	for fold := range 2 {
 		var train, test []int
 		for i := range trips {
@@ -355,58 +361,56 @@ func scorePasses(o *Observer, trips []*Trip, truths []*testbench.Truth) PassFigu
 				test = append(test, i)
 			}
 		}
-		// The combined detector: Σ −log p, p each feature's share of the
-		// far training trips at or above the trip's value.
 		var negs [][]float64
 		for _, i := range train {
 			if label[i] == -1 {
 				negs = append(negs, feats[i])
 			}
 		}
-		comb := func(f []float64) float64 {
-			s := 0.0
-			for j := range nf {
-				ge := 0
-				for _, n := range negs {
-					if n[j] >= f[j] {
-						ge++
-					}
+		logp := func(f []float64, j int) float64 {
+			ge := 0
+			for _, n := range negs {
+				if n[j] >= f[j] {
+					ge++
 				}
-				s -= math.Log((float64(ge) + 1) / (float64(len(negs)) + 1))
 			}
-			return s
+			return -math.Log((float64(ge) + 1) / (float64(len(negs)) + 1))
 		}
+		cache := map[[2]int]float64{}
 		score := func(k, i int) float64 {
-			if k == nf {
-				return comb(feats[i])
+			if k < nf {
+				return feats[i][k]
 			}
-			return feats[i][k]
+			if v, ok := cache[[2]int{k, i}]; ok {
+				return v
+			}
+			v := 0.0
+			for j := range nf {
+				if k == nf {
+					v += logp(feats[i], j)
+				} else {
+					v = math.Max(v, logp(feats[i], j))
+				}
+			}
+			cache[[2]int{k, i}] = v
+			return v
 		}
-		// Each detector's threshold is learnt on the training half; the
-		// combined one is whichever detector (a feature, or Fisher's sum)
-		// did best there.
-		bestK, bestY := nf, math.Inf(-1)
-		ths := make([]float64, nf+1)
-		for k := 0; k <= nf; k++ {
+		bestK, bestY := 0, math.Inf(-1)
+		ths := make([]float64, nd)
+		for k := range nd {
 			ths[k] = bestThreshold(train, label, func(i int) float64 { return score(k, i) })
 			if y := youden(train, label, func(i int) bool { return score(k, i) >= ths[k] }); y > bestY {
 				bestK, bestY = k, y
 			}
 		}
-		for k := 0; k <= nf; k++ {
-			for _, i := range test {
+		for _, i := range test {
+			for k := range nd {
 				flagged[k][i] = score(k, i) >= ths[k]
-				if k == nf {
-					flagged[k][i] = score(bestK, i) >= ths[bestK]
-				}
 			}
+			flagged[nd][i] = flagged[bestK][i]
 		}
 	}
-	for k := 0; k <= nf; k++ {
-		name := "combined"
-		if k < nf {
-			name = PassFeatures[k]
-		}
+	for k := 0; k <= nd; k++ {
 		var tp, fp int
 		for i := range trips {
 			if flagged[k][i] && label[i] == 1 {
@@ -416,7 +420,7 @@ func scorePasses(o *Observer, trips []*Trip, truths []*testbench.Truth) PassFigu
 				fp++
 			}
 		}
-		r := PassResult{Feature: name, TPR: Num(math.NaN()), FPR: Num(math.NaN()), Youden: Num(math.NaN())}
+		r := PassResult{Feature: names[k], TPR: Num(math.NaN()), FPR: Num(math.NaN()), Youden: Num(math.NaN())}
 		if pf.Positives > 0 {
 			r.TPR = Num(float64(tp) / float64(pf.Positives))
 		}
@@ -433,7 +437,7 @@ func scorePasses(o *Observer, trips []*Trip, truths []*testbench.Truth) PassFigu
 		for i := range trips {
 			if d := nearest(truths[i]); d > float64(band.FromM) && d <= float64(band.ToM) {
 				n++
-				if flagged[nf][i] {
+				if flagged[nd][i] {
 					f++
 				}
 			}

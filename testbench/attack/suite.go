@@ -101,9 +101,18 @@ func (o *Observer) travelled(tr *Trip, t0, t1 float64) (float64, bool) {
 }
 
 // DeadReckon places the vehicle at time s inside a gap: along the chord
-// (the road as the published positions fit it), as far as the published
-// speeds say it had come. Without speeds, at constant speed.
+// (the road as the published positions fit it), as far as the speeds
+// published for the gap say it had come. Without a speed inside the gap,
+// at constant speed: the baseline (the speeds at its ends are the
+// baseline's knowledge too, not the gap's).
 func (o *Observer) DeadReckon(g Gap, s float64) zonemap.XY {
+	inside := false
+	for _, x := range g.Trip.Speeds {
+		inside = inside || x.T > g.T0 && x.T < g.T1
+	}
+	if !inside {
+		return EndsOnly(g, s)
+	}
 	total, ok := o.travelled(g.Trip, g.T0, g.T1)
 	if !ok || total <= 0 {
 		return EndsOnly(g, s)
