@@ -734,7 +734,7 @@ type Candidate struct {
 }
 
 // DecoyFeatures name Candidate.Features.
-var DecoyFeatures = []string{"gaps", "seconds per metre of chord", "slowness (1/merged speed)", "alarms per gap", "status publishes per gap", "audit changes per gap", "trip ends in it", "radius", "publishes per minute in gaps", "bytes per minute in gaps", "share of passing trips with a gap"}
+var DecoyFeatures = []string{"gaps", "seconds per metre of chord", "slowness (1/merged speed)", "alarms per gap", "status publishes per gap", "suppressions counted around a gap", "trip ends in it", "radius", "publishes per minute in gaps", "bytes per minute in gaps", "share of passing trips with a gap", "audit events counted around a gap"}
 
 // Candidates are the places the gaps point at, each with its features.
 func (o *Observer) Candidates(trips []*Trip) []Candidate {
@@ -763,7 +763,7 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 		if _, r, ok := kasa(ends); ok && r < 4*clusterRadius {
 			c.RadiusM = r
 		}
-		var spm, slow, alarms, status, audits float64
+		var spm, slow, alarms, status, audits, auditAll float64
 		nslow := 0
 		for _, g := range cg {
 			l := dist(g.P0, g.P1)
@@ -784,9 +784,8 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 					status++
 				}
 			}
-			if auditChanged(g.Trip.Audits, "suppression") {
-				audits++
-			}
+			audits += o.auditDelta(g.Trip.Vehicle, (g.T0+g.T1)/2, "suppress")
+			auditAll += o.auditDelta(g.Trip.Vehicle, (g.T0+g.T1)/2, "")
 		}
 		n := float64(len(cg))
 		c.Features[0] = n
@@ -797,6 +796,7 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 		c.Features[3] = alarms / n
 		c.Features[4] = status / n
 		c.Features[5] = audits / n
+		c.Features[11] = auditAll / n
 		// Trips whose published track ends (or begins) within its radius.
 		r := math.Max(c.RadiusM, 1000)
 		for _, t := range trips {
@@ -853,20 +853,27 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 	return out
 }
 
-// auditChanged reports whether a trip's audit summaries show a count
-// whose name holds word going up (or a first summary that has one).
-func auditChanged(as []Audit, word string) bool {
-	for i, a := range as {
-		for k, v := range a.Counts {
-			if !contains(k, word) {
-				continue
-			}
-			if i == 0 || v > as[i-1].Counts[k] {
-				return true
-			}
+// auditDelta is how much a vehicle's audit counts whose names hold word
+// ("" for all) went up between the last summary it published before t and
+// the first after: what happened while it was there, to within the
+// summaries' schedule.
+func (o *Observer) auditDelta(vehicle string, t float64, word string) float64 {
+	as := o.audits[vehicle]
+	i := sort.Search(len(as), func(i int) bool { return as[i].T > t })
+	if i == len(as) {
+		return 0
+	}
+	var prev map[string]float64
+	if i > 0 {
+		prev = as[i-1].Counts
+	}
+	d := 0.0
+	for k, v := range as[i].Counts {
+		if contains(k, word) && v > prev[k] {
+			d += v - prev[k]
 		}
 	}
-	return false
+	return d
 }
 
 func contains(s, sub string) bool {

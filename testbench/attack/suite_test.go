@@ -214,3 +214,23 @@ func TestPrivacyTargets(t *testing.T) {
 		})
 	}
 }
+
+// The audit counts that went up around a moment: between the summary
+// before it and the one after, whichever trip carried them.
+func TestAuditDelta(t *testing.T) {
+	o := &Observer{audits: map[string][]Audit{"v": {
+		{T: 100, Counts: map[string]float64{"suppression.on": 1, "audit.keyed": 1}},
+		{T: 200, Counts: map[string]float64{"suppression.on": 3, "audit.keyed": 2}},
+	}}}
+	for _, tc := range []struct {
+		t    float64
+		word string
+		want float64
+	}{
+		{50, "suppress", 1}, {150, "suppress", 2}, {150, "", 3}, {250, "suppress", 0},
+	} {
+		if got := o.auditDelta("v", tc.t, tc.word); got != tc.want {
+			t.Errorf("at %v, %q: %v, want %v", tc.t, tc.word, got, tc.want)
+		}
+	}
+}

@@ -138,6 +138,8 @@ type Observer struct {
 	Trips  []*Trip
 	// cadence is the publish period the observer reads off the wire.
 	cadence float64
+	// audits are each vehicle's audit summaries, in the order received.
+	audits map[string][]Audit
 }
 
 // Observe turns a transcript into trips. The plane is centred on the
@@ -228,6 +230,13 @@ func Observe(msgs []testbench.WireMessage, pub Public) *Observer {
 		}
 	}
 	o.cadence = o.Cadence(o.Trips)
+	o.audits = map[string][]Audit{}
+	for _, t := range o.Trips {
+		o.audits[t.Vehicle] = append(o.audits[t.Vehicle], t.Audits...)
+	}
+	for _, as := range o.audits {
+		sort.SliceStable(as, func(i, j int) bool { return as[i].T < as[j].T })
+	}
 	return o
 }
 
