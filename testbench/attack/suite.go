@@ -164,7 +164,22 @@ var CentreMethods = []string{"gap-ends circle", "chord bisectors", "dead reckoni
 
 // clusterRadius groups gaps and events into places: they belong to one
 // place when within this of its mode.
+// (at least 2 km; more when the gaps' chords are longer: a place as wide
+// as what it hides).
 const clusterRadius = 2000.0
+
+// placeRadius is the radius gaps are grouped by: the larger of
+// clusterRadius and the median chord.
+func placeRadius(gaps []Gap) float64 {
+	var ls []float64
+	for _, g := range gaps {
+		ls = append(ls, dist(g.P0, g.P1))
+	}
+	if len(ls) == 0 {
+		return clusterRadius
+	}
+	return math.Max(clusterRadius, median(ls))
+}
 
 // Centres fits where the zones are from the trips' gaps and publish
 // timing, every method on its own.
@@ -179,7 +194,8 @@ func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
 		mids[i] = g.Mid()
 	}
 	minSupport := max(2, len(trips)/100)
-	for _, cl := range meanShift(mids, clusterRadius) {
+	h := placeRadius(gaps)
+	for _, cl := range meanShift(mids, h) {
 		if len(cl) < minSupport {
 			continue
 		}
@@ -189,7 +205,7 @@ func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
 			ends = append(ends, gaps[i].P0, gaps[i].P1)
 			cg = append(cg, gaps[i])
 		}
-		if c, r, ok := kasa(ends); ok && r < 4*clusterRadius {
+		if c, r, ok := kasa(ends); ok && r < 4*h {
 			out["gap-ends circle"] = append(out["gap-ends circle"], Estimate{P: c, RadiusM: r, Support: len(cl)})
 		} else {
 			out["gap-ends circle"] = append(out["gap-ends circle"], Estimate{P: centroid(ends), Support: len(cl)})
@@ -748,7 +764,8 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 	}
 	var out []Candidate
 	minSupport := max(2, len(trips)/100)
-	for _, cl := range meanShift(mids, clusterRadius) {
+	h := placeRadius(gaps)
+	for _, cl := range meanShift(mids, h) {
 		if len(cl) < minSupport {
 			continue
 		}
@@ -760,7 +777,7 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 		}
 		c := Candidate{Gaps: len(cl), Features: make([]float64, len(DecoyFeatures))}
 		c.P, c.Support = bisectors(cg, false, o), len(cl)
-		if _, r, ok := kasa(ends); ok && r < 4*clusterRadius {
+		if _, r, ok := kasa(ends); ok && r < 4*h {
 			c.RadiusM = r
 		}
 		var spm, slow, alarms, status, audits, auditAll float64
