@@ -19,7 +19,7 @@ var (
 const usage = `quietzone-bench — the quietzone test bench (%s): simulated drives against the gateway
 
 Usage:
-  quietzone-bench demo [--log LEVEL] [--record FILE.log] [--svg FILE.svg] [--json FILE.json]
+  quietzone-bench demo [--log LEVEL] [--record FILE.log] [--svg FILE.svg] [--json FILE.json] [--wire FILE.jsonl] [--truth FILE.jsonl]
                                          run the built-in drive on a virtual bus with an embedded broker;
                                          optionally draw it as an SVG map and write its figures as JSON
   quietzone-bench attack WIRE.jsonl... --truth TRUTH.jsonl [--json] [--policy FILE.yaml]
