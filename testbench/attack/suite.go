@@ -160,7 +160,7 @@ type Estimate struct {
 }
 
 // Centre methods, in the order reported.
-var CentreMethods = []string{"gap-ends circle", "chord bisectors", "dead reckoning", "timing signatures", "alarms (dead reckoning)"}
+var CentreMethods = []string{"gap-ends circle", "chord bisectors", "slowest point (dead reckoning)", "timing signatures", "alarms (dead reckoning)"}
 
 // clusterRadius groups gaps and events into places: they belong to one
 // place when within this of its mode.
@@ -210,8 +210,7 @@ func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
 		} else {
 			out["gap-ends circle"] = append(out["gap-ends circle"], Estimate{P: centroid(ends), Support: len(cl)})
 		}
-		out["chord bisectors"] = append(out["chord bisectors"], Estimate{P: bisectors(cg, false, o), Support: len(cl)})
-		out["dead reckoning"] = append(out["dead reckoning"], Estimate{P: bisectors(cg, true, o), Support: len(cl)})
+		out["chord bisectors"] = append(out["chord bisectors"], Estimate{P: bisectors(cg), Support: len(cl)})
 	}
 	// Timing signatures: where the vehicle was when the publishes broke
 	// their rhythm.
@@ -224,6 +223,41 @@ func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
 		}
 	}
 	out["timing signatures"] = rings(ev, max(5, len(ev)/30))
+	// Where a vehicle slowed down inside a gap (below half its trip's
+	// median speed, by the speeds published for it), placed by dead
+	// reckoning: a visit stops inside the zone, not in its cover.
+	var slow []zonemap.XY
+	for _, g := range gaps {
+		var vs []float64
+		for _, x := range g.Trip.Speeds {
+			if !x.Merged {
+				vs = append(vs, x.V)
+			}
+		}
+		ref := median(vs)
+		best, at := math.Inf(1), 0.0
+		for _, x := range g.Trip.Speeds {
+			if x.T > g.T0 && x.T < g.T1 && x.V < best {
+				best, at = x.V, x.T
+				if x.Merged {
+					at += o.Public.Quantum.Seconds() / 2
+				}
+			}
+		}
+		if !math.IsInf(best, 1) && best < ref/2 {
+			slow = append(slow, o.DeadReckon(g, math.Min(at, g.T1)))
+		}
+	}
+	for _, cl := range meanShift(slow, clusterRadius) {
+		if len(cl) < 2 {
+			continue
+		}
+		pts := make([]zonemap.XY, len(cl))
+		for k, i := range cl {
+			pts[k] = slow[i]
+		}
+		out["slowest point (dead reckoning)"] = append(out["slowest point (dead reckoning)"], Estimate{P: centroid(pts), Support: len(cl)})
+	}
 	// Alarms raised inside a gap, placed by dead reckoning.
 	var al []zonemap.XY
 	for _, g := range gaps {
@@ -245,35 +279,15 @@ func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
 
 // bisectors is the point nearest, in least squares, to the perpendicular
 // bisectors of the gaps' chords: the centre of a disc every chord
-// crosses. With dr, each chord's middle is where dead reckoning puts the
-// vehicle halfway through the distance travelled in the gap (the middle
-// of the withheld stretch, not of the published ends). Chords all along
-// one road fix only that road's coordinate: the other is their middles'.
-func bisectors(gs []Gap, dr bool, o *Observer) zonemap.XY {
+// crosses. Chords all along one road fix only that road's coordinate:
+// the other is their middles'. (Dead reckoning cannot better a chord's
+// middle here: a disc's chord is symmetric in distance, and the middle in
+// distance along a straight chord is its middle whatever the speeds.)
+func bisectors(gs []Gap) zonemap.XY {
 	var a, b, c, bx, by float64
 	var mid zonemap.XY
 	for _, g := range gs {
 		m := g.Mid()
-		if dr {
-			total, ok := o.travelled(g.Trip, g.T0, g.T1)
-			if ok && total > 0 {
-				// The time at which half the distance was behind.
-				lo, hi := g.T0, g.T1
-				for range 30 {
-					t := (lo + hi) / 2
-					if d, _ := o.travelled(g.Trip, g.T0, t); d < total/2 {
-						lo = t
-					} else {
-						hi = t
-					}
-				}
-				// The withheld stretch runs from one position period
-				// after P0 to P1; its middle in distance, against the
-				// middle of the published chord: their difference is how
-				// much the gap's ends are lopsided.
-				m = o.DeadReckon(g, (lo+hi)/2)
-			}
-		}
 		ux, uy := g.P1.X-g.P0.X, g.P1.Y-g.P0.Y
 		l := math.Hypot(ux, uy)
 		if l < 1 {
@@ -776,7 +790,7 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 			cg = append(cg, gaps[i])
 		}
 		c := Candidate{Gaps: len(cl), Features: make([]float64, len(DecoyFeatures))}
-		c.P, c.Support = bisectors(cg, false, o), len(cl)
+		c.P, c.Support = bisectors(cg), len(cl)
 		if _, r, ok := kasa(ends); ok && r < 4*h {
 			c.RadiusM = r
 		}

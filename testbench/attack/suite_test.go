@@ -36,12 +36,12 @@ func TestKasaAndBisectorsFindACircle(t *testing.T) {
 	if !ok || dist(got, c) > 30 || math.Abs(r-900) > 30 {
 		t.Errorf("kasa: centre %v radius %.0f ok %v, want %v 900", got, r, ok, c)
 	}
-	if got := bisectors(gaps, false, nil); dist(got, c) > 50 {
+	if got := bisectors(gaps); dist(got, c) > 50 {
 		t.Errorf("bisectors: %v, want %v", got, c)
 	}
 	// Chords all along one road fix the centre across it only.
 	one := []Gap{{P0: zonemap.XY{X: -500, Y: 10}, P1: zonemap.XY{X: 700, Y: 10}}, {P0: zonemap.XY{X: -450, Y: 10}, P1: zonemap.XY{X: 650, Y: 10}}}
-	if got := bisectors(one, false, nil); math.Abs(got.X-100) > 1 || math.Abs(got.Y-10) > 1 {
+	if got := bisectors(one); math.Abs(got.X-100) > 1 || math.Abs(got.Y-10) > 1 {
 		t.Errorf("bisectors on one road: %v, want the chords' middle (100, 10)", got)
 	}
 }
