@@ -160,7 +160,7 @@ type Estimate struct {
 }
 
 // Centre methods, in the order reported.
-var CentreMethods = []string{"gap-ends circle", "chord bisectors", "slowest point (dead reckoning)", "timing signatures", "alarms (dead reckoning)"}
+var CentreMethods = []string{"gap-ends circle", "chord bisectors", "slowest point (dead reckoning)", "timing signatures", "alarms (dead reckoning)", "hidden trip ends (rings)", "hidden trip ends (multilateration)"}
 
 // clusterRadius groups gaps and events into places: they belong to one
 // place when within this of its mode.
@@ -257,6 +257,37 @@ func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
 			pts[k] = slow[i]
 		}
 		out["slowest point (dead reckoning)"] = append(out["slowest point (dead reckoning)"], Estimate{P: centroid(pts), Support: len(cl)})
+	}
+	// Trips whose start or end was hidden: their published ends ring what
+	// hides them, and how far the vehicle went unseen places where it
+	// stopped (a visit parks inside the zone).
+	tail := parkedTail(trips)
+	var hidden []Anchor
+	for _, t := range trips {
+		s, e := o.Anchors(t, tail)
+		for _, a := range []*Anchor{s, e} {
+			if a != nil && a.DistT > 300 {
+				hidden = append(hidden, *a)
+			}
+		}
+	}
+	hp := make([]zonemap.XY, len(hidden))
+	for i, a := range hidden {
+		hp[i] = a.P
+	}
+	out["hidden trip ends (rings)"] = rings(hp, max(5, len(hp)/30))
+	// Each ring's anchors, multilaterated from its centre.
+	for _, r := range out["hidden trip ends (rings)"] {
+		var as []Anchor
+		for i, a := range hidden {
+			if math.Abs(dist(hp[i], r.P)-r.RadiusM) < 1000 {
+				as = append(as, a)
+			}
+		}
+		if len(as) >= 3 {
+			p := multilaterate(as, r.P, func(a Anchor) float64 { return a.Dist })
+			out["hidden trip ends (multilateration)"] = append(out["hidden trip ends (multilateration)"], Estimate{P: p, Support: len(as)})
+		}
 	}
 	// Alarms raised inside a gap, placed by dead reckoning.
 	var al []zonemap.XY

@@ -59,7 +59,10 @@ var FleetCentre = Waypoint{Lat: 52.005, Lon: 10.06}
 // Fleet is n trips of 100 vehicles on 40 random roads through a 20 × 20
 // km area around the demo's two zones: half the roads pass within 2.5 km
 // of a zone, half anywhere. Each trip is 4 to 14 km of one road, either
-// way, at 50 to 90 km/h, on a day of 30; each trip is its own chain.
+// way, at 50 to 90 km/h, on a day of 30; each trip is its own chain. One
+// trip in ten is a visit instead: from 4 to 10 km away straight to a
+// spot within 300 m of a zone's centre, where it parks (or, one in
+// twenty, from there away): the people who use a site.
 func Fleet(seed uint64, n int) Population {
 	rng := rand.New(rand.NewPCG(seed, 0xf1ee7))
 	uni := func(lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
@@ -84,7 +87,20 @@ func Fleet(seed uint64, n int) Population {
 		l := uni(4000, 14000)
 		s0 := uni(0, total-l)
 		route := subRoute(road, s0, s0+l)
-		if rng.IntN(2) == 0 {
+		visit := rng.IntN(20)
+		if visit < 3 {
+			z := zones[rng.IntN(len(zones))]
+			d, b := uni(0, 300), uni(0, 2*math.Pi)
+			var in, from Waypoint
+			in.Lat, in.Lon = Offset(z.Lat, z.Lon, d*math.Cos(b), d*math.Sin(b))
+			d, b = uni(4000, 10000), uni(0, 2*math.Pi)
+			from.Lat, from.Lon = Offset(in.Lat, in.Lon, d*math.Cos(b), d*math.Sin(b))
+			route = []Waypoint{from, in}
+			if visit == 2 {
+				route = []Waypoint{in, from}
+			}
+		}
+		if rng.IntN(2) == 0 && visit >= 3 {
 			for a, b := 0, len(route)-1; a < b; a, b = a+1, b-1 {
 				route[a], route[b] = route[b], route[a]
 			}
@@ -94,7 +110,14 @@ func Fleet(seed uint64, n int) Population {
 		}
 		start := base.Add(time.Duration(rng.IntN(30*24*3600)) * time.Second)
 		vin := fmt.Sprintf("QZFLEET%010d", rng.IntN(100))
-		sc := popBase(fmt.Sprintf("fleet trip %d", i+1), seed*1_000_003+uint64(i)+1, start, route, vin)
+		name := fmt.Sprintf("fleet trip %d", i+1)
+		switch visit {
+		case 0, 1:
+			name += ": a visit"
+		case 2:
+			name += ": leaving a site"
+		}
+		sc := popBase(name, seed*1_000_003+uint64(i)+1, start, route, vin)
 		p.Trips = append(p.Trips, sc)
 		p.Chains = append(p.Chains, []int{i})
 	}
