@@ -261,16 +261,7 @@ func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
 	// Trips whose start or end was hidden: their published ends ring what
 	// hides them, and how far the vehicle went unseen places where it
 	// stopped (a visit parks inside the zone).
-	tail := parkedTail(trips)
-	var hidden []Anchor
-	for _, t := range trips {
-		s, e := o.Anchors(t, tail)
-		for _, a := range []*Anchor{s, e} {
-			if a != nil && a.DistT > 300 {
-				hidden = append(hidden, *a)
-			}
-		}
-	}
+	hidden := o.hiddenEnds(trips)
 	hp := make([]zonemap.XY, len(hidden))
 	for i, a := range hidden {
 		hp[i] = a.P
@@ -306,6 +297,22 @@ func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
 		out["alarms (dead reckoning)"] = append(out["alarms (dead reckoning)"], Estimate{P: centroid(pts), Support: len(cl)})
 	}
 	return out
+}
+
+// hiddenEnds are the anchors of trips whose start or end the vehicle
+// hid: more than 300 m went unseen.
+func (o *Observer) hiddenEnds(trips []*Trip) []Anchor {
+	tail := parkedTail(trips)
+	var hidden []Anchor
+	for _, t := range trips {
+		s, e := o.Anchors(t, tail)
+		for _, a := range []*Anchor{s, e} {
+			if a != nil && a.DistT > 300 {
+				hidden = append(hidden, *a)
+			}
+		}
+	}
+	return hidden
 }
 
 // bisectors is the point nearest, in least squares, to the perpendicular
@@ -795,7 +802,7 @@ type Candidate struct {
 }
 
 // DecoyFeatures name Candidate.Features.
-var DecoyFeatures = []string{"gaps", "seconds per metre of chord", "slowness (1/merged speed)", "alarms per gap", "status publishes per gap", "suppressions counted around a gap", "trip ends in it", "radius", "publishes per minute in gaps", "bytes per minute in gaps", "share of passing trips with a gap", "audit events counted around a gap"}
+var DecoyFeatures = []string{"gaps", "seconds per metre of chord", "slowness (1/merged speed)", "alarms per gap", "status publishes per gap", "suppressions counted around a gap", "hidden trip ends near it", "radius", "publishes per minute in gaps", "bytes per minute in gaps", "share of passing trips with a gap", "audit events counted around a gap"}
 
 // Candidates are the places the gaps point at, each with its features.
 func (o *Observer) Candidates(trips []*Trip) []Candidate {
@@ -809,6 +816,7 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 	}
 	var out []Candidate
 	minSupport := max(2, len(trips)/100)
+	hidden := o.hiddenEnds(trips)
 	h := placeRadius(gaps)
 	for _, cl := range meanShift(mids, h) {
 		if len(cl) < minSupport {
@@ -859,13 +867,11 @@ func (o *Observer) Candidates(trips []*Trip) []Candidate {
 		c.Features[4] = status / n
 		c.Features[5] = audits / n
 		c.Features[11] = auditAll / n
-		// Trips whose published track ends (or begins) within its radius.
+		// Trips whose start or end was hidden near it: a visit's is, a
+		// decoy's only by chance.
 		r := math.Max(c.RadiusM, 1000)
-		for _, t := range trips {
-			if len(t.Positions) == 0 {
-				continue
-			}
-			if dist(t.Positions[len(t.Positions)-1].P, c.P) < r || dist(t.Positions[0].P, c.P) < r {
+		for _, a := range hidden {
+			if dist(a.P, c.P) < r+2000 {
 				c.Features[6]++
 			}
 		}
