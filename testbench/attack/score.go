@@ -717,7 +717,7 @@ func (s *Suite) WriteText(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("Observer's attacks — %d trips of %d vehicles, zones %v (each figure against the simulator's truth)\n\n", s.Trips, s.Vehicles, s.Zones)
 	p("(a) Zone centre: median distance from the true centre to the nearest place each attack points at\n")
-	p("  %-32s %-8s", "method", "zone")
+	p("  %-36s %-8s", "method", "zone")
 	var ns []int
 	for _, c := range s.Centre {
 		if !slices.Contains(ns, c.Trips) {
@@ -730,7 +730,7 @@ func (s *Suite) WriteText(w io.Writer) {
 	p("\n")
 	for _, m := range append(slices.Clone(CentreMethods), "best") {
 		for _, z := range s.Zones {
-			p("  %-32s %-8s", m, z)
+			p("  %-36s %-8s", m, z)
 			for _, n := range ns {
 				for _, c := range s.Centre {
 					if c.Method == m && c.Zone == z && c.Trips == n {
@@ -766,7 +766,7 @@ func (s *Suite) WriteText(w io.Writer) {
 	d := s.Decoys
 	p("\n(e) Decoys: %.1f candidates, %.1f holding a real zone (chance %s), %d draws; share of draws the top-ranked candidate is real:\n", d.Candidates, d.Real, pct(d.Chance), d.Draws)
 	for _, k := range d.Picks {
-		p("  %-28s %6s\n", k.Feature, pct(k.Rate))
+		p("  %-36s %6s\n", k.Feature, pct(k.Rate))
 	}
 	c := s.Cost
 	p("\nCost: allowed telemetry delivered %s of seconds outside every buffer; %.0f bytes per vehicle-hour; mean delay %.1f s; %.1f messages per trip\n",
