@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	"quietzone/testbench/internal/zonemap"
 )
@@ -937,20 +938,11 @@ func (o *Observer) auditDelta(vehicle string, t float64, word string) float64 {
 	}
 	d := 0.0
 	for k, v := range as[i].Counts {
-		if contains(k, word) && v > prev[k] {
+		if strings.Contains(k, word) && v > prev[k] {
 			d += v - prev[k]
 		}
 	}
 	return d
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 // meanShift groups points around the modes of their density (a flat
