@@ -527,6 +527,9 @@ func scoreGaps(o *Observer, trips []*Trip, truths []*testbench.Truth) GapFigure 
 		}
 		t0 := track[0][0]
 		for _, g := range o.Gaps(t) {
+			if !(g.T1-g.T0 < 86400) || !(math.Abs(g.T0) < 1e12) {
+				continue
+			}
 			var sd, sb float64
 			n := 0
 			for sec := math.Floor(g.T0) + 1; sec < g.T1; sec++ {

@@ -88,8 +88,12 @@ func (o *Observer) speedAt(tr *Trip, t float64) (float64, bool) {
 	return tr.Speeds[j].V / 3.6, true
 }
 
-// travelled integrates the speed from t0 to t1 a second at a time.
+// travelled integrates the speed from t0 to t1 a second at a time (not
+// over more than a day: no drive is that long).
 func (o *Observer) travelled(tr *Trip, t0, t1 float64) (float64, bool) {
+	if !(t1-t0 < 86400) || !(math.Abs(t0) < 1e12) {
+		return 0, false
+	}
 	d := 0.0
 	for t := t0; t < t1; t++ {
 		v, ok := o.speedAt(tr, t+0.5)
@@ -371,8 +375,11 @@ func rings(pts []zonemap.XY, min int) []Estimate {
 		lo.X, lo.Y = math.Min(lo.X, p.X), math.Min(lo.Y, p.Y)
 		hi.X, hi.Y = math.Max(hi.X, p.X), math.Max(hi.Y, p.Y)
 	}
+	if !(hi.X-lo.X < 100_000 && hi.Y-lo.Y < 100_000) { // spread over more than 100 × 100 km: no rings
+		return nil
+	}
 	nx, ny := int((hi.X-lo.X)/cell)+1, int((hi.Y-lo.Y)/cell)+1
-	if nx*ny > 250_000 { // spread over more than 100 × 100 km: no rings
+	if nx*ny*len(pts) > 2e9 { // too many points for the grid: no rings
 		return nil
 	}
 	nb := int(math.Ceil(rMax/width)) + 2
@@ -539,7 +546,7 @@ func (o *Observer) Features(t *Trip) []float64 {
 	}
 	f[6] = float64(len(t.Alarms) + len(t.Statuses))
 	// The least bytes in any two-cadence window against the trip's rate.
-	if dur := ps[len(ps)-1].T - ps[0].T; dur > 4*cad {
+	if dur := ps[len(ps)-1].T - ps[0].T; dur > 4*cad && dur < 86400 && math.Abs(ps[0].T) < 1e12 {
 		rate := 0.0
 		for _, p := range ps {
 			rate += float64(p.Bytes)

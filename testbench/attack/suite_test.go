@@ -234,3 +234,47 @@ func TestAuditDelta(t *testing.T) {
 		}
 	}
 }
+
+// A transcript is read from a file: whatever it holds, reading it and
+// playing every attack on it ends, without a panic.
+func FuzzTranscript(f *testing.F) {
+	f.Add([]byte(`{"trip":"a","vehicle":"v","event":"connect","t":100}
+{"trip":"a","vehicle":"v","event":"publish","topic":"quietzone/v1/abcdefghijklmnop/telemetry","t":130.5,"bytes":200,"records":[{"seq":1,"t":100,"pos":[52,10],"s":{"vehicle.speed":50}},{"seq":2,"t":160,"pos":[52.01,10]},{"seq":3,"t":190,"s":{"vehicle.speed":0}}]}
+{"trip":"a","vehicle":"v","event":"publish","topic":"quietzone/v1/abcdefghijklmnop/status","t":300,"bytes":7,"retained":true,"text":"offline"}
+{"trip":"a","vehicle":"v","event":"publish","topic":"quietzone/v1/abcdefghijklmnop/audit","t":301,"bytes":7,"text":"{\"counts\":{\"suppression.on\":2}}"}`))
+	f.Add([]byte("{}\n\n{\"t\":1e300,\"records\":[{\"t\":9223372036854775807,\"pos\":[1e300,-1e300]}]}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		msgs, err := ReadTranscript("fuzz", bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		o := Observe(msgs, Public{PositionPeriod: 5 * time.Second, GridM: 200, Quantum: 30 * time.Second})
+		o.Centres(o.Trips)
+		o.Homes(o.Trips)
+		o.Candidates(o.Trips)
+		for _, tr := range o.Trips {
+			o.Features(tr)
+			for _, g := range o.Gaps(tr) {
+				o.DeadReckon(g, (g.T0+g.T1)/2)
+			}
+		}
+	})
+}
+
+// Times so large that a second more is no different end every loop.
+func TestHugeTimesEnd(t *testing.T) {
+	data := `{"trip":"a","vehicle":"v","event":"connect","t":9e18}
+{"trip":"a","vehicle":"v","event":"publish","topic":"quietzone/v1/abcdefghijklmnop/telemetry","t":9e18,"bytes":9,"records":[{"seq":1,"t":9000000000000000000,"pos":[52,10],"s":{"vehicle.speed":50}},{"seq":2,"t":9000000000000000100,"pos":[52.01,10],"s":{"vehicle.speed":50}},{"seq":3,"t":9000000000000000200,"s":{"vehicle.speed":5}}]}
+{"trip":"a","vehicle":"v","event":"publish","topic":"quietzone/v1/abcdefghijklmnop/telemetry","t":9.0000000000001e18,"bytes":9}
+{"trip":"a","vehicle":"v","event":"publish","topic":"quietzone/v1/abcdefghijklmnop/telemetry","t":9.0000000000002e18,"bytes":9}
+{"trip":"a","vehicle":"v","event":"publish","topic":"quietzone/v1/abcdefghijklmnop/telemetry","t":9.0000000000003e18,"bytes":9}
+{"trip":"a","vehicle":"v","event":"publish","topic":"quietzone/v1/abcdefghijklmnop/status","t":9.0000000000004e18,"bytes":7,"text":"offline"}`
+	msgs, err := ReadTranscript("huge", strings.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := []testbench.Truth{{Trip: "a", Vehicle: "v", Track: [][4]float64{{9e18, 52, 10, 50}}}}
+	if _, err := Score(msgs, truth, demoPublic(t), SuiteOptions{Repeats: 1}); err != nil {
+		t.Fatal(err)
+	}
+}

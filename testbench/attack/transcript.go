@@ -249,7 +249,7 @@ func (o *Observer) record(t *Trip, r uplink.Record, at float64) {
 		t.Last = rt
 	}
 	t.Delays = append(t.Delays, at-rt)
-	if len(r.Pos) == 2 {
+	if len(r.Pos) == 2 && math.Abs(r.Pos[0]) <= 90 && math.Abs(r.Pos[1]) <= 180 {
 		t.Positions = append(t.Positions, Point{T: rt, P: o.Plane.XY(r.Pos[0], r.Pos[1])})
 	}
 	if v, ok := r.Signals["vehicle.speed"]; ok {
