@@ -745,9 +745,9 @@ func (s *Suite) WriteText(w io.Writer) {
 		}
 	}
 	p("\n(b) Passes from publish times and sizes: %d trips within %.0f m of a zone, %d farther than %.0f m from all\n", s.Pass.Positives, passM, s.Pass.Negatives, farM)
-	p("  %-28s %6s %6s %9s\n", "detector", "TPR", "FPR", "TPR-FPR")
+	p("  %-32s %6s %6s %9s\n", "detector", "TPR", "FPR", "TPR-FPR")
 	for _, f := range s.Pass.Features {
-		p("  %-28s %6s %6s %9s\n", f.Feature, pct(f.TPR), pct(f.FPR), pct(f.Youden))
+		p("  %-32s %6s %6s %9s\n", f.Feature, pct(f.TPR), pct(f.FPR), pct(f.Youden))
 	}
 	p("  combined detector's flag rate by nearest distance to a zone:")
 	for _, b := range s.Pass.Bands {
@@ -763,7 +763,7 @@ func (s *Suite) WriteText(w io.Writer) {
 	} else {
 		p(" median distance from the true home (%s from a zone's centre)\n", metres(s.Homes[0].HomeM))
 		for _, h := range s.Homes {
-			p("  %-28s %4d trips %9s\n", h.Method, h.Trips, metres(h.MedianM))
+			p("  %-32s %4d trips %9s\n", h.Method, h.Trips, metres(h.MedianM))
 		}
 	}
 	d := s.Decoys

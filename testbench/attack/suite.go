@@ -490,7 +490,7 @@ func modePhase(ps []Publish, cad float64) float64 {
 // PassFeatures are what a passive observer takes from a trip's publish
 // times and sizes alone (no payload): each larger the more the trip looks
 // like one that passed a zone.
-var PassFeatures = []string{"longest silence", "publishes within 1.5 s", "off-phase publishes", "smallest publish", "size spread", "interval spread", "alarm and status publishes", "bytes per second dip", "silences ended by a burst", "smallest inner publish"}
+var PassFeatures = []string{"longest silence", "publishes within 1.5 s", "off-phase publishes", "smallest publish", "size spread", "interval spread", "alarm and status publishes", "bytes per second dip", "silences ended by a burst", "smallest inner publish", "smallest publish but the last"}
 
 // Features computes PassFeatures for a trip.
 func (o *Observer) Features(t *Trip) []float64 {
@@ -540,6 +540,7 @@ func (o *Observer) Features(t *Trip) []float64 {
 	}
 	f[3] = -minOf(sizes) / math.Max(med, 1)
 	f[9] = -minOf(inner) / math.Max(med, 1)
+	f[10] = -minOf(sizes[:max(1, len(sizes)-1)]) / math.Max(med, 1)
 	f[4] = stddev(sizes) / math.Max(med, 1)
 	if len(ivals) > 1 {
 		f[5] = stddev(ivals) / math.Max(median(ivals), 1)
