@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo attack soak test test-load test-kill test-vcan test-arm64 vet lint build cross tools-test tools-arm64 fuzz bench clean
+.PHONY: all demo attack soak test-privacy privacy-figures test test-load test-kill test-vcan test-arm64 vet lint build cross tools-test tools-arm64 fuzz bench clean
 
 all: build
 
@@ -18,6 +18,29 @@ demo:
 TRIPS ?= 200
 attack:
 	$(GO) run ./cmd/quietzone-bench attack --trips $(TRIPS) --svg out/attack.svg
+
+## test-privacy: the observer's attacks (testbench/attack) on the attack populations (a fleet on
+## random roads, PRIVACY_FLEET trips; one car near a zone, PRIVACY_CAR trips), figures printed;
+## PRIVACY_TARGETS=1 also asserts issue 14's targets (on once the defences are merged).
+## Bounded: about 3 minutes on two cores with the defaults; the test times out at 10.
+PRIVACY_FLEET   ?= 600
+PRIVACY_CAR     ?= 150
+PRIVACY_TARGETS ?= 0
+test-privacy:
+	QUIETZONE_PRIVACY_FIGURES=1 QUIETZONE_PRIVACY_TARGETS=$(PRIVACY_TARGETS) \
+	QUIETZONE_PRIVACY_TRIPS=$(PRIVACY_FLEET),$(PRIVACY_CAR) \
+	  $(GO) test -count=1 -timeout 10m -run '^TestPrivacyTargets$$' -v ./testbench/attack
+
+## privacy-figures: the full populations (1,000 fleet trips, 300 of the car) driven into out/,
+## every attack scored on each (out/privacy-*.txt, .json)
+privacy-figures:
+	$(GO) build -o bin/quietzone-bench ./cmd/quietzone-bench
+	bin/quietzone-bench sim --population fleet --wire out/fleet-wire.jsonl --truth out/fleet-truth.jsonl
+	bin/quietzone-bench sim --population car --wire out/car-wire.jsonl --truth out/car-truth.jsonl
+	for p in fleet car; do \
+	  bin/quietzone-bench attack out/$$p-wire.jsonl --truth out/$$p-truth.jsonl | tee out/privacy-$$p.txt; \
+	  bin/quietzone-bench attack out/$$p-wire.jsonl --truth out/$$p-truth.jsonl --json > out/privacy-$$p.json; \
+	done
 
 ## soak: SOAK random trips from seed SEED (routes, zones, faults), every invariant checked;
 ## a trip depends on its seed alone: quietzone-bench sim --random --seed S --trips 1 replays it

@@ -41,10 +41,10 @@ type Findings struct {
 // check holds what the broker delivered against the zones, the policy, the
 // classes of the vehicle's roles (prof) and the words that must never
 // appear on the wire. accepted is how many records (telemetry and alarms)
-// the uplink took; their sequence numbers are 1..accepted. nearSec reports
+// the uplink took; their sequence numbers are first..first+accepted-1. nearSec reports
 // whether the vehicle was within a buffer during a second (Unix time); nil
 // skips the timing check.
-func check(msgs []message, zones *geofence.Index, pol *uplink.Policy, prof *config.Profile, secrets []string, accepted uint64, nearSec func(int64) bool) Findings {
+func check(msgs []message, zones *geofence.Index, pol *uplink.Policy, prof *config.Profile, secrets []string, first, accepted uint64, nearSec func(int64) bool) Findings {
 	var f Findings
 	seen := map[uint64]bool{}
 	quantum := int64(pol.NearZones.TimeQuantum / time.Second)
@@ -97,7 +97,7 @@ func check(msgs []message, zones *geofence.Index, pol *uplink.Policy, prof *conf
 			}
 		}
 	}
-	for seq := uint64(1); seq <= accepted; seq++ {
+	for seq := max(first, 1); seq < max(first, 1)+accepted; seq++ {
 		if !seen[seq] {
 			f.LostRecords++
 		}

@@ -112,7 +112,7 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			near := func(sec int64) bool { return sec >= nearT && sec < nearT+60 }
-			if got := check(tc.msgs, zones, pol, prof, secrets, tc.accepted, near); got != tc.want {
+			if got := check(tc.msgs, zones, pol, prof, secrets, 1, tc.accepted, near); got != tc.want {
 				t.Errorf("findings %+v, want %+v", got, tc.want)
 			}
 		})
@@ -136,7 +136,7 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 		if tc.rec.Alarm != "" {
 			m = alarmMsg(t, tc.rec)
 		}
-		if got := check([]message{m}, zones, &lax, prof, secrets, 1, nil); got.ForbiddenSignals != tc.want || got.Received != 1 {
+		if got := check([]message{m}, zones, &lax, prof, secrets, 1, 1, nil); got.ForbiddenSignals != tc.want || got.Received != 1 {
 			t.Errorf("%s: findings %+v, want %d forbidden", tc.name, got, tc.want)
 		}
 	}

@@ -20,7 +20,11 @@ type CameraReport struct {
 
 // Report is the outcome of one scenario.
 type Report struct {
-	Scenario      string
+	Scenario string
+	// Wire is what the broker received from the vehicle (Options.Wire);
+	// Truth the trip's true track and zones (Options.Truth).
+	Wire          []WireMessage `json:"-"`
+	Truth         *Truth        `json:"-"`
 	DistanceKm    float64
 	Simulated     time.Duration
 	Wall          time.Duration

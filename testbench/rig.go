@@ -41,10 +41,17 @@ type rig struct {
 	done   chan error
 	sent   uint64 // frames written since this gateway started
 	starts int
+	// firstSeq is the sequence number of the drive's first record.
+	firstSeq uint64
 	// linkUp reports whether the vehicle can reach the broker; lagging
 	// is set when the publisher could not keep up (see settle).
 	linkUp  func() bool
 	lagging bool
+	// connected, when set, reports whether the vehicle's MQTT client is
+	// connected to the broker: a lock-step drive waits for it at each
+	// start, so that the connection, as the broker sees it, is when the
+	// vehicle started (in the drive's time), not a wall-clock moment later.
+	connected func() bool
 
 	// Totals of the gateways that stopped.
 	gw       gateway.Stats
@@ -78,6 +85,9 @@ func (r *rig) start(ctx context.Context) error {
 	// mid-step: the drive ends at a step's end, with a report.
 	gctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	r.d, r.stop, r.done, r.sent = d, stop, make(chan error, 1), 0
+	if r.starts == 0 && d.Queue() != nil {
+		r.firstSeq = d.Queue().NextSeq() // a vehicle's later trip goes on from its last
+	}
 	r.starts++
 	go func() { r.done <- d.Run(gctx) }() // the daemon's run: audit writer, drop watch, summaries and all
 	if r.clock == nil {
@@ -90,6 +100,11 @@ func (r *rig) start(ctx context.Context) error {
 		d.Close()
 		r.d = nil
 		return fmt.Errorf("gateway did not start: %w", err)
+	}
+	if r.connected != nil && d.Publisher() != nil && (r.linkUp == nil || r.linkUp()) {
+		for deadline := time.Now().Add(2 * time.Second); !r.connected() && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Microsecond)
+		}
 	}
 	return nil
 }

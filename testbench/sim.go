@@ -49,6 +49,14 @@ type Options struct {
 	// Progress, when set, is called now and then with the share of the
 	// route driven (0 to 1), from the goroutine that called Run.
 	Progress func(done float64)
+	// Wire keeps what the embedded broker received from the vehicle in
+	// Report.Wire (the observer's transcript); Truth the true track in
+	// Report.Truth. Wire needs the embedded broker.
+	Wire, Truth bool
+	// StateDir, when set, is the vehicle's state directory (its queue and
+	// state file), kept after the drive: scenarios run one after another
+	// on it are one vehicle's trips. Empty: a fresh one, removed after.
+	StateDir string
 }
 
 // Run plays a scenario against a gateway wired exactly as the daemon wires
@@ -97,13 +105,15 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 	}
 
 	brokerURL := o.BrokerURL
+	var b *broker
 	if brokerURL == "" {
-		b, err := startBroker()
-		if err != nil {
+		if b, err = startBroker(); err != nil {
 			return nil, fmt.Errorf("run scenario: %w", err)
 		}
 		defer b.Close()
 		brokerURL = b.URL
+	} else if o.Wire {
+		return nil, errors.New("run scenario: the observer's transcript needs the embedded broker, not --broker")
 	}
 	// The vehicle reaches the broker through a link the bench can cut.
 	lnk, err := startLink(brokerURL)
@@ -140,6 +150,13 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
+	var tap *wireTap
+	if o.Wire {
+		tap = newWireTap(clock.Now, sc.Name, id.Pseudonym)
+		if err := b.srv.AddHook(tap, nil); err != nil {
+			return nil, fmt.Errorf("run scenario: %w", err)
+		}
+	}
 	coll, err := collect(brokerURL, collectOptions{Now: clock.Now, Pseudonym: id.Pseudonym})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
@@ -147,11 +164,13 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 	defer coll.Close()
 
 	// The durable queue, as on a vehicle, in a directory of its own.
-	stateDir, err := os.MkdirTemp("", "quietzone-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("run scenario: %w", err)
+	stateDir := o.StateDir
+	if stateDir == "" {
+		if stateDir, err = os.MkdirTemp("", "quietzone-bench-"); err != nil {
+			return nil, fmt.Errorf("run scenario: %w", err)
+		}
+		defer os.RemoveAll(stateDir)
 	}
-	defer os.RemoveAll(stateDir)
 	cfg := &config.Config{
 		Vehicle:  config.VehicleConfig{Profile: sc.Profile, Interfaces: []string{"vbus0"}},
 		Cameras:  sc.Cameras,
@@ -162,6 +181,13 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 	}
 	rg.setup = &config.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}
 	rg.clock, rg.linkUp = vclock, lnk.up
+	if b != nil && vclock != nil {
+		clientID := "quietzone-" + id.Pseudonym
+		rg.connected = func() bool {
+			cl, ok := b.srv.Clients.Get(clientID)
+			return ok && !cl.Closed()
+		}
+	}
 	if o.Iface != "" {
 		cfg.Vehicle.Interfaces = []string{o.Iface}
 	}
@@ -191,6 +217,9 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 		clock.Advance(sc.Step)
 		now := clock.Now()
 		s.veh.step(dt)
+		if o.Truth && (len(s.track) == 0 || now.Unix() != int64(s.track[len(s.track)-1][0])) {
+			s.track = append(s.track, [4]float64{float64(now.Unix()), s.veh.Lat, s.veh.Lon, s.veh.Speed * 3.6})
+		}
 		if s.veh.Done {
 			parked += sc.Step
 		}
@@ -244,6 +273,17 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 		time.Sleep(10 * time.Millisecond)
 	}
 	rep := s.report(sc, rg, coll.Messages(), policy, time.Since(wallStart))
+	if tap != nil {
+		rep.Wire = tap.Messages()
+	}
+	if o.Truth && len(s.track) > 0 {
+		first, last := s.track[0], s.track[len(s.track)-1]
+		rep.Truth = &Truth{
+			Trip: sc.Name, Vehicle: id.Pseudonym, Start: first[0], End: last[0],
+			From: [2]float64{first[1], first[2]}, To: [2]float64{last[1], last[2]},
+			Zones: truthZones(sc.Zones, s.track), Track: s.track,
+		}
+	}
 	if err := errors.Join(rg.runErrs...); err != nil {
 		return rep, fmt.Errorf("run scenario: gateway: %w", err)
 	}
@@ -407,8 +447,9 @@ type sim struct {
 	unknownID uint32        // an identifier the DBC does not define
 	malformed int           // frames sent malformed or unknown
 
-	trace trace    // the exact track and camera states, for the map
-	tl    timeline // command and power changes, timeline.go
+	track [][4]float64 // the true track once a second, for Options.Truth
+	trace trace        // the exact track and camera states, for the map
+	tl    timeline     // command and power changes, timeline.go
 }
 
 func newSim(sc scenario.Scenario, prof *config.Profile, zones *geofence.Index, port vehicleBus, pins map[string]*gpiotest.Pin) (*sim, error) {
@@ -868,7 +909,7 @@ func (s *sim) report(sc scenario.Scenario, rg *rig, msgs []message, pol *uplink.
 	}
 	secrets := append([]string{sc.VIN}, zoneWords...)
 	secrets = append(secrets, sc.Contacts...)
-	r.Findings = check(msgs, s.zones, pol, s.prof, secrets, us.Records+us.Alarms, s.nearOnly)
+	r.Findings = check(msgs, s.zones, pol, s.prof, secrets, rg.firstSeq, us.Records+us.Alarms, s.nearOnly)
 	seen := map[uint64]bool{}
 	var delays []time.Duration
 	for _, m := range msgs {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	recordTo := fs.String("record", "", "also write the drive's frames to this candump log (for quietzone replay)")
 	svgTo := fs.String("svg", "", "also write the report's map and timeline to this SVG file (make demo: out/demo.svg)")
 	jsonTo := fs.String("json", "", "also write the report's figures to this JSON file")
+	wireTo := fs.String("wire", "", "also write what the broker received from the vehicle (the observer's transcript, for quietzone-bench attack)")
+	truthTo := fs.String("truth", "", "also write the simulator's truth (true track, zones) for the attacks")
 	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
@@ -31,7 +34,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := testbench.Options{Logger: log}
+	opts := testbench.Options{Logger: log, Wire: *wireTo != "", Truth: *truthTo != ""}
 	if *recordTo != "" {
 		f, err := os.Create(*recordTo)
 		if err != nil {
@@ -45,6 +48,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if rep != nil {
 		report.WriteText(stdout, rep)
 		if werr := writeReportFiles(rep, *svgTo, *jsonTo, stdout); werr != nil && err == nil {
+			err = werr
+		}
+		if werr := writeObserverFiles(rep, *wireTo, *truthTo, stdout); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -67,6 +73,21 @@ func writeReportFiles(rep *testbench.Report, svgPath, jsonPath string, stdout io
 		return err
 	}
 	return writeOutput(jsonPath, "Figures", func(w io.Writer) error { return report.WriteJSON(w, rep) }, stdout)
+}
+
+// writeObserverFiles writes the drive's transcript and truth where asked.
+func writeObserverFiles(rep *testbench.Report, wirePath, truthPath string, stdout io.Writer) error {
+	if err := writeOutput(wirePath, "Transcript", func(w io.Writer) error {
+		return testbench.WriteJSONLines(json.NewEncoder(w), rep.Wire)
+	}, stdout); err != nil {
+		return err
+	}
+	return writeOutput(truthPath, "Truth", func(w io.Writer) error {
+		if rep.Truth == nil {
+			return nil
+		}
+		return json.NewEncoder(w).Encode(rep.Truth)
+	}, stdout)
 }
 
 // writeOutput writes a file with fn, making its directory, and says on

@@ -19,10 +19,11 @@ func TestDemo(t *testing.T) {
 	var out, errOut bytes.Buffer
 	dir := t.TempDir()
 	svg, js := filepath.Join(dir, "report", "demo.svg"), filepath.Join(dir, "demo.json")
-	if err := run(context.Background(), []string{"demo", "--svg", svg, "--json", js}, &out, &errOut); err != nil {
+	wire, truth := filepath.Join(dir, "wire.jsonl"), filepath.Join(dir, "truth.jsonl")
+	if err := run(context.Background(), []string{"demo", "--svg", svg, "--json", js, "--wire", wire, "--truth", truth}, &out, &errOut); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
-	for _, f := range []string{svg, js} {
+	for _, f := range []string{svg, js, wire, truth} {
 		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
 			t.Errorf("demo did not write %s: %v", f, err)
 		}

@@ -19,16 +19,21 @@ var (
 const usage = `quietzone-bench — the quietzone test bench (%s): simulated drives against the gateway
 
 Usage:
-  quietzone-bench demo [--log LEVEL] [--record FILE.log] [--svg FILE.svg] [--json FILE.json]
+  quietzone-bench demo [--log LEVEL] [--record FILE.log] [--svg FILE.svg] [--json FILE.json] [--wire FILE.jsonl] [--truth FILE.jsonl]
                                          run the built-in drive on a virtual bus with an embedded broker;
                                          optionally draw it as an SVG map and write its figures as JSON
+  quietzone-bench attack WIRE.jsonl... --truth TRUTH.jsonl [--json] [--policy FILE.yaml]
+                                         the observer's attacks on a transcript (sim --wire), each
+                                         scored against the simulator's truth: zone centres, passes,
+                                         dead reckoning in gaps, homes, decoys
   quietzone-bench attack [--trips N] [--seed S] [--zone ID] [--svg FILE.svg]
                                          many trips past a built-in zone: how far from its edge an
                                          attacker fitting it from the published tracks' gaps ends up
   quietzone-bench replay FILE.log [--config FILE] [--iface NAME]
                                          run the whole pipeline on a candump log; print the decisions
-  quietzone-bench sim NAME|FILE.yaml [--fleet N] [--broker URL] [--iface vcan0]
+  quietzone-bench sim NAME|FILE.yaml... [--fleet N] [--broker URL] [--iface vcan0] [--wire OUT.jsonl] [--truth OUT.jsonl]
   quietzone-bench sim --random [--seed S] [--trips N]   quietzone-bench sim --list
+  quietzone-bench sim --population fleet|car [--trips N] --wire OUT.jsonl --truth OUT.jsonl
                                          play a scenario against the gateway (faults on a timeline,
                                          a fleet on one broker, random trips) and check every invariant
   quietzone-bench bench [--frames N]           frames per second through the whole pipeline on the virtual bus

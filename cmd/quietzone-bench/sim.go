@@ -14,13 +14,20 @@ import (
 	"quietzone/testbench/scenario"
 )
 
-const simUsage = `usage: quietzone-bench sim [NAME|FILE.yaml] [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL]
+const simUsage = `usage: quietzone-bench sim [NAME|FILE.yaml]... [--fleet N] [--broker tcp://HOST:PORT] [--iface vcan0] [--log LEVEL] [--wire OUT.jsonl] [--truth OUT.jsonl]
        quietzone-bench sim --random [--seed S] [--trips N] [--parallel P] [--save DIR] [--broker tcp://HOST:PORT]
+       quietzone-bench sim --population fleet|car [--seed S] [--trips N] [--parallel P] --wire OUT.jsonl --truth OUT.jsonl
        quietzone-bench sim --list
 
 Plays a scenario against the gateway and checks every leak invariant:
 NAME is a shipped scenario (--list), FILE.yaml one of your own; a fleet
-without one drives the demo's.
+without one drives the demo's. Several scenarios are driven one after
+another by one vehicle (same VIN, keys and state directory): a car's
+trips. --wire writes what the broker received from the vehicle (the
+observer's transcript, for quietzone-bench attack), --truth the true
+tracks and zones. --population drives the attacks' populations: a fleet
+on random roads (1,000 trips), one car on three roads from its home near
+a zone (300 trips).
 `
 
 // sim runs scenarios: one, a fleet of one, or random trips.
@@ -36,22 +43,46 @@ func sim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	list := fs.Bool("list", false, "list the shipped scenarios")
 	level := fs.String("log", "error", "gateway log level shown on stderr (debug, info, warn, error)")
 	save := fs.String("save", "", "with --random: write each trip that broke an invariant (every trip, with --trips 1) as a scenario file in this directory, to keep as a regression test")
+	wireTo := fs.String("wire", "", "write what the broker received from the vehicle, one JSON object a line (the observer's transcript)")
+	truthTo := fs.String("truth", "", "write the simulator's truth (true tracks, zones, homes), one JSON object a trip")
+	population := fs.String("population", "", "drive an attack population: fleet or car (--trips: 0 for its 1,000 or 300)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, simUsage)
 		fs.PrintDefaults()
 	}
-	var ref string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		ref, args = args[0], args[1:]
+	var refs []string
+	for len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		refs, args = append(refs, args[0]), args[1:]
 	}
 	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
-	if ref == "" && fs.NArg() == 1 {
-		ref = fs.Arg(0)
-	} else if fs.NArg() != 0 {
-		fs.Usage()
-		return cli.UsageError("sim takes one scenario")
+	refs = append(refs, fs.Args()...)
+	var ref string
+	if len(refs) > 0 {
+		ref = refs[0]
+	}
+	if *population != "" {
+		if ref != "" || *random || *fleet != 1 {
+			return cli.UsageError("sim: --population drives its own trips: no scenario, --random or --fleet")
+		}
+		if !isFlagSet(fs, "trips") {
+			*trips = 0
+		}
+		return populationCmd(ctx, *population, *seed, *trips, *parallel, *wireTo, *truthTo, stdout, stderr)
+	}
+	if (*wireTo != "" || *truthTo != "") && (*random || *fleet > 1 || *broker != "" || *iface != "") {
+		return cli.UsageError("sim: --wire and --truth are for scenarios on the embedded broker and the virtual bus: not with --random, --fleet, --broker or --iface")
+	}
+	if len(refs) > 1 || *wireTo != "" || *truthTo != "" {
+		if *fleet > 1 {
+			return cli.UsageError("sim: several scenarios are one vehicle's trips: not with --fleet")
+		}
+		log, err := cli.NewLogger(stderr, *level)
+		if err != nil {
+			return err
+		}
+		return vehicleTrips(ctx, refs, *wireTo, *truthTo, log, stdout, stderr)
 	}
 	if *list {
 		for _, n := range scenario.Shipped() {

@@ -299,49 +299,17 @@ func convexHull(pts []zonemap.XY) []zonemap.XY {
 	return h
 }
 
-// fitCircle fits a circle to pts by least squares (Kåsa) and returns it
+// fitCircle fits a circle to pts by least squares (kasa) and returns it
 // as a 360-gon.
 func fitCircle(pts []zonemap.XY) []zonemap.XY {
-	// Minimise Σ (x² + y² + D x + E y + F)²: linear in D, E, F.
-	var sxx, sxy, syy, sx, sy, sxz, syz, sz, n float64
-	for _, p := range pts {
-		z := p.X*p.X + p.Y*p.Y
-		sxx, sxy, syy = sxx+p.X*p.X, sxy+p.X*p.Y, syy+p.Y*p.Y
-		sx, sy, n = sx+p.X, sy+p.Y, n+1
-		sxz, syz, sz = sxz+p.X*z, syz+p.Y*z, sz+z
-	}
-	m := [3][4]float64{{sxx, sxy, sx, -sxz}, {sxy, syy, sy, -syz}, {sx, sy, n, -sz}}
-	for c := range 3 { // Gauss-Jordan with partial pivoting
-		piv := c
-		for r := c + 1; r < 3; r++ {
-			if math.Abs(m[r][c]) > math.Abs(m[piv][c]) {
-				piv = r
-			}
-		}
-		m[c], m[piv] = m[piv], m[c]
-		if math.Abs(m[c][c]) < 1e-12 {
-			return nil
-		}
-		for r := range 3 {
-			if r != c {
-				k := m[r][c] / m[c][c]
-				for j := c; j < 4; j++ {
-					m[r][j] -= k * m[c][j]
-				}
-			}
-		}
-	}
-	d, e, f := m[0][3]/m[0][0], m[1][3]/m[1][1], m[2][3]/m[2][2]
-	cx, cy := -d/2, -e/2
-	r2 := cx*cx + cy*cy - f
-	if !(r2 > 0) {
+	c, r, ok := kasa(pts)
+	if !ok {
 		return nil
 	}
-	r := math.Sqrt(r2)
 	out := make([]zonemap.XY, 360)
 	for i := range out {
 		a := 2 * math.Pi * float64(i) / 360
-		out[i] = zonemap.XY{X: cx + r*math.Cos(a), Y: cy + r*math.Sin(a)}
+		out[i] = zonemap.XY{X: c.X + r*math.Cos(a), Y: c.Y + r*math.Sin(a)}
 	}
 	return out
 }

@@ -1,6 +1,18 @@
-// Package attack measures what the published tracks give away about a
-// zone: the boundary-inference attack. Someone who holds the published
-// tracks of many trips past one zone (a fleet operator, or whoever breaks
+// Package attack measures what reaches the broker gives away about zones,
+// passes and homes.
+//
+// The suite (transcript.go, suite.go, score.go) plays an observer who
+// holds the broker's transcript (testbench.WireMessage, written by
+// quietzone-bench sim --wire) and the policy's public parameters: Observe
+// turns the transcript into trips, and the attacks — zone centres (gap
+// ends, chord bisectors, dead reckoning, release-point rings, alarms), a
+// passive pass detector from publish times and sizes, dead reckoning in
+// gaps, homes from a vehicle's stops, decoy candidates — read nothing
+// else. Score holds each against the simulator's truth (testbench.Truth);
+// Targets says which of issue 14's targets the figures miss.
+//
+// The older one, Run, is the boundary-inference attack: someone who
+// holds the published tracks of many trips past one zone (a fleet operator, or whoever breaks
 // into its broker) sees each track stop and start again near it. The last
 // position before each gap and the first after it are samples of where
 // withholding began and ended; the attacker fits an outline to them and
