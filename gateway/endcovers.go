@@ -116,11 +116,22 @@ func (g *Gateway) endsChanged() {
 	g.priv.endsSaved = &c
 }
 
-// offset moves (lat, lon) to a random point of the disc of radius rM
-// around it (uniform over the disc's area).
+// offset moves (lat, lon) to a random point of the ring from rM/2 to rM
+// around it (CoverOffset).
 func (g *Gateway) offset(lat, lon, rM float64) (float64, float64) {
-	r := rM * math.Sqrt(g.uniform())
-	theta := 2 * math.Pi * g.uniform()
+	return CoverOffset(lat, lon, rM, g.uniform(), g.uniform())
+}
+
+// CoverOffset moves (lat, lon) to the point of the ring from maxM/2 to
+// maxM around it that u and v (uniform in [0, 1)) pick, uniformly over
+// the ring's area. A ring, not a disc: a cover's centre is never nearer
+// its zone (or home) than maxM/2, so that whoever finds a cover and takes
+// its centre for the place it hides is off by at least that much, for
+// every cover and not only for most (a disc puts a quarter of them within
+// maxM/2). The median offset is 0.79·maxM.
+func CoverOffset(lat, lon, maxM, u, v float64) (float64, float64) {
+	r := maxM * math.Sqrt((1+3*u)/4)
+	theta := 2 * math.Pi * v
 	return OffsetM(lat, lon, r*math.Cos(theta), r*math.Sin(theta))
 }
 

@@ -47,7 +47,8 @@ type Privacy struct {
 	TripEndM       float64
 	TripEndSpreadM float64
 	// EndCoverOffsetM is the radius of the disc an end cover's offset is
-	// drawn from (near_zones.cover_offset_m); 0: no end covers.
+	// drawn from (near_zones.cover_offset_m: the ring from half of it to
+	// all of it, CoverOffset); 0: no end covers.
 	EndCoverOffsetM float64
 	// Rand is the source of the random draws; nil means crypto/rand.
 	// Tests pass a fixed one. A source that fails gives the widest

@@ -39,7 +39,8 @@ func ParseCovers(name string, data []byte) (*geofence.Index, error) {
 // CoverPlan is what MakeCovers chooses covers and decoys with.
 type CoverPlan struct {
 	// OffsetM: each cover's centre is offset from its zone's by a point
-	// drawn uniformly from a disc of this radius (near_zones.cover_offset_m).
+	// drawn uniformly from the ring from OffsetM/2 to OffsetM
+	// (near_zones.cover_offset_m; gateway.CoverOffset).
 	OffsetM float64
 	// ReachM is added to every cover beyond the zone, its buffer and its
 	// own withhold_m and look-ahead: the farthest the vehicle's decisions
@@ -89,10 +90,10 @@ func ParseRegion(s string) (*Region, error) {
 // A zone's cover holds the disc that holds the zone (Zone.Cap) widened by
 // its buffer, its withhold_m, its look-ahead and plan.ReachM, whatever the
 // offset: its radius is plan.OffsetM plus all of them, and its centre the
-// zone's moved by a point uniform over the disc of radius plan.OffsetM.
-// Many trips converge on the cover; what they tell of the zone is that it
-// lies somewhere within OffsetM of the cover's centre (median error
-// 0.71·OffsetM). A decoy is made the same way around a virtual zone: a
+// zone's moved by a point uniform over the ring from OffsetM/2 to
+// OffsetM. Many trips converge on the cover; what they tell of the zone
+// is that it lies somewhere in that ring around the cover's centre: the
+// centre is off by at least OffsetM/2 (median 0.79·OffsetM). A decoy is made the same way around a virtual zone: a
 // point where the fleet drives (on Roads, uniform by length, or uniform in
 // Region) at least 2·OffsetM from every zone and other decoy, with the
 // size of the real zone it stands beside, so that radii tell nothing.
@@ -129,9 +130,7 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 		caps = append(caps, disc{lat, lon, r + extra})
 	}
 	offset := func(lat, lon float64) (float64, float64) {
-		r := plan.OffsetM * math.Sqrt(uniform())
-		th := 2 * math.Pi * uniform()
-		return gateway.OffsetM(lat, lon, r*math.Cos(th), r*math.Sin(th))
+		return gateway.CoverOffset(lat, lon, plan.OffsetM, uniform(), uniform())
 	}
 	for _, c := range caps {
 		lat, lon := offset(c.lat, c.lon)

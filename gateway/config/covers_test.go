@@ -85,7 +85,8 @@ func TestParseRegion(t *testing.T) {
 }
 
 // Every zone is within its cover, with its buffer and reach, whatever the
-// offset; offsets spread over the disc (median near 0.71 of its radius);
+// offset; offsets spread over the ring from half the offset to all of it
+// (median near 0.79 of it);
 // decoys lie away from the zones, on the roads' side, with the radius of
 // the zone they stand beside.
 func TestMakeCovers(t *testing.T) {
@@ -136,12 +137,15 @@ func TestMakeCovers(t *testing.T) {
 	}
 	below := 0
 	for _, d := range offsets {
-		if d < offset*math.Sqrt2/2 {
+		if d < offset/2-1 {
+			t.Fatalf("an offset of %.0f m, under half the offset %.0f m", d, offset)
+		}
+		if d < offset*0.79 {
 			below++
 		}
 	}
 	if below < 18 || below > 42 {
-		t.Errorf("%d of %d offsets below the median 0.71·offset", below, len(offsets))
+		t.Errorf("%d of %d offsets below the median 0.79·offset", below, len(offsets))
 	}
 	if _, err := MakeCovers(zones, CoverPlan{OffsetM: offset, Decoys: 3}); err == nil {
 		t.Error("decoys without roads or a region")
