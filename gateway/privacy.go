@@ -93,8 +93,9 @@ func (g *Gateway) applyPrivacy(now time.Time, s *uplink.Snapshot) {
 	if !p.inTrip {
 		// Parked: nothing leaves from near a zone, and whatever was held
 		// when the trip ended there is dropped.
-		s.Hold, s.Drop = nearEnd, nearEnd
 		s.Withhold = s.Withhold || withheld
+		releaseUnlessNear(now, s, nearEnd)
+		s.TripEnd = nearEnd
 		return
 	}
 	if p.first && !nearEnd {
@@ -108,7 +109,16 @@ func (g *Gateway) applyPrivacy(now time.Time, s *uplink.Snapshot) {
 		}
 	}
 	s.Withhold = s.Withhold || p.latched || p.first
-	s.Hold = nearEnd
+	releaseUnlessNear(now, s, nearEnd)
+}
+
+// releaseUnlessNear lets the records taken so far leave unless the
+// vehicle is within the trip-end distance of a zone (the old hold-back,
+// until covers replace it: issue 14).
+func releaseUnlessNear(now time.Time, s *uplink.Snapshot, nearEnd bool) {
+	if !nearEnd {
+		s.ReleaseBefore = now.Add(time.Second)
+	}
 }
 
 // ignitionOn reads vehicle.ignition; known is false without the role or

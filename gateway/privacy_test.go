@@ -159,13 +159,13 @@ func TestPrivacyTripStartNearZone(t *testing.T) {
 		margin := distOutside(xOf(s)) - 200 // from the buffer
 		switch {
 		case margin < tripEnd:
-			if !s.Withhold || !s.Hold {
-				t.Fatalf("%.0f m from the buffer on a trip that started 300 m from it: withhold %v, hold %v", margin, s.Withhold, s.Hold)
+			if !s.Withhold || !held(s) {
+				t.Fatalf("%.0f m from the buffer on a trip that started 300 m from it: withhold %v, hold %v", margin, s.Withhold, held(s))
 			}
-		case margin > tripEnd+30 && !s.Withhold && !s.Hold:
+		case margin > tripEnd+30 && !s.Withhold && !held(s):
 			released = true
 		}
-		if s.Drop {
+		if s.TripEnd {
 			t.Fatal("a snapshot dropped held records while the trip goes on")
 		}
 	}
@@ -181,20 +181,20 @@ func TestPrivacyTripEnd(t *testing.T) {
 	const tripEnd = 1000.0
 	r := privacyRig(t, gateway.Privacy{TripEndM: tripEnd, Rand: seeded(3)}, func(d *gateway.Decision) { d.ClearFixes = 2 })
 	r.driveX(-3500, -2500, 80)
-	if s := r.tel.last(); s.Withhold || s.Hold {
-		t.Fatalf("far from the zone: withhold %v, hold %v", s.Withhold, s.Hold)
+	if s := r.tel.last(); s.Withhold || held(s) {
+		t.Fatalf("far from the zone: withhold %v, hold %v", s.Withhold, held(s))
 	}
 	n := r.snapCount()
 	r.driveX(-2500, -600, 80) // within 1 km of the buffer from x = -1204 on
 	for _, s := range r.snapsSince(n) {
-		if s.HavePosition && distOutside(xOf(s))-200 < tripEnd && !s.Hold {
+		if s.HavePosition && distOutside(xOf(s))-200 < tripEnd && !held(s) {
 			t.Fatalf("%.0f m from the buffer, within the trip-end distance: not held", distOutside(xOf(s))-200)
 		}
 	}
 	n = r.snapCount()
 	r.ignition(false)
 	snaps := r.snapsSince(n)
-	if !slices.ContainsFunc(snaps, func(s uplink.Snapshot) bool { return s.Drop && s.Hold }) {
+	if !slices.ContainsFunc(snaps, func(s uplink.Snapshot) bool { return s.TripEnd && held(s) }) {
 		t.Fatal("ignition off 400 m from the buffer: held records not dropped")
 	}
 	n = r.snapCount()
@@ -203,8 +203,8 @@ func TestPrivacyTripEnd(t *testing.T) {
 		r.drainBus()
 	}
 	for _, s := range r.snapsSince(n) {
-		if !s.Hold || !s.Drop {
-			t.Fatalf("parked near the zone: hold %v, drop %v", s.Hold, s.Drop)
+		if !held(s) || !s.TripEnd {
+			t.Fatalf("parked near the zone: hold %v, drop %v", held(s), s.TripEnd)
 		}
 	}
 
@@ -214,14 +214,14 @@ func TestPrivacyTripEnd(t *testing.T) {
 	r.driveX(-600, -3000, 80)
 	moved := false
 	for _, s := range r.snapsSince(n) {
-		if s.Drop {
+		if s.TripEnd {
 			t.Fatal("dropped during a trip")
 		}
 		d := distOutside(xOf(s)) - 200
-		if d < tripEnd && (!s.Withhold || !s.Hold) {
-			t.Fatalf("new trip %.0f m from the buffer: withhold %v, hold %v", d, s.Withhold, s.Hold)
+		if d < tripEnd && (!s.Withhold || !held(s)) {
+			t.Fatalf("new trip %.0f m from the buffer: withhold %v, hold %v", d, s.Withhold, held(s))
 		}
-		if d > tripEnd+50 && !s.Hold && !s.Withhold {
+		if d > tripEnd+50 && !held(s) && !s.Withhold {
 			moved = true
 		}
 	}
@@ -236,8 +236,8 @@ func TestPrivacyNoFixHolds(t *testing.T) {
 	r := privacyRig(t, gateway.Privacy{TripEndM: 1000}, nil)
 	r.clock.Advance(5 * time.Second)
 	for _, s := range r.snapsSince(0) {
-		if !s.Withhold || !s.Hold || s.Drop {
-			t.Fatalf("without a fix: withhold %v, hold %v, drop %v", s.Withhold, s.Hold, s.Drop)
+		if !s.Withhold || !held(s) || s.TripEnd {
+			t.Fatalf("without a fix: withhold %v, hold %v, drop %v", s.Withhold, held(s), s.TripEnd)
 		}
 	}
 }
@@ -257,3 +257,7 @@ func TestPrivacyRandomFailureFailsClosed(t *testing.T) {
 		t.Fatalf("drove to %.0f m", d)
 	}
 }
+
+// held: the snapshot lets nothing new leave (issue 14: ReleaseBefore
+// replaced Hold).
+func held(s uplink.Snapshot) bool { return s.ReleaseBefore.IsZero() }

@@ -182,7 +182,7 @@ func (r *rig) add(d *daemon.Daemon) {
 	r.up.SignalsDenied += u.SignalsDenied
 	r.up.ForbiddenDenied += u.ForbiddenDenied
 	r.up.Coarsened += u.Coarsened
-	r.up.HeldDropped += u.HeldDropped
+	r.up.Merged += u.Merged
 	r.up.Alarms += u.Alarms
 	r.up.Batches += u.Batches
 	r.up.RawBytes += u.RawBytes
