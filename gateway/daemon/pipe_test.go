@@ -110,8 +110,9 @@ func TestPipeNeverWaitsForTheDisk(t *testing.T) {
 	if err := p.Flush(t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	// What was held leaves merged at the trip end: nothing is dropped.
-	if st := up.Stats(); st.Snapshots != uint64(accepted+1) || st.Coarsened < uint64(accepted-1000) || st.Merged == 0 {
+	// What was held leaves merged at the trip end, nothing is dropped (the
+	// speed is motion: the merged record is empty and does not go).
+	if st := up.Stats(); st.Snapshots != uint64(accepted+1) || st.Coarsened < uint64(accepted-1000) {
 		t.Errorf("the uplink took %d snapshots, %d were accepted; %d records merged (%d merged records), want the %d held",
 			st.Snapshots, accepted+1, st.Coarsened, st.Merged, accepted-1000)
 	}
