@@ -77,7 +77,7 @@ type CadenceRule struct {
 // Defaults and bounds of the cadence.
 const (
 	DefaultCadence      = 30 * time.Second
-	DefaultPayloadBytes = 512
+	DefaultPayloadBytes = 448
 	DefaultAlarmQuantum = 30 * time.Minute
 	MinPayloadBytes     = 128
 	MaxPayloadBytes     = 64 << 10
