@@ -123,6 +123,17 @@ func (r *rig) settle() error {
 	if q == nil || (r.linkUp != nil && !r.linkUp()) {
 		return nil
 	}
+	if pub := r.d.Publisher(); pub != nil {
+		// The constant cadence: the publisher sends at its ticks, on the
+		// drive's clock. Wait until it has handled every tick up to now
+		// (it waits for a later one), not until the queue is empty.
+		now := r.clock.Now()
+		deadline := time.Now().Add(2 * time.Second)
+		for !pub.WaitingFor().After(now) && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Microsecond)
+		}
+		return nil
+	}
 	if r.lagging {
 		r.lagging = q.Stats().Batches > 0
 		return nil
@@ -146,7 +157,20 @@ func (r *rig) halt() {
 		return
 	}
 	r.stop()
-	if err := <-r.done; err != nil && !errors.Is(err, context.Canceled) {
+	// The daemon drains its queue at the cadence's ticks, on the drive's
+	// clock: time passes while it stops, the vehicle standing.
+	var err error
+	for done := false; !done; {
+		select {
+		case err = <-r.done:
+			done = true
+		case <-time.After(time.Millisecond):
+			if r.clock != nil && r.d.Queue() != nil && r.d.Queue().Stats().Batches > 0 {
+				r.clock.Advance(time.Second)
+			}
+		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		r.runErrs = append(r.runErrs, err)
 	}
 	r.add(r.d)

@@ -124,6 +124,20 @@ type Publisher struct {
 	// publishes each batch as soon as it is queued.
 	cadence atomic.Pointer[cadence]
 	padding atomic.Uint64
+	// waitingFor is the tick the publisher waits for (Unix nanoseconds),
+	// 0 while it publishes or keeps no cadence.
+	waitingFor atomic.Int64
+}
+
+// WaitingFor returns the cadence's tick the publisher is waiting for;
+// zero while it is publishing, or without a cadence. Every tick before
+// it has been handled: a test bench on a manual clock waits for it to
+// pass the clock's time before it moves the clock on.
+func (p *Publisher) WaitingFor() time.Time {
+	if n := p.waitingFor.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // cadence is the schedule the publisher keeps.
@@ -427,8 +441,13 @@ func (p *Publisher) slotTick(ctx context.Context, c *cadence, last time.Time) (t
 	for !tick.After(last) || tick.Before(now) {
 		tick = tick.Add(sub)
 	}
-	if d := tick.Sub(now); d > 0 && !p.wait(ctx, d) {
-		return tick, false
+	if d := tick.Sub(now); d > 0 {
+		p.waitingFor.Store(tick.UnixNano())
+		ok := p.wait(ctx, d)
+		p.waitingFor.Store(0)
+		if !ok {
+			return tick, false
+		}
 	}
 	return tick, true
 }

@@ -17,7 +17,9 @@ type Policy struct {
 	// Position, when set, allows latitude and longitude snapped to a grid,
 	// and only where the gateway does not withhold them.
 	Position *PositionRule
-	// Batch limits how long records wait before they are sent.
+	// Batch limited how long records waited before they were sent. Since
+	// the constant cadence (Cadence) slots decide it; it is kept so that
+	// policies that set it still load.
 	Batch BatchRule
 	// NearZones says how stretches near zones are hidden.
 	NearZones NearZoneRule
@@ -129,7 +131,8 @@ type PositionRule struct {
 	PrecisionM float64
 }
 
-// BatchRule says when a batch is closed and queued.
+// BatchRule said when a batch was closed and queued, before the cadence
+// (Batcher.Add and Due still follow it).
 type BatchRule struct {
 	MaxRecords int
 	MaxAge     time.Duration
