@@ -127,9 +127,21 @@ func (r *rig) settle() error {
 		// The constant cadence: the publisher sends at its ticks, on the
 		// drive's clock. Wait until it has handled every tick up to now
 		// (it waits for a later one), not until the queue is empty.
+		// A publisher that is not waiting for a later tick within 2 s
+		// (its timer runs on the drive's time, which a clock step does
+		// not move) is not waited for until it is.
 		now := r.clock.Now()
+		caught := func() bool { return pub.WaitingFor().After(now) }
+		if r.lagging {
+			r.lagging = !caught()
+			return nil
+		}
 		deadline := time.Now().Add(2 * time.Second)
-		for !pub.WaitingFor().After(now) && time.Now().Before(deadline) {
+		for !caught() {
+			if time.Now().After(deadline) {
+				r.lagging = true
+				break
+			}
 			time.Sleep(200 * time.Microsecond)
 		}
 		return nil

@@ -441,15 +441,26 @@ func (p *Publisher) slotTick(ctx context.Context, c *cadence, last time.Time) (t
 	for !tick.After(last) || tick.Before(now) {
 		tick = tick.Add(sub)
 	}
-	if d := tick.Sub(now); d > 0 {
-		p.waitingFor.Store(tick.UnixNano())
-		ok := p.wait(ctx, d)
-		p.waitingFor.Store(0)
-		if !ok {
-			return tick, false
-		}
+	// The wait is measured from a fresh reading of the clock, and the
+	// clock read again once the wait is set: a clock moved meanwhile (a
+	// test bench's, between steps) is not waited for past the tick.
+	p.waitingFor.Store(tick.UnixNano())
+	defer p.waitingFor.Store(0)
+	d := tick.Sub(p.cfg.Now())
+	if d <= 0 {
+		return tick, true
 	}
-	return tick, true
+	after := p.cfg.After(d)
+	if !p.cfg.Now().Before(tick) {
+		return tick, true
+	}
+	select {
+	case <-after:
+		return tick, true
+	case <-p.stop:
+	case <-ctx.Done():
+	}
+	return tick, false
 }
 
 // publishTick publishes at one tick of the cadence: at a slot's tick the
