@@ -135,10 +135,11 @@ func (u *Uplink) setRules(p *Policy) {
 }
 
 // SetPhase sets where in each cadence slot slots begin (SlotPhase: fixed
-// per vehicle), before the first Offer.
+// per vehicle); a new phase starts at its next slot.
 func (u *Uplink) SetPhase(d time.Duration) {
-	u.phase = int64(d / time.Second)
-	u.nextSlot = 0
+	if p := int64(d / time.Second); p != u.phase {
+		u.phase, u.nextSlot = p, 0
+	}
 }
 
 // SlotPhase is a vehicle's phase in a cadence of every: where in each
