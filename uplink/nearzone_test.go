@@ -201,3 +201,106 @@ func TestUplinkAlarmRefusesBadInput(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+// Records wait for ReleaseBefore; released, they all leave in order,
+// whole; what still waits at a trip end (TripEnd, or Flush at shutdown)
+// leaves as ONE record without position or motion, and nothing is
+// dropped. Before issue 14 a trip end near a zone dropped them (Hold,
+// Drop), which the trip's records then showed as a cut.
+func TestUplinkReleaseBeforeAndTripEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		end        func(u *uplink.Uplink, at time.Time) error
+		wantWhole  int // records that leave as they were
+		wantMerged int
+	}{
+		{"released when the gateway moves ReleaseBefore on", func(u *uplink.Uplink, at time.Time) error {
+			return u.Offer(uplink.Snapshot{Time: at, ReleaseBefore: at})
+		}, 120, 0},
+		{"merged at a trip end", func(u *uplink.Uplink, at time.Time) error {
+			return u.Offer(uplink.Snapshot{Time: at, TripEnd: true})
+		}, 60, 1},
+		{"merged at shutdown while waiting", func(u *uplink.Uplink, at time.Time) error {
+			return u.Flush(at)
+		}, 60, 1},
+		{"released in part, the rest merged at a trip end", func(u *uplink.Uplink, at time.Time) error {
+			return u.Offer(uplink.Snapshot{Time: at, ReleaseBefore: t0.Add(90 * time.Second), TripEnd: true})
+		}, 90, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := uplink.NewMemQueue()
+			u, err := uplink.New(demoPolicy(), q, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snaps := drive(120, 0, 0)
+			for i := range snaps {
+				if i >= 60 { // the gateway stops releasing: the vehicle may be near where the trip ends
+					snaps[i].ReleaseBefore = time.Time{}
+				}
+			}
+			for _, s := range snaps {
+				if err := u.Offer(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tc.end(u, t0.Add(10*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if err := u.Flush(t0.Add(11 * time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			recs := records(t, q)
+			if len(recs) != tc.wantWhole+tc.wantMerged {
+				t.Fatalf("%d records, want %d whole and %d merged", len(recs), tc.wantWhole, tc.wantMerged)
+			}
+			for i, r := range recs {
+				if r.Seq != 7+uint64(i) {
+					t.Fatalf("record %d: seq %d", i, r.Seq)
+				}
+				if i < tc.wantWhole {
+					if r.Time != t0.Unix()+int64(i) {
+						t.Fatalf("record %d at second %d", i, r.Time-t0.Unix())
+					}
+					continue
+				}
+				if r.Pos != nil || len(r.Signals) != 1 || r.Signals["vehicle.ignition"] != 1 || r.Time%30 != 0 {
+					t.Errorf("merged record %+v: want the ignition alone, at a quantum's start", r)
+				}
+			}
+			st := u.Stats()
+			if st.Records != uint64(len(recs)) || st.Merged != uint64(tc.wantMerged) || st.Coarsened != uint64(120-tc.wantWhole) {
+				t.Errorf("Stats: %d records, %d merged of %d coarsened", st.Records, st.Merged, st.Coarsened)
+			}
+		})
+	}
+}
+
+// Waiting is bounded: past maxWaitingRecords the oldest waiting quanta
+// are merged (counted in Overflowed), never dropped, and never leave
+// with a position.
+func TestUplinkWaitingLimit(t *testing.T) {
+	q := uplink.NewMemQueue()
+	u, err := uplink.New(demoPolicy(), q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 7200 + 600
+	for _, s := range drive(n, 0, 0) {
+		s.ReleaseBefore = time.Time{}
+		s.Samples = s.Samples[1:2] // the ignition only: one small record each
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := u.Stats(); st.Overflowed < 600 || st.Overflowed > 600+30 {
+		t.Errorf("Overflowed %d after %d records waited, want the 600 over the limit (to a quantum)", st.Overflowed, n)
+	}
+	at := t0.Add(n * time.Second)
+	u.Offer(uplink.Snapshot{Time: at, ReleaseBefore: at})
+	u.Flush(at)
+	recs := records(t, q)
+	if len(recs) < 7200-30 || recs[0].Pos != nil || recs[len(recs)-1].Time != t0.Unix()+n-1 {
+		t.Errorf("%d records released, the first %+v, the last at second %d", len(recs), recs[0], recs[len(recs)-1].Time-t0.Unix())
+	}
+}
