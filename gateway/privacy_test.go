@@ -178,9 +178,6 @@ func TestPrivacyTripStartWithheld(t *testing.T) {
 				case moved > tripEnd+200 && distOutside(xOf(s)) > 500 && !s.Withhold:
 					released = true
 				}
-				if s.Hold || s.Drop {
-					t.Fatal("hold or drop set: the trail replaced them")
-				}
 			}
 			if !released {
 				t.Error("never released after moving 1.2 km beyond the trip-start distance")
@@ -245,9 +242,6 @@ func TestPrivacyTripEnd(t *testing.T) {
 			if !s.Withhold {
 				t.Error("the trip's end not withheld")
 			}
-		}
-		if s.Drop || s.Hold {
-			t.Fatal("hold or drop at a trip end: what waits leaves without position instead")
 		}
 	}
 	if ends != 1 {

@@ -133,7 +133,7 @@ func TestBypassedLoaderNothingLeaves(t *testing.T) {
 		if len(s.Samples) < len(issueRoles) {
 			t.Fatalf("the snapshot has %d samples, want every mapped role", len(s.Samples))
 		}
-		s.Withhold, s.Hold = withhold, false
+		s.Withhold, s.ReleaseBefore = withhold, now.Add(time.Second)
 		rec, _, ok := uplink.NewRedactor(pol).Redact(s)
 		if !ok || len(rec.Signals) != 1 || rec.Signals[RoleSpeed] != 42 {
 			t.Errorf("withhold %v: record %v, want the speed alone", withhold, rec.Signals)
@@ -159,7 +159,7 @@ func TestBypassedLoaderNothingLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := g.snapshot(now)
-	s.Withhold, s.Hold = false, false
+	s.Withhold, s.ReleaseBefore = false, now.Add(time.Second)
 	if err := u.Offer(s); err != nil {
 		t.Fatal(err)
 	}

@@ -138,6 +138,29 @@ func (r *rig) settle() error {
 	if q == nil || (r.linkUp != nil && !r.linkUp()) {
 		return nil
 	}
+	if pub := r.d.Publisher(); pub != nil {
+		// The constant cadence: the publisher sends at its ticks, on the
+		// drive's clock. Wait until it has handled every tick up to now
+		// (it waits for a later one), not until the queue is empty.
+		// A publisher that is not waiting for a later tick within 2 s
+		// (its timer runs on the drive's time, which a clock step does
+		// not move) is not waited for until it is.
+		now := r.clock.Now()
+		caught := func() bool { return pub.WaitingFor().After(now) }
+		if r.lagging {
+			r.lagging = !caught()
+			return nil
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for !caught() {
+			if time.Now().After(deadline) {
+				r.lagging = true
+				break
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		return nil
+	}
 	if r.lagging {
 		r.lagging = q.Stats().Batches > 0
 		return nil
@@ -161,7 +184,20 @@ func (r *rig) halt() {
 		return
 	}
 	r.stop()
-	if err := <-r.done; err != nil && !errors.Is(err, context.Canceled) {
+	// The daemon drains its queue at the cadence's ticks, on the drive's
+	// clock: time passes while it stops, the vehicle standing.
+	var err error
+	for done := false; !done; {
+		select {
+		case err = <-r.done:
+			done = true
+		case <-time.After(time.Millisecond):
+			if r.clock != nil && r.d.Queue() != nil && r.d.Queue().Stats().Batches > 0 {
+				r.clock.Advance(time.Second)
+			}
+		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		r.runErrs = append(r.runErrs, err)
 	}
 	r.add(r.d)
@@ -197,7 +233,7 @@ func (r *rig) add(d *daemon.Daemon) {
 	r.up.SignalsDenied += u.SignalsDenied
 	r.up.ForbiddenDenied += u.ForbiddenDenied
 	r.up.Coarsened += u.Coarsened
-	r.up.HeldDropped += u.HeldDropped
+	r.up.Merged += u.Merged
 	r.up.Alarms += u.Alarms
 	r.up.Batches += u.Batches
 	r.up.RawBytes += u.RawBytes

@@ -195,7 +195,7 @@ func (r *Report) RedactionGaps() []Gap {
 	if pts[0].At > long {
 		gaps = append([]Gap{{From: Point{At: 0}, To: pts[0], TripStart: true}}, gaps...)
 	}
-	if last := pts[len(pts)-1]; r.Uplink.HeldDropped > 0 && r.Simulated-last.At > long {
+	if last := pts[len(pts)-1]; r.Uplink.Merged > 0 && r.Simulated-last.At > long {
 		gaps = append(gaps, Gap{From: last, To: Point{At: r.Simulated}, TripEnd: true})
 	}
 	return gaps

@@ -59,8 +59,10 @@ func TestWireTranscriptAndTruth(t *testing.T) {
 			t.Errorf("record %d reached the collector but is not in the transcript", r.Seq)
 		}
 	}
-	if kinds[uplink.KindNameTelemetry] == 0 || kinds[uplink.KindNameStatus] < 2 || kinds[uplink.KindNameAudit] == 0 {
-		t.Errorf("topics on the wire: %v; want telemetry, status online and offline, audit", kinds)
+	// The audit summary goes up every audit.summary_every of running (6 h),
+	// not in a drive of minutes: none is on this wire, and none may be.
+	if kinds[uplink.KindNameTelemetry] == 0 || kinds[uplink.KindNameStatus] < 2 || kinds[uplink.KindNameAudit] != 0 {
+		t.Errorf("topics on the wire: %v; want telemetry, status online and offline, no audit summary within 6 h", kinds)
 	}
 	if events["connect"] != 1 || events["disconnect"] != 1 {
 		t.Errorf("connections on the wire: %v, want one connect and one disconnect", events)

@@ -2,8 +2,11 @@ package uplink
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -52,6 +55,8 @@ type Batcher struct {
 	rule    BatchRule
 	enc     *zstd.Encoder
 	buf     []byte
+	offs    []int  // Fill: where each record's line ends in buf
+	comp    []byte // Fill: the compressed frame
 	n       int
 	first   uint64
 	last    uint64
@@ -146,4 +151,154 @@ func DecodeBatch(payload []byte) ([]Record, error) {
 		recs = append(recs, r)
 	}
 	return recs, nil
+}
+
+// padMagic opens a payload of format 2 (dict.go): a zstd skippable frame
+// (magic 0x184D2A50–5F; the low nibble, 2, is the format) whose content is
+// zeros, so that every payload has the same size. zstd decoders skip it.
+const (
+	padMagic  = 0x184D2A52
+	padHeader = 8 // magic and length, both little-endian uint32
+)
+
+// Padded reports whether a payload is of format 2: padded to a slot's size.
+func Padded(payload []byte) bool {
+	return len(payload) >= padHeader && binary.LittleEndian.Uint32(payload) == padMagic &&
+		int(binary.LittleEndian.Uint32(payload[4:])) <= len(payload)-padHeader
+}
+
+// PaddingPayload is a payload of format 2 that holds no records: what an
+// empty slot publishes. size is at least padHeader.
+func PaddingPayload(size int) []byte {
+	p := make([]byte, max(size, padHeader))
+	binary.LittleEndian.PutUint32(p, padMagic)
+	binary.LittleEndian.PutUint32(p[4:], uint32(len(p)-padHeader))
+	return p
+}
+
+// Fill encodes the longest prefix of recs that fits in a payload of
+// exactly size bytes (format 2: the padding, then the zstd frame of the
+// records' JSON lines), and returns the batch and how many records it
+// holds. A first record that does not fit alone goes alone in a payload
+// of the smallest multiple of size that holds it: a payload is always a
+// whole number of slots' sizes, and a record never waits for ever. recs
+// must not be empty.
+func (b *Batcher) Fill(recs []Record, size int) (Batch, int) {
+	b.buf, b.offs = b.buf[:0], b.offs[:0]
+	rawCap := 32 * size // more would not compress into size
+	for _, r := range recs {
+		b.buf = appendRecord(b.buf, &r)
+		b.buf = append(b.buf, '\n')
+		b.offs = append(b.offs, len(b.buf))
+		if len(b.buf) > rawCap {
+			break
+		}
+	}
+	budget := size - padHeader
+	n := len(b.offs)
+	for {
+		b.comp = b.enc.EncodeAll(b.buf[:b.offs[n-1]], b.comp[:0])
+		if len(b.comp) <= budget || n == 1 {
+			break
+		}
+		nn := int(float64(n) * float64(budget) / float64(len(b.comp)) * 0.97)
+		n = max(1, min(nn, n-1))
+	}
+	total := size
+	for total-padHeader < len(b.comp) {
+		total += size
+	}
+	p := make([]byte, total)
+	binary.LittleEndian.PutUint32(p, padMagic)
+	binary.LittleEndian.PutUint32(p[4:], uint32(total-padHeader-len(b.comp)))
+	copy(p[total-len(b.comp):], b.comp)
+	return Batch{
+		Kind:     KindTelemetry,
+		FirstSeq: recs[0].Seq,
+		LastSeq:  recs[n-1].Seq,
+		Records:  n,
+		RawBytes: b.offs[n-1],
+		Payload:  p,
+	}, n
+}
+
+// appendRecord appends rec as JSON, as encoding/json writes a Record
+// (signals by name, in order) without allocating. Names are role
+// spellings (ValidRole: nothing to escape); a name that is not goes
+// through encoding/json.
+func appendRecord(dst []byte, r *Record) []byte {
+	dst = append(dst, `{"seq":`...)
+	dst = strconv.AppendUint(dst, r.Seq, 10)
+	dst = append(dst, `,"t":`...)
+	dst = strconv.AppendInt(dst, r.Time, 10)
+	if r.Pos != nil {
+		dst = append(dst, `,"pos":[`...)
+		for i, v := range r.Pos {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendFloat(dst, v)
+		}
+		dst = append(dst, ']')
+	}
+	if len(r.Signals) > 0 {
+		dst = append(dst, `,"s":{`...)
+		// In name order, by selection: a record has a handful of signals,
+		// and a sorted copy of the names would allocate.
+		var last string
+		for i := range len(r.Signals) {
+			var next string
+			found := false
+			for k := range r.Signals {
+				if (i == 0 || k > last) && (!found || k < next) {
+					next, found = k, true
+				}
+			}
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendName(dst, next)
+			dst = append(dst, ':')
+			dst = appendFloat(dst, r.Signals[next])
+			last = next
+		}
+		dst = append(dst, '}')
+	}
+	if r.Alarm != "" {
+		dst = append(dst, `,"alarm":`...)
+		dst = appendName(dst, r.Alarm)
+	}
+	return append(dst, '}')
+}
+
+func appendName(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q, _ := json.Marshal(name) // not a role's spelling: never from the vehicle's own code
+			return append(dst, q...)
+		}
+	}
+	return append(append(append(dst, '"'), name...), '"')
+}
+
+// appendFloat writes a finite number as encoding/json does; NaN and
+// infinities (which the Redactor and Alarm keep out) as 0.
+func appendFloat(dst []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(dst, '0')
+	}
+	abs := math.Abs(v)
+	f := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		f = 'e'
+	}
+	dst = strconv.AppendFloat(dst, v, f, -1, 64)
+	if f == 'e' { // clean up e-09 to e-9, as encoding/json does
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
 }

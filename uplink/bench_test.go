@@ -244,3 +244,76 @@ func BenchmarkDiskQueuePut(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBatcherFill is the slot encoder: a slot's worth (30 records of
+// the demo drive) into one padded payload of the default size.
+func BenchmarkBatcherFill(b *testing.B) {
+	bat := newBatcher(b, uplink.BatchRule{MaxRecords: 30, MaxAge: time.Hour})
+	recs := make([]uplink.Record, 300)
+	for i := range recs {
+		recs[i] = demoRecord(uint64(i + 1))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		off := (i * 30) % len(recs)
+		if _, n := bat.Fill(recs[off:off+30], uplink.DefaultPayloadBytes); n == 0 {
+			b.Fatal("nothing fits")
+		}
+		i++
+	}
+}
+
+// BenchmarkVehicleHour drives an hour of the demo drive (a withheld
+// stretch of six minutes in it) through the Uplink under the demo policy
+// and reports what the broker gets: payload bytes per vehicle-hour (one
+// payload of the default size per 30 s slot, padding included: what the
+// publisher sends whether or not a slot holds records), and the mean
+// delay of a record from its time to its publish (its quantum, its slot,
+// and the publisher's half slot). ReleaseBefore is the snapshot's time:
+// far from covers; a trailing release (part C) adds its own wait.
+func BenchmarkVehicleHour(b *testing.B) {
+	snaps := benchSnapshots(3600)
+	for i := range snaps {
+		snaps[i].ReleaseBefore = snaps[i].Time.Add(time.Second)
+	}
+	var bytesPerHour, delay float64
+	phase := 0
+	for b.Loop() {
+		q := &putTimes{MemQueue: uplink.NewMemQueue()}
+		p := demoPolicy()
+		u, err := uplink.New(p, q, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		u.SetPhase(time.Duration(phase%30) * time.Second) // vehicles' phases are spread over the slot
+		phase += 7
+		for _, s := range snaps {
+			q.now = s.Time
+			if err := u.Offer(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		slot := p.Cadence.Slot()
+		slots := float64(time.Hour / slot)
+		bytesPerHour = slots * float64(p.Cadence.Size())
+		var sum, n float64
+		for i := 0; q.Len() > 0; i++ {
+			bt, _ := q.Next(b.Context())
+			q.Ack(bt.ID)
+			recs, err := uplink.DecodeBatch(bt.Payload)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sent := q.times[i].Add(slot / 2)
+			for _, r := range recs {
+				sum += sent.Sub(time.Unix(r.Time, 0)).Seconds()
+				n++
+			}
+		}
+		delay += sum / n
+	}
+	delay /= float64(b.N)
+	b.ReportMetric(bytesPerHour, "B/vehicle-hour")
+	b.ReportMetric(delay, "s-mean-delay")
+}

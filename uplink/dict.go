@@ -18,6 +18,17 @@ import (
 // an error naming the ID, not with garbage. A new dictionary gets a new ID
 // (DictID1+1, …) and is added to the decoder's list, never replacing one.
 //
+// Payload format 2 (the constant cadence, issue 14) pads a format 1
+// payload to a fixed size: it opens with a zstd skippable frame (magic
+// 0x184D2A52, little-endian: the low nibble is the format; then its
+// length) of zeros, followed by the format 1 frame, so that the whole
+// payload is exactly the cadence's size (Batcher.Fill). zstd decoders,
+// DecodeBatch among them and `zstd -d` too, skip the padding; Padded
+// tells the format. A payload of only the skippable frame is an empty
+// slot (PaddingPayload): it holds no records, and BatchDecoder accepts it
+// as such. Records in a format 2 payload may be alarms (Record.Alarm):
+// alarms ride in the slots. Formats 0 and 1 still decode.
+//
 // Why a dictionary: batches are small (30 records, ~2.5 KB of JSON), and
 // most of their bytes are the same keys and number shapes. On the demo
 // drive, which the dictionary was not trained on, it cuts the payload by

@@ -4,77 +4,149 @@
 // The path (uplink.go):
 //
 //	Snapshot (from the gateway: values, position, and its decisions
-//	  Withhold, Hold, Drop)
+//	  Withhold, ReleaseBefore, TripEnd)
 //	→ Redactor: the Policy, default deny: rate limits, quantisation, the
 //	  position snapped to a grid and withheld when the gateway says, and of
 //	  the other values only vehicle data, by the Class the gateway gives
 //	  each sample (roles.go): location and personal data never, whatever
 //	  the policy lists
-//	→ time quanta: every record waits until its quantum is over; a quantum
-//	  in which location was withheld leaves as one record, stamped with the
-//	  quantum's start, without location
-//	→ hold-back: records the gateway holds wait in memory; a trip end near
-//	  a zone drops them (counted, never reported)
+//	→ time quanta: every record waits until its quantum is over; the
+//	  quanta of a withheld stretch become ONE merged record, stamped with
+//	  its last quantum's start, carrying only what a parked car would say
+//	  (ParkedRole: no position, no motion role — speed, gear, odometer,
+//	  accelerations... — and no count)
+//	→ release: records wait in the vehicle until the gateway's
+//	  ReleaseBefore passes them (it trails the vehicle, so that where a
+//	  trip ends is not sent); a trip end (TripEnd, Flush) merges
+//	  everything still waiting into one such record: nothing is dropped
 //	→ sequence numbers (per vehicle, continued across restarts)
-//	→ Batcher: JSON lines, zstd with a dictionary (dict.go: the payload
-//	  format and its versions)
+//	→ slots (the cadence, CadenceRule): at every slot — a fixed phase per
+//	  vehicle (SlotPhase) plus a multiple of the slot, 30 s by default —
+//	  the records released so far go into one payload of exactly the
+//	  cadence's size, 448 bytes by default (payload format 2, dict.go:
+//	  zstd with a dictionary, padded), as many as fit, the rest in later
+//	  slots; alarms ride in the same slots
 //	→ Queue: DiskQueue (diskqueue.go, segment.go): CRC-framed segments,
 //	  fsync per batch, a byte quota that drops the oldest and counts it,
 //	  AES-GCM at rest if configured
 //	→ Publisher (mqtt.go): paho, MQTT 3.1.1, QoS 1, TLS with a client
-//	  certificate, reconnection with exponential backoff and jitter.
+//	  certificate, reconnection with exponential backoff and jitter; with
+//	  a cadence it publishes exactly one telemetry payload per slot, half
+//	  a slot after the slot begins: the oldest queued batch, or padding of
+//	  the same size, sealed (seal.go) to the same size again.
 //
 // A batch leaves the queue only after the broker acknowledged it
 // (PUBACK); delivery is at least once, and receivers drop repeats by
 // sequence number. Alarms (Uplink.Alarm) take the same path without a
-// position, on their own topic.
+// position, their time coarsened to the cadence's alarm quantum.
 //
-// Topics are quietzone/v1/<pseudonym>/telemetry, /alarm and /status; the
+// Topics are quietzone/v1/<pseudonym>/telemetry, /alarm (batches queued
+// before the cadence) and /status; the
 // pseudonym (Pseudonym) is an HMAC of the VIN under the fleet's enrolment
 // secret, computed at enrolment: the vehicle holds the pseudonym, never
 // the secret. The status topic
 // holds "online" or "offline", retained (the last will, and a clean
-// stop), and, not retained, a StatusRecord of the queue's drops. The
-// Publisher also subscribes (Subscribe: the fleet's signed bundles on
-// /policy) and publishes retained summaries (PublishRetained: the audit
-// summary on /audit), on the same connection.
+// stop), and, not retained, a StatusRecord of the queue's drops, sent at
+// a slot's tick. The Publisher also subscribes (Subscribe: the fleet's
+// signed bundles on /policy) and publishes retained summaries
+// (PublishRetained: the audit summary on /audit, which the daemon sends
+// on a fixed schedule of running time, 6 h by default), on the same
+// connection.
 //
 // Uplink.SetPolicy switches policy between two snapshots (a fleet bundle):
-// records still waiting in the vehicle are restricted to the new policy,
-// so a stricter one takes effect for everything not yet queued.
+// records not yet queued (waiting for their quantum, a release or a slot)
+// are restricted to the new policy, so a stricter one takes effect for
+// everything not yet queued.
 //
 // What the package knows nothing of: CAN frames, GPIO, and where zones
-// are. The gateway decides, per snapshot, whether location is withheld,
-// whether records are held back, and when they are dropped, and tells it
-// what each value is (Sample.Class). What the package knows of roles
+// are. The gateway decides, per snapshot, whether location is withheld
+// and how far records may be released, and tells it what each value is
+// (Sample.Class). What the package knows of roles
 // (roles.go): their one spelling (ValidRole) and the closed vocabulary of
 // well-known roles with their classes, so that Validate refuses, whatever
 // the vehicle, a policy that asks for location or personal data or names
 // a role in another spelling; custom roles are classified by the vehicle
-// profile, which the gateway holds the policy against.
+// profile, which the gateway holds the policy against. Which roles are
+// motion (MotionRole) it knows by name; a custom role is never in a
+// merged record, since the uplink cannot know that it does not add up
+// with distance (a battery's charge, fuel).
+//
+// What the observer learns. The threat is whoever holds what the broker
+// received — topics, payloads decoded (sealing off, or the fleet key
+// compelled), publish times, sizes, retained messages, connects and
+// disconnects — over many trips and vehicles, knowing the policy's
+// public parameters.
+//
+// What the cadence hides (issue 14; before it, a release of held records
+// went out in a burst off the 30 s grid when the vehicle was 1.35–1.65 km
+// from a zone, which located the zone to 40–69 m from trips that never
+// came within 939 m, and publish times and sizes alone flagged 98–100 %
+// of passes within 1.35 km):
+//   - Publish times and sizes: one telemetry payload per slot at a phase
+//     fixed per vehicle, every payload of one size, while the daemon
+//     runs, whether the vehicle is withholding, releasing, parked or
+//     moving. Nothing the gateway decides moves a publish or changes its
+//     size. Records released together (a trip end, a long release) leave
+//     over the following slots, as many as fit in a payload.
+//   - Inside a withheld stretch: one record, stamped with the stretch's
+//     last quantum, with no position, no speed, gear, odometer or other
+//     motion role, and no count of anything in it: dead reckoning inside
+//     the stretch has nothing to integrate.
+//   - Alarms are in the slots, stamped to their alarm quantum (30 min by
+//     default), and wait until the telemetry of their time may leave.
+//   - The audit summary's counts are taken every 6 h of running; a bundle
+//     applied or refused goes up at once with the counts of the last
+//     schedule, so that whoever sends bundles cannot read the log at
+//     times of their choosing.
 //
 // What still leaks, by design or because the wire cannot hide it:
-//   - When a withheld stretch began and ended, to within a time quantum:
-//     merged quanta are aligned to Unix time, so the first and last say
-//     which quanta the stretch touched, and their number its length to
-//     within two quanta. The cadence of records (one per quantum instead
-//     of one per period) shows the same, no more.
-//   - Publish times: records reach the batcher only when a quantum ends,
-//     and batches close when full or MaxAge after their first record, so
-//     a publish happens at a quantum boundary or at a fixed delay after
-//     one, and says nothing finer than the records. The broker still sees
-//     when the vehicle is online; a burst of batches when a hold is
-//     released says when the vehicle moved beyond the trip-end distance,
-//     which its records then show anyway.
-//   - A trip whose end was dropped shows as records that stop where the
-//     vehicle came within the trip-end distance (plus jitter) of some
-//     zone, or went offline; a trip that started near a zone shows merged
-//     records first. Alarms say that the gateway was suppressing (near a
-//     zone, without a fix, or the privacy switch) within a quantum.
-//   - Over many trips, the innermost points where withholding began trace
-//     the zone's buffer plus the withhold margin: per-trip jitter blurs
-//     each trip's boundary, not the envelope of all of them. The buffer,
-//     not the zone, is what can be learnt.
+//   - That the unit is powered: "online" and "offline" (retained, the last
+//     will) and the cadence itself follow the connection, which follows
+//     the unit's power, usually the ignition: when each run started and
+//     ended, to the connection's setup time. This is the largest leak
+//     left: where a trip starts and ends is hidden by the gateway (part C:
+//     ReleaseBefore trails the vehicle, a trip's end leaves merged), but
+//     when is not. The status topic carries nothing else.
+//   - A time offline while running: the batches queued meanwhile go, on
+//     reconnection, at four a slot until one is left; their number says
+//     how many slots had records (driving or parked with fresh signals),
+//     not where.
+//   - The records themselves, once decoded: a withheld stretch shows as
+//     positioned records that stop and resume, with one merged record
+//     between; the stretch's ends, to a quantum and to the grid, and so
+//     its duration, which with the distance between the ends gives a mean
+//     speed across it. Where withholding starts and ends is where the
+//     gateway decides: covers, not zones, once part C is in (before it,
+//     the zone's buffer plus the withhold margin and jitter, which many
+//     trips trace: the gap ends found a zone's centre to 45–54 m).
+//   - A payload holds at most what fits in its size (about 55 records of
+//     the demo policy): a policy that sends more than that per slot makes
+//     a backlog that grows while driving, visible as full payloads
+//     (sealing hides how full). A single record larger than a payload
+//     goes alone in a payload of a whole multiple of the size.
+//   - An alarm says, within its quantum, that cameras were disobeying
+//     while suppressed: mostly near a real zone. With decoys, an alarm in
+//     a trip that passed one cover tells which one was real. Alarms are
+//     faults, rare, and the fleet must hear of them.
+//   - The audit summary's counts (suppression episodes among them) say
+//     how many happened in each 6 h of running, and the chain's head how
+//     many events: for a car that drives once in that time, per trip.
 //   - The status record's drop counts say how long the vehicle was
 //     offline, roughly; never where.
+//
+// Costs. A constant cadence costs its peak whatever is sent: 120
+// payloads of the size an hour. For an hour of driving under the
+// benchmark's policy (speed, ignition, gear, a position every 5 s;
+// BenchmarkVehicleHour) that is 53,760 payload bytes against 28,423 in
+// 113 publishes before the cadence: 1.89×. A drive that withholds much of
+// the time sent little before and pays the same now: the built-in demo
+// (11.5 min, 45 % of it in buffers, speed and ignition) sent 2,284 bytes
+// in 11 payloads and now sends 23 of 448 bytes, 4.5×; a payload_bytes of
+// 256, which still holds a slot of that policy, makes it 2.6×. Size the
+// payload to about 1.5× a full slot of the policy (more headroom drains
+// a backlog sooner, less costs less). The mean delay from a record's
+// time to its publish is 45 s (its quantum, 15 s; its slot, 15 s on
+// average over phases; half a slot), against 16 s (the demo, to its
+// collector: 1 min 54 s against 1 min 23 s); a trailing ReleaseBefore
+// adds the time to drive its distance.
 package uplink

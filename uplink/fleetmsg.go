@@ -243,7 +243,8 @@ func NewBatchDecoder(maxRaw int) (*BatchDecoder, error) {
 // Close releases the decoder.
 func (d *BatchDecoder) Close() { d.dec.Close() }
 
-// Decode appends a payload's records to dst. A record must have a
+// Decode appends a payload's records to dst; a padded payload (format 2)
+// may hold none: an empty slot. A record must have a
 // sequence number, a position (if any) of two finite coordinates in
 // range, finite values, and an alarm type spelled as one; the records'
 // sequence numbers must rise by one from the first.
@@ -278,7 +279,7 @@ func (d *BatchDecoder) Decode(payload []byte, dst []Record) ([]Record, error) {
 		}
 		dst = append(dst, r)
 	}
-	if len(dst) == n0 {
+	if len(dst) == n0 && !Padded(payload) { // an empty slot's padding holds none
 		return dst, errors.New("decode batch: no records")
 	}
 	return dst, nil

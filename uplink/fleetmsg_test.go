@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSplitTopic(t *testing.T) {
@@ -62,6 +63,13 @@ func FuzzBatchDecoder(f *testing.F) {
 	f.Add(testBatchPayload(f, 1, 3))
 	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd})
 	f.Add([]byte("hello"))
+	f.Add(PaddingPayload(512))
+	b, err := NewBatcher(BatchRule{MaxRecords: 1, MaxAge: time.Second})
+	if err != nil {
+		f.Fatal(err)
+	}
+	bt, _ := b.Fill([]Record{{Seq: 4, Time: 1, Signals: map[string]float64{"vehicle.speed": 3}}, {Seq: 5, Alarm: "camera.disobeyed"}}, 256)
+	f.Add(bt.Payload)
 	d, err := NewBatchDecoder(64 << 10)
 	if err != nil {
 		f.Fatal(err)

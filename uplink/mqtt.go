@@ -49,6 +49,9 @@ type MQTTConfig struct {
 	// so that a test bench on a manual clock backs off in its own time.
 	// The timeouts of network operations stay on the wall.
 	After func(d time.Duration) <-chan time.Time
+	// Now is the clock the cadence's slots are read from (with After);
+	// nil is time.Now.
+	Now func() time.Time
 }
 
 // Status payloads. "online" and "offline" are retained on the status
@@ -85,6 +88,7 @@ type PublisherStats struct {
 	Failures  uint64 // attempts that were not acknowledged in time
 	Statuses  uint64 // status records acknowledged
 	Dials     uint64 // connection attempts
+	Padding   uint64 // padding payloads published in empty slots
 }
 
 // Publisher drains a Queue to an MQTT broker at QoS 1.
@@ -115,6 +119,49 @@ type Publisher struct {
 
 	// seal is the fleet's key every payload is sealed to; nil: none.
 	seal atomic.Pointer[SealKey]
+
+	// cadence, when set, is the constant cadence (SetCadence); nil
+	// publishes each batch as soon as it is queued.
+	cadence atomic.Pointer[cadence]
+	padding atomic.Uint64
+	// waitingFor is the tick the publisher waits for (Unix nanoseconds),
+	// 0 while it publishes or keeps no cadence.
+	waitingFor atomic.Int64
+}
+
+// WaitingFor returns the cadence's tick the publisher is waiting for;
+// zero while it is publishing, or without a cadence. Every tick before
+// it has been handled: a test bench on a manual clock waits for it to
+// pass the clock's time before it moves the clock on.
+func (p *Publisher) WaitingFor() time.Time {
+	if n := p.waitingFor.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// cadence is the schedule the publisher keeps.
+type cadence struct {
+	every, phase time.Duration
+	size         int
+}
+
+// catchUp is how many publishes a slot may carry while a backlog is
+// queued (after a time offline): one at the slot's tick, the others at
+// fixed fractions of the slot between ticks. Content never decides it:
+// only how many batches wait, which follows how long the vehicle was
+// offline while running.
+const catchUp = 4
+
+// SetCadence makes the publisher keep a constant cadence (CadenceRule):
+// at every slot's tick — the vehicle's phase (SlotPhase) plus half a
+// slot, so that the Uplink's batch of the slot is queued by then — it
+// publishes the oldest queued batch, or, if none, a padding payload of
+// the cadence's size: exactly one telemetry publish per slot, of one
+// size, whatever the vehicle holds. A backlog goes at catchUp publishes
+// per slot, on the same fixed grid. Status records go at ticks too.
+func (p *Publisher) SetCadence(r CadenceRule) {
+	p.cadence.Store(&cadence{every: r.Slot(), phase: SlotPhase(p.cfg.Pseudonym, r.Slot()), size: r.Size()})
 }
 
 // SetSealKey replaces the fleet's sealing key (a bundle rotated it): the
@@ -147,6 +194,9 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 	}
 	if cfg.After == nil {
 		cfg.After = time.After
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 30 * time.Second
@@ -331,7 +381,18 @@ func (p *Publisher) Run(ctx context.Context) error {
 		p.client.Disconnect(250)
 	}()
 	var failed int64 // publishes failed in a row
+	var tick time.Time
 	for {
+		if c := p.cadence.Load(); c != nil {
+			var ok bool
+			if tick, ok = p.slotTick(ctx, c, tick); !ok {
+				return nil
+			}
+			if err := p.publishTick(ctx, c, tick); err != nil {
+				return err
+			}
+			continue
+		}
 		b, err := p.q.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -363,6 +424,90 @@ func (p *Publisher) Run(ctx context.Context) error {
 		p.records.Add(uint64(b.Records))
 		p.bytes.Add(uint64(len(b.Payload)))
 	}
+}
+
+// slotTick waits for the cadence's next tick after last (the grid of
+// every/catchUp from the phase plus half a slot) and returns it; false
+// when ctx or stop ended the wait.
+func (p *Publisher) slotTick(ctx context.Context, c *cadence, last time.Time) (time.Time, bool) {
+	sub := c.every / catchUp
+	base := time.Unix(0, 0).Add(c.phase + c.every/2)
+	now := p.cfg.Now()
+	if last.IsZero() || !last.Before(now.Add(c.every)) { // the first, or a clock stepped back
+		last = now
+	}
+	k := now.Sub(base) / sub
+	tick := base.Add(k * sub)
+	for !tick.After(last) || tick.Before(now) {
+		tick = tick.Add(sub)
+	}
+	// The wait is measured from a fresh reading of the clock, and the
+	// clock read again once the wait is set: a clock moved meanwhile (a
+	// test bench's, between steps) is not waited for past the tick.
+	p.waitingFor.Store(tick.UnixNano())
+	defer p.waitingFor.Store(0)
+	d := tick.Sub(p.cfg.Now())
+	if d <= 0 {
+		return tick, true
+	}
+	after := p.cfg.After(d)
+	if !p.cfg.Now().Before(tick) {
+		return tick, true
+	}
+	select {
+	case <-after:
+		return tick, true
+	case <-p.stop:
+	case <-ctx.Done():
+	}
+	return tick, false
+}
+
+// publishTick publishes at one tick of the cadence: at a slot's tick the
+// oldest batch or padding, at the ticks between only a batch of a backlog
+// (more than one waiting). Status records go first, when due. A failure
+// (not connected, no PUBACK) waits for the next tick.
+func (p *Publisher) publishTick(ctx context.Context, c *cadence, tick time.Time) error {
+	sub := c.every / catchUp
+	slotTick := tick.Sub(time.Unix(0, 0).Add(c.phase+c.every/2))%c.every < sub
+	n := p.q.Len()
+	if !slotTick && n < 2 {
+		return nil
+	}
+	if err := p.reportDrops(ctx); err != nil {
+		p.failures.Add(1)
+		return nil
+	}
+	topic := Topic(p.cfg.Pseudonym, KindTelemetry.String())
+	if n == 0 {
+		if err := p.publish(ctx, topic, PaddingPayload(c.size)); err != nil {
+			p.failures.Add(1)
+			return nil
+		}
+		p.padding.Add(1)
+		return nil
+	}
+	b, err := p.q.Next(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("publish: %w", err)
+	}
+	if err := p.publish(ctx, Topic(p.cfg.Pseudonym, b.Kind.String()), b.Payload); err != nil {
+		if ctx.Err() == nil {
+			p.failures.Add(1)
+			p.log.Warn("uplink publish failed; will retry at the next slot", "batch", b.ID, "err", err)
+		}
+		return nil
+	}
+	if err := p.q.Ack(b.ID); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	p.published.Add(1)
+	p.records.Add(uint64(b.Records))
+	p.bytes.Add(uint64(len(b.Payload)))
+	return nil
 }
 
 // reportDrops publishes a status record when the drop counters differ
@@ -432,6 +577,7 @@ func (p *Publisher) Stats() PublisherStats {
 		Failures:  p.failures.Load(),
 		Statuses:  p.statuses.Load(),
 		Dials:     p.dials.Load(),
+		Padding:   p.padding.Load(),
 	}
 }
 

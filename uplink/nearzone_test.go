@@ -74,33 +74,29 @@ func TestUplinkCoarsensWithheldQuanta(t *testing.T) {
 		if err := u.Flush(snaps[n-1].Time); err != nil {
 			t.Fatal(err)
 		}
-		perQ := map[int64]int{}
+		// The withheld stretch is one merged record, stamped with its last
+		// quantum's start, without position or motion: nothing in it says
+		// how long it was beyond its ends, or how the vehicle moved.
+		firstQ, lastQ := int64(from)/quantum, int64(min(to, n)-1)/quantum
+		var merged []uplink.Record
 		precise := 0
 		for _, r := range records(t, q.MemQueue) {
-			sec := r.Time - t0.Unix()
-			qi := sec / quantum
-			if !withheldQ[qi] {
+			qi := (r.Time - t0.Unix()) / quantum
+			if qi < firstQ || qi > lastQ {
 				precise++
 				continue
 			}
-			perQ[qi]++
-			if sec%quantum != 0 || r.Pos != nil {
-				t.Fatalf("trial %d (withheld %d–%d): record at second %d, position %v, in a withheld quantum", trial, from, to, sec, r.Pos)
-			}
-			for role := range r.Signals {
-				if role != "vehicle.speed" && role != "vehicle.ignition" && role != "vehicle.gear" {
-					t.Fatalf("trial %d: merged record has %s, which is not vehicle data", trial, role)
-				}
-			}
+			merged = append(merged, r)
 		}
-		for qi := range withheldQ {
-			if perQ[qi] != 1 {
-				t.Fatalf("trial %d: %d records for withheld quantum %d, want one", trial, perQ[qi], qi)
-			}
+		if len(merged) != 1 {
+			t.Fatalf("trial %d (withheld %d–%d): %d records in the stretch, want one merged: %+v", trial, from, to, len(merged), merged)
+		}
+		if r := merged[0]; r.Time != t0.Unix()+lastQ*quantum || r.Pos != nil || len(r.Signals) != 1 || r.Signals["vehicle.ignition"] != 1 {
+			t.Fatalf("trial %d (withheld %d–%d): merged record %+v, want at second %d the ignition alone", trial, from, to, r, lastQ*quantum)
 		}
 		wantPrecise := 0
 		for i := 0; i < n; i++ {
-			if !withheldQ[int64(i)/quantum] {
+			if qi := int64(i) / quantum; qi < firstQ || qi > lastQ {
 				wantPrecise++
 			}
 		}
@@ -110,166 +106,75 @@ func TestUplinkCoarsensWithheldQuanta(t *testing.T) {
 	}
 }
 
-// Held records wait; released, they all leave in order; dropped, none
-// does, and the sequence numbers show no gap.
-func TestUplinkHoldBack(t *testing.T) {
+// Alarms ride in the cadence's telemetry slots, numbered in the same
+// sequence, stamped with the start of their alarm quantum; they wait
+// until it is over AND the telemetry of its time may leave
+// (ReleaseBefore), or the trip ended: an alarm never leaves while the
+// records around it are held. Before issue 14 they went on their own
+// topic at the end of their time quantum, held or not.
+func TestUplinkAlarm(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		end      func(u *uplink.Uplink, at time.Time) error
-		wantRecs int
-		dropped  uint64
+		name      string
+		holdFrom  int  // ReleaseBefore is zero from this snapshot on
+		tripEnd   bool // the last snapshot ends the trip
+		wantAfter int  // alarms released before Flush
 	}{
-		{"released when the vehicle moves on", func(u *uplink.Uplink, at time.Time) error {
-			return u.Offer(uplink.Snapshot{Time: at}) // no Hold: release
-		}, 120, 0},
-		{"dropped at a trip end near a zone", func(u *uplink.Uplink, at time.Time) error {
-			return u.Offer(uplink.Snapshot{Time: at, Hold: true, Drop: true})
-		}, 60, 60},
-		{"dropped at shutdown while held", func(u *uplink.Uplink, at time.Time) error {
-			return u.Flush(at)
-		}, 60, 60},
+		{"released with the telemetry", 1000, false, 2},
+		{"held with the telemetry", 70, false, 1},
+		{"held, then a trip end", 70, true, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := uplink.NewMemQueue()
-			u, err := uplink.New(demoPolicy(), q, 7)
+			p := demoPolicy()
+			p.Cadence.AlarmQuantum = time.Minute
+			u, err := uplink.New(p, q, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			snaps := drive(120, 0, 0)
-			for i := range snaps {
-				snaps[i].Hold = i >= 60 // the last two quanta
-			}
-			for _, s := range snaps {
+			snaps := drive(200, 0, 0)
+			for i, s := range snaps {
+				if i >= tc.holdFrom {
+					s.ReleaseBefore = time.Time{}
+				}
+				s.TripEnd = tc.tripEnd && i == len(snaps)-1
 				if err := u.Offer(s); err != nil {
 					t.Fatal(err)
 				}
-			}
-			if err := tc.end(u, t0.Add(10*time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-			if err := u.Flush(t0.Add(11 * time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-			recs := records(t, q)
-			if len(recs) != tc.wantRecs {
-				t.Fatalf("%d records, want %d", len(recs), tc.wantRecs)
-			}
-			for i, r := range recs {
-				if r.Seq != 7+uint64(i) || r.Time != t0.Unix()+int64(i) {
-					t.Fatalf("record %d: seq %d at second %d", i, r.Seq, r.Time-t0.Unix())
+				if i == 37 || i == 75 {
+					if err := u.Alarm(uplink.Alarm{Time: s.Time, Type: "camera.disobeyed", Values: map[string]float64{"camera.index": 1}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if i == 59 && u.Stats().Alarms != 0 {
+					t.Errorf("the alarm of second 37 was released before its alarm quantum ended")
 				}
 			}
-			if st := u.Stats(); st.HeldDropped != tc.dropped || st.Records != uint64(tc.wantRecs) {
-				t.Errorf("Stats: %d held dropped, %d records; want %d, %d", st.HeldDropped, st.Records, tc.dropped, tc.wantRecs)
+			if got := u.Stats().Alarms; got != uint64(tc.wantAfter) {
+				t.Errorf("%d alarms released before Flush, want %d", got, tc.wantAfter)
+			}
+			u.Flush(t0.Add(200 * time.Second))
+			var seq uint64 = 1
+			var alarms []uplink.Record
+			for _, b := range drain(t, q) {
+				recs, err := uplink.DecodeBatch(b.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b.FirstSeq != seq || b.Kind != uplink.KindTelemetry {
+					t.Fatalf("batch %d (%v) starts at seq %d, want %d", b.ID, b.Kind, b.FirstSeq, seq)
+				}
+				seq = b.LastSeq + 1
+				for _, r := range recs {
+					if r.Alarm != "" {
+						alarms = append(alarms, r)
+					}
+				}
+			}
+			if len(alarms) != 2 || alarms[0].Time != t0.Unix() || alarms[1].Time != t0.Unix()+60 ||
+				alarms[0].Alarm != "camera.disobeyed" || alarms[0].Signals["camera.index"] != 1 || alarms[0].Pos != nil {
+				t.Errorf("alarms %+v: want two, at seconds 0 and 60", alarms)
 			}
 		})
-	}
-}
-
-// While records are held, nothing after them leaves either (order), and
-// quanta that ended during the hold are not queued.
-func TestUplinkHoldBlocksLaterQuanta(t *testing.T) {
-	q := uplink.NewMemQueue()
-	u, err := uplink.New(demoPolicy(), q, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range drive(200, 0, 0) {
-		s.Hold = i >= 40
-		if err := u.Offer(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := len(records(t, q)); got != 30 {
-		t.Errorf("%d records left while the quantum of second 40 on is held, want the first quantum's 30", got)
-	}
-}
-
-// Holding is bounded: past maxHeldRecords the oldest held records go,
-// counted.
-func TestUplinkHoldLimit(t *testing.T) {
-	q := uplink.NewMemQueue()
-	p := demoPolicy()
-	u, err := uplink.New(p, q, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 7200 + 600
-	for _, s := range drive(n, 0, 0) {
-		s.Hold = true
-		s.Samples = s.Samples[1:2] // the ignition only: one small record each
-		s.HavePosition = false
-		if err := u.Offer(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if st := u.Stats(); st.HeldDropped < 600 || st.HeldDropped > 600+30 {
-		t.Errorf("HeldDropped %d after holding %d records, want the 600 over the limit (to a quantum)", st.HeldDropped, n)
-	}
-	u.Offer(uplink.Snapshot{Time: t0.Add(n * time.Second)})
-	u.Flush(t0.Add(n * time.Second))
-	recs := records(t, q)
-	if len(recs) < 7200-30 || recs[len(recs)-1].Time != t0.Unix()+n-1 {
-		t.Errorf("%d records released, the last at second %d", len(recs), recs[len(recs)-1].Time-t0.Unix())
-	}
-}
-
-// Alarms go on their own topic kind, with a coarse time, after their
-// quantum ends, numbered in the same sequence as telemetry and queued in
-// sequence order; they are not held back with telemetry.
-func TestUplinkAlarm(t *testing.T) {
-	q := uplink.NewMemQueue()
-	u, err := uplink.New(demoPolicy(), q, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snaps := drive(100, 0, 0)
-	for i, s := range snaps {
-		s.Hold = i >= 70
-		if err := u.Offer(s); err != nil {
-			t.Fatal(err)
-		}
-		if i == 37 || i == 75 {
-			if err := u.Alarm(uplink.Alarm{Time: s.Time, Type: "camera.disobeyed", Values: map[string]float64{"camera.index": 1}}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if i == 59 && q.Len() != 1 { // the first quantum's batch and nothing else
-			t.Errorf("the alarm of second 37 was queued before its quantum ended: %d batches", q.Len())
-		}
-	}
-	u.Offer(uplink.Snapshot{Time: t0.Add(100 * time.Second)})
-	u.Flush(t0.Add(100 * time.Second))
-	var seq uint64 = 1
-	var alarms []uplink.Record
-	for _, b := range drain(t, q) {
-		recs, err := uplink.DecodeBatch(b.Payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.FirstSeq != seq {
-			t.Fatalf("batch %d starts at seq %d, want %d: the queue is not in sequence order", b.ID, b.FirstSeq, seq)
-		}
-		seq = b.LastSeq + 1
-		if b.Kind == uplink.KindAlarm {
-			if len(recs) != 1 {
-				t.Fatalf("alarm batch of %d records", len(recs))
-			}
-			alarms = append(alarms, recs[0])
-		} else {
-			for _, r := range recs {
-				if r.Alarm != "" {
-					t.Errorf("alarm %q in a telemetry batch", r.Alarm)
-				}
-			}
-		}
-	}
-	if len(alarms) != 2 || alarms[0].Time != t0.Unix()+30 || alarms[1].Time != t0.Unix()+60 ||
-		alarms[0].Alarm != "camera.disobeyed" || alarms[0].Signals["camera.index"] != 1 || alarms[0].Pos != nil {
-		t.Errorf("alarms %+v: want two at seconds 30 and 60", alarms)
-	}
-	if st := u.Stats(); st.Alarms != 2 {
-		t.Errorf("Stats.Alarms %d", st.Alarms)
 	}
 }
 
@@ -296,3 +201,115 @@ func TestUplinkAlarmRefusesBadInput(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+// Records wait for ReleaseBefore; released, they all leave in order,
+// whole; what still waits at a trip end (TripEnd, or Flush at shutdown)
+// leaves as ONE record without position or motion, and nothing is
+// dropped. Before issue 14 a trip end near a zone dropped them (Hold,
+// Drop), which the trip's records then showed as a cut.
+func TestUplinkReleaseBeforeAndTripEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		end        func(u *uplink.Uplink, at time.Time) error
+		wantWhole  int // records that leave as they were
+		wantMerged int
+	}{
+		{"released when the gateway moves ReleaseBefore on", func(u *uplink.Uplink, at time.Time) error {
+			return u.Offer(uplink.Snapshot{Time: at, ReleaseBefore: at})
+		}, 120, 0},
+		{"merged at a trip end", func(u *uplink.Uplink, at time.Time) error {
+			return u.Offer(uplink.Snapshot{Time: at, TripEnd: true})
+		}, 60, 1},
+		{"merged at shutdown while waiting", func(u *uplink.Uplink, at time.Time) error {
+			return u.Flush(at)
+		}, 60, 1},
+		{"released in part, the rest merged at a trip end", func(u *uplink.Uplink, at time.Time) error {
+			if err := u.Offer(uplink.Snapshot{Time: at.Add(-time.Second), ReleaseBefore: t0.Add(90 * time.Second)}); err != nil {
+				return err
+			}
+			return u.Offer(uplink.Snapshot{Time: at, ReleaseBefore: at, TripEnd: true})
+		}, 90, 1},
+		// The gateway moves ReleaseBefore to the end on the end's own
+		// snapshot (all after it is parked); that must not let what
+		// waits out with its positions first.
+		{"a trip end's own ReleaseBefore releases nothing", func(u *uplink.Uplink, at time.Time) error {
+			return u.Offer(uplink.Snapshot{Time: at, ReleaseBefore: at, TripEnd: true})
+		}, 60, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := uplink.NewMemQueue()
+			u, err := uplink.New(demoPolicy(), q, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snaps := drive(120, 0, 0)
+			for i := range snaps {
+				if i >= 60 { // the gateway stops releasing: the vehicle may be near where the trip ends
+					snaps[i].ReleaseBefore = time.Time{}
+				}
+			}
+			for _, s := range snaps {
+				if err := u.Offer(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tc.end(u, t0.Add(10*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if err := u.Flush(t0.Add(11 * time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			recs := records(t, q)
+			if len(recs) != tc.wantWhole+tc.wantMerged {
+				t.Fatalf("%d records, want %d whole and %d merged", len(recs), tc.wantWhole, tc.wantMerged)
+			}
+			for i, r := range recs {
+				if r.Seq != 7+uint64(i) {
+					t.Fatalf("record %d: seq %d", i, r.Seq)
+				}
+				if i < tc.wantWhole {
+					if r.Time != t0.Unix()+int64(i) {
+						t.Fatalf("record %d at second %d", i, r.Time-t0.Unix())
+					}
+					continue
+				}
+				if r.Pos != nil || len(r.Signals) != 1 || r.Signals["vehicle.ignition"] != 1 || r.Time%30 != 0 {
+					t.Errorf("merged record %+v: want the ignition alone, at a quantum's start", r)
+				}
+			}
+			st := u.Stats()
+			if st.Records != uint64(len(recs)) || st.Merged != uint64(tc.wantMerged) || st.Coarsened != uint64(120-tc.wantWhole) {
+				t.Errorf("Stats: %d records, %d merged of %d coarsened", st.Records, st.Merged, st.Coarsened)
+			}
+		})
+	}
+}
+
+// Waiting is bounded: past maxWaitingRecords the oldest waiting quanta
+// are merged (counted in Overflowed), never dropped, and never leave
+// with a position.
+func TestUplinkWaitingLimit(t *testing.T) {
+	q := uplink.NewMemQueue()
+	u, err := uplink.New(demoPolicy(), q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 7200 + 600
+	for _, s := range drive(n, 0, 0) {
+		s.ReleaseBefore = time.Time{}
+		s.Samples = s.Samples[1:2] // the ignition only: one small record each
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := u.Stats(); st.Overflowed < 600 || st.Overflowed > 600+30 {
+		t.Errorf("Overflowed %d after %d records waited, want the 600 over the limit (to a quantum)", st.Overflowed, n)
+	}
+	at := t0.Add(n * time.Second)
+	u.Offer(uplink.Snapshot{Time: at, ReleaseBefore: at})
+	u.Flush(at)
+	recs := records(t, q)
+	if len(recs) < 7200-30 || recs[0].Pos != nil || recs[len(recs)-1].Time != t0.Unix()+n-1 {
+		t.Errorf("%d records released, the first %+v, the last at second %d", len(recs), recs[0], recs[len(recs)-1].Time-t0.Unix())
+	}
+}

@@ -17,10 +17,15 @@ type Policy struct {
 	// Position, when set, allows latitude and longitude snapped to a grid,
 	// and only where the gateway does not withhold them.
 	Position *PositionRule
-	// Batch limits how long records wait before they are sent.
+	// Batch limited how long records waited before they were sent. Since
+	// the constant cadence (Cadence) slots decide it; it is kept so that
+	// policies that set it still load.
 	Batch BatchRule
 	// NearZones says how stretches near zones are hidden.
 	NearZones NearZoneRule
+	// Cadence says when telemetry leaves: one fixed-size publish per slot,
+	// whatever the vehicle holds or withholds. Zero fields take defaults.
+	Cadence CadenceRule
 	// CabinCameras lets the vehicle's cabin cameras record outside zones
 	// (each also enabled in the vehicle's configuration). Off by default:
 	// cabin data stays in the car. The uplink does not read it; the
@@ -62,6 +67,65 @@ type NearZoneRule struct {
 	Decoys       int
 }
 
+// CadenceRule is the constant cadence (issue 14): while the daemon runs,
+// the telemetry topic gets exactly one publish every Every, at a phase
+// fixed per vehicle, each payload padded to exactly PayloadBytes (before
+// sealing, which adds a constant), whether it holds records, alarms or
+// nothing. What an observer of times and sizes sees is then the same for
+// every vehicle, near a zone or far from one, moving or parked.
+type CadenceRule struct {
+	// Every is the slot length: whole seconds, 0 for DefaultCadence.
+	Every time.Duration
+	// PayloadBytes is the size of every telemetry payload, 0 for
+	// DefaultPayloadBytes. Records that do not fit wait for later slots;
+	// it must hold more than one slot's records, or a backlog grows.
+	PayloadBytes int
+	// AlarmQuantum coarsens alarms' times: an alarm is stamped with the
+	// start of its AlarmQuantum (aligned to Unix time) and waits until
+	// then is over, and until the telemetry of that time may leave. 0 for
+	// DefaultAlarmQuantum; a multiple of NearZones.TimeQuantum.
+	AlarmQuantum time.Duration
+}
+
+// Defaults and bounds of the cadence.
+const (
+	DefaultCadence      = 30 * time.Second
+	DefaultPayloadBytes = 448
+	DefaultAlarmQuantum = 30 * time.Minute
+	MinPayloadBytes     = 128
+	MaxPayloadBytes     = 64 << 10
+	MaxCadence          = 10 * time.Minute
+)
+
+// Slot returns the slot length in force.
+func (c CadenceRule) Slot() time.Duration {
+	if c.Every <= 0 {
+		return DefaultCadence
+	}
+	return c.Every
+}
+
+// Size returns the payload size in force.
+func (c CadenceRule) Size() int {
+	if c.PayloadBytes <= 0 {
+		return DefaultPayloadBytes
+	}
+	return c.PayloadBytes
+}
+
+// alarmQuantum returns the alarms' time quantum in force, a multiple of
+// the time quantum q.
+func (c CadenceRule) alarmQuantum(q time.Duration) time.Duration {
+	a := c.AlarmQuantum
+	if a <= 0 {
+		a = DefaultAlarmQuantum
+	}
+	if q > 0 && a%q != 0 {
+		a = (a/q + 1) * q
+	}
+	return max(a, q)
+}
+
 // Rule limits one allowed signal.
 type Rule struct {
 	// MaxRateHz caps how often the signal is included; 0 means once per
@@ -78,7 +142,8 @@ type PositionRule struct {
 	PrecisionM float64
 }
 
-// BatchRule says when a batch is closed and queued.
+// BatchRule said when a batch was closed and queued, before the cadence
+// (Batcher.Add and Due still follow it).
 type BatchRule struct {
 	MaxRecords int
 	MaxAge     time.Duration
@@ -127,6 +192,17 @@ func (p *Policy) Validate() error {
 	}
 	if p.Batch.MaxAge <= 0 {
 		return &KeyError{Key: "batch.max_age", Reason: "must be positive"}
+	}
+	c := p.Cadence
+	switch {
+	case c.Every < 0 || c.Every%time.Second != 0 || c.Every > MaxCadence:
+		return &KeyError{Key: "cadence.every_s", Reason: fmt.Sprintf("must be whole seconds, at most %v", MaxCadence)}
+	case c.Every > 0 && c.Every < p.TelemetryPeriod:
+		return &KeyError{Key: "cadence.every_s", Reason: fmt.Sprintf("must be at least the telemetry period (%v)", p.TelemetryPeriod)}
+	case c.PayloadBytes != 0 && (c.PayloadBytes < MinPayloadBytes || c.PayloadBytes > MaxPayloadBytes):
+		return &KeyError{Key: "cadence.payload_bytes", Reason: fmt.Sprintf("must be %d to %d", MinPayloadBytes, MaxPayloadBytes)}
+	case c.AlarmQuantum < 0 || c.AlarmQuantum%time.Second != 0 || c.AlarmQuantum > 24*time.Hour:
+		return &KeyError{Key: "cadence.alarm_quantum_s", Reason: "must be whole seconds, at most a day"}
 	}
 	nz := p.NearZones
 	switch {

@@ -43,6 +43,25 @@ func TestValidate(t *testing.T) {
 		{name: "a role merely containing phone", edit: func(p *uplink.Policy) { p.Signals["vehicle.phone_dock"] = uplink.Rule{} }},
 		{name: "a custom role", edit: func(p *uplink.Policy) { p.Signals["gnss.sats"] = uplink.Rule{} }},
 
+		// Issue 14: the cadence.
+		{name: "a cadence", edit: func(p *uplink.Policy) {
+			p.Cadence = uplink.CadenceRule{Every: time.Minute, PayloadBytes: 1024, AlarmQuantum: time.Hour}
+		}},
+		{name: "a cadence in fractions", edit: func(p *uplink.Policy) { p.Cadence.Every = 1500 * time.Millisecond },
+			wantKey: "cadence.every_s", reason: "whole seconds"},
+		{name: "a cadence too long", edit: func(p *uplink.Policy) { p.Cadence.Every = time.Hour },
+			wantKey: "cadence.every_s", reason: "at most"},
+		{name: "a cadence below the period", edit: func(p *uplink.Policy) {
+			p.TelemetryPeriod, p.NearZones.TimeQuantum, p.Cadence.Every = 2*time.Second, 60*time.Second, time.Second
+		},
+			wantKey: "cadence.every_s", reason: "telemetry period"},
+		{name: "a payload too small", edit: func(p *uplink.Policy) { p.Cadence.PayloadBytes = 64 },
+			wantKey: "cadence.payload_bytes", reason: "128"},
+		{name: "a payload too large", edit: func(p *uplink.Policy) { p.Cadence.PayloadBytes = 1 << 20 },
+			wantKey: "cadence.payload_bytes", reason: "65536"},
+		{name: "an alarm quantum negative", edit: func(p *uplink.Policy) { p.Cadence.AlarmQuantum = -time.Second },
+			wantKey: "cadence.alarm_quantum_s", reason: "whole seconds"},
+
 		// Issue 12 item 6: only vehicle data may be allowed, each role in
 		// its one spelling.
 		{name: "the odometer", edit: func(p *uplink.Policy) { p.Signals["vehicle.odometer"] = uplink.Rule{} },
@@ -310,5 +329,38 @@ func TestKeyErrorMessage(t *testing.T) {
 	err := &uplink.KeyError{Key: "phone.contact.name", Reason: "never"}
 	if got, want := err.Error(), "phone.contact.name: never"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// Motion roles never go into a merged record; of the rest, only
+// well-known vehicle roles do (issue 14: a merged record says what a
+// parked car would say).
+func TestMotionAndParkedRoles(t *testing.T) {
+	for _, tc := range []struct {
+		role           string
+		motion, parked bool
+	}{
+		{"vehicle.speed", true, false},
+		{"vehicle.gear", true, false},
+		{"vehicle.odometer", true, false},
+		{"vehicle.yaw_rate", true, false},
+		{"vehicle.steering_angle", true, false},
+		{"vehicle.rpm", true, false},
+		{"vehicle.acceleration.longitudinal", true, false},
+		{"vehicle.wheel_speed.front_left", true, false},
+		{"position.heading", true, false},
+		{"position.speed", true, false},
+		{"vehicle.ignition", false, true},
+		{"battery.soc", false, false},         // custom: might add up with distance
+		{"position.latitude", false, false},   // location
+		{"phone.contact.index", false, false}, // personal
+		{"vehicle.accelerator", false, false}, // custom, not under vehicle.acceleration.
+	} {
+		if got := uplink.MotionRole(tc.role); got != tc.motion {
+			t.Errorf("MotionRole(%s) = %v", tc.role, got)
+		}
+		if got := uplink.ParkedRole(tc.role); got != tc.parked {
+			t.Errorf("ParkedRole(%s) = %v", tc.role, got)
+		}
 	}
 }

@@ -23,14 +23,6 @@ type Snapshot struct {
 	// quantum around it is coarsened (NearZoneRule.TimeQuantum). (No other
 	// location data ever leaves: see Class.)
 	Withhold bool
-	// Hold: this snapshot's record, and every later one, stays in the
-	// vehicle until a snapshot without Hold releases them: the gateway does
-	// not know yet whether the trip ends near a zone.
-	Hold bool
-	// Drop: the trip ended near a zone; every held record (this one's too,
-	// if it has Hold) is dropped, counted in Stats.HeldDropped, and never
-	// leaves.
-	Drop bool
 	// ReleaseBefore: records stamped before it may leave (subject to quanta and
 	// cadence); records at or after it wait in the vehicle. The gateway moves it
 	// forward as the vehicle gets far enough from where they were taken.
@@ -39,6 +31,8 @@ type Snapshot struct {
 	// TripEnd: the trip is over here. Every record still waiting leaves WITHOUT
 	// position and without motion, merged like a withheld stretch (Withhold
 	// semantics), never with its position; nothing is dropped for it.
+	// "Still waiting" is judged on the ReleaseBefore of the snapshots before
+	// this one: this snapshot's own ReleaseBefore counts only after the end.
 	TripEnd bool
 	// HavePosition: Lat and Lon hold a fresh, plausible fix.
 	HavePosition bool

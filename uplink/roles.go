@@ -150,5 +150,54 @@ func Reserved(role string) (family string, c Class, ok bool) {
 	return family, c, ok
 }
 
+// Motion roles: values that say how the vehicle moves — speed, heading,
+// distance, accelerations, yaw, steering, wheel speeds, gear and engine
+// speed. Some may leave where the policy allows them (vehicle.speed is
+// vehicle data), but never from a withheld stretch: integrated over it, or
+// matched to the road fitted from published positions, they say where the
+// vehicle was inside it and whether it stopped there. A merged record
+// (Uplink: a withheld stretch, a trip's end) carries only what a parked
+// car would say, ParkedRole.
+var motionRoles = map[string]bool{
+	"vehicle.speed":          true,
+	"vehicle.odometer":       true,
+	"vehicle.trip_distance":  true,
+	"vehicle.yaw_rate":       true,
+	"vehicle.steering_angle": true,
+	"vehicle.gear":           true,
+	"vehicle.rpm":            true,
+	"vehicle.engine_speed":   true,
+	"position.heading":       true,
+	"position.speed":         true,
+}
+
+// motionFamilies: every role under these names is a motion role.
+var motionFamilies = []string{"vehicle.acceleration.", "vehicle.wheel_speed.", "vehicle.accel.", "vehicle.odometer."}
+
+// MotionRole reports whether a role's values say how the vehicle moves
+// (motionRoles, or a name under vehicle.acceleration., vehicle.accel.,
+// vehicle.wheel_speed., vehicle.odometer.).
+func MotionRole(role string) bool {
+	if motionRoles[role] {
+		return true
+	}
+	for _, f := range motionFamilies {
+		if strings.HasPrefix(role, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParkedRole reports whether a role may be in a merged record: a
+// well-known role of ClassVehicle that is not a motion role, such as
+// vehicle.ignition. Default deny: a custom role may accumulate with
+// distance (a battery's charge, fuel), and the uplink cannot know that it
+// does not, so it stays out of merged records too.
+func ParkedRole(role string) bool {
+	c, ok := wellKnown[role]
+	return ok && c == ClassVehicle && !MotionRole(role)
+}
+
 // WellKnownRoles lists the well-known roles (camera roles aside), sorted.
 func WellKnownRoles() []string { return slices.Sorted(maps.Keys(wellKnown)) }

@@ -159,3 +159,42 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// Sealing keeps the cadence's one size: a slot with records and an empty
+// slot's padding seal to the same length, and open to what was sealed,
+// which the fleet's decoder reads (issue 14).
+func TestSealPaddedPayloads(t *testing.T) {
+	k, err := GenerateSealKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBatcher(BatchRule{MaxRecords: 1, MaxAge: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _ := b.Fill([]Record{{Seq: 1, Time: 5, Pos: []float64{52, 10}, Signals: map[string]float64{"vehicle.speed": 50}}, {Seq: 2, Time: 5, Alarm: "camera.disobeyed"}}, DefaultPayloadBytes)
+	topic := Topic("abcdefghijklmnop", "telemetry")
+	dec, err := NewBatchDecoder(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	var sizes []int
+	for _, plain := range [][]byte{full.Payload, PaddingPayload(DefaultPayloadBytes)} {
+		sealed, err := k.Public().Seal(topic, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(sealed))
+		got, wasSealed, err := NewOpener(k).Open(topic, sealed)
+		if err != nil || !wasSealed || !bytes.Equal(got, plain) {
+			t.Fatalf("Open: %v %v", wasSealed, err)
+		}
+		if _, err := dec.Decode(got, nil); err != nil {
+			t.Errorf("the fleet's decoder: %v", err)
+		}
+	}
+	if sizes[0] != sizes[1] || sizes[0] != DefaultPayloadBytes+60 {
+		t.Errorf("sealed sizes %v, want both %d", sizes, DefaultPayloadBytes+60)
+	}
+}

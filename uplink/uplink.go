@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,67 +15,96 @@ import (
 // Stats count what the uplink did. They hold no values, positions or names.
 type Stats struct {
 	Snapshots         uint64 // snapshots offered
-	Records           uint64 // telemetry records accepted into batches
+	Records           uint64 // telemetry records released (numbered) for slots
 	PositionsSent     uint64
 	PositionsWithheld uint64
 	SignalsDenied     uint64 // values left out: not allowed, not vehicle data, not finite
 	ForbiddenDenied   uint64 // of those, personal data (phone, contacts), which never leaves
-	// Coarsened counts records merged into one per time quantum near
-	// zones (each counts, the merged record too).
+	// Coarsened counts records merged into withheld stretches and trip
+	// ends, which leave as one merged record each (Merged).
 	Coarsened uint64
-	// HeldDropped counts records held back and dropped because a trip
-	// ended near a zone. It never leaves the vehicle: it would say so.
-	HeldDropped     uint64
-	Alarms          uint64 // alarm records queued
-	Batches         uint64 // batches queued
+	// Merged counts the merged records released: one per withheld
+	// stretch, trip end or overflow, none when nothing parked-car-like
+	// was in it.
+	Merged uint64
+	// Overflowed counts records that waited past maxWaitingRecords and
+	// were merged (without position and motion) rather than kept whole.
+	Overflowed      uint64
+	Alarms          uint64 // alarm records released
+	Batches         uint64 // batches queued: one per slot that had records
 	RawBytes        uint64 // JSON bytes before compression
-	CompressedBytes uint64
+	CompressedBytes uint64 // payload bytes, padding included
 }
 
-// maxHeldRecords bounds the records held back while the gateway waits to
-// know whether a trip ends near a zone: two hours at one a second. Past
-// it, the oldest held records are dropped (counted in HeldDropped).
-const maxHeldRecords = 7200
+// maxWaitingRecords bounds the records waiting for the gateway's
+// ReleaseBefore: two hours at one a second. Past it, the oldest waiting
+// quanta are merged like a withheld stretch (counted in Overflowed):
+// nothing is dropped, and nothing of them leaves with a position.
+const maxWaitingRecords = 7200
+
+// maxSlotsAtOnce bounds the slots filled by one Offer after a gap (the
+// clock jumped, the worker stalled): the rest of the records wait for
+// the next slots.
+const maxSlotsAtOnce = 4
 
 // Uplink turns snapshots into queued batches under a Policy:
 //
 //	Snapshot → Redactor (per snapshot: default deny, rates, quanta, grid,
 //	  withholding) → time quanta (every record waits for its quantum to
-//	  end; a quantum with any withheld snapshot becomes one coarse record)
-//	→ hold-back (records the gateway holds wait; a trip end near a zone
-//	  drops them) → sequence numbers → Batcher → Queue
+//	  end; the quanta of a withheld stretch become one merged record)
+//	→ release (records wait until the gateway's ReleaseBefore passes
+//	  them; a trip end merges all that waits) → sequence numbers
+//	→ slots (one padded payload per cadence slot, as many records as
+//	  fit, the rest in later slots) → Queue
 //
-// Sequence numbers are given when records leave the hold-back, so records
-// that never leave the vehicle leave no gap. Offer, Flush and Alarm are
-// called by one goroutine; Stats may be called from any.
+// Sequence numbers are given when records are released, so records that
+// never leave the vehicle leave no gap. Offer, Flush and Alarm are called
+// by one goroutine; Stats may be called from any.
 type Uplink struct {
-	red      *Redactor
-	bat      *Batcher
-	alarmBat *Batcher
-	q        Queue
-	seq      uint64
-	quantum  int64 // seconds
+	red     *Redactor
+	bat     *Batcher
+	q       Queue
+	seq     uint64
+	quantum int64 // seconds
+	alarmQ  int64 // seconds: the alarms' quantum
+	slot    int64 // seconds: the cadence
+	size    int   // bytes of every payload
+	phase   int64 // seconds into a slot where slots begin (SetPhase)
+
+	nextSlot int64 // Unix seconds of the next slot; 0 before the first Offer
+	rb       int64 // ReleaseBefore, Unix seconds (floor); math.MinInt64: none yet
 
 	groups []group   // quanta not yet released, oldest first
 	alarms []pending // alarms waiting for their quantum to end
+	ready  []Record  // released and numbered, waiting for a slot
 
 	mu    sync.Mutex
 	stats Stats
 }
 
-// group is one time quantum's records.
+// group is one time quantum's records, or a withheld stretch of quanta.
 type group struct {
 	// start and end bound the quantum in Unix seconds: [start, end). A
 	// policy change may change the quantum's length; a group keeps its own.
+	// A withheld stretch spans from its first quantum's start to its
+	// last's end.
 	start, end int64
-	withheld   bool // some snapshot in it was withheld: merge it
-	held       bool // held back by the gateway
-	recs       []Record
+	withheld   bool
+	// stamp is a withheld stretch's time on the wire: the start of its
+	// last quantum.
+	stamp int64
+	recs  []Record // not withheld: the records
+	last  int64    // not withheld: the latest record's time
+	// merged holds a withheld stretch's latest value of each parked role
+	// (ParkedRole): nothing of position or motion, no count.
+	merged map[string]float64
+	waits  int // records folded into merged, for Stats
 }
 
 type pending struct {
-	end int64 // the end of the alarm's quantum: it waits until then
-	rec Record
+	end  int64 // the end of the alarm's quantum: it waits until then
+	free bool  // a trip ended since: it need not wait for ReleaseBefore
+	rec  Record
 }
 
 // New returns an Uplink for a policy, queueing into q. firstSeq is the
@@ -88,29 +118,62 @@ func New(p *Policy, q Queue, firstSeq uint64) (*Uplink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new uplink: %w", err)
 	}
-	ab, err := NewBatcher(BatchRule{MaxRecords: 1, MaxAge: time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("new uplink: %w", err)
+	u := &Uplink{red: NewRedactor(p), bat: b, q: q, seq: max(firstSeq, 1), rb: math.MinInt64}
+	u.setRules(p)
+	return u, nil
+}
+
+func (u *Uplink) setRules(p *Policy) {
+	u.quantum = int64(p.NearZones.TimeQuantum / time.Second)
+	u.alarmQ = int64(p.Cadence.alarmQuantum(p.NearZones.TimeQuantum) / time.Second)
+	slot := int64(p.Cadence.Slot() / time.Second)
+	if slot != u.slot {
+		u.slot = slot
+		u.nextSlot = 0 // the next Offer finds the next slot of the new cadence
 	}
-	return &Uplink{
-		red: NewRedactor(p), bat: b, alarmBat: ab, q: q, seq: max(firstSeq, 1),
-		quantum: int64(p.NearZones.TimeQuantum / time.Second),
-	}, nil
+	u.size = p.Cadence.Size()
+}
+
+// SetPhase sets where in each cadence slot slots begin (SlotPhase: fixed
+// per vehicle); a new phase starts at its next slot.
+func (u *Uplink) SetPhase(d time.Duration) {
+	if p := int64(d / time.Second); p != u.phase {
+		u.phase, u.nextSlot = p, 0
+	}
+}
+
+// SlotPhase is a vehicle's phase in a cadence of every: where in each
+// slot its slots begin, spread over the slot by its pseudonym (the
+// observer sees the phase anyway; what it must not be is the same for
+// every vehicle, or a fleet would publish in one burst). Whole seconds.
+func SlotPhase(pseudonym string, every time.Duration) time.Duration {
+	sum := sha256.Sum256([]byte("quietzone slot phase " + pseudonym))
+	n := int64(every / time.Second)
+	if n <= 1 {
+		return 0
+	}
+	v := int64(uint64(sum[0])<<24|uint64(sum[1])<<16|uint64(sum[2])<<8|uint64(sum[3])) % n
+	return time.Duration(v) * time.Second
+}
+
+// floorDiv is a/b rounded down, b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // quantumStart returns the start, in Unix seconds, of the quantum
 // holding t.
 func (u *Uplink) quantumStart(t time.Time) int64 {
-	s := t.Unix()
-	q := s / u.quantum
-	if s%u.quantum < 0 {
-		q-- // floor for times before 1970
-	}
-	return q * u.quantum
+	return floorDiv(t.Unix(), u.quantum) * u.quantum
 }
 
-// Offer redacts a snapshot, holds its record until its quantum is over
-// (and the gateway releases it), and queues what is released.
+// Offer redacts a snapshot, keeps its record until its quantum is over
+// and the gateway's ReleaseBefore passes it, merges withheld stretches
+// and trip ends, and fills the cadence's slots that are due.
 func (u *Uplink) Offer(s Snapshot) error {
 	rec, out, ok := u.red.Redact(s)
 	u.mu.Lock()
@@ -123,116 +186,189 @@ func (u *Uplink) Offer(s Snapshot) error {
 	u.mu.Unlock()
 
 	ts := s.Time.Unix()
+	// A trip's end is judged on what ReleaseBefore had passed before it:
+	// the end snapshot's own ReleaseBefore (the gateway may move it to the
+	// end, as everything after is parked) must not let the waiting records
+	// out with their positions first.
+	setRB := func() {
+		if !s.ReleaseBefore.IsZero() {
+			u.rb = max(u.rb, floorDiv(s.ReleaseBefore.UnixNano(), int64(time.Second)))
+		}
+	}
+	if !s.TripEnd {
+		setRB()
+	}
 	if n := len(u.groups); n == 0 || u.groups[n-1].end <= ts {
 		start := u.quantumStart(s.Time)
 		g := group{start: start, end: start + u.quantum}
 		if n > 0 {
 			g.start = max(g.start, u.groups[n-1].end) // after a longer quantum
+			g.end = max(g.end, g.start+1)
 		}
 		u.groups = append(u.groups, g)
 	}
 	g := &u.groups[len(u.groups)-1] // a snapshot from the past joins the newest quantum
-	g.withheld = g.withheld || s.Withhold
-	g.held = g.held || s.Hold
+	if s.Withhold && !g.withheld {
+		u.withhold(g)
+	}
 	if ok {
-		g.recs = append(g.recs, rec)
+		if g.withheld {
+			u.fold(g, &rec)
+		} else {
+			g.recs = append(g.recs, rec)
+			g.last = max(g.last, rec.Time)
+		}
 	}
-	// INTERIM (issue 14, helper C): ReleaseBefore and TripEnd mapped onto
-	// the quanta until B's uplink.go implements them; B's version wins at
-	// merge. A quantum leaves once it ends at or before ReleaseBefore (zero:
-	// the old behaviour); at TripEnd every waiting quantum is merged.
+	if n := len(u.groups); g.withheld && n >= 2 && u.groups[n-2].withheld {
+		u.join(n - 2)
+	}
 	if s.TripEnd {
-		for i := range u.groups {
-			u.groups[i].withheld = true
-		}
+		u.endTrip()
+		setRB()
 	}
-	if !s.ReleaseBefore.IsZero() && !s.TripEnd {
-		ts = min(ts, s.ReleaseBefore.Unix())
-	}
-	if s.Drop {
-		u.dropHeld()
-	}
-	if !s.Hold {
-		for i := range u.groups {
-			u.groups[i].held = false
-		}
-	}
-	u.limitHeld()
-	if err := u.release(ts, false, s.Time); err != nil {
-		return err
-	}
-	if b, due := u.bat.Due(s.Time); due {
-		return u.put(b)
-	}
-	return nil
+	u.limitWaiting()
+	u.release(ts, false)
+	return u.fillSlots(ts)
 }
 
-// Flush is the end of the trip: held records are dropped (the gateway
-// held them because the vehicle was near a zone), everything else is
-// released, quanta not yet over included, and the open batch is queued.
-func (u *Uplink) Flush(now time.Time) error {
-	u.dropHeld()
-	if err := u.release(0, true, now); err != nil {
-		return err
+// withhold turns a quantum into a withheld one: its records are folded.
+func (u *Uplink) withhold(g *group) {
+	g.withheld, g.stamp = true, g.start
+	recs := g.recs
+	g.recs = nil
+	for i := range recs {
+		u.fold(g, &recs[i])
 	}
-	if b, ok := u.bat.Close(); ok {
-		return u.put(b)
-	}
-	return nil
 }
 
-// dropHeld drops every held quantum.
-func (u *Uplink) dropHeld() {
-	keep := u.groups[:0]
-	var dropped uint64
-	for _, g := range u.groups {
-		if g.held {
-			dropped += uint64(len(g.recs))
-			continue
+// fold merges a record into a withheld group: its parked values only.
+func (u *Uplink) fold(g *group, r *Record) {
+	for role, v := range r.Signals {
+		if ParkedRole(role) {
+			if g.merged == nil {
+				g.merged = map[string]float64{}
+			}
+			g.merged[role] = v
 		}
-		keep = append(keep, g)
 	}
-	clear(u.groups[len(keep):])
-	u.groups = keep
-	if dropped > 0 {
+	g.waits++
+	if r.Pos != nil {
 		u.mu.Lock()
-		u.stats.HeldDropped += dropped
+		u.stats.PositionsWithheld++
 		u.mu.Unlock()
 	}
 }
 
-// limitHeld drops the oldest held quanta beyond maxHeldRecords.
-func (u *Uplink) limitHeld() {
-	n := 0
-	for _, g := range u.groups {
-		if g.held {
-			n += len(g.recs)
+// join merges group i+1, withheld, into group i, withheld; its values are
+// the later ones.
+func (u *Uplink) join(i int) {
+	a, b := &u.groups[i], &u.groups[i+1]
+	a.end, a.stamp = b.end, b.stamp
+	for role, v := range b.merged {
+		if a.merged == nil {
+			a.merged = map[string]float64{}
 		}
+		a.merged[role] = v
 	}
-	for n > maxHeldRecords {
-		i := 0
-		for !u.groups[i].held {
-			i++
-		}
-		d := len(u.groups[i].recs)
-		n -= d
-		u.groups = append(u.groups[:i], u.groups[i+1:]...)
-		u.mu.Lock()
-		u.stats.HeldDropped += uint64(d)
-		u.mu.Unlock()
-	}
+	a.waits += b.waits
+	u.groups = slices.Delete(u.groups, i+1, i+2)
 }
 
-// release queues the quanta over by ts (Unix seconds) that are not held
-// (all of them when all is set), then the alarms of quanta over by ts.
-func (u *Uplink) release(ts int64, all bool, now time.Time) error {
+// endTrip ends a trip: what ReleaseBefore passed leaves as it is (a
+// withheld stretch merged, as always), and everything else still waiting
+// is merged into one withheld stretch, released at once: a trip's end
+// never leaves with its position or its motion, and nothing is dropped
+// for it. Alarms waiting need no longer wait for ReleaseBefore.
+func (u *Uplink) endTrip() {
+	for i := range u.alarms {
+		u.alarms[i].free = true
+	}
 	n := 0
-	for _, g := range u.groups {
-		if g.held || (!all && g.end > ts) {
+	for i := range u.groups {
+		g := &u.groups[i]
+		if (g.withheld && g.end > u.rb) || (!g.withheld && g.last >= u.rb) {
 			break
 		}
-		if err := u.emit(g, now); err != nil {
-			return err
+		if g.withheld {
+			u.emitMerged(g)
+		} else {
+			for _, r := range g.recs {
+				u.number(r)
+			}
+		}
+		n++
+	}
+	u.groups = slices.Delete(u.groups, 0, n)
+	if len(u.groups) == 0 {
+		return
+	}
+	for i := range u.groups {
+		if !u.groups[i].withheld {
+			u.withhold(&u.groups[i])
+		}
+	}
+	for len(u.groups) > 1 {
+		u.join(0)
+	}
+	u.emitMerged(&u.groups[0])
+	clear(u.groups)
+	u.groups = u.groups[:0]
+}
+
+// limitWaiting merges the oldest waiting quanta, beyond maxWaitingRecords,
+// as a withheld stretch.
+func (u *Uplink) limitWaiting() {
+	n := 0
+	for _, g := range u.groups {
+		n += len(g.recs)
+	}
+	for i := 0; n > maxWaitingRecords && i < len(u.groups)-1; {
+		g := &u.groups[i]
+		if g.withheld {
+			i++
+			continue
+		}
+		d := len(g.recs)
+		n -= d
+		u.withhold(g)
+		u.mu.Lock()
+		u.stats.Overflowed += uint64(d)
+		u.mu.Unlock()
+		if i+1 < len(u.groups) && u.groups[i+1].withheld {
+			u.join(i)
+		}
+		if i > 0 && u.groups[i-1].withheld {
+			u.join(i - 1)
+			i--
+		}
+	}
+}
+
+// release numbers what may leave: the quanta that are over and before
+// ReleaseBefore, a withheld stretch once it is over (the quantum after it
+// is over too) and before ReleaseBefore, then the alarms of quanta that
+// are over and may leave; all of them when all is set.
+func (u *Uplink) release(ts int64, all bool) {
+	n := 0
+	for i := range u.groups {
+		g := &u.groups[i]
+		if !all {
+			if g.end > u.rb {
+				break
+			}
+			if g.withheld && (i+1 >= len(u.groups) || u.groups[i+1].end > ts) {
+				break // the stretch may not be over
+			}
+			if !g.withheld && g.end > ts {
+				break
+			}
+		}
+		if g.withheld {
+			u.emitMerged(g)
+		} else {
+			for _, r := range g.recs {
+				u.number(r)
+			}
 		}
 		n++
 	}
@@ -243,73 +379,96 @@ func (u *Uplink) release(ts int64, all bool, now time.Time) error {
 	}
 	n = 0
 	for _, a := range u.alarms {
-		if !all && a.end > ts {
+		if !all && (a.end > ts || (!a.free && a.end > u.rb)) {
 			break
 		}
-		if err := u.emitAlarm(a.rec); err != nil {
-			return err
-		}
+		u.number(a.rec)
+		u.mu.Lock()
+		u.stats.Alarms++
+		u.mu.Unlock()
 		n++
 	}
-	u.alarms = u.alarms[n:]
+	u.alarms = slices.Delete(u.alarms, 0, n)
+}
+
+// emitMerged releases a withheld stretch as one record, stamped with its
+// last quantum's start, holding only parked values (none: no record).
+func (u *Uplink) emitMerged(g *group) {
+	u.mu.Lock()
+	u.stats.Coarsened += uint64(g.waits)
+	u.mu.Unlock()
+	if len(g.merged) == 0 {
+		return
+	}
+	u.number(Record{Time: g.stamp, Signals: g.merged})
+	u.mu.Lock()
+	u.stats.Merged++
+	u.mu.Unlock()
+}
+
+// number gives a released record its sequence number; it waits in ready
+// for a slot.
+func (u *Uplink) number(rec Record) {
+	rec.Seq = u.seq
+	u.seq++
+	u.ready = append(u.ready, rec)
+	if rec.Alarm == "" {
+		u.mu.Lock()
+		u.stats.Records++
+		if rec.Pos != nil {
+			u.stats.PositionsSent++
+		}
+		u.mu.Unlock()
+	}
+}
+
+// fillSlots fills the slots due by ts, one batch each, as many released
+// records as fit in the payload size; an empty slot queues nothing (the
+// Publisher publishes padding in its place).
+func (u *Uplink) fillSlots(ts int64) error {
+	if u.nextSlot == 0 || u.nextSlot > ts+u.slot {
+		// The first Offer, a new cadence, or a clock stepped back.
+		u.nextSlot = u.phase + (floorDiv(ts-u.phase, u.slot)+1)*u.slot
+	}
+	for k := 0; u.nextSlot <= ts; k++ {
+		if k >= maxSlotsAtOnce {
+			u.nextSlot = u.phase + (floorDiv(ts-u.phase, u.slot)+1)*u.slot
+			break
+		}
+		if err := u.fillSlot(); err != nil {
+			return err
+		}
+		u.nextSlot += u.slot
+	}
 	return nil
 }
 
-// emit queues one quantum's records; a withheld quantum becomes one
-// record stamped with the quantum's start, without position, with the
-// latest value of each signal (all vehicle data: the Redactor let nothing
-// else in).
-func (u *Uplink) emit(g group, now time.Time) error {
-	if !g.withheld {
-		for _, r := range g.recs {
-			if err := u.add(r, now); err != nil {
-				return err
-			}
-		}
+// fillSlot queues one batch of the ready records, if any.
+func (u *Uplink) fillSlot() error {
+	if len(u.ready) == 0 {
 		return nil
 	}
-	if len(g.recs) == 0 {
-		return nil
-	}
-	merged := Record{Time: g.start}
-	var posStripped uint64
-	for _, r := range g.recs {
-		if r.Pos != nil {
-			posStripped++
-		}
-		for role, v := range r.Signals {
-			if merged.Signals == nil {
-				merged.Signals = map[string]float64{}
-			}
-			merged.Signals[role] = v
-		}
-	}
-	u.mu.Lock()
-	u.stats.Coarsened += uint64(len(g.recs))
-	u.stats.PositionsWithheld += posStripped
-	u.mu.Unlock()
-	if len(merged.Signals) == 0 {
-		return nil
-	}
-	return u.add(merged, now)
-}
-
-// add numbers a released record and batches it.
-func (u *Uplink) add(rec Record, now time.Time) error {
-	rec.Seq = u.seq
-	u.seq++
-	b, full, err := u.bat.Add(rec, now)
-	if err != nil {
+	b, n := u.bat.Fill(u.ready, u.size)
+	if err := u.put(b); err != nil {
 		return err
 	}
-	u.mu.Lock()
-	u.stats.Records++
-	if rec.Pos != nil {
-		u.stats.PositionsSent++
-	}
-	u.mu.Unlock()
-	if full {
-		return u.put(b)
+	rest := copy(u.ready, u.ready[n:])
+	clear(u.ready[rest:])
+	u.ready = u.ready[:rest]
+	return nil
+}
+
+// Flush is the end of the trip and of the run: everything waiting is
+// merged (TripEnd), alarms are released, and every released record is
+// queued, in as many padded batches as it takes: what is queued survives
+// the shutdown, and the Publisher sends it at its slots.
+func (u *Uplink) Flush(now time.Time) error {
+	u.endTrip()
+	u.release(now.Unix(), true)
+	for len(u.ready) > 0 {
+		if err := u.fillSlot(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -328,10 +487,12 @@ func (u *Uplink) put(b Batch) error {
 
 // Alarm is an event the fleet must hear of, such as a camera that does not
 // obey (issue 5). It has no position, and its time is coarsened to the
-// policy's time quantum: alarms happen near zones, where cameras are
-// suppressed, and must not say when the vehicle was there more precisely
-// than a withheld stretch does. An alarm is queued, durably like telemetry,
-// when its quantum is over; it is never held back or dropped at a trip end.
+// cadence's alarm quantum (CadenceRule.AlarmQuantum, 30 minutes by
+// default): alarms happen near zones, where cameras are suppressed, and
+// must not say when the vehicle was there. An alarm waits until its
+// quantum is over and the telemetry of its time may leave (ReleaseBefore,
+// or a trip end), then rides in the cadence's slots like a record; it is
+// never dropped.
 type Alarm struct {
 	Time time.Time
 	// Type names what happened: lower-case words joined by dots, such as
@@ -360,14 +521,15 @@ func (a Alarm) validate() error {
 	return nil
 }
 
-// Alarm takes an alarm; it is queued when its time quantum is over (or at
-// Flush), on the alarm topic, with the vehicle's next sequence number.
+// Alarm takes an alarm; it is released when its alarm quantum is over
+// and the telemetry of that time may leave (or at Flush), with the
+// vehicle's next sequence number, and leaves in a slot.
 func (u *Uplink) Alarm(a Alarm) error {
 	if err := a.validate(); err != nil {
 		return fmt.Errorf("uplink alarm: %w", err)
 	}
-	start := u.quantumStart(a.Time)
-	end := start + u.quantum
+	start := floorDiv(a.Time.Unix(), u.alarmQ) * u.alarmQ
+	end := start + u.alarmQ
 	rec := Record{Time: start, Alarm: a.Type}
 	if len(a.Values) > 0 {
 		rec.Signals = make(map[string]float64, len(a.Values))
@@ -380,64 +542,45 @@ func (u *Uplink) Alarm(a Alarm) error {
 	for i > 0 && u.alarms[i-1].end > end {
 		i--
 	}
-	u.alarms = append(u.alarms[:i], append([]pending{{end: end, rec: rec}}, u.alarms[i:]...)...)
-	return nil
-}
-
-// emitAlarm queues one alarm in a batch of its own, after the open
-// telemetry batch, so that the queue holds records in sequence order.
-func (u *Uplink) emitAlarm(rec Record) error {
-	if b, ok := u.bat.Close(); ok {
-		if err := u.put(b); err != nil {
-			return err
-		}
-	}
-	rec.Seq = u.seq
-	u.seq++
-	b, _, err := u.alarmBat.Add(rec, time.Unix(rec.Time, 0)) // a batch of one: always full
-	if err != nil {
-		return err
-	}
-	b.Kind = KindAlarm
-	if err := u.put(b); err != nil {
-		return err
-	}
-	u.mu.Lock()
-	u.stats.Alarms++
-	u.mu.Unlock()
+	u.alarms = slices.Insert(u.alarms, i, pending{end: end, rec: rec})
 	return nil
 }
 
 // SetPolicy switches to a new policy between two snapshots, the next
-// snapshot is redacted under it. The boundary is clean: the open batch
-// (records the old policy released) is queued first, and every record
-// still waiting in the vehicle (its quantum not over, or held back) is
-// restricted to what the new policy allows: signals it does not allow
-// go, values are rounded to its quanta, and a position stays only if the
-// new policy allows one at least as coarse. Rate limits carry over.
-// Groups keep the quantum they started with; new ones take the new one.
+// snapshot is redacted under it. Every record still in the vehicle
+// (waiting for its quantum or ReleaseBefore, or released and waiting for
+// a slot) is restricted to what the new policy allows: signals it does
+// not allow go, values are rounded to its quanta, and a position stays
+// only if the new policy allows one at least as coarse. Rate limits carry
+// over. Groups keep the quantum they started with; new ones take the new
+// one. A new cadence starts at its next slot.
 func (u *Uplink) SetPolicy(p *Policy) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("set policy: %w", err)
 	}
 	old := u.red.p
-	if b, ok := u.bat.Close(); ok {
-		if err := u.put(b); err != nil {
-			return fmt.Errorf("set policy: %w", err)
-		}
-	}
 	keepPos := p.Position != nil && old.Position != nil && old.Position.PrecisionM >= p.Position.PrecisionM
 	var withheld uint64
 	for gi := range u.groups {
-		for ri := range u.groups[gi].recs {
-			if restrict(&u.groups[gi].recs[ri], p, keepPos) {
+		g := &u.groups[gi]
+		for ri := range g.recs {
+			if restrict(&g.recs[ri], p, keepPos) {
 				withheld++
 			}
+		}
+		if g.merged != nil {
+			r := Record{Signals: g.merged}
+			restrict(&r, p, false)
+		}
+	}
+	for ri := range u.ready {
+		if u.ready[ri].Alarm == "" && restrict(&u.ready[ri], p, keepPos) {
+			withheld++
 		}
 	}
 	u.red = &Redactor{p: p, lastSent: u.red.lastSent}
 	u.bat.rule = p.Batch
-	u.quantum = int64(p.NearZones.TimeQuantum / time.Second)
+	u.setRules(p)
 	u.mu.Lock()
 	u.stats.PositionsWithheld += withheld
 	u.mu.Unlock()

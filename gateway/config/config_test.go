@@ -64,6 +64,8 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"policy bad precision", map[string]string{"policy.yaml": "position:\n  precision_m: 0\n"}, "policy.yaml:2: position: precision_m must be at least 1"},
 		{"policy unknown key", map[string]string{"policy.yaml": "signals: {}\nbatches: {}\n"}, "policy.yaml:2: field batches not found"},
 		{"policy time quantum zero", map[string]string{"policy.yaml": "signals: {}\nnear_zones:\n  time_quantum_s: 0\n"}, "policy.yaml:3: near_zones.time_quantum_s: must be whole seconds"},
+		{"policy cadence fraction", map[string]string{"policy.yaml": "cadence:\n  every_s: 2.5\n"}, "policy.yaml:2: cadence.every_s: must be whole seconds"},
+		{"policy cadence payload", map[string]string{"policy.yaml": "cadence: {every_s: 30,\n  payload_bytes: 5}\n"}, "policy.yaml:2: cadence.payload_bytes: must be 128 to 65536"},
 		{"policy time quantum fraction", map[string]string{"policy.yaml": "near_zones:\n  time_quantum_s: 1.5\n"}, "policy.yaml:2: near_zones.time_quantum_s: must be whole seconds"},
 		{"policy time quantum too long", map[string]string{"policy.yaml": "near_zones:\n  jitter_m: 10\n  time_quantum_s: 7200\n"}, "policy.yaml:3: near_zones.time_quantum_s"},
 		{"policy default quantum below the period", map[string]string{"policy.yaml": "telemetry_period: 90s\n"}, "policy.yaml:1: near_zones.time_quantum_s: must be whole seconds, at least the telemetry period (1m30s)"},

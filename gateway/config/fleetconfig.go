@@ -44,7 +44,9 @@ type AuditConfig struct {
 	// File is the log; default audit.log in uplink.state_dir (none
 	// without a state directory).
 	File string `yaml:"file"`
-	// SummaryEvery is how often the audit summary goes up; default 5m.
+	// SummaryEvery is how often, in running time, the audit summary goes
+	// up, its counts taken then; default 6h (issue 14: it dates events to
+	// that, no finer).
 	SummaryEvery time.Duration `yaml:"summary_every"`
 }
 

@@ -33,6 +33,11 @@ type policyFile struct {
 	Cameras struct {
 		Cabin bool `yaml:"cabin"`
 	} `yaml:"cameras"`
+	Cadence struct { // floats: yaml would truncate 1.5 into an int
+		EverySeconds        float64 `yaml:"every_s"`
+		PayloadBytes        int     `yaml:"payload_bytes"`
+		AlarmQuantumSeconds float64 `yaml:"alarm_quantum_s"`
+	} `yaml:"cadence"`
 }
 
 // Defaults of the near_zones section: protective, since a policy that
@@ -105,6 +110,8 @@ func ParsePolicyFor(name string, data []byte, prof *Profile) (*uplink.Policy, []
 	if q := pf.NearZones.TimeQuantumS; q > 0 && q == math.Trunc(q) && q <= uplink.MaxTimeQuantum.Seconds() {
 		p.NearZones.TimeQuantum = time.Duration(q) * time.Second
 	} // else zero, which Validate refuses with the key's line
+	p.Cadence.PayloadBytes = pf.Cadence.PayloadBytes
+	p.Cadence.Every, p.Cadence.AlarmQuantum = wholeSeconds(pf.Cadence.EverySeconds), wholeSeconds(pf.Cadence.AlarmQuantumSeconds)
 	if pf.Position != nil {
 		p.Position = &uplink.PositionRule{MaxRateHz: pf.Position.MaxRateHz, PrecisionM: pf.Position.PrecisionM}
 	}
@@ -154,4 +161,13 @@ func LoadPolicy(path string, prof *Profile) (*uplink.Policy, []string, error) {
 		return nil, nil, fmt.Errorf("load policy: %w", err)
 	}
 	return ParsePolicyFor(path, data, prof)
+}
+
+// wholeSeconds is a duration of s seconds; a fraction or a negative or
+// huge number becomes -1s, which Validate refuses with the key's line.
+func wholeSeconds(s float64) time.Duration {
+	if s < 0 || s != math.Trunc(s) || s > 1e6 {
+		return -time.Second
+	}
+	return time.Duration(s) * time.Second
 }

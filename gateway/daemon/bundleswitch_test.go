@@ -39,17 +39,25 @@ func TestPipePolicySwitchInStep(t *testing.T) {
 	go p.Run(ctx)
 	now := time.Unix(1_800_000_000, 0)
 	snap := func(i int) uplink.Snapshot {
-		return uplink.Snapshot{Time: now.Add(time.Duration(i) * time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 42, Class: uplink.ClassVehicle}, {Role: "vehicle.ignition", Value: 1, Class: uplink.ClassVehicle}}}
+		at := now.Add(time.Duration(i) * time.Second)
+		return uplink.Snapshot{Time: at, ReleaseBefore: at.Add(time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: 42, Class: uplink.ClassVehicle}, {Role: "vehicle.ignition", Value: 1, Class: uplink.ClassVehicle}}}
 	}
-	for i := range 2 { // the second ends the first's quantum: a Put
+	i := 0
+	for stalled := false; !stalled; i++ { // until the first slot's Put
 		if err := p.Offer(snap(i)); err != nil {
 			t.Fatal(err)
 		}
+		select {
+		case <-q.waiting: // the worker is stuck in Put: fill the pipe
+			stalled = true
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	<-q.waiting // the worker is stuck in Put: fill the pipe
-	i := 2
 	for ; p.Offer(snap(i)) == nil; i++ {
 	}
+	// The slots (30 s, phase 0) up to the last snapshot before the switch
+	// queued the records before them under the old policy.
+	first := (i - 1) / 30 * 30
 	none := pipePolicy()
 	none.Signals = map[string]uplink.Rule{"vehicle.ignition": {}} // no speed
 	p.SetPolicy(none)                                             // the pipe is full: it waits
@@ -78,8 +86,8 @@ func TestPipePolicySwitchInStep(t *testing.T) {
 			sec := int(r.Time - now.Unix())
 			_, has := r.Signals["vehicle.speed"]
 			switch {
-			case sec < i-1 && !has, sec >= i-1 && has:
-				t.Errorf("record of second %d: speed %v (switch before second %d)", sec, has, i+1)
+			case sec < first && !has, sec >= first && has:
+				t.Errorf("record of second %d: speed %v (the last slot before the switch at second %d)", sec, has, first)
 			case has:
 				withSpeed++
 			default:
@@ -87,10 +95,11 @@ func TestPipePolicySwitchInStep(t *testing.T) {
 			}
 		}
 	}
-	// Second i-1's quantum was not over at the switch: its record was
-	// still in the vehicle, and the new policy took the speed from it.
-	if withSpeed != i-1 || without != 2 {
-		t.Errorf("%d records with speed, %d without; want %d and 2", withSpeed, without, i-1)
+	// The slots up to second first queued the records before it; every
+	// later one was still in the vehicle at the switch (waiting for its
+	// quantum or its slot), and the new policy took the speed from it.
+	if withSpeed != first || without != i+1-first {
+		t.Errorf("%d records with speed, %d without; want %d and %d", withSpeed, without, first, i+1-first)
 	}
 }
 

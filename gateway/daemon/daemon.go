@@ -300,11 +300,16 @@ func newUplinkStack(s *config.Setup, q uplink.Queue, clock gateway.Clock, log *s
 			Pseudonym:         pseudonym,
 			TLS:               s.TLS,
 			After:             func(d time.Duration) <-chan time.Time { return clock.NewTimer(d).C() },
+			Now:               clock.Now,
 			Seal:              s.SealKey,
 		}, q, log)
 		if err != nil {
 			return fail(err)
 		}
+		// The constant cadence (issue 14): the uplink fills a slot at
+		// the vehicle's phase, the publisher sends one payload a slot.
+		up.SetPhase(uplink.SlotPhase(pseudonym, s.Policy.Cadence.Slot()))
+		pub.SetCadence(s.Policy.Cadence)
 	}
 	p := newPipe(up, pub, log)
 	p.queue, p.pseudonym = dq, pseudonym

@@ -38,6 +38,11 @@ type daemonRun struct {
 	// summary is the audit summary last acknowledged by the broker.
 	summaryMu sync.Mutex
 	summary   []byte
+	// counted is the audit log's part of the summary (counts, the chain's
+	// head and tail) as of the last scheduled summary, or the start:
+	// a summary sent between them (a bundle applied or refused) carries
+	// it, not the log as it is then (issue 14).
+	counted AuditSummary
 	// audited is what the audit log says of the bundles applied, read
 	// when it was opened: the version floor's stand-in.
 	audited Applied
@@ -217,19 +222,34 @@ func (d *Daemon) takeBundles(ctx context.Context) {
 	}
 }
 
+// DefaultSummaryEvery is how often, in running time, the audit summary
+// goes up when the configuration does not say (audit.summary_every).
+const DefaultSummaryEvery = 6 * time.Hour
+
 // watch samples the frame rate every second, audits queue drops and
 // sends the audit summary up.
+//
+// The summary goes up on a fixed schedule, every audit.summary_every of
+// running (6 h by default), whatever changed: its counts and chain head
+// are taken then, so that they date an event (a suppression, a queue
+// drop) to a stretch of that length, never to when it happened. A
+// bundle applied or refused goes up at once for the rollout, with the
+// audit part as of the last scheduled summary (or the start): the fleet,
+// which chooses when bundles come, cannot read the log at times of its
+// choosing.
 func (d *Daemon) watch(ctx context.Context) {
 	t := d.clock().NewTicker(time.Second)
 	defer t.Stop()
 	every := d.run.setup.Config.Audit.SummaryEvery
 	if every <= 0 {
-		every = 5 * time.Minute
+		every = DefaultSummaryEvery
 	}
 	var lastFrames uint64
 	var lastAt time.Time
-	nextSummary := d.clock().Now() // the first once the publisher had a second to connect
-	var bundlesSeen uint64         // bundles applied and refused when the summary last went
+	d.countAudit()
+	nextSummary := d.clock().Now().Add(every) // the schedule: running time
+	var bundlesSeen uint64                    // bundles applied and refused when the summary last went
+	bundleDue := time.Time{}                  // a bundle's summary waits to go up
 	for {
 		select {
 		case <-ctx.Done():
@@ -247,14 +267,19 @@ func (d *Daemon) watch(ctx context.Context) {
 				// refused a bundle: that goes up at once.
 				if fs := d.fleet.Stats(); fs.Applied+fs.Rejected != bundlesSeen {
 					bundlesSeen = fs.Applied + fs.Rejected
-					nextSummary = now
+					bundleDue = now
 				}
 			}
 			if !now.Before(nextSummary) {
+				d.countAudit()
+				nextSummary = nextSummary.Add(every)
+				bundleDue = now // goes up now, or retried every 5 s until it does
+			}
+			if !bundleDue.IsZero() && !now.Before(bundleDue) {
 				if err := d.sendSummary(ctx); err != nil {
-					nextSummary = now.Add(min(every, 5*time.Second)) // not connected: try again soon
+					bundleDue = now.Add(5 * time.Second) // not connected: try again soon
 				} else {
-					nextSummary = now.Add(every)
+					bundleDue = time.Time{}
 				}
 			}
 		}
@@ -287,8 +312,12 @@ func (d *Daemon) noteDrops(now time.Time) {
 // (uplink/fleetmsg.go).
 type AuditSummary = uplink.AuditSummary
 
-// summaryJSON is the audit summary, as it goes up.
-func (d *Daemon) summaryJSON() ([]byte, error) {
+// countAudit takes the audit log's part of the summary, for the
+// summaries until the next scheduled one.
+func (d *Daemon) countAudit() {
+	if d.auditLog == nil {
+		return
+	}
 	s := d.auditLog.Summary()
 	as := AuditSummary{V: 1, Counts: s.Counts, Intact: s.Intact, Lost: s.Lost}
 	if s.Head.Seq > 0 {
@@ -297,6 +326,17 @@ func (d *Daemon) summaryJSON() ([]byte, error) {
 	for _, h := range s.Tail {
 		as.Tail = append(as.Tail, fmt.Sprintf("%d:%x", h.Seq, h.Hash[:uplink.TailHashLen/2]))
 	}
+	d.run.summaryMu.Lock()
+	d.run.counted = as
+	d.run.summaryMu.Unlock()
+}
+
+// summaryJSON is the audit summary, as it goes up: the audit part last
+// counted (countAudit) and the bundle in force now.
+func (d *Daemon) summaryJSON() ([]byte, error) {
+	d.run.summaryMu.Lock()
+	as := d.run.counted
+	d.run.summaryMu.Unlock()
 	if d.fleet != nil {
 		fs := d.fleet.Stats()
 		as.Policy = fs.Version
@@ -309,7 +349,8 @@ func (d *Daemon) summaryJSON() ([]byte, error) {
 }
 
 // sendSummary publishes the audit summary if it changed since the broker
-// last acknowledged one.
+// last acknowledged one (a scheduled one that did not change says nothing
+// new, and its absence says nothing either: the schedule is fixed).
 func (d *Daemon) sendSummary(ctx context.Context) error {
 	if d.auditLog == nil || d.pub == nil {
 		return nil

@@ -28,11 +28,11 @@ type pipe struct {
 	in        chan pipeItem
 	// done is closed when the worker has stopped.
 	done chan struct{}
-	// dropPending: a refused snapshot asked to drop held records; the
-	// next one accepted does, so that a full pipe never lets a trip's
-	// last stretch out.
-	dropPending atomic.Bool
-	refused     atomic.Uint64 // snapshots refused: the pipe was full
+	// endPending: a refused snapshot ended a trip; the next one accepted
+	// does, so that a full pipe never lets a trip's last stretch out with
+	// its position.
+	endPending atomic.Bool
+	refused    atomic.Uint64 // snapshots refused: the pipe was full
 	// policy is a policy switch the pipe was too full to take; the next
 	// Offer hands it over first (SetPolicy).
 	policy atomic.Pointer[uplink.Policy]
@@ -68,18 +68,18 @@ func (p *pipe) Offer(s uplink.Snapshot) error {
 		p.refused.Add(1)
 		return errPipeFull
 	}
-	if p.dropPending.Load() {
-		s.Drop = true
+	if p.endPending.Load() {
+		s.TripEnd = true
 	}
 	select {
 	case p.in <- pipeItem{snap: s}:
-		if s.Drop {
-			p.dropPending.Store(false)
+		if s.TripEnd {
+			p.endPending.Store(false)
 		}
 		return nil
 	default:
-		if s.Drop {
-			p.dropPending.Store(true)
+		if s.TripEnd {
+			p.endPending.Store(true)
 		}
 		p.refused.Add(1)
 		return errPipeFull
@@ -169,7 +169,10 @@ func (p *pipe) work(ctx context.Context) {
 			case it.alarm != nil:
 				err = p.up.Alarm(*it.alarm)
 			case it.policy != nil:
-				err = p.up.SetPolicy(it.policy)
+				if err = p.up.SetPolicy(it.policy); err == nil && p.pub != nil {
+					p.up.SetPhase(uplink.SlotPhase(p.pseudonym, it.policy.Cadence.Slot()))
+					p.pub.SetCadence(it.policy.Cadence)
+				}
 			default:
 				err = p.up.Offer(it.snap)
 			}

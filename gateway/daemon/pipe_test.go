@@ -38,7 +38,7 @@ func pipePolicy() *uplink.Policy {
 
 // While the uplink waits for a stalled disk, the decision loop's Offer
 // still returns at once; when the pipe is full, snapshots are refused and
-// counted, and a refused Drop is carried to the next snapshot accepted.
+// counted, and a refused TripEnd is carried to the next snapshot accepted.
 // When the disk is back, Flush waits until everything accepted is queued.
 func TestPipeNeverWaitsForTheDisk(t *testing.T) {
 	q := &stuckQueue{MemQueue: uplink.NewMemQueue(), gate: make(chan struct{}), waiting: make(chan struct{}, 1)}
@@ -54,21 +54,29 @@ func TestPipeNeverWaitsForTheDisk(t *testing.T) {
 
 	t0 := time.Unix(1_800_000_000, 0)
 	snap := func(i int) uplink.Snapshot {
-		return uplink.Snapshot{Time: t0.Add(time.Duration(i) * time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: float64(i), Class: uplink.ClassVehicle}}}
+		at := t0.Add(time.Duration(i) * time.Second)
+		return uplink.Snapshot{Time: at, ReleaseBefore: at.Add(time.Second), Samples: []uplink.Sample{{Role: "vehicle.speed", Value: float64(i), Class: uplink.ClassVehicle}}}
 	}
-	// The second snapshot releases the first's record: its Put stalls.
-	for i := 0; i < 2; i++ {
-		if err := p.Offer(snap(i)); err != nil {
+	// The first slot (30 s) queues the records released: its Put stalls.
+	first := 0
+	for stalled := false; !stalled; first++ {
+		if err := p.Offer(snap(first)); err != nil {
 			t.Fatal(err)
 		}
+		select {
+		case <-q.waiting:
+			stalled = true
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	<-q.waiting
 	start := time.Now()
-	accepted, refused := 2, 0
-	for i := 2; i < 3*pipeDepth; i++ {
+	accepted, refused := first, 0
+	for i := first; i < 3*pipeDepth; i++ {
 		s := snap(i)
-		s.Hold = i >= 1000        // the last of those the pipe takes are held
-		s.Drop = i == 2*pipeDepth // refused: the pipe is full by then
+		if i >= 1000 { // the last of those the pipe takes are held
+			s.ReleaseBefore = time.Time{}
+		}
+		s.TripEnd = i == 2*pipeDepth // refused: the pipe is full by then
 		switch err := p.Offer(s); {
 		case err == nil:
 			accepted++
@@ -84,25 +92,29 @@ func TestPipeNeverWaitsForTheDisk(t *testing.T) {
 	if refused < pipeDepth || p.refused.Load() != uint64(refused) {
 		t.Fatalf("%d accepted, %d refused (counted %d) with the disk stalled", accepted, refused, p.refused.Load())
 	}
-	if !p.dropPending.Load() {
-		t.Fatalf("a refused Drop was forgotten (%d accepted, %d refused)", accepted, refused)
+	if !p.endPending.Load() {
+		t.Fatalf("a refused TripEnd was forgotten (%d accepted, %d refused)", accepted, refused)
 	}
 	close(q.gate) // the disk is back
-	for p.dropPending.Load() {
-		if p.Offer(snap(3*pipeDepth)) == nil {
+	for p.endPending.Load() {
+		s := snap(3 * pipeDepth)
+		s.ReleaseBefore = time.Time{} // still held
+		if p.Offer(s) == nil {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if p.dropPending.Load() {
-		t.Error("the Drop was not carried to the next accepted snapshot")
+	if p.endPending.Load() {
+		t.Error("the TripEnd was not carried to the next accepted snapshot")
 	}
 	if err := p.Flush(t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if st := up.Stats(); st.Snapshots != uint64(accepted+1) || st.HeldDropped < uint64(accepted-1000) {
-		t.Errorf("the uplink took %d snapshots, %d were accepted; %d held records dropped, want the %d held",
-			st.Snapshots, accepted+1, st.HeldDropped, accepted-1000)
+	// What was held leaves merged at the trip end, nothing is dropped (the
+	// speed is motion: the merged record is empty and does not go).
+	if st := up.Stats(); st.Snapshots != uint64(accepted+1) || st.Coarsened < uint64(accepted-1000) {
+		t.Errorf("the uplink took %d snapshots, %d were accepted; %d records merged (%d merged records), want the %d held",
+			st.Snapshots, accepted+1, st.Coarsened, st.Merged, accepted-1000)
 	}
 	cancel()
 	if err := <-runErr; err != nil {

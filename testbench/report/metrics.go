@@ -66,7 +66,7 @@ type UplinkMetrics struct {
 	PositionsSent     uint64  `json:"positions_sent"`
 	PositionsWithheld uint64  `json:"positions_withheld"`
 	Coarsened         uint64  `json:"records_merged_near_zones"`
-	HeldDropped       uint64  `json:"held_back_dropped"`
+	Merged            uint64  `json:"merged_records"`
 	SignalsDenied     uint64  `json:"signals_denied"`
 	ForbiddenDenied   uint64  `json:"forbidden_denied"`
 	QuotaDropped      uint64  `json:"quota_dropped_batches"`
@@ -114,7 +114,7 @@ func metricsOf(r *testbench.Report) Metrics {
 			Records: u.Records, Batches: u.Batches, Acknowledged: r.Published.Published,
 			RawBytes: u.RawBytes, CompressedBytes: u.CompressedBytes,
 			PositionsSent: u.PositionsSent, PositionsWithheld: u.PositionsWithheld,
-			Coarsened: u.Coarsened, HeldDropped: u.HeldDropped,
+			Coarsened: u.Coarsened, Merged: u.Merged,
 			SignalsDenied: u.SignalsDenied, ForbiddenDenied: u.ForbiddenDenied,
 			QuotaDropped: r.Queue.Drops.Batches,
 			QuantumS:     secs(r.Quantum), PositionPeriodS: secs(r.PositionPeriod),

@@ -57,8 +57,8 @@ func WriteText(w io.Writer, r *testbench.Report) {
 	p("Queue        on disk, fsync every batch: %d fsyncs, %d batches left, %d dropped by the quota\n",
 		r.Queue.Syncs, r.Queue.Batches, r.Queue.Drops.Batches)
 	p("Redacted     positions: %d sent on a grid, %d withheld near zones\n", u.PositionsSent, u.PositionsWithheld)
-	p("             near zones: %d records merged into one per %s; %d held back and dropped at trip ends\n",
-		u.Coarsened, r.Quantum, u.HeldDropped)
+	p("             near zones and trip ends: %d records merged (quanta of %s) into %d without position or motion\n",
+		u.Coarsened, r.Quantum, u.Merged)
 	p("             signal values kept in the car: %d not allowed by the policy or not vehicle data\n",
 		u.SignalsDenied)
 	p("             phone contacts synced on the bus: %d; personal values kept in the car (contacts, the privacy switch): %d (never uplinked, whatever the policy)\n",

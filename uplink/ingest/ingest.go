@@ -296,6 +296,7 @@ type decoded struct {
 	m      mqtt.Message
 	reject string
 	batch  *store.Batch
+	alarms *store.Batch // alarms that rode in a telemetry slot
 	status *store.Status
 	audit  *store.Audit
 }
@@ -333,13 +334,36 @@ func (in *Ingest) decode(m mqtt.Message) decoded {
 		if err != nil {
 			return decoded{m: m, reject: RejectUndecodable}
 		}
-		alarm := kind == uplink.KindNameAlarm
-		for i := range recs {
-			if (recs[i].Alarm != "") != alarm {
-				return decoded{m: m, reject: RejectWrongTopic}
+		if kind == uplink.KindNameAlarm {
+			for i := range recs {
+				if recs[i].Alarm == "" {
+					return decoded{m: m, reject: RejectWrongTopic}
+				}
+			}
+			return decoded{m: m, batch: &store.Batch{Vehicle: vehicle, Alarm: true, Records: recs}}
+		}
+		// Since the constant cadence (payload format 2) alarms ride in
+		// the telemetry slots: they are stored as alarms all the same.
+		// An empty slot (padding) stores nothing.
+		d := decoded{m: m}
+		var tel, alarms []uplink.Record
+		for _, r := range recs {
+			if r.Alarm != "" {
+				alarms = append(alarms, r)
+			} else {
+				tel = append(tel, r)
 			}
 		}
-		return decoded{m: m, batch: &store.Batch{Vehicle: vehicle, Alarm: alarm, Records: recs}}
+		if len(tel) > 0 {
+			d.batch = &store.Batch{Vehicle: vehicle, Records: tel}
+		}
+		if len(alarms) > 0 {
+			if !uplink.Padded(plain) {
+				return decoded{m: m, reject: RejectWrongTopic} // before format 2, alarms had their topic
+			}
+			d.alarms = &store.Batch{Vehicle: vehicle, Alarm: true, Records: alarms}
+		}
+		return d
 	case uplink.KindNameStatus:
 		s, err := uplink.ParseStatusRecord(plain)
 		if err != nil {
@@ -364,9 +388,13 @@ func (in *Ingest) take(p *pending, d decoded) {
 	switch {
 	case d.reject != "":
 		in.reject(p, d.reject)
-	case d.batch != nil:
-		p.w.Batches = append(p.w.Batches, *d.batch)
-		p.records += len(d.batch.Records)
+	case d.batch != nil || d.alarms != nil:
+		for _, b := range []*store.Batch{d.batch, d.alarms} {
+			if b != nil {
+				p.w.Batches = append(p.w.Batches, *b)
+				p.records += len(b.Records)
+			}
+		}
 	case d.status != nil:
 		p.w.Statuses = append(p.w.Statuses, *d.status)
 	case d.audit != nil:

@@ -93,6 +93,26 @@ func batch(t *testing.T, first uint64, n int, alarm string) []byte {
 	return nil
 }
 
+// slot returns a padded slot payload (format 2): n telemetry records from
+// seq first, then an alarm record.
+func slot(t *testing.T, first uint64, n int, alarm string) []byte {
+	t.Helper()
+	b, err := uplink.NewBatcher(uplink.BatchRule{MaxRecords: 1, MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []uplink.Record
+	for i := range n {
+		recs = append(recs, uplink.Record{Seq: first + uint64(i), Time: 1_780_000_000 + int64(i), Pos: []float64{52.5, 13.2}, Signals: map[string]float64{"vehicle.speed": 42}})
+	}
+	recs = append(recs, uplink.Record{Seq: first + uint64(n), Time: 1_780_000_000, Alarm: alarm})
+	out, k := b.Fill(recs, uplink.DefaultPayloadBytes)
+	if k != len(recs) {
+		t.Fatalf("%d of %d records in a slot", k, len(recs))
+	}
+	return out.Payload
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -147,6 +167,11 @@ func TestIngestEveryFormat(t *testing.T) {
 		{uplink.Topic(carA, "status"), []byte("online")},
 		{uplink.Topic(carA, "status"), seal(uplink.Topic(carA, "status"), []byte(`{"v":1,"dropped_batches":1,"dropped_records":2,"dropped_bytes":300,"dropped_through_seq":0,"corrupt_bytes":0,"torn_bytes":0}`))},
 		{uplink.Topic(carA, "audit"), seal(uplink.Topic(carA, "audit"), []byte(`{"v":1,"counts":{"policy.applied":1},"head":"3:`+string(bytes.Repeat([]byte("a"), 64))+`","intact":true,"lost":0,"policy":7}`))},
+		// Format 2, the cadence: a slot with telemetry and an alarm in
+		// it, sealed; empty slots (padding), plain and sealed.
+		{tA, seal(tA, slot(t, 12, 3, "camera.disobeyed"))},
+		{tA, uplink.PaddingPayload(uplink.DefaultPayloadBytes)},
+		{tA, seal(tA, uplink.PaddingPayload(uplink.DefaultPayloadBytes))},
 	}
 	for _, g := range good {
 		publish(t, c, g.topic, false, g.payload)
@@ -171,7 +196,7 @@ func TestIngestEveryFormat(t *testing.T) {
 	waitFor(t, "every message", func() bool {
 		s := in.Stats()
 		return s.Messages == uint64(len(good)+len(bad)) && s.Flushes > 0 && len(in.Stats().Rejects) > 0 &&
-			s.Records+s.Repeats == 5+5+3+5+1 && sum(s.Rejects) == uint64(len(bad))
+			s.Records+s.Repeats == 5+5+3+5+1+4 && sum(s.Rejects) == uint64(len(bad))
 	})
 	time.Sleep(100 * time.Millisecond)
 	s := in.Stats()
@@ -184,15 +209,15 @@ func TestIngestEveryFormat(t *testing.T) {
 			t.Errorf("rejects %q: %d, want %d (%v)", r, s.Rejects[r], n, s.Rejects)
 		}
 	}
-	if s.Records != 14 || s.Repeats != 5 || s.Sealed != 5 {
+	if s.Records != 18 || s.Repeats != 5 || s.Sealed != 7 {
 		t.Errorf("stats %+v", s)
 	}
 	vs, err := db.Vehicles(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vs) != 2 || vs[0].Records != 11 || vs[0].Gaps != 0 || vs[0].Status != "online" || vs[0].DroppedBatches != 1 ||
-		vs[0].Policy != 7 || vs[0].Alarms["camera.disobeyed"] != 1 || vs[1].Records != 3 {
+	if len(vs) != 2 || vs[0].Records != 15 || vs[0].Gaps != 0 || vs[0].Status != "online" || vs[0].DroppedBatches != 1 ||
+		vs[0].Policy != 7 || vs[0].Alarms["camera.disobeyed"] != 2 || vs[1].Records != 3 {
 		t.Errorf("vehicles %+v", vs)
 	}
 	rj, err := db.Rejects(context.Background())

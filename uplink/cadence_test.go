@@ -1,0 +1,155 @@
+package uplink_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"quietzone/uplink"
+	"quietzone/uplink/uplinktest"
+)
+
+// manualClock is the publisher's clock in a test: Now and After, moved by
+// advance alone.
+type manualClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []manualWaiter
+}
+
+type manualWaiter struct {
+	at time.Time
+	c  chan time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.waiters = append(c.waiters, manualWaiter{at: c.now.Add(d), c: ch})
+	return ch
+}
+
+// waiting reports how many waits are pending.
+func (c *manualClock) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// advance moves the clock to t and fires the waits due.
+func (c *manualClock) advance(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+	keep := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(t) {
+			w.c <- t
+			continue
+		}
+		keep = append(keep, w)
+	}
+	c.waiters = keep
+}
+
+// The publisher keeps the cadence: at every slot's tick exactly one
+// telemetry publish (the oldest batch, or padding when none waits), all
+// of one size; between ticks only a backlog goes, at fixed fractions of
+// the slot. Before issue 14 every batch left the moment it was queued.
+func TestPublisherCadence(t *testing.T) {
+	noLeaks(t)
+	m := uplinktest.StartMosquitto(t)
+	const size = 512
+	rule := uplink.CadenceRule{Every: 8 * time.Second, PayloadBytes: size}
+	phase := uplink.SlotPhase(testPseudonym, rule.Every)
+	// Three batches waiting: a backlog, as after a time offline.
+	q := uplink.NewMemQueue()
+	b := newBatcher(t, uplink.BatchRule{MaxRecords: 30, MaxAge: time.Minute})
+	for i := range 3 {
+		var recs []uplink.Record
+		for j := range 10 {
+			recs = append(recs, demoRecord(uint64(10*i+j+1)))
+		}
+		if bt, n := b.Fill(recs, size); n != len(recs) {
+			t.Fatalf("%d of 10 records fit", n)
+		} else if err := q.Put(bt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const backlog = 3
+
+	sub := subscribe(t, m.URL(), uplink.Topic(testPseudonym, "#"), nil)
+	slot := time.Unix(1_800_000_000, 0).Add(phase) // a slot begins
+	tick := slot.Add(rule.Every / 2)               // its tick: half a slot later
+	clk := &manualClock{now: tick.Add(-time.Second)}
+	cfg := testConfig(m.URL(), testPseudonym)
+	cfg.Now, cfg.After = clk.Now, clk.After
+	p, err := uplink.NewPublisher(cfg, q, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetCadence(rule)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	// Connected before the first tick, so that every tick can publish.
+	waitFor(t, func() bool { return len(sub.messages()) > 0 }) // "online"
+
+	sent := func() uint64 { st := p.Stats(); return st.Published + st.Padding + st.Failures }
+	sub4 := rule.Every / 4
+	var got []uint64
+	for i := range 16 {
+		waitFor(t, func() bool { return clk.waiting() > 0 }) // the publisher waits for its tick
+		before := sent()
+		clk.advance(tick.Add(time.Duration(i) * sub4))
+		waitFor(t, func() bool { return clk.waiting() > 0 && p.WaitingFor().After(clk.Now()) }) // and waits for the next
+		got = append(got, sent()-before)
+	}
+	// Slot ticks at 0, 4, 8, 12; the backlog (more than one waiting) at
+	// the ticks between until one is left.
+	want := []uint64{1, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("publishes per tick %v, want %v", got, want)
+		}
+	}
+	if st := p.Stats(); st.Failures != 0 || st.Published != uint64(backlog) || st.Padding != 2 {
+		t.Errorf("Stats %+v: want %d batches and 2 paddings, no failure", st, backlog)
+	}
+	waitFor(t, func() bool { return len(onTopic(sub.messages(), "/telemetry")) == backlog+2 })
+	for _, msg := range onTopic(sub.messages(), "/telemetry") {
+		if len(msg.payload) != size {
+			t.Errorf("a telemetry payload of %d bytes, want %d", len(msg.payload), size)
+		}
+		if _, err := uplink.DecodeBatch(msg.payload); err != nil {
+			t.Errorf("payload: %v", err)
+		}
+	}
+}
+
+// waitFor polls cond for up to deliverWait: a bound, never a speed.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(deliverWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
