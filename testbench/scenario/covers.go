@@ -87,16 +87,29 @@ func DrawCovers(sc Scenario, roads [][]Waypoint, seed uint64) (covers []byte, no
 	if c, err := config.MakeCovers(zones, plan); err == nil {
 		return c, "", nil
 	}
-	// No room on the roads: the box around them, widened.
+	// No room on the roads: the box around them, widened; then fewer
+	// decoys (many zones close together).
 	plan.Roads = nil
-	for _, w := range []float64{5e3, 10e3, 20e3, 40e3} {
-		s, wst := Offset(lo.Lat, lo.Lon, -w, -w)
-		n, e := Offset(hi.Lat, hi.Lon, w, w)
-		plan.Region = &config.Region{South: s, West: wst, North: n, East: e}
-		plan.Rand = rnd()
-		if c, err := config.MakeCovers(zones, plan); err == nil {
-			return c, fmt.Sprintf("no room for %d decoys a zone on the roads: placed within %.0f km of them", plan.Decoys, w/1000), nil
+	want := plan.Decoys
+	for ; plan.Decoys > 0; plan.Decoys-- {
+		for _, w := range []float64{5e3, 10e3, 20e3, 40e3} {
+			s, wst := Offset(lo.Lat, lo.Lon, -w, -w)
+			n, e := Offset(hi.Lat, hi.Lon, w, w)
+			plan.Region = &config.Region{South: s, West: wst, North: n, East: e}
+			plan.Rand = rnd()
+			if c, err := config.MakeCovers(zones, plan); err == nil {
+				note := fmt.Sprintf("no room for %d decoys a zone on the roads: placed within %.0f km of them", want, w/1000)
+				if plan.Decoys < want {
+					note = fmt.Sprintf("no room for %d decoys a zone on the roads or near them: %d a zone, placed within %.0f km of them", want, plan.Decoys, w/1000)
+				}
+				return c, note, nil
+			}
 		}
 	}
-	return nil, "", errors.New("draw covers: no room for the decoys near the roads")
+	plan.Region, plan.Rand = nil, rnd()
+	c, err := config.MakeCovers(zones, plan)
+	if err != nil {
+		return nil, "", fmt.Errorf("draw covers: %w", err)
+	}
+	return c, fmt.Sprintf("no room for %d decoys a zone on the roads or near them: none", want), nil
 }
