@@ -4,19 +4,22 @@ import (
 	"quietzone/can/profiles"
 	"quietzone/gateway"
 	"quietzone/gateway/config"
-	"quietzone/geofence"
 	"quietzone/testbench/scenario"
 )
 
 // DefaultSetup is the configuration replay uses without one: the built-in
-// vehicle profile with the demo drive's zones, policy and cameras.
+// vehicle profile with the demo drive's zones, their covers and policy
+// (out of the demo's sealed bundle, as the demo's vehicle holds them) and
+// cameras, enrolled as the demo's vehicle: its keys seal its state file,
+// which then keeps its end covers.
 func DefaultSetup() (*config.Setup, error) {
 	sc := scenario.BuiltIn()
-	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
+	b, err := OpenScenarioBundle(sc)
 	if err != nil {
 		return nil, err
 	}
-	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
+	zones, pol := b.Zones, b.Policy
+	id, err := demoIdentity(sc.VIN)
 	if err != nil {
 		return nil, err
 	}
@@ -29,5 +32,5 @@ func DefaultSetup() (*config.Setup, error) {
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
 	}
-	return &config.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN}, nil
+	return &config.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: pol, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}, nil
 }

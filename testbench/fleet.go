@@ -26,6 +26,14 @@ func RunFleet(ctx context.Context, sc scenario.Scenario, n int, o Options) ([]*R
 		defer b.Close()
 		o.BrokerURL = b.URL
 	}
+	// One fleet, one bundle: every vehicle holds the same covers.
+	if sc.Covers == nil {
+		b, err := OpenScenarioBundle(sc)
+		if err != nil {
+			return nil, fmt.Errorf("run fleet: %w", err)
+		}
+		sc.Covers = b.Covers
+	}
 	var mu sync.Mutex
 	done := make([]float64, n)
 	progress := o.Progress

@@ -65,6 +65,11 @@ type Report struct {
 	Findings      Findings
 	// Utility is what the privacy costs.
 	Utility Utility
+	// Covers is how many covers (decoys among them) the vehicle withheld
+	// by; CoversNote says where the decoys went when the route had no
+	// room for them.
+	Covers     int
+	CoversNote string
 	// Faults are the faults injected, when and where; GatewayStarts
 	// counts the gateways run (more than one after restarts).
 	Faults        []FaultMark
@@ -100,6 +105,10 @@ type Utility struct {
 	// every buffer, DeliveredSeconds those of them a received record
 	// stands for.
 	AllowedSeconds, DeliveredSeconds int
+	// OutsideCoversSeconds are the seconds it spent wholly outside every
+	// cover (decoys too): where the covers let location leave;
+	// DeliveredOutsideCovers those of them a received record stands for.
+	OutsideCoversSeconds, DeliveredOutsideCovers int
 	// Delays from a record's time to its arrival at the collector, in
 	// simulated time (batching and outages included).
 	DelayMean, DelayP95, DelayMax time.Duration
@@ -111,6 +120,15 @@ func (u Utility) Delivered() float64 {
 		return 0
 	}
 	return float64(u.DeliveredSeconds) / float64(u.AllowedSeconds)
+}
+
+// DeliveredOutside returns the share of the seconds outside every
+// cover a received record stands for, 0 to 1.
+func (u Utility) DeliveredOutside() float64 {
+	if u.OutsideCoversSeconds == 0 {
+		return 0
+	}
+	return float64(u.DeliveredOutsideCovers) / float64(u.OutsideCoversSeconds)
 }
 
 // Interval is a stretch of suppression as seen on the power lines: when

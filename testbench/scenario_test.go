@@ -344,17 +344,21 @@ func TestSpoofOverRestart(t *testing.T) {
 }
 
 // A fleet of three on one broker: each vehicle's collector keeps only its
-// own records, and every vehicle holds every invariant.
+// own records, every vehicle holds every invariant, and all hold the
+// fleet's one bundle (the same covers).
 func TestFleet(t *testing.T) {
 	sc, err := scenario.Load("spoof")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reps, err := testbench.RunFleet(context.Background(), sc, 3, testbench.Options{})
+	reps, err := testbench.RunFleet(context.Background(), sc, 3, testbench.Options{Truth: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range reps {
+		if r.Truth == nil || len(r.Truth.Covers) == 0 || !slices.Equal(r.Truth.Covers, reps[0].Truth.Covers) {
+			t.Errorf("vehicle %d holds covers of its own", i+1)
+		}
 		if !r.OK() || r.Findings.Received == 0 || r.Findings.Duplicates != 0 {
 			var out bytes.Buffer
 			report.WriteText(&out, r)

@@ -79,14 +79,19 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 			return nil, fmt.Errorf("run scenario: %w", err)
 		}
 	}
-	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{DefaultBufferM: sc.DefaultBufferM})
+	// The zones, their covers and the policy, as the vehicle holds them:
+	// from the fleet's signed bundle, its zones and covers sealed.
+	if _, err := config.ParsePolicy(sc.PolicyName, sc.Policy); err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err) // named as the scenario names it
+	}
+	if _, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{DefaultBufferM: sc.DefaultBufferM}); err != nil {
+		return nil, fmt.Errorf("run scenario: %w", err)
+	}
+	bnd, err := OpenScenarioBundle(sc)
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
-	policy, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
-	if err != nil {
-		return nil, fmt.Errorf("run scenario: %w", err)
-	}
+	zones, policy := bnd.Zones, bnd.Policy
 	if sc.Profile == "" {
 		sc.Profile = config.BuiltinPrefix + profiles.Default
 	}
@@ -273,6 +278,7 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 		time.Sleep(10 * time.Millisecond)
 	}
 	rep := s.report(sc, rg, coll.Messages(), policy, time.Since(wallStart))
+	rep.Covers, rep.CoversNote = zones.Covers().Len(), bnd.CoversNote
 	if tap != nil {
 		rep.Wire = tap.Messages()
 	}
@@ -283,6 +289,7 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 			From: [2]float64{first[1], first[2]}, To: [2]float64{last[1], last[2]},
 			Zones: truthZones(sc.Zones, s.track), Track: s.track,
 		}
+		rep.Truth.Covers = truthCovers(bnd.Covers, rep.Truth.Zones)
 	}
 	if err := errors.Join(rg.runErrs...); err != nil {
 		return rep, fmt.Errorf("run scenario: gateway: %w", err)
@@ -439,6 +446,11 @@ type sim struct {
 	nearSec map[int64]uint64
 	farSec  map[int64]uint64
 	epoch   uint
+	// covers are the covers' discs (latitude, longitude, radius);
+	// inCover and outCover the seconds spent within one and outside
+	// every one at some step.
+	covers            [][3]float64
+	inCover, outCover map[int64]uint64
 
 	rig       *rig
 	faults    *faultState
@@ -461,8 +473,15 @@ func newSim(sc scenario.Scenario, prof *config.Profile, zones *geofence.Index, p
 
 		nearSec: map[int64]uint64{},
 		farSec:  map[int64]uint64{},
-		faults:  newFaultState(sc.Faults),
-		trig:    withDefaults(sc.Triggers),
+		inCover: map[int64]uint64{}, outCover: map[int64]uint64{},
+		faults: newFaultState(sc.Faults),
+		trig:   withDefaults(sc.Triggers),
+	}
+	if c := zones.Covers(); c != nil {
+		for i := range c.Len() {
+			lat, lon, r := c.Zone(i).Cap()
+			s.covers = append(s.covers, [3]float64{lat, lon, r})
+		}
 	}
 	for id := uint32(0x7ff); id > 0; id-- {
 		if prof.DB.MessageByID(id, false) == nil {
@@ -807,6 +826,19 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 	} else {
 		s.farSec[now.Unix()] |= s.epochBit()
 	}
+	inCover := false
+	for _, c := range s.covers {
+		if geofence.DistanceM(c[0], c[1], s.veh.Lat, s.veh.Lon) <= c[2] {
+			inCover = true
+			break
+		}
+	}
+	if inCover {
+		s.inCover[now.Add(-dt).Unix()] |= s.epochBit()
+		s.inCover[now.Unix()] |= s.epochBit()
+	} else {
+		s.outCover[now.Unix()] |= s.epochBit()
+	}
 	anyExteriorOn := false
 	for i, c := range s.cams {
 		c.powered = c.pin == nil || cameratest.Level(c.pin) == gpio.High
@@ -923,6 +955,10 @@ func (s *sim) report(sc scenario.Scenario, rg *rig, msgs []message, pol *uplink.
 	}
 	sort.Slice(r.Records, func(i, j int) bool { return r.Records[i].Seq < r.Records[j].Seq })
 	r.Utility = utility(s.farSec, s.nearSec, r.Records, delays)
+	if len(s.covers) > 0 {
+		u := utility(s.outCover, s.inCover, r.Records, nil)
+		r.Utility.OutsideCoversSeconds, r.Utility.DeliveredOutsideCovers = u.AllowedSeconds, u.DeliveredSeconds
+	}
 	return r
 }
 

@@ -35,8 +35,15 @@ func TestBuiltInScenarioHoldsInvariants(t *testing.T) {
 		t.Error("the drive never entered a zone: the scenario tests nothing")
 	case rep.Uplink.PositionsWithheld == 0:
 		t.Error("no position was withheld")
-	case f.PositionsSeen == 0 || f.Received == 0:
-		t.Errorf("nothing useful arrived: %+v", f)
+	case f.Received == 0:
+		t.Errorf("nothing arrived: %+v", f)
+	case f.PositionsSeen == 0 && rep.Utility.OutsideCoversSeconds > 300:
+		// The demo's covers (seed 1) hold all of its route: no position
+		// leaves, and rightly so; one that spends minutes outside every
+		// cover publishes some.
+		t.Errorf("no position arrived though %d s were outside every cover: %+v", rep.Utility.OutsideCoversSeconds, f)
+	case rep.Covers == 0:
+		t.Error("the vehicle ran without covers")
 	case rep.Uplink.ForbiddenDenied == 0:
 		t.Error("the phone's contacts never reached the uplink's deny list: the scenario does not exercise it")
 	case rep.TriggersDropped == 0:
@@ -69,7 +76,7 @@ func TestBuiltInScenarioOnMosquitto(t *testing.T) {
 	}
 	var out bytes.Buffer
 	report.WriteText(&out, rep)
-	if !rep.OK() || rep.Findings.Received == 0 || rep.Findings.PositionsSeen == 0 {
+	if !rep.OK() || rep.Findings.Received == 0 {
 		t.Fatalf("on Mosquitto:\n%s", out.String())
 	}
 }

@@ -135,6 +135,9 @@ type Truth struct {
 	// Home is the vehicle's home, when the scenario gives it one.
 	Home  *[2]float64 `json:"home,omitempty"`
 	Zones []TruthZone `json:"zones"`
+	// Covers are the covers and decoys the vehicle withheld by: the
+	// bundle's secret, for scoring alone.
+	Covers []TruthCover `json:"covers,omitempty"`
 	// Track is the vehicle's true position once a second: Unix seconds,
 	// latitude, longitude, speed in km/h.
 	Track [][4]float64 `json:"track"`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"quietzone/cmd/internal/cli"
+	"quietzone/gateway/config"
 	"quietzone/testbench"
 	"quietzone/testbench/report"
 	"quietzone/testbench/scenario"
@@ -31,6 +33,24 @@ func vehicleTrips(ctx context.Context, refs []string, wireTo, truthTo string, lo
 	}
 	if len(scs) == 0 {
 		scs = append(scs, scenario.BuiltIn())
+	}
+	// One vehicle holds one bundle: the trips on the first one's zones
+	// and policy share its covers, the decoys on all their routes.
+	var same []int
+	var roads [][]scenario.Waypoint
+	for i, sc := range scs {
+		if sc.Covers == nil && bytes.Equal(sc.Zones, scs[0].Zones) && bytes.Equal(sc.Policy, scs[0].Policy) && sc.DefaultBufferM == scs[0].DefaultBufferM {
+			same, roads = append(same, i), append(roads, sc.Route)
+		}
+	}
+	if len(same) > 1 {
+		covers, _, err := scenario.DrawCovers(scs[0], roads, scs[0].Seed)
+		if err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+		for _, i := range same {
+			scs[i].Covers = covers
+		}
 	}
 	dir, err := os.MkdirTemp("", "quietzone-vehicle-")
 	if err != nil {
@@ -107,6 +127,14 @@ func populationCmd(ctx context.Context, name string, seed uint64, trips, paralle
 	}
 	defer closeTruth()
 	fmt.Fprintf(stdout, "quietzone population — %s\n", p.Name)
+	if len(p.Trips) > 0 {
+		if cov, err := config.ParseCovers("covers", p.Trips[0].Covers); err == nil {
+			fmt.Fprintf(stdout, "every vehicle holds one bundle: %d secret covers (the zones' and decoys; the truth says which)\n", cov.Len())
+		}
+		if p.CoversNote != "" {
+			fmt.Fprintf(stdout, "  %s\n", p.CoversNote)
+		}
+	}
 	bar := cli.NewProgress(stdout, stderr, float64(len(p.Trips)), "trips")
 	start := time.Now()
 	o := testbench.PopulationOptions{Workers: parallel, Progress: func(d, _ int) { bar.Set(float64(d)) },

@@ -30,7 +30,16 @@ func CheckSealedBundle(b *bundle.Bundle, key *bundle.BodyKey, prof *config.Profi
 	if prof != nil && !b.ForProfile(prof.Name) {
 		return fmt.Errorf("%w: it is for %s, the vehicle's profile is %s", ErrNotForThis, strings.Join(b.Profiles, ", "), prof.Name)
 	}
-	f := &Fleet{build: zo, vehicle: prof, bodyKey: key, log: slog.New(slog.DiscardHandler)}
-	_, _, err := f.contents(b) // the vehicle's own code (fleet.go)
+	_, _, err := OpenBundle(b, key, prof, zo)
 	return err
+}
+
+// OpenBundle loads an opened (signed, whole) bundle's zones, with the
+// covers its sealed body holds, and its policy exactly as a vehicle with
+// profile prof and bundle key key does (the vehicle's own code), short of
+// the profile, expiry and version checks: what the bench's vehicles run
+// on.
+func OpenBundle(b *bundle.Bundle, key *bundle.BodyKey, prof *config.Profile, zo func(*uplink.Policy) geofence.Options) (*geofence.Index, *uplink.Policy, error) {
+	f := &Fleet{build: zo, vehicle: prof, bodyKey: key, log: slog.New(slog.DiscardHandler)}
+	return f.contents(b) // fleet.go
 }

@@ -55,7 +55,10 @@ type Fit struct {
 	IntoBufferM float64
 	// InBufferShare is the share of the outline within the buffer.
 	InBufferShare float64
-	outline       []zonemap.XY
+	// CoverErrorM is the mean distance from the outline to the edge of
+	// the zone's secret cover, which the attack traces instead.
+	CoverErrorM float64
+	outline     []zonemap.XY
 }
 
 // Result is the attack's outcome.
@@ -76,6 +79,11 @@ type Result struct {
 	Fits            []Fit
 	// ErrorM is the attacker's error: the best fit's.
 	ErrorM float64
+	// CoverM is the radius of the zone's cover, CoverOffsetM how far its
+	// centre lies from the zone's (the bundle's secret); CoverErrorM the
+	// best fit's distance to the cover's edge.
+	CoverM, CoverOffsetM, CoverErrorM float64
+	cover                             zonemap.XY
 
 	pl      zonemap.Plane
 	zone    zonemap.Shape
@@ -107,7 +115,31 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (*Result, erro
 	lo, hi := zone.Bounds(pl)
 	radius := math.Max(hi.X-lo.X, hi.Y-lo.Y)/2 - zone.BufferM
 	nz := pol.NearZones
-	half := radius + zone.BufferM + nz.JitterM + nz.TripEndM + 1500
+	// The fleet's bundle: the zone's cover and decoys, the same for every
+	// trip. A trip starts and ends far enough out that its hidden start
+	// and end lie beyond the cover.
+	one := sc
+	one.Zones, one.ZonesName = zoneFile, sc.ZonesName+" ("+zone.ID+" only)"
+	wLat, wLon := pl.LatLon(zonemap.XY{X: -20000})
+	eLat, eLon := pl.LatLon(zonemap.XY{X: 20000})
+	covers, _, err := scenario.DrawCovers(one, [][]scenario.Waypoint{{{Lat: wLat, Lon: wLon}, {Lat: eLat, Lon: eLon}}}, opts.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("attack: %w", err)
+	}
+	cix, err := config.ParseCovers("covers", covers)
+	if err != nil {
+		return nil, fmt.Errorf("attack: %w", err)
+	}
+	reach := radius + zone.BufferM + nz.JitterM
+	var cov zonemap.XY
+	var covR, covD float64
+	for i := range cix.Len() {
+		cLat, cLon, r := cix.Zone(i).Cap()
+		if d := dist(pl.XY(cLat, cLon), zonemap.XY{}); d <= r && d+r > reach {
+			reach, cov, covR, covD = d+r, pl.XY(cLat, cLon), r, d
+		}
+	}
+	half := reach + nz.TripEndM + nz.TripEndSpreadM + 1500
 
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
 	trips := make([]scenario.Scenario, opts.Trips) // straight drives past the zone
@@ -127,12 +159,12 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (*Result, erro
 		t.Seed = opts.Seed*100003 + uint64(i) + 1
 		t.ParkedAfter = 2 * sc.Step
 		t.IgnitionOff = false
-		t.Zones = zoneFile
-		t.ZonesName = sc.ZonesName + " (" + zone.ID + " only)"
+		t.Zones, t.ZonesName, t.Covers = one.Zones, one.ZonesName, covers
 		trips[i] = t
 	}
 
-	res := &Result{Zone: zone.ID, BufferM: zone.BufferM, JitterM: nz.JitterM, Trips: opts.Trips, pl: pl, zone: zone}
+	res := &Result{Zone: zone.ID, BufferM: zone.BufferM, JitterM: nz.JitterM, Trips: opts.Trips, pl: pl, zone: zone,
+		CoverM: math.Round(covR), CoverOffsetM: math.Round(covD), cover: cov}
 	type outcome struct {
 		gaps []testbench.Gap
 		ok   bool
@@ -220,9 +252,10 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (*Result, erro
 	if len(res.Fits) == 0 {
 		return res, errors.New("attack: no outline could be fitted")
 	}
-	res.ErrorM = math.Inf(1)
+	res.ErrorM, res.CoverErrorM = math.Inf(1), math.Inf(1)
 	for _, f := range res.Fits {
 		res.ErrorM = math.Min(res.ErrorM, f.ErrorM)
+		res.CoverErrorM = math.Min(res.CoverErrorM, f.CoverErrorM)
 	}
 	return res, nil
 }
@@ -254,7 +287,7 @@ func onlyZone(data []byte, id string) ([]byte, zonemap.Shape, error) {
 // measure holds an outline against the zone's true edge.
 func (a *Result) measure(method string, outline []zonemap.XY) Fit {
 	f := Fit{Method: method, ClosestM: math.Inf(1), outline: outline}
-	var sum float64
+	var sum, csum float64
 	n, inBuf := 0, 0
 	for i := range outline {
 		p, q := outline[i], outline[(i+1)%len(outline)]
@@ -262,8 +295,10 @@ func (a *Result) measure(method string, outline []zonemap.XY) Fit {
 		steps := max(1, int(math.Ceil(l/5)))
 		for k := range steps {
 			t := float64(k) / float64(steps)
-			d := a.zone.SignedDistance(a.pl, zonemap.XY{X: p.X + t*(q.X-p.X), Y: p.Y + t*(q.Y-p.Y)})
+			x := zonemap.XY{X: p.X + t*(q.X-p.X), Y: p.Y + t*(q.Y-p.Y)}
+			d := a.zone.SignedDistance(a.pl, x)
 			sum += math.Abs(d)
+			csum += math.Abs(dist(x, a.cover) - a.CoverM)
 			f.ClosestM = math.Min(f.ClosestM, d)
 			if d < a.BufferM {
 				inBuf++
@@ -272,6 +307,7 @@ func (a *Result) measure(method string, outline []zonemap.XY) Fit {
 		}
 	}
 	f.ErrorM = sum / float64(n)
+	f.CoverErrorM = csum / float64(n)
 	f.IntoBufferM = math.Max(0, a.BufferM-f.ClosestM)
 	f.InBufferShare = float64(inBuf) / float64(n)
 	return f
@@ -379,6 +415,9 @@ func (a *Result) WriteText(w io.Writer) {
 		verdict = "FAIL: below the buffer"
 	}
 	p("  attacker's error (best fit, mean distance to the zone's edge): %.0f m — %s\n", a.ErrorM, verdict)
+	if a.CoverM > 0 {
+		p("  the fits trace the zone's secret cover (radius %.0f m, centre %.0f m from the zone's): best fit %.0f m from its edge\n", a.CoverM, a.CoverOffsetM, a.CoverErrorM)
+	}
 }
 
 // WriteSVG draws the attack: the zone and its buffer, the boundary

@@ -109,6 +109,15 @@ type DecoyFigure struct {
 	Real       float64 `json:"real"`
 	Chance     float64 `json:"chance"`
 	Draws      int     `json:"draws"`
+	// Covers and Decoys are how many covers the truth holds, decoys
+	// among them (none: a transcript without covers, each candidate held
+	// against the zones' centres); Matched is how many candidates per
+	// draw lie in a cover (the rest point at trip ends or nothing), and
+	// DecoysSeen how many decoys any candidate of any draw lay in.
+	Covers     int     `json:"covers"`
+	Decoys     int     `json:"decoys"`
+	Matched    float64 `json:"matched"`
+	DecoysSeen int     `json:"decoys_seen"`
 	// Picks: per feature (and "combined"), the share of draws in which
 	// the candidate it ranks first holds a real zone.
 	Picks []Pick `json:"picks"`
@@ -123,12 +132,17 @@ type Pick struct {
 // CostFigure is what the privacy costs, on the wire.
 type CostFigure struct {
 	// Delivered is the share of seconds the vehicle spent outside every
-	// zone's buffer for which a record arrived.
-	Delivered        float64 `json:"delivered"`
-	BytesPerHour     float64 `json:"bytes_per_vehicle_hour"`
-	MeanDelayS       float64 `json:"mean_delay_s"`
-	MessagesPerTrip  float64 `json:"messages_per_trip"`
-	SimulatedSeconds float64 `json:"simulated_s"`
+	// zone's buffer for which a record arrived; DeliveredOutsideCovers
+	// the share of those outside every cover (decoys too: where the
+	// covers let location leave), OutsideCovers the share of the driven
+	// seconds that were (none without covers in the truth).
+	Delivered              float64 `json:"delivered"`
+	DeliveredOutsideCovers float64 `json:"delivered_outside_covers"`
+	OutsideCovers          float64 `json:"outside_covers"`
+	BytesPerHour           float64 `json:"bytes_per_vehicle_hour"`
+	MeanDelayS             float64 `json:"mean_delay_s"`
+	MessagesPerTrip        float64 `json:"messages_per_trip"`
+	SimulatedSeconds       float64 `json:"simulated_s"`
 }
 
 // Score plays every attack on a transcript and holds each against the
@@ -296,7 +310,7 @@ func Score(msgs []testbench.WireMessage, truth []testbench.Truth, pub Public, op
 	}
 
 	// (e) Which candidate holds a real zone.
-	s.Decoys = scoreDecoys(o, trips, zones, opts, draw, all, pick)
+	s.Decoys = scoreDecoys(o, trips, zones, truthCovers(o, truths), opts, draw, all, pick)
 
 	s.Cost = scoreCost(o, trips, truths)
 	return s, nil
@@ -561,8 +575,44 @@ func scoreGaps(o *Observer, trips []*Trip, truths []*testbench.Truth) GapFigure 
 	return gf
 }
 
-func scoreDecoys(o *Observer, trips []*Trip, zones map[string]zonemap.XY, opts SuiteOptions, draw func(int, []int) []int, all []int, pick func([]int) []*Trip) DecoyFigure {
+// cover is a truth cover on the observer's plane.
+type cover struct {
+	P     zonemap.XY
+	R     float64
+	Decoy bool
+}
+
+// truthCovers are the covers the trips were driven with (the truth's: the
+// bundle's secret), each once.
+func truthCovers(o *Observer, truths []*testbench.Truth) []cover {
+	seen := map[[2]float64]bool{}
+	var out []cover
+	for _, tr := range truths {
+		for _, c := range tr.Covers {
+			if k := [2]float64{c.Lat, c.Lon}; !seen[k] {
+				seen[k] = true
+				out = append(out, cover{P: o.Plane.XY(c.Lat, c.Lon), R: c.RadiusM, Decoy: c.Decoy})
+			}
+		}
+	}
+	return out
+}
+
+// scoreDecoys ranks the candidates the gaps point at by each feature and
+// scores the top one against the truth: with covers in the truth, a
+// candidate is the cover it lies in (the nearest centre among those it
+// lies in), real if that cover is a zone's; a candidate in no cover
+// (trip ends, end covers) is not real. Without covers, a candidate is real
+// if it lies within max(its radius, 1,500 m) of a zone's centre.
+func scoreDecoys(o *Observer, trips []*Trip, zones map[string]zonemap.XY, covers []cover, opts SuiteOptions, draw func(int, []int) []int, all []int, pick func([]int) []*Trip) DecoyFigure {
 	var df DecoyFigure
+	df.Covers = len(covers)
+	for _, c := range covers {
+		if c.Decoy {
+			df.Decoys++
+		}
+	}
+	decoysSeen := map[int]bool{}
 	n := opts.DecoyTrips
 	if n <= 0 || n > len(trips) {
 		n = max(1, len(trips)/2)
@@ -581,10 +631,26 @@ func scoreDecoys(o *Observer, trips []*Trip, zones map[string]zonemap.XY, opts S
 		df.Draws++
 		real := make([]bool, len(cs))
 		for k, c := range cs {
-			r := math.Max(c.RadiusM, 1500)
-			for _, z := range zones {
-				if dist(c.P, z) <= r {
-					real[k] = true
+			if len(covers) > 0 {
+				in, best := -1, math.Inf(1)
+				for j, cv := range covers {
+					if d := dist(c.P, cv.P); d <= cv.R && d < best {
+						in, best = j, d
+					}
+				}
+				if in >= 0 {
+					df.Matched++
+					real[k] = !covers[in].Decoy
+					if covers[in].Decoy {
+						decoysSeen[in] = true
+					}
+				}
+			} else {
+				r := math.Max(c.RadiusM, 1500)
+				for _, z := range zones {
+					if dist(c.P, z) <= r {
+						real[k] = true
+					}
 				}
 			}
 			if real[k] {
@@ -635,6 +701,8 @@ func scoreDecoys(o *Observer, trips []*Trip, zones map[string]zonemap.XY, opts S
 	df.Chance = df.Real / df.Candidates
 	df.Candidates /= d
 	df.Real /= d
+	df.Matched /= d
+	df.DecoysSeen = len(decoysSeen)
 	for j := 0; j <= nf; j++ {
 		name := "combined"
 		if j < nf {
@@ -647,7 +715,8 @@ func scoreDecoys(o *Observer, trips []*Trip, zones map[string]zonemap.XY, opts S
 
 func scoreCost(o *Observer, trips []*Trip, truths []*testbench.Truth) CostFigure {
 	var cf CostFigure
-	var far, got int
+	var far, got, drove, outCov, gotOut int
+	covers := truthCovers(o, truths)
 	var delay float64
 	var delays, msgs int
 	var bytes float64
@@ -661,6 +730,23 @@ func scoreCost(o *Observer, trips []*Trip, truths []*testbench.Truth) CostFigure
 			rec[int64(p.T)] = true
 		}
 		for _, p := range tr.Track {
+			xy := o.Plane.XY(p[1], p[2])
+			drove++
+			if len(covers) > 0 {
+				in := false
+				for _, c := range covers {
+					if dist(xy, c.P) <= c.R {
+						in = true
+						break
+					}
+				}
+				if !in {
+					outCov++
+					if rec[int64(p[0])] {
+						gotOut++
+					}
+				}
+			}
 			outside := true
 			for _, z := range tr.Zones {
 				zp := o.Plane.XY(z.Lat, z.Lon)
@@ -685,6 +771,12 @@ func scoreCost(o *Observer, trips []*Trip, truths []*testbench.Truth) CostFigure
 	}
 	if far > 0 {
 		cf.Delivered = float64(got) / float64(far)
+	}
+	if outCov > 0 {
+		cf.DeliveredOutsideCovers = float64(gotOut) / float64(outCov)
+	}
+	if len(covers) > 0 && drove > 0 {
+		cf.OutsideCovers = float64(outCov) / float64(drove)
 	}
 	if cf.SimulatedSeconds > 0 {
 		cf.BytesPerHour = math.Round(bytes / (cf.SimulatedSeconds / 3600))
@@ -767,13 +859,20 @@ func (s *Suite) WriteText(w io.Writer) {
 		}
 	}
 	d := s.Decoys
-	p("\n(e) Decoys: %.1f candidates, %.1f holding a real zone (chance %s), %d draws; share of draws the top-ranked candidate is real:\n", d.Candidates, d.Real, pct(d.Chance), d.Draws)
+	p("\n(e) Decoys: %.1f candidates, %.1f holding a real zone (chance %s), %d draws", d.Candidates, d.Real, pct(d.Chance), d.Draws)
+	if d.Covers > 0 {
+		p("; truth: %d covers, %d of them decoys; %.1f candidates a draw in a cover, %d decoys ever among them", d.Covers, d.Decoys, d.Matched, d.DecoysSeen)
+	}
+	p("; share of draws the top-ranked candidate is real:\n")
 	for _, k := range d.Picks {
 		p("  %-36s %6s\n", k.Feature, pct(k.Rate))
 	}
 	c := s.Cost
-	p("\nCost: allowed telemetry delivered %s of seconds outside every buffer; %.0f bytes per vehicle-hour; mean delay %.1f s; %.1f messages per trip\n",
-		pct(c.Delivered), c.BytesPerHour, c.MeanDelayS, c.MessagesPerTrip)
+	p("\nCost: allowed telemetry delivered %s of seconds outside every buffer", pct(c.Delivered))
+	if s.Decoys.Covers > 0 {
+		p(", %s of seconds outside every cover (%s of the driven seconds were)", pct(c.DeliveredOutsideCovers), pct(c.OutsideCovers))
+	}
+	p("; %.0f bytes per vehicle-hour; mean delay %.1f s; %.1f messages per trip\n", c.BytesPerHour, c.MeanDelayS, c.MessagesPerTrip)
 }
 
 func metres[T Num | float64](x T) string {

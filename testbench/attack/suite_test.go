@@ -278,3 +278,64 @@ func TestHugeTimesEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The decoy attack is scored by the covers the truth holds: a candidate
+// is the cover it lies in, real if that cover is a zone's. A real cover's
+// candidate lies where the cover's gaps are, up to cover_offset_m from its
+// zone (counted as no zone when held against the zone's centre), a decoy's
+// is not real, and one in no cover (a trip end) is not real either.
+func TestDecoysScoredByTruthCovers(t *testing.T) {
+	o := &Observer{Public: Public{PositionPeriod: 5 * time.Second, Quantum: 30 * time.Second}}
+	zone := zonemap.XY{X: 1800, Y: 0} // covered by the cover at the origin
+	covers := []cover{
+		{P: zonemap.XY{}, R: 3300},
+		{P: zonemap.XY{X: 20000}, R: 3300, Decoy: true},
+	}
+	var trips []*Trip
+	for _, place := range []zonemap.XY{{}, {X: 20000}, {X: 0, Y: 40000}} {
+		for k := range 3 {
+			a := float64(k) * math.Pi / 3
+			tr := &Trip{Name: fmt.Sprint(place, k), Vehicle: "v"}
+			for s := -60.0; s <= 60; s += 5 {
+				if math.Abs(s) < 30 {
+					continue // the gap: a minute around the place
+				}
+				tr.Positions = append(tr.Positions, Point{T: 1000 + s, P: zonemap.XY{X: place.X + 30*s*math.Cos(a), Y: place.Y + 30*s*math.Sin(a)}})
+			}
+			trips = append(trips, tr)
+		}
+	}
+	all := make([]int, len(trips))
+	for i := range all {
+		all[i] = i
+	}
+	pick := func(idx []int) []*Trip {
+		var out []*Trip
+		for _, i := range idx {
+			out = append(out, trips[i])
+		}
+		return out
+	}
+	draw := func(n int, from []int) []int { return from }
+	df := scoreDecoys(o, trips, map[string]zonemap.XY{"z": zone}, covers, SuiteOptions{Repeats: 1, DecoyTrips: len(trips)}, draw, all, pick)
+	if df.Draws != 1 || df.Candidates != 3 || df.Real != 1 || df.Matched != 2 || df.DecoysSeen != 1 || df.Covers != 2 || df.Decoys != 1 {
+		t.Errorf("%+v, want 1 draw: 3 candidates, 2 in a cover, 1 real, 1 decoy seen, of 2 covers 1 a decoy", df)
+	}
+}
+
+// The cost counts the seconds outside every cover (decoys too) apart:
+// where the covers let location leave, and how much of it arrived.
+func TestCostOutsideCovers(t *testing.T) {
+	o := &Observer{Plane: zonemap.NewPlane(52, 10)}
+	tr := &testbench.Truth{Trip: "a", Vehicle: "v", Start: 0, End: 9,
+		Covers: []testbench.TruthCover{{Lat: 52, Lon: 10, RadiusM: 450}, {Lat: 52.1, Lon: 10, RadiusM: 100, Decoy: true}}}
+	for s := range 10 {
+		lat, lon := o.Plane.LatLon(zonemap.XY{X: 100 * float64(s)})
+		tr.Track = append(tr.Track, [4]float64{float64(s), lat, lon, 360})
+	}
+	trip := &Trip{Name: "a", Vehicle: "v", Speeds: []Sample{{T: 1}, {T: 6}}}
+	cf := scoreCost(o, []*Trip{trip}, []*testbench.Truth{tr})
+	if cf.OutsideCovers != 0.5 || cf.DeliveredOutsideCovers != 0.2 {
+		t.Errorf("outside covers %v, delivered there %v; want 0.5 and 0.2", cf.OutsideCovers, cf.DeliveredOutsideCovers)
+	}
+}

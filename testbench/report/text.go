@@ -56,6 +56,14 @@ func WriteText(w io.Writer, r *testbench.Report) {
 		u.Records, u.Batches, u.RawBytes, u.CompressedBytes, ratio, r.Published.Published)
 	p("Queue        on disk, fsync every batch: %d fsyncs, %d batches left, %d dropped by the quota\n",
 		r.Queue.Syncs, r.Queue.Batches, r.Queue.Drops.Batches)
+	if r.Covers > 0 {
+		p("Covers       location withheld by %d secret covers (the zones' and decoys), signed and sealed in the fleet's bundle\n", r.Covers)
+		if r.CoversNote != "" {
+			p("             %s\n", r.CoversNote)
+		}
+	} else {
+		p("Covers       none: location withheld by the zones and their buffers alone\n")
+	}
 	p("Redacted     positions: %d sent on a grid, %d withheld near zones\n", u.PositionsSent, u.PositionsWithheld)
 	p("             near zones and trip ends: %d records merged (quanta of %s) into %d without position or motion\n",
 		u.Coarsened, r.Quantum, u.Merged)
@@ -66,6 +74,9 @@ func WriteText(w io.Writer, r *testbench.Report) {
 	ut := r.Utility
 	p("\nUtility      allowed telemetry delivered: %.1f%% of %d s outside every buffer; over-suppressed %s\n",
 		100*ut.Delivered(), ut.AllowedSeconds, clock(r.OverSuppressed))
+	if r.Covers > 0 {
+		p("             outside every cover: %.1f%% of %d s delivered\n", 100*ut.DeliveredOutside(), ut.OutsideCoversSeconds)
+	}
 	p("             delay to the collector (simulated): mean %s, p95 %s, max %s\n",
 		ut.DelayMean.Round(100*time.Millisecond), ut.DelayP95.Round(100*time.Millisecond), ut.DelayMax.Round(100*time.Millisecond))
 	f := r.Findings

@@ -19,6 +19,11 @@ type Population struct {
 	// Homes are the vehicles' homes by VIN (latitude, longitude), for the
 	// truth: the trips that start or end there.
 	Homes map[string][2]float64
+	// Roads are where the population drives: its fleet's bundle places
+	// the decoys on them (DrawCovers). CoversNote says where they went
+	// when the roads had no room.
+	Roads      [][]Waypoint
+	CoversNote string
 }
 
 // Populations lists the populations Generate knows.
@@ -26,20 +31,43 @@ var Populations = []string{"fleet", "car"}
 
 // Generate makes the population name from seed with n trips (its default
 // when n ≤ 0: 1,000 for the fleet, 300 for the car).
+// Every trip of it runs on the zones with one bundle's covers and decoys,
+// drawn from seed with the decoys on the population's roads (WithCovers).
 func Generate(name string, seed uint64, n int) (Population, error) {
+	var p Population
 	switch name {
 	case "fleet":
 		if n <= 0 {
 			n = 1000
 		}
-		return Fleet(seed, n), nil
+		p = Fleet(seed, n)
 	case "car":
 		if n <= 0 {
 			n = 300
 		}
-		return Car(seed, n), nil
+		p = Car(seed, n)
+	default:
+		return Population{}, fmt.Errorf("no population %q (want fleet or car)", name)
 	}
-	return Population{}, fmt.Errorf("no population %q (want fleet or car)", name)
+	return p.WithCovers(seed)
+}
+
+// WithCovers gives every trip of p the covers of one bundle (DrawCovers
+// on its first trip's zones and policy, the decoys on p.Roads, from
+// seed): a fleet's vehicles all hold the same bundle.
+func (p Population) WithCovers(seed uint64) (Population, error) {
+	if len(p.Trips) == 0 {
+		return p, nil
+	}
+	covers, note, err := DrawCovers(p.Trips[0], p.Roads, seed)
+	if err != nil {
+		return p, fmt.Errorf("population %s: %w", p.Name, err)
+	}
+	p.CoversNote = note
+	for i := range p.Trips {
+		p.Trips[i].Covers = covers
+	}
+	return p, nil
 }
 
 // popBase is a population trip: the demo's zones, policy and cameras, no
@@ -79,7 +107,7 @@ func Fleet(seed uint64, n int) Population {
 		}
 		roads[i] = randomRoad(rng, a, 12000)
 	}
-	p := Population{Name: fmt.Sprintf("fleet of 100 vehicles, %d trips on 40 random roads (seed %d)", n, seed)}
+	p := Population{Name: fmt.Sprintf("fleet of 100 vehicles, %d trips on 40 random roads (seed %d)", n, seed), Roads: roads}
 	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		road := roads[rng.IntN(len(roads))]
@@ -198,6 +226,7 @@ func Car(seed uint64, n int) Population {
 	p := Population{
 		Name:  fmt.Sprintf("one car, %d trips on three roads from its home near a zone (seed %d)", n, seed),
 		Homes: map[string][2]float64{vin: {CarHome.Lat, CarHome.Lon}},
+		Roads: carRoads,
 	}
 	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	k := 0

@@ -37,6 +37,12 @@ type Scenario struct {
 	Zones      []byte
 	PolicyName string
 	Policy     []byte
+	// Covers are the zones' covers and decoys (a covers file,
+	// config.ParseCovers), the secret the fleet's signed bundle seals with
+	// the zones (DrawCovers): the vehicle withholds its location by them.
+	// Nil: the bench draws them from Seed, with the route as where the
+	// fleet drives (testbench.Run).
+	Covers []byte
 	// Cameras wire the profile's cameras; each gets a simulated power line.
 	Cameras []config.CameraConfig
 	// VIN is the vehicle's identity, which must never reach the wire.
