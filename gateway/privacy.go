@@ -85,6 +85,7 @@ type privacy struct {
 
 	// The trip's start: withheld until dStart from the first fix.
 	starting        bool
+	startCovered    bool // the trip's first fix was in a cover
 	haveFirst       bool
 	firstLat, first float64
 	dStart, dEnd    float64
@@ -153,8 +154,13 @@ func (g *Gateway) applyPrivacy(now time.Time, s *uplink.Snapshot) {
 	if s.HavePosition && p.starting {
 		if !p.haveFirst {
 			p.haveFirst, p.firstLat, p.first = true, s.Lat, s.Lon
+			// A trip that starts in a cover is hidden by the cover: a
+			// D_start ring around where it started would show over many
+			// trips (the rings' centre is the place), the cover's edge
+			// shows only the cover.
+			p.startCovered = covered
 		}
-		if geofence.DistanceM(p.firstLat, p.first, s.Lat, s.Lon) >= p.dStart {
+		if p.startCovered || geofence.DistanceM(p.firstLat, p.first, s.Lat, s.Lon) >= p.dStart {
 			p.starting = false
 		}
 	}
@@ -166,7 +172,7 @@ func (g *Gateway) applyPrivacy(now time.Time, s *uplink.Snapshot) {
 		}
 	}
 	s.Withhold = s.Withhold || p.latched || p.starting
-	g.followTrail(s)
+	g.followTrail(s, p.latched)
 }
 
 // later returns the later of two times.
@@ -178,8 +184,13 @@ func later(a, b time.Time) time.Time {
 }
 
 // followTrail moves ReleaseBefore as the vehicle gets D_end from where
-// records were taken. Without a fix it does not move.
-func (g *Gateway) followTrail(s *uplink.Snapshot) {
+// records were taken. Without a fix it does not move, nor while the
+// vehicle is in a cover (held): a trip that ends in a cover would
+// otherwise release what waited up to D_end from where it ended, and
+// over many visits the last published points ring the place the trips
+// end at, inside the cover; held there, they ring where the vehicle went
+// into the cover, on its edge.
+func (g *Gateway) followTrail(s *uplink.Snapshot, held bool) {
 	p := &g.priv
 	if s.HavePosition {
 		if p.n == 0 {
@@ -193,7 +204,7 @@ func (g *Gateway) followTrail(s *uplink.Snapshot) {
 				g.pushTrail(s)
 			}
 		}
-		for p.n > 1 {
+		for p.n > 1 && !held {
 			front := &p.trail[p.head]
 			if geofence.DistanceM(front.lat, front.lon, s.Lat, s.Lon)-front.r < p.dEnd {
 				break

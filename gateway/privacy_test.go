@@ -488,3 +488,46 @@ func TestPrivacyCoversSwitched(t *testing.T) {
 		t.Errorf("state %v: the cameras follow the zone", st)
 	}
 }
+
+// A trip that ends in a cover: what waited when the vehicle went into the
+// cover stays waiting (and leaves without position at the end), so the
+// last published points lie D_end from where it went in, on the cover's
+// edge, not D_end from where it stopped, inside it: over many visits,
+// rings around the stops would find the place. And a trip that starts in
+// a cover is released as it leaves it, not at a D_start ring around its
+// start.
+func TestPrivacyTrailHeldInCover(t *testing.T) {
+	const tripEnd, coverR = 800.0, 2600.0
+	entry := zoneLengthM/2 - coverR // where the drive north goes into the cover
+	r := newRig(t, coveredZones(t, 0, coverR), func(d *gateway.Decision) { d.ClearFixes = 2 },
+		func(o *gateway.Options) { o.Privacy = gateway.Privacy{TripEndM: tripEnd, Rand: seeded(5)} })
+	r.driveX(-9000, zoneLengthM/2, 50)
+	snaps := r.snapsSince(0)
+	release := snaps[len(snaps)-1].ReleaseBefore
+	for _, s := range snaps {
+		if s.HavePosition && !s.Withhold && s.Time.Before(release) && xOf(s) > entry-tripEnd+trailSlackM {
+			t.Fatalf("released a position %.0f m before the cover, within D_end (%v m) of where the vehicle went in", entry-xOf(s), tripEnd)
+		}
+	}
+	r.ignition(false)
+	r.ignition(true)
+	n := r.snapCount()
+	r.driveX(zoneLengthM/2, zoneLengthM/2+coverR+400, 50)
+	released := false
+	for _, s := range r.snapsSince(n) {
+		if s.HavePosition && !s.Withhold {
+			released = true
+			if d := xOf(s) - zoneLengthM/2; d > coverR+tripEnd/2 {
+				t.Fatalf("first released %.0f m from the start: a D_start ring, not the cover's edge", d)
+			}
+			break
+		}
+	}
+	if !released {
+		t.Error("never released after leaving the cover")
+	}
+}
+
+// trailSlackM: a trail entry spans up to 25 m, and the released edge may
+// lie that much and a fix's step nearer.
+const trailSlackM = 40
