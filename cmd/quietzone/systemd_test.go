@@ -72,7 +72,7 @@ func TestUnitVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	unit := filepath.Join(t.TempDir(), "quietzone.service")
-	data = bytes.ReplaceAll(data, []byte("ExecStart=/usr/local/bin/quietzone "), []byte("ExecStart="+self+" "))
+	data = bytes.ReplaceAll(data, []byte("ExecStart=/usr/bin/quietzone "), []byte("ExecStart="+self+" "))
 	if err := os.WriteFile(unit, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
