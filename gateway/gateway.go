@@ -273,10 +273,11 @@ type Stats struct {
 	Enforcement EnforcementStats
 	// PoliciesApplied counts policies switched to while running; LastFix
 	// is when the last accepted fix was taken; Cameras the cameras'
-	// states (status.go).
+	// states and CameraCounts their controller's counters (status.go).
 	PoliciesApplied uint64
 	LastFix         time.Time
 	Cameras         []camera.State
+	CameraCounts    camera.Stats
 }
 
 // Suppressed returns the total time spent suppressed.
@@ -554,6 +555,9 @@ func (g *Gateway) loop(ctx context.Context, frames <-chan can.Frame) {
 			g.onFrame(&f)
 			g.processed.Add(1)
 		case t := <-ticker.C():
+			if stallHook != nil {
+				stallHook() // a test build's fault switch (stall.go); nil in the vehicle's
+			}
 			g.watchClock(g.clock.Now()) // read together with the monotonic clock
 			g.onTick(t)                 // the tick's own time: a manual clock may already be further on
 			g.ticks.Add(1)

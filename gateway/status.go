@@ -6,14 +6,15 @@ import (
 	"quietzone/camera"
 )
 
-// cameraStates is a Cameras that reports its cameras' states;
-// *camera.Controller implements it.
+// cameraStates is a Cameras that reports its cameras' states and
+// counters; *camera.Controller implements it.
 type cameraStates interface {
 	States() []camera.State
+	Stats() camera.Stats
 }
 
 // statusExtras adds to the counters what `quietzone status` shows beyond
-// them: when the last fix was taken, and the cameras' states. The loop
+// them: when the last fix was taken, the cameras' states and counters. The loop
 // calls it on every tick, so a copy of the states is made there, never
 // on the frame path.
 func (g *Gateway) statusExtras() {
@@ -23,5 +24,6 @@ func (g *Gateway) statusExtras() {
 	}
 	if cs, ok := g.opts.Cameras.(cameraStates); ok {
 		g.stats.Cameras = cs.States()
+		g.stats.CameraCounts = cs.Stats()
 	}
 }
