@@ -558,8 +558,16 @@ func (g *Gateway) loop(ctx context.Context, frames <-chan can.Frame) {
 			if stallHook != nil {
 				stallHook() // a test build's fault switch (stall.go); nil in the vehicle's
 			}
-			g.watchClock(g.clock.Now()) // read together with the monotonic clock
-			g.onTick(t)                 // the tick's own time: a manual clock may already be further on
+			now := g.clock.Now()
+			g.watchClock(now) // read together with the monotonic clock
+			if t.Before(now.Add(-g.d.Tick)) {
+				// A tick read late (the loop was busy longer than a tick:
+				// a slow or loaded head unit) carries the time it fell
+				// due. Judged then, the fixes handled since would be from
+				// the future: a false step of the clock back, a stale fix.
+				t = now
+			}
+			g.onTick(t) // else the tick's own time: a manual clock may already be further on
 			g.ticks.Add(1)
 		case ix := <-g.z.replace:
 			g.onZones(g.clock.Now(), ix)

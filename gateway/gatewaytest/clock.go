@@ -2,6 +2,7 @@
 package gatewaytest
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,16 @@ type Clock struct {
 	mono     time.Duration // monotonic
 	tickers  []*ticker
 	unsynced bool
+	// held: ticks are not handed over but kept, one per ticker, as a
+	// time.Ticker keeps the first tick its busy reader has not taken
+	// (Hold, Release).
+	held    bool
+	pending []heldTick
+}
+
+type heldTick struct {
+	t    *ticker
+	wall time.Time
 }
 
 var _ gateway.Clock = (*Clock)(nil)
@@ -105,6 +116,13 @@ func (c *Clock) Advance(d time.Duration) int {
 		}
 		wall := c.now
 		due.next = at + due.period
+		if c.held {
+			if !slices.ContainsFunc(c.pending, func(h heldTick) bool { return h.t == due }) {
+				c.pending = append(c.pending, heldTick{t: due, wall: wall})
+			} // later ticks are dropped, as a time.Ticker drops them
+			c.mu.Unlock()
+			continue
+		}
 		c.mu.Unlock()
 		select {
 		case due.c <- wall:
@@ -112,6 +130,35 @@ func (c *Clock) Advance(d time.Duration) int {
 		case <-due.stop:
 		}
 	}
+}
+
+// Hold makes the tickers' reader busy: from now on Advance moves the
+// clock without handing ticks over; each ticker keeps the first tick that
+// fell due, stamped with when it fell due, and drops the rest, as a
+// time.Ticker does for a reader that is late. Release hands them over.
+func (c *Clock) Hold() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held = true
+}
+
+// Release ends Hold: the kept ticks are handed over, late, with the times
+// they fell due at. It returns how many it handed over.
+func (c *Clock) Release() int {
+	c.mu.Lock()
+	c.held = false
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	n := 0
+	for _, h := range pending {
+		select {
+		case h.t.c <- h.wall:
+			n++
+		case <-h.t.stop:
+		}
+	}
+	return n
 }
 
 // Set moves the wall clock to t: forward, time passes (Advance); back,
