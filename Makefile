@@ -51,6 +51,19 @@ test-vcan:
 	VCANVM_EXTRA="cansend candump canplayer" VCANVM_ENV="QUIETZONE_REQUIRE_VCAN" QUIETZONE_REQUIRE_VCAN=1 \
 	  $(GO) test -count=1 -timeout 15m -exec $(VMDIR)/vcanvm -run 'VCAN' $(VCAN_PKGS)
 
+## test-system: the amd64 package installed on a whole Debian system (systemd as PID 1,
+## Mosquitto, vcan0, gpio-sim lines) in a throwaway QEMU VM; the system is built once
+## from Debian's packages with mmdebstrap and cached in .cache/system
+SYSDIR    ?= $(CURDIR)/.cache/system
+test-system: package-amd64
+	CGO_ENABLED=0 $(GO) build -o $(VMDIR)/vcanvm ./cmd/vcanvm
+	cmd/vcanvm/prepare-system.sh $(SYSDIR) $(VMDIR)/vcanvm
+	CGO_ENABLED=0 $(GO) build -trimpath -tags quietzone_faults -ldflags '$(LDFLAGS)' -o $(SYSDIR)/files/quietzone-faults ./cmd/quietzone
+	rm -f $(SYSDIR)/files/quietzone_*.deb && cp $(PKGDIR)/quietzone_$(DEBVERSION)-1_amd64.deb $(SYSDIR)/files/
+	CGO_ENABLED=0 VCANVM_IMAGE=$(SYSDIR)/rootfs.img VCANVM_KERNEL=$(SYSDIR)/vmlinux VCANVM_MODULES=$(SYSDIR)/modules \
+	VCANVM_FILES="$$(echo $(SYSDIR)/files/*)" VCANVM_ENV="QUIETZONE_REQUIRE_SYSTEM" QUIETZONE_REQUIRE_SYSTEM=1 \
+	  $(GO) test -count=1 -timeout 15m -exec $(VMDIR)/vcanvm -run '^TestSystem$$' -v ./cmd/quietzone
+
 ## build: a static binary in bin/
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone ./cmd/quietzone
