@@ -29,6 +29,14 @@
 //
 // `make test-vcan` downloads Debian's kernel package, extracts what is
 // needed and sets these.
+//
+// With VCANVM_IMAGE set, vcanvm boots a whole system instead: systemd as
+// PID 1 on that root file system image (`make test-system`; system.go):
+//
+//	VCANVM_IMAGE    an ext4 image of a Debian system (prepare-system.sh builds it)
+//	VCANVM_MODULES  every module (*.ko) there is loaded, dependencies first
+//	VCANVM_FILES    space-separated host files for the test, in the guest's /w/files
+//	                (named to the test by VCANVM_FILES=/w/files)
 package main
 
 import (
