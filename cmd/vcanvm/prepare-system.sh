@@ -52,6 +52,7 @@ work=$(mktemp -d "$dir/work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # --- the kernel, its modules and gpio-sim ---------------------------------
+kernel() {
 if [ "$(cat "$dir/kernel.ready" 2>/dev/null)" != "$recipe" ] || [ ! -f "$dir/modules/gpio-sim.ko" ]; then
 	rm -rf "$dir/modules" "$dir/vmlinux" "$dir/kernel.ready"
 	img=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
@@ -109,7 +110,10 @@ if [ "$(cat "$dir/kernel.ready" 2>/dev/null)" != "$recipe" ] || [ ! -f "$dir/mod
 	rm -rf "$work/root" "$work/$src" "$work"/*.deb
 fi
 
+}
+
 # --- the root file system -------------------------------------------------
+rootfs() {
 if [ "$(cat "$dir/rootfs.ready" 2>/dev/null)" != "$recipe" ] || [ ! -f "$dir/rootfs.img" ]; then
 	rm -f "$dir/rootfs.img" "$dir/rootfs.ready"
 	echo "system vm: building the root file system with mmdebstrap"
@@ -154,5 +158,17 @@ EOF
 	mv "$dir/rootfs.img.tmp" "$dir/rootfs.img"
 	echo "$recipe" >"$dir/rootfs.ready"
 fi
+}
+
+# Both at once: one downloads and compiles, the other mostly unpacks.
+kernel >"$work/kernel.log" 2>&1 &
+kpid=$!
+rootfs
+if ! wait $kpid; then
+	cat "$work/kernel.log" >&2
+	echo "system vm: preparing the kernel failed" >&2
+	exit 1
+fi
+cat "$work/kernel.log"
 echo "$recipe" >"$dir/ready"
 echo "system vm ready in $dir"
