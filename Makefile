@@ -6,30 +6,37 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo attack soak test test-kill test-vcan test-system test-arm64 vet lint build cross package package-amd64 package-arm64 package-armhf package-work lint-package tools-test tools-arm64 fuzz bench clean
+.PHONY: all demo attack soak test test-load test-kill test-vcan test-system test-arm64 vet lint build cross package package-amd64 package-arm64 package-armhf package-work lint-package tools-test tools-arm64 fuzz bench clean
 
 all: build
 
 ## demo: run the built-in drive (virtual CAN, embedded broker), print the report, draw out/demo.svg
 demo:
-	$(GO) run ./cmd/quietzone demo --svg out/demo.svg --json out/demo.json
+	$(GO) run ./cmd/quietzone-bench demo --svg out/demo.svg --json out/demo.json
 
 ## attack: the boundary-inference attack with TRIPS trips past the demo's depot; out/attack.svg
 TRIPS ?= 200
 attack:
-	$(GO) run ./cmd/quietzone attack --trips $(TRIPS) --svg out/attack.svg
+	$(GO) run ./cmd/quietzone-bench attack --trips $(TRIPS) --svg out/attack.svg
 
 ## soak: SOAK random trips from seed SEED (routes, zones, faults), every invariant checked;
-## a trip depends on its seed alone: quietzone sim --random --seed S --trips 1 replays it
+## a trip depends on its seed alone: quietzone-bench sim --random --seed S --trips 1 replays it
 SOAK  ?= 10000
 SEED  ?= 1
 NPROC ?= $(shell nproc 2>/dev/null || echo 2)
 soak:
-	$(GO) run ./cmd/quietzone sim --random --seed $(SEED) --trips $(SOAK) --parallel $(NPROC)
+	$(GO) run ./cmd/quietzone-bench sim --random --seed $(SEED) --trips $(SOAK) --parallel $(NPROC)
 
-## test: go vet and the race-enabled unit and integration tests (real Mosquitto)
+## test: go vet and the race-enabled unit and integration tests (real Mosquitto, PostgreSQL, Chromium)
 test: tools-test vet
-	QUIETZONE_REQUIRE_MOSQUITTO=1 $(GO) test -race -timeout 20m ./...
+	QUIETZONE_REQUIRE_MOSQUITTO=1 QUIETZONE_REQUIRE_POSTGRES=1 QUIETZONE_REQUIRE_CHROMIUM=1 $(GO) test -race -timeout 20m ./...
+
+## test-load: the fleet's ingest under load on loopback (100,000 simulated vehicles), SQLite and
+## PostgreSQL, one and two ingest processes; prints records/s (LOAD_SECONDS per run)
+LOAD_SECONDS ?= 20
+test-load: tools-test
+	QUIETZONE_REQUIRE_MOSQUITTO=1 QUIETZONE_REQUIRE_POSTGRES=1 QUIETZONE_LOAD_SECONDS=$(LOAD_SECONDS) \
+	  $(GO) test -count=1 -timeout 30m -run '^TestLoad' -v ./uplink/ingest
 
 ## test-kill: the uplink's SIGKILL loop, longer than in make test (KILL iterations)
 KILL ?= 500
@@ -64,23 +71,29 @@ test-system: package-amd64
 	VCANVM_FILES="$$(echo $(SYSDIR)/files/*)" VCANVM_ENV="QUIETZONE_REQUIRE_SYSTEM" QUIETZONE_REQUIRE_SYSTEM=1 \
 	  $(GO) test -count=1 -timeout 15m -exec $(VMDIR)/vcanvm -run '^TestSystem$$' -v ./cmd/quietzone
 
-## build: a static binary in bin/
+## build: static binaries in bin/: quietzone (the vehicle's), quietzone-bench (the test bench),
+## quietzone-fleet (the fleet's)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone ./cmd/quietzone
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-bench ./cmd/quietzone-bench
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-fleet ./cmd/quietzone-fleet
 
 # The race detector needs cgo (gcc); the integration tests need mosquitto;
-# the unit test of the systemd service needs systemd-analyze (systemd).
+# the unit test of the systemd service needs systemd-analyze (systemd); the fleet's store
+# tests a real PostgreSQL (postgresql) and its console a headless Chromium (chromium).
 tools-test:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing; \
 	fi
 
-## cross: static, stamped binaries for ARM head-units (linux/arm64, linux/arm GOARM=7)
+## cross: the vehicle's static, stamped binary for ARM head-units (linux/arm64, linux/arm GOARM=7)
 cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-linux-arm64 ./cmd/quietzone
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-linux-armv7 ./cmd/quietzone

@@ -14,6 +14,7 @@ import (
 	"quietzone/camera"
 	"quietzone/camera/cameratest"
 	"quietzone/can"
+	"quietzone/can/cantest"
 )
 
 func TestNewControllerErrors(t *testing.T) {
@@ -1096,7 +1097,7 @@ func TestTickHealsAFailedPowerCut(t *testing.T) {
 // retried on the next tick, not a Resend period later, and a clock that
 // steps backwards does not silence the resends.
 func TestTickRetriesAFailedCommandAndSurvivesAClockStep(t *testing.T) {
-	db := refDB(t)
+	db := cantest.RefDB(t)
 	frames := &cameratest.Frames{Err: errors.New("bus off")}
 	specs := []camera.Spec{{Name: "front", Class: camera.Exterior, Command: db.Message("CAM_Command").Signal("CAM_FrontCmd")}}
 	c, err := camera.NewController(specs, buses(frames), complete(specs, camera.Options{Resend: time.Second}))

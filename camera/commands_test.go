@@ -8,6 +8,7 @@ import (
 	"quietzone/camera"
 	"quietzone/camera/cameratest"
 	"quietzone/can"
+	"quietzone/can/cantest"
 )
 
 // TestUnlistedCamerasToldDeny: cameras the controller does not drive but
@@ -16,7 +17,7 @@ import (
 // starts from.
 func TestUnlistedCamerasToldDeny(t *testing.T) {
 	rec := &cameratest.Frames{}
-	cmd := refDB(t).Message(camCommand)
+	cmd := cantest.RefDB(t).Message(camCommand)
 	c, err := camera.NewController([]camera.Spec{{Name: "front", Class: camera.Exterior, Command: cmd.Signal(frontCmd)}},
 		[]camera.FrameWriter{rec}, camera.Options{
 			Unlisted: []*can.Signal{cmd.Signal(rearCmd), cmd.Signal(cabinCmd)},

@@ -14,7 +14,7 @@ import (
 	"quietzone/camera"
 	"quietzone/camera/cameratest"
 	"quietzone/can"
-	"quietzone/can/profiles"
+	"quietzone/can/cantest"
 )
 
 // t0 is an arbitrary wall-clock instant; every test passes time explicitly.
@@ -30,27 +30,10 @@ const (
 )
 
 var (
-	refOnce = sync.OnceValues(func() (*can.Database, error) {
-		data, err := profiles.FS.ReadFile("quietzone.dbc")
-		if err != nil {
-			return nil, err
-		}
-		return can.LoadDBC("quietzone.dbc", data)
-	})
 	twoOnce = sync.OnceValues(func() (*can.Database, error) {
 		return can.LoadDBCFile("testdata/two_messages.dbc")
 	})
 )
-
-// refDB is the reference vehicle's DBC, loaded once and shared read-only.
-func refDB(tb testing.TB) *can.Database {
-	tb.Helper()
-	db, err := refOnce()
-	if err != nil {
-		tb.Fatalf("load reference DBC: %v", err)
-	}
-	return db
-}
 
 // twoDB has two command messages (a standard and an extended one).
 func twoDB(tb testing.TB) *can.Database {
@@ -79,7 +62,7 @@ func signal(tb testing.TB, db *can.Database, msg, name string) *can.Signal {
 // refCmd returns a command signal of the reference DBC's CAM_Command.
 func refCmd(tb testing.TB, name string) *can.Signal {
 	tb.Helper()
-	return signal(tb, refDB(tb), camCommand, name)
+	return signal(tb, cantest.RefDB(tb), camCommand, name)
 }
 
 // onLevel is the level that powers a camera.

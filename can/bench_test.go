@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"quietzone/can"
+	"quietzone/can/cantest"
 )
 
 // sink keeps the compiler from discarding benchmark results.
@@ -34,7 +35,7 @@ func BenchmarkDecodeMapped(b *testing.B) {
 	})
 	// Three mapped signals of the reference GNSS_Status.
 	b.Run("GNSS_Status_3", func(b *testing.B) {
-		d := newDecoder(b, refDB(b),
+		d := newDecoder(b, cantest.RefDB(b),
 			can.Mapping{Role: "position.fix", Message: "GNSS_Status", Signal: "GNSS_FixType"},
 			can.Mapping{Role: "position.accuracy", Message: "GNSS_Status", Signal: "GNSS_HAccuracy"},
 			can.Mapping{Role: "position.speed", Message: "GNSS_Status", Signal: "GNSS_Speed"},

@@ -87,7 +87,10 @@ func LoadDBCFile(path string) (*Database, error) {
 	return LoadDBC(path, data)
 }
 
-// PositionError is an error at a line of an input file.
+// PositionError is an error at a line of an input file: "file:line:
+// reason", or "file: reason" when the problem has no line (Line 0). It
+// is the module's one such error: DBC files, profiles, configuration,
+// policy and scenario files all report through it.
 type PositionError struct {
 	File   string
 	Line   int
@@ -95,6 +98,9 @@ type PositionError struct {
 }
 
 func (e *PositionError) Error() string {
+	if e.Line <= 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Reason)
+	}
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
 }
 

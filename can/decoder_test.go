@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"quietzone/can"
+	"quietzone/can/cantest"
 )
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -60,7 +61,7 @@ func sameValues(tb testing.TB, got, want map[string]decoded, tol float64) {
 }
 
 func TestNewDecoderErrors(t *testing.T) {
-	db := refDB(t)
+	db := cantest.RefDB(t)
 	speed := can.Mapping{Role: "vehicle.speed", Message: "VCU_Speed", Signal: "VCU_VehicleSpeed"}
 	tests := []struct {
 		name   string
@@ -580,8 +581,8 @@ func TestFilters(t *testing.T) {
 }
 
 func TestDecoderAccessors(t *testing.T) {
-	db := refDB(t)
-	maps := refMappings(t)
+	db := cantest.RefDB(t)
+	maps := cantest.RefMappings(t)
 	d := refDecoder(t)
 	if d.Database() != db {
 		t.Error("Database() is not the DBC the decoder was built from")

@@ -4,73 +4,17 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
-	"sync"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"quietzone/can"
-	"quietzone/can/profiles"
+	"quietzone/can/cantest"
 )
-
-// refProfile is the embedded reference vehicle: its DBC and the signal map
-// of quietzone.yaml, with mappings sorted by role.
-var refProfile = sync.OnceValues(func() (*can.Database, error) {
-	data, err := profiles.FS.ReadFile("quietzone.dbc")
-	if err != nil {
-		return nil, err
-	}
-	return can.LoadDBC("quietzone.dbc", data)
-})
-
-var refMappingsOnce = sync.OnceValues(func() ([]can.Mapping, error) {
-	data, err := profiles.FS.ReadFile("quietzone.yaml")
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		Signals map[string]string `yaml:"signals"`
-	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
-	}
-	var maps []can.Mapping
-	for role, ref := range doc.Signals {
-		msg, sig, ok := strings.Cut(ref, ".")
-		if !ok {
-			return nil, errors.New("quietzone.yaml: " + role + ": not MESSAGE.SIGNAL")
-		}
-		maps = append(maps, can.Mapping{Role: role, Message: msg, Signal: sig})
-	}
-	sort.Slice(maps, func(i, j int) bool { return maps[i].Role < maps[j].Role })
-	return maps, nil
-})
-
-func refDB(tb testing.TB) *can.Database {
-	tb.Helper()
-	db, err := refProfile()
-	if err != nil {
-		tb.Fatalf("load the reference DBC: %v", err)
-	}
-	return db
-}
-
-func refMappings(tb testing.TB) []can.Mapping {
-	tb.Helper()
-	maps, err := refMappingsOnce()
-	if err != nil {
-		tb.Fatalf("read the reference signal map: %v", err)
-	}
-	return maps
-}
 
 // refDecoder returns a new decoder (with its own counters) for the
 // reference profile's signal map.
 func refDecoder(tb testing.TB) *can.Decoder {
 	tb.Helper()
-	d, err := can.NewDecoder(refDB(tb), refMappings(tb))
+	d, err := can.NewDecoder(cantest.RefDB(tb), cantest.RefMappings(tb))
 	if err != nil {
 		tb.Fatalf("NewDecoder(reference profile): %v", err)
 	}

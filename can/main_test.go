@@ -1,6 +1,7 @@
 package can_test
 
 import (
+	"quietzone/can/cantest"
 	"runtime"
 	"strings"
 	"testing"
@@ -16,17 +17,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func allStacks() string {
-	buf := make([]byte, 64<<10)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return string(buf[:n])
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
-
 // waitBlocked waits until some goroutine other than the caller is parked in
 // a channel operation or a network poll inside fn (a function name such as
 // "quietzone/can.(*Port).ReadFrame"), so that a test exercises the blocked
@@ -34,7 +24,7 @@ func allStacks() string {
 func waitBlocked(tb testing.TB, fn string) {
 	tb.Helper()
 	for try := 0; try < 30000; try++ {
-		for i, g := range strings.Split(allStacks(), "\n\n") {
+		for i, g := range strings.Split(cantest.AllStacks(), "\n\n") {
 			if i == 0 {
 				continue
 			}

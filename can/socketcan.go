@@ -1,10 +1,9 @@
 package can
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
-
-	"go.einride.tech/can/pkg/socketcan"
 )
 
 // SocketCANOptions configure a SocketCAN connection.
@@ -40,13 +39,20 @@ const (
 	errClassBusOff  = 0x40
 )
 
+// errorClassNames are the error classes of linux/can/error.h, by bit, as
+// go.einride.tech/can's socketcan.ErrorClass spells them. That package is
+// not imported for them: it pulls golang.org/x/net/nettest, and with it
+// the testing package, into the vehicle's binary.
+var errorClassNames = [numErrorClasses]string{"TxTimeout", "LostArbitration", "Controller", "ProtocolViolation",
+	"Transceiver", "NoAck", "BusOff", "BusError", "Restarted", "ErrorCounters"}
+
 // ErrorClassName names error class bit i (0 = TX timeout ... 6 = bus-off,
 // 8 = restarted, 9 = error counters).
 func ErrorClassName(i int) string {
-	if i == 9 {
-		return "ErrorCounters" // CAN_ERR_CNT, newer than go.einride.tech/can
+	if i < 0 || i >= numErrorClasses {
+		return fmt.Sprintf("ErrorClass(%#x)", uint64(1)<<(i&63))
 	}
-	return socketcan.ErrorClass(1 << i).String()
+	return errorClassNames[i]
 }
 
 // SocketStats are the counters of a SocketCAN connection.

@@ -4,32 +4,28 @@ import (
 	"testing"
 	"time"
 
+	"quietzone/camera"
 	"quietzone/can"
 )
 
 // nopCameras is a camera controller that does nothing.
 type nopCameras struct{}
 
-func (nopCameras) Lookup(string) (int, bool)           { return 0, true }
-func (nopCameras) Apply(time.Time, bool) error         { return nil }
-func (nopCameras) ObserveStatus(int, int64, time.Time) {}
-func (nopCameras) ObserveTrigger(int, bool, time.Time) {}
-func (nopCameras) Tick(time.Time) error                { return nil }
-
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time                 { return c.t }
-func (c fixedClock) Monotonic() time.Duration       { return time.Duration(c.t.UnixNano()) }
-func (c fixedClock) NewTicker(time.Duration) Ticker { panic("not in a benchmark") }
+func (nopCameras) Lookup(string) (int, bool)                               { return 0, true }
+func (nopCameras) Apply(time.Time, bool) error                             { return nil }
+func (nopCameras) ObserveStatus(int, int64, time.Time)                     {}
+func (nopCameras) ObserveTrigger(int, bool, time.Time)                     {}
+func (nopCameras) Tick(time.Time) error                                    { return nil }
+func (nopCameras) Escalations(dst []camera.Escalation) []camera.Escalation { return dst }
+func (nopCameras) States() []camera.State                                  { return nil }
+func (nopCameras) Stats() camera.Stats                                     { return camera.Stats{} }
+func (nopCameras) AllowCabin(bool)                                         {}
 
 // benchGateway is a gateway of the built-in profile, not running: the
 // benchmarks call its frame handler directly, as the loop does.
 func benchGateway(b *testing.B, edit func([]can.Mapping)) (*Gateway, *Profile) {
 	b.Helper()
-	prof, err := LoadProfile("builtin:quietzone")
-	if err != nil {
-		b.Fatal(err)
-	}
+	prof := loadBuiltin(b)
 	if edit != nil {
 		edit(prof.Mappings)
 	}
@@ -37,7 +33,7 @@ func benchGateway(b *testing.B, edit func([]can.Mapping)) (*Gateway, *Profile) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := New(Options{Decoder: dec, Cameras: nopCameras{}, Clock: fixedClock{time.Unix(1700000000, 0)}})
+	g, err := New(Options{Decoder: dec, Cameras: nopCameras{}, Clock: &testClock{t: time.Unix(1700000000, 0)}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,10 +94,7 @@ func BenchmarkOnFrame(b *testing.B) {
 // course is held against the eight bases a long drive keeps;
 // step_without_course the same without the yaw rate, for comparison.
 func BenchmarkCourse(b *testing.B) {
-	prof, err := LoadProfile("builtin:quietzone")
-	if err != nil {
-		b.Fatal(err)
-	}
+	prof := loadBuiltin(b)
 	enc := func(msg string, vals map[string]float64) can.Frame {
 		m := prof.DB.Message(msg)
 		f := m.NewFrame()
@@ -122,7 +115,7 @@ func BenchmarkCourse(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		clock := &settableClock{t: time.Unix(1780000000, 0)}
+		clock := &testClock{t: time.Unix(1780000000, 0)}
 		g, err := New(Options{Decoder: dec, Cameras: nopCameras{}, Clock: clock, Turning: prof.Turning})
 		if err != nil {
 			b.Fatal(err)

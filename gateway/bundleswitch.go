@@ -16,14 +16,6 @@ type policySwitch struct {
 	p  *uplink.Policy
 }
 
-// policySetter is a Telemetry that switches policy in step with the
-// snapshots it is offered: every snapshot offered after SetPolicy is
-// redacted under the new policy, every one before under the old. The
-// daemon's pipe implements it.
-type policySetter interface {
-	SetPolicy(p *uplink.Policy)
-}
-
 // SetBundle hands a zone list and the uplink policy that goes with it to
 // the decision loop, which switches to both between two decisions: the
 // first decision and the first snapshot after the switch are made under
@@ -60,20 +52,12 @@ func (g *Gateway) switchPolicy(p *uplink.Policy) {
 	g.d.WithholdMarginM = p.PositionMarginM()
 	g.opts.Privacy.JitterM = p.NearZones.JitterM
 	g.opts.Privacy.TripEndM = p.NearZones.TripEndM
-	if ps, ok := g.opts.Telemetry.(policySetter); ok {
-		ps.SetPolicy(p)
+	if g.opts.Telemetry != nil {
+		g.opts.Telemetry.SetPolicy(p)
 	}
-	if cc, ok := g.opts.Cameras.(cabinSwitch); ok {
-		// The cabin permission goes to the cameras at once: a policy
-		// that takes it away must not wait for the next state change.
-		cc.AllowCabin(p.CabinCameras)
-		g.applyCameras(g.clock.Now(), g.state.Suppressed())
-	}
+	// The cabin permission goes to the cameras at once: a policy that
+	// takes it away must not wait for the next state change.
+	g.opts.Cameras.AllowCabin(p.CabinCameras)
+	g.applyCameras(g.clock.Now(), g.state.Suppressed())
 	g.stats.PoliciesApplied++
-}
-
-// cabinSwitch is a Cameras whose cabin cameras the policy turns on and
-// off; *camera.Controller implements it.
-type cabinSwitch interface {
-	AllowCabin(allowed bool)
 }

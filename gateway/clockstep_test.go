@@ -1,11 +1,14 @@
 package gateway_test
 
 import (
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"quietzone/geofence"
 )
 
@@ -114,6 +117,46 @@ func TestClockStepBackBeforeEntering(t *testing.T) {
 		r.step(100*time.Millisecond, lat, lon, 50)
 		if m > -1500 && r.powered("front") {
 			t.Fatalf("front powered %.0f m inside the zone after the clock stepped back before its window", -1500-m)
+		}
+	}
+}
+
+// TestClockStepWhileDown: clear of a zone in force from 08:00 to 09:00,
+// the gateway stops at 08:31; while it is down the wall clock steps 51 min
+// forward, and the new gateway (the same boot: the monotonic time goes on)
+// sees the vehicle drive in. Before, the steady clock started again from
+// the stepped wall clock, both said 09:22, and the zone no longer counted
+// (random trip 3909: cameras on inside a zone for a minute). The steady
+// clock's base is kept in the state file and goes on over a restart.
+func TestClockStepWhileDown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), config.StateFileName)
+	withState := func(o *gateway.Options) { o.Enforcement.State = daemon.NewStateFile(path) }
+	ix, err := geofence.Parse("window.geojson", []byte(windowedCircle), geofence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clearFixes := func(d *gateway.Decision) { d.ClearFixes = 3 }
+	r := newRigCams(t, ix, clearFixes, rigCams{start: time.Date(2026, 6, 1, 8, 30, 0, 0, time.UTC)}, withState)
+	m := -2500.0 // south of the centre, 1 km outside the circle
+	step := 50 / 3.6 * 0.1
+	for range 40 {
+		m += step
+		lat, lon := north(m)
+		r.step(100*time.Millisecond, lat, lon, 50)
+	}
+	if !r.powered("front") {
+		t.Fatalf("not clear 1 km outside the zone: %v", r.state())
+	}
+	if err := r.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Step(51 * time.Minute)
+	r = newRigCams(t, ix, clearFixes, rigCams{clock: r.clock}, withState)
+	for ; m < -1000; m += step {
+		lat, lon := north(m)
+		r.step(100*time.Millisecond, lat, lon, 50)
+		if m > -1500 && r.powered("front") {
+			t.Fatalf("front powered %.0f m inside the zone, the clock stepped past its window while the gateway was down", -1500-m)
 		}
 	}
 }

@@ -181,7 +181,9 @@ type Turning struct {
 	WheelbaseM    float64
 }
 
-func (t Turning) validate() error {
+// Validate checks the bicycle model of a steering angle; its errors
+// begin with the key at fault (steering_ratio, wheelbase_m).
+func (t Turning) Validate() error {
 	if t.SteeringRatio == 0 && t.WheelbaseM == 0 {
 		return nil // no bicycle model
 	}
@@ -265,7 +267,7 @@ type course struct {
 // initCourse chooses what the course is held against: the yaw rate if
 // the profile maps one, else the steering angle with the bicycle model.
 func (g *Gateway) initCourse(t Turning, yaw, steering bool) error {
-	if err := t.validate(); err != nil {
+	if err := t.Validate(); err != nil {
 		return fmt.Errorf("turning: %w", err)
 	}
 	d, c := &g.d, &g.cr
@@ -546,72 +548,4 @@ func (d *Decision) validateCourse() error {
 		}
 	}
 	return nil
-}
-
-// turningFile is a profile's turning section:
-//
-//	turning:
-//	  yaw_rate_positive: left      # or right; left (ISO 8855) if not given
-//	  steering_positive: right
-//	  steering_ratio: 12.0         # steering wheel degrees per road wheel degree
-//	  wheelbase_m: 2.875
-type turningFile struct {
-	YawRatePositive  string   `yaml:"yaw_rate_positive"`
-	SteeringPositive string   `yaml:"steering_positive"`
-	SteeringRatio    *float64 `yaml:"steering_ratio"`
-	WheelbaseM       *float64 `yaml:"wheelbase_m"`
-}
-
-// load checks the turning section against the roles p maps: the keys of a
-// role it does not map are refused, and a steering angle needs its
-// bicycle model.
-func (tf *turningFile) load(doc *YAMLDoc, p *Profile) (Turning, error) {
-	var t Turning
-	yaw, steering := p.Signal(RoleYawRate) != nil, p.Signal(RoleSteeringAngle) != nil
-	if tf == nil {
-		if steering {
-			return t, doc.Errorf([]any{"signals", RoleSteeringAngle}, "%s needs turning.steering_ratio and turning.wheelbase_m to be turned into a yaw rate", RoleSteeringAngle)
-		}
-		return t, nil
-	}
-	side := func(key, v string, role string, mapped bool) (bool, error) {
-		switch {
-		case v == "":
-			return false, nil
-		case !mapped:
-			return false, doc.Errorf([]any{"turning", key}, "turning.%s: the profile maps no %s", key, role)
-		case v == "left" || v == "right":
-			return v == "right", nil
-		}
-		return false, doc.Errorf([]any{"turning", key}, "turning.%s: want left or right, got %q", key, v)
-	}
-	var err error
-	if t.YawRateRight, err = side("yaw_rate_positive", tf.YawRatePositive, RoleYawRate, yaw); err != nil {
-		return t, err
-	}
-	if t.SteeringRight, err = side("steering_positive", tf.SteeringPositive, RoleSteeringAngle, steering); err != nil {
-		return t, err
-	}
-	for _, k := range []struct {
-		key   string
-		v     *float64
-		to    *float64
-		check func(float64) error
-	}{
-		{"steering_ratio", tf.SteeringRatio, &t.SteeringRatio, checkSteeringRatio},
-		{"wheelbase_m", tf.WheelbaseM, &t.WheelbaseM, checkWheelbase},
-	} {
-		switch {
-		case k.v != nil && !steering:
-			return t, doc.Errorf([]any{"turning", k.key}, "turning.%s: the profile maps no %s", k.key, RoleSteeringAngle)
-		case k.v == nil && steering:
-			return t, doc.Errorf([]any{"turning"}, "turning.%s is required: %s is mapped", k.key, RoleSteeringAngle)
-		case k.v != nil:
-			if err := k.check(*k.v); err != nil {
-				return t, doc.Errorf([]any{"turning", k.key}, "turning.%v", err)
-			}
-			*k.to = *k.v
-		}
-	}
-	return t, nil
 }

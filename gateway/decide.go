@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"math"
 	"time"
-
-	"quietzone/geofence"
 )
 
 // onFix judges a new position and re-decides.
@@ -242,13 +240,4 @@ func (g *Gateway) applyCameras(now time.Time, suppress bool) {
 		g.log.Error("camera command failed", "suppress", suppress, "err", err)
 	}
 	g.showIndicator(suppress)
-}
-
-// distanceM is the great-circle distance between two points in metres.
-func distanceM(lat1, lon1, lat2, lon2 float64) float64 {
-	const rad = math.Pi / 180
-	dLat := (lat2 - lat1) * rad
-	dLon := (lon2 - lon1) * rad
-	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
-	return 2 * geofence.EarthRadiusM * math.Asin(math.Min(1, math.Sqrt(a)))
 }

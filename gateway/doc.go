@@ -1,5 +1,12 @@
-// Package gateway is the privacy gateway's decision loop and the wiring of
-// the other packages into a running daemon.
+// Package gateway is the privacy gateway's decision loop, alone: fixes
+// and frames in, camera commands and telemetry snapshots out.
+//
+// It never knows file formats, sockets or MQTT: its configuration arrives
+// built (package gateway/config reads the files), its outputs go to small
+// interfaces (Cameras, Telemetry, Auditor, Alarmer, StateStore, Clock)
+// that package gateway/daemon wires to the camera controller, the uplink,
+// the audit log and the state file; the privacy switch and the indicator
+// are periph pins handed in, opened by the daemon.
 //
 // One goroutine owns the vehicle state (the latest fix, speed, heading and
 // every mapped signal) and decides, on every fix and every tick, whether
@@ -9,7 +16,7 @@
 // means no locks on the frame path and an order that tests can replay with
 // a manual clock.
 //
-// Safety states (DESIGN.md): Unknown at start, without zones, and without a
+// Safety states: Unknown at start, without zones, and without a
 // fresh plausible fix: everything suppressed. Near and Inside: suppressed,
 // location withheld. Manual: the driver's privacy switch.
 //
@@ -41,39 +48,11 @@
 // clock is trusted: on any other every zone counts. A window is judged on
 // the wall clock and on a steady clock a step does not move, and a zone
 // that holds the vehicle stays in force until the hysteresis releases it
-// (zones.go). SetZones and
-// ReloadZones swap the zone list between two decisions; SetBundle swaps a
-// zone list and the uplink policy that goes with it in one step, the
-// policy reaching the uplink down the pipe between the snapshots decided
-// before and after (bundleswitch.go). A bad zone file changes nothing.
-//
-// Fleet bundles (fleet.go, package bundle): the vehicle pins one or more
-// fleet keys; a bundle, delivered retained on the MQTT topic
-// quietzone/v1/<pseudonym>/policy or from a file (at start and on
-// SIGHUP), is applied only if it is within the size bound, signed by a
-// pinned key (verified before its bodies are hashed), whole, not expired,
-// newer than the one in force, not below the version floor and for this
-// vehicle's profile; each outcome is an audit event and a refused bundle
-// changes nothing. The last good bundle is kept sealed at rest (the zone
-// list is sensitive) and applied at the next start, before any delivery,
-// if it has not expired and is not below the floor: the highest version
-// applied, kept in its own authenticated file and bound to the audit
-// log's policy.applied entries (Fleet). With none, under pinned keys, the
-// gateway has no zones and stays suppressed.
-//
-// Audit (auditlog.go, package audit): the daemon records the Auditor's
-// events in a hash-chained log in the state directory, each entry
-// authenticated with the vehicle's audit key, adds queue drops, and sends
-// a summary (counts per kind and the chain's head, no times or positions)
-// retained on quietzone/v1/<pseudonym>/audit.
-//
-// Identity and keys (identity.go, vehiclekeys.go, files.go): a vehicle is
-// named on the wire by the pseudonym of its identity, provisioned at
-// enrolment with a root secret of its own; no fleet-wide secret is on the
-// vehicle. Its keys at rest (queue, fleet state, suppression state,
-// audit) are derived from the root, one per purpose (Keys). Every file it
-// reads goes through atrest.Read: bounded, never a FIFO or a device, and
-// a secret only if it is the daemon's alone.
+// (zones.go). SetZones swaps the zone list between two decisions;
+// SetBundle swaps a zone list and the uplink policy that goes with it in
+// one step, the policy reaching the uplink down the pipe between the
+// snapshots decided before and after (bundleswitch.go). Which bundle may
+// be applied (signatures, versions, the floor) is the daemon's to decide.
 //
 // Telemetry privacy near zones is split: the uplink coarsens time and
 // holds records back, the gateway decides what to withhold and hold,
@@ -87,36 +66,18 @@
 // for the uplink without a position; the privacy switch (the CAN role or
 // a GPIO line read by a goroutine of Run with WaitForEdge and a finite
 // timeout, level or toggle) holds the Manual state; an indicator line is
-// lit while any suppression holds. The suppression state (Saved: manual
-// mode, owed hysteresis, whether a zone holds the vehicle, the trust in
-// GNSS with its anchor sealed; the whole file authenticated under the
-// state key) is written atomically to a state file off
-// the loop and restored before the first fix, and a zone holds a parked vehicle (ignition off, or wheels still):
-// its drifting fixes do not release it.
+// lit while any suppression holds.
 //
-// The daemon (daemon.go) wires the uplink off the decision loop: a pipe
-// (pipe.go) hands snapshots to the uplink's own goroutine, so that the
-// durable queue's fsyncs never delay a camera decision; the queue lives in
-// uplink.state_dir and survives restarts and power cuts. Daemon.Run
-// (daemonrun.go) runs the gateway with the audit writer, bundle
-// deliveries, the drop watch and the status socket (statussock.go, read
-// by `quietzone status`: counters and states, no positions).
-//
-// The package also reads the daemon's configuration (config.go,
-// queueconfig.go): the main file, the vehicle profile and the uplink
-// policy, reporting problems as "file:line: reason". It knows nothing of
-// wire formats.
+// The suppression state (Saved: manual mode, owed hysteresis, whether a
+// zone holds the vehicle, the trust in GNSS with its anchor, the steady
+// clock's base) goes to a StateStore off the loop after every change and
+// is restored before the first fix; a zone holds a parked vehicle
+// (ignition off, or wheels still): its drifting fixes do not release it.
 //
 // What may leave is decided by meaning, not by spelling (roles.go): every
 // role of the signal map has a class, fixed for the well-known roles
 // (uplink.RoleClass) and declared in the profile for custom ones
-// ({signal: M.S, class: vehicle|location|personal}); LoadProfile refuses
-// roles in another spelling, a DBC signal under two roles, undeclared or
-// misdeclared classes, and custom vehicle data in a message with location
-// or personal data. The policy may name vehicle-class roles alone
-// (ParsePolicyFor, against the vehicle's profile, for local files and
-// fleet bundles alike), and the snapshot hands every value to the uplink
-// with its class, which lets out vehicle data alone whatever the policy
-// says: a role the gateway cannot vouch for (a signal map built without
-// the loader) gets no class and never leaves.
+// (ClassifyRoles), and the snapshot hands every value to the uplink with
+// its class, which lets out vehicle data alone whatever the policy says:
+// a role the gateway cannot vouch for gets no class and never leaves.
 package gateway

@@ -69,12 +69,6 @@ type Alarmer interface {
 	Alarm(a uplink.Alarm) error
 }
 
-// Escalator is a Cameras that checks the cameras' obedience;
-// *camera.Controller implements it. The gateway raises what it hands out.
-type Escalator interface {
-	Escalations(dst []camera.Escalation) []camera.Escalation
-}
-
 // Enforcement wires the parts of camera enforcement that are not cameras.
 // Every field is optional.
 type Enforcement struct {
@@ -157,7 +151,6 @@ type enforcement struct {
 	events  chan inputEvent
 	handled atomic.Uint64
 
-	esc    Escalator // nil if the cameras do not check obedience
 	escBuf []camera.Escalation
 	alarms []uplink.Alarm // raised, not yet taken by the uplink
 
@@ -194,7 +187,6 @@ func (g *Gateway) initEnforcement() error {
 	if o.SwitchMode > SwitchToggle {
 		return fmt.Errorf("enforcement: switch mode %d", o.SwitchMode)
 	}
-	e.esc, _ = g.opts.Cameras.(Escalator)
 	e.ignition = -1
 	for i, name := range g.dec.Roles() {
 		if name == RoleIgnition {
@@ -258,7 +250,10 @@ func (g *Gateway) restore(now time.Time) {
 	if s.Held {
 		g.z.heldSince = s.HeldSince
 	}
-	g.z.needClear = max(g.d.ClearFixes, min(s.NeedClear, maxNeedClear))
+	if !s.SteadyWall.IsZero() && g.clock.Monotonic() >= s.SteadyMono {
+		g.z.steadyWall, g.z.steadyMono = s.SteadyWall, s.SteadyMono // the same boot: go on from it
+	}
+	g.z.needClear = max(g.d.ClearFixes, min(s.NeedClear, MaxNeedClear))
 	if s.Manual {
 		g.manual, g.state = true, Manual
 		g.audit(now, AuditManualOn, "privacy switch on before the restart")
@@ -395,8 +390,8 @@ func (g *Gateway) showIndicator(lit bool) {
 // enforceTick rewrites the indicator and raises the cameras' escalations.
 func (g *Gateway) enforceTick(now time.Time) {
 	g.showIndicator(g.state.Suppressed())
-	if g.e.esc != nil {
-		g.e.escBuf = g.e.esc.Escalations(g.e.escBuf[:0])
+	{
+		g.e.escBuf = g.opts.Cameras.Escalations(g.e.escBuf[:0])
 		for _, x := range g.e.escBuf {
 			g.escalate(x)
 		}

@@ -18,12 +18,6 @@ BO_ 257 Lon: 4 GNSS
  SG_ Longitude : 0|32@1- (1E-007,0) [-180|180] "deg" GW
 `
 
-type manualNow struct{ t time.Time }
-
-func (c *manualNow) Now() time.Time                 { return c.t }
-func (c *manualNow) Monotonic() time.Duration       { return time.Duration(c.t.UnixNano()) }
-func (c *manualNow) NewTicker(time.Duration) Ticker { panic("not used") }
-
 // TestExpiredCoordinateMakesNoFix: a longitude older than its max_age is
 // forgotten when a latitude arrives, not read as 0 into a fix.
 func TestExpiredCoordinateMakesNoFix(t *testing.T) {
@@ -47,7 +41,7 @@ func TestExpiredCoordinateMakesNoFix(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			clock := &manualNow{t: time.Unix(1700000000, 0)}
+			clock := &testClock{t: time.Unix(1700000000, 0)}
 			g, err := New(Options{Decoder: dec, Cameras: nopCameras{}, Clock: clock})
 			if err != nil {
 				t.Fatal(err)

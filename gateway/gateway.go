@@ -36,22 +36,38 @@ const (
 	// other way says so (Turning).
 	RoleYawRate       = "vehicle.yaw_rate"
 	RoleSteeringAngle = "vehicle.steering_angle"
-	cameraRolePrefix  = "camera." // camera.NAME.trigger, camera.NAME.status
+	CameraRolePrefix  = "camera." // camera.NAME.trigger, camera.NAME.status
 )
 
-// Cameras is what the gateway needs of the camera controller.
+// Cameras is what the gateway needs of the camera controller;
+// *camera.Controller implements it.
 type Cameras interface {
 	Lookup(name string) (int, bool)
 	Apply(now time.Time, suppress bool) error
 	ObserveStatus(i int, raw int64, now time.Time)
 	ObserveTrigger(i int, active bool, now time.Time)
 	Tick(now time.Time) error
+	// Escalations appends to dst the cameras that disobeyed beyond the
+	// grace period (or are silent and cannot be cut), once each.
+	Escalations(dst []camera.Escalation) []camera.Escalation
+	// States returns a copy of every camera's state, and Stats the
+	// controller's counters, for the status.
+	States() []camera.State
+	Stats() camera.Stats
+	// AllowCabin turns the cabin cameras on or off by the policy.
+	AllowCabin(allowed bool)
 }
 
-// Telemetry receives snapshots; *uplink.Uplink implements it.
+var _ Cameras = (*camera.Controller)(nil)
+
+// Telemetry receives snapshots; the daemon's pipe to the uplink
+// implements it.
 type Telemetry interface {
 	// Offer takes a snapshot; it must not keep s.Samples.
 	Offer(s uplink.Snapshot) error
+	// SetPolicy switches the uplink to a new policy between two
+	// snapshots (SetBundle).
+	SetPolicy(p *uplink.Policy)
 	// Flush queues whatever is pending, at shutdown.
 	Flush(now time.Time) error
 }
@@ -152,7 +168,7 @@ func DefaultDecision() Decision {
 	}
 }
 
-func (d *Decision) validate() error {
+func (d *Decision) Validate() error {
 	switch {
 	case d.Tick <= 0, d.MaxFixAge <= 0, d.TelemetryPeriod <= 0, d.SignalMaxAge <= 0:
 		return errors.New("tick, max_fix_age, signal_max_age and telemetry period must be positive")
@@ -347,7 +363,7 @@ func New(o Options) (*Gateway, error) {
 	if o.Decision == (Decision{}) {
 		o.Decision = DefaultDecision()
 	}
-	if err := o.Decision.validate(); err != nil {
+	if err := o.Decision.Validate(); err != nil {
 		return nil, fmt.Errorf("new gateway: decision: %w", err)
 	}
 	if o.DrainTimeout <= 0 {
@@ -359,7 +375,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	names := o.Decoder.Roles()
 	g.roles = make([]role, len(names))
-	classes, problems := classifyRoles(o.Decoder.Database(), o.Decoder.Mappings())
+	classes, problems := ClassifyRoles(o.Decoder.Database(), o.Decoder.Mappings())
 	for _, p := range problems {
 		g.log.Warn("a signal role's values will never leave the vehicle", "err", p)
 	}
@@ -434,7 +450,7 @@ func New(o Options) (*Gateway, error) {
 
 // cameraRole splits "camera.NAME.status" or "camera.NAME.trigger".
 func cameraRole(role string) (name, what string, ok bool) {
-	rest, found := strings.CutPrefix(role, cameraRolePrefix)
+	rest, found := strings.CutPrefix(role, CameraRolePrefix)
 	if !found {
 		return "", "", false
 	}
@@ -467,6 +483,7 @@ func (g *Gateway) Stats() Stats {
 func (g *Gateway) Run(ctx context.Context) error {
 	now := g.clock.Now()
 	g.state, g.since = Unknown, now
+	g.watchClock(now) // the clocks' first readings: steps are told from them
 	g.restore(now)
 	g.log.Info("gateway starting suppressed", "state", g.state)
 	g.applyCameras(now, true)

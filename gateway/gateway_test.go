@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
-	"runtime"
+	"quietzone/can/cantest"
+	"quietzone/gateway/config"
 	"slices"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ const testZones = `{"type":"FeatureCollection","features":[
 // Points at known distances south of the zone's southern edge (51.995).
 func south(m float64) (lat, lon float64) { return 51.995 - m/111195, 10.0 }
 
-var t0 = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+var t0 = gatewaytest.T0
 
 // rig is a gateway on a virtual bus with fake camera power lines, a manual
 // clock and a telemetry recorder.
@@ -42,7 +43,7 @@ type rig struct {
 	gw    *gateway.Gateway
 	cams  *camera.Controller
 	pins  map[string]*gpiotest.Pin
-	prof  *gateway.Profile
+	prof  *config.Profile
 	tel   *telemetry
 	sent  uint64
 	vals  map[string]float64 // what the vehicle's ECUs currently send
@@ -68,6 +69,8 @@ func (r *telemetry) Offer(s uplink.Snapshot) error {
 
 func (r *telemetry) Flush(time.Time) error { return nil }
 
+func (r *telemetry) SetPolicy(*uplink.Policy) {}
+
 func (r *telemetry) last() uplink.Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -92,12 +95,15 @@ type rigCams struct {
 	opts  camera.Options
 	// start is the clock's time when the gateway starts; default t0.
 	start time.Time
+	// clock, when set, is the clock to run on instead of a new one at
+	// start: a restart in the same boot keeps the monotonic time.
+	clock *gatewaytest.Clock
 }
 
 // newRigCams is newRig with changed cameras.
 func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision), rc rigCams, opts ...func(*gateway.Options)) *rig {
 	t.Helper()
-	prof, err := gateway.LoadProfile("builtin:quietzone")
+	prof, err := config.LoadProfile("builtin:quietzone")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +117,10 @@ func newRigCams(t *testing.T, zones *geofence.Index, mod func(*gateway.Decision)
 	if rc.start.IsZero() {
 		rc.start = t0
 	}
-	r := &rig{t: t, clock: gatewaytest.NewClock(rc.start), prof: prof, tel: &telemetry{}, pins: map[string]*gpiotest.Pin{},
+	if rc.clock == nil {
+		rc.clock = gatewaytest.NewClock(rc.start)
+	}
+	r := &rig{t: t, clock: rc.clock, prof: prof, tel: &telemetry{}, pins: map[string]*gpiotest.Pin{},
 		vals: map[string]float64{"vehicle.ignition": 1}}
 	bus := can.NewBus(r.clock.Now)
 	gwPort := bus.Open()
@@ -170,13 +179,7 @@ func (r *rig) shutdown() error {
 
 func (r *rig) waitFor(cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatal("gateway did not get there")
-		}
-		runtime.Gosched()
-	}
+	cantest.WaitFor(r.t, 10*time.Second, "the gateway to get there", cond)
 }
 
 // send updates the roles' values and sends every message carrying one of

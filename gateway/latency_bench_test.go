@@ -39,13 +39,6 @@ func (l *BenchLatencies) ReportAs(b *testing.B, prefix string) {
 	b.ReportMetric(float64(s[len(s)*99/100]), prefix+"p99-ns")
 }
 
-// settableClock is a clock the benchmark moves by hand.
-type settableClock struct{ t time.Time }
-
-func (c *settableClock) Now() time.Time                 { return c.t }
-func (c *settableClock) Monotonic() time.Duration       { return time.Duration(c.t.UnixNano()) }
-func (c *settableClock) NewTicker(time.Duration) Ticker { panic("not in a benchmark") }
-
 // BenchZones is the test square of about 1.1 km around (52.0, 10.0) with a
 // 200 m buffer.
 const BenchZones = `{"type":"FeatureCollection","features":[
@@ -57,10 +50,7 @@ const BenchZones = `{"type":"FeatureCollection","features":[
 // fake power pins, each with a command and a status.
 func BenchRig(tb testing.TB) (*Profile, *can.Decoder, *geofence.Index, []camera.Spec) {
 	tb.Helper()
-	prof, err := LoadProfile("builtin:quietzone")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	prof := loadBuiltin(tb)
 	dec, err := prof.NewDecoder()
 	if err != nil {
 		tb.Fatal(err)
@@ -128,7 +118,7 @@ const BenchFixStep = time.Second
 // bus.
 func BenchmarkFixToCommand(b *testing.B) {
 	prof, dec, zones, specs := BenchRig(b)
-	clock := &settableClock{t: time.Unix(1780000000, 0)}
+	clock := &testClock{t: time.Unix(1780000000, 0)}
 	bus := can.NewBus(clock.Now)
 	gwPort, ecu := bus.Open(), bus.Open()
 	defer gwPort.Close()

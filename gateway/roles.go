@@ -17,7 +17,7 @@ import (
 // with its role's class, and the uplink drops all but ClassVehicle
 // whatever the policy lists.
 //
-// classifyRoles gives every role of a signal map its class, and the
+// ClassifyRoles gives every role of a signal map its class, and the
 // reasons a role's class cannot be vouched for:
 //   - its name is not a role's one spelling (uplink.ValidRole: lower-case
 //     ASCII, no patterns, no other scripts or cases);
@@ -38,7 +38,7 @@ import (
 // A role with a problem gets ClassUnknown (a well-known one keeps its
 // class), so that a gateway built from an unchecked signal map (New does
 // not refuse one) lets none of it out; LoadProfile refuses the profile.
-func classifyRoles(db *can.Database, maps []can.Mapping) ([]uplink.Class, []*can.MapError) {
+func ClassifyRoles(db *can.Database, maps []can.Mapping) ([]uplink.Class, []*can.MapError) {
 	classes := make([]uplink.Class, len(maps))
 	var problems []*can.MapError
 	bad := func(i int, format string, args ...any) {
@@ -106,7 +106,7 @@ func classifyRoles(db *can.Database, maps []can.Mapping) ([]uplink.Class, []*can
 // reservedFamily reports whether a name that is not a well-known role is
 // in a family of well-known roles (position, phone, privacy, camera).
 func reservedFamily(role string) (string, bool) {
-	if role == "camera" || strings.HasPrefix(role, cameraRolePrefix) {
+	if role == "camera" || strings.HasPrefix(role, CameraRolePrefix) {
 		return "camera", true
 	}
 	family, _, ok := uplink.Reserved(role)
@@ -145,10 +145,10 @@ func overlap(a, b *can.Signal) bool {
 	return false
 }
 
-// wellKnownFirst orders a signal map: well-known roles, then custom ones,
+// WellKnownFirst orders a signal map: well-known roles, then custom ones,
 // each sorted, so that a problem between a well-known and a custom role
 // (one DBC signal under both) is reported at the custom one.
-func wellKnownFirst(a, b can.Mapping) int {
+func WellKnownFirst(a, b can.Mapping) int {
 	_, ka := uplink.RoleClass(a.Role)
 	_, kb := uplink.RoleClass(b.Role)
 	switch {

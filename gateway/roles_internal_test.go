@@ -86,7 +86,7 @@ func copiesGateway(t *testing.T, extra []can.Mapping) (*Gateway, time.Time) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1700000000, 0)
-	g, err := New(Options{Decoder: dec, Cameras: nopCameras{}, Clock: fixedClock{now}})
+	g, err := New(Options{Decoder: dec, Cameras: nopCameras{}, Clock: &testClock{t: now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestClassifyRoles(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			maps := append(slices.Clone(base), tc.m)
-			classes, problems := classifyRoles(db, maps)
+			classes, problems := ClassifyRoles(db, maps)
 			if classes[0] != uplink.ClassLocation || classes[1] != uplink.ClassLocation {
 				t.Errorf("the position roles are %v", classes[:2])
 			}
@@ -242,7 +242,7 @@ func TestClassifyRoles(t *testing.T) {
 	// A well-known vehicle role beside location data, on bits of its own,
 	// is the vehicle's: the wheel speed often shares a message with the
 	// odometer.
-	classes, problems := classifyRoles(db, []can.Mapping{
+	classes, problems := ClassifyRoles(db, []can.Mapping{
 		{Role: RoleFixType, Message: "GNSS_Status", Signal: "Fix"},
 		{Role: RoleSpeed, Message: "GNSS_Status", Signal: "Sats"},
 	})
@@ -280,16 +280,14 @@ func TestGatewayClassesSamples(t *testing.T) {
 // in the closed vocabulary, with its class, so that no profile has to
 // declare one (a role added to the gateway must be added there too).
 func TestGatewayRolesAreWellKnown(t *testing.T) {
-	roles := []string{RoleSpeed, RoleLatitude, RoleLongitude, RoleFixType, RoleAccuracy, RoleHeading, RoleGPSSpeed, RolePrivacySwitch, RoleIgnition}
-	for r := range roleUnits {
-		roles = append(roles, r)
-	}
+	roles := []string{RoleSpeed, RoleLatitude, RoleLongitude, RoleFixType, RoleAccuracy, RoleHeading, RoleGPSSpeed, RolePrivacySwitch, RoleIgnition,
+		RoleYawRate, RoleSteeringAngle}
 	for _, r := range roles {
 		if _, ok := uplink.RoleClass(r); !ok {
 			t.Errorf("%s is not a well-known role", r)
 		}
 	}
-	if c, _ := uplink.RoleClass(cameraRolePrefix + "front.status"); c != uplink.ClassLocation {
+	if c, _ := uplink.RoleClass(CameraRolePrefix + "front.status"); c != uplink.ClassLocation {
 		t.Errorf("camera status is %v", c)
 	}
 }

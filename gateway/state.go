@@ -32,3 +32,13 @@ func (s State) String() string {
 
 // Suppressed reports whether cameras are off and location withheld in s.
 func (s State) Suppressed() bool { return s != Clear }
+
+// ParseState is String's inverse.
+func ParseState(s string) (State, bool) {
+	for i, name := range stateNames {
+		if name == s {
+			return State(i), true
+		}
+	}
+	return 0, false
+}

@@ -2,16 +2,7 @@ package gateway
 
 import (
 	"time"
-
-	"quietzone/camera"
 )
-
-// cameraStates is a Cameras that reports its cameras' states and
-// counters; *camera.Controller implements it.
-type cameraStates interface {
-	States() []camera.State
-	Stats() camera.Stats
-}
 
 // statusExtras adds to the counters what `quietzone status` shows beyond
 // them: when the last fix was taken, the cameras' states and counters. The loop
@@ -22,8 +13,6 @@ func (g *Gateway) statusExtras() {
 	if g.fix.valid {
 		g.stats.LastFix = g.fix.t
 	}
-	if cs, ok := g.opts.Cameras.(cameraStates); ok {
-		g.stats.Cameras = cs.States()
-		g.stats.CameraCounts = cs.Stats()
-	}
+	g.stats.Cameras = g.opts.Cameras.States()
+	g.stats.CameraCounts = g.opts.Cameras.Stats()
 }

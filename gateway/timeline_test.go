@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"os"
 	"path/filepath"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"slices"
 	"strings"
 	"sync"
@@ -375,7 +377,7 @@ func newGPIORig(t *testing.T, state string, switchAt gpio.Level) *gpioRig {
 			Switch:    &gateway.Input{Pin: g.sw},
 			Indicator: g.ind,
 			Triggers:  map[string]gateway.Input{"front": {Pin: g.trig}},
-			State:     gateway.NewStateFile(state),
+			State:     daemon.NewStateFile(state),
 			Poll:      20 * time.Millisecond,
 		}
 	})
@@ -399,7 +401,7 @@ func (g *gpioRig) lit() bool { return cameratest.Level(g.ind) == gpio.High }
 // when switched off, after ClearFixes clear fixes.
 func TestTimelineManualSwitch(t *testing.T) {
 	before := goleak.IgnoreCurrent()
-	state := filepath.Join(t.TempDir(), gateway.StateFileName)
+	state := filepath.Join(t.TempDir(), config.StateFileName)
 	g := newGPIORig(t, state, gpio.Low)
 	if !g.lit() {
 		t.Error("indicator dark at start: the gateway starts suppressed")
@@ -467,7 +469,7 @@ func TestTimelineManualSwitch(t *testing.T) {
 	}
 	// The writer saves off the loop: it gets there.
 	g.waitFor(func() bool {
-		s, err := gateway.NewStateFile(state).Load()
+		s, err := daemon.NewStateFile(state).Load()
 		return err == nil && s.State == gateway.Clear && !s.Manual
 	})
 	// Run stops the input readers and the writer it started.
@@ -482,8 +484,8 @@ func TestTimelineManualSwitch(t *testing.T) {
 // drifting fixes of the parked car (clear of the zone) do not release it
 // until it drives. The same fixes release a gateway that saved nothing.
 func TestTimelineRestartInsideZone(t *testing.T) {
-	state := filepath.Join(t.TempDir(), gateway.StateFileName)
-	withState := func(o *gateway.Options) { o.Enforcement.State = gateway.NewStateFile(state) }
+	state := filepath.Join(t.TempDir(), config.StateFileName)
+	withState := func(o *gateway.Options) { o.Enforcement.State = daemon.NewStateFile(state) }
 	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 3 }, withState)
 	r.vals["vehicle.ignition"] = 0
 	r.step(time.Second, 52, 10, 0)
@@ -493,7 +495,7 @@ func TestTimelineRestartInsideZone(t *testing.T) {
 	if err := r.shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	saved, err := gateway.NewStateFile(state).Load()
+	saved, err := daemon.NewStateFile(state).Load()
 	if err != nil || saved.State != gateway.Inside || !saved.Held || saved.Manual {
 		t.Fatalf("saved %+v, %v; want inside, held", saved, err)
 	}
@@ -541,8 +543,8 @@ func TestTimelineRestartInsideZone(t *testing.T) {
 // distrusted and no anchor (trust.go): the fixes of the first
 // trustWindow (4 s) count as none, then the parked car's are held.
 func TestDamagedStateFileStartsHeld(t *testing.T) {
-	state := filepath.Join(t.TempDir(), gateway.StateFileName)
-	if err := gateway.NewStateFile(state).Save(gateway.Saved{State: gateway.Clear, NeedClear: 3}); err != nil {
+	state := filepath.Join(t.TempDir(), config.StateFileName)
+	if err := daemon.NewStateFile(state).Save(gateway.Saved{State: gateway.Clear, NeedClear: 3}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(state)
@@ -553,7 +555,7 @@ func TestDamagedStateFileStartsHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 3 },
-		func(o *gateway.Options) { o.Enforcement.State = gateway.NewStateFile(state) })
+		func(o *gateway.Options) { o.Enforcement.State = daemon.NewStateFile(state) })
 	r.vals["vehicle.ignition"] = 0
 	lat, lon := south(20000) // beyond the debt of the lost anchor (13 km)
 	for range 8 {
@@ -610,12 +612,12 @@ func TestToggleSwitch(t *testing.T) {
 // TestRestartKeepsOwedHysteresis: a zone's stricter clear_fixes, owed
 // when the gateway stopped, is still owed after the restart.
 func TestRestartKeepsOwedHysteresis(t *testing.T) {
-	state := filepath.Join(t.TempDir(), gateway.StateFileName)
-	if err := gateway.NewStateFile(state).Save(gateway.Saved{State: gateway.Near, NeedClear: 6}); err != nil {
+	state := filepath.Join(t.TempDir(), config.StateFileName)
+	if err := daemon.NewStateFile(state).Save(gateway.Saved{State: gateway.Near, NeedClear: 6}); err != nil {
 		t.Fatal(err)
 	}
 	r := newRig(t, mustZones(t), func(d *gateway.Decision) { d.ClearFixes = 2 },
-		func(o *gateway.Options) { o.Enforcement.State = gateway.NewStateFile(state) })
+		func(o *gateway.Options) { o.Enforcement.State = daemon.NewStateFile(state) })
 	lat, lon := south(5000)
 	for i := range 6 {
 		r.step(100*time.Millisecond, lat, lon, 50)

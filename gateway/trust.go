@@ -271,6 +271,8 @@ func (g *Gateway) restoreTrust(now time.Time, s Saved, lost bool) {
 	switch {
 	case lost:
 		g.loseAnchor(now, "the saved state is unreadable")
+	case !a.At.IsZero() && (!isPosition(a.Lat, a.Lon) || !(a.AccM >= 0) || math.IsInf(a.AccM, 1)):
+		g.loseAnchor(now, "the saved anchor is not a fix")
 	case !a.At.IsZero() && now.Before(a.At.Add(-g.d.Tick)):
 		g.stats.ClockSteps++
 		g.audit(now, AuditClockStep, "the clock went back over a restart")
@@ -418,7 +420,7 @@ func (g *Gateway) trusted(now time.Time, f *fix) {
 			tr.provisional = false
 			tr.debtM += tr.lostDebtM
 		case ok && f.t.Sub(a.t) > g.trustWindow():
-			tr.debtM += distanceM(a.lat, a.lon, f.lat, f.lon) + g.reachFrom(&a, f.t) + a.acc
+			tr.debtM += geofence.DistanceM(a.lat, a.lon, f.lat, f.lon) + g.reachFrom(&a, f.t) + a.acc
 		}
 		tr.distrusted = false
 		g.audit(now, AuditGNSSTrusted, "a fix consistent with the wheels")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"slices"
 	"strings"
 	"testing"
@@ -181,13 +183,13 @@ var stateKey = bytes.Repeat([]byte{0x5a}, 32)
 // where a gateway that saved nothing turns them on.
 func TestSpoofAcrossRestart(t *testing.T) {
 	sealed := func(t *testing.T, path string) gateway.StateStore {
-		sf, err := gateway.NewSealedStateFile(path, stateKey)
+		sf, err := daemon.NewSealedStateFile(path, stateKey)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return sf
 	}
-	keyless := func(t *testing.T, path string) gateway.StateStore { return gateway.NewStateFile(path) }
+	keyless := func(t *testing.T, path string) gateway.StateStore { return daemon.NewStateFile(path) }
 	for _, tc := range []struct {
 		name  string
 		store func(t *testing.T, path string) gateway.StateStore
@@ -199,7 +201,7 @@ func TestSpoofAcrossRestart(t *testing.T) {
 		{"no key", keyless, 400 / 3.6 * 120},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), gateway.StateFileName)
+			path := filepath.Join(t.TempDir(), config.StateFileName)
 			withState := func(o *gateway.Options) { o.Enforcement.State = tc.store(t, path) }
 			clearFixes := func(d *gateway.Decision) { d.ClearFixes = 3 }
 			r := newRigCams(t, mustZones(t), clearFixes, rigCams{}, withState)
@@ -272,9 +274,9 @@ func TestSpoofAcrossRestart(t *testing.T) {
 // it, with no distrust and no margin; the sealed anchor is no reason to
 // hold it.
 func TestRestartTrustedGNSS(t *testing.T) {
-	path := filepath.Join(t.TempDir(), gateway.StateFileName)
+	path := filepath.Join(t.TempDir(), config.StateFileName)
 	withState := func(o *gateway.Options) {
-		sf, err := gateway.NewSealedStateFile(path, stateKey)
+		sf, err := daemon.NewSealedStateFile(path, stateKey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,10 +312,10 @@ func TestRestartTrustedGNSS(t *testing.T) {
 // lost: GNSS distrusted until fixes are consistent for trustWindow, then
 // trusted at the debt of a lost anchor.
 func TestRestartClockBack(t *testing.T) {
-	path := filepath.Join(t.TempDir(), gateway.StateFileName)
+	path := filepath.Join(t.TempDir(), config.StateFileName)
 	log := &auditLog{}
 	opts := func(o *gateway.Options) {
-		sf, err := gateway.NewSealedStateFile(path, stateKey)
+		sf, err := daemon.NewSealedStateFile(path, stateKey)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -113,17 +113,6 @@ func (g *Gateway) SetZones(ctx context.Context, ix *geofence.Index) error {
 	}
 }
 
-// ReloadZones reads and validates a zone file and, only if it is good,
-// hands it to the decision loop. On any error the gateway keeps the zones
-// it has (or, without any, stays suppressed).
-func (g *Gateway) ReloadZones(ctx context.Context, path string, opts geofence.Options) error {
-	ix, err := LoadZoneFile(path, opts)
-	if err != nil {
-		return fmt.Errorf("reload zones: %w", err)
-	}
-	return g.SetZones(ctx, ix)
-}
-
 // onZones switches to a new zone list. Hysteresis starts again: the clear
 // fixes counted so far were clear of the old zones.
 func (g *Gateway) onZones(now time.Time, ix *geofence.Index) {
@@ -246,16 +235,8 @@ func (g *Gateway) crossed(now time.Time) bool {
 	return crossed
 }
 
-// timeSource is a Clock that can say whether its time is right.
-type timeSource interface {
-	// Synced reports whether the clock is synchronised to a trusted
-	// time (NTP, GNSS).
-	Synced() bool
-}
-
 // clockSynced reports whether zone validity windows may be trusted: only
 // on a clock that says it is synchronised.
 func (g *Gateway) clockSynced() bool {
-	ts, ok := g.clock.(timeSource)
-	return ok && ts.Synced()
+	return g.clock.Synced()
 }

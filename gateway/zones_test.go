@@ -2,9 +2,9 @@ package gateway_test
 
 import (
 	"context"
-	"math"
 	"os"
 	"path/filepath"
+	"quietzone/gateway/config"
 	"strings"
 	"testing"
 	"time"
@@ -236,7 +236,7 @@ func TestZonesReplacedWhileRunning(t *testing.T) {
 	if !r.powered("front") {
 		t.Fatal("not clear far from the square")
 	}
-	err := r.gw.ReloadZones(ctx, bad, geofence.Options{})
+	err := reloadZones(ctx, r.gw, bad)
 	if err == nil || !strings.Contains(err.Error(), "feature 0: a Point zone needs a positive radius_m") {
 		t.Fatalf("bad file: %v", err)
 	}
@@ -248,7 +248,7 @@ func TestZonesReplacedWhileRunning(t *testing.T) {
 		t.Fatal("a bad zone file changed the decision")
 	}
 	// The road: suppressed at once, without a new fix.
-	if err := r.gw.ReloadZones(ctx, good, geofence.Options{}); err != nil {
+	if err := reloadZones(ctx, r.gw, good); err != nil {
 		t.Fatal(err)
 	}
 	r.waitFor(func() bool { return !r.powered("front") })
@@ -271,7 +271,7 @@ func TestZonesReplacedWhileRunning(t *testing.T) {
 	// Without zones the gateway stays suppressed until a good list comes.
 	r = newRig(t, nil, func(d *gateway.Decision) { d.ClearFixes = 1 })
 	r.step(time.Second, lat, lon, 0)
-	if err := r.gw.ReloadZones(ctx, bad, geofence.Options{}); err == nil {
+	if err := reloadZones(ctx, r.gw, bad); err == nil {
 		t.Fatal("bad file accepted")
 	}
 	r.step(time.Second, lat, lon, 0)
@@ -342,46 +342,17 @@ func TestZonePolicy(t *testing.T) {
 	}
 }
 
-func TestLoadReachCoversDecisions(t *testing.T) {
-	s, err := gateway.Load("testdata/good/quietzone.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := s.Config.Decision
-	// 2 × 50 m accuracy + the larger of 400 km/h × 3 s and the 500 m
-	// grid's snapping error (354 m, +1 %).
-	want := 100 + math.Max(400/3.6*3, 500*math.Sqrt2/2*1.01)
-	if got := s.Zones.ReachM(); math.Abs(got-want) > 1e-6 || got != d.ZoneReachM(s.Policy.PositionMarginM()) {
-		t.Errorf("zone index reach %v, want %v", got, want)
-	}
-}
-
-func TestLoadLookAheadKeys(t *testing.T) {
-	head := "vehicle: {profile: builtin:quietzone, vin: QZTEST00000000042}\nzones: {file: zones.geojson}\npolicy: policy.yaml\nuplink: {drain_timeout: 5s}\ncameras: [{name: front, class: exterior}]\n"
-	path := writeSet(t, map[string]string{"quietzone.yaml": head + "decision:\n  exit_margin_m: 80\n  max_accel_mps2: 2.5\n  max_lateral_accel_mps2: 4\n  heading_sigma_deg: 15\n  min_heading_speed_kmh: 8\n  zone_clock_skew: 1m\n"})
-	s, err := gateway.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := s.Config.Decision
-	if d.ExitMarginM != 80 || d.MaxAccelMps2 != 2.5 || d.MaxLateralMps2 != 4 || d.HeadingSigmaDeg != 15 || d.MinHeadingSpeedKmh != 8 || d.ZoneClockSkew != time.Minute {
-		t.Errorf("decision %+v", d)
-	}
-	for _, tc := range []struct{ yaml, want string }{ // errors point at decision's line, as the others do
-		{"  exit_margin_m: -1\n", "quietzone.yaml:7: exit_margin_m must not be negative"},
-		{"  max_accel_mps2: -3\n", "quietzone.yaml:7: max_accel_mps2, max_lateral_accel_mps2 and min_heading_speed_kmh must not be negative"},
-		{"  heading_sigma_deg: 120\n", "quietzone.yaml:7: heading_sigma_deg must be from 0 to 90"},
-		{"  zone_clock_skew: -1s\n", "quietzone.yaml:7: zone_clock_skew must not be negative"},
-	} {
-		path := writeSet(t, map[string]string{"quietzone.yaml": head + "decision:\n" + tc.yaml})
-		_, err := gateway.Load(path)
-		if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), filepath.Dir(path)+"/", ""), tc.want) {
-			t.Errorf("%q: error %v, want %q", tc.yaml, err, tc.want)
-		}
-	}
-}
-
 // TestSystemClockSynced only asks: the answer depends on the machine.
 func TestSystemClockSynced(t *testing.T) {
 	t.Logf("system clock synchronised: %v", gateway.SystemClock{}.Synced())
+}
+
+// reloadZones reads a zone file and, only if it is good, hands it to the
+// decision loop, as the daemon does on SIGHUP.
+func reloadZones(ctx context.Context, g *gateway.Gateway, path string) error {
+	ix, err := config.LoadZoneFile(path, geofence.Options{})
+	if err != nil {
+		return err
+	}
+	return g.SetZones(ctx, ix)
 }

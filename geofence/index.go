@@ -10,6 +10,14 @@ import (
 // EarthRadiusM is the mean Earth radius used to turn angles into metres.
 const EarthRadiusM = 6371008.8
 
+// DistanceM is the great-circle distance in metres between two positions
+// in degrees (S2's haversine on the mean sphere). It is the module's one
+// distance between positions; the geofence's own queries work on unit
+// vectors instead.
+func DistanceM(lat1, lon1, lat2, lon2 float64) float64 {
+	return float64(s2.LatLngFromDegrees(lat1, lon1).Distance(s2.LatLngFromDegrees(lat2, lon2))) * EarthRadiusM
+}
+
 // DefaultReachM is the table's reach when Options.ReachM is 0: queries
 // that look no farther than this past a buffer are answered from the
 // table, farther ones by a scan of every zone.

@@ -364,3 +364,22 @@ func TestQueryFailsClosedOnNonPositions(t *testing.T) {
 		}
 	}
 }
+
+func TestDistanceM(t *testing.T) {
+	for _, tc := range []struct {
+		lat1, lon1, lat2, lon2, want, tol float64
+	}{
+		{0, 0, 0, 0, 0, 0},
+		{0, 0, 0, 1, 111195.08, 0.01},        // a degree of the equator on the mean sphere
+		{52, 10, 52, 10.05, 3422.93, 0.01},   // 0.05° of a parallel: cos 52° of the equator's
+		{89.9, 0, 89.9, 180, 22239.02, 0.01}, // over the pole: 0.2° of a meridian
+		{0, 0, 0, 180, math.Pi * geofence.EarthRadiusM, 1e-6},
+	} {
+		if got := geofence.DistanceM(tc.lat1, tc.lon1, tc.lat2, tc.lon2); math.Abs(got-tc.want) > tc.tol {
+			t.Errorf("DistanceM(%v,%v,%v,%v) = %.2f, want %.2f", tc.lat1, tc.lon1, tc.lat2, tc.lon2, got, tc.want)
+		}
+		if got, want := geofence.DistanceM(tc.lat1, tc.lon1, tc.lat2, tc.lon2), haversine(tc.lat1, tc.lon1, tc.lat2, tc.lon2); math.Abs(got-want) > 1e-6*max(1, want) {
+			t.Errorf("DistanceM and the reference haversine differ: %.6f vs %.6f", got, want)
+		}
+	}
+}

@@ -11,12 +11,13 @@ import (
 
 	"quietzone/camera/cameratest"
 	"quietzone/can"
-	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 )
 
-// BusFramesPerSecond is about the most a CAN bus at 1 Mbit/s carries
+// busFramesPerSecond is about the most a CAN bus at 1 Mbit/s carries
 // (short classic frames back to back); a head unit may watch six buses.
-const BusFramesPerSecond = 9000
+const busFramesPerSecond = 9000
 
 // BenchResult is the throughput of the whole pipeline on one workload.
 type BenchResult struct {
@@ -89,22 +90,22 @@ func Bench(ctx context.Context, frames int) ([]BenchResult, error) {
 	return out, nil
 }
 
-func benchOne(ctx context.Context, setup *gateway.Setup, frames int, at func(int) *can.Frame) (BenchResult, error) {
+func benchOne(ctx context.Context, setup *config.Setup, frames int, at func(int) *can.Frame) (BenchResult, error) {
 	bus := can.NewBus(nil)
 	port := bus.Open()
 	defer port.Close()
-	hw := gateway.Hardware{
-		OpenBus: func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil },
+	hw := daemon.Hardware{
+		OpenBus: func(string, []can.Filter) (daemon.Bus, error) { return bus.Open(), nil },
 		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
 	}
-	d, err := gateway.NewDaemon(setup, hw, gateway.DaemonOptions{})
+	d, err := daemon.New(setup, hw, daemon.Options{})
 	if err != nil {
 		return BenchResult{}, err
 	}
 	gctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- d.Gateway.Run(gctx) }()
+	go func() { done <- d.Run(gctx) }()
 	// The gateway's command frames come back to this port: read them so
 	// that its queue never holds the gateway up.
 	drained := make(chan struct{})
@@ -123,7 +124,7 @@ func benchOne(ctx context.Context, setup *gateway.Setup, frames int, at func(int
 			return BenchResult{}, err
 		}
 	}
-	if err := waitFor(done, func() bool { return d.Gateway.Processed() >= uint64(frames) || ctx.Err() != nil }); err != nil {
+	if err := waitFor(done, func() bool { return d.Gateway().Processed() >= uint64(frames) || ctx.Err() != nil }); err != nil {
 		return BenchResult{}, err
 	}
 	wall := time.Since(start)
@@ -134,14 +135,14 @@ func benchOne(ctx context.Context, setup *gateway.Setup, frames int, at func(int
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return BenchResult{}, err
 	}
-	return BenchResult{Frames: d.Gateway.Processed(), Wall: wall}, ctx.Err()
+	return BenchResult{Frames: d.Gateway().Processed(), Wall: wall}, ctx.Err()
 }
 
 // WriteBench prints bench results against what six saturated buses carry.
 func WriteBench(w io.Writer, rs []BenchResult) {
-	need := 6 * BusFramesPerSecond
+	need := 6 * busFramesPerSecond
 	fmt.Fprintf(w, "quietzone bench — frames through the whole pipeline on the virtual bus\n")
-	fmt.Fprintf(w, "(a 1 Mbit/s CAN bus carries at most ~%d frames/s; six of them %d)\n\n", BusFramesPerSecond, need)
+	fmt.Fprintf(w, "(a 1 Mbit/s CAN bus carries at most ~%d frames/s; six of them %d)\n\n", busFramesPerSecond, need)
 	for _, r := range rs {
 		fmt.Fprintf(w, "  %-58s %9.0f frames/s  (%d frames in %s; %.1fx six buses)\n",
 			r.Workload, r.PerSecond(), r.Frames, r.Wall.Round(time.Millisecond), r.PerSecond()/float64(need))

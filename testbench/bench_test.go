@@ -3,6 +3,8 @@ package testbench
 import (
 	"context"
 	"testing"
+
+	"quietzone/testbench/scenario"
 )
 
 // mqttOverhead is what one QoS 1 PUBLISH adds to its payload on the wire,
@@ -19,7 +21,7 @@ func BenchmarkDemoDrive(b *testing.B) {
 	var rep *Report
 	for b.Loop() {
 		var err error
-		if rep, err = Run(context.Background(), BuiltIn(), Options{}); err != nil {
+		if rep, err = Run(context.Background(), scenario.BuiltIn(), Options{}); err != nil {
 			b.Fatal(err)
 		}
 		if !rep.OK() {

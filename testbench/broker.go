@@ -17,15 +17,15 @@ import (
 	"quietzone/uplink"
 )
 
-// Broker is an embedded MQTT broker on a free 127.0.0.1 port.
-type Broker struct {
+// broker is an embedded MQTT broker on a free 127.0.0.1 port.
+type broker struct {
 	srv *mochi.Server
 	// URL is where clients connect, tcp://127.0.0.1:PORT.
 	URL string
 }
 
-// StartBroker starts an embedded broker that accepts any client.
-func StartBroker() (*Broker, error) {
+// startBroker starts an embedded broker that accepts any client.
+func startBroker() (*broker, error) {
 	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("start broker: %w", err)
@@ -37,22 +37,22 @@ func StartBroker() (*Broker, error) {
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
-	return &Broker{srv: srv, URL: "tcp://" + l.Address()}, nil
+	return &broker{srv: srv, URL: "tcp://" + l.Address()}, nil
 }
 
 // Close stops the broker. It first waits (up to 5 s) for the clients to
 // be gone: mochi v2.7.9 can deadlock when a client disconnects while the
 // server closes its listeners (Clients.GetByListener takes its read lock
 // twice, and a disconnect's write lock waits between the two).
-func (b *Broker) Close() error {
+func (b *broker) Close() error {
 	for deadline := time.Now().Add(5 * time.Second); b.srv.Clients.Len() > 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return b.srv.Close()
 }
 
-// Message is one publish the collector received.
-type Message struct {
+// message is one publish the collector received.
+type message struct {
 	Topic   string
 	Payload []byte
 	Records []uplink.Record
@@ -61,16 +61,16 @@ type Message struct {
 	Arrived time.Time
 }
 
-// Collector subscribes to every quietzone topic and keeps what arrives.
-type Collector struct {
+// collector subscribes to every quietzone topic and keeps what arrives.
+type collector struct {
 	client mqtt.Client
-	o      CollectOptions
+	o      collectOptions
 	mu     sync.Mutex
-	msgs   []Message
+	msgs   []message
 }
 
-// CollectOptions change what a collector keeps.
-type CollectOptions struct {
+// collectOptions change what a collector keeps.
+type collectOptions struct {
 	// ClientID is the collector's MQTT client id; each collector on a
 	// broker needs its own. Empty: one is made up.
 	ClientID string
@@ -84,23 +84,20 @@ type CollectOptions struct {
 
 var collectors atomic.Uint64
 
-// Collect connects a subscriber to url.
-func Collect(url string) (*Collector, error) { return CollectWith(url, CollectOptions{}) }
-
-// CollectWith connects a subscriber to url with options.
-func CollectWith(url string, o CollectOptions) (*Collector, error) {
+// collect connects a subscriber to url.
+func collect(url string, o collectOptions) (*collector, error) {
 	if o.ClientID == "" {
 		o.ClientID = fmt.Sprintf("quietzone-bench-collector-%d-%d", os.Getpid(), collectors.Add(1))
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Collector{o: o}
+	c := &collector{o: o}
 	handle := func(_ mqtt.Client, m mqtt.Message) {
 		if !c.ours(m.Topic()) {
 			return
 		}
-		msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...), Arrived: c.o.Now()}
+		msg := message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...), Arrived: c.o.Now()}
 		if isRecords(m.Topic()) {
 			msg.Records, msg.Err = uplink.DecodeBatch(msg.Payload)
 		}
@@ -129,7 +126,7 @@ func CollectWith(url string, o CollectOptions) (*Collector, error) {
 
 // ours reports whether a topic is this collector's vehicle's (or names
 // no vehicle, which every collector keeps and checks).
-func (c *Collector) ours(topic string) bool {
+func (c *collector) ours(topic string) bool {
 	if c.o.Pseudonym == "" {
 		return true
 	}
@@ -142,14 +139,14 @@ func (c *Collector) ours(topic string) bool {
 }
 
 // Messages returns a copy of what arrived so far.
-func (c *Collector) Messages() []Message {
+func (c *collector) Messages() []message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]Message(nil), c.msgs...)
+	return append([]message(nil), c.msgs...)
 }
 
 // Telemetry counts the batches received, telemetry and alarms.
-func (c *Collector) Telemetry() int {
+func (c *collector) Telemetry() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
@@ -162,4 +159,4 @@ func (c *Collector) Telemetry() int {
 }
 
 // Close disconnects the subscriber.
-func (c *Collector) Close() { c.client.Disconnect(250) }
+func (c *collector) Close() { c.client.Disconnect(250) }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"quietzone/gateway"
+	"quietzone/gateway/config"
 	"quietzone/geofence"
 	"quietzone/uplink"
 )
@@ -44,7 +44,7 @@ type Findings struct {
 // the uplink took; their sequence numbers are 1..accepted. nearSec reports
 // whether the vehicle was within a buffer during a second (Unix time); nil
 // skips the timing check.
-func check(msgs []Message, zones *geofence.Index, pol *uplink.Policy, prof *gateway.Profile, secrets []string, accepted uint64, nearSec func(int64) bool) Findings {
+func check(msgs []message, zones *geofence.Index, pol *uplink.Policy, prof *config.Profile, secrets []string, accepted uint64, nearSec func(int64) bool) Findings {
 	var f Findings
 	seen := map[uint64]bool{}
 	quantum := int64(pol.NearZones.TimeQuantum / time.Second)

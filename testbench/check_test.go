@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"quietzone/gateway"
+	"quietzone/gateway/config"
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink"
 )
 
@@ -26,9 +27,9 @@ func batch(t *testing.T, recs ...uplink.Record) []byte {
 	return out.Payload
 }
 
-func msg(t *testing.T, recs ...uplink.Record) Message {
+func msg(t *testing.T, recs ...uplink.Record) message {
 	p := batch(t, recs...)
-	m := Message{Topic: "quietzone/v1/abc/telemetry", Payload: p}
+	m := message{Topic: "quietzone/v1/abc/telemetry", Payload: p}
 	m.Records, m.Err = uplink.DecodeBatch(p)
 	return m
 }
@@ -37,7 +38,7 @@ func msg(t *testing.T, recs ...uplink.Record) Message {
 // quantum grid.
 var nearT = time.Date(2026, 6, 1, 8, 10, 0, 0, time.UTC).Unix()
 
-func alarmMsg(t *testing.T, recs ...uplink.Record) Message {
+func alarmMsg(t *testing.T, recs ...uplink.Record) message {
 	m := msg(t, recs...)
 	m.Topic = "quietzone/v1/abc/alarm"
 	return m
@@ -46,12 +47,12 @@ func alarmMsg(t *testing.T, recs ...uplink.Record) Message {
 // TestCheckerCatchesLeaks feeds the checker what a broken gateway would
 // publish, so that a green demo means something.
 func TestCheckerCatchesLeaks(t *testing.T) {
-	sc := BuiltIn()
+	sc := scenario.BuiltIn()
 	zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 	for _, role := range []string{"position.heading", "vehicle.odometer", "phone.contact.chars", "gnss.lat", "Position.Latitude"} {
 		lax.Signals[role] = uplink.Rule{}
 	}
-	prof, err := gateway.LoadProfile(gateway.BuiltinPrefix + "quietzone")
+	prof, err := config.LoadProfile(config.BuiltinPrefix + "quietzone")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,40 +73,40 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 	inBuffer := []float64{52.0095 - 0.0009, 10.09} // ~100 m south of zone A, within its 200 m buffer
 	cases := []struct {
 		name     string
-		msgs     []Message
+		msgs     []message
 		accepted uint64
 		want     Findings
 	}{
-		{"clean", []Message{msg(t, uplink.Record{Seq: 1, Pos: far, Signals: map[string]float64{"vehicle.speed": 50}})}, 1,
+		{"clean", []message{msg(t, uplink.Record{Seq: 1, Pos: far, Signals: map[string]float64{"vehicle.speed": 50}})}, 1,
 			Findings{Received: 1, PositionsSeen: 1}},
-		{"position in a zone", []Message{msg(t, uplink.Record{Seq: 1, Pos: inZone})}, 1,
+		{"position in a zone", []message{msg(t, uplink.Record{Seq: 1, Pos: inZone})}, 1,
 			Findings{Received: 1, PositionsSeen: 1, PositionLeaks: 1}},
-		{"position in a buffer", []Message{msg(t, uplink.Record{Seq: 1, Pos: inBuffer})}, 1,
+		{"position in a buffer", []message{msg(t, uplink.Record{Seq: 1, Pos: inBuffer})}, 1,
 			Findings{Received: 1, PositionsSeen: 1, PositionLeaks: 1}},
-		{"phone data", []Message{msg(t, uplink.Record{Seq: 1, Signals: map[string]float64{"phone.contact.chars": 1}})}, 1,
+		{"phone data", []message{msg(t, uplink.Record{Seq: 1, Signals: map[string]float64{"phone.contact.chars": 1}})}, 1,
 			Findings{Received: 1, ForbiddenSignals: 1}},
-		{"signal the policy does not allow", []Message{msg(t, uplink.Record{Seq: 1, Signals: map[string]float64{"vehicle.odometer": 1}})}, 1,
+		{"signal the policy does not allow", []message{msg(t, uplink.Record{Seq: 1, Signals: map[string]float64{"vehicle.odometer": 1}})}, 1,
 			Findings{Received: 1, ForbiddenSignals: 1}},
-		{"VIN in a topic", []Message{{Topic: "quietzone/v1/" + sc.VIN + "/status", Payload: []byte("online")}}, 0,
+		{"VIN in a topic", []message{{Topic: "quietzone/v1/" + sc.VIN + "/status", Payload: []byte("online")}}, 0,
 			Findings{IdentifierLeaks: 1}},
-		{"lost record", []Message{msg(t, uplink.Record{Seq: 1}, uplink.Record{Seq: 3})}, 3,
+		{"lost record", []message{msg(t, uplink.Record{Seq: 1}, uplink.Record{Seq: 3})}, 3,
 			Findings{Received: 2, LostRecords: 1}},
-		{"repeat", []Message{msg(t, uplink.Record{Seq: 1}), msg(t, uplink.Record{Seq: 1})}, 1,
+		{"repeat", []message{msg(t, uplink.Record{Seq: 1}), msg(t, uplink.Record{Seq: 1})}, 1,
 			Findings{Received: 1, Duplicates: 1}},
-		{"garbage", []Message{{Topic: "quietzone/v1/abc/telemetry", Payload: []byte("not zstd")}}, 0,
+		{"garbage", []message{{Topic: "quietzone/v1/abc/telemetry", Payload: []byte("not zstd")}}, 0,
 			Findings{BadPayloads: 1}},
-		{"precise time near a zone", []Message{msg(t, uplink.Record{Seq: 1, Time: nearT + 7, Signals: map[string]float64{"vehicle.speed": 50}})}, 1,
+		{"precise time near a zone", []message{msg(t, uplink.Record{Seq: 1, Time: nearT + 7, Signals: map[string]float64{"vehicle.speed": 50}})}, 1,
 			Findings{Received: 1, TimingLeaks: 1}},
-		{"coarse time near a zone", []Message{msg(t, uplink.Record{Seq: 1, Time: nearT, Signals: map[string]float64{"vehicle.speed": 50}})}, 1,
+		{"coarse time near a zone", []message{msg(t, uplink.Record{Seq: 1, Time: nearT, Signals: map[string]float64{"vehicle.speed": 50}})}, 1,
 			Findings{Received: 1}},
-		{"precise time far from zones", []Message{msg(t, uplink.Record{Seq: 1, Time: nearT + 3600 + 7})}, 1,
+		{"precise time far from zones", []message{msg(t, uplink.Record{Seq: 1, Time: nearT + 3600 + 7})}, 1,
 			Findings{Received: 1}},
-		{"alarm with location", []Message{alarmMsg(t, uplink.Record{Seq: 1, Time: nearT, Alarm: "camera.disobeyed", Signals: map[string]float64{"position.latitude": 52}})}, 1,
+		{"alarm with location", []message{alarmMsg(t, uplink.Record{Seq: 1, Time: nearT, Alarm: "camera.disobeyed", Signals: map[string]float64{"position.latitude": 52}})}, 1,
 			Findings{Received: 1, ForbiddenSignals: 1}},
-		{"alarm counts as a record", []Message{alarmMsg(t, uplink.Record{Seq: 2, Time: nearT, Alarm: "camera.disobeyed", Signals: map[string]float64{"camera.index": 1}}),
+		{"alarm counts as a record", []message{alarmMsg(t, uplink.Record{Seq: 2, Time: nearT, Alarm: "camera.disobeyed", Signals: map[string]float64{"camera.index": 1}}),
 			msg(t, uplink.Record{Seq: 1})}, 2,
 			Findings{Received: 2}},
-		{"zone name in a status record", []Message{{Topic: "quietzone/v1/abc/status", Payload: []byte(`{"v":1,"note":"demo depot north"}`)}}, 0,
+		{"zone name in a status record", []message{{Topic: "quietzone/v1/abc/status", Payload: []byte(`{"v":1,"note":"demo depot north"}`)}}, 0,
 			Findings{IdentifierLeaks: 1}},
 	}
 	for _, tc := range cases {
@@ -135,7 +136,7 @@ func TestCheckerCatchesLeaks(t *testing.T) {
 		if tc.rec.Alarm != "" {
 			m = alarmMsg(t, tc.rec)
 		}
-		if got := check([]Message{m}, zones, &lax, prof, secrets, 1, nil); got.ForbiddenSignals != tc.want || got.Received != 1 {
+		if got := check([]message{m}, zones, &lax, prof, secrets, 1, nil); got.ForbiddenSignals != tc.want || got.Received != 1 {
 			t.Errorf("%s: findings %+v, want %d forbidden", tc.name, got, tc.want)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"quietzone/testbench/scenario"
 )
 
 // RunFleet drives n vehicles on sc at once, each with its own VIN, seed
@@ -12,12 +14,12 @@ import (
 // embedded one, or o.BrokerURL. Reports come back in vehicle order; on
 // cancellation each covers its drive so far. o.Progress sees the fleet's
 // mean share of the route.
-func RunFleet(ctx context.Context, sc Scenario, n int, o Options) ([]*Report, error) {
+func RunFleet(ctx context.Context, sc scenario.Scenario, n int, o Options) ([]*Report, error) {
 	if n < 1 {
 		return nil, errors.New("run fleet: at least one vehicle is required")
 	}
 	if o.BrokerURL == "" {
-		b, err := StartBroker()
+		b, err := startBroker()
 		if err != nil {
 			return nil, fmt.Errorf("run fleet: %w", err)
 		}
@@ -68,7 +70,7 @@ func RunFleet(ctx context.Context, sc Scenario, n int, o Options) ([]*Report, er
 // digits replaced.
 func fleetVIN(base string, i int) string {
 	if base == "" {
-		base = defaultVIN
+		base = scenario.DefaultVIN
 	}
 	suffix := fmt.Sprintf("%04d", i+1)
 	if len(base) < len(suffix) {

@@ -14,6 +14,8 @@ import (
 
 	"quietzone/can"
 	"quietzone/gateway"
+	"quietzone/gateway/daemon"
+	"quietzone/testbench/scenario"
 )
 
 // stateLog records the states a gateway logs it changed to.
@@ -48,7 +50,7 @@ func TestReplayOfTheDemoDrive(t *testing.T) {
 	var logBuf bytes.Buffer
 	w := can.NewLogWriter(&logBuf, "vcan0", false)
 	live := &stateLog{}
-	rep, err := Run(context.Background(), BuiltIn(), Options{Record: w, Logger: slog.New(live)})
+	rep, err := Run(context.Background(), scenario.BuiltIn(), Options{Record: w, Logger: slog.New(live)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,9 +61,9 @@ func TestReplayOfTheDemoDrive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replay := func() *ReplayReport {
+	replay := func() *daemon.ReplayReport {
 		t.Helper()
-		r, err := Replay(context.Background(), can.NewLogReader(bytes.NewReader(logBuf.Bytes()), ""), setup, ReplayOptions{Name: "demo.log"})
+		r, err := daemon.Replay(context.Background(), can.NewLogReader(bytes.NewReader(logBuf.Bytes()), ""), setup, daemon.ReplayOptions{Name: "demo.log"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +103,7 @@ func TestReplayOfTheDemoDrive(t *testing.T) {
 		t.Errorf("report contains a coordinate %q:\n%s", m, out.String())
 	}
 	zones := setup.Zones
-	secrets := []string{BuiltIn().VIN}
+	secrets := []string{scenario.BuiltIn().VIN}
 	for i := 0; i < zones.Len(); i++ {
 		secrets = append(secrets, zones.Zone(i).ID, zones.Zone(i).Name)
 	}
@@ -118,7 +120,7 @@ func TestReplayOfBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := "garbage\n(1.000000) vcan0 1A0#00\n(1.100000) vcan0 7FF#0011\n(1.200000) vcan0 1A0#R\n(0.500000) vcan0 1A1#0000000000000000\n(2.0) vcan0 12\n"
-	r, err := Replay(context.Background(), can.NewLogReader(strings.NewReader(in), ""), setup, ReplayOptions{})
+	r, err := daemon.Replay(context.Background(), can.NewLogReader(strings.NewReader(in), ""), setup, daemon.ReplayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestReplayOfBadInput(t *testing.T) {
 	if len(r.Transitions) != 0 || r.Gateway.State != gateway.Unknown {
 		t.Errorf("garbage moved the gateway: %+v, state %v", r.Transitions, r.Gateway.State)
 	}
-	if _, err := Replay(context.Background(), can.NewLogReader(strings.NewReader("nothing\n"), ""), setup, ReplayOptions{}); err == nil {
+	if _, err := daemon.Replay(context.Background(), can.NewLogReader(strings.NewReader("nothing\n"), ""), setup, daemon.ReplayOptions{}); err == nil {
 		t.Error("a log without frames replayed")
 	}
 }
@@ -170,7 +172,7 @@ func TestReplayLeavesTheQueueAlone(t *testing.T) {
 	for i := range 600 {
 		fmt.Fprintf(&in, "(%d.%06d) vcan0 7FF#00\n", 1000+i/10, (i%10)*100000)
 	}
-	if _, err := Replay(context.Background(), can.NewLogReader(strings.NewReader(in.String()), ""), setup, ReplayOptions{}); err != nil {
+	if _, err := daemon.Replay(context.Background(), can.NewLogReader(strings.NewReader(in.String()), ""), setup, daemon.ReplayOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"quietzone/can"
-	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 )
 
 // jumpLog is a candump log of the reference vehicle standing still, with
@@ -17,7 +18,7 @@ import (
 // stretch n frames of 100 ms.
 func jumpLog(t *testing.T, start time.Time, n int, jumps ...time.Duration) *bytes.Buffer {
 	t.Helper()
-	prof, err := gateway.LoadProfile("builtin:quietzone")
+	prof, err := config.LoadProfile("builtin:quietzone")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,14 +71,14 @@ func TestReplayOfAJumpingLog(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	type result struct {
-		rep *ReplayReport
+		rep *daemon.ReplayReport
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
 		src := can.NewLogReader(log, "")
 		defer src.Close()
-		rep, err := Replay(ctx, src, setup, ReplayOptions{Name: "jump.log"})
+		rep, err := daemon.Replay(ctx, src, setup, daemon.ReplayOptions{Name: "jump.log"})
 		done <- result{rep, err}
 	}()
 	var res result
@@ -124,11 +125,11 @@ func TestReplayCancelledInAGap(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	done := make(chan *ReplayReport, 1)
+	done := make(chan *daemon.ReplayReport, 1)
 	go func() {
 		src := can.NewLogReader(log, "")
 		defer src.Close()
-		rep, _ := Replay(ctx, src, setup, ReplayOptions{MaxGap: 2000 * time.Hour}) // stopped: an error or not
+		rep, _ := daemon.Replay(ctx, src, setup, daemon.ReplayOptions{MaxGap: 2000 * time.Hour}) // stopped: an error or not
 		done <- rep
 	}()
 	select {

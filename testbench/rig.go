@@ -14,6 +14,8 @@ import (
 	"quietzone/camera/cameratest"
 	"quietzone/can"
 	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"quietzone/gateway/gatewaytest"
 	"quietzone/uplink"
 )
@@ -22,11 +24,11 @@ import (
 // gateway and start a new one on the same state directory (a restart),
 // and adds up the counters of every gateway it ran.
 type rig struct {
-	setup *gateway.Setup
+	setup *config.Setup
 	// clock is the manual clock of a lock-step drive; nil on the wall
 	// clock (vcan0), where nothing waits for the gateway.
 	clock   *gatewaytest.Clock
-	openBus func(iface string, filters []can.Filter) (gateway.Bus, error)
+	openBus func(iface string, filters []can.Filter) (daemon.Bus, error)
 	log     *slog.Logger
 	// rand draws the gateways' privacy margins, seeded from the
 	// scenario: the same trip draws the same margins.
@@ -34,7 +36,7 @@ type rig struct {
 	// pins are the power lines of the running gateway, by line name.
 	pins map[string]*gpiotest.Pin
 
-	d      *gateway.Daemon
+	d      *daemon.Daemon
 	stop   context.CancelFunc
 	done   chan error
 	sent   uint64 // frames written since this gateway started
@@ -56,7 +58,7 @@ type rig struct {
 // start wires a new gateway and runs it until stop.
 func (r *rig) start(ctx context.Context) error {
 	r.pins = map[string]*gpiotest.Pin{}
-	hw := gateway.Hardware{
+	hw := daemon.Hardware{
 		OpenBus: r.openBus,
 		OpenPin: func(name string) (gpio.PinOut, error) {
 			p := cameratest.NewPin(name)
@@ -64,11 +66,11 @@ func (r *rig) start(ctx context.Context) error {
 			return p, nil
 		},
 	}
-	do := gateway.DaemonOptions{Logger: r.log, Rand: r.rand}
+	do := daemon.Options{Logger: r.log, Rand: r.rand}
 	if r.clock != nil {
 		do.Clock = r.clock
 	}
-	d, err := gateway.NewDaemon(r.setup, hw, do)
+	d, err := daemon.New(r.setup, hw, do)
 	if err != nil {
 		return err
 	}
@@ -77,11 +79,13 @@ func (r *rig) start(ctx context.Context) error {
 	gctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	r.d, r.stop, r.done, r.sent = d, stop, make(chan error, 1), 0
 	r.starts++
-	go func() { r.done <- d.Gateway.Run(gctx) }()
+	go func() { r.done <- d.Run(gctx) }() // the daemon's run: audit writer, drop watch, summaries and all
 	if r.clock == nil {
 		return nil
 	}
-	if err := waitFor(r.done, func() bool { return r.clock.Tickers() > 0 }); err != nil {
+	// Running once both its tickers are: the daemon's watch and the
+	// decision loop's.
+	if err := waitFor(r.done, func() bool { return r.clock.Tickers() >= 2 }); err != nil {
 		stop()
 		d.Close()
 		r.d = nil
@@ -107,7 +111,7 @@ func (r *rig) settle() error {
 	if r.d == nil || r.clock == nil {
 		return nil
 	}
-	if err := waitFor(r.done, func() bool { return r.d.Gateway.Processed() >= r.sent }); err != nil {
+	if err := waitFor(r.done, func() bool { return r.d.Gateway().Processed() >= r.sent }); err != nil {
 		return fmt.Errorf("gateway stopped during the drive: %w", err)
 	}
 	// The publisher runs on the wall clock; the drive, much faster. Give
@@ -115,7 +119,7 @@ func (r *rig) settle() error {
 	// simulated time are the policy's (batching, time quanta, hold-back)
 	// and not the wall's. A publisher that cannot (backing off after an
 	// outage) is not waited for until it has caught up.
-	q := r.d.Queue
+	q := r.d.Queue()
 	if q == nil || (r.linkUp != nil && !r.linkUp()) {
 		return nil
 	}
@@ -146,15 +150,15 @@ func (r *rig) halt() {
 		r.runErrs = append(r.runErrs, err)
 	}
 	r.add(r.d)
-	if r.d.Queue != nil {
-		r.lastDisk = r.d.Queue.Stats()
+	if r.d.Queue() != nil {
+		r.lastDisk = r.d.Queue().Stats()
 	}
 	r.d.Close()
 	r.d = nil
 }
 
-func (r *rig) add(d *gateway.Daemon) {
-	g := d.Gateway.Stats()
+func (r *rig) add(d *daemon.Daemon) {
+	g := d.Gateway().Stats()
 	r.gw.Frames += g.Frames
 	r.gw.Decode.Decoded += g.Decode.Decoded
 	r.gw.Decode.WrongLength += g.Decode.WrongLength
@@ -170,7 +174,7 @@ func (r *rig) add(d *gateway.Daemon) {
 	for i := range g.TimeIn {
 		r.gw.TimeIn[i] += g.TimeIn[i]
 	}
-	u := d.Uplink.Stats()
+	u := d.Uplink().Stats()
 	r.up.Snapshots += u.Snapshots
 	r.up.Records += u.Records
 	r.up.PositionsSent += u.PositionsSent
@@ -183,8 +187,8 @@ func (r *rig) add(d *gateway.Daemon) {
 	r.up.Batches += u.Batches
 	r.up.RawBytes += u.RawBytes
 	r.up.CompressedBytes += u.CompressedBytes
-	if d.Publisher != nil {
-		p := d.Publisher.Stats()
+	if d.Publisher() != nil {
+		p := d.Publisher().Stats()
 		r.pub.Published += p.Published
 		r.pub.Records += p.Records
 		r.pub.Bytes += p.Bytes
@@ -192,5 +196,5 @@ func (r *rig) add(d *gateway.Daemon) {
 		r.pub.Statuses += p.Statuses
 		r.pub.Dials += p.Dials
 	}
-	r.dropped += d.Cameras.Stats().TriggersDropped
+	r.dropped += d.Cameras().Stats().TriggersDropped
 }

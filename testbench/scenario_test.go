@@ -1,10 +1,9 @@
-package testbench
+package testbench_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"quietzone/gateway"
-	"quietzone/geofence"
+	"quietzone/testbench"
+	"quietzone/testbench/report"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink/uplinktest"
 )
 
@@ -33,7 +33,7 @@ func needSharedData(t *testing.T, name string) {
 // Every shipped scenario holds every leak invariant, exercises what it is
 // named for, and injects each of its faults.
 func TestShippedScenarios(t *testing.T) {
-	names := Shipped()
+	names := scenario.Shipped()
 	if len(names) < 5 {
 		t.Fatalf("%d shipped scenarios, want at least five", len(names))
 	}
@@ -41,16 +41,16 @@ func TestShippedScenarios(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			needSharedData(t, name)
-			sc, err := LoadScenario(name)
+			sc, err := scenario.Load(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Run(context.Background(), sc, Options{})
+			rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
-			rep.WriteText(&out)
+			report.WriteText(&out, rep)
 			if !rep.OK() {
 				t.Fatalf("invariants violated:\n%s", out.String())
 			}
@@ -74,9 +74,9 @@ func TestShippedScenarios(t *testing.T) {
 func TestScenarioPurposes(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		check func(t *testing.T, sc Scenario, r *Report)
+		check func(t *testing.T, sc scenario.Scenario, r *testbench.Report)
 	}{
-		{"highway", func(t *testing.T, sc Scenario, r *Report) {
+		{"highway", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if sc.GPSRateHz != 1 || sc.Route[0].SpeedKmh != 130 {
 				t.Errorf("not a 130 km/h drive with 1 Hz GNSS: %v Hz, %v km/h", sc.GPSRateHz, sc.Route[0].SpeedKmh)
 			}
@@ -84,12 +84,12 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Error("the highway does not cross the zone")
 			}
 		}},
-		{"gps-loss", func(t *testing.T, sc Scenario, r *Report) {
+		{"gps-loss", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.TimeInZones == 0 {
 				t.Error("the vehicle never entered the zone while GNSS was lost")
 			}
 		}},
-		{"spoof", func(t *testing.T, sc Scenario, r *Report) {
+		{"spoof", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.BadFixes < 2 {
 				t.Errorf("%d fixes refused: the spoofed jumps were not seen as jumps", r.BadFixes)
 			}
@@ -97,15 +97,15 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("the true track came within a buffer (%v): the scenario should only spoof", r.TimeInBuffers)
 			}
 		}},
-		{"clock-back", func(t *testing.T, sc Scenario, r *Report) {
-			if len(sc.Faults) != 1 || sc.Faults[0].Kind != ClockStep || sc.Faults[0].By > -30*time.Second {
+		{"clock-back", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
+			if len(sc.Faults) != 1 || sc.Faults[0].Kind != scenario.ClockStep || sc.Faults[0].By > -30*time.Second {
 				t.Errorf("not a long step of the clock back: %+v", sc.Faults)
 			}
 			if r.TimeInZones == 0 {
 				t.Error("the vehicle never entered the zone after the clock stepped back")
 			}
 		}},
-		{"spoof-out", func(t *testing.T, sc Scenario, r *Report) {
+		{"spoof-out", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.TimeInZones == 0 {
 				t.Error("the vehicle never entered the zone: nothing to spoof it out of")
 			}
@@ -114,7 +114,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("%d fixes refused: the sustained spoof was believed", r.BadFixes)
 			}
 		}},
-		{"outage-restart", func(t *testing.T, sc Scenario, r *Report) {
+		{"outage-restart", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.GatewayStarts != 2 {
 				t.Errorf("%d gateway starts, want 2", r.GatewayStarts)
 			}
@@ -122,7 +122,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("the outage went unnoticed by the publisher: %+v", r.Published)
 			}
 		}},
-		{"faults", func(t *testing.T, sc Scenario, r *Report) {
+		{"faults", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			if r.FramesBad == 0 || r.FramesUnmapped == 0 || r.FramesInjected == 0 {
 				t.Errorf("bad %d, unmapped %d, injected %d: the frame faults did not reach the gateway", r.FramesBad, r.FramesUnmapped, r.FramesInjected)
 			}
@@ -130,7 +130,7 @@ func TestScenarioPurposes(t *testing.T) {
 			// every buffer, for about as long as they last.
 			var long int
 			for _, iv := range r.Intervals {
-				if iv.inBufferTruth == 0 && iv.to.Sub(iv.from) >= 10*time.Second {
+				if iv.InBuffer == 0 && iv.To.Sub(iv.From) >= 10*time.Second {
 					long++
 				}
 			}
@@ -138,7 +138,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("%d long suppressions clear of every buffer, want 2 (stale fixes, bus off): %+v", long, r.Intervals)
 			}
 		}},
-		{"drag-yaw", func(t *testing.T, sc Scenario, r *Report) {
+		{"drag-yaw", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			// Reversed for 90 s: 2.5 km off by its end, through the depot.
 			if r.TimeInZones == 0 || r.DragMaxM < 2000 {
 				t.Errorf("inside zones %v, the drag %.0f m off: the vehicle did not drive into the depot under a long drag", r.TimeInZones, r.DragMaxM)
@@ -147,7 +147,7 @@ func TestScenarioPurposes(t *testing.T) {
 				t.Errorf("distrusted %d times, course held on %d fixes: the drag was not caught by the course", r.GNSSDistrusts, r.CourseFixes)
 			}
 		}},
-		{"drag-no-yaw", func(t *testing.T, sc Scenario, r *Report) {
+		{"drag-no-yaw", func(t *testing.T, sc scenario.Scenario, r *testbench.Report) {
 			// What the documented bound says: in the time the vehicle
 			// covers the exit margin a drag carries the fix up to
 			// (1 + 1.05) × 50 m off, and no farther (the GNSS noise aside).
@@ -164,11 +164,11 @@ func TestScenarioPurposes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sc, err := LoadScenario(tc.name)
+			sc, err := scenario.Load(tc.name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Run(context.Background(), sc, Options{})
+			rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,12 +184,12 @@ func TestScenarioPurposes(t *testing.T) {
 // record inside (a known limit, gateway/course.go); with the yaw rate
 // the course check catches it.
 func TestDragWithoutYawRate(t *testing.T) {
-	sc, err := LoadScenario("drag-no-yaw")
+	sc, err := scenario.Load("drag-no-yaw")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc.Faults[0].For = 20 * time.Second
-	without, err := Run(context.Background(), sc, Options{})
+	without, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,13 +197,13 @@ func TestDragWithoutYawRate(t *testing.T) {
 		t.Errorf("a 20 s drag without a yaw rate: camera on inside %v; the gateway should not be able to tell (if it now can, drag-no-yaw and the docs of the bound are out of date)", without.CameraOnInside)
 	}
 	sc.DropRoles = nil
-	with, err := Run(context.Background(), sc, Options{})
+	with, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !with.OK() || with.GNSSDistrusts == 0 {
 		var out bytes.Buffer
-		with.WriteText(&out)
+		report.WriteText(&out, with)
 		t.Errorf("the same drag with a yaw rate was not caught:\n%s", out.String())
 	}
 }
@@ -212,22 +212,22 @@ func TestDragWithoutYawRate(t *testing.T) {
 // steering angle: the course is held against the bicycle model, the drag
 // caught all the same, and no honest stretch of the drive is refused.
 func TestDragSteering(t *testing.T) {
-	sc, err := LoadScenario("drag-yaw")
+	sc, err := scenario.Load("drag-yaw")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc.DropRoles = []string{"vehicle.yaw_rate"}
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !rep.OK() || rep.GNSSDistrusts != 1 || rep.CourseFixes < 1000 {
 		var out bytes.Buffer
-		rep.WriteText(&out)
+		report.WriteText(&out, rep)
 		t.Errorf("drag-yaw on the steering angle: want the invariants, one distrust, the course held\n%s", out.String())
 	}
 	sc.Faults = nil
-	rep, err = Run(context.Background(), sc, Options{})
+	rep, err = testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,16 +239,16 @@ func TestDragSteering(t *testing.T) {
 // The spoof scenario without the gps_jump faults never comes near a
 // zone: what it suppresses with them is the spoofing's doing.
 func TestSpoofSuppresses(t *testing.T) {
-	sc, err := LoadScenario("spoof")
+	sc, err := scenario.Load("spoof")
 	if err != nil {
 		t.Fatal(err)
 	}
-	with, err := Run(context.Background(), sc, Options{})
+	with, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc.Faults = nil
-	without, err := Run(context.Background(), sc, Options{})
+	without, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,141 +257,9 @@ func TestSpoofSuppresses(t *testing.T) {
 	}
 }
 
-func TestRouteFiles(t *testing.T) {
-	for _, f := range []string{"testdata/gpx.yaml", "testdata/geojson.yaml"} {
-		sc, err := LoadScenario(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sc.Route) < 5 {
-			t.Errorf("%s: route of %d points", f, len(sc.Route))
-		}
-		if got := routeLength(sc.Route); math.Abs(got-8400) > 500 {
-			t.Errorf("%s: route %.0f m long, want about 8.4 km", f, got)
-		}
-	}
-	sc, err := LoadScenario("testdata/gpx.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The speed profile splits the legs where the speed changes.
-	var kmh []float64
-	for _, w := range sc.Route {
-		if len(kmh) == 0 || kmh[len(kmh)-1] != w.SpeedKmh {
-			kmh = append(kmh, w.SpeedKmh)
-		}
-	}
-	if want := []float64{50, 80, 50}; !equalFloats(kmh, want) {
-		t.Errorf("speeds along the route %v, want %v", kmh, want)
-	}
-	if sc.GPSRateHz != 2 || sc.Step != defaultStep || sc.Profile != gateway.BuiltinPrefix+"quietzone" {
-		t.Errorf("defaults: %+v", sc)
-	}
-}
-
-func equalFloats(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// Bad scenario files are refused with file:line: reason.
-func TestScenarioErrors(t *testing.T) {
-	const head = "name: x\nzones: builtin:demo-zones.geojson\n"
-	for _, tc := range []struct {
-		yaml, want string
-	}{
-		{"", "bad.yaml:1: empty file"},
-		{"name: x\nzonez: a\n", "bad.yaml:2: field zonez not found"},
-		{"zones: builtin:demo-zones.geojson\nroute: {waypoints: [[1, 2], [1, 3]]}\n", "bad.yaml:1: name is required"},
-		{head + "route: {waypoints: [[1, 2]]}\n", "bad.yaml:3: route: two waypoints"},
-		{head + "route:\n  waypoints:\n    - [1, 2]\n    - [91, 2]\n", "bad.yaml:6: waypoint 1: lat 91, lon 2: out of range"},
-		{head + "route:\n  waypoints:\n    - [1, 2, 0]\n    - [1, 3]\n", "bad.yaml:5: waypoint 0: speed 0 km/h"},
-		{head + "route: {gpx: a.gpx, geojson: b.json}\n", "bad.yaml:3: route: give exactly one"},
-		{head + "route: {gpx: missing.gpx}\n", "bad.yaml:3: route: open"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nseed: 1.5\n", "bad.yaml:4: seed: want a whole number"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nstep: 5s\n", "bad.yaml:4: step 5s"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\ngps: {rate_hz: -1}\n", "bad.yaml:4: gps.rate_hz -1"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\ntriggers: {burst: [3s]}\n", "bad.yaml:4: triggers.burst"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: gps_dropout}\n", "bad.yaml:5: fault 0: gps_dropout: a positive duration"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: meteor, for: 1s}\n", `bad.yaml:5: fault 0: unknown fault kind "meteor"`},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: stale_fix, for: 1s}\n", "bad.yaml:5: fault 0: stale_fix: a positive age"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: clock_step, by: x}\n", "bad.yaml:5:"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: gps_drag, turn_deg: 180, speed_ratio: 1}\n", "bad.yaml:5: fault 0: gps_drag: a positive duration"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: gps_drag, for: 1m, turn_deg: 180}\n", "bad.yaml:5: fault 0: gps_drag: speed_ratio 0: want more than 0, at most 2"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: gps_drag, for: 1m, speed_ratio: .nan}\n", "bad.yaml:5: fault 0: gps_drag: speed_ratio NaN"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: gps_drag, for: 1m, speed_ratio: 1, turn_dps: 400}\n", "bad.yaml:5: fault 0: gps_drag: turn_deg 0, turn_dps 400: want at most 360° and 90 °/s"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\nfaults:\n  - {kind: gps_jump, north_m: 10, turn_deg: 180}\n", "bad.yaml:5: fault 0: gps_jump: speed_ratio, turn_deg and turn_dps are a gps_drag's"},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\ndrop_roles: [vehicle.yaw_rate, vehicle.yaw_rate]\n", `bad.yaml:4: drop_roles: "vehicle.yaw_rate" is not a role the vehicle's profile maps, or is named twice`},
-		{head + "route: {waypoints: [[1, 2], [1, 3]]}\ndrop_roles:\n  - vehicle.speed\n  - vehicle.yaw\n", `bad.yaml:6: drop_roles: "vehicle.yaw" is not a role`},
-		{"name: x\nroute: {waypoints: [[1, 2], [1, 3]]}\n", "bad.yaml:1: zones is required"},
-		{"name: x\nzones: nowhere.geojson\n", "bad.yaml:2: zones: open"},
-		{"name: x\nzones: builtin:nowhere.geojson\n", `bad.yaml:2: zones: no built-in file "nowhere.geojson"`},
-	} {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "bad.yaml")
-		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		_, err := LoadScenario(path)
-		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, tc.want)) && !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q:\n got %v\nwant %s", tc.yaml, err, tc.want)
-		}
-	}
-	if _, err := LoadScenario("no-such-scenario"); err == nil || !strings.Contains(err.Error(), "urban") {
-		t.Errorf("unknown shipped scenario: %v", err)
-	}
-}
-
-func TestParseGPX(t *testing.T) {
-	for _, tc := range []struct{ gpx, want string }{
-		{`<gpx><rte><rtept lat="1" lon="2"/><rtept lat="1.5" lon="2"/></rte></gpx>`, ""},
-		{`<gpx><trk><trkseg><trkpt lat="1" lon="2"/></trkseg></trk></gpx>`, "two points or more"},
-		{"<gpx>\n<trk><trkseg>\n<trkpt lat=\"1\" lon=\"200\"/>", "r.gpx:3: GPX trkpt: lat 1, lon 200: out of range"},
-		{"<gpx>\n<trkpt lat=\"x\" lon=\"2\"/>", "r.gpx:2: GPX trkpt: lat \"x\""},
-		{"<gpx>\n<trkpt lat=\"1\"/>", "r.gpx:2: GPX trkpt: lat and lon attributes are required"},
-		{"<kml></kml>", "r.gpx:1: not a GPX file"},
-		{"<gpx>\n<trk></gpx>", "r.gpx:2: GPX:"},
-	} {
-		pts, err := ParseGPX("r.gpx", []byte(tc.gpx))
-		switch {
-		case tc.want == "" && (err != nil || len(pts) != 2):
-			t.Errorf("%q: %v, %d points", tc.gpx, err, len(pts))
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%q:\n got %v\nwant %s", tc.gpx, err, tc.want)
-		}
-	}
-}
-
-func TestParseGeoJSONRoute(t *testing.T) {
-	for _, tc := range []struct{ json, want string }{
-		{`{"type":"LineString","coordinates":[[2,1],[2,1.5,30]]}`, ""},
-		{`{"type":"FeatureCollection","features":[{"geometry":{"type":"Point","coordinates":[1,2]}},{"geometry":{"type":"LineString","coordinates":[[2,1],[3,1]]}}]}`, ""},
-		{`{"type":"Point","coordinates":[1,2]}`, `type "Point"`},
-		{`{"type":"LineString","coordinates":[[2,1]]}`, "two points or more"},
-		{`{"type":"LineString","coordinates":[[2,100],[2,1]]}`, "point 0: lat 100"},
-		{"{\n\"type\": \"LineString\",\n oops}", "r.json:3: GeoJSON route:"},
-		{`{"type":"Feature","geometry":null}`, "no geometry"},
-	} {
-		pts, err := ParseGeoJSONRoute("r.json", []byte(tc.json))
-		switch {
-		case tc.want == "" && (err != nil || len(pts) != 2):
-			t.Errorf("%q: %v, %d points", tc.json, err, len(pts))
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%q:\n got %v\nwant %s", tc.json, err, tc.want)
-		}
-	}
-}
-
 // A randomized soak: a few random trips (routes, zones, faults) hold every
 // invariant. The seed comes from the time unless QUIETZONE_SOAK_SEED sets
-// it; a failure prints it, and `quietzone sim --random --seed S --trips 1`
+// it; a failure prints it, and `quietzone-bench sim --random --seed S --trips 1`
 // drives that trip again.
 func TestRandomTrips(t *testing.T) {
 	seed := uint64(time.Now().UnixNano()) % 1_000_000_000
@@ -409,22 +277,22 @@ func TestRandomTrips(t *testing.T) {
 	t.Logf("seeds %d to %d", seed, seed+uint64(trips)-1)
 	for i := range trips {
 		s := seed + uint64(i)
-		sc := RandomScenario(s)
-		rep, err := Run(context.Background(), sc, Options{})
+		sc := scenario.Random(s)
+		rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 		if err != nil {
-			t.Fatalf("seed %d: %v (rerun: quietzone sim --random --seed %d --trips 1)", s, err, s)
+			t.Fatalf("seed %d: %v (rerun: quietzone-bench sim --random --seed %d --trips 1)", s, err, s)
 		}
 		if !rep.OK() {
 			var out bytes.Buffer
-			rep.WriteText(&out)
-			t.Errorf("seed %d broke an invariant (rerun: quietzone sim --random --seed %d --trips 1):\n%s", s, s, out.String())
+			report.WriteText(&out, rep)
+			t.Errorf("seed %d broke an invariant (rerun: quietzone-bench sim --random --seed %d --trips 1):\n%s", s, s, out.String())
 		}
 	}
 }
 
 // TestRegressionTrips: random trips that once broke an invariant, kept as
-// scenario files (quietzone sim --random --seed S --trips 1 --save
-// testbench/testdata/regress), so that no later change to RandomScenario
+// scenario files (quietzone-bench sim --random --seed S --trips 1 --save
+// testbench/testdata/regress), so that no later change to scenario.Random
 // alters them. Each failed on the main of its day: 20261246 (front and
 // rear on inside a zone for 10 s after a second spoof, believed with
 // the first spoof's debt forgiven twice), 881521 (25 s on inside a zone
@@ -438,17 +306,17 @@ func TestRegressionTrips(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
-			sc, err := LoadScenario(f)
+			sc, err := scenario.Load(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Run(context.Background(), sc, Options{})
+			rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !rep.OK() {
 				var out bytes.Buffer
-				rep.WriteText(&out)
+				report.WriteText(&out, rep)
 				t.Errorf("an invariant broke:\n%s", out.String())
 			}
 		})
@@ -459,55 +327,37 @@ func TestRegressionTrips(t *testing.T) {
 // restarts the gateway while it does; the new gateway held the spoof
 // to be a first fix until the trust in GNSS was kept across restarts.
 func TestSpoofOverRestart(t *testing.T) {
-	sc := RandomScenario(50050)
-	spoofs := slices.ContainsFunc(sc.Faults, func(f Fault) bool { return f.Kind == GPSJump && f.For > 0 })
-	if !spoofs || !slices.ContainsFunc(sc.Faults, func(f Fault) bool { return f.Kind == GatewayRestart }) {
+	sc := scenario.Random(50050)
+	spoofs := slices.ContainsFunc(sc.Faults, func(f scenario.Fault) bool { return f.Kind == scenario.GPSJump && f.For > 0 })
+	if !spoofs || !slices.ContainsFunc(sc.Faults, func(f scenario.Fault) bool { return f.Kind == scenario.GatewayRestart }) {
 		t.Fatalf("faults %+v: want a lasting spoof and a restart", sc.Faults)
 	}
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !rep.OK() {
 		var out bytes.Buffer
-		rep.WriteText(&out)
+		report.WriteText(&out, rep)
 		t.Errorf("an invariant broke:\n%s", out.String())
-	}
-}
-
-func TestRandomScenarioIsReproducible(t *testing.T) {
-	a, b := RandomScenario(42), RandomScenario(42)
-	if a.Name != b.Name || !bytes.Equal(a.Zones, b.Zones) || len(a.Route) != len(b.Route) || len(a.Faults) != len(b.Faults) {
-		t.Fatal("the same seed made different trips")
-	}
-	for s := uint64(0); s < 200; s++ {
-		sc := RandomScenario(s)
-		for _, f := range sc.Faults {
-			if err := f.Validate(); err != nil {
-				t.Fatalf("seed %d: %v", s, err)
-			}
-		}
-		if _, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{}); err != nil {
-			t.Fatalf("seed %d: zones: %v", s, err)
-		}
 	}
 }
 
 // A fleet of three on one broker: each vehicle's collector keeps only its
 // own records, and every vehicle holds every invariant.
 func TestFleet(t *testing.T) {
-	sc, err := LoadScenario("spoof")
+	sc, err := scenario.Load("spoof")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reps, err := RunFleet(context.Background(), sc, 3, Options{})
+	reps, err := testbench.RunFleet(context.Background(), sc, 3, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range reps {
 		if !r.OK() || r.Findings.Received == 0 || r.Findings.Duplicates != 0 {
 			var out bytes.Buffer
-			r.WriteText(&out)
+			report.WriteText(&out, r)
 			t.Errorf("vehicle %d:\n%s", i+1, out.String())
 		}
 	}
@@ -516,12 +366,12 @@ func TestFleet(t *testing.T) {
 // Cancelling a drive stops it and still reports the drive so far.
 func TestRunCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	o := Options{Progress: func(done float64) {
+	o := testbench.Options{Progress: func(done float64) {
 		if done > 0.3 {
 			cancel()
 		}
 	}}
-	rep, err := Run(ctx, BuiltIn(), o)
+	rep, err := testbench.Run(ctx, scenario.BuiltIn(), o)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
@@ -529,72 +379,9 @@ func TestRunCancelled(t *testing.T) {
 		t.Fatalf("report of the drive so far: %+v", rep)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !strings.Contains(out.String(), "INTERRUPTED") {
 		t.Errorf("report does not say it was interrupted:\n%s", out.String())
-	}
-}
-
-func FuzzParseScenario(f *testing.F) {
-	ents, _ := shipped.ReadDir("scenarios")
-	for _, e := range ents {
-		data, _ := shipped.ReadFile("scenarios/" + e.Name())
-		f.Add(data)
-	}
-	f.Add([]byte("name: x\nzones: builtin:demo-zones.geojson\nroute: {waypoints: [[1, 2], [1, 3, 20]]}\nspeed: [{from_km: 0, kmh: 9}]\n"))
-	f.Add([]byte("name: x\nzones: builtin:demo-zones.geojson\nroute: {waypoints: [[1, 2], [1, 3]]}\ndrop_roles: [vehicle.yaw_rate, '']\nfaults: [{kind: gps_drag, for: 1s, speed_ratio: 2.5, turn_deg: -361, turn_dps: .inf}]\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		// Only built-in files load: a mutated path must not open
-		// whatever it names on the machine (a FIFO would block).
-		noFiles := func(p string) ([]byte, error) { return nil, &os.PathError{Op: "open", Path: p, Err: os.ErrNotExist} }
-		sc, err := parseScenario("fuzz.yaml", data, "", noFiles)
-		if err != nil {
-			var ce *gateway.ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("error without a position: %v", err)
-			}
-			return
-		}
-		if sc.Name == "" || len(sc.Route) < 2 || sc.Step <= 0 {
-			t.Fatalf("accepted an unusable scenario: %+v", sc)
-		}
-		for _, w := range sc.Route {
-			if !(w.SpeedKmh > 0) || math.IsNaN(w.Lat) || math.IsNaN(w.Lon) {
-				t.Fatalf("accepted a bad waypoint %+v", w)
-			}
-		}
-		for _, ft := range sc.Faults {
-			if err := ft.Validate(); err != nil {
-				t.Fatalf("accepted a bad fault: %v", err)
-			}
-		}
-	})
-}
-
-func FuzzParseGPX(f *testing.F) {
-	data, _ := os.ReadFile("testdata/route.gpx")
-	f.Add(data)
-	f.Add([]byte(`<gpx><rte><rtept lat="1" lon="2"/><rtept lat="1.5" lon="2"/></rte></gpx>`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		pts, err := ParseGPX("fuzz.gpx", data)
-		if err != nil {
-			return
-		}
-		checkRoute(t, pts)
-	})
-}
-
-// checkRoute fails t unless an accepted route has two points or more,
-// every one a position.
-func checkRoute(t *testing.T, pts []Waypoint) {
-	t.Helper()
-	if len(pts) < 2 {
-		t.Fatalf("accepted %d points", len(pts))
-	}
-	for _, p := range pts {
-		if _, err := checkPoint(p.Lat, p.Lon); err != nil {
-			t.Fatalf("accepted %v", err)
-		}
 	}
 }
 
@@ -602,7 +389,7 @@ func checkRoute(t *testing.T, pts []Waypoint) {
 // zone crossed) end to end, broker included; sim-s/s is how many times
 // faster than real time the bench runs.
 func BenchmarkScenario(b *testing.B) {
-	sc, err := LoadScenario("highway")
+	sc, err := scenario.Load("highway")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -610,7 +397,7 @@ func BenchmarkScenario(b *testing.B) {
 	var simulated time.Duration
 	var frames uint64
 	for b.Loop() {
-		rep, err := Run(context.Background(), sc, Options{})
+		rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 		if err != nil || !rep.OK() {
 			b.Fatalf("%v, ok %v", err, rep != nil && rep.OK())
 		}
@@ -625,36 +412,19 @@ func BenchmarkScenario(b *testing.B) {
 // vehicle off a broker that is not ours, and every record still arrives.
 func TestOutageRestartOnMosquitto(t *testing.T) {
 	m := uplinktest.StartMosquitto(t)
-	sc, err := LoadScenario("outage-restart")
+	sc, err := scenario.Load("outage-restart")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), sc, Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !rep.OK() || rep.Findings.Received == 0 || rep.GatewayStarts < 2 {
 		t.Fatalf("on Mosquitto:\n%s", out.String())
 	}
-}
-
-func FuzzParseGeoJSONRoute(f *testing.F) {
-	data, _ := os.ReadFile("testdata/route.geojson")
-	f.Add(data)
-	f.Add([]byte(`{"type":"FeatureCollection","features":[{"geometry":{"type":"LineString","coordinates":[[2,1],[3,1]]}}]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		pts, err := ParseGeoJSONRoute("fuzz.geojson", data)
-		if err != nil {
-			var ce *gateway.ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("error without a file: %v", err)
-			}
-			return
-		}
-		checkRoute(t, pts)
-	})
 }
 
 // A jump of no duration spoofs exactly the next fix, even at 1 Hz where
@@ -662,16 +432,16 @@ func FuzzParseGeoJSONRoute(f *testing.F) {
 // after it (a jump back from the spoofed one) is consistent with the last
 // trusted fix and the wheel speed, and taken (gateway/trust.go).
 func TestSingleJumpAtOneHz(t *testing.T) {
-	sc, err := LoadScenario("highway")
+	sc, err := scenario.Load("highway")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := Run(context.Background(), sc, Options{})
+	base, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc.Faults = []Fault{{Kind: GPSJump, At: 30*time.Second + 50*time.Millisecond, NorthM: 3000}}
-	rep, err := Run(context.Background(), sc, Options{})
+	sc.Faults = []scenario.Fault{{Kind: scenario.GPSJump, At: 30*time.Second + 50*time.Millisecond, NorthM: 3000}}
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,11 @@ import (
 	"quietzone/can"
 	"quietzone/can/profiles"
 	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"quietzone/gateway/gatewaytest"
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink"
 )
 
@@ -52,7 +55,7 @@ type Options struct {
 // it, on a virtual bus with fake power lines, and checks the result. When
 // ctx is cancelled the drive stops where it is and the report covers the
 // drive so far (with an error saying so).
-func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
+func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) {
 	wallStart := time.Now()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -72,14 +75,14 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
-	policy, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	policy, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
 	if sc.Profile == "" {
-		sc.Profile = gateway.BuiltinPrefix + profiles.Default
+		sc.Profile = config.BuiltinPrefix + profiles.Default
 	}
-	prof, err := gateway.LoadProfile(sc.Profile)
+	prof, err := config.LoadProfile(sc.Profile)
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
@@ -88,14 +91,14 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	}
 	if len(sc.Cameras) == 0 {
 		sc.Cameras = profileCameras(prof)
-		if sc.Profile == gateway.BuiltinPrefix+profiles.Default {
-			sc.Cameras = BuiltIn().Cameras
+		if sc.Profile == config.BuiltinPrefix+profiles.Default {
+			sc.Cameras = scenario.BuiltIn().Cameras
 		}
 	}
 
 	brokerURL := o.BrokerURL
 	if brokerURL == "" {
-		b, err := StartBroker()
+		b, err := startBroker()
 		if err != nil {
 			return nil, fmt.Errorf("run scenario: %w", err)
 		}
@@ -121,7 +124,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		clock = vclock
 		bus := can.NewBus(vclock.Now)
 		port = bus.Open() // the vehicle's ECUs and cameras
-		rg.openBus = func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil }
+		rg.openBus = func(string, []can.Filter) (daemon.Bus, error) { return bus.Open(), nil }
 	} else {
 		clock = &wallClock{}
 		sc.Start = time.Now()
@@ -137,7 +140,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
-	coll, err := CollectWith(brokerURL, CollectOptions{Now: clock.Now, Pseudonym: id.Pseudonym})
+	coll, err := collect(brokerURL, collectOptions{Now: clock.Now, Pseudonym: id.Pseudonym})
 	if err != nil {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
@@ -149,15 +152,15 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		return nil, fmt.Errorf("run scenario: %w", err)
 	}
 	defer os.RemoveAll(stateDir)
-	cfg := &gateway.Config{
-		Vehicle:  gateway.VehicleConfig{Profile: sc.Profile, Interfaces: []string{"vbus0"}},
+	cfg := &config.Config{
+		Vehicle:  config.VehicleConfig{Profile: sc.Profile, Interfaces: []string{"vbus0"}},
 		Cameras:  sc.Cameras,
 		Decision: gateway.DefaultDecision(),
 		// The vehicle reaches the bench's broker through a link on
 		// 127.0.0.1: plain TCP on the loopback, asked for explicitly.
-		Uplink: gateway.UplinkConfig{Broker: lnk.URL, InsecurePlaintext: true, StateDir: stateDir},
+		Uplink: config.UplinkConfig{Broker: lnk.URL, InsecurePlaintext: true, StateDir: stateDir},
 	}
-	rg.setup = &gateway.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}
+	rg.setup = &config.Setup{Config: cfg, Profile: prof, Zones: zones, Policy: policy, VIN: sc.VIN, Pseudonym: id.Pseudonym, Keys: id.Keys()}
 	rg.clock, rg.linkUp = vclock, lnk.up
 	if o.Iface != "" {
 		cfg.Vehicle.Interfaces = []string{o.Iface}
@@ -173,7 +176,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 	}
 	s.rec = o.Record
 	s.rig = rg
-	routeM := routeLength(sc.Route)
+	routeM := scenario.RouteLength(sc.Route)
 
 	dt := sc.Step.Seconds()
 	var stopped error
@@ -188,7 +191,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		clock.Advance(sc.Step)
 		now := clock.Now()
 		s.veh.step(dt)
-		if s.veh.done {
+		if s.veh.Done {
 			parked += sc.Step
 		}
 		if err := s.sendFrames(now); err != nil {
@@ -200,7 +203,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		s.receiveCommands()
 		s.observe(now, sc.Step)
 		if o.Progress != nil && s.steps%50 == 0 {
-			o.Progress(min(1, s.veh.odometerM/routeM))
+			o.Progress(min(1, s.veh.OdometerM/routeM))
 		}
 	}
 	s.finish(clock.Now())
@@ -222,8 +225,13 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 		if err := rg.start(context.WithoutCancel(ctx)); err != nil {
 			return nil, fmt.Errorf("run scenario: %w", err)
 		}
-		for deadline := time.Now().Add(o.DeliveryTimeout); rg.d.Queue.Stats().Batches > 0 && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
+		// The publisher backs off on the drive's clock: time passes while
+		// the vehicle stands.
+		for deadline := time.Now().Add(o.DeliveryTimeout); rg.d.Queue().Stats().Batches > 0 && time.Now().Before(deadline); {
+			if vclock != nil {
+				vclock.Advance(sc.Step)
+			}
+			time.Sleep(time.Millisecond)
 		}
 		rg.halt()
 	}
@@ -249,8 +257,8 @@ func Run(ctx context.Context, sc Scenario, o Options) (*Report, error) {
 // profileCameras wires every camera the profile reports a status for, as
 // an exterior camera with a power line: what a scenario gets that names
 // no cameras.
-func profileCameras(p *gateway.Profile) []gateway.CameraConfig {
-	var out []gateway.CameraConfig
+func profileCameras(p *config.Profile) []config.CameraConfig {
+	var out []config.CameraConfig
 	seen := map[string]bool{}
 	for _, m := range p.Mappings {
 		name, ok := strings.CutPrefix(m.Role, "camera.")
@@ -267,9 +275,20 @@ func profileCameras(p *gateway.Profile) []gateway.CameraConfig {
 		if name == "cabin" {
 			cls = "cabin"
 		}
-		out = append(out, gateway.CameraConfig{Name: name, Class: cls, PowerLine: "CAM_" + strings.ToUpper(name) + "_PWR"})
+		out = append(out, config.CameraConfig{Name: name, Class: cls, PowerLine: "CAM_" + strings.ToUpper(name) + "_PWR"})
 	}
 	return out
+}
+
+// withDefaults fills the zero motion pattern with the demo's.
+func withDefaults(t scenario.Triggers) scenario.Triggers {
+	if t.Burst == ([2]time.Duration{}) {
+		t.Burst = [2]time.Duration{2 * time.Second, 6 * time.Second}
+	}
+	if t.Gap == ([2]time.Duration{}) {
+		t.Gap = [2]time.Duration{10 * time.Second, 40 * time.Second}
+	}
+	return t
 }
 
 // seedBytes makes a ChaCha8 seed of a scenario's seed.
@@ -277,14 +296,6 @@ func seedBytes(seed uint64) (b [32]byte) {
 	binary.LittleEndian.PutUint64(b[:], seed)
 	copy(b[8:], "quietzone privacy margins")
 	return b
-}
-
-func routeLength(r []Waypoint) float64 {
-	d := 0.0
-	for i := 0; i+1 < len(r); i++ {
-		d += legLength(r, i)
-	}
-	return math.Max(d, 1)
 }
 
 // waitFor spins until cond holds, giving the gateway's goroutines the CPU;
@@ -354,18 +365,9 @@ func (c *simCamera) recording(now time.Time) bool {
 	return c.powered && c.allowed && now.Before(c.recTo)
 }
 
-// interval is a stretch of suppression as seen on the power lines.
-type interval struct {
-	from, to         time.Time
-	fromKm, toKm     float64
-	insideTruth      time.Duration
-	inBufferTruth    time.Duration
-	outsideAnyBuffer time.Duration
-}
-
 type sim struct {
-	sc    Scenario
-	prof  *gateway.Profile
+	sc    scenario.Scenario
+	prof  *config.Profile
 	zones *geofence.Index
 	port  vehicleBus
 	veh   *vehicle
@@ -386,8 +388,8 @@ type sim struct {
 	timeInBuffer  time.Duration
 	suppressed    time.Duration
 	overSuppress  time.Duration
-	intervals     []interval
-	open          *interval
+	intervals     []Interval
+	open          *Interval
 	contactFrames int
 	// nearSec holds the seconds (Unix time) in which the vehicle was
 	// within a buffer at some step: what the timing check needs; farSec
@@ -400,7 +402,7 @@ type sim struct {
 
 	rig       *rig
 	faults    *faultState
-	trig      Triggers
+	trig      scenario.Triggers
 	nextGPS   time.Duration // drive time the next GNSS messages are due
 	unknownID uint32        // an identifier the DBC does not define
 	malformed int           // frames sent malformed or unknown
@@ -409,7 +411,7 @@ type sim struct {
 	tl    timeline // command and power changes, timeline.go
 }
 
-func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port vehicleBus, pins map[string]*gpiotest.Pin) (*sim, error) {
+func newSim(sc scenario.Scenario, prof *config.Profile, zones *geofence.Index, port vehicleBus, pins map[string]*gpiotest.Pin) (*sim, error) {
 	s := &sim{
 		sc: sc, prof: prof, zones: zones, port: port,
 		veh:  newVehicle(sc.Route),
@@ -419,7 +421,7 @@ func newSim(sc Scenario, prof *gateway.Profile, zones *geofence.Index, port vehi
 		nearSec: map[int64]uint64{},
 		farSec:  map[int64]uint64{},
 		faults:  newFaultState(sc.Faults),
-		trig:    sc.Triggers.withDefaults(),
+		trig:    withDefaults(sc.Triggers),
 	}
 	for id := uint32(0x7ff); id > 0; id-- {
 		if prof.DB.MessageByID(id, false) == nil {
@@ -480,9 +482,9 @@ func (s *sim) sendFrames(now time.Time) error {
 	v := s.veh
 	elapsed := s.elapsed()
 	set := func(role string, x float64) { s.vals[role] = value{phys: x} }
-	set("vehicle.speed", v.speed*3.6)
-	set("vehicle.ignition", b2f(!(s.sc.IgnitionOff && v.done)))
-	set("vehicle.odometer", v.odometerM/1000)
+	set("vehicle.speed", v.Speed*3.6)
+	set("vehicle.ignition", b2f(!(s.sc.IgnitionOff && v.Done)))
+	set("vehicle.odometer", v.OdometerM/1000)
 	set("privacy.switch", 0)
 	// GNSS error drifts slowly, as it does on a real receiver: a
 	// first-order Gauss-Markov process with a 5 s time constant.
@@ -491,28 +493,28 @@ func (s *sim) sendFrames(now time.Time) error {
 	s.noiseN = a*s.noiseN + w*s.rng.NormFloat64()
 	s.noiseE = a*s.noiseE + w*s.rng.NormFloat64()
 	n, e := s.noiseN, s.noiseE
-	if j, ok := s.faults.active(GPSJump, elapsed); ok {
+	if j, ok := s.faults.active(scenario.GPSJump, elapsed); ok {
 		n, e = n+j.NorthM, e+j.EastM
 	}
 	accuracy := math.Max(s.sc.GNSSNoiseM, 0.5)
-	if c, ok := s.faults.active(GPSCreep, elapsed); ok {
+	if c, ok := s.faults.active(scenario.GPSCreep, elapsed); ok {
 		n, e = n+s.creep*c.NorthM, e+s.creep*c.EastM
 		accuracy = c.SigmaM
 	} else {
 		s.creep = 0
 	}
-	d, dragging := s.faults.active(GPSDrag, elapsed)
-	s.drag.step(d, dragging, elapsed, v.speed, v.heading, s.sc.Step.Seconds())
+	d, dragging := s.faults.active(scenario.GPSDrag, elapsed)
+	s.drag.step(d, dragging, elapsed, v.Speed, v.Heading, s.sc.Step.Seconds())
 	n, e = n+s.drag.n, e+s.drag.e
 	s.setTurning(set)
-	lat, lon := offset(v.lat, v.lon, n, e)
+	lat, lon := scenario.Offset(v.Lat, v.Lon, n, e)
 	set("position.latitude", lat)
 	set("position.longitude", lon)
 	set("position.fix", 3)
 	set("position.accuracy", accuracy)
-	set("position.heading", math.Mod(v.heading, 360))
-	set("position.speed", v.speed*3.6)
-	s.drag.course(set, v.speed)
+	set("position.heading", math.Mod(v.Heading, 360))
+	set("position.speed", v.Speed*3.6)
+	s.drag.course(set, v.Speed)
 	set("position.hdop", 1)
 	for _, c := range s.cams {
 		if !c.unlisted {
@@ -544,14 +546,14 @@ func (s *sim) sendFrames(now time.Time) error {
 	if gpsDue && s.sc.GPSRateHz > 0 {
 		s.nextGPS += time.Duration(float64(time.Second) / s.sc.GPSRateHz)
 	}
-	_, dropout := s.faults.active(GPSDropout, elapsed)
-	stale, isStale := s.faults.active(StaleFix, elapsed)
-	_, busOff := s.faults.active(BusOff, elapsed)
+	_, dropout := s.faults.active(scenario.GPSDropout, elapsed)
+	stale, isStale := s.faults.active(scenario.StaleFix, elapsed)
+	_, busOff := s.faults.active(scenario.BusOff, elapsed)
 	silent := busOff || !s.rig.running()
 
 	if gpsDue && !dropout {
-		s.faults.consume(GPSJump)                            // a single spoofed fix goes out now
-		if c, ok := s.faults.active(GPSCreep, elapsed); ok { // the next fix creeps on
+		s.faults.consume(scenario.GPSJump)                            // a single spoofed fix goes out now
+		if c, ok := s.faults.active(scenario.GPSCreep, elapsed); ok { // the next fix creeps on
 			s.creep = math.Min(1, s.creep+c.StepM/math.Hypot(c.NorthM, c.EastM))
 		}
 	}
@@ -590,7 +592,7 @@ func (s *sim) sendFrames(now time.Time) error {
 	}
 	// Frames of no use to anyone: too short for their message, or of an
 	// identifier the DBC does not know.
-	if _, ok := s.faults.active(MalformedFrames, elapsed); ok && len(s.msgs) > 0 {
+	if _, ok := s.faults.active(scenario.MalformedFrames, elapsed); ok && len(s.msgs) > 0 {
 		sm := s.msgs[s.steps%len(s.msgs)]
 		f := sm.msg.NewFrame()
 		f.Time = now
@@ -603,7 +605,7 @@ func (s *sim) sendFrames(now time.Time) error {
 			return err
 		}
 	}
-	if _, ok := s.faults.active(UnknownFrames, elapsed); ok && s.unknownID != 0 {
+	if _, ok := s.faults.active(scenario.UnknownFrames, elapsed); ok && s.unknownID != 0 {
 		f := can.Frame{ID: s.unknownID, Len: 8, Time: now}
 		for i := range f.Len {
 			f.Data[i] = byte(s.rng.Uint32())
@@ -640,17 +642,17 @@ func (s *sim) elapsed() time.Duration { return time.Duration(s.steps) * s.sc.Ste
 // applyFaults starts the faults due now and ends those that are over.
 func (s *sim) applyFaults(ctx context.Context, lnk *link) error {
 	el := s.elapsed()
-	for _, f := range s.faults.begin(el, s.veh.odometerM/1000, s.veh.lat, s.veh.lon) {
-		if f.Kind == ClockStep && s.rig.clock != nil { // the wall clock of a vcan0 drive cannot be stepped
+	for _, f := range s.faults.begin(el, s.veh.OdometerM/1000, s.veh.Lat, s.veh.Lon) {
+		if f.Kind == scenario.ClockStep && s.rig.clock != nil { // the wall clock of a vcan0 drive cannot be stepped
 			s.rig.clock.Step(f.By) // the wall clock alone: no time passes
 			if f.By < 0 {
 				s.epoch++
 			}
 		}
 	}
-	_, outage := s.faults.active(BrokerOutage, el)
+	_, outage := s.faults.active(scenario.BrokerOutage, el)
 	lnk.setDown(outage)
-	_, down := s.faults.active(GatewayRestart, el)
+	_, down := s.faults.active(scenario.GatewayRestart, el)
 	switch {
 	case down && s.rig.running():
 		s.rig.halt()
@@ -730,7 +732,7 @@ func (s *sim) stepTrigger(c *simCamera, now time.Time) {
 // that is off they are lost.
 func (s *sim) receiveCommands() {
 	var f can.Frame
-	_, busOff := s.faults.active(BusOff, s.elapsed())
+	_, busOff := s.faults.active(scenario.BusOff, s.elapsed())
 	for s.port.TryReadFrame(&f) {
 		if busOff {
 			continue
@@ -740,19 +742,19 @@ func (s *sim) receiveCommands() {
 				continue
 			}
 			c.allowed = c.cmdSig.Raw(&f.Data) == s.prof.Codes.Allow
-			s.tl.command(i, f.Time, c.cmdSig.Raw(&f.Data), s.veh.odometerM/1000)
+			s.tl.command(i, f.Time, c.cmdSig.Raw(&f.Data), s.veh.OdometerM/1000)
 		}
 	}
 }
 
 // observe reads the power lines and accounts one step against the truth.
 func (s *sim) observe(now time.Time, dt time.Duration) {
-	truth := s.zones.Query(s.veh.lat, s.veh.lon, 0)
+	truth := s.zones.Query(s.veh.Lat, s.veh.Lon, 0)
 	inBuffer := truth.InBuffer()
 	// Inside a zone in force: at the drive's true time, which no clock
 	// step moves, and within the zone's window exactly (the gateway widens
 	// windows by its skew: suppressing a little longer is its choice).
-	s.fixAt = geofence.Fix{Lat: s.veh.lat, Lon: s.veh.lon, At: s.sc.Start.Add(s.elapsed())}
+	s.fixAt = geofence.Fix{Lat: s.veh.Lat, Lon: s.veh.Lon, At: s.sc.Start.Add(s.elapsed())}
 	inside := s.zones.Assess(&s.fixAt, nil).Inside
 	if inside {
 		s.timeInside += dt
@@ -767,7 +769,7 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 	anyExteriorOn := false
 	for i, c := range s.cams {
 		c.powered = c.pin == nil || cameratest.Level(c.pin) == gpio.High
-		s.tl.powerLine(i, now, c.powered, s.veh.odometerM/1000)
+		s.tl.powerLine(i, now, c.powered, s.veh.OdometerM/1000)
 		if !c.powered {
 			c.recTo = time.Time{} // power cut: the recording ends
 		}
@@ -786,23 +788,23 @@ func (s *sim) observe(now time.Time, dt time.Duration) {
 		}
 	}
 	s.trace.observe(now, s.sc.Start, dt, s.veh, truth, !anyExteriorOn, s.cams)
-	km := s.veh.odometerM / 1000
+	km := s.veh.OdometerM / 1000
 	if !anyExteriorOn {
 		s.suppressed += dt
 		if !inBuffer {
 			s.overSuppress += dt
 		}
 		if s.open == nil {
-			s.open = &interval{from: now.Add(-dt), fromKm: km}
+			s.open = &Interval{From: now.Add(-dt), FromKm: km}
 		}
-		s.open.to, s.open.toKm = now, km
+		s.open.To, s.open.ToKm = now, km
 		if inside {
-			s.open.insideTruth += dt
+			s.open.Inside += dt
 		}
 		if inBuffer {
-			s.open.inBufferTruth += dt
+			s.open.InBuffer += dt
 		} else {
-			s.open.outsideAnyBuffer += dt
+			s.open.OutsideBuffers += dt
 		}
 	} else if s.open != nil {
 		s.intervals = append(s.intervals, *s.open)
@@ -818,11 +820,11 @@ func (s *sim) finish(time.Time) {
 }
 
 // report gathers the figures and runs the checker.
-func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, wall time.Duration) *Report {
+func (s *sim) report(sc scenario.Scenario, rg *rig, msgs []message, pol *uplink.Policy, wall time.Duration) *Report {
 	gs, us := rg.gw, rg.up
 	r := &Report{
 		Scenario:        sc.Name,
-		DistanceKm:      s.veh.odometerM / 1000,
+		DistanceKm:      s.veh.OdometerM / 1000,
 		Simulated:       time.Duration(s.steps) * sc.Step,
 		Wall:            wall,
 		FramesSent:      s.framesSent,
@@ -849,7 +851,7 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 		Quantum:         pol.NearZones.TimeQuantum,
 		GatewayStarts:   rg.starts,
 		Faults:          s.faults.marks,
-		start:           sc.Start,
+		Start:           sc.Start,
 	}
 	s.trace.fill(r, sc, pol)
 	for _, c := range s.cams {
@@ -873,13 +875,13 @@ func (s *sim) report(sc Scenario, rg *rig, msgs []Message, pol *uplink.Policy, w
 		for _, rec := range m.Records {
 			if !seen[rec.Seq] {
 				seen[rec.Seq] = true
-				r.records = append(r.records, rec)
+				r.Records = append(r.Records, rec)
 				delays = append(delays, m.Arrived.Sub(time.Unix(rec.Time, 0)))
 			}
 		}
 	}
-	sort.Slice(r.records, func(i, j int) bool { return r.records[i].Seq < r.records[j].Seq })
-	r.Utility = utility(s.farSec, s.nearSec, r.records, delays)
+	sort.Slice(r.Records, func(i, j int) bool { return r.Records[i].Seq < r.Records[j].Seq })
+	r.Utility = utility(s.farSec, s.nearSec, r.Records, delays)
 	return r
 }
 

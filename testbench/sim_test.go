@@ -9,24 +9,25 @@ import (
 	"testing"
 
 	"quietzone/can"
-	"quietzone/gateway"
+	"quietzone/gateway/config"
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 )
 
 // The simulator encodes each role in the profile's DBC units: what the
 // gateway decodes is what the simulator meant, on the reference vehicle
 // and on the Tesla (speed in mph, coordinates in micro-degrees).
 func TestSimEncodesInProfileUnits(t *testing.T) {
-	for _, ref := range []string{gateway.BuiltinPrefix + "quietzone", "../can/profiles/tesla/model-s.yaml"} {
+	for _, ref := range []string{config.BuiltinPrefix + "quietzone", "../can/profiles/tesla/model-s.yaml"} {
 		t.Run(ref, func(t *testing.T) {
-			if _, err := os.Stat("../../shared/data/dbc/tesla_can.dbc"); errors.Is(err, os.ErrNotExist) && ref != gateway.BuiltinPrefix+"quietzone" {
+			if _, err := os.Stat("../../shared/data/dbc/tesla_can.dbc"); errors.Is(err, os.ErrNotExist) && ref != config.BuiltinPrefix+"quietzone" {
 				t.Skip("reference data ../shared/data is absent")
 			}
-			prof, err := gateway.LoadProfile(ref)
+			prof, err := config.LoadProfile(ref)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sc := BuiltIn()
+			sc := scenario.BuiltIn()
 			sc.Cameras = profileCameras(prof)
 			sc.GNSSNoiseM = 0
 			zones, err := geofence.Parse(sc.ZonesName, sc.Zones, geofence.Options{})
@@ -74,9 +75,9 @@ func TestSimEncodesInProfileUnits(t *testing.T) {
 				}
 			}
 			for role, want := range map[string]struct{ v, tol float64 }{
-				"vehicle.speed":      {s.veh.speed * 3.6, 0.2},
-				"position.latitude":  {s.veh.lat, 2e-6},
-				"position.longitude": {s.veh.lon, 2e-6},
+				"vehicle.speed":      {s.veh.Speed * 3.6, 0.2},
+				"position.latitude":  {s.veh.Lat, 2e-6},
+				"position.longitude": {s.veh.Lon, 2e-6},
 			} {
 				g, ok := got[role]
 				if !ok {

@@ -1,4 +1,4 @@
-package testbench
+package testbench_test
 
 import (
 	"bytes"
@@ -7,18 +7,21 @@ import (
 	"testing"
 	"time"
 
-	"quietzone/gateway"
+	"quietzone/gateway/config"
 	"quietzone/geofence"
+	"quietzone/testbench"
+	"quietzone/testbench/report"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink/uplinktest"
 )
 
 func TestBuiltInScenarioHoldsInvariants(t *testing.T) {
-	rep, err := Run(context.Background(), BuiltIn(), Options{})
+	rep, err := testbench.Run(context.Background(), scenario.BuiltIn(), testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !rep.OK() {
 		t.Fatalf("invariants violated:\n%s", out.String())
 	}
@@ -56,12 +59,12 @@ func TestBuiltInScenarioHoldsInvariants(t *testing.T) {
 // record must have arrived.
 func TestBuiltInScenarioOnMosquitto(t *testing.T) {
 	m := uplinktest.StartMosquitto(t)
-	rep, err := Run(context.Background(), BuiltIn(), Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
+	rep, err := testbench.Run(context.Background(), scenario.BuiltIn(), testbench.Options{BrokerURL: m.URL(), DeliveryTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !rep.OK() || rep.Findings.Received == 0 || rep.Findings.PositionsSeen == 0 {
 		t.Fatalf("on Mosquitto:\n%s", out.String())
 	}
@@ -72,16 +75,16 @@ func TestBuiltInScenarioOnMosquitto(t *testing.T) {
 // the policy's trip-end distance for good, not even a record of that time
 // quantum arrives; the uplink counts what it dropped.
 func TestTripEndNearZoneEndToEnd(t *testing.T) {
-	sc := BuiltIn()
+	sc := scenario.BuiltIn()
 	sc.Name = "trip ending near the depot"
-	sc.Route = append(sc.Route[:3:3], Waypoint{Lat: 52.015, Lon: 10.075, SpeedKmh: 50})
+	sc.Route = append(sc.Route[:3:3], scenario.Waypoint{Lat: 52.015, Lon: 10.075, SpeedKmh: 50})
 	sc.IgnitionOff = true
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := testbench.Run(context.Background(), sc, testbench.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	rep.WriteText(&out)
+	report.WriteText(&out, rep)
 	if !rep.OK() {
 		t.Fatalf("invariants:\n%s", out.String())
 	}
@@ -89,19 +92,19 @@ func TestTripEndNearZoneEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := gateway.ParsePolicy(sc.PolicyName, sc.Policy)
+	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Replay the vehicle's true track: when was it last farther than the
 	// trip-end distance from every buffer?
-	v := newVehicle(sc.Route)
+	v := scenario.NewMotion(sc.Route)
 	var lastFar time.Time
 	now := sc.Start
-	for !v.done {
-		v.step(sc.Step.Seconds())
+	for !v.Done {
+		v.Step(sc.Step.Seconds())
 		now = now.Add(sc.Step)
-		if zones.Query(v.lat, v.lon, 5000).MarginM > pol.NearZones.TripEndM {
+		if zones.Query(v.Lat, v.Lon, 5000).MarginM > pol.NearZones.TripEndM {
 			lastFar = now
 		}
 	}
@@ -110,15 +113,15 @@ func TestTripEndNearZoneEndToEnd(t *testing.T) {
 	if rep.Uplink.HeldDropped == 0 {
 		t.Errorf("nothing held back and dropped:\n%s", out.String())
 	}
-	for _, r := range rep.records {
+	for _, r := range rep.Records {
 		if r.Time >= cut {
 			t.Errorf("record %d at %v arrived; the vehicle was within %.0f m of a buffer for good from %v",
 				r.Seq, time.Unix(r.Time, 0).UTC(), pol.NearZones.TripEndM, lastFar.UTC())
 		}
 	}
-	if len(rep.records) == 0 {
+	if len(rep.Records) == 0 {
 		t.Fatal("no record arrived at all")
 	}
 	t.Logf("%d records arrived, the last at %v; within the trip-end distance for good from %v; %d dropped",
-		len(rep.records), time.Unix(rep.records[len(rep.records)-1].Time, 0).UTC(), lastFar.UTC(), rep.Uplink.HeldDropped)
+		len(rep.Records), time.Unix(rep.Records[len(rep.Records)-1].Time, 0).UTC(), lastFar.UTC(), rep.Uplink.HeldDropped)
 }

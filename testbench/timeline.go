@@ -2,7 +2,6 @@ package testbench
 
 import (
 	"fmt"
-	"io"
 	"time"
 
 	"quietzone/camera"
@@ -87,28 +86,4 @@ func (t *timeline) powerLine(i int, at time.Time, on bool, km float64) {
 	}
 	t.power[i] = p
 	t.event(i, at, km).Power = map[bool]string{true: "on", false: "off"}[on]
-}
-
-// writeTimeline prints each camera's timeline.
-func (r *Report) writeTimeline(w io.Writer) {
-	if len(r.Timeline) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\nTimeline     (command on the bus, power line after each step)\n")
-	for _, c := range r.Timeline {
-		fmt.Fprintf(w, "  %s\n", c.Name)
-		for _, e := range c.Events {
-			var what string
-			if e.Command != "" {
-				what = "command " + e.Command
-			}
-			if e.Power != "" {
-				if what != "" {
-					what += ", "
-				}
-				what += "power " + e.Power
-			}
-			fmt.Fprintf(w, "    %s  km %5.1f  %s\n", stamp(e.At), e.Km, what)
-		}
-	}
 }

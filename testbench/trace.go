@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"quietzone/geofence"
+	"quietzone/testbench/scenario"
 	"quietzone/uplink"
 )
 
@@ -55,7 +56,7 @@ type trace struct {
 // observe accounts one step, from at-dt to at.
 func (t *trace) observe(now, start time.Time, dt time.Duration, v *vehicle, truth geofence.Result, suppressed bool, cams []*simCamera) {
 	at := now.Sub(start)
-	p := TrackPoint{At: at, Lat: v.lat, Lon: v.lon, Inside: truth.Inside, InBuffer: truth.InBuffer(), Suppressed: suppressed}
+	p := TrackPoint{At: at, Lat: v.Lat, Lon: v.Lon, Inside: truth.Inside, InBuffer: truth.InBuffer(), Suppressed: suppressed}
 	if t.open == nil {
 		t.open = make([]CameraSpan, len(cams))
 	}
@@ -95,7 +96,7 @@ func cameraState(c *simCamera, now time.Time) CameraState {
 
 // fill hands what was traced to the report, with what the map needs of
 // the scenario and the policy.
-func (t *trace) fill(r *Report, sc Scenario, pol *uplink.Policy) {
+func (t *trace) fill(r *Report, sc scenario.Scenario, pol *uplink.Policy) {
 	if n := len(t.track); n > 0 && t.track[n-1].At != t.last.At {
 		t.track = append(t.track, t.last)
 	}
@@ -116,7 +117,7 @@ func (t *trace) fill(r *Report, sc Scenario, pol *uplink.Policy) {
 		return a.From < b.From
 	})
 	r.Track, r.CameraSpans = t.track, t.spans
-	r.zoneFile = sc.Zones
+	r.ZoneFile = sc.Zones
 	r.PositionPeriod = pol.TelemetryPeriod
 	if p := pol.Position; p != nil && p.MaxRateHz > 0 {
 		r.PositionPeriod = time.Duration(float64(time.Second) / p.MaxRateHz)
@@ -132,9 +133,9 @@ type Point struct {
 // PublishedPositions returns the positions that reached the broker, in time order.
 func (r *Report) PublishedPositions() []Point {
 	var pts []Point
-	for _, rec := range r.records {
+	for _, rec := range r.Records {
 		if len(rec.Pos) == 2 {
-			pts = append(pts, Point{At: time.Unix(rec.Time, 0).Sub(r.start), Lat: rec.Pos[0], Lon: rec.Pos[1]})
+			pts = append(pts, Point{At: time.Unix(rec.Time, 0).Sub(r.Start), Lat: rec.Pos[0], Lon: rec.Pos[1]})
 		}
 	}
 	sort.SliceStable(pts, func(i, j int) bool { return pts[i].At < pts[j].At })

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"quietzone/can"
-	"quietzone/gateway"
+	"quietzone/gateway/daemon"
 )
 
 // vehicleBus is the vehicle's side of the bus: the virtual bus's port, or
@@ -96,8 +96,8 @@ func (b *socketBus) Close() error {
 }
 
 // openSocketCAN opens the gateway's side of vcan0, as the daemon does.
-func openSocketCAN(iface string) func(string, []can.Filter) (gateway.Bus, error) {
-	return func(_ string, filters []can.Filter) (gateway.Bus, error) {
+func openSocketCAN(iface string) func(string, []can.Filter) (daemon.Bus, error) {
+	return func(_ string, filters []can.Filter) (daemon.Bus, error) {
 		return can.DialSocketCAN(iface, can.SocketCANOptions{Filters: filters})
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"quietzone/uplink"
 )
 
-// benchSnapshot is one second of the demo drive: what the gateway offers,
+// benchSnapshots is n seconds of the demo drive: what the gateway offers,
 // including roles the policy denies and phone data.
 func benchSnapshots(n int) []uplink.Snapshot {
 	snaps := drive(n, n/3, n/3+n/10)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"quietzone/can/cantest"
 	"quietzone/uplink"
 )
 
@@ -541,13 +542,7 @@ func TestDiskQueueSyncEvery(t *testing.T) {
 	q := openDisk(t, dir, uplink.DiskOptions{SyncEvery: 50 * time.Millisecond})
 	putSeq(t, q, 1, 20, 1)
 	before := q.Stats().Syncs
-	deadline := time.Now().Add(10 * time.Second)
-	for q.Stats().Syncs == before {
-		if time.Now().After(deadline) {
-			t.Fatal("no fsync within 10 s of a Put")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cantest.WaitFor(t, 10*time.Second, "an fsync after a Put", func() bool { return q.Stats().Syncs != before })
 	if s := q.Stats().Syncs; s > before+2 {
 		t.Errorf("%d fsyncs for 20 batches put at once", s-before)
 	}

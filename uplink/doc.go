@@ -30,7 +30,9 @@
 // position, on their own topic.
 //
 // Topics are quietzone/v1/<pseudonym>/telemetry, /alarm and /status; the
-// pseudonym is an HMAC of the VIN under the fleet key. The status topic
+// pseudonym (Pseudonym) is an HMAC of the VIN under the fleet's enrolment
+// secret, computed at enrolment: the vehicle holds the pseudonym, never
+// the secret. The status topic
 // holds "online" or "offline", retained (the last will, and a clean
 // stop), and, not retained, a StatusRecord of the queue's drops. The
 // Publisher also subscribes (Subscribe: the fleet's signed bundles on

@@ -3,7 +3,7 @@ package uplink_test
 import (
 	"fmt"
 	"os"
-	"runtime"
+	"quietzone/can/cantest"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +75,7 @@ func leakedGoroutines(grace time.Duration) string {
 
 func suspectGoroutines() []string {
 	var out []string
-	for i, g := range strings.Split(allStacks(), "\n\n") {
+	for i, g := range strings.Split(cantest.AllStacks(), "\n\n") {
 		if i == 0 { // the calling goroutine comes first
 			continue
 		}
@@ -91,15 +91,4 @@ func suspectGoroutines() []string {
 		}
 	}
 	return out
-}
-
-func allStacks() string {
-	buf := make([]byte, 64<<10)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return string(buf[:n])
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 }

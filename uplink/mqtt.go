@@ -35,11 +35,20 @@ type MQTTConfig struct {
 	TLS *tls.Config
 	// PublishTimeout bounds the wait for PUBACK before the batch is retried.
 	PublishTimeout time.Duration
+	// Seal, when set, is the fleet's public key: every payload but the
+	// status words is sealed to it (seal.go). SetSealKey replaces it.
+	Seal *SealKey
 	// MaxBackoff caps the wait between failed connection attempts and
-	// between failed publishes. Waits start at min(1 s, MaxBackoff) and
-	// double, each drawn at random from its upper half, so that a fleet
-	// does not come back in step when its broker does.
+	// between failed publishes. Waits start at min(1 s, MaxBackoff)
+	// (100 ms for a publish) and double, each drawn at random from its
+	// upper half, so that a fleet does not come back in step when its
+	// broker does.
 	MaxBackoff time.Duration
+	// After returns a channel that gets a time once d has passed: the
+	// backoff's waits. Nil is time.After; the daemon passes its clock's,
+	// so that a test bench on a manual clock backs off in its own time.
+	// The timeouts of network operations stay on the wall.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Status payloads. "online" and "offline" are retained on the status
@@ -56,7 +65,7 @@ const (
 // every connection while they are not zero. It holds counts and sequence
 // numbers only: never a position, a time of day or a name. The counters
 // are cumulative over the queue's life, so the latest record received
-// says everything; sequence numbers up to DroppedThroughSeq that never
+// says everything; sequence numbers up to dropped_through_seq that never
 // arrived never will.
 type StatusRecord struct {
 	V int `json:"v"` // 1
@@ -82,7 +91,6 @@ type PublisherStats struct {
 type Publisher struct {
 	cfg    MQTTConfig
 	q      Queue
-	drops  dropCounter // nil unless the queue counts drops
 	log    *slog.Logger
 	client mqtt.Client
 
@@ -104,11 +112,27 @@ type Publisher struct {
 
 	subMu sync.Mutex
 	subs  []subscription // subscribe.go
+
+	// seal is the fleet's key every payload is sealed to; nil: none.
+	seal atomic.Pointer[SealKey]
 }
 
-// dropCounter is what the publisher needs of a queue that drops;
-// *DiskQueue implements it.
-type dropCounter interface{ Drops() Drops }
+// SetSealKey replaces the fleet's sealing key (a bundle rotated it): the
+// next payload published, a batch queued before included, is sealed to
+// it. Nil stops sealing.
+func (p *Publisher) SetSealKey(k *SealKey) { p.seal.Store(k) }
+
+// SealKey returns the key payloads are sealed to, nil for none.
+func (p *Publisher) SealKey() *SealKey { return p.seal.Load() }
+
+// sealFor seals a payload for its topic if the publisher has a key.
+func (p *Publisher) sealFor(topic string, payload []byte) ([]byte, error) {
+	k := p.seal.Load()
+	if k == nil {
+		return payload, nil
+	}
+	return k.Seal(topic, payload)
+}
 
 // NewPublisher returns a Publisher; it connects in Run.
 func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error) {
@@ -120,6 +144,9 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 	}
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = 10 * time.Second
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 30 * time.Second
@@ -135,7 +162,7 @@ func NewPublisher(cfg MQTTConfig, q Queue, log *slog.Logger) (*Publisher, error)
 		return nil, fmt.Errorf("new publisher: broker %s is plain TCP, and a TLS configuration is set that it would not use", cfg.Broker)
 	}
 	p := &Publisher{cfg: cfg, q: q, log: log, stop: make(chan struct{})}
-	p.drops, _ = q.(dropCounter)
+	p.seal.Store(cfg.Seal)
 	status := Topic(cfg.Pseudonym, "status")
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
@@ -225,11 +252,16 @@ func CheckBroker(broker string, insecurePlaintext bool) (plain bool, err error) 
 // top of the backoff dial draws.
 const pahoRetryInterval = 250 * time.Millisecond
 
-// backoffBase is the first wait of the backoff (or MaxBackoff if smaller).
-const backoffBase = time.Second
+// The first waits of the backoff (or MaxBackoff if smaller): before a
+// connection attempt, and before a failed publish is retried.
+const (
+	dialBackoffBase    = time.Second
+	publishBackoffBase = 100 * time.Millisecond
+)
 
-// backoff returns the wait before connection attempt n (0 for the first
-// after a success): base·2ⁿ capped at max, drawn from its upper half.
+// backoff returns the wait before attempt n (0 for the first after a
+// success): base·2ⁿ capped at max, drawn from its upper half. The one
+// backoff of the uplink: connections and publishes.
 func backoff(n int64, base, max time.Duration) time.Duration {
 	d := min(base, max)
 	for i := int64(0); i < n && d < max; i++ {
@@ -238,18 +270,24 @@ func backoff(n int64, base, max time.Duration) time.Duration {
 	return jitter(d)
 }
 
+// wait waits d on the publisher's clock; false when stop or ctx ended it.
+func (p *Publisher) wait(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-p.cfg.After(d):
+		return true
+	case <-p.stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // dial opens the network connection for paho, after the backoff. The
 // first attempt of Run does not wait.
 func (p *Publisher) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	n := p.attempt.Add(1) - 1
-	if p.dialed.Swap(true) {
-		t := time.NewTimer(backoff(n, backoffBase, p.cfg.MaxBackoff))
-		select {
-		case <-t.C:
-		case <-p.stop:
-			t.Stop()
-			return nil, errors.New("publisher stopping")
-		}
+	if p.dialed.Swap(true) && !p.wait(context.Background(), backoff(n, dialBackoffBase, p.cfg.MaxBackoff)) {
+		return nil, errors.New("publisher stopping")
 	}
 	p.dials.Add(1)
 	d := &net.Dialer{Timeout: o.ConnectTimeout}
@@ -292,7 +330,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		p.client.Disconnect(250)
 	}()
-	backoff := 100 * time.Millisecond
+	var failed int64 // publishes failed in a row
 	for {
 		b, err := p.q.Next(ctx)
 		if err != nil {
@@ -311,13 +349,13 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			p.failures.Add(1)
 			p.log.Warn("uplink publish failed; will retry", "batch", b.ID, "err", err)
-			if !sleep(ctx, jitter(backoff)) {
+			if !p.wait(ctx, backoff(failed, publishBackoffBase, p.cfg.MaxBackoff)) {
 				return nil
 			}
-			backoff = min(2*backoff, p.cfg.MaxBackoff)
+			failed++
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		failed = 0
 		if err := p.q.Ack(b.ID); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
@@ -330,10 +368,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 // reportDrops publishes a status record when the drop counters differ
 // from what the broker last acknowledged.
 func (p *Publisher) reportDrops(ctx context.Context) error {
-	if p.drops == nil {
-		return nil
-	}
-	d := p.drops.Drops()
+	d := p.q.Drops()
 	if d == (Drops{}) || (p.reportedValid.Load() && d == p.reported) {
 		return nil
 	}
@@ -350,9 +385,16 @@ func (p *Publisher) reportDrops(ctx context.Context) error {
 	return nil
 }
 
+// publish seals a payload (if the publisher has the fleet's key) and
+// publishes it at QoS 1, waiting for the PUBACK. Sealed anew on every
+// attempt: a rotated key applies to what is still unsent.
 func (p *Publisher) publish(ctx context.Context, topic string, payload []byte) error {
 	if !p.client.IsConnectionOpen() {
 		return errors.New("not connected")
+	}
+	payload, err := p.sealFor(topic, payload)
+	if err != nil {
+		return err
 	}
 	tok := p.client.Publish(topic, 1, false, payload)
 	timer := time.NewTimer(p.cfg.PublishTimeout)
@@ -412,15 +454,4 @@ func (discardStore) Reset()                            {}
 
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

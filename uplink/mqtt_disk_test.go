@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"quietzone/can/cantest"
 	"quietzone/uplink"
 	"quietzone/uplink/uplinktest"
 )
@@ -95,7 +96,7 @@ func TestDiskQueueLongOutage(t *testing.T) {
 	if err := pub.Drain(ctx); err != nil {
 		t.Fatalf("Drain after the outage: %v", err)
 	}
-	waitFor(t, deliverWait, "every batch at the subscriber", func() bool {
+	cantest.WaitFor(t, deliverWait, "every batch at the subscriber", func() bool {
 		return deliveredOnce(sub.messages(), rec.put) == len(rec.put)
 	})
 	repeats := checkDelivered(t, telemetryTopic, sub.messages(), rec.put)
@@ -158,7 +159,7 @@ func TestDiskQueueQuotaDuringOutage(t *testing.T) {
 	if err := pub.Drain(ctx); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
-	waitFor(t, deliverWait, "every kept batch at the subscriber", func() bool {
+	cantest.WaitFor(t, deliverWait, "every kept batch at the subscriber", func() bool {
 		return deliveredOnce(sub.messages(), kept) == len(kept)
 	})
 	checkDelivered(t, telemetryTopic, onTopic(sub.messages(), "/telemetry"), kept)
@@ -218,7 +219,7 @@ func TestPublisherAlarmTopicAndOffline(t *testing.T) {
 	if err := pub.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, deliverWait, "both batches", func() bool { return deliveredOnce(sub.messages(), batches) == 2 })
+	cantest.WaitFor(t, deliverWait, "both batches", func() bool { return deliveredOnce(sub.messages(), batches) == 2 })
 	checkDelivered(t, telemetryTopic, onTopic(sub.messages(), "/telemetry"), batches[:1])
 	checkDelivered(t, uplink.Topic(testPseudonym, "alarm"), onTopic(sub.messages(), "/alarm"), batches[1:])
 

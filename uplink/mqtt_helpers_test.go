@@ -15,6 +15,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"quietzone/can/cantest"
 	"quietzone/uplink"
 )
 
@@ -24,17 +25,6 @@ const (
 	connectWait = 30 * time.Second
 	deliverWait = 90 * time.Second
 )
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // makeBatches returns n batches of 30 demo records, the first record
 // numbered firstSeq, as the Batcher closes them.
@@ -203,7 +193,7 @@ func (s *subscriber) messages() []message {
 func (s *subscriber) waitMessage(t *testing.T, payload string, after int) message {
 	t.Helper()
 	var found message
-	waitFor(t, connectWait, fmt.Sprintf("%q after message %d", payload, after), func() bool {
+	cantest.WaitFor(t, connectWait, fmt.Sprintf("%q after message %d", payload, after), func() bool {
 		msgs := s.messages()
 		for _, m := range msgs[min(after, len(msgs)):] {
 			if string(m.payload) == payload {
@@ -224,7 +214,7 @@ func retainedStatus(t *testing.T, url, topic string) message {
 	t.Helper()
 	for try := 0; ; try++ {
 		s := subscribe(t, url, topic, nil)
-		waitFor(t, connectWait, "the retained status", func() bool { return len(s.messages()) > 0 })
+		cantest.WaitFor(t, connectWait, "the retained status", func() bool { return len(s.messages()) > 0 })
 		s.client.Disconnect(250)
 		if m := s.messages()[0]; m.retained || try == 4 {
 			return m
@@ -361,7 +351,7 @@ func (g *gatedQueue) hold(t *testing.T) {
 	default:
 	}
 	g.mu.Unlock()
-	waitFor(t, connectWait, "the publisher to wait for the next batch", func() bool { return g.waiting.Load() > 0 })
+	cantest.WaitFor(t, connectWait, "the publisher to wait for the next batch", func() bool { return g.waiting.Load() > 0 })
 }
 
 func (g *gatedQueue) release() {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"quietzone/can/cantest"
 	"quietzone/uplink"
 	"quietzone/uplink/uplinktest"
 )
@@ -52,7 +53,7 @@ func TestPublisherDeliversInOrder(t *testing.T) {
 	if q.Len() != 0 {
 		t.Fatalf("queue holds %d batches after Drain", q.Len())
 	}
-	waitFor(t, deliverWait, "40 batches at the subscriber", func() bool {
+	cantest.WaitFor(t, deliverWait, "40 batches at the subscriber", func() bool {
 		return deliveredOnce(sub.messages(), batches) == len(batches)
 	})
 
@@ -104,7 +105,7 @@ func TestPublisherOutageFromStart(t *testing.T) {
 	for _, b := range batches {
 		q.Put(b)
 	}
-	waitFor(t, connectWait, "three failed attempts", func() bool { return pub.Stats().Failures >= 3 })
+	cantest.WaitFor(t, connectWait, "three failed attempts", func() bool { return pub.Stats().Failures >= 3 })
 	if st := pub.Stats(); q.Len() != len(batches) || st.Published != 0 {
 		t.Fatalf("without a broker: queue %d of %d, Stats %+v; want everything still queued", q.Len(), len(batches), st)
 	}
@@ -126,7 +127,7 @@ func TestPublisherOutageFromStart(t *testing.T) {
 	if err := pub.Drain(ctx); err != nil {
 		t.Fatalf("Drain after the broker came up: %v", err)
 	}
-	waitFor(t, deliverWait, "every batch at the subscriber", func() bool {
+	cantest.WaitFor(t, deliverWait, "every batch at the subscriber", func() bool {
 		return deliveredOnce(sub.messages(), batches) == len(batches)
 	})
 	repeats := checkDelivered(t, telemetryTopic, sub.messages(), batches)
@@ -161,12 +162,12 @@ func TestPublisherOutageMidRun(t *testing.T) {
 	for _, b := range batches[:20] {
 		q.Put(b)
 	}
-	waitFor(t, deliverWait, "the first 20 batches to be acknowledged", func() bool { return pub.Stats().Published == 20 })
+	cantest.WaitFor(t, deliverWait, "the first 20 batches to be acknowledged", func() bool { return pub.Stats().Published == 20 })
 	px.Stall()
 	for _, b := range batches[20:25] {
 		q.Put(b)
 	}
-	waitFor(t, connectWait, "a batch in flight", func() bool { return px.Held() > 0 })
+	cantest.WaitFor(t, connectWait, "a batch in flight", func() bool { return px.Held() > 0 })
 	m.Stop()
 	px.Restore() // new connections are forwarded; there is no broker to forward them to
 	failures := pub.Stats().Failures
@@ -175,7 +176,7 @@ func TestPublisherOutageMidRun(t *testing.T) {
 	}
 	// The batch in flight times out, then attempts fail while there is no
 	// connection; nothing is acknowledged.
-	waitFor(t, connectWait, "four failed attempts", func() bool { return pub.Stats().Failures >= failures+4 })
+	cantest.WaitFor(t, connectWait, "four failed attempts", func() bool { return pub.Stats().Failures >= failures+4 })
 	if st := pub.Stats(); st.Published != 20 || q.Len() != 40 {
 		t.Fatalf("during the outage: Stats %+v, queue %d; want 20 published, 40 queued", st, q.Len())
 	}
@@ -192,7 +193,7 @@ func TestPublisherOutageMidRun(t *testing.T) {
 	if err := pub.Drain(ctx); err != nil {
 		t.Fatalf("Drain after the outage: %v", err)
 	}
-	waitFor(t, deliverWait, "every batch at the subscriber", func() bool {
+	cantest.WaitFor(t, deliverWait, "every batch at the subscriber", func() bool {
 		return deliveredOnce(sub.messages(), batches) == len(batches)
 	})
 	repeats := checkDelivered(t, telemetryTopic, sub.messages(), batches)
@@ -233,10 +234,10 @@ func TestPublisherAcksOnlyAfterPUBACK(t *testing.T) {
 	for _, b := range batches {
 		q.Put(b)
 	}
-	waitFor(t, connectWait, "the first batch in flight", func() bool { return px.Held() > 0 })
+	cantest.WaitFor(t, connectWait, "the first batch in flight", func() bool { return px.Held() > 0 })
 	onlines := len(status.messages())
 	px.Kick() // the connection drops with the batch in flight; the next one connects
-	waitFor(t, connectWait, "two failed attempts, or an acknowledgement", func() bool {
+	cantest.WaitFor(t, connectWait, "two failed attempts, or an acknowledgement", func() bool {
 		st := pub.Stats()
 		return st.Failures >= 2 || st.Published > 0
 	})
@@ -254,7 +255,7 @@ func TestPublisherAcksOnlyAfterPUBACK(t *testing.T) {
 		t.Fatalf("Drain: %v", err)
 	}
 	status.waitMessage(t, "online", onlines)
-	waitFor(t, deliverWait, "every batch at the subscriber", func() bool {
+	cantest.WaitFor(t, deliverWait, "every batch at the subscriber", func() bool {
 		return deliveredOnce(telemetry.messages(), batches) == len(batches)
 	})
 	checkDelivered(t, telemetryTopic, telemetry.messages(), batches)
@@ -317,7 +318,7 @@ func TestPublisherNetworkCut(t *testing.T) {
 	for _, b := range batches[10:] {
 		q.Put(b)
 	}
-	waitFor(t, connectWait, "three failed attempts", func() bool { return pub.Stats().Failures >= failures+3 })
+	cantest.WaitFor(t, connectWait, "three failed attempts", func() bool { return pub.Stats().Failures >= failures+3 })
 	if q.Len() != 20 || pub.Stats().Published != 10 {
 		t.Fatalf("during the cut: queue %d, Stats %+v; want 20 queued, 10 published", q.Len(), pub.Stats())
 	}
@@ -328,7 +329,7 @@ func TestPublisherNetworkCut(t *testing.T) {
 		t.Fatalf("Drain after the cut: %v", err)
 	}
 	status.waitMessage(t, "online", seen)
-	waitFor(t, deliverWait, "every batch at the subscriber", func() bool {
+	cantest.WaitFor(t, deliverWait, "every batch at the subscriber", func() bool {
 		return deliveredOnce(telemetry.messages(), batches) == len(batches)
 	})
 	repeats := checkDelivered(t, telemetryTopic, telemetry.messages(), batches)
@@ -370,7 +371,7 @@ func TestPublisherReconnectsRepeatedly(t *testing.T) {
 	if err := pub.Drain(ctx); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
-	waitFor(t, deliverWait, "every batch at the subscriber", func() bool {
+	cantest.WaitFor(t, deliverWait, "every batch at the subscriber", func() bool {
 		return deliveredOnce(telemetry.messages(), batches) == len(batches)
 	})
 	repeats := checkDelivered(t, telemetryTopic, telemetry.messages(), batches)
@@ -439,7 +440,7 @@ func TestPublisherStopsWithoutBroker(t *testing.T) {
 	for _, b := range makeBatches(t, 1, 2) {
 		q.Put(b)
 	}
-	waitFor(t, connectWait, "a failed attempt", func() bool { return pub.Stats().Failures >= 1 })
+	cantest.WaitFor(t, connectWait, "a failed attempt", func() bool { return pub.Stats().Failures >= 1 })
 	pub.stop() // fails the test if Run does not return
 	if q.Len() != 2 {
 		t.Errorf("queue holds %d after Run returned, want both batches", q.Len())

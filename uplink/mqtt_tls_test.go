@@ -8,6 +8,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"quietzone/can/cantest"
 	"quietzone/uplink"
 	"quietzone/uplink/uplinktest"
 )
@@ -33,7 +34,7 @@ func TestPublisherTLS(t *testing.T) {
 	if err := pub.Drain(ctx); err != nil {
 		t.Fatalf("Drain over TLS: %v", err)
 	}
-	waitFor(t, deliverWait, "every batch at the subscriber", func() bool {
+	cantest.WaitFor(t, deliverWait, "every batch at the subscriber", func() bool {
 		return deliveredOnce(sub.messages(), batches) == len(batches)
 	})
 	checkDelivered(t, telemetryTopic, sub.messages(), batches)
@@ -75,7 +76,7 @@ func TestPublisherWrongClientCertificate(t *testing.T) {
 	cfg := testConfig(m.URL(), testPseudonym)
 	cfg.TLS = &tls.Config{RootCAs: pki.Roots, Certificates: []tls.Certificate{pki.Wrong}, MinVersion: tls.VersionTLS12}
 	pub := startPublisher(t, cfg, q)
-	waitFor(t, connectWait, "three connection attempts", func() bool { return pub.Stats().Dials >= 3 })
+	cantest.WaitFor(t, connectWait, "three connection attempts", func() bool { return pub.Stats().Dials >= 3 })
 	pub.stop()
 	if st := pub.Stats(); st.Published != 0 || q.Len() != 3 {
 		t.Errorf("with a certificate of another CA: %+v, queue %d", st, q.Len())

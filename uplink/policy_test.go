@@ -10,7 +10,7 @@ import (
 	"quietzone/uplink"
 )
 
-// demoPolicy is testbench/assets/demo-policy.yaml as a struct.
+// demoPolicy is testbench/scenario/assets/demo-policy.yaml as a struct.
 func demoPolicy() *uplink.Policy {
 	return &uplink.Policy{
 		TelemetryPeriod: time.Second,

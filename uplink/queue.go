@@ -18,7 +18,19 @@ type Queue interface {
 	Ack(id uint64) error
 	// Len returns the number of batches waiting.
 	Len() int
+	// NextSeq is the sequence number the vehicle's next record takes: a
+	// durable queue goes on from where it stopped, a restart never reuses
+	// one.
+	NextSeq() uint64
+	// Drops counts what the queue dropped by its rules (the quota) and
+	// damage it skipped; the publisher reports them on the status topic.
+	Drops() Drops
 }
+
+var (
+	_ Queue = (*MemQueue)(nil)
+	_ Queue = (*DiskQueue)(nil)
+)
 
 // MemQueue is a Queue in memory. It does not survive a restart; the
 // durable on-disk queue replaces it in the daemon.
@@ -85,3 +97,10 @@ func (q *MemQueue) Len() int {
 	defer q.mu.Unlock()
 	return len(q.batches)
 }
+
+// NextSeq is 1: a queue in memory keeps no sequence over a restart (a
+// daemon with a broker keeps its queue on disk).
+func (q *MemQueue) NextSeq() uint64 { return 1 }
+
+// Drops is zero: a queue in memory drops nothing.
+func (q *MemQueue) Drops() Drops { return Drops{} }

@@ -46,14 +46,20 @@ func (p *Publisher) subscribeAll(c mqtt.Client) {
 }
 
 // PublishRetained publishes payload, retained, on the vehicle's topic of
-// kind at QoS 1 and waits for the PUBACK: for summaries whose latest
+// kind at QoS 1, sealed if the publisher has the fleet's key, and waits
+// for the PUBACK: for summaries whose latest
 // says everything (the audit summary). It does not queue: if there is no
 // connection it fails, and the caller sends a newer one later.
 func (p *Publisher) PublishRetained(ctx context.Context, kind string, payload []byte) error {
 	if !p.client.IsConnectionOpen() {
 		return errors.New("publish " + kind + ": not connected")
 	}
-	tok := p.client.Publish(Topic(p.cfg.Pseudonym, kind), 1, true, payload)
+	topic := Topic(p.cfg.Pseudonym, kind)
+	payload, err := p.sealFor(topic, payload)
+	if err != nil {
+		return err
+	}
+	tok := p.client.Publish(topic, 1, true, payload)
 	t := time.NewTimer(p.cfg.PublishTimeout)
 	defer t.Stop()
 	select {

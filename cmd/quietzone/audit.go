@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"quietzone/cmd/internal/cli"
+	"quietzone/gateway/config"
 
-	"quietzone/gateway"
 	"quietzone/gateway/audit"
 	"quietzone/uplink/atrest"
 )
@@ -18,36 +19,45 @@ import (
 // a good one.
 var (
 	errAuditBroken    = errors.New("the audit log does not verify")
-	errAuditUnvouched = errors.New("the audit log could not be vouched for")
+	errAuditUnvouched = exitError{"the audit log could not be vouched for", 4}
 )
+
+// exitError is an error with its own exit code (cli.ExitCoder).
+type exitError struct {
+	msg  string
+	code int
+}
+
+func (e exitError) Error() string { return e.msg }
+func (e exitError) ExitCode() int { return e.code }
 
 // auditCmd holds the tools for the vehicle's audit log.
 func auditCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	const use = "usage: quietzone audit verify FILE [--key IDENTITY] [--head SEQ:HASH]"
 	if len(args) == 0 || args[0] != "verify" {
 		fmt.Fprintln(stderr, use)
-		return usageError{"audit: want verify"}
+		return cli.UsageError("audit: want verify")
 	}
-	fs := newFlags("audit verify", stderr)
+	fs := cli.NewFlags("audit verify", stderr)
 	headFlag := fs.String("head", "", "the last SEQ:HASH the fleet received (audit summary): also finds entries cut from the end and a log replaced")
 	keyFlag := fs.String("key", "", "the vehicle's identity (or its raw root key file): checks every entry's MAC")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := cli.ParseInto(fs, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, use)
-		return usageError{"audit verify: one log file is required"}
+		return cli.UsageError("audit verify: one log file is required")
 	}
 	var o audit.VerifyOptions
 	if *headFlag != "" {
 		h, err := audit.ParseHead(*headFlag)
 		if err != nil {
-			return usageError{"audit verify: --" + err.Error()}
+			return cli.UsageError("audit verify: --" + err.Error())
 		}
 		o.Head = &h
 	}
 	if *keyFlag != "" {
-		k, err := gateway.AuditKey(*keyFlag)
+		k, err := config.AuditKey(*keyFlag)
 		if err != nil {
 			return fmt.Errorf("audit verify: %w", err)
 		}

@@ -9,11 +9,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"quietzone/gateway/config"
 	"strings"
 	"testing"
 	"time"
 
-	"quietzone/gateway"
 	"quietzone/gateway/audit"
 )
 
@@ -25,7 +25,7 @@ func TestAuditVerify(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.log")
 	identity := writeIdentity(t, dir)
-	key, err := gateway.AuditKey(identity)
+	key, err := config.AuditKey(identity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestAuditVerify(t *testing.T) {
 // writeIdentity enrols the test vehicle and writes its identity in dir.
 func writeIdentity(t *testing.T, dir string) string {
 	t.Helper()
-	id, err := gateway.Enrol([]byte("test-fleet-key-0123456789abcdef\n"), "QZTEST00000000042")
+	id, err := config.Enrol([]byte("test-fleet-key-0123456789abcdef\n"), "QZTEST00000000042")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestAuditVerifyDoesNotVouchBlindly(t *testing.T) {
 	// key, also with the fleet's head of before.
 	keyDir := t.TempDir()
 	identity := writeIdentity(t, keyDir)
-	key, err := gateway.AuditKey(identity)
+	key, err := config.AuditKey(identity)
 	if err != nil {
 		t.Fatal(err)
 	}

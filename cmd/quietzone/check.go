@@ -5,21 +5,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
-
-	"quietzone/gateway"
+	"quietzone/cmd/internal/cli"
+	"quietzone/gateway/config"
 )
 
 func configFlag(name string, args []string, stderr io.Writer) (string, *flag.FlagSet, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags(name, stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
 	fs.String("log", "info", "log level (debug, info, warn, error)")
-	if err := fs.Parse(args); err != nil {
-		return "", nil, usageError{err.Error()}
+	if err := cli.ParseInto(fs, args); err != nil {
+		return "", nil, err
 	}
 	if *path == "" {
 		fs.Usage()
-		return "", nil, usageError{"--config is required"}
+		return "", nil, cli.UsageError("--config is required")
 	}
 	return *path, fs, nil
 }
@@ -29,7 +28,7 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := gateway.Load(path)
+	s, err := config.Load(path)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"quietzone/cmd/internal/cli"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"syscall"
 	"time"
 
@@ -24,23 +27,23 @@ import (
 // SIGHUP reloads the bundle file (or zones and policy), SIGTERM stops it
 // gracefully: cameras suppressed, the batch flushed, the queue drained
 // for uplink.drain_timeout and closed.
-func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("run", stderr)
+func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := cli.NewFlags("run", stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
 	level := fs.String("log", "info", "log level (debug, info, warn, error)")
 	sock := fs.String("status-socket", defaultStatusSocket(), "unix socket for `quietzone status` (empty: none)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := cli.ParseInto(fs, args); err != nil {
+		return err
 	}
 	if *path == "" {
 		fs.Usage()
-		return usageError{"--config is required"}
+		return cli.UsageError("--config is required")
 	}
 	log, err := newDaemonLogger(stderr, *level)
 	if err != nil {
 		return err
 	}
-	s, err := gateway.Load(*path)
+	s, err := config.Load(*path)
 	if err != nil {
 		return err
 	}
@@ -50,14 +53,17 @@ func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := gateway.ClockStateError(); err != nil {
 		log.Warn("zone validity windows are not trusted: every zone counts all the time", "err", err)
 	}
-	hw := gateway.Hardware{
-		OpenBus: func(iface string, filters []can.Filter) (gateway.Bus, error) {
+	if err := camera.InitHost(); err != nil {
+		return err
+	}
+	hw := daemon.Hardware{
+		OpenBus: func(iface string, filters []can.Filter) (daemon.Bus, error) {
 			return can.DialSocketCAN(iface, can.SocketCANOptions{Filters: filters, Logger: log})
 		},
 		OpenPin:   func(line string) (gpio.PinOut, error) { return camera.OpenPin(line) },
 		OpenInput: func(line string) (gpio.PinIn, error) { return camera.OpenPin(line) },
 	}
-	d, err := gateway.NewDaemon(s, hw, gateway.DaemonOptions{Logger: log, StatusSocket: *sock})
+	d, err := daemon.New(s, hw, daemon.Options{Logger: log, StatusSocket: *sock})
 	if err != nil {
 		return err
 	}
@@ -66,7 +72,7 @@ func daemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 }
 
 // serve runs a daemon and speaks to systemd and signals until ctx is done.
-func serve(ctx context.Context, d *gateway.Daemon, log *slog.Logger) error {
+func serve(ctx context.Context, d *daemon.Daemon, log *slog.Logger) error {
 	n, err := newNotifier()
 	if err != nil {
 		log.Warn("not talking to systemd", "err", err)
@@ -87,7 +93,7 @@ func serve(ctx context.Context, d *gateway.Daemon, log *slog.Logger) error {
 
 	// Ready once the loop has ticked: every camera is suppressed by then.
 	ready := time.NewTicker(10 * time.Millisecond)
-	for d.Gateway.Ticks() == 0 {
+	for d.Gateway().Ticks() == 0 {
 		select {
 		case err := <-done:
 			ready.Stop()
@@ -96,12 +102,12 @@ func serve(ctx context.Context, d *gateway.Daemon, log *slog.Logger) error {
 		}
 	}
 	ready.Stop()
-	if err := n.send("READY=1\nSTATUS=running, " + d.Gateway.Stats().State.String()); err != nil {
+	if err := n.send("READY=1\nSTATUS=running, " + d.Gateway().Stats().State.String()); err != nil {
 		log.Warn("systemd not told READY", "err", err)
 	}
-	log.Info("quietzone running", "version", version, "state", d.Gateway.Stats().State.String(), "watchdog", wd)
+	log.Info("quietzone running", "version", version, "state", d.Gateway().Stats().State.String(), "watchdog", wd)
 	if hasWD {
-		go watchdog(runCtx, n, wd, d.Gateway.Ticks, func(err error) {
+		go watchdog(runCtx, n, wd, d.Gateway().Ticks, func(err error) {
 			log.Error("watchdog not fed", "err", err)
 		})
 	}
@@ -135,7 +141,7 @@ func runResult(err error) error {
 func newDaemonLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usageError{fmt.Sprintf("--log %q: want debug, info, warn or error", level)}
+		return nil, cli.UsageError(fmt.Sprintf("--log %q: want debug, info, warn or error", level))
 	}
 	o := &slog.HandlerOptions{Level: l}
 	if os.Getenv("JOURNAL_STREAM") != "" {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"quietzone/can"
-	"quietzone/gateway"
-	"quietzone/testbench"
+	"quietzone/gateway/config"
+	"quietzone/testbench/scenario"
 )
 
 // TestVCANDaemon runs `quietzone run` on vcan0 and talks to it only with
@@ -37,14 +37,14 @@ func TestVCANDaemon(t *testing.T) {
 	// The VM holds this package's directory only: take the demo's zones
 	// and policy, which the binary embeds.
 	dir := t.TempDir()
-	sc := testbench.BuiltIn()
+	sc := scenario.BuiltIn()
 	for name, data := range map[string][]byte{"zones.geojson": sc.Zones, "policy.yaml": sc.Policy} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	config := filepath.Join(dir, "quietzone.yaml")
-	if err := os.WriteFile(config, []byte(`vehicle:
+	cfgPath := filepath.Join(dir, "quietzone.yaml")
+	if err := os.WriteFile(cfgPath, []byte(`vehicle:
   profile: builtin:quietzone
   vin: QZTEST00000000042
   interfaces: [vcan0]
@@ -56,7 +56,7 @@ decision: {clear_fixes: 2, max_fix_age: 500ms}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	prof, err := gateway.LoadProfile("builtin:quietzone")
+	prof, err := config.LoadProfile("builtin:quietzone")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ decision: {clear_fixes: 2, max_fix_age: 500ms}
 
 	runDone := make(chan error, 1)
 	var out, errOut bytes.Buffer
-	go func() { runDone <- run(ctx, []string{"run", "--config", config, "--log", "warn"}, &out, &errOut) }()
+	go func() { runDone <- run(ctx, []string{"run", "--config", cfgPath, "--log", "warn"}, &out, &errOut) }()
 
 	send := func() {
 		for _, text := range []string{status, position} {

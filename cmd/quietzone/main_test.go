@@ -10,7 +10,7 @@ import (
 )
 
 func TestCheck(t *testing.T) {
-	good := filepath.Join("..", "..", "gateway", "testdata", "good", "quietzone.yaml")
+	good := filepath.Join(goodDir, "quietzone.yaml")
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"check", "--config", good}, &out, &errOut); err != nil {
 		t.Fatalf("check of a good config: %v\n%s", err, errOut.String())
@@ -48,43 +48,5 @@ func TestRunRefusesABadConfig(t *testing.T) {
 	err := run(context.Background(), []string{"run", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("run with a missing config: %v", err)
-	}
-}
-
-func TestDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the demo drive takes a few seconds")
-	}
-	var out, errOut bytes.Buffer
-	dir := t.TempDir()
-	svg, js := filepath.Join(dir, "report", "demo.svg"), filepath.Join(dir, "demo.json")
-	if err := run(context.Background(), []string{"demo", "--svg", svg, "--json", js}, &out, &errOut); err != nil {
-		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
-	}
-	for _, f := range []string{svg, js} {
-		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
-			t.Errorf("demo did not write %s: %v", f, err)
-		}
-	}
-	for _, want := range []string{"camera on inside a zone            0:00:00  ok", "All invariants hold.", "Map (SVG)    " + svg, "Figures      " + js} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("demo report lacks %q:\n%s", want, out.String())
-		}
-	}
-}
-
-func TestAttack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the attack drives several trips")
-	}
-	var out, errOut bytes.Buffer
-	svg := filepath.Join(t.TempDir(), "attack.svg")
-	if err := run(context.Background(), []string{"attack", "--trips", "6", "--svg", svg}, &out, &errOut); err != nil {
-		t.Fatalf("attack: %v\n%s\n%s", err, out.String(), errOut.String())
-	}
-	for _, want := range []string{"6 trips", "attacker's error", "ok: at or above the buffer", "Map (SVG)    " + svg} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("attack output lacks %q:\n%s", want, out.String())
-		}
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"quietzone/can/cantest"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +21,6 @@ import (
 
 	"quietzone/camera/cameratest"
 	"quietzone/can"
-	"quietzone/gateway"
 )
 
 // notifySocket creates the socket systemd would listen on and points
@@ -197,16 +199,16 @@ policy: policy.yaml
 cameras: [{name: front, class: exterior, power_line: GPIO17}]
 uplink: {state_dir: state}
 `), 0o600)
-	s, err := gateway.Load(cfg)
+	s, err := config.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bus := can.NewBus(time.Now)
 	sock := filepath.Join(dir, "status.sock")
-	d, err := gateway.NewDaemon(s, gateway.Hardware{
-		OpenBus: func(string, []can.Filter) (gateway.Bus, error) { return bus.Open(), nil },
+	d, err := daemon.New(s, daemon.Hardware{
+		OpenBus: func(string, []can.Filter) (daemon.Bus, error) { return bus.Open(), nil },
 		OpenPin: func(name string) (gpio.PinOut, error) { return cameratest.NewPin(name), nil },
-	}, gateway.DaemonOptions{StatusSocket: sock})
+	}, daemon.Options{StatusSocket: sock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,12 +243,7 @@ uplink: {state_dir: state}
 			t.Fatalf("after SIGHUP: %q", got)
 		}
 	}
-	for deadline := time.Now().Add(30 * time.Second); d.Gateway.Stats().PoliciesApplied != 1; { // published on the next tick
-		if time.Now().After(deadline) {
-			t.Fatal("SIGHUP did not switch zones and policy")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cantest.WaitFor(t, 30*time.Second, "SIGHUP to switch zones and policy", func() bool { return d.Gateway().Stats().PoliciesApplied == 1 }) // on the next tick
 	// A policy that does not load: refused, the gateway keeps what runs.
 	os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("signals: {phone.contact.name: {}}\n"), 0o600)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
@@ -257,8 +254,8 @@ uplink: {state_dir: state}
 			t.Fatalf("after the second SIGHUP: %q", got)
 		}
 	}
-	if !strings.Contains(logBuf.String(), "reload refused") || d.Gateway.Stats().PoliciesApplied != 1 {
-		t.Errorf("a bad policy on SIGHUP: %d policies applied; log:\n%s", d.Gateway.Stats().PoliciesApplied, logBuf.String())
+	if !strings.Contains(logBuf.String(), "reload refused") || d.Gateway().Stats().PoliciesApplied != 1 {
+		t.Errorf("a bad policy on SIGHUP: %d policies applied; log:\n%s", d.Gateway().Stats().PoliciesApplied, logBuf.String())
 	}
 	cancel()
 	for got := next(t, c); got != "STOPPING=1"; got = next(t, c) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"quietzone/cmd/internal/cli"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"strings"
 	"time"
 
@@ -25,7 +27,7 @@ func policy(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	const use = "usage: quietzone policy keygen --out PREFIX | sign [flags] | verify --pub FILE [--profile REF] BUNDLE | enrol --secret FILE --vin VIN --out FILE"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, use)
-		return usageError{"policy: want keygen, sign, verify or enrol"}
+		return cli.UsageError("policy: want keygen, sign, verify or enrol")
 	}
 	switch args[0] {
 	case "keygen":
@@ -38,24 +40,24 @@ func policy(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return policyVerify(args[1:], stdout, stderr, time.Now())
 	}
 	fmt.Fprintln(stderr, use)
-	return usageError{"policy: unknown command " + args[0] + " (want keygen, sign, verify or enrol)"}
+	return cli.UsageError("policy: unknown command " + args[0] + " (want keygen, sign, verify or enrol)")
 }
 
-// policyEnrol writes a vehicle's identity (gateway.Enrol): its pseudonym
+// policyEnrol writes a vehicle's identity (config.Enrol): its pseudonym
 // and root secret, derived from the fleet's pseudonym secret, which stays
 // with the fleet. The identity goes to the vehicle (mode 0600, beside its
 // TLS key), named by vehicle.identity_file. It never overwrites a file.
 func policyEnrol(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("policy enrol", stderr)
+	fs := cli.NewFlags("policy enrol", stderr)
 	secret := fs.String("secret", "", "the fleet's pseudonym secret (at least 16 bytes, mode 0600; an old uplink.fleet_key_file keeps the pseudonyms)")
 	vin := fs.String("vin", "", "the vehicle's VIN")
 	out := fs.String("out", "", "identity file to write (0600)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	if *secret == "" || *vin == "" || *out == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{"policy enrol: --secret, --vin and --out are required (a new fleet secret: head -c 32 /dev/urandom > FILE; chmod 600 FILE)"}
+		return cli.UsageError("policy enrol: --secret, --vin and --out are required (a new fleet secret: head -c 32 /dev/urandom > FILE; chmod 600 FILE)")
 	}
 	key, err := atrest.Read(*secret, atrest.Secret.Named("fleet secret"))
 	if err != nil {
@@ -64,7 +66,7 @@ func policyEnrol(args []string, stdout, stderr io.Writer) error {
 	if err := atrest.RefuseSigningKey(*secret, "fleet secret", key); err != nil {
 		return fmt.Errorf("policy enrol: %w", err)
 	}
-	id, err := gateway.Enrol(key, *vin)
+	id, err := config.Enrol(key, *vin)
 	if err != nil {
 		return fmt.Errorf("policy enrol: %w", err)
 	}
@@ -75,37 +77,17 @@ func policyEnrol(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// listFlag is a flag that may be given more than once.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	return fs.Parse(pos) // positional arguments stay in fs.Args()
-}
-
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
 // policyKeygen writes a new key pair: PREFIX.key (private, 0600) and
 // PREFIX.pub (public, what vehicles pin). It never overwrites a key.
 func policyKeygen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("policy keygen", stderr)
+	fs := cli.NewFlags("policy keygen", stderr)
 	out := fs.String("out", "", "write PREFIX.key and PREFIX.pub")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{"policy keygen: --out PREFIX is required"}
+		return cli.UsageError("policy keygen: --out PREFIX is required")
 	}
 	priv, err := bundle.GenerateKey()
 	if err != nil {
@@ -153,26 +135,27 @@ func writeNew(path string, data []byte, perm os.FileMode) error {
 // policySign signs zones and a policy into a bundle, after checking that
 // both load as a vehicle would load them.
 func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
-	fs := newFlags("policy sign", stderr)
+	fs := cli.NewFlags("policy sign", stderr)
 	key := fs.String("key", "", "private key file (PEM, from policy keygen)")
 	zonesFile := fs.String("zones", "", "zone file (GeoJSON)")
 	policyFile := fs.String("policy", "", "uplink policy (YAML)")
 	version := fs.Uint64("version", 0, "bundle version, above every version signed before")
 	expires := fs.String("expires", "720h", "expiry: a duration from now (720h) or an RFC 3339 time")
 	out := fs.String("out", "", "bundle file to write")
-	var profiles, checkProfiles listFlag
+	sealPub := fs.String("seal-pub", "", "the fleet's public sealing key (quietzone-fleet keygen): vehicles seal to it from this bundle on")
+	var profiles, checkProfiles cli.ListFlag
 	fs.Var(&profiles, "profile", "vehicle profile name the bundle is for (repeat; none: any)")
 	fs.Var(&checkProfiles, "check-profile", "vehicle profile (builtin:NAME or a file) to check the policy against, as such a vehicle will (repeat; needed for custom roles)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	if *key == "" || *zonesFile == "" || *policyFile == "" || *version == 0 || *out == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{"policy sign: --key, --zones, --policy, --version and --out are required"}
+		return cli.UsageError("policy sign: --key, --zones, --policy, --version and --out are required")
 	}
 	exp, err := parseExpiry(*expires, now)
 	if err != nil {
-		return usageError{"policy sign: --expires: " + err.Error()}
+		return cli.UsageError("policy sign: --expires: " + err.Error())
 	}
 	priv, err := bundle.LoadPrivateKey(*key)
 	if err != nil {
@@ -188,6 +171,11 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 			return fmt.Errorf("policy sign: %w", err)
 		}
 	}
+	if *sealPub != "" {
+		if files["seal.pub"], err = atrest.Read(*sealPub, atrest.PublicKey.Named("fleet public key")); err != nil {
+			return fmt.Errorf("policy sign: %w", err)
+		}
+	}
 	if err := checkContents(*policyFile, files["policy"], *zonesFile, files["zones"], checkProfiles, stderr); err != nil {
 		return fmt.Errorf("policy sign: %w", err)
 	}
@@ -199,15 +187,15 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	pub := bundle.NewPublicKey(priv.Public().(ed25519.PublicKey))
 	b, err := bundle.Open(data, []bundle.PublicKey{pub})
 	if err == nil && len(checkProfiles) == 0 {
-		err = gateway.CheckBundle(b, nil, vehicleZoneOptions)
+		err = daemon.CheckBundle(b, nil, vehicleZoneOptions)
 	}
 	for _, ref := range checkProfiles {
 		if err != nil {
 			break
 		}
-		var prof *gateway.Profile
-		if prof, err = gateway.LoadProfile(ref); err == nil {
-			err = gateway.CheckBundle(b, prof, vehicleZoneOptions)
+		var prof *config.Profile
+		if prof, err = config.LoadProfile(ref); err == nil {
+			err = daemon.CheckBundle(b, prof, vehicleZoneOptions)
 		}
 	}
 	if err != nil {
@@ -229,17 +217,17 @@ func checkContents(policyName string, policy []byte, zonesName string, zones []b
 	var pol *uplink.Policy
 	if len(profiles) == 0 {
 		var err error
-		if pol, err = gateway.ParsePolicy(policyName, policy); err != nil {
+		if pol, err = config.ParsePolicy(policyName, policy); err != nil {
 			return err
 		}
 	}
 	for _, ref := range profiles {
-		prof, err := gateway.LoadProfile(ref)
+		prof, err := config.LoadProfile(ref)
 		if err != nil {
 			return err
 		}
 		var warnings []string
-		if pol, warnings, err = gateway.ParsePolicyFor(policyName, policy, prof); err != nil {
+		if pol, warnings, err = config.ParsePolicyFor(policyName, policy, prof); err != nil {
 			return err
 		}
 		for _, w := range warnings {
@@ -280,17 +268,17 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 // --profile, else those the bundle names, found among the built-in ones.
 // It exits non-zero on any failure, saying which.
 func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error {
-	fs := newFlags("policy verify", stderr)
-	var pubs, profs listFlag
+	fs := cli.NewFlags("policy verify", stderr)
+	var pubs, profs cli.ListFlag
 	fs.Var(&pubs, "pub", "public key file to trust (repeat)")
 	fs.Var(&profs, "profile", "vehicle profile to check the bundle for, its policy held against the profile's roles: builtin:NAME or a profile file (repeat; default: the built-in profiles the bundle names)")
 	minVersion := fs.Uint64("above", 0, "refuse a version not above this one (the one a vehicle runs)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	if len(pubs) == 0 || fs.NArg() != 1 {
 		fs.Usage()
-		return usageError{"policy verify: --pub FILE and one bundle are required"}
+		return cli.UsageError("policy verify: --pub FILE and one bundle are required")
 	}
 	var keys []bundle.PublicKey
 	for _, p := range pubs {
@@ -320,11 +308,11 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 	pol, okP := b.File("policy")
 	zs, okZ := b.File("zones")
 	if !okP || !okZ {
-		return fmt.Errorf("policy verify %s: %w: a vehicle needs both zones and policy", path, gateway.ErrContents)
+		return fmt.Errorf("policy verify %s: %w: a vehicle needs both zones and policy", path, daemon.ErrContents)
 	}
 	if len(profs) == 0 {
 		for _, name := range b.Profiles {
-			ref, ok := gateway.BuiltinProfile(name)
+			ref, ok := config.BuiltinProfile(name)
 			if !ok {
 				return fmt.Errorf("policy verify %s: the bundle is for profile %s, which is not built in: give the vehicle's profile file with --profile", path, name)
 			}
@@ -335,26 +323,26 @@ func policyVerify(args []string, stdout, stderr io.Writer, now time.Time) error 
 		return fmt.Errorf("policy verify %s: %w", path, err)
 	}
 	if len(profs) == 0 {
-		if err := gateway.CheckBundle(b, nil, vehicleZoneOptions); err != nil {
+		if err := daemon.CheckBundle(b, nil, vehicleZoneOptions); err != nil {
 			return fmt.Errorf("policy verify %s: %w", path, err)
 		}
 		fmt.Fprintln(stdout, "  for every profile (none named; --profile checks it for one)")
 	}
 	for _, ref := range profs {
-		prof, err := gateway.LoadProfile(ref)
+		prof, err := config.LoadProfile(ref)
 		if err != nil {
 			return fmt.Errorf("policy verify %s: %w", path, err)
 		}
-		if err := gateway.CheckBundle(b, prof, vehicleZoneOptions); err != nil {
+		if err := daemon.CheckBundle(b, prof, vehicleZoneOptions); err != nil {
 			return fmt.Errorf("policy verify %s: profile %s: %w", path, prof.Name, err)
 		}
 		fmt.Fprintf(stdout, "  checked for profile %s (%s)\n", prof.Name, ref)
 	}
 	if !now.Before(b.Expires) {
-		return fmt.Errorf("policy verify %s: %w at %s", path, gateway.ErrExpired, b.Expires.Format(time.RFC3339))
+		return fmt.Errorf("policy verify %s: %w at %s", path, daemon.ErrExpired, b.Expires.Format(time.RFC3339))
 	}
 	if b.Version <= *minVersion {
-		return fmt.Errorf("policy verify %s: %w: %d, not above %d", path, gateway.ErrRollback, b.Version, *minVersion)
+		return fmt.Errorf("policy verify %s: %w: %d, not above %d", path, daemon.ErrRollback, b.Version, *minVersion)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil

@@ -6,15 +6,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"strings"
 	"testing"
 
-	"quietzone/gateway"
 	"quietzone/gateway/bundle"
 	"quietzone/uplink"
 )
-
-var goodDir = filepath.Join("..", "..", "gateway", "testdata", "good")
 
 // runQZ runs a quietzone command line and returns what it wrote, standard
 // output then standard error.
@@ -64,7 +63,7 @@ func TestPolicyKeygenSignVerify(t *testing.T) {
 	}{
 		{"tampered", []string{"--pub", prefix + ".pub", tampered}, bundle.ErrTampered},
 		{"another key", []string{"--pub", filepath.Join(dir, "other.pub"), b}, bundle.ErrUnknownKey},
-		{"rollback", []string{"--pub", prefix + ".pub", "--above", "7", b}, gateway.ErrRollback},
+		{"rollback", []string{"--pub", prefix + ".pub", "--above", "7", b}, daemon.ErrRollback},
 	} {
 		if _, err := cmd(append([]string{"policy", "verify"}, tc.args...)...); !errors.Is(err, tc.want) || exitCode(err) != 1 {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
@@ -103,11 +102,11 @@ func TestPolicyEnrol(t *testing.T) {
 	if fi, err := os.Stat(id1); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("identity mode %v, %v", fi.Mode(), err)
 	}
-	a, err := gateway.LoadIdentity(id1)
+	a, err := config.LoadIdentity(id1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := gateway.LoadIdentity(id2)
+	b, err := config.LoadIdentity(id2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"quietzone/gateway"
 	"quietzone/gateway/bundle"
+	"quietzone/gateway/daemon"
 )
 
 // TestPolicyVerifyChecksTheProfile: verify says what the vehicle would
@@ -68,11 +68,11 @@ func TestPolicyVerifyChecksTheProfile(t *testing.T) {
 	}{
 		{"for the reference vehicle", []string{ref}, nil, "checked for profile quietzone-reference (builtin:quietzone)"},
 		{"for it, named", []string{"--profile", "builtin:quietzone", ref}, nil, "checked for profile quietzone-reference"},
-		{"for another vehicle", []string{"--profile", "builtin:quietzone", tesla}, gateway.ErrNotForThis, "it is for tesla-model-s, the vehicle's profile is quietzone-reference"},
+		{"for another vehicle", []string{"--profile", "builtin:quietzone", tesla}, daemon.ErrNotForThis, "it is for tesla-model-s, the vehicle's profile is quietzone-reference"},
 		{"for a profile not built in", []string{tesla}, nil, "give the vehicle's profile file with --profile"},
 		{"for any vehicle", []string{anyProfile}, nil, "for every profile"},
 		{"for any vehicle, named", []string{"--profile", "builtin:quietzone", anyProfile}, nil, "checked for profile quietzone-reference"},
-		{"a file vehicles do not read", []string{extra}, gateway.ErrContents, `a file "extra" this vehicle does not read`},
+		{"a file vehicles do not read", []string{extra}, daemon.ErrContents, `a file "extra" this vehicle does not read`},
 		{"a profile that does not load", []string{"--profile", "builtin:nope", ref}, nil, "load profile"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"quietzone/cmd/internal/cli"
 	"time"
 
 	"quietzone/can"
@@ -13,20 +13,19 @@ import (
 
 // record writes the frames of a SocketCAN interface to a candump log.
 func record(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("record", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("record", stderr)
 	iface := fs.String("iface", "", "SocketCAN interface to record, such as can0 or vcan0")
 	out := fs.String("out", "", "log file to write (candump -l format)")
 	duration := fs.Duration("duration", 0, "stop after this long (default: until interrupted)")
 	nano := fs.Bool("nano", false, "nanosecond timestamps (9 fraction digits instead of 6)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := cli.ParseInto(fs, args); err != nil {
+		return err
 	}
 	if *iface == "" || *out == "" || fs.NArg() != 0 {
 		fs.Usage()
-		return usageError{"record needs --iface and --out"}
+		return cli.UsageError("record needs --iface and --out")
 	}
-	log, err := newLogger(stderr, "warn")
+	log, err := cli.NewLogger(stderr, "warn")
 	if err != nil {
 		return err
 	}

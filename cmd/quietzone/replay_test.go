@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,42 +13,6 @@ import (
 
 	"quietzone/can"
 )
-
-func TestReplayCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives the demo")
-	}
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "demo.log")
-	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"demo", "--record", logPath}, &out, &errOut); err != nil {
-		t.Fatalf("demo --record: %v\n%s", err, errOut.String())
-	}
-	for _, args := range [][]string{
-		{"replay", logPath},
-		{"replay", logPath, "--iface", "vcan0"},
-		{"replay", "--config", filepath.Join("..", "..", "gateway", "testdata", "good", "quietzone.yaml"), logPath},
-	} {
-		out.Reset()
-		if err := run(context.Background(), args, &out, &errOut); err != nil {
-			t.Fatalf("%q: %v\n%s", args, err, errOut.String())
-		}
-		for _, want := range []string{"quietzone replay — " + logPath, "Decisions", "Decoded      48983 frames", "camera command frames sent"} {
-			if !strings.Contains(out.String(), want) {
-				t.Errorf("%q: output lacks %q:\n%s", args, want, out.String())
-			}
-		}
-	}
-	// The configuration names a state directory (the durable queue): a
-	// replay must leave it alone.
-	if _, err := os.Stat(filepath.Join("..", "..", "gateway", "testdata", "good", "state")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("replay --config touched the configuration's state directory: %v", err)
-	}
-	out.Reset()
-	if err := run(context.Background(), []string{"replay", logPath, "--iface", "can9"}, &out, &errOut); err == nil {
-		t.Errorf("replay of an interface the log does not have: %s", out.String())
-	}
-}
 
 // TestReplayOfALogStampedYearsAhead: the replay steps over a jump of
 // years in a log's stamps (a logger whose clock was set meanwhile) and
@@ -67,19 +29,21 @@ func TestReplayOfALogStampedYearsAhead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	if err := run(ctx, []string{"replay", path}, &out, &errOut); err != nil || ctx.Err() != nil {
+	good := filepath.Join(goodDir, "quietzone.yaml")
+	if err := run(ctx, []string{"replay", path, "--config", good}, &out, &errOut); err != nil || ctx.Err() != nil {
 		t.Fatalf("replay: %v (context %v)\n%s", err, ctx.Err(), errOut.String())
 	}
 	if !strings.Contains(out.String(), "Clock steps  1 jumps in the log's time") || !strings.Contains(out.String(), "before frame 4, line 4") {
 		t.Errorf("output:\n%s", out.String())
 	}
-	if err := run(ctx, []string{"replay", path, "--max-gap", "0s"}, &out, &errOut); exitCode(err) != 2 {
+	if err := run(ctx, []string{"replay", path, "--config", good, "--max-gap", "0s"}, &out, &errOut); exitCode(err) != 2 {
 		t.Errorf("--max-gap 0s: %v, want a usage error", err)
 	}
 }
 
 func TestReplayUsage(t *testing.T) {
-	for _, args := range [][]string{{"replay"}, {"replay", "a.log", "b.log"}, {"replay", "--frobnicate", "a.log"}, {"record"}, {"record", "--iface", "vcan0"}, {"bench", "--frames", "0"}} {
+	// The vehicle replays with its own configuration: --config is required.
+	for _, args := range [][]string{{"replay"}, {"replay", "a.log", "b.log"}, {"replay", "--frobnicate", "a.log"}, {"replay", "a.log"}, {"record"}, {"record", "--iface", "vcan0"}} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, &out, &errOut)
 		if code := exitCode(err); err == nil || code != 2 {
@@ -87,19 +51,9 @@ func TestReplayUsage(t *testing.T) {
 		}
 	}
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"replay", filepath.Join(t.TempDir(), "missing.log")}, &out, &errOut)
+	err := run(context.Background(), []string{"replay", filepath.Join(t.TempDir(), "missing.log"), "--config", filepath.Join(goodDir, "quietzone.yaml")}, &out, &errOut)
 	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "missing.log") {
 		t.Errorf("replay of a missing file: %v", err)
-	}
-}
-
-func TestBenchCommand(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"bench", "--frames", "1000"}, &out, &errOut); err != nil {
-		t.Fatalf("bench: %v\n%s", err, errOut.String())
-	}
-	if strings.Count(out.String(), "frames/s") != 4 {
-		t.Errorf("bench output:\n%s", out.String())
 	}
 }
 
@@ -175,7 +129,7 @@ func TestVCANRecordAndReplay(t *testing.T) {
 		t.Errorf("record printed %q", out.String())
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"replay", path}, &out, &errOut); err != nil {
+	if err := run(context.Background(), []string{"replay", path, "--config", filepath.Join(goodDir, "quietzone.yaml")}, &out, &errOut); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
 	if !strings.Contains(out.String(), "wrong length 20") || !strings.Contains(out.String(), "dropped: 0") {

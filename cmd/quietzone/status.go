@@ -7,9 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"quietzone/cmd/internal/cli"
+	"quietzone/gateway/daemon"
 	"strings"
-
-	"quietzone/gateway"
 )
 
 // defaultStatusSocket is where `quietzone run` serves its status: in
@@ -24,16 +24,16 @@ func defaultStatusSocket() string {
 // status prints the counters of the running daemon. They hold no
 // position, zone or vehicle identifier.
 func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", stderr)
+	fs := cli.NewFlags("status", stderr)
 	sock := fs.String("socket", defaultStatusSocket(), "the daemon's status socket")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := cli.ParseInto(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return usageError{"status: no arguments expected"}
+		return cli.UsageError("status: no arguments expected")
 	}
-	s, err := gateway.ReadStatus(ctx, *sock)
+	s, err := daemon.ReadStatus(ctx, *sock)
 	if err != nil {
 		return fmt.Errorf("status: is quietzone running? %w", err)
 	}

@@ -14,9 +14,14 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"quietzone/can"
-	"quietzone/gateway"
+	"quietzone/gateway/config"
+	"quietzone/gateway/daemon"
 	"quietzone/testbench"
+	"quietzone/testbench/scenario"
+	"quietzone/uplink"
 )
 
 // TestSystem installs the Debian package on a whole Debian system with
@@ -72,18 +77,18 @@ type system struct {
 	files   string // what make test-system handed in (VCANVM_FILES)
 	started time.Time
 	gpio    *simChip
-	prof    *gateway.Profile
+	prof    *config.Profile
 	// driveLog is the recorded drive (a candump log), expected what
 	// `quietzone replay` makes of it.
 	driveLog string
-	expected *testbench.ReplayReport
+	expected *daemon.ReplayReport
 	vin      string
 	pseudo   string
 }
 
 const (
 	etc        = "/etc/quietzone"
-	config     = etc + "/quietzone.yaml"
+	qzConfig   = etc + "/quietzone.yaml"
 	statusSock = "/run/quietzone/status.sock"
 	work       = "/root/qz"
 	stallFlag  = "/run/quietzone-test-stall"
@@ -121,7 +126,7 @@ func (s *system) boot() {
 			s.t.Fatal(err)
 		}
 	}
-	prof, err := gateway.LoadProfile("builtin:quietzone")
+	prof, err := config.LoadProfile("builtin:quietzone")
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -145,10 +150,10 @@ func (s *system) install() {
 		s.t.Errorf("user: %s", out)
 	}
 	s.wantMode(etc, "750 root:quietzone")
-	s.wantMode(config, "644 root:root")
+	s.wantMode(qzConfig, "644 root:root")
 	s.wantMode("/var/lib/quietzone", "700 quietzone:quietzone")
-	if out := s.must("dpkg-query", "-W", "-f=${Conffiles}", "quietzone"); !strings.Contains(out, config) {
-		s.t.Errorf("conffiles: %q, want %s", out, config)
+	if out := s.must("dpkg-query", "-W", "-f=${Conffiles}", "quietzone"); !strings.Contains(out, qzConfig) {
+		s.t.Errorf("conffiles: %q, want %s", out, qzConfig)
 	}
 	if v := s.must("quietzone", "version"); !strings.Contains(v, "quietzone") {
 		s.t.Errorf("quietzone version: %s", v)
@@ -208,7 +213,7 @@ uplink:
 // in /etc/quietzone, give the daemon's group the GPIO chip, check.
 func (s *system) provision() {
 	s.must("mkdir", "-p", work)
-	sc := testbench.BuiltIn()
+	sc := scenario.BuiltIn()
 	s.vin = "QZSYSTEM000000042"
 	write := func(path, data string, mode os.FileMode) {
 		if err := os.WriteFile(path, []byte(data), mode); err != nil {
@@ -233,7 +238,7 @@ func (s *system) provision() {
 			"--policy", work+"/"+pol, "--version", strconv.Itoa(v), "--expires", "720h", "--out", fmt.Sprintf("%s/v%d.qzb", work, v))
 	}
 	s.must("install", "-m", "0644", work+"/v1.qzb", etc+"/policy.qzb")
-	write(config, daemonConfig(false), 0o644)
+	write(qzConfig, daemonConfig(false), 0o644)
 	// What a udev rule does on a vehicle (see the unit): the daemon's
 	// group may use the GPIO chip the unit allows.
 	s.must("chgrp", "quietzone", "/dev/"+s.gpio.chipName)
@@ -243,10 +248,10 @@ func (s *system) provision() {
 	}
 	// Checked as the daemon's user: a secret must be the daemon's (or
 	// root's), and root checking a file the daemon owns is refused.
-	if out, err := s.cmd("quietzone", "check", "--config", config); err == nil || !strings.Contains(out, "not by the daemon's user") {
+	if out, err := s.cmd("quietzone", "check", "--config", qzConfig); err == nil || !strings.Contains(out, "not by the daemon's user") {
 		s.t.Errorf("check as root of a secret the daemon owns: %v %s", err, out)
 	}
-	s.t.Logf("%s", s.must("runuser", "-u", "quietzone", "--", "quietzone", "check", "--config", config))
+	s.t.Logf("%s", s.must("runuser", "-u", "quietzone", "--", "quietzone", "check", "--config", qzConfig))
 	s.must("systemctl", "start", "mosquitto")
 	s.waitFor("mosquitto listening", 20*time.Second, func() bool {
 		out, _ := s.cmd("sh", "-c", "ss -ltn | grep -q ':1883 '")
@@ -294,11 +299,11 @@ func (s *system) wantLines(when string, want map[int]int) {
 	}
 }
 
-func (s *system) status() gateway.Status {
+func (s *system) status() daemon.Status {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := gateway.ReadStatus(ctx, statusSock)
+	st, err := daemon.ReadStatus(ctx, statusSock)
 	if err != nil {
 		s.t.Fatalf("status: %v", err)
 	}
@@ -491,15 +496,15 @@ func follows(what string, live, want []flip, end, tol, blip time.Duration) ([]sp
 
 // systemScenario is the recorded drive: from clear road at 130 km/h
 // through the demo's depot and out, then parked with the ignition on.
-func systemScenario() testbench.Scenario {
-	sc := testbench.BuiltIn()
+func systemScenario() scenario.Scenario {
+	sc := scenario.BuiltIn()
 	sc.Name = "system test: through the depot at 130 km/h"
-	sc.Route = []testbench.Waypoint{
+	sc.Route = []scenario.Waypoint{
 		{Lat: 52.0150, Lon: 10.0800, SpeedKmh: 130},
 		{Lat: 52.0150, Lon: 10.1040, SpeedKmh: 130},
 	}
 	sc.ParkedAfter = 10 * time.Second
-	sc.Triggers = testbench.Triggers{Off: true} // the test pulses the GPIO trigger itself
+	sc.Triggers = scenario.Triggers{Off: true} // the test pulses the GPIO trigger itself
 	sc.VIN = "QZSYSTEM000000042"
 	sc.Policy = []byte(fmt.Sprintf(testPolicy, "10s"))
 	return sc
@@ -542,7 +547,7 @@ cameras:
 		s.t.Fatal(err)
 	}
 	s.t.Logf("quietzone replay:\n%s", s.must("quietzone", "replay", s.driveLog, "--config", replayCfg))
-	setup, err := gateway.Load(replayCfg)
+	setup, err := config.Load(replayCfg)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -550,15 +555,15 @@ cameras:
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	exp, err := testbench.Replay(ctx, can.NewLogReader(lf, ""), setup, testbench.ReplayOptions{})
+	exp, err := daemon.Replay(ctx, can.NewLogReader(lf, ""), setup, daemon.ReplayOptions{})
 	lf.Close()
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	s.expected = exp
 	length := exp.Last.Sub(exp.First)
-	want := flipsOf(exp.Transitions, func(tr testbench.Transition) time.Duration { return tr.At },
-		func(tr testbench.Transition) (bool, bool) { return !tr.To.Suppressed(), true })
+	want := flipsOf(exp.Transitions, func(tr daemon.Transition) time.Duration { return tr.At },
+		func(tr daemon.Transition) (bool, bool) { return !tr.To.Suppressed(), true })
 	s.t.Logf("the drive: %.0f s, %d frames; the cameras as replay says: %v", length.Seconds(), exp.Frames, want)
 	if len(want) != 3 {
 		s.t.Fatalf("the drive should clear, enter the zone and clear again: %v", want)
@@ -700,7 +705,7 @@ func (s *system) privacySwitch() {
 	}
 	s.waitFor("manual released with the switch", 10*time.Second, func() bool { return state() != "manual" })
 
-	if err := os.WriteFile(config, []byte(daemonConfig(true)), 0o644); err != nil {
+	if err := os.WriteFile(qzConfig, []byte(daemonConfig(true)), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
 	s.must("systemctl", "restart", "quietzone")
@@ -716,7 +721,7 @@ func (s *system) privacySwitch() {
 	s.wantLines("button pressed once", map[int]int{17: 0, 27: 1, 6: 1})
 	s.pulse(5, false)
 	s.waitFor("a second press turns it off", 10*time.Second, func() bool { return state() != "manual" })
-	if err := os.WriteFile(config, []byte(daemonConfig(false)), 0o644); err != nil {
+	if err := os.WriteFile(qzConfig, []byte(daemonConfig(false)), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
 	s.must("systemctl", "restart", "quietzone")
@@ -878,7 +883,7 @@ func (s *system) watchdog() {
 	s.must("rm", "-f", stallFlag, dropin+"/short-watchdog.conf")
 
 	faults := filepath.Join(s.files, "quietzone-faults")
-	if err := os.WriteFile(dropin+"/stall-exec.conf", []byte("[Service]\nExecStart=\nExecStart="+faults+" run --config "+config+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(dropin+"/stall-exec.conf", []byte("[Service]\nExecStart=\nExecStart="+faults+" run --config "+qzConfig+"\n"), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
 	s.must("systemctl", "daemon-reload")
@@ -923,7 +928,7 @@ func (s *system) watchdog() {
 // drains the queue to the broker and closes it; the next start finds it
 // empty and goes on with the next sequence number.
 func (s *system) stop() {
-	col, err := testbench.CollectWith("tcp://127.0.0.1:1883", testbench.CollectOptions{Pseudonym: s.pseudo})
+	col, err := collect("tcp://127.0.0.1:1883", s.pseudo)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -932,7 +937,7 @@ func (s *system) stop() {
 	// couple of seconds after a batch went up, while the next is open
 	// (batches close every 5 s under the bundle in force).
 	sc := systemScenario()
-	sc.Route = []testbench.Waypoint{{Lat: 52.0500, Lon: 10.2000, SpeedKmh: 50}, {Lat: 52.0500, Lon: 10.2300, SpeedKmh: 50}}
+	sc.Route = []scenario.Waypoint{{Lat: 52.0500, Lon: 10.2000, SpeedKmh: 50}, {Lat: 52.0500, Lon: 10.2300, SpeedKmh: 50}}
 	sc.ParkedAfter = 0
 	far := work + "/far.log"
 	f, err := os.Create(far)
@@ -1086,3 +1091,72 @@ func (s *system) timing(dumpFile string, cmdID uint32) {
 	out, _ := s.cmd("sh", "-c", "dmesg | grep -i -E 'clocksource|tsc|timekeep' | tail -5")
 	s.t.Logf("timing: %d drive frames, %d live; %d stamps back (worst %v); worst lag %v\n%s", len(want), len(got), back, worstBack, worstLag, out)
 }
+
+// collector keeps what the broker delivers on one vehicle's topics.
+type collector struct {
+	client mqtt.Client
+	mu     sync.Mutex
+	msgs   []message
+}
+
+// message is one publish the collector received; Records are decoded
+// from a telemetry or alarm batch.
+type message struct {
+	Topic   string
+	Payload []byte
+	Records []uplink.Record
+	Arrived time.Time
+}
+
+// collect subscribes to the topics of the vehicle named pseudo on url.
+func collect(url, pseudo string) (*collector, error) {
+	c := &collector{}
+	handle := func(_ mqtt.Client, m mqtt.Message) {
+		msg := message{Topic: m.Topic(), Payload: bytes.Clone(m.Payload()), Arrived: time.Now()}
+		if isRecords(msg.Topic) {
+			msg.Records, _ = uplink.DecodeBatch(msg.Payload)
+		}
+		c.mu.Lock()
+		c.msgs = append(c.msgs, msg)
+		c.mu.Unlock()
+	}
+	topic := uplink.Topic(pseudo, "#")
+	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("quietzone-system-test-%d", os.Getpid())).
+		SetCleanSession(true).SetOrderMatters(true).SetAutoReconnect(true).
+		SetOnConnectHandler(func(cl mqtt.Client) { cl.Subscribe(topic, 1, handle) })
+	c.client = mqtt.NewClient(opts)
+	if tok := c.client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("collector connect: %v", tok.Error())
+	}
+	if tok := c.client.Subscribe(topic, 1, handle); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		c.client.Disconnect(0)
+		return nil, fmt.Errorf("collector subscribe: %v", tok.Error())
+	}
+	return c, nil
+}
+
+func isRecords(topic string) bool {
+	return strings.HasSuffix(topic, "/telemetry") || strings.HasSuffix(topic, "/alarm")
+}
+
+// Messages returns a copy of what arrived so far.
+func (c *collector) Messages() []message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]message(nil), c.msgs...)
+}
+
+// Telemetry counts the record batches received.
+func (c *collector) Telemetry() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, m := range c.msgs {
+		if isRecords(m.Topic) {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *collector) Close() { c.client.Disconnect(250) }

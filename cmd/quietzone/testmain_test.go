@@ -1,21 +1,28 @@
 package main
 
 import (
-	"errors"
-	"io/fs"
+	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"quietzone/gateway/gatewaytest"
 )
 
-// TestMain makes the example identity of gateway/testdata/good its
-// owner's alone, as the daemon requires of a secret: git checks files
-// out 0644.
+// goodDir holds the good configuration (gatewaytest.GoodDir) for the
+// tests of the command line.
+var goodDir string
+
 func TestMain(m *testing.M) {
-	// Not there when the tests run without the source tree (in the
-	// vcan VM): the tests that need it fail on their own.
-	if err := os.Chmod(filepath.Join("..", "..", "gateway", "testdata", "good", "vehicle.identity"), 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		panic(err)
+	dir, err := os.MkdirTemp("", "quietzone-good-")
+	if err == nil {
+		err = gatewaytest.WriteGood(dir)
 	}
-	os.Exit(m.Run())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "the good configuration:", err)
+		os.Exit(1)
+	}
+	goodDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

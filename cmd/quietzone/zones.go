@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"quietzone/cmd/internal/cli"
+	"quietzone/gateway/config"
 	"strconv"
-	"strings"
 	"time"
 
 	"quietzone/gateway"
@@ -19,7 +20,7 @@ import (
 func zones(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: quietzone zones check FILE | quietzone zones query LAT LON [flags]")
-		return usageError{"zones: want check or query"}
+		return cli.UsageError("zones: want check or query")
 	}
 	switch args[0] {
 	case "check":
@@ -27,34 +28,7 @@ func zones(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "query":
 		return zonesQuery(args[1:], stdout, stderr, time.Now())
 	}
-	return usageError{"zones: unknown command " + args[0] + " (want check or query)"}
-}
-
-// parseInterleaved parses flags that may come before, between or after
-// positional arguments; a number, negative or not, is positional. Every
-// flag of these commands takes a value, so "--flag value" is a pair.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if _, err := strconv.ParseFloat(a, 64); err == nil || len(a) < 2 || a[0] != '-' {
-			pos = append(pos, a)
-			continue
-		}
-		if a == "--" {
-			return append(pos, args[i+1:]...), nil
-		}
-		pair := []string{a}
-		if !strings.Contains(a, "=") && i+1 < len(args) {
-			pair = append(pair, args[i+1])
-			i++
-		}
-		if err := fs.Parse(pair); err != nil {
-			return nil, usageError{err.Error()}
-		}
-		pos = append(pos, fs.Args()...)
-	}
-	return pos, nil
+	return cli.UsageError("zones: unknown command " + args[0] + " (want check or query)")
 }
 
 // optionalFloat is a float flag that is NaN (unknown) until set.
@@ -72,20 +46,19 @@ func optionalFloat(fs *flag.FlagSet, name, usage string) *float64 {
 }
 
 func zonesCheck(args []string, stdout, stderr io.Writer, now time.Time) error {
-	fs := flag.NewFlagSet("zones check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("zones check", stderr)
 	buffer := fs.Float64("default-buffer", 0, "buffer in metres of zones without buffer_m")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := cli.Parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return usageError{"zones check: want one zone file"}
+		return cli.UsageError("zones check: want one zone file")
 	}
 	path := pos[0]
 	start := time.Now()
-	ix, err := gateway.LoadZoneFile(path, geofence.Options{DefaultBufferM: *buffer})
+	ix, err := config.LoadZoneFile(path, geofence.Options{DefaultBufferM: *buffer})
 	if err != nil {
 		return err
 	}
@@ -145,41 +118,40 @@ func zonesCheck(args []string, stdout, stderr io.Writer, now time.Time) error {
 }
 
 func zonesQuery(args []string, stdout, stderr io.Writer, now time.Time) error {
-	fs := flag.NewFlagSet("zones query", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("zones query", stderr)
 	file := fs.String("zones", "", "zone file (GeoJSON)")
-	config := fs.String("config", "", "configuration file: its zones and decision thresholds")
+	cfgPath := fs.String("config", "", "configuration file: its zones and decision thresholds")
 	buffer := fs.Float64("default-buffer", 0, "with --zones: buffer in metres of zones without buffer_m")
 	kmh := optionalFloat(fs, "speed", "speed in km/h (default: unknown)")
 	heading := optionalFloat(fs, "heading", "heading in degrees clockwise from north (default: unknown)")
 	accuracy := fs.Float64("accuracy", 0, "how far in metres the vehicle may be from the position")
 	at := fs.String("at", "", `time, RFC 3339 (default: now; "any": every zone counts, as on a clock that is not synchronised)`)
-	pos, err := parseInterleaved(fs, args)
+	pos, err := cli.Parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || (*file == "") == (*config == "") {
+	if len(pos) != 2 || (*file == "") == (*cfgPath == "") {
 		fs.Usage()
-		return usageError{"zones query: want LAT LON and one of --zones or --config"}
+		return cli.UsageError("zones query: want LAT LON and one of --zones or --config")
 	}
 	lat, err1 := strconv.ParseFloat(pos[0], 64)
 	lon, err2 := strconv.ParseFloat(pos[1], 64)
 	if err1 != nil || err2 != nil || math.Abs(lat) > 90 || math.Abs(lon) > 180 {
-		return usageError{fmt.Sprintf("zones query: %q %q is not a latitude and longitude in degrees", pos[0], pos[1])}
+		return cli.UsageError(fmt.Sprintf("zones query: %q %q is not a latitude and longitude in degrees", pos[0], pos[1]))
 	}
 	if !(*accuracy >= 0) || math.IsInf(*accuracy, 1) {
-		return usageError{fmt.Sprintf("--accuracy %g: want metres, 0 or more", *accuracy)}
+		return cli.UsageError(fmt.Sprintf("--accuracy %g: want metres, 0 or more", *accuracy))
 	}
 	d := gateway.DefaultDecision()
 	var ix *geofence.Index
-	if *config != "" {
-		s, err := gateway.Load(*config)
+	if *cfgPath != "" {
+		s, err := config.Load(*cfgPath)
 		if err != nil {
 			return err
 		}
 		ix, d = s.Zones, s.Config.Decision
 		d.WithholdMarginM = s.Policy.PositionMarginM()
-	} else if ix, err = gateway.LoadZoneFile(*file, geofence.Options{DefaultBufferM: *buffer}); err != nil {
+	} else if ix, err = config.LoadZoneFile(*file, geofence.Options{DefaultBufferM: *buffer}); err != nil {
 		return err
 	}
 	when := now
@@ -189,7 +161,7 @@ func zonesQuery(args []string, stdout, stderr io.Writer, now time.Time) error {
 		when = time.Time{}
 	default:
 		if when, err = time.Parse(time.RFC3339, *at); err != nil {
-			return usageError{fmt.Sprintf("--at %q: want an RFC 3339 time such as 2026-06-01T08:00:00Z, or any", *at)}
+			return cli.UsageError(fmt.Sprintf("--at %q: want an RFC 3339 time such as 2026-06-01T08:00:00Z, or any", *at))
 		}
 	}
 	name := func(i int) string {

@@ -43,6 +43,10 @@ type Options struct {
 type Summary struct {
 	Counts map[string]uint64
 	Head   Head
+	// Tail is the last entries, oldest first, up to TailLen, the head
+	// last: the fleet finds the head it saw before in it, if the chain
+	// goes on from there.
+	Tail []Head
 	// Intact is false when the log did not verify at Open.
 	Intact bool
 	// Lost counts events lost since Open (the writer fell behind or a
@@ -67,6 +71,8 @@ type Log struct {
 
 	mu     sync.Mutex // guards what Summary reads
 	last   Entry
+	tail   []Head // the last TailLen entries, a ring from tailAt
+	tailAt int
 	counts map[string]uint64
 	intact bool
 	dirty  bool // written, not fsynced
@@ -120,7 +126,12 @@ func (l *Log) load() error {
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return errors.New("not a regular file")
 	}
-	rep, err := Verify(f, VerifyOptions{Key: l.o.Key, Each: l.o.Each})
+	rep, err := Verify(f, VerifyOptions{Key: l.o.Key, Each: func(e Entry, authentic bool) {
+		l.push(e)
+		if l.o.Each != nil {
+			l.o.Each(e, authentic)
+		}
+	}})
 	if err != nil {
 		return err
 	}
@@ -291,6 +302,7 @@ func (l *Log) write(batch []pending) error {
 	var buf []byte
 	last := l.last
 	counts := map[string]uint64{}
+	written := make([]Entry, 0, len(batch))
 	for _, p := range batch {
 		e := Entry{Seq: last.Seq + 1, Time: p.t, Kind: p.kind, Reason: p.reason, Prev: last.Hash}
 		line, err := e.encode(l.o.Key)
@@ -300,6 +312,7 @@ func (l *Log) write(batch []pending) error {
 		buf = append(buf, line...)
 		counts[e.Kind]++
 		last = e
+		written = append(written, e)
 	}
 	if _, err := l.f.WriteAt(buf, l.size); err != nil {
 		// Leave no partial line for the next entry to follow.
@@ -308,6 +321,9 @@ func (l *Log) write(batch []pending) error {
 	}
 	l.size += int64(len(buf))
 	l.last = last
+	for _, e := range written {
+		l.push(e)
+	}
 	for k, n := range counts {
 		l.counts[k] += n
 	}
@@ -332,7 +348,23 @@ func (l *Log) syncLocked() error {
 	return nil
 }
 
-// Summary returns the counts per kind and the head, as written so far.
+// TailLen is how many of the last entries Summary names.
+const TailLen = 32
+
+// push remembers an entry as the newest of the tail; l.mu is held (or
+// the log not yet shared).
+func (l *Log) push(e Entry) {
+	h := Head{Seq: e.Seq, Hash: e.Hash}
+	if len(l.tail) < TailLen {
+		l.tail = append(l.tail, h)
+		return
+	}
+	l.tail[l.tailAt] = h
+	l.tailAt = (l.tailAt + 1) % TailLen
+}
+
+// Summary returns the counts per kind, the head and the tail, as written
+// so far.
 func (l *Log) Summary() Summary {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -340,6 +372,19 @@ func (l *Log) Summary() Summary {
 		Intact: l.intact, Lost: l.lostAll.Load()}
 	for k, n := range l.counts {
 		s.Counts[k] = n
+	}
+	// The chain goes on from the last entry that read (load): an entry
+	// that did not read is not in the tail, and the tail stops before a
+	// break, so that it never names two entries that do not follow.
+	for i := range l.tail {
+		h := l.tail[(l.tailAt+i)%len(l.tail)]
+		if n := len(s.Tail); n > 0 && s.Tail[n-1].Seq+1 != h.Seq {
+			s.Tail = s.Tail[:0]
+		}
+		s.Tail = append(s.Tail, h)
+	}
+	if n := len(s.Tail); n > 0 && s.Tail[n-1] != s.Head {
+		s.Tail = nil
 	}
 	return s
 }

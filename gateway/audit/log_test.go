@@ -439,3 +439,36 @@ func TestKeyedOpenFindsForgery(t *testing.T) {
 		t.Errorf("Each saw %v", seen)
 	}
 }
+
+// The summary's tail names the last entries, consecutive and ending at
+// the head, across a restart (read back at Open) and past TailLen: the
+// fleet finds the head it saw before in it (issue 15).
+func TestSummaryTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	var many []string
+	for i := 0; i < audit.TailLen+5; i++ {
+		many = append(many, "suppression.on", fmt.Sprintf("event %d", i))
+	}
+	write(t, path, t0, events[:4]...)
+	for _, tc := range []struct {
+		name   string
+		events []string
+		want   int // entries in the tail
+	}{
+		{"reopened", nil, 2},
+		{"one more", events[4:6], 3},
+		{"past the tail's length", many, audit.TailLen},
+	} {
+		l := write(t, path, t0, tc.events...)
+		s := l.Summary()
+		rep := verify(t, path, nil)
+		if len(s.Tail) != tc.want || s.Tail[len(s.Tail)-1] != s.Head || s.Head.Hash != rep.Last.Hash {
+			t.Fatalf("%s: tail of %d ending %v, head %v; want %d ending at the head", tc.name, len(s.Tail), s.Tail[len(s.Tail)-1], s.Head, tc.want)
+		}
+		for i := 1; i < len(s.Tail); i++ {
+			if s.Tail[i].Seq != s.Tail[i-1].Seq+1 {
+				t.Fatalf("%s: tail not consecutive: %v", tc.name, s.Tail)
+			}
+		}
+	}
+}
