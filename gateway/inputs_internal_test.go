@@ -14,8 +14,8 @@ import (
 // it: a level read at any time, and a queue of edge events, one per edge,
 // which a reader busy elsewhere takes later, when the line may have moved
 // on. (gpiotest.Pin moves the level when its edge is taken: it cannot be
-// late.) idle gets how many edges were taken whenever the reader waits
-// with none queued.
+// late.) idle is offered how many edges were taken for as long as the
+// reader waits with none queued.
 type queuedPin struct {
 	gpiotest.Pin
 	mu    sync.Mutex
@@ -64,23 +64,24 @@ func (p *queuedPin) WaitForEdge(timeout time.Duration) bool {
 	p.mu.Lock()
 	taken := p.taken
 	p.mu.Unlock()
-	select {
-	case p.idle <- taken:
-	default:
-	}
-	select {
-	case <-p.edges:
-		return p.take()
-	case <-p.stop:
-		return false
-	case <-time.After(timeout):
-		return false
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case <-p.edges:
+			return p.take()
+		case <-p.stop:
+			return false
+		case <-timer.C:
+			return false
+		case p.idle <- taken: // offered for as long as it waits
+		}
 	}
 }
 
 // TestWatchEdgesReadLate: the reader of a trigger (or a push button) is
-// late — a loaded head unit; under software emulation in make
-// test-system, 150 ms late — and finds a whole pulse queued, its two
+// late (a loaded head unit; under software emulation in make
+// test-system, 150 ms late) and finds a whole pulse queued, its two
 // edges, with the line back where it was. Found by make test-system: each
 // of the two edges was taken for a pulse of its own, one trigger counted
 // twice (a push button pressed once would toggle twice: no press). One
