@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo attack soak test-privacy privacy-figures test test-load test-kill test-vcan test-arm64 vet lint build cross tools-test tools-arm64 fuzz bench clean
+.PHONY: all demo attack soak test-privacy privacy-figures test test-load test-kill test-vcan test-system test-arm64 vet lint build cross package package-amd64 package-arm64 package-armhf package-work lint-package tools-test tools-arm64 fuzz bench clean
 
 all: build
 
@@ -81,6 +81,19 @@ test-vcan:
 	VCANVM_EXTRA="cansend candump canplayer" VCANVM_ENV="QUIETZONE_REQUIRE_VCAN" QUIETZONE_REQUIRE_VCAN=1 \
 	  $(GO) test -count=1 -timeout 15m -exec $(VMDIR)/vcanvm -run 'VCAN' $(VCAN_PKGS)
 
+## test-system: the amd64 package installed on a whole Debian system (systemd as PID 1,
+## Mosquitto, vcan0, gpio-sim lines) in a throwaway QEMU VM; the system is built once
+## from Debian's packages with mmdebstrap and cached in .cache/system
+SYSDIR    ?= $(CURDIR)/.cache/system
+test-system: package-amd64
+	CGO_ENABLED=0 $(GO) build -o $(VMDIR)/vcanvm ./cmd/vcanvm
+	cmd/vcanvm/prepare-system.sh $(SYSDIR) $(VMDIR)/vcanvm
+	CGO_ENABLED=0 $(GO) build -trimpath -tags quietzone_faults -ldflags '$(LDFLAGS)' -o $(SYSDIR)/files/quietzone-faults ./cmd/quietzone
+	rm -f $(SYSDIR)/files/quietzone_*.deb && cp $(PKGDIR)/quietzone_$(DEBVERSION)-1_amd64.deb $(SYSDIR)/files/
+	CGO_ENABLED=0 VCANVM_IMAGE=$(SYSDIR)/rootfs.img VCANVM_KERNEL=$(SYSDIR)/vmlinux VCANVM_MODULES=$(SYSDIR)/modules \
+	VCANVM_FILES="$$(echo $(SYSDIR)/files/*)" VCANVM_ENV="QUIETZONE_REQUIRE_SYSTEM" QUIETZONE_REQUIRE_SYSTEM=1 \
+	  $(GO) test -count=1 -timeout 15m -exec $(VMDIR)/vcanvm -run '^TestSystem$$' -v ./cmd/quietzone
+
 ## build: static binaries in bin/: quietzone (the vehicle's), quietzone-bench (the test bench),
 ## quietzone-fleet (the fleet's)
 build:
@@ -108,6 +121,45 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-linux-arm64 ./cmd/quietzone
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/quietzone-linux-armv7 ./cmd/quietzone
 	@ls -l bin/quietzone-linux-*
+
+## package: Debian packages of the vehicle daemon for amd64, arm64 and armhf in bin/pkg/
+## (nfpm, a pinned release run by go run), checked with Debian's lintian
+NFPM       ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+PKGDIR     := bin/pkg
+# A Debian version that grows along main: 0~gitN.HASH (N commits), +dirty
+# when the tree has changes; the package's own revision is -1.
+DEBVERSION ?= $(shell n=$$(git rev-list --count HEAD 2>/dev/null || echo 0); \
+  h=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+  d=$$(git diff --quiet HEAD 2>/dev/null || echo +dirty); echo "0~git$$n.$$h$$d")
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+pkg_goenv_amd64 := GOARCH=amd64
+pkg_goenv_arm64 := GOARCH=arm64
+pkg_goenv_armhf := GOARCH=arm GOARM=7
+pkg_nfpm_amd64  := amd64
+pkg_nfpm_arm64  := arm64
+pkg_nfpm_armhf  := arm7
+package: package-amd64 package-arm64 package-armhf lint-package
+	@ls -l $(PKGDIR)/*.deb
+
+package-amd64 package-arm64 package-armhf: package-%: package-work
+	CGO_ENABLED=0 GOOS=linux $(pkg_goenv_$*) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKGDIR)/$*/quietzone ./cmd/quietzone
+	rm -f $(PKGDIR)/quietzone_*_$*.deb
+	ARCH=$(pkg_nfpm_$*) DEBVERSION='$(DEBVERSION)' BINARY=$(PKGDIR)/$*/quietzone \
+	  $(GO) run $(NFPM) package --config cmd/quietzone/package/nfpm.yaml --packager deb \
+	  --target $(PKGDIR)/quietzone_$(DEBVERSION)-1_$*.deb
+
+# The copyright file (our notice and every linked module's licence) and
+# the changelog entry of this build.
+package-work:
+	@mkdir -p $(PKGDIR)/work
+	GO=$(GO) cmd/quietzone/package/copyright.sh >$(PKGDIR)/work/copyright
+	@printf -- '- semver: "%s-1"\n  date: %s\n  packager: quietzone developers <dev@quietzone.invalid>\n  deb: {urgency: medium, distributions: [unstable]}\n  changes:\n    - note: "Built from commit %s."\n' \
+	  '$(DEBVERSION)' "$$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)" '$(COMMIT)' >$(PKGDIR)/work/changelog.yml
+
+lint-package:
+	@command -v lintian >/dev/null 2>&1 || { echo "installing: lintian"; \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends lintian; }
+	lintian --fail-on error $(PKGDIR)/*.deb
 
 ## test-arm64: the unit and integration tests built for arm64, run under qemu-user
 test-arm64: tools-test tools-arm64

@@ -18,6 +18,7 @@ func (nopCameras) ObserveTrigger(int, bool, time.Time)                     {}
 func (nopCameras) Tick(time.Time) error                                    { return nil }
 func (nopCameras) Escalations(dst []camera.Escalation) []camera.Escalation { return dst }
 func (nopCameras) States() []camera.State                                  { return nil }
+func (nopCameras) Stats() camera.Stats                                     { return camera.Stats{} }
 func (nopCameras) AllowCabin(bool)                                         {}
 
 // benchGateway is a gateway of the built-in profile, not running: the

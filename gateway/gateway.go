@@ -50,8 +50,10 @@ type Cameras interface {
 	// Escalations appends to dst the cameras that disobeyed beyond the
 	// grace period (or are silent and cannot be cut), once each.
 	Escalations(dst []camera.Escalation) []camera.Escalation
-	// States returns a copy of every camera's state, for the status.
+	// States returns a copy of every camera's state, and Stats the
+	// controller's counters, for the status.
 	States() []camera.State
+	Stats() camera.Stats
 	// AllowCabin turns the cabin cameras on or off by the policy.
 	AllowCabin(allowed bool)
 }
@@ -287,10 +289,11 @@ type Stats struct {
 	Enforcement EnforcementStats
 	// PoliciesApplied counts policies switched to while running; LastFix
 	// is when the last accepted fix was taken; Cameras the cameras'
-	// states (status.go).
+	// states and CameraCounts their controller's counters (status.go).
 	PoliciesApplied uint64
 	LastFix         time.Time
 	Cameras         []camera.State
+	CameraCounts    camera.Stats
 }
 
 // Suppressed returns the total time spent suppressed.
@@ -570,8 +573,19 @@ func (g *Gateway) loop(ctx context.Context, frames <-chan can.Frame) {
 			g.onFrame(&f)
 			g.processed.Add(1)
 		case t := <-ticker.C():
-			g.watchClock(g.clock.Now()) // read together with the monotonic clock
-			g.onTick(t)                 // the tick's own time: a manual clock may already be further on
+			if stallHook != nil {
+				stallHook() // a test build's fault switch (stall.go); nil in the vehicle's
+			}
+			now := g.clock.Now()
+			g.watchClock(now) // read together with the monotonic clock
+			if t.Before(now.Add(-g.d.Tick)) {
+				// A tick read late (the loop was busy longer than a tick:
+				// a slow or loaded head unit) carries the time it fell
+				// due. Judged then, the fixes handled since would be from
+				// the future: a false step of the clock back, a stale fix.
+				t = now
+			}
+			g.onTick(t) // else the tick's own time: a manual clock may already be further on
 			g.ticks.Add(1)
 		case ix := <-g.z.replace:
 			g.onZones(g.clock.Now(), ix)

@@ -57,17 +57,35 @@ func (g *Gateway) watch(ctx context.Context, idx int) error {
 		return nil
 	}
 	poll := g.opts.Enforcement.Poll
+	// owed counts edges still queued for a change or a pulse already
+	// reported. The device queues one event per edge, and a reader late
+	// by a pulse's length finds both its edges queued and the line back
+	// where it was: the first edge reports the pulse, the second is owed
+	// and reports nothing. (periph's WaitForEdge does not say which way
+	// an edge went.) An edge that never comes is forgotten at the next
+	// wait that times out, so that a lost event costs no later pulse.
+	owed := 0
 	for ctx.Err() == nil {
 		edge := in.Pin.WaitForEdge(poll)
+		if !edge {
+			owed = 0
+		} else if owed > 0 {
+			owed--
+			edge = false
+		}
 		l := in.Pin.Read()
 		switch {
 		case l != last:
 			last = l
+			if !edge {
+				owed++ // its own edge is still to come
+			}
 			if !send(in.active(l)) {
 				return nil
 			}
-		case edge && in.pulses:
-			if !send(!in.active(l)) || !send(in.active(l)) {
+		case edge:
+			owed++ // the pulse's other edge
+			if in.pulses && (!send(!in.active(l)) || !send(in.active(l))) {
 				return nil
 			}
 		}

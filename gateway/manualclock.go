@@ -25,6 +25,16 @@ type ManualClock struct {
 	tickers  []*ticker
 	timers   []*timer
 	unsynced bool
+	// held: ticks are not handed over but kept, one per ticker, as a
+	// time.Ticker keeps the first tick its busy reader has not taken
+	// (Hold, Release).
+	held    bool
+	pending []heldTick
+}
+
+type heldTick struct {
+	t    *ticker
+	wall time.Time
 }
 
 var _ Clock = (*ManualClock)(nil)
@@ -133,6 +143,13 @@ func (c *ManualClock) Advance(d time.Duration) int {
 			continue
 		}
 		due.next = at + due.period
+		if c.held {
+			if !slices.ContainsFunc(c.pending, func(h heldTick) bool { return h.t == due }) {
+				c.pending = append(c.pending, heldTick{t: due, wall: wall})
+			} // later ticks are dropped, as a time.Ticker drops them
+			c.mu.Unlock()
+			continue
+		}
 		c.mu.Unlock()
 		select {
 		case due.c <- wall:
@@ -140,6 +157,35 @@ func (c *ManualClock) Advance(d time.Duration) int {
 		case <-due.stop:
 		}
 	}
+}
+
+// Hold makes the tickers' reader busy: from now on Advance moves the
+// clock without handing ticks over; each ticker keeps the first tick that
+// fell due, stamped with when it fell due, and drops the rest, as a
+// time.Ticker does for a reader that is late. Release hands them over.
+func (c *ManualClock) Hold() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held = true
+}
+
+// Release ends Hold: the kept ticks are handed over, late, with the times
+// they fell due at. It returns how many it handed over.
+func (c *ManualClock) Release() int {
+	c.mu.Lock()
+	c.held = false
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	n := 0
+	for _, h := range pending {
+		select {
+		case h.t.c <- h.wall:
+			n++
+		case <-h.t.stop:
+		}
+	}
+	return n
 }
 
 // NewTimer implements Clock: a timer on the monotonic axis.

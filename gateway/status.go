@@ -5,7 +5,7 @@ import (
 )
 
 // statusExtras adds to the counters what `quietzone status` shows beyond
-// them: when the last fix was taken, and the cameras' states. The loop
+// them: when the last fix was taken, the cameras' states and counters. The loop
 // calls it on every tick, so a copy of the states is made there, never
 // on the frame path.
 func (g *Gateway) statusExtras() {
@@ -14,4 +14,5 @@ func (g *Gateway) statusExtras() {
 		g.stats.LastFix = g.fix.t
 	}
 	g.stats.Cameras = g.opts.Cameras.States()
+	g.stats.CameraCounts = g.opts.Cameras.Stats()
 }

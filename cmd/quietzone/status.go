@@ -60,6 +60,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	w("gnss", "%s, margin +%.0f m, clock steps back %d", gnss, s.GNSSMarginM, s.ClockSteps)
 	w("queue", "%d batches, dropped %d batches (%d records), %d corrupt bytes", s.QueueDepth, s.Drops.Batches, s.Drops.Records, s.Drops.CorruptBytes)
 	w("errors", "uplink %d, camera %d, escalations %d", s.UplinkErrors, s.CameraErrors, s.Escalations)
+	w("triggers", "%d while allowed, %d dropped while suppressed", s.TriggersAllowed, s.TriggersDropped)
 	pol := "none"
 	if s.PolicyVersion > 0 {
 		pol = fmt.Sprintf("version %d, expires %s", s.PolicyVersion, s.PolicyExpires)

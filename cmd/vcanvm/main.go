@@ -29,6 +29,14 @@
 //
 // `make test-vcan` downloads Debian's kernel package, extracts what is
 // needed and sets these.
+//
+// With VCANVM_IMAGE set, vcanvm boots a whole system instead: systemd as
+// PID 1 on that root file system image (`make test-system`; system.go):
+//
+//	VCANVM_IMAGE    an ext4 image of a Debian system (prepare-system.sh builds it)
+//	VCANVM_MODULES  every module (*.ko) there is loaded, dependencies first
+//	VCANVM_FILES    space-separated host files for the test, in the guest's /w/files
+//	                (named to the test by VCANVM_FILES=/w/files)
 package main
 
 import (
@@ -113,36 +121,18 @@ func run(args []string) (int, error) {
 	// relative paths such as ../../shared/data work unchanged.
 	const guestRoot = "/w/main"
 	guestPkg := filepath.ToSlash(filepath.Join(guestRoot, rel))
-	a := newArchive()
-	a.dir("/bin", "/dev", "/proc", "/sys", "/tmp", "/lib/modules", "/w")
-	if err := a.file("/bin/busybox", busybox, 0o755); err != nil {
-		return 1, err
-	}
-	for _, m := range modules {
-		if err := a.file("/lib/modules/"+m, filepath.Join(modDir, m), 0o644); err != nil {
-			return 1, err
-		}
-	}
-	if err := a.file("/test.bin", bin, 0o755); err != nil {
-		return 1, err
-	}
-	if err := a.tree(guestPkg, pkgDir, skipGo); err != nil {
-		return 1, err
-	}
 	shared := filepath.Join(filepath.Dir(root), "shared", "data")
-	if st, err := os.Stat(shared); err == nil && st.IsDir() {
-		if err := a.tree("/w/shared/data", shared, nil); err != nil {
-			return 1, err
-		}
+	if st, err := os.Stat(shared); err != nil || !st.IsDir() {
+		shared = ""
 	}
-	for _, prog := range strings.Fields(os.Getenv("VCANVM_EXTRA")) {
-		if err := a.program(prog); err != nil {
-			return 1, err
-		}
+	t := testRun{bin: bin, pkgDir: pkgDir, guestPkg: guestPkg, shared: shared, args: args[1:]}
+	var vm vmSpec
+	if image := os.Getenv("VCANVM_IMAGE"); image != "" {
+		vm, err = systemVM(tmp, image, kernel, modDir, busybox, t)
+	} else {
+		vm, err = initramfsVM(tmp, kernel, modDir, busybox, t)
 	}
-	a.data("/init", []byte(initScript(guestPkg, args[1:], passEnv())), 0o755)
-	initrd := filepath.Join(tmp, "initramfs.cpio")
-	if err := os.WriteFile(initrd, a.bytes(), 0o644); err != nil {
+	if err != nil {
 		return 1, err
 	}
 
@@ -150,14 +140,15 @@ func run(args []string) (int, error) {
 	defer cancel()
 	console := filepath.Join(tmp, "console.log")
 	qargs := []string{
-		"-m", "512M", "-smp", "1", "-no-reboot", "-display", "none", "-monitor", "none",
-		"-kernel", kernel, "-initrd", initrd,
-		"-append", "console=ttyS0 panic=-1 quiet loglevel=3",
+		"-m", vm.memory, "-smp", "1", "-no-reboot", "-display", "none", "-monitor", "none",
+		"-kernel", kernel, "-initrd", vm.initrd,
+		"-append", "console=ttyS0 panic=-1 quiet loglevel=3" + vm.cmdline,
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
 		"-serial", "file:" + console, // ttyS0: the kernel's console
 		"-serial", "stdio", // ttyS1: the test's output, raw
 		"-nic", "none",
 	}
+	qargs = append(qargs, vm.qemu...)
 	if os.Getenv("VCANVM_KVM") == "1" {
 		qargs = append(qargs, "-accel", "kvm", "-cpu", "host")
 	} else {
@@ -182,6 +173,60 @@ func run(args []string) (int, error) {
 		return 1, fmt.Errorf("the guest never reported an exit status (qemu exited %d): see the console above", status)
 	}
 	return status >> 1, nil
+}
+
+// testRun is the test binary to run and where its package is.
+type testRun struct {
+	bin      string   // the static test binary
+	pkgDir   string   // its package's directory on the host
+	guestPkg string   // the same directory in the guest
+	shared   string   // ../shared/data on the host, or ""
+	args     []string // the test binary's arguments
+}
+
+// vmSpec is what differs between the two kinds of VM.
+type vmSpec struct {
+	initrd  string   // the initramfs
+	memory  string   // QEMU's -m
+	cmdline string   // appended to the kernel's command line
+	qemu    []string // further QEMU arguments (disks)
+}
+
+// initramfsVM is the small VM: everything, the test included, in an
+// initramfs, busybox as init, vcan0 up.
+func initramfsVM(tmp, kernel, modDir, busybox string, t testRun) (vmSpec, error) {
+	a := newArchive()
+	a.dir("/bin", "/dev", "/proc", "/sys", "/tmp", "/lib/modules", "/w")
+	if err := a.file("/bin/busybox", busybox, 0o755); err != nil {
+		return vmSpec{}, err
+	}
+	for _, m := range modules {
+		if err := a.file("/lib/modules/"+m, filepath.Join(modDir, m), 0o644); err != nil {
+			return vmSpec{}, err
+		}
+	}
+	if err := a.file("/test.bin", t.bin, 0o755); err != nil {
+		return vmSpec{}, err
+	}
+	if err := a.tree(t.guestPkg, t.pkgDir, skipGo); err != nil {
+		return vmSpec{}, err
+	}
+	if t.shared != "" {
+		if err := a.tree("/w/shared/data", t.shared, nil); err != nil {
+			return vmSpec{}, err
+		}
+	}
+	for _, prog := range strings.Fields(os.Getenv("VCANVM_EXTRA")) {
+		if err := a.program(prog); err != nil {
+			return vmSpec{}, err
+		}
+	}
+	a.data("/init", []byte(initScript(t.guestPkg, t.args, passEnv())), 0o755)
+	initrd := filepath.Join(tmp, "initramfs.cpio")
+	if err := os.WriteFile(initrd, a.bytes(), 0o644); err != nil {
+		return vmSpec{}, err
+	}
+	return vmSpec{initrd: initrd, memory: "512M"}, nil
 }
 
 func envOr(k, def string) string {

@@ -108,6 +108,13 @@ func TestDaemonWiresEnforcement(t *testing.T) {
 	if st := d.Gateway().Stats(); st.State != gateway.Manual {
 		t.Errorf("state %v after the switch, want manual", st.State)
 	}
+	// A trigger while suppressed is dropped, and `quietzone status` counts it.
+	cameratest.Edge(h.pins["T_FRONT"], gpio.High)
+	wait("trigger handled", func() bool { return d.Gateway().Inputs() >= 4 })
+	tick()
+	if st := d.Status(); st.TriggersDropped != 1 || st.TriggersAllowed != 0 {
+		t.Errorf("status triggers dropped %d, allowed %d; want 1, 0", st.TriggersDropped, st.TriggersAllowed)
+	}
 	// The front camera says it records: escalated after its 1 s grace.
 	sig := s.Profile.Signal("camera.front.status")
 	for range 16 {

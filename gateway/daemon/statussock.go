@@ -45,9 +45,13 @@ type Status struct {
 	CameraErrors   uint64       `json:"camera_errors"`
 	// Escalations: cameras that disobeyed or fell silent while they were
 	// not allowed to record.
-	Escalations   uint64         `json:"escalations"`
-	Cameras       []CameraStatus `json:"cameras"`
-	PolicyVersion uint64         `json:"policy_version"`
+	Escalations uint64 `json:"escalations"`
+	// TriggersAllowed and TriggersDropped count the cameras' triggers
+	// (CAN or GPIO) while they could record, and while suppressed.
+	TriggersAllowed uint64         `json:"triggers_allowed"`
+	TriggersDropped uint64         `json:"triggers_dropped"`
+	Cameras         []CameraStatus `json:"cameras"`
+	PolicyVersion   uint64         `json:"policy_version"`
 	// PolicyExpires is when the bundle in force expires; empty without one.
 	PolicyExpires string `json:"policy_expires,omitempty"`
 	BundlesOK     uint64 `json:"bundles_applied"`
@@ -70,20 +74,22 @@ func (d *Daemon) Status() Status {
 	now := d.clock().Now()
 	gs := d.gw.Stats()
 	s := Status{
-		State:          gs.State.String(),
-		Suppressed:     gs.State.Suppressed(),
-		Frames:         gs.Frames,
-		FramesPerS:     math.Float64frombits(d.run.framesPerS.Load()),
-		BadFrames:      gs.Decode.Bad(),
-		OutOfRange:     gs.Decode.OutOfRange,
-		BadFixes:       gs.BadFixes,
-		GNSSDistrusted: gs.GNSSDistrusted,
-		GNSSMarginM:    gs.GNSSMarginM,
-		ClockSteps:     gs.ClockSteps,
-		UplinkErrors:   d.UplinkErrors(),
-		CameraErrors:   gs.CameraErrors,
-		Escalations:    gs.Enforcement.Escalations,
-		Cameras:        []CameraStatus{},
+		State:           gs.State.String(),
+		Suppressed:      gs.State.Suppressed(),
+		Frames:          gs.Frames,
+		FramesPerS:      math.Float64frombits(d.run.framesPerS.Load()),
+		BadFrames:       gs.Decode.Bad(),
+		OutOfRange:      gs.Decode.OutOfRange,
+		BadFixes:        gs.BadFixes,
+		GNSSDistrusted:  gs.GNSSDistrusted,
+		GNSSMarginM:     gs.GNSSMarginM,
+		ClockSteps:      gs.ClockSteps,
+		UplinkErrors:    d.UplinkErrors(),
+		CameraErrors:    gs.CameraErrors,
+		Escalations:     gs.Enforcement.Escalations,
+		TriggersAllowed: gs.CameraCounts.TriggersAllowed,
+		TriggersDropped: gs.CameraCounts.TriggersDropped,
+		Cameras:         []CameraStatus{},
 	}
 	s.Anomalies = s.BadFrames + s.OutOfRange + s.BadFixes
 	if !gs.LastFix.IsZero() {
