@@ -167,17 +167,19 @@ func (s *system) wantMode(path, want string) {
 	}
 }
 
-// testPolicy is the demo's, with batches and time quanta short enough
-// for the test to see records go up within seconds (a record waits in
-// the vehicle until its quantum is over), and no trip-end hiding (the
-// drive starts and ends near the depot).
+// testPolicy is the demo's, with batches, time quanta and the cadence's
+// slot short enough for the test to see records go up within seconds (a
+// record waits in the vehicle until its quantum is over, then for a
+// slot), and no trip-end hiding (the drive starts and ends near the
+// depot).
 const testPolicy = `telemetry_period: 1s
 position: {max_rate_hz: 0.2, precision_m: 200}
 signals:
   vehicle.speed: {max_rate_hz: 1, quantum: 5}
   vehicle.ignition: {}
 batch: {max_records: 30, max_age: %s}
-near_zones: {time_quantum_s: 2, jitter_m: 0, trip_end_m: 0}
+near_zones: {time_quantum_s: 2, jitter_m: 0, trip_end_m: 0, trip_end_spread_m: 0}
+cadence: {every_s: 2}
 `
 
 // daemonConfig is the vehicle's configuration; toggle makes the privacy
