@@ -60,8 +60,12 @@ func TestShippedScenarios(t *testing.T) {
 			if len(rep.Faults) != len(sc.Faults) {
 				t.Errorf("%d faults injected, the scenario has %d", len(rep.Faults), len(sc.Faults))
 			}
-			if rep.Findings.Received == 0 || rep.Utility.DeliveredSeconds == 0 {
-				t.Errorf("no telemetry arrived: the drive shows no utility\n%s", out.String())
+			// Telemetry must arrive from a drive that spends minutes outside
+			// every cover; one that stays in covers (tesla-osm: 168 covers
+			// of 84 real zones and their decoys) leaves only merged
+			// records, and none without a parked role in its policy.
+			if (rep.Findings.Received == 0 || rep.Utility.DeliveredSeconds == 0) && rep.Utility.OutsideCoversSeconds > 300 {
+				t.Errorf("no telemetry arrived though %d s were outside every cover: the drive shows no utility\n%s", rep.Utility.OutsideCoversSeconds, out.String())
 			}
 			t.Logf("%s: %.1f km, %v simulated in %v; delivered %.0f%%, over-suppressed %v",
 				name, rep.DistanceKm, rep.Simulated, rep.Wall.Round(time.Millisecond), 100*rep.Utility.Delivered(), rep.OverSuppressed)
