@@ -104,9 +104,10 @@
 //     will) and the cadence itself follow the connection, which follows
 //     the unit's power, usually the ignition: when each run started and
 //     ended, to the connection's setup time. This is the largest leak
-//     left: where a trip starts and ends is hidden by the gateway (part C:
-//     ReleaseBefore trails the vehicle, a trip's end leaves merged), but
-//     when is not. The status topic carries nothing else.
+//     left: where a trip starts and ends is hidden by the gateway
+//     (ReleaseBefore trails the vehicle, a trip's end leaves merged, end
+//     covers where trips repeatedly end), but when is not. The status
+//     topic carries nothing else.
 //   - A time offline while running: the batches queued meanwhile go, on
 //     reconnection, at four a slot until one is left; their number says
 //     how many slots had records (driving or parked with fresh signals),
@@ -115,10 +116,14 @@
 //     positioned records that stop and resume, with one merged record
 //     between; the stretch's ends, to a quantum and to the grid, and so
 //     its duration, which with the distance between the ends gives a mean
-//     speed across it. Where withholding starts and ends is where the
-//     gateway decides: covers, not zones, once part C is in (before it,
-//     the zone's buffer plus the withhold margin and jitter, which many
-//     trips trace: the gap ends found a zone's centre to 45–54 m).
+//     speed across it, and with the speeds published just before and
+//     after it a speed trend (dead reckoning in gaps: 125 m against the
+//     ends-and-duration baseline's 168 m, 600 fleet trips). Where
+//     withholding starts and ends is where the gateway decides: secret
+//     covers, offset 1–2 km from their zones, with decoys among them
+//     (before issue 14, the zone's buffer plus the withhold margin and
+//     jitter, which many trips trace: the gap ends found a zone's centre
+//     to 45–54 m; now they find the covers' centres, 1.3–5.7 km off).
 //   - A payload holds at most what fits in its size (about 55 records of
 //     the demo policy): a policy that sends more than that per slot makes
 //     a backlog that grows while driving, visible as full payloads
