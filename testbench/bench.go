@@ -124,7 +124,7 @@ func benchOne(ctx context.Context, setup *config.Setup, frames int, at func(int)
 			return BenchResult{}, err
 		}
 	}
-	if err := waitFor(done, func() bool { return d.Gateway().Processed() >= uint64(frames) || ctx.Err() != nil }); err != nil {
+	if err := daemon.WaitFor(done, func() bool { return d.Gateway().Processed() >= uint64(frames) || ctx.Err() != nil }); err != nil {
 		return BenchResult{}, err
 	}
 	wall := time.Since(start)

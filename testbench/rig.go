@@ -95,7 +95,7 @@ func (r *rig) start(ctx context.Context) error {
 	}
 	// Running once both its tickers are: the daemon's watch and the
 	// decision loop's.
-	if err := waitFor(r.done, func() bool { return r.clock.Tickers() >= 2 }); err != nil {
+	if err := daemon.WaitFor(r.done, func() bool { return r.clock.Tickers() >= 2 }); err != nil {
 		stop()
 		d.Close()
 		r.d = nil
@@ -126,7 +126,7 @@ func (r *rig) settle() error {
 	if r.d == nil || r.clock == nil {
 		return nil
 	}
-	if err := waitFor(r.done, func() bool { return r.d.Gateway().Processed() >= r.sent }); err != nil {
+	if err := daemon.WaitFor(r.done, func() bool { return r.d.Gateway().Processed() >= r.sent }); err != nil {
 		return fmt.Errorf("gateway stopped during the drive: %w", err)
 	}
 	// The publisher runs on the wall clock; the drive, much faster. Give

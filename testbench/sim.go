@@ -10,7 +10,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -343,30 +342,6 @@ func seedBytes(seed uint64) (b [32]byte) {
 	binary.LittleEndian.PutUint64(b[:], seed)
 	copy(b[8:], "quietzone privacy margins")
 	return b
-}
-
-// waitFor spins until cond holds, giving the gateway's goroutines the CPU;
-// it fails if the gateway returned meanwhile.
-func waitFor(done <-chan error, cond func() bool) error {
-	for spins := 0; !cond(); spins++ {
-		select {
-		case err := <-done:
-			if err == nil {
-				err = errors.New("returned early")
-			}
-			return err
-		default:
-		}
-		if spins < 1000 {
-			runtime.Gosched()
-		} else {
-			time.Sleep(50 * time.Microsecond)
-		}
-		if spins > 2_000_000 {
-			return errors.New("timed out")
-		}
-	}
-	return nil
 }
 
 // value is what the simulator puts into one signal this step.

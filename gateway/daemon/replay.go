@@ -135,7 +135,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- d.Run(gctx) }()
-	if err := waitDone(done, func() bool { return clock.Tickers() >= 2 }); err != nil { // the daemon's watch and the loop
+	if err := WaitFor(done, func() bool { return clock.Tickers() >= 2 }); err != nil { // the daemon's watch and the loop
 		return nil, fmt.Errorf("replay: gateway did not start: %w", err)
 	}
 
@@ -162,7 +162,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 		for t := f.Time; !nextTick.After(t) && ctx.Err() == nil; nextTick = nextTick.Add(tick) {
 			ticks := d.gw.Ticks()
 			clock.Set(nextTick)
-			if err := waitDone(done, func() bool { return d.gw.Ticks() > ticks }); err != nil {
+			if err := WaitFor(done, func() bool { return d.gw.Ticks() > ticks }); err != nil {
 				return nil, fmt.Errorf("replay: gateway stopped: %w", err)
 			}
 			drain()
@@ -175,7 +175,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 		if err := port.WriteFrame(&fr); err == nil {
 			rep.Frames++
 			rep.Last = fr.Time
-			if err := waitDone(done, func() bool { return d.gw.Processed() >= rep.Frames }); err != nil {
+			if err := WaitFor(done, func() bool { return d.gw.Processed() >= rep.Frames }); err != nil {
 				return nil, fmt.Errorf("replay: gateway stopped: %w", err)
 			}
 		}
@@ -191,7 +191,7 @@ func Replay(ctx context.Context, src can.Source, setup *config.Setup, o ReplayOp
 	// One last tick, so that the counters include the end of the log.
 	ticks := d.gw.Ticks()
 	clock.Set(nextTick)
-	if err := waitDone(done, func() bool { return d.gw.Ticks() > ticks }); err != nil {
+	if err := WaitFor(done, func() bool { return d.gw.Ticks() > ticks }); err != nil {
 		return nil, fmt.Errorf("replay: gateway stopped: %w", err)
 	}
 	drain()
@@ -345,9 +345,11 @@ func (p *replayPin) Halt() error                           { return nil }
 func (p *replayPin) Out(l gpio.Level) error                { p.level = l; return nil }
 func (p *replayPin) PWM(gpio.Duty, physic.Frequency) error { return errors.New("replay: no PWM") }
 
-// waitDone spins until cond holds, giving the gateway's goroutines the
-// CPU; it fails if the daemon returned meanwhile.
-func waitDone(done <-chan error, cond func() bool) error {
+// WaitFor spins until cond holds, giving the daemon's goroutines the
+// CPU; it fails if the daemon returned meanwhile (done) or cond never
+// held. For driving a daemon in lock step with a gateway.ManualClock:
+// Replay does, and so does the test bench.
+func WaitFor(done <-chan error, cond func() bool) error {
 	for spins := 0; !cond(); spins++ {
 		select {
 		case err := <-done:
