@@ -7,31 +7,32 @@ import (
 	"os"
 	"time"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/uplink/ingest"
 )
 
 func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("ingest", stderr)
+	fs := cli.NewFlags("ingest", stderr)
 	dsn := dbFlag(fs)
 	broker := fs.String("broker", "", "broker URL: ssl://HOST:PORT, or tcp://127.0.0.1:PORT with --insecure-plaintext")
 	plain := fs.Bool("insecure-plaintext", false, "allow a tcp:// broker on a loopback address")
 	host, _ := os.Hostname()
 	clientID := fs.String("client-id", "quietzone-ingest-"+host, "this process's name to the broker: the same across restarts, another per process")
 	group := fs.String("group", "quietzone-ingest", "shared subscription group (\"\": not shared)")
-	var keys listFlag
+	var keys cli.ListFlag
 	fs.Var(&keys, "key", "private sealing key (keygen's NAME.key); repeat during a rotation")
 	requireSealed := fs.Bool("require-sealed", false, "refuse payloads that are not sealed")
 	every := fs.Duration("stats-every", time.Minute, "log counts this often")
 	logLevel := fs.String("log", "info", "log level")
 	tf := addTLSFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	if *broker == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{"ingest: --broker is required"}
+		return cli.UsageError("ingest: --broker is required")
 	}
-	log, err := newLogger(stderr, *logLevel)
+	log, err := cli.NewLogger(stderr, *logLevel)
 	if err != nil {
 		return err
 	}
@@ -44,7 +45,7 @@ func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("ingest: %w", err)
 	}
 	if *requireSealed && opener.Len() == 0 {
-		return usageError{"ingest: --require-sealed without a --key would refuse everything"}
+		return cli.UsageError("ingest: --require-sealed without a --key would refuse everything")
 	}
 	db, err := openDB(ctx, *dsn)
 	if err != nil {

@@ -6,20 +6,21 @@ import (
 	"io"
 	"os"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/uplink"
 	"quietzone/uplink/atrest"
 )
 
 // keygen writes the fleet's sealing key pair.
 func keygen(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keygen", stderr)
+	fs := cli.NewFlags("keygen", stderr)
 	out := fs.String("out", "", "write NAME.key (private, 0600) and NAME.pub")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{"keygen: --out is required"}
+		return cli.UsageError("keygen: --out is required")
 	}
 	k, err := uplink.GenerateSealKey()
 	if err != nil {

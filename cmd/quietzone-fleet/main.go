@@ -20,12 +20,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/uplink/atrest"
 	"quietzone/uplink/store"
 )
@@ -65,47 +61,12 @@ Usage:
 DSN: a SQLite file (the default: fleet.db) or postgres://USER@HOST/DB.
 `
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		var ue usageError
-		if !errors.As(err, &ue) && !errors.Is(err, errNotCompliant) {
-			fmt.Fprintln(os.Stderr, "quietzone-fleet:", err)
-		}
-		os.Exit(exitCode(err))
-	}
-}
+func main() { program().Main() }
 
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-// errNotCompliant: status found a vehicle that lags or a chain that broke;
-// a rollout stage that stopped.
-var errNotCompliant = errors.New("not every vehicle complies")
-
-func exitCode(err error) int {
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		return 2
-	case errors.Is(err, errNotCompliant):
-		return 1
-	case errors.Is(err, context.Canceled):
-		return 130
-	default:
-		return 1
-	}
-}
-
-type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-
-var commands map[string]command
-
-func init() {
-	commands = map[string]command{
+// program is the command line: one way with the vehicle's and the
+// bench's commands (cmd/internal/cli).
+func program() cli.Program {
+	return cli.Program{Name: "quietzone-fleet", Usage: usage, Version: version, Commit: commit, Commands: map[string]cli.Command{
 		"keygen":    keygen,
 		"migrate":   migrate,
 		"ingest":    ingestCmd,
@@ -114,58 +75,16 @@ func init() {
 		"rollout":   rollout,
 		"serve":     serve,
 		"ack-chain": ackChain,
-	}
+	}}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintf(stderr, usage, version)
-		return usageError{"no command"}
-	}
-	name, args := args[0], args[1:]
-	switch name {
-	case "version":
-		fmt.Fprintln(stdout, "quietzone-fleet", version, commit)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprintf(stdout, usage, version)
-		return nil
-	}
-	cmd, ok := commands[name]
-	if !ok {
-		fmt.Fprintf(stderr, usage, version)
-		return usageError{"unknown command " + name}
-	}
-	return cmd(ctx, args, stdout, stderr)
+	return program().Run(ctx, args, stdout, stderr)
 }
 
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parseFlags parses flags anywhere among the arguments.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return usageError{err.Error()}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	return fs.Parse(append([]string{"--"}, pos...))
-}
-
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+// errNotCompliant: status found a vehicle that lags or a chain that broke;
+// a rollout stage that stopped. Exit code 1.
+var errNotCompliant = errors.New("not every vehicle complies")
 
 func dbFlag(fs *flag.FlagSet) *string {
 	return fs.String("db", "fleet.db", "database: a SQLite file, or postgres://USER@HOST/DB")
@@ -177,14 +96,6 @@ func openDB(ctx context.Context, dsn string) (*store.DB, error) {
 		return nil, err
 	}
 	return db, nil
-}
-
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usageError{fmt.Sprintf("--log %q: want debug, info, warn or error", level)}
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
 // tlsFlags are a client's TLS files.

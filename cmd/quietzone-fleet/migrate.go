@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"io"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/uplink/store"
 )
 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", stderr)
+	fs := cli.NewFlags("migrate", stderr)
 	dsn := dbFlag(fs)
 	only := fs.Bool("status", false, "only say which schema version the database is at")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	db, err := store.OpenNoMigrate(ctx, *dsn)
@@ -38,13 +39,13 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func ackChain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("ack-chain", stderr)
+	fs := cli.NewFlags("ack-chain", stderr)
 	dsn := dbFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError{"ack-chain: one pseudonym"}
+		return cli.UsageError("ack-chain: one pseudonym")
 	}
 	db, err := openDB(ctx, *dsn)
 	if err != nil {

@@ -11,17 +11,18 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/uplink/store"
 )
 
 func records(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("records", stderr)
+	fs := cli.NewFlags("records", stderr)
 	dsn := dbFlag(fs)
 	vehicle := fs.String("vehicle", "", "one vehicle's pseudonym")
 	alarms := fs.Bool("alarms", false, "alarms only")
 	limit := fs.Int("limit", 100, "at most this many, newest first")
 	asJSON := fs.Bool("json", false, "JSON lines")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	db, err := openDB(ctx, *dsn)

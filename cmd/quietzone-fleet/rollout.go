@@ -19,6 +19,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"golang.org/x/term"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/gateway/bundle"
 	"quietzone/uplink"
 	"quietzone/uplink/atrest"
@@ -34,7 +35,7 @@ type rolloutPlan struct {
 }
 
 func rollout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rollout", stderr)
+	fs := cli.NewFlags("rollout", stderr)
 	dsn := dbFlag(fs)
 	broker := fs.String("broker", "", "broker URL")
 	plain := fs.Bool("insecure-plaintext", false, "allow a tcp:// broker on a loopback address")
@@ -44,21 +45,21 @@ func rollout(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	confirm := fs.Float64("confirm", 0.95, "share of a stage's vehicles that must apply the bundle before the next stage")
 	wait := fs.Duration("wait", 15*time.Minute, "longest wait for a stage's vehicles")
 	tf := addTLSFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || *broker == "" {
 		fs.Usage()
-		return usageError{"rollout: a bundle and --broker are required"}
+		return cli.UsageError("rollout: a bundle and --broker are required")
 	}
 	if *percent < 1 || *percent > 100 || *confirm <= 0 || *confirm > 1 {
-		return usageError{"rollout: --percent is 1 to 100, --confirm above 0 and at most 1"}
+		return cli.UsageError("rollout: --percent is 1 to 100, --confirm above 0 and at most 1")
 	}
 	plan := rolloutPlan{confirm: *confirm, wait: *wait, poll: 500 * time.Millisecond}
 	for _, s := range strings.Split(*stagesFlag, ",") {
 		p, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || p < 1 || p > 100 || (len(plan.stages) > 0 && p <= plan.stages[len(plan.stages)-1]) {
-			return usageError{"rollout: --stages: rising percents from 1 to 100"}
+			return cli.UsageError("rollout: --stages: rising percents from 1 to 100")
 		}
 		if p >= *percent {
 			plan.stages = append(plan.stages, *percent)

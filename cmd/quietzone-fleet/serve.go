@@ -19,6 +19,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/gateway/bundle"
 	"quietzone/uplink"
 	"quietzone/uplink/atrest"
@@ -49,7 +50,7 @@ type console struct {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", stderr)
+	fs := cli.NewFlags("serve", stderr)
 	dsn := dbFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on")
 	tokenFile := fs.String("token-file", "", "file holding the token that changes of state need (0600)")
@@ -58,11 +59,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log", "info", "log level")
 	bundleKeyFile := fs.String("bundle-key", "", "the fleet's bundle key: the zone map opens bundles' sealed zones and covers with it")
 	tf := addTLSFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	if *tokenFile == "" {
-		return usageError{"serve: --token-file is required (rollouts need it)"}
+		return cli.UsageError("serve: --token-file is required (rollouts need it)")
 	}
 	tok, err := atrest.Read(*tokenFile, atrest.Secret.Named("console token"))
 	if err != nil {
@@ -72,7 +73,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(tok) < 16 {
 		return errors.New("serve: the token must be at least 16 characters")
 	}
-	log, err := newLogger(stderr, *logLevel)
+	log, err := cli.NewLogger(stderr, *logLevel)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"quietzone/cmd/internal/cli"
 	"quietzone/uplink/store"
 )
 
@@ -85,12 +86,12 @@ func compliance(ctx context.Context, db *store.DB, newest uint64, offlineAfter t
 }
 
 func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", stderr)
+	fs := cli.NewFlags("status", stderr)
 	dsn := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "JSON")
 	newest := fs.Uint64("newest", 0, "the newest signed policy version (default: the newest rolled out)")
 	offline := fs.Duration("offline-after", 10*time.Minute, "a vehicle not heard from this long is offline")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseInto(fs, args); err != nil {
 		return err
 	}
 	db, err := openDB(ctx, *dsn)
