@@ -275,17 +275,24 @@ ip link set lo up
 ip link add dev vcan0 type vcan && ip link set vcan0 mtu 72 && ip link set vcan0 up || { echo "vcanvm: cannot create vcan0" >/dev/ttyS1; report 125; }
 stty -F /dev/ttyS1 raw -echo
 `)
-	fmt.Fprintf(&b, "cd %s || report 125\n", shellQuote(dir))
-	b.WriteString("env -i PATH=/bin:/usr/bin HOME=/tmp TMPDIR=/tmp")
+	runTest(&b, dir, "PATH=/bin:/usr/bin HOME=/tmp TMPDIR=/tmp", "/test.bin", env, args)
+	return b.String()
+}
+
+// runTest writes the lines of an init script that run the test binary bin
+// in dir with only baseEnv and env, its output to the host's second
+// serial port, and report its exit status.
+func runTest(b *strings.Builder, dir, baseEnv, bin string, env, args []string) {
+	fmt.Fprintf(b, "cd %s || report 125\n", shellQuote(dir))
+	b.WriteString("env -i " + baseEnv)
 	for _, e := range env {
 		b.WriteString(" " + shellQuote(e))
 	}
-	b.WriteString(" /test.bin")
+	b.WriteString(" " + bin)
 	for _, a := range args {
 		b.WriteString(" " + shellQuote(a))
 	}
 	b.WriteString(" >/dev/ttyS1 2>&1\nreport $?\n")
-	return b.String()
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -202,16 +202,7 @@ report() {
 }
 stty -F /dev/ttyS1 raw -echo
 `)
-	fmt.Fprintf(&b, "cd %s || report 125\n", shellQuote(dir))
-	b.WriteString("env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp")
-	for _, e := range env {
-		b.WriteString(" " + shellQuote(e))
-	}
-	b.WriteString(" /w/test.bin")
-	for _, a := range args {
-		b.WriteString(" " + shellQuote(a))
-	}
-	b.WriteString(" >/dev/ttyS1 2>&1\nreport $?\n")
+	runTest(&b, dir, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp", "/w/test.bin", env, args)
 	return b.String()
 }
 
