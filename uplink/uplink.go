@@ -289,13 +289,7 @@ func (u *Uplink) endTrip() {
 		if (g.withheld && g.end > u.rb) || (!g.withheld && g.last >= u.rb) {
 			break
 		}
-		if g.withheld {
-			u.emitMerged(g)
-		} else {
-			for _, r := range g.recs {
-				u.number(r)
-			}
-		}
+		u.emit(g)
 		n++
 	}
 	u.groups = slices.Delete(u.groups, 0, n)
@@ -363,13 +357,7 @@ func (u *Uplink) release(ts int64, all bool) {
 				break
 			}
 		}
-		if g.withheld {
-			u.emitMerged(g)
-		} else {
-			for _, r := range g.recs {
-				u.number(r)
-			}
-		}
+		u.emit(g)
 		n++
 	}
 	if n > 0 {
@@ -389,6 +377,18 @@ func (u *Uplink) release(ts int64, all bool) {
 		n++
 	}
 	u.alarms = slices.Delete(u.alarms, 0, n)
+}
+
+// emit releases a group: a withheld stretch as its one merged record,
+// else its records as they are.
+func (u *Uplink) emit(g *group) {
+	if g.withheld {
+		u.emitMerged(g)
+		return
+	}
+	for _, r := range g.recs {
+		u.number(r)
+	}
 }
 
 // emitMerged releases a withheld stretch as one record, stamped with its
