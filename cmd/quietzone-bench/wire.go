@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -57,16 +58,11 @@ func vehicleTrips(ctx context.Context, refs []string, wireTo, truthTo string, lo
 		return fmt.Errorf("sim: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	wire, closeWire, err := createJSONLines(wireTo)
+	wire, truth, closeBoth, err := createTranscripts(wireTo, truthTo)
 	if err != nil {
 		return err
 	}
-	defer closeWire()
-	truth, closeTruth, err := createJSONLines(truthTo)
-	if err != nil {
-		return err
-	}
-	defer closeTruth()
+	defer closeBoth()
 	bad := 0
 	for i, sc := range scs {
 		if i > 0 {
@@ -94,10 +90,7 @@ func vehicleTrips(ctx context.Context, refs []string, wireTo, truthTo string, lo
 			return err
 		}
 	}
-	if err := closeWire(); err != nil {
-		return err
-	}
-	if err := closeTruth(); err != nil {
+	if err := closeBoth(); err != nil {
 		return err
 	}
 	if bad > 0 {
@@ -116,16 +109,11 @@ func populationCmd(ctx context.Context, name string, seed uint64, trips, paralle
 	if err != nil {
 		return cli.UsageError("sim: " + err.Error())
 	}
-	wire, closeWire, err := createJSONLines(wireTo)
+	wire, truth, closeBoth, err := createTranscripts(wireTo, truthTo)
 	if err != nil {
 		return err
 	}
-	defer closeWire()
-	truth, closeTruth, err := createJSONLines(truthTo)
-	if err != nil {
-		return err
-	}
-	defer closeTruth()
+	defer closeBoth()
 	fmt.Fprintf(stdout, "quietzone population — %s\n", p.Name)
 	if len(p.Trips) > 0 {
 		if cov, err := config.ParseCovers("covers", p.Trips[0].Covers); err == nil {
@@ -152,10 +140,7 @@ func populationCmd(ctx context.Context, name string, seed uint64, trips, paralle
 	if err != nil {
 		return err
 	}
-	if err := closeWire(); err != nil {
-		return err
-	}
-	if err := closeTruth(); err != nil {
+	if err := closeBoth(); err != nil {
 		return err
 	}
 	if res.Violations > 0 {
@@ -168,6 +153,22 @@ func populationCmd(ctx context.Context, name string, seed uint64, trips, paralle
 type jsonLines struct {
 	*json.Encoder
 	w io.Writer
+}
+
+// createTranscripts creates the wire and the truth files (either path
+// may be empty: none); closeBoth closes them, once each, and says what
+// failed.
+func createTranscripts(wireTo, truthTo string) (wire, truth *jsonLines, closeBoth func() error, err error) {
+	wire, closeWire, err := createJSONLines(wireTo)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	truth, closeTruth, err := createJSONLines(truthTo)
+	if err != nil {
+		closeWire()
+		return nil, nil, nil, err
+	}
+	return wire, truth, func() error { return errors.Join(closeWire(), closeTruth()) }, nil
 }
 
 // createJSONLines creates path (and its directory); an empty path gives
