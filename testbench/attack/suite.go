@@ -186,36 +186,53 @@ func placeRadius(gaps []Gap) float64 {
 	return math.Max(clusterRadius, median(ls))
 }
 
-// Centres fits where the zones are from the trips' gaps and publish
-// timing, every method on its own.
-func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
-	var gaps []Gap
+// place is a cluster of gaps that point at one place: the gaps and
+// their ends.
+type place struct {
+	gaps []Gap
+	ends []zonemap.XY
+}
+
+// places gathers the trips' gaps and clusters them by their middles
+// (mean shift with radius h, placeRadius), keeping the clusters of at
+// least two gaps and one in a hundred trips.
+func (o *Observer) places(trips []*Trip) (gaps []Gap, places []place, h float64) {
 	for _, t := range trips {
 		gaps = append(gaps, o.Gaps(t)...)
 	}
-	out := map[string][]Estimate{}
 	mids := make([]zonemap.XY, len(gaps))
 	for i, g := range gaps {
 		mids[i] = g.Mid()
 	}
 	minSupport := max(2, len(trips)/100)
-	h := placeRadius(gaps)
+	h = placeRadius(gaps)
 	for _, cl := range meanShift(mids, h) {
 		if len(cl) < minSupport {
 			continue
 		}
-		var ends []zonemap.XY
-		var cg []Gap
+		var pl place
 		for _, i := range cl {
-			ends = append(ends, gaps[i].P0, gaps[i].P1)
-			cg = append(cg, gaps[i])
+			pl.ends = append(pl.ends, gaps[i].P0, gaps[i].P1)
+			pl.gaps = append(pl.gaps, gaps[i])
 		}
-		if c, r, ok := kasa(ends); ok && r < 4*h {
-			out["gap-ends circle"] = append(out["gap-ends circle"], Estimate{P: c, RadiusM: r, Support: len(cl)})
+		places = append(places, pl)
+	}
+	return gaps, places, h
+}
+
+// Centres fits where the zones are from the trips' gaps and publish
+// timing, every method on its own.
+func (o *Observer) Centres(trips []*Trip) map[string][]Estimate {
+	out := map[string][]Estimate{}
+	gaps, places, h := o.places(trips)
+	for _, pl := range places {
+		n := len(pl.gaps)
+		if c, r, ok := kasa(pl.ends); ok && r < 4*h {
+			out["gap-ends circle"] = append(out["gap-ends circle"], Estimate{P: c, RadiusM: r, Support: n})
 		} else {
-			out["gap-ends circle"] = append(out["gap-ends circle"], Estimate{P: centroid(ends), Support: len(cl)})
+			out["gap-ends circle"] = append(out["gap-ends circle"], Estimate{P: centroid(pl.ends), Support: n})
 		}
-		out["chord bisectors"] = append(out["chord bisectors"], Estimate{P: bisectors(cg), Support: len(cl)})
+		out["chord bisectors"] = append(out["chord bisectors"], Estimate{P: bisectors(pl.gaps), Support: n})
 	}
 	// Timing signatures: where the vehicle was when the publishes broke
 	// their rhythm.
@@ -815,31 +832,14 @@ var DecoyFeatures = []string{"gaps", "seconds per metre of chord", "slowness (1/
 
 // Candidates are the places the gaps point at, each with its features.
 func (o *Observer) Candidates(trips []*Trip) []Candidate {
-	var gaps []Gap
-	for _, t := range trips {
-		gaps = append(gaps, o.Gaps(t)...)
-	}
-	mids := make([]zonemap.XY, len(gaps))
-	for i, g := range gaps {
-		mids[i] = g.Mid()
-	}
 	var out []Candidate
-	minSupport := max(2, len(trips)/100)
 	hidden := o.hiddenEnds(trips)
-	h := placeRadius(gaps)
-	for _, cl := range meanShift(mids, h) {
-		if len(cl) < minSupport {
-			continue
-		}
-		var ends []zonemap.XY
-		var cg []Gap
-		for _, i := range cl {
-			ends = append(ends, gaps[i].P0, gaps[i].P1)
-			cg = append(cg, gaps[i])
-		}
-		c := Candidate{Gaps: len(cl), Features: make([]float64, len(DecoyFeatures))}
-		c.P, c.Support = bisectors(cg), len(cl)
-		if _, r, ok := kasa(ends); ok && r < 4*h {
+	_, places, h := o.places(trips)
+	for _, pl := range places {
+		cg := pl.gaps
+		c := Candidate{Gaps: len(cg), Features: make([]float64, len(DecoyFeatures))}
+		c.P, c.Support = bisectors(cg), len(cg)
+		if _, r, ok := kasa(pl.ends); ok && r < 4*h {
 			c.RadiusM = r
 		}
 		var spm, slow, alarms, status, audits, auditAll float64
