@@ -126,7 +126,7 @@ func (r *rig) settle() error {
 	if r.d == nil || r.clock == nil {
 		return nil
 	}
-	if err := daemon.WaitFor(r.done, func() bool { return r.d.Gateway().Processed() >= r.sent }); err != nil {
+	if err := daemon.WaitFor(r.done, func() bool { return r.d.Gateway().Processed() >= r.sent && r.d.UplinkIdle() }); err != nil {
 		return fmt.Errorf("gateway stopped during the drive: %w", err)
 	}
 	// The publisher runs on the wall clock; the drive, much faster. Give

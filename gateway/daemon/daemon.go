@@ -93,6 +93,11 @@ func (d *Daemon) Uplink() *uplink.Uplink { return d.up }
 // Publisher is the MQTT publisher; nil without a broker.
 func (d *Daemon) Publisher() *uplink.Publisher { return d.pub }
 
+// UplinkIdle reports whether the uplink has taken every snapshot, alarm
+// and policy the decision loop handed it (a bench's lock-step waits for
+// it before letting the clock on).
+func (d *Daemon) UplinkIdle() bool { return d.pipe == nil || d.pipe.idle() }
+
 // Queue is the durable queue; nil unless the daemon opened one.
 func (d *Daemon) Queue() *uplink.DiskQueue { return d.queue }
 

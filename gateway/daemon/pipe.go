@@ -37,6 +37,9 @@ type pipe struct {
 	// Offer hands it over first (SetPolicy).
 	policy atomic.Pointer[uplink.Policy]
 	failed atomic.Uint64 // snapshots and alarms the uplink refused
+	// handed and taken count the items sent down the pipe and the ones
+	// the worker has handled (Idle).
+	handed, taken atomic.Uint64
 }
 
 type pipeItem struct {
@@ -73,6 +76,7 @@ func (p *pipe) Offer(s uplink.Snapshot) error {
 	}
 	select {
 	case p.in <- pipeItem{snap: s}:
+		p.handed.Add(1)
 		if s.TripEnd {
 			p.endPending.Store(false)
 		}
@@ -104,6 +108,7 @@ func (p *pipe) handPolicy() bool {
 	}
 	select {
 	case p.in <- pipeItem{policy: pol}:
+		p.handed.Add(1)
 		p.policy.CompareAndSwap(pol, nil)
 		return true
 	default:
@@ -116,6 +121,7 @@ func (p *pipe) handPolicy() bool {
 func (p *pipe) Alarm(a uplink.Alarm) error {
 	select {
 	case p.in <- pipeItem{alarm: &a}:
+		p.handed.Add(1)
 		return nil
 	default:
 		p.refused.Add(1)
@@ -129,6 +135,7 @@ func (p *pipe) Flush(now time.Time) error {
 	reply := make(chan error, 1)
 	select {
 	case p.in <- pipeItem{flush: reply, snap: uplink.Snapshot{Time: now}}:
+		p.handed.Add(1)
 	case <-p.done:
 		return errors.New("flush telemetry: the uplink has stopped")
 	}
@@ -180,9 +187,15 @@ func (p *pipe) work(ctx context.Context) {
 				p.failed.Add(1)
 				p.log.Error("uplink refused telemetry", "err", err)
 			}
+			p.taken.Add(1)
 		}
 	}
 }
+
+// idle reports whether the worker has handled everything handed to it
+// (a test bench's lock-step waits for it: on a vehicle the worker keeps
+// up in microseconds, on a bench the drive's clock outruns it).
+func (p *pipe) idle() bool { return p.taken.Load() >= p.handed.Load() }
 
 // Drain implements Publisher.
 func (p *pipe) Drain(ctx context.Context) error {
