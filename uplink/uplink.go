@@ -29,7 +29,12 @@ type Stats struct {
 	Merged uint64
 	// Overflowed counts records that waited past maxWaitingRecords and
 	// were merged (without position and motion) rather than kept whole.
-	Overflowed      uint64
+	Overflowed uint64
+	// EdgeMotion counts motion values (MotionRole) left out of records
+	// beside a withheld stretch: between the last position before it, or
+	// after it the first, and the stretch (the observer's gap runs from
+	// position to position).
+	EdgeMotion      uint64
 	Alarms          uint64 // alarm records released
 	Batches         uint64 // batches queued: one per slot that had records
 	RawBytes        uint64 // JSON bytes before compression
@@ -74,6 +79,12 @@ type Uplink struct {
 	nextSlot int64 // Unix seconds of the next slot; 0 before the first Offer
 	rb       int64 // ReleaseBefore, Unix seconds (floor); math.MinInt64: none yet
 
+	// edge: positions leave under the policy, and since the last
+	// withheld stretch (or the start) no record has carried one. To the
+	// observer a gap runs from position to position, so the records in
+	// it, around the stretch, carry no motion either (stripEdge).
+	edge   bool
+	posOn  bool
 	groups []group   // quanta not yet released, oldest first
 	alarms []pending // alarms waiting for their quantum to end
 	ready  []Record  // released and numbered, waiting for a slot
@@ -95,6 +106,9 @@ type group struct {
 	stamp int64
 	recs  []Record // not withheld: the records
 	last  int64    // not withheld: the latest record's time
+	// pos: a record has a position; open: the newest record has none
+	// (the observer's gap may begin after the last that has).
+	pos, open bool
 	// merged holds a withheld stretch's latest value of each parked role
 	// (ParkedRole): nothing of position or motion, no count.
 	merged map[string]float64
@@ -120,10 +134,12 @@ func New(p *Policy, q Queue, firstSeq uint64) (*Uplink, error) {
 	}
 	u := &Uplink{red: NewRedactor(p), bat: b, q: q, seq: max(firstSeq, 1), rb: math.MinInt64}
 	u.setRules(p)
+	u.edge = u.posOn // a run starts where the last one's position is not known
 	return u, nil
 }
 
 func (u *Uplink) setRules(p *Policy) {
+	u.posOn = p.Position != nil
 	u.quantum = int64(p.NearZones.TimeQuantum / time.Second)
 	u.alarmQ = int64(p.Cadence.alarmQuantum(p.NearZones.TimeQuantum) / time.Second)
 	slot := int64(p.Cadence.Slot() / time.Second)
@@ -215,8 +231,17 @@ func (u *Uplink) Offer(s Snapshot) error {
 		if g.withheld {
 			u.fold(g, &rec)
 		} else {
+			if u.edge {
+				if rec.Pos == nil {
+					u.stripMotion(&rec)
+				} else {
+					u.edge = false
+				}
+			}
 			g.recs = append(g.recs, rec)
 			g.last = max(g.last, rec.Time)
+			g.pos = g.pos || rec.Pos != nil
+			g.open = u.posOn && rec.Pos == nil
 		}
 	}
 	if n := len(u.groups); g.withheld && n >= 2 && u.groups[n-2].withheld {
@@ -232,12 +257,57 @@ func (u *Uplink) Offer(s Snapshot) error {
 }
 
 // withhold turns a quantum into a withheld one: its records are folded.
+// The records waiting before it since the last position lose their
+// motion: the observer's gap begins at that position.
 func (u *Uplink) withhold(g *group) {
 	g.withheld, g.stamp = true, g.start
+	if u.posOn {
+		u.edge = true
+		u.stripBefore()
+	}
 	recs := g.recs
 	g.recs = nil
 	for i := range recs {
 		u.fold(g, &recs[i])
+	}
+}
+
+// stripBefore strips the motion of the waiting records after the last
+// one with a position, back to it or to a withheld stretch. Records
+// already released are out of reach: ReleaseBefore trails the vehicle
+// by a kilometre or more (the gateway's trip-end rule), so those before
+// a stretch are still waiting when it begins.
+func (u *Uplink) stripBefore() {
+	for i := len(u.groups) - 1; i >= 0; i-- {
+		g := &u.groups[i]
+		if g.withheld {
+			if i == len(u.groups)-1 {
+				continue // the stretch itself
+			}
+			return
+		}
+		for j := len(g.recs) - 1; j >= 0; j-- {
+			if g.recs[j].Pos != nil {
+				return
+			}
+			u.stripMotion(&g.recs[j])
+		}
+	}
+}
+
+// stripMotion leaves a record's motion values (MotionRole) out.
+func (u *Uplink) stripMotion(r *Record) {
+	n := 0
+	for role := range r.Signals {
+		if MotionRole(role) {
+			delete(r.Signals, role)
+			n++
+		}
+	}
+	if n > 0 {
+		u.mu.Lock()
+		u.stats.EdgeMotion += uint64(n)
+		u.mu.Unlock()
 	}
 }
 
@@ -356,6 +426,15 @@ func (u *Uplink) release(ts int64, all bool) {
 			if !g.withheld && g.end > ts {
 				break
 			}
+			if g.open && !u.closes(i+1, ts) {
+				// Its last records have no position: they wait until a
+				// quantum with a position follows them, over and not
+				// withheld (they leave as they are), or a withheld
+				// stretch (they lose their motion, stripBefore). The
+				// records up to its last position leave now.
+				u.emitHead(g)
+				break
+			}
 		}
 		u.emit(g)
 		n++
@@ -379,6 +458,18 @@ func (u *Uplink) release(ts int64, all bool) {
 	u.alarms = slices.Delete(u.alarms, 0, n)
 }
 
+// closes reports whether group i ends the observer's gap that an open
+// group before it may begin: a withheld stretch (whose start stripped
+// that group's tail), or a quantum that is over, not withheld, with a
+// position (a quantum still running may yet be withheld whole).
+func (u *Uplink) closes(i int, ts int64) bool {
+	if i >= len(u.groups) {
+		return false
+	}
+	g := &u.groups[i]
+	return g.withheld || g.pos && g.end <= ts
+}
+
 // emit releases a group: a withheld stretch as its one merged record,
 // else its records as they are.
 func (u *Uplink) emit(g *group) {
@@ -389,6 +480,25 @@ func (u *Uplink) emit(g *group) {
 	for _, r := range g.recs {
 		u.number(r)
 	}
+}
+
+// emitHead releases an open group's records up to its last position;
+// the rest stay in it.
+func (u *Uplink) emitHead(g *group) {
+	k := len(g.recs)
+	for k > 0 && g.recs[k-1].Pos == nil {
+		k--
+	}
+	if k == 0 {
+		return
+	}
+	for _, r := range g.recs[:k] {
+		u.number(r)
+	}
+	rest := copy(g.recs, g.recs[k:])
+	clear(g.recs[rest:])
+	g.recs = g.recs[:rest]
+	g.pos = false
 }
 
 // emitMerged releases a withheld stretch as one record, stamped with its

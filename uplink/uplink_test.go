@@ -3,6 +3,7 @@ package uplink_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -155,6 +156,7 @@ func TestUplinkEndToEnd(t *testing.T) {
 		ForbiddenDenied:   n,
 		Coarsened:         60,
 		Merged:            1,
+		EdgeMotion:        4, // the speeds of 26–29 s, after the last position before the stretch
 		Batches:           uint64(len(batches)),
 		RawBytes:          raw,
 		CompressedBytes:   compressed,
@@ -241,7 +243,10 @@ func TestUplinkCadence(t *testing.T) {
 			if tc.wantBacklogs != (full > 0) {
 				t.Errorf("%d batches carried more than a slot's records; want backlog %v", full, tc.wantBacklogs)
 			}
-			if last < n-int64(3*tc.every/time.Second) {
+			// Within three slots of the end, less the records after the
+			// last quantum's last position (5 s), which wait for the next
+			// quantum (TestNoMotionBesideAStretch).
+			if last < n-int64(3*tc.every/time.Second)-5 {
 				t.Errorf("records up to seq %d left by the end, of %d: the backlog did not drain", last, n)
 			}
 		})
@@ -454,6 +459,22 @@ func TestUplinkSetPolicy(t *testing.T) {
 	if len(before) != 1 || len(after) == 0 {
 		t.Fatalf("%d batches before the switch, %d after", len(before), len(after))
 	}
+	// [0,30) left before the switch up to its last position; the
+	// records after that one wait for the next position (or lose their
+	// motion to a withheld stretch: TestNoMotionBesideAStretch), so they
+	// leave under the new policy.
+	lastPos := int64(-1)
+	for _, b := range before {
+		recs, err := uplink.DecodeBatch(b.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Pos != nil {
+				lastPos = r.Time - t0.Unix()
+			}
+		}
+	}
 	var lastTime int64
 	for i, b := range after {
 		recs, err := uplink.DecodeBatch(b.Payload)
@@ -462,7 +483,7 @@ func TestUplinkSetPolicy(t *testing.T) {
 		}
 		for _, r := range recs {
 			sec := r.Time - t0.Unix()
-			if sec < 30 {
+			if sec <= lastPos {
 				t.Errorf("batch %d: record at second %d was released before the switch", i, sec)
 			}
 			if r.Pos != nil {
@@ -479,5 +500,83 @@ func TestUplinkSetPolicy(t *testing.T) {
 			}
 			lastTime = r.Time
 		}
+	}
+}
+
+// TestNoMotionBesideAStretch: to the observer a gap runs from the last
+// published position before a withheld stretch to the first after it;
+// the records in between (speeds a second, positions every 5 s) carried
+// the speeds at both ends of the gap, from which dead reckoning placed
+// the vehicle inside it better than the gap's ends and duration alone
+// (issue 14: 108 m against 166 m). They carry no motion now; the
+// records around them keep theirs.
+func TestNoMotionBesideAStretch(t *testing.T) {
+	for _, tc := range []struct {
+		from, to int
+		edges    bool // records between a position and the stretch
+	}{{47, 112, true}, {60, 90, true}, {33, 200, true}, {0, 40, false}} {
+		t.Run(fmt.Sprintf("withheld %d-%d", tc.from, tc.to), func(t *testing.T) {
+			q := uplink.NewMemQueue()
+			u, err := uplink.New(demoPolicy(), q, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range drive(300, tc.from, tc.to) {
+				if err := u.Offer(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := u.Flush(t0.Add(300 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			var recs []uplink.Record
+			for _, b := range drain(t, q) {
+				rs, err := uplink.DecodeBatch(b.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, rs...)
+			}
+			// The observer's view: position to position.
+			lastPos, sawGap, edges, moving := -1, false, 0, 0
+			for i, r := range recs {
+				if r.Pos != nil {
+					lastPos = i
+					continue
+				}
+				merged := r.Time >= t0.Unix()+int64(tc.from)/30*30 && r.Time < t0.Unix()+int64(tc.to) && r.Signals["vehicle.speed"] == 0
+				sawGap = sawGap || merged
+				// Is this record inside a gap (between positions, with a
+				// withheld stretch between them)?
+				next := len(recs)
+				for j := i + 1; j < len(recs); j++ {
+					if recs[j].Pos != nil {
+						next = j
+						break
+					}
+				}
+				inGap := false
+				for j := lastPos + 1; j < next; j++ {
+					if recs[j].Signals["vehicle.speed"] == 0 && recs[j].Pos == nil && len(recs[j].Signals) <= 1 {
+						inGap = true // a merged record: ignition at most
+					}
+				}
+				if inGap {
+					if !merged {
+						edges++
+					}
+					for role := range r.Signals {
+						if uplink.MotionRole(role) {
+							t.Errorf("record at %d s, inside the gap, carries %s", r.Time-t0.Unix(), role)
+						}
+					}
+				} else if _, ok := r.Signals["vehicle.speed"]; ok {
+					moving++
+				}
+			}
+			if !sawGap || tc.edges && edges == 0 || moving == 0 {
+				t.Fatalf("no test: merged %v, %d records in the gap, %d with a speed outside it", sawGap, edges, moving)
+			}
+		})
 	}
 }
