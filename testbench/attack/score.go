@@ -91,6 +91,10 @@ type GapFigure struct {
 	DeadReckM  Num     `json:"dead_reckoning_m"`
 	BaselineM  Num     `json:"baseline_m"`
 	BetterRate float64 `json:"dead_reckoning_better"` // share of gaps
+	// TrendM is dead reckoning on the speed trend: the speeds published
+	// nearest the gap's ends, interpolated across it (TrendReckon).
+	TrendM          Num     `json:"speed_trend_m"`
+	TrendBetterRate float64 `json:"speed_trend_better"`
 }
 
 // HomeFigure is one homes attack's median error.
@@ -532,8 +536,8 @@ func bestThreshold(idx, label []int, score func(int) float64) float64 {
 
 func scoreGaps(o *Observer, trips []*Trip, truths []*testbench.Truth) GapFigure {
 	var gf GapFigure
-	var dr, base []float64
-	better := 0
+	var dr, base, trend []float64
+	better, trendBetter := 0, 0
 	for i, t := range trips {
 		track := truths[i].Track
 		if len(track) == 0 {
@@ -544,7 +548,7 @@ func scoreGaps(o *Observer, trips []*Trip, truths []*testbench.Truth) GapFigure 
 			if !(g.T1-g.T0 < 86400) || !(math.Abs(g.T0) < 1e12) {
 				continue
 			}
-			var sd, sb float64
+			var sd, sb, st float64
 			n := 0
 			for sec := math.Floor(g.T0) + 1; sec < g.T1; sec++ {
 				k := int(sec - t0)
@@ -554,6 +558,7 @@ func scoreGaps(o *Observer, trips []*Trip, truths []*testbench.Truth) GapFigure 
 				p := o.Plane.XY(track[k][1], track[k][2])
 				sd += dist(o.DeadReckon(g, sec), p)
 				sb += dist(EndsOnly(g, sec), p)
+				st += dist(o.TrendReckon(g, sec), p)
 				n++
 			}
 			if n == 0 {
@@ -566,11 +571,17 @@ func scoreGaps(o *Observer, trips []*Trip, truths []*testbench.Truth) GapFigure 
 			if sd < sb {
 				better++
 			}
+			trend = append(trend, st/float64(n))
+			if st < sb {
+				trendBetter++
+			}
 		}
 	}
 	gf.DeadReckM, gf.BaselineM = Num(math.Round(median(dr))), Num(math.Round(median(base)))
+	gf.TrendM = Num(math.Round(median(trend)))
 	if gf.Gaps > 0 {
 		gf.BetterRate = float64(better) / float64(gf.Gaps)
+		gf.TrendBetterRate = float64(trendBetter) / float64(gf.Gaps)
 	}
 	return gf
 }
@@ -849,6 +860,8 @@ func (s *Suite) WriteText(w io.Writer) {
 	}
 	p("\n\n(c) Dead reckoning inside %d gaps (%d s): median error %s, ends-and-duration baseline %s; better in %s of gaps\n",
 		s.Gaps.Gaps, s.Gaps.Seconds, metres(s.Gaps.DeadReckM), metres(s.Gaps.BaselineM), pct(s.Gaps.BetterRate))
+	p("    on the speed trend (the last speed before the gap, the first after it, one change of speed between): median error %s; better in %s of gaps\n",
+		metres(s.Gaps.TrendM), pct(s.Gaps.TrendBetterRate))
 	p("\n(d) Homes:")
 	if len(s.Homes) == 0 {
 		p(" no vehicle with a home in the truth\n")

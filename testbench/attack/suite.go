@@ -127,6 +127,45 @@ func (o *Observer) DeadReckon(g Gap, s float64) zonemap.XY {
 	return zonemap.XY{X: g.P0.X + f*(g.P1.X-g.P0.X), Y: g.P0.Y + f*(g.P1.Y-g.P0.Y)}
 }
 
+// TrendReckon is dead reckoning on the speed trend: the last speed
+// published before the gap (v0) and the first after it (v1), however far
+// from it, and one change of speed inside it, placed so that the distance
+// driven is the chord's: v0 for t1 seconds, then v1. A vehicle whose
+// speed changed once across the gap (a speed limit) is placed exactly;
+// when no such change fits, or v0 = v1, the speeds scale to the chord.
+func (o *Observer) TrendReckon(g Gap, s float64) zonemap.XY {
+	v0, v1 := math.NaN(), math.NaN()
+	for _, x := range g.Trip.Speeds {
+		if x.Merged {
+			continue
+		}
+		if x.T <= g.T0 {
+			v0 = x.V / 3.6
+		} else if x.T >= g.T1 && math.IsNaN(v1) {
+			v1 = x.V / 3.6
+		}
+	}
+	T, L := g.T1-g.T0, dist(g.P0, g.P1)
+	if math.IsNaN(v0) || math.IsNaN(v1) || T <= 0 || L <= 0 {
+		return EndsOnly(g, s)
+	}
+	at := s - g.T0
+	var d float64
+	if t1 := (L - v1*T) / (v0 - v1); v0 != v1 && t1 >= 0 && t1 <= T {
+		d = v0 * math.Min(at, t1)
+		if at > t1 {
+			d += v1 * (at - t1)
+		}
+	} else {
+		// No single change fits: the speed moving linearly from v0 to v1,
+		// scaled to the chord.
+		full := (v0 + v1) / 2 * T
+		d = (v0*at + (v1-v0)*at*at/(2*T)) * L / full
+	}
+	f := math.Max(0, math.Min(1, d/L))
+	return zonemap.XY{X: g.P0.X + f*(g.P1.X-g.P0.X), Y: g.P0.Y + f*(g.P1.Y-g.P0.Y)}
+}
+
 // EndsOnly is the baseline: knowing only the gap's ends and duration,
 // the vehicle at constant speed along the chord.
 func EndsOnly(g Gap, s float64) zonemap.XY {
