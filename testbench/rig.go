@@ -192,7 +192,19 @@ func (r *rig) halt() {
 		case err = <-r.done:
 			done = true
 		case <-time.After(time.Millisecond):
-			if r.clock != nil && r.d.Queue() != nil && r.d.Queue().Stats().Batches > 0 {
+			if r.clock == nil {
+				continue
+			}
+			// With a cadence the publisher ends the run on its last
+			// ticks: the clock moves to each exactly, so that the broker
+			// receives them on the grid (not up to a second late).
+			if pub := r.d.Publisher(); pub != nil {
+				if w := pub.WaitingFor(); pub.EdgeTicks() > 0 && w.After(r.clock.Now()) {
+					r.clock.Advance(w.Sub(r.clock.Now()))
+				}
+				continue
+			}
+			if r.d.Queue() != nil && r.d.Queue().Stats().Batches > 0 {
 				r.clock.Advance(time.Second)
 			}
 		}

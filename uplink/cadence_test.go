@@ -2,6 +2,7 @@ package uplink_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -151,5 +152,77 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in time")
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestPublisherDrainEnds: a run ends (Drain) with edgeTicks publishes,
+// one at each tick, a batch or padding, whatever was queued: how many
+// publishes end a run, and how fast, said how much the trip's end queued
+// (batches at the quarter ticks until one was left). What does not fit
+// stays queued for the next run.
+func TestPublisherDrainEnds(t *testing.T) {
+	noLeaks(t)
+	m := uplinktest.StartMosquitto(t)
+	const size = 512
+	rule := uplink.CadenceRule{Every: 8 * time.Second, PayloadBytes: size}
+	phase := uplink.SlotPhase(testPseudonym, rule.Every)
+	for _, backlog := range []int{0, 1, 2, 3, 6} {
+		t.Run(fmt.Sprintf("%d queued", backlog), func(t *testing.T) {
+			q := uplink.NewMemQueue()
+			b := newBatcher(t, uplink.BatchRule{MaxRecords: 30, MaxAge: time.Minute})
+			for i := range backlog {
+				bt, _ := b.Fill([]uplink.Record{demoRecord(uint64(i + 1))}, size)
+				if err := q.Put(bt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sub := subscribe(t, m.URL(), uplink.Topic(testPseudonym, "#"), nil)
+			tick := time.Unix(1_800_000_000, 0).Add(phase + rule.Every/2)
+			clk := &manualClock{now: tick.Add(-time.Second)}
+			cfg := testConfig(m.URL(), testPseudonym)
+			cfg.Now, cfg.After = clk.Now, clk.After
+			p, err := uplink.NewPublisher(cfg, q, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.SetCadence(rule)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			}()
+			waitFor(t, func() bool { return len(sub.messages()) > 0 }) // "online"
+			waitFor(t, func() bool { return clk.waiting() > 0 })
+			drained := make(chan error, 1)
+			go func() { drained <- p.Drain(context.Background()) }()
+			waitFor(t, func() bool { return p.EdgeTicks() > 0 })
+			for steps := 0; p.EdgeTicks() > 0; steps++ {
+				if steps > 20 {
+					t.Fatal("the last ticks did not end")
+				}
+				waitFor(t, func() bool { return clk.waiting() > 0 && p.WaitingFor().After(clk.Now()) })
+				clk.advance(p.WaitingFor())
+				waitFor(t, func() bool { return clk.waiting() > 0 && p.WaitingFor().After(clk.Now()) }) // handled
+			}
+			derr := <-drained
+			left := max(0, backlog-4)
+			if q.Len() != left || (derr == nil) != (left == 0) {
+				t.Errorf("%d batches left, Drain: %v; want %d left", q.Len(), derr, left)
+			}
+			st := p.Stats()
+			if st.Published+st.Padding != 4 || st.Failures != 0 {
+				t.Errorf("Stats %+v: want 4 publishes (batches and padding), no failure", st)
+			}
+			waitFor(t, func() bool { return len(onTopic(sub.messages(), "/telemetry")) == 4 })
+			for _, msg := range onTopic(sub.messages(), "/telemetry") {
+				if len(msg.payload) != size {
+					t.Errorf("a telemetry payload of %d bytes, want %d", len(msg.payload), size)
+				}
+			}
+		})
 	}
 }

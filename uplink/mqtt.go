@@ -127,6 +127,11 @@ type Publisher struct {
 	// waitingFor is the tick the publisher waits for (Unix nanoseconds),
 	// 0 while it publishes or keeps no cadence.
 	waitingFor atomic.Int64
+	// fixed counts the run's last ticks still to publish, a batch or
+	// padding at every tick, once Drain asks for them (edgeTicks).
+	fixed atomic.Int64
+	// finals counts the runs of last ticks published (Drain waits for one more).
+	finals atomic.Int64
 }
 
 // WaitingFor returns the cadence's tick the publisher is waiting for;
@@ -140,6 +145,11 @@ func (p *Publisher) WaitingFor() time.Time {
 	return time.Time{}
 }
 
+// EdgeTicks returns how many of a run's last ticks (Drain) are still to
+// be published: a test bench moves its clock to them while a
+// run ends.
+func (p *Publisher) EdgeTicks() int { return int(p.fixed.Load()) }
+
 // cadence is the schedule the publisher keeps.
 type cadence struct {
 	every, phase time.Duration
@@ -152,6 +162,14 @@ type cadence struct {
 // only how many batches wait, which follows how long the vehicle was
 // offline while running.
 const catchUp = 4
+
+// edgeTicks is how many ticks in a row a run ends with (Drain), each
+// carrying a batch or padding: the records queued at its end (a trip
+// end, a release just before it) leave in them, so that how many
+// publishes end a run does not say how many there were. More than that
+// stay queued for the next run, which sends them at catchUp a slot from
+// its start: that, like a time offline, still shows.
+const edgeTicks = catchUp
 
 // SetCadence makes the publisher keep a constant cadence (CadenceRule):
 // at every slot's tick — the vehicle's phase (SlotPhase) plus half a
@@ -470,6 +488,14 @@ func (p *Publisher) slotTick(ctx context.Context, c *cadence, last time.Time) (t
 func (p *Publisher) publishTick(ctx context.Context, c *cadence, tick time.Time) error {
 	sub := c.every / catchUp
 	slotTick := tick.Sub(time.Unix(0, 0).Add(c.phase+c.every/2))%c.every < sub
+	if p.fixed.Load() > 0 && p.client.IsConnectionOpen() {
+		// A run's last ticks (Drain): each carries one. Offline, they
+		// wait for the connection (Drain's deadline bounds the wait).
+		slotTick = true
+		if p.fixed.Add(-1) == 0 {
+			defer p.finals.Add(1) // counted once this tick is published (or failed)
+		}
+	}
 	n := p.q.Len()
 	if !slotTick && n < 2 {
 		return nil
@@ -555,9 +581,29 @@ func (p *Publisher) publish(ctx context.Context, topic string, payload []byte) e
 }
 
 // Drain waits until the queue is empty or ctx is done.
+//
+// With a cadence it publishes the run's last edgeTicks ticks, a batch or
+// padding each, and returns: what is still queued then stays for the
+// next run (an error says how much), so that how many publishes end a
+// run does not say how much was queued.
 func (p *Publisher) Drain(ctx context.Context) error {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
+	if p.cadence.Load() != nil {
+		done := p.finals.Load()
+		p.fixed.Store(edgeTicks)
+		for p.finals.Load() == done {
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return fmt.Errorf("drain uplink: %d batches unsent: %w", p.q.Len(), ctx.Err())
+			}
+		}
+		if n := p.q.Len(); n > 0 {
+			return fmt.Errorf("drain uplink: %d batches stay queued for the next run", n)
+		}
+		return nil
+	}
 	for p.q.Len() > 0 {
 		select {
 		case <-t.C:
