@@ -53,12 +53,13 @@ func FuzzDecodeBatch(f *testing.F) {
 	})
 }
 
-// FuzzFill: the slot encoder (payload format 2) round-trips whatever
-// records the fuzzer makes — any number of signals, times, positions and
-// values — into a payload of exactly the slot's size (or a whole multiple
-// for a record larger than one), which DecodeBatch and the fleet's
-// BatchDecoder read back as the prefix Fill said it took, equal to the
-// records as encoding/json would write them. Bytes after a padded
+// FuzzFill: the slot encoder (payload format 3, or 2 for a position out
+// of range) round-trips whatever records the fuzzer makes — any number of
+// signals, times, positions and values — into a payload of exactly the
+// slot's size (or a whole multiple for a record larger than one), which
+// DecodeBatch reads back as the prefix Fill said it took, equal to the
+// records as encoding/json would write them but for positions in range,
+// which format 3 rounds to the millionth of a degree (0.11 m). Bytes after a padded
 // payload's header are garbage-tolerant: a damaged one errors, never
 // panics.
 func FuzzFill(f *testing.F) {
@@ -95,8 +96,20 @@ func FuzzFill(f *testing.F) {
 			t.Fatalf("decoded %d of %d: %v", len(got), k, err)
 		}
 		for i := range got {
-			want, _ := json.Marshal(recs[i])
-			have, _ := json.Marshal(got[i])
+			// Positions in range (format 3) to the millionth of a
+			// degree, the rest exact.
+			w, g := recs[i], got[i]
+			if (w.Pos == nil) != (g.Pos == nil) {
+				t.Fatalf("record %d: position %v, want %v", i, g.Pos, w.Pos)
+			}
+			for j := range w.Pos {
+				if d := math.Abs(g.Pos[j] - w.Pos[j]); !(d <= 0.5e-6+1e-12) {
+					t.Fatalf("record %d: position %v, want %v", i, g.Pos, w.Pos)
+				}
+			}
+			w.Pos, g.Pos = nil, nil
+			want, _ := json.Marshal(w)
+			have, _ := json.Marshal(g)
 			if !bytes.Equal(want, have) {
 				t.Fatalf("record %d: %s, want %s", i, have, want)
 			}

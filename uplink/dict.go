@@ -2,6 +2,7 @@ package uplink
 
 import (
 	_ "embed"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
@@ -38,18 +39,28 @@ import (
 // range zstd leaves for private dictionaries.
 const DictID1 = 0x515A0001
 
+// DictID2 is the dictionary ID of payload format 3 (columns.go).
+const DictID2 = DictID1 + 1
+
 //go:embed dict-1.zstd
 var dict1 []byte
 
-// dictionaries are every dictionary a payload may name, oldest first; the
-// last is the one batches are compressed with.
-var dictionaries = [][]byte{dict1}
+//go:embed dict-2.zstd
+var dict2 []byte
 
-func newEncoder() (*zstd.Encoder, error) {
+// dictionaries are every dictionary a payload may name, oldest first; the
+// last is the one slots are compressed with (Fill).
+var dictionaries = [][]byte{dict1, dict2}
+
+// newEncoder returns an encoder with dict. Frames of format 3 carry no
+// content checksum (crc false): 4 bytes of a slot's ~100, and what they
+// would catch the seal (an AEAD), TLS and the queue's CRC framing catch.
+func newEncoder(dict []byte, crc bool) (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
 		zstd.WithEncoderConcurrency(1),
-		zstd.WithEncoderDict(dictionaries[len(dictionaries)-1]))
+		zstd.WithEncoderCRC(crc),
+		zstd.WithEncoderDict(dict))
 }
 
 func newDecoder() (*zstd.Decoder, error) {
@@ -61,4 +72,22 @@ func newDecoder() (*zstd.Decoder, error) {
 		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
 	return d, nil
+}
+
+// payloadDict returns the dictionary ID the first zstd frame of a payload
+// names, after any skippable frames (the padding); 0 for none or for a
+// payload that is not zstd.
+func payloadDict(p []byte) uint32 {
+	for len(p) >= 8 && binary.LittleEndian.Uint32(p)&^0xF == 0x184D2A50 {
+		n := uint64(binary.LittleEndian.Uint32(p[4:]))
+		if n > uint64(len(p)-8) {
+			return 0
+		}
+		p = p[8+n:]
+	}
+	var h zstd.Header
+	if h.Decode(p) != nil {
+		return 0
+	}
+	return h.DictionaryID
 }
