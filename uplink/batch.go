@@ -61,6 +61,7 @@ type Batcher struct {
 	comp    []byte   // Fill: the compressed frame
 	best    []byte   // Fill: the largest frame found to fit
 	names   []string // Fill: the signal names of a format 3 object
+	grid    float64  // the policy's position grid in metres, 0 for none (setGrid)
 	n       int
 	first   uint64
 	last    uint64
@@ -78,6 +79,16 @@ func NewBatcher(rule BatchRule) (*Batcher, error) {
 		return nil, fmt.Errorf("new batcher: %w", err)
 	}
 	return &Batcher{rule: rule, enc1: enc1, enc: enc}, nil
+}
+
+// setGrid tells the Batcher the grid p snaps positions to: Fill writes
+// positions on it as grid indices, exactly (format 3), others in
+// millionths of a degree.
+func (b *Batcher) setGrid(p *Policy) {
+	b.grid = 0
+	if p.Position != nil {
+		b.grid = p.Position.PrecisionM
+	}
 }
 
 // Add appends rec; it returns a closed batch when rec filled one.
@@ -222,7 +233,7 @@ func (b *Batcher) Fill(recs []Record, size int) (Batch, int) {
 	}
 	rawCap := 32 * size // more would not compress into size
 	for {
-		b.buf, b.names = appendColumns(b.buf[:0], recs[:n], b.names)
+		b.buf, b.names = appendColumns(b.buf[:0], recs[:n], b.grid, b.names)
 		if len(b.buf) <= rawCap || n == 1 {
 			break
 		}
@@ -234,7 +245,7 @@ func (b *Batcher) Fill(recs []Record, size int) (Batch, int) {
 	budget := size - padHeader
 	fit, over := 0, n+1
 	for try := 0; ; try++ {
-		b.buf, b.names = appendColumns(b.buf[:0], recs[:n], b.names)
+		b.buf, b.names = appendColumns(b.buf[:0], recs[:n], b.grid, b.names)
 		b.comp = b.enc.EncodeAll(b.buf, b.comp[:0])
 		if len(b.comp) <= budget {
 			fit, b.best, b.comp = n, b.comp, b.best
@@ -251,7 +262,7 @@ func (b *Batcher) Fill(recs []Record, size int) (Batch, int) {
 		guess := int(float64(n) * float64(budget) / float64(len(b.comp)) * 0.98)
 		n = max(fit+1, min(over-1, guess))
 	}
-	b.buf, b.names = appendColumns(b.buf[:0], recs[:fit], b.names) // for RawBytes
+	b.buf, b.names = appendColumns(b.buf[:0], recs[:fit], b.grid, b.names) // for RawBytes
 	return b.pad(b.best, padMagic3, size, recs[0].Seq, recs[fit-1].Seq, fit, len(b.buf)), fit
 }
 

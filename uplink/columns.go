@@ -17,20 +17,24 @@ import (
 // difference:
 //
 //	{"n":30,"seq":1001,"t":1800000000,"dt":[1,1,…],
-//	 "pos":[4,51943945,10142635,5,-1797,0,…],
+//	 "grid":200,"pos":[4,28890,3470,5,1,0,…],
 //	 "s":{"vehicle.ignition":[1,1,…],"vehicle.speed":[55,null,60,…]},
 //	 "alarm":["",…,"camera.disobeyed"]}
 //
 //   - n records, with the sequence numbers seq, seq+1, … seq+n-1;
 //   - t is the first record's time (Unix seconds), dt the n-1 differences
 //     from each record's time to the next one's;
+//   - grid, when every position is a point of the grid the policy snaps
+//     to (the Redactor's snap, of grid metres): then pos carries grid
+//     indices and decodes to the very values snapped (where math.Cos
+//     rounds alike: a receiver of another architecture may differ in
+//     the last bits);
 //   - pos: for each record with a position, in order, three integers: its
 //     index less the previous positioned record's (the first: its index),
-//     and its latitude and longitude in millionths of a degree less the
-//     previous position's (the first: the values). A millionth of a
-//     degree is 0.11 m at most: the grid point a position was snapped to,
-//     to well within a metre, in seven or eight digits instead of
-//     seventeen;
+//     and its latitude and longitude less the previous position's (the
+//     first: the values), as grid indices (gridPoint) with a grid, else in
+//     millionths of a degree: 0.11 m at most, the grid point to well
+//     within a metre, in seven or eight digits instead of seventeen;
 //   - s: per signal name, in name order, the n records' values, null
 //     where a record does not have it; values written as encoding/json
 //     writes them (exact);
@@ -38,8 +42,8 @@ import (
 //     for none.
 //
 // Absent keys are empty columns. Decoding gives the Records format 2
-// would have held, but for positions rounded to the millionth of a
-// degree.
+// would have held, but for positions without a grid, rounded to the
+// millionth of a degree.
 
 // microDegree is the unit of a format 3 position.
 const microDegree = 1e6
@@ -65,10 +69,57 @@ func columnsEncodable(r *Record) bool {
 
 func toMicroDegrees(v float64) int64 { return int64(math.Round(v * microDegree)) }
 
+// gridPoint is the point (i, j) of the grid of gridM metres, computed as
+// snap computes it: latitude i cells from the equator, longitude j cells
+// of its row from the meridian, wrapped into [-180, 180).
+func gridPoint(gridM float64, i, j int64) (lat, lon float64) {
+	lat = float64(i) * (gridM / metresPerDegreeLat)
+	cos := math.Max(math.Cos(lat*math.Pi/180), 1e-6)
+	lon = float64(j) * (gridM / (metresPerDegreeLat * cos))
+	return lat, math.Mod(lon+540, 360) - 180
+}
+
+// gridIndex returns the indices of a point of the grid of gridM metres;
+// ok is false when (lat, lon) is not exactly one.
+func gridIndex(gridM, lat, lon float64) (i, j int64, ok bool) {
+	dLat := gridM / metresPerDegreeLat
+	fi := math.Round(lat / dLat)
+	cos := math.Max(math.Cos(fi*dLat*math.Pi/180), 1e-6)
+	fj := math.Round(lon / (gridM / (metresPerDegreeLat * cos)))
+	if !(math.Abs(fi) <= maxGridIndex && math.Abs(fj) <= maxGridIndex) {
+		return 0, 0, false
+	}
+	i, j = int64(fi), int64(fj)
+	la, lo := gridPoint(gridM, i, j)
+	return i, j, la == lat && lo == lon
+}
+
+// maxGridIndex bounds a grid index (a grid of a metre has about 4e7
+// cells around the equator): what a decoder accepts.
+const maxGridIndex = 1 << 40
+
+// onGrid reports whether every position of recs is a point of the grid
+// of gridM metres (0: none).
+func onGrid(recs []Record, gridM float64) bool {
+	if !(gridM >= 1) || math.IsInf(gridM, 0) {
+		return false
+	}
+	for i := range recs {
+		if p := recs[i].Pos; p != nil {
+			if _, _, ok := gridIndex(gridM, p[0], p[1]); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // appendColumns appends recs as a format 3 object (no newline). recs'
-// sequence numbers must rise by one, their positions be encodable.
-// names is scratch space for the signal names; it is returned for reuse.
-func appendColumns(dst []byte, recs []Record, names []string) ([]byte, []string) {
+// sequence numbers must rise by one, their positions be encodable; gridM
+// is the grid the positions were snapped to, if known (0 if not): it is
+// used when every position is on it. names is scratch space for the
+// signal names; it is returned for reuse.
+func appendColumns(dst []byte, recs []Record, gridM float64, names []string) ([]byte, []string) {
 	dst = append(dst, `{"n":`...)
 	dst = strconv.AppendInt(dst, int64(len(recs)), 10)
 	dst = append(dst, `,"seq":`...)
@@ -85,6 +136,11 @@ func appendColumns(dst []byte, recs []Record, names []string) ([]byte, []string)
 		}
 		dst = append(dst, ']')
 	}
+	grid := slices.ContainsFunc(recs, func(r Record) bool { return r.Pos != nil }) && onGrid(recs, gridM)
+	if grid {
+		dst = append(dst, `,"grid":`...)
+		dst = appendFloat(dst, gridM)
+	}
 	prev, lat, lon, have := 0, int64(0), int64(0), false
 	for i := range recs {
 		if recs[i].Pos == nil {
@@ -96,6 +152,9 @@ func appendColumns(dst []byte, recs []Record, names []string) ([]byte, []string)
 			dst = append(dst, `,"pos":[`...)
 		}
 		la, lo := toMicroDegrees(recs[i].Pos[0]), toMicroDegrees(recs[i].Pos[1])
+		if grid {
+			la, lo, _ = gridIndex(gridM, recs[i].Pos[0], recs[i].Pos[1])
+		}
 		dst = strconv.AppendInt(dst, int64(i-prev), 10)
 		dst = append(dst, ',')
 		dst = strconv.AppendInt(dst, la-lat, 10)
@@ -156,6 +215,7 @@ type columns struct {
 	Seq   uint64                `json:"seq"`
 	T     int64                 `json:"t"`
 	DT    []int64               `json:"dt"`
+	Grid  float64               `json:"grid"`
 	Pos   []int64               `json:"pos"`
 	S     map[string][]optFloat `json:"s"`
 	Alarm []string              `json:"alarm"`
@@ -202,6 +262,8 @@ func decodeColumns(raw []byte, dst []Record) ([]Record, error) {
 		return dst, fmt.Errorf("format 3: n %d with %d time differences", c.N, len(c.DT))
 	case c.Seq == 0 || c.Seq+uint64(c.N-1) < c.Seq:
 		return dst, fmt.Errorf("format 3: sequence numbers from %d", c.Seq)
+	case c.Grid != 0 && (!(c.Grid >= 1) || math.IsInf(c.Grid, 0)):
+		return dst, fmt.Errorf("format 3: a grid of %v m", c.Grid)
 	case len(c.Pos)%3 != 0:
 		return dst, errors.New("format 3: positions are not triples")
 	case c.Alarm != nil && len(c.Alarm) != c.N:
@@ -226,17 +288,28 @@ func decodeColumns(raw []byte, dst []Record) ([]Record, error) {
 	}
 	recs := dst[n0:]
 	idx, lat, lon := 0, int64(0), int64(0)
+	maxLat, maxLon := int64(90*microDegree), int64(180*microDegree)
+	if c.Grid != 0 {
+		maxLat, maxLon = maxGridIndex, maxGridIndex
+	}
 	for k := 0; k < len(c.Pos); k += 3 {
 		di, dlat, dlon := c.Pos[k], c.Pos[k+1], c.Pos[k+2]
 		if di < 0 || (k > 0 && di == 0) || di >= int64(c.N-idx) ||
-			dlat < -180*microDegree || dlat > 180*microDegree || dlon < -360*microDegree || dlon > 360*microDegree {
+			dlat < -2*maxLat || dlat > 2*maxLat || dlon < -2*maxLon || dlon > 2*maxLon {
 			return dst[:n0], fmt.Errorf("format 3: position %d out of order or range", k/3)
 		}
 		idx, lat, lon = idx+int(di), lat+dlat, lon+dlon
-		if lat < -90*microDegree || lat > 90*microDegree || lon < -180*microDegree || lon > 180*microDegree {
+		if lat < -maxLat || lat > maxLat || lon < -maxLon || lon > maxLon {
 			return dst[:n0], fmt.Errorf("format 3: position %d out of range", k/3)
 		}
-		recs[idx].Pos = []float64{float64(lat) / microDegree, float64(lon) / microDegree}
+		la, lo := float64(lat)/microDegree, float64(lon)/microDegree
+		if c.Grid != 0 {
+			la, lo = gridPoint(c.Grid, lat, lon)
+		}
+		if !(la >= -90 && la <= 90 && lo >= -180 && lo <= 180) {
+			return dst[:n0], fmt.Errorf("format 3: position %d out of range", k/3)
+		}
+		recs[idx].Pos = []float64{la, lo}
 	}
 	for name, col := range c.S {
 		for i, v := range col {

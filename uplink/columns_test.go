@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -63,7 +65,7 @@ func TestColumnsRoundTrip(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			obj, _ := appendColumns(nil, tc.recs, nil)
+			obj, _ := appendColumns(nil, tc.recs, 0, nil)
 			got, err := decodeColumns(obj, nil)
 			if err != nil {
 				t.Fatalf("%s: %v", obj, err)
@@ -187,7 +189,7 @@ func FuzzDecodeColumns(f *testing.F) {
 		{Seq: 42, Time: 1800000001, Pos: []float64{51.943945, 10.142635}, Signals: map[string]float64{"vehicle.ignition": 1}},
 		{Seq: 43, Time: 1799998200, Alarm: "camera.disobeyed"},
 	}
-	obj, _ := appendColumns(nil, recs, nil)
+	obj, _ := appendColumns(nil, recs, 0, nil)
 	f.Add(obj)
 	f.Add([]byte(`{"n":2,"seq":1,"t":1,"dt":[1],"pos":[0,0,180000000,1,0,-360000000]}`))
 	f.Add([]byte(`{"n":1,"seq":1,"t":1,"s":{"a":[null]},"alarm":[""]}`))
@@ -211,7 +213,7 @@ func FuzzDecodeColumns(f *testing.F) {
 				t.Fatalf("record %d: position %v", i, r.Pos)
 			}
 		}
-		again, _ := appendColumns(nil, got, nil)
+		again, _ := appendColumns(nil, got, 0, nil)
 		back, err := decodeColumns(again, nil)
 		if err != nil {
 			t.Fatalf("%s encodes again to %s, which does not decode: %v", obj, again, err)
@@ -220,4 +222,60 @@ func FuzzDecodeColumns(f *testing.F) {
 			t.Fatalf("%s: encoded again and decoded: %s", obj, d)
 		}
 	})
+}
+
+// Every point the Redactor's snap makes away from the poles and the
+// antimeridian is a grid point format 3 writes as indices and reads back
+// to the very same float64s.
+func TestGridMatchesSnap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 3))
+	for _, grid := range []float64{1, 7.5, 50, 100, 200, 333.3, 1000, 5000} {
+		for range 2000 {
+			lat, lon := snap(-85+170*rng.Float64(), -179+358*rng.Float64(), grid)
+			i, j, ok := gridIndex(grid, lat, lon)
+			if !ok {
+				t.Fatalf("grid %v: (%v, %v) is not a grid point", grid, lat, lon)
+			}
+			if la, lo := gridPoint(grid, i, j); la != lat || lo != lon {
+				t.Fatalf("grid %v: (%v, %v) back as (%v, %v)", grid, lat, lon, la, lo)
+			}
+		}
+	}
+	if _, _, ok := gridIndex(200, 52.0000001, 10); ok {
+		t.Error("a point off the grid taken for a grid point")
+	}
+}
+
+// With the policy's grid, positions leave as grid indices and decode to
+// exactly what was snapped; a position of another grid (a policy changed
+// with records waiting) makes the payload fall back to millionths.
+func TestColumnsGrid(t *testing.T) {
+	var recs []Record
+	for k := range 30 {
+		r := Record{Seq: uint64(100 + k), Time: int64(1800000000 + k), Signals: map[string]float64{"vehicle.speed": 50}}
+		if k%5 == 4 {
+			lat, lon := snap(51.9+float64(k)*1e-3, 10.1+float64(k)*1.3e-3, 200)
+			r.Pos = []float64{lat, lon}
+		}
+		recs = append(recs, r)
+	}
+	obj, _ := appendColumns(nil, recs, 200, nil)
+	if !bytes.Contains(obj, []byte(`"grid":200`)) {
+		t.Fatalf("no grid in %s", obj)
+	}
+	got, err := decodeColumns(obj, nil)
+	if err != nil || !reflect.DeepEqual(got, recs) {
+		t.Fatalf("%s\ndecoded %+v, %v\nwant %+v", obj, got, err, recs)
+	}
+	micro, _ := appendColumns(nil, recs, 0, nil)
+	if len(obj) >= len(micro) {
+		t.Errorf("grid indices %d bytes, millionths %d", len(obj), len(micro))
+	}
+	lat, lon := snap(52.3, 10.4, 70)
+	recs[12].Pos = []float64{lat, lon}
+	obj, _ = appendColumns(nil, recs, 200, nil)
+	got, err = decodeColumns(obj, nil)
+	if bytes.Contains(obj, []byte(`"grid"`)) || err != nil || sameRecords(got, recs) != "" {
+		t.Fatalf("another grid's point: %s\n%+v, %v", obj, got, err)
+	}
 }

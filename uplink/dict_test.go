@@ -250,7 +250,7 @@ func trainingSlots(t testing.TB) [][]byte {
 		for len(recs) > 0 {
 			n := min(len(recs), []int{1, 5, 15, 30, 30, 30, 45, 60, 80}[rng.IntN(9)])
 			var obj []byte
-			obj, names = uplink.AppendColumns(nil, recs[:n], names)
+			obj, names = uplink.AppendColumns(nil, recs[:n], p.Position.PrecisionM, names)
 			out = append(out, obj)
 			recs = recs[n:]
 		}
@@ -265,7 +265,7 @@ func TestDictionary2(t *testing.T) {
 	const path = "dict-2.zstd"
 	if *updateDict2 {
 		d, err := dict.BuildZstdDict(trainingSlots(t), dict.Options{
-			MaxDictSize: 4 << 10, HashBytes: 4, ZstdDictID: uplink.DictID2, ZstdLevel: zstd.SpeedBetterCompression,
+			MaxDictSize: 4 << 10, HashBytes: 8, ZstdDictID: uplink.DictID2, ZstdLevel: zstd.SpeedBetterCompression,
 		})
 		if err != nil {
 			t.Fatal(err)
