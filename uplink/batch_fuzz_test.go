@@ -14,8 +14,8 @@ import (
 
 // FuzzDecodeBatch: no payload makes DecodeBatch panic or read past its
 // 64 MB bound, and a payload it accepts decodes the same way twice. Seeds
-// are real batches (format 1, with the dictionary), a format 0 frame and
-// torn and damaged ones.
+// are real batches (format 1, with the dictionary; a slot of format 3), a
+// format 0 frame and torn and damaged ones.
 func FuzzDecodeBatch(f *testing.F) {
 	b := newBatcher(f, uplink.BatchRule{MaxRecords: 5, MaxAge: time.Hour})
 	for seq := uint64(1); seq <= 5; seq++ {
@@ -30,6 +30,14 @@ func FuzzDecodeBatch(f *testing.F) {
 			damaged[len(damaged)-3] ^= 0x40
 			f.Add(damaged)
 		}
+	}
+	var slot []uplink.Record // format 3
+	for seq := uint64(1); seq <= 30; seq++ {
+		slot = append(slot, demoRecord(seq))
+	}
+	if bt, n := b.Fill(slot, uplink.DefaultPayloadBytes); n > 0 {
+		f.Add(bt.Payload)
+		f.Add(bt.Payload[:len(bt.Payload)-7])
 	}
 	enc, err := zstd.NewWriter(nil)
 	if err != nil {

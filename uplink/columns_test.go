@@ -279,3 +279,31 @@ func TestColumnsGrid(t *testing.T) {
 		t.Fatalf("another grid's point: %s\n%+v, %v", obj, got, err)
 	}
 }
+
+// FuzzColumnsGrid: a snapped position, whatever the point and the grid,
+// comes back from format 3 exactly when the object names the grid, and to
+// the millionth of a degree when it does not.
+func FuzzColumnsGrid(f *testing.F) {
+	f.Add(51.94394538268056, 10.142634628411315, 200.0)
+	f.Add(89.99, 179.999, 1.0)
+	f.Add(-0.0001, -180.0, 5000.0)
+	f.Fuzz(func(t *testing.T, lat, lon, grid float64) {
+		if !(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && grid >= 1 && grid <= 1e5) {
+			return
+		}
+		sLat, sLon := snap(lat, lon, grid)
+		recs := []Record{{Seq: 1, Time: 1, Pos: []float64{sLat, sLon}}, {Seq: 2, Time: 2, Pos: []float64{sLat, sLon}}}
+		obj, _ := appendColumns(nil, recs, grid, nil)
+		got, err := decodeColumns(obj, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", obj, err)
+		}
+		if bytes.Contains(obj, []byte(`"grid"`)) {
+			if !reflect.DeepEqual(got, recs) {
+				t.Fatalf("%s: %v, want %v", obj, got[0].Pos, recs[0].Pos)
+			}
+		} else if d := sameRecords(got, recs); d != "" {
+			t.Fatalf("%s: %s", obj, d)
+		}
+	})
+}
