@@ -45,18 +45,23 @@ type Batch struct {
 	Records           int
 	// RawBytes is the size of the JSON before compression.
 	RawBytes int
-	// Payload is a zstd frame holding one JSON record per line (dict.go
-	// says which format).
+	// Payload is a zstd frame holding the records as JSON (dict.go says
+	// which format), padded in formats 2 and 3.
 	Payload []byte
 }
 
-// Batcher collects records and closes a batch when it is full or old.
+// Batcher collects records and closes a batch when it is full or old
+// (payload format 1), or fills a slot's payload (Fill: format 3).
 type Batcher struct {
 	rule    BatchRule
-	enc     *zstd.Encoder
+	enc1    *zstd.Encoder // format 1's dictionary: Add, and Fill's fallback (format 2)
+	enc     *zstd.Encoder // the newest dictionary: Fill (format 3)
 	buf     []byte
-	offs    []int  // Fill: where each record's line ends in buf
-	comp    []byte // Fill: the compressed frame
+	offs    []int    // fillLines: where each record's line ends in buf
+	comp    []byte   // Fill: the compressed frame
+	best    []byte   // Fill: the largest frame found to fit
+	names   []string // Fill: the signal names of a format 3 object
+	grid    float64  // the policy's position grid in metres, 0 for none (setGrid)
 	n       int
 	first   uint64
 	last    uint64
@@ -65,11 +70,25 @@ type Batcher struct {
 
 // NewBatcher returns a Batcher for rule.
 func NewBatcher(rule BatchRule) (*Batcher, error) {
-	enc, err := newEncoder()
+	enc1, err := newEncoder(dict1, true)
 	if err != nil {
 		return nil, fmt.Errorf("new batcher: %w", err)
 	}
-	return &Batcher{rule: rule, enc: enc}, nil
+	enc, err := newEncoder(dictionaries[len(dictionaries)-1], false)
+	if err != nil {
+		return nil, fmt.Errorf("new batcher: %w", err)
+	}
+	return &Batcher{rule: rule, enc1: enc1, enc: enc}, nil
+}
+
+// setGrid tells the Batcher the grid p snaps positions to: Fill writes
+// positions on it as grid indices, exactly (format 3), others in
+// millionths of a degree.
+func (b *Batcher) setGrid(p *Policy) {
+	b.grid = 0
+	if p.Position != nil {
+		b.grid = p.Position.PrecisionM
+	}
 }
 
 // Add appends rec; it returns a closed batch when rec filled one.
@@ -113,14 +132,15 @@ func (b *Batcher) close() Batch {
 		LastSeq:  b.last,
 		Records:  b.n,
 		RawBytes: len(b.buf),
-		Payload:  b.enc.EncodeAll(b.buf, nil),
+		Payload:  b.enc1.EncodeAll(b.buf, nil),
 	}
 	b.buf = b.buf[:0]
 	b.n = 0
 	return out
 }
 
-// Decompress returns the JSON lines of a batch payload.
+// Decompress returns the JSON of a batch payload: its records' lines, or
+// in format 3 its object of columns.
 func Decompress(payload []byte) ([]byte, error) {
 	dec, err := newDecoder()
 	if err != nil {
@@ -141,6 +161,13 @@ func DecodeBatch(payload []byte) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if payloadDict(payload) == DictID2 {
+		recs, err := decodeColumns(raw, nil)
+		if err != nil {
+			return nil, fmt.Errorf("decode batch: %w", err)
+		}
+		return recs, nil
+	}
 	var recs []Record
 	d := json.NewDecoder(bytes.NewReader(raw))
 	for d.More() {
@@ -153,37 +180,95 @@ func DecodeBatch(payload []byte) ([]Record, error) {
 	return recs, nil
 }
 
-// padMagic opens a payload of format 2 (dict.go): a zstd skippable frame
-// (magic 0x184D2A50–5F; the low nibble, 2, is the format) whose content is
-// zeros, so that every payload has the same size. zstd decoders skip it.
+// padMagic opens a padded payload (dict.go): a zstd skippable frame
+// (magic 0x184D2A50–5F) whose low nibble is the payload's format, 2 or 3,
+// and whose content is zeros, so that every payload has the same size.
+// zstd decoders skip it.
 const (
-	padMagic  = 0x184D2A52
+	padMagic2 = 0x184D2A52
+	padMagic3 = 0x184D2A53
 	padHeader = 8 // magic and length, both little-endian uint32
 )
 
-// Padded reports whether a payload is of format 2: padded to a slot's size.
+// Padded reports whether a payload is padded to a slot's size: of format
+// 2 or 3.
 func Padded(payload []byte) bool {
-	return len(payload) >= padHeader && binary.LittleEndian.Uint32(payload) == padMagic &&
+	if len(payload) < padHeader {
+		return false
+	}
+	m := binary.LittleEndian.Uint32(payload)
+	return (m == padMagic2 || m == padMagic3) &&
 		int(binary.LittleEndian.Uint32(payload[4:])) <= len(payload)-padHeader
 }
 
-// PaddingPayload is a payload of format 2 that holds no records: what an
-// empty slot publishes. size is at least padHeader.
+// PaddingPayload is a payload that holds no records, opened as a format 3
+// payload is: what an empty slot publishes. size is at least padHeader.
 func PaddingPayload(size int) []byte {
 	p := make([]byte, max(size, padHeader))
-	binary.LittleEndian.PutUint32(p, padMagic)
+	binary.LittleEndian.PutUint32(p, padMagic3)
 	binary.LittleEndian.PutUint32(p[4:], uint32(len(p)-padHeader))
 	return p
 }
 
+// maxFillTries bounds the compressions Fill tries to find how many
+// records fit.
+const maxFillTries = 8
+
 // Fill encodes the longest prefix of recs that fits in a payload of
-// exactly size bytes (format 2: the padding, then the zstd frame of the
-// records' JSON lines), and returns the batch and how many records it
-// holds. A first record that does not fit alone goes alone in a payload
-// of the smallest multiple of size that holds it: a payload is always a
-// whole number of slots' sizes, and a record never waits for ever. recs
-// must not be empty.
+// exactly size bytes (format 3: the padding, then the zstd frame of the
+// records' columns), and returns the batch and how many records it holds.
+// A first record that does not fit alone goes alone in a payload of the
+// smallest multiple of size that holds it: a payload is always a whole
+// number of slots' sizes, and a record never waits for ever. A prefix
+// ends before a sequence number that does not follow (one payload holds
+// consecutive records) and before a position format 3 cannot carry; such
+// a record, first, goes in format 2 (fillLines). recs must not be empty.
 func (b *Batcher) Fill(recs []Record, size int) (Batch, int) {
+	if !columnsEncodable(&recs[0]) {
+		return b.fillLines(recs, size)
+	}
+	n := 1
+	for n < min(len(recs), maxColumnsRecords) && recs[n].Seq == recs[n-1].Seq+1 && columnsEncodable(&recs[n]) {
+		n++
+	}
+	rawCap := 32 * size // more would not compress into size
+	for {
+		b.buf, b.names = appendColumns(b.buf[:0], recs[:n], b.grid, b.names)
+		if len(b.buf) <= rawCap || n == 1 {
+			break
+		}
+		n = max(1, min(n-1, n*rawCap/len(b.buf)))
+	}
+	// Search n between the largest count found to fit (fit, its frame in
+	// best) and the smallest found not to (over), guessing from the
+	// frame's size, which grows about linearly with the records.
+	budget := size - padHeader
+	fit, over := 0, n+1
+	for try := 0; ; try++ {
+		b.buf, b.names = appendColumns(b.buf[:0], recs[:n], b.grid, b.names)
+		b.comp = b.enc.EncodeAll(b.buf, b.comp[:0])
+		if len(b.comp) <= budget {
+			fit, b.best, b.comp = n, b.comp, b.best
+		} else {
+			over = n
+		}
+		if over == 1 { // a first record larger than a payload
+			fit, b.best, b.comp = 1, b.comp, b.best
+			break
+		}
+		if over-fit <= 1 || (fit > 0 && try+1 >= maxFillTries) {
+			break
+		}
+		guess := int(float64(n) * float64(budget) / float64(len(b.comp)) * 0.98)
+		n = max(fit+1, min(over-1, guess))
+	}
+	b.buf, b.names = appendColumns(b.buf[:0], recs[:fit], b.grid, b.names) // for RawBytes
+	return b.pad(b.best, padMagic3, size, recs[0].Seq, recs[fit-1].Seq, fit, len(b.buf)), fit
+}
+
+// fillLines is Fill in format 2: the records' JSON lines, compressed
+// with format 1's dictionary.
+func (b *Batcher) fillLines(recs []Record, size int) (Batch, int) {
 	b.buf, b.offs = b.buf[:0], b.offs[:0]
 	rawCap := 32 * size // more would not compress into size
 	for _, r := range recs {
@@ -197,29 +282,35 @@ func (b *Batcher) Fill(recs []Record, size int) (Batch, int) {
 	budget := size - padHeader
 	n := len(b.offs)
 	for {
-		b.comp = b.enc.EncodeAll(b.buf[:b.offs[n-1]], b.comp[:0])
+		b.comp = b.enc1.EncodeAll(b.buf[:b.offs[n-1]], b.comp[:0])
 		if len(b.comp) <= budget || n == 1 {
 			break
 		}
 		nn := int(float64(n) * float64(budget) / float64(len(b.comp)) * 0.97)
 		n = max(1, min(nn, n-1))
 	}
+	return b.pad(b.comp, padMagic2, size, recs[0].Seq, recs[n-1].Seq, n, b.offs[n-1]), n
+}
+
+// pad returns the batch of a compressed frame, padded to the smallest
+// multiple of size that holds it.
+func (b *Batcher) pad(frame []byte, magic uint32, size int, first, last uint64, n, raw int) Batch {
 	total := size
-	for total-padHeader < len(b.comp) {
+	for total-padHeader < len(frame) {
 		total += size
 	}
 	p := make([]byte, total)
-	binary.LittleEndian.PutUint32(p, padMagic)
-	binary.LittleEndian.PutUint32(p[4:], uint32(total-padHeader-len(b.comp)))
-	copy(p[total-len(b.comp):], b.comp)
+	binary.LittleEndian.PutUint32(p, magic)
+	binary.LittleEndian.PutUint32(p[4:], uint32(total-padHeader-len(frame)))
+	copy(p[total-len(frame):], frame)
 	return Batch{
 		Kind:     KindTelemetry,
-		FirstSeq: recs[0].Seq,
-		LastSeq:  recs[n-1].Seq,
+		FirstSeq: first,
+		LastSeq:  last,
 		Records:  n,
-		RawBytes: b.offs[n-1],
+		RawBytes: raw,
 		Payload:  p,
-	}, n
+	}
 }
 
 // appendRecord appends rec as JSON, as encoding/json writes a Record

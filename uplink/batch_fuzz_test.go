@@ -14,8 +14,8 @@ import (
 
 // FuzzDecodeBatch: no payload makes DecodeBatch panic or read past its
 // 64 MB bound, and a payload it accepts decodes the same way twice. Seeds
-// are real batches (format 1, with the dictionary), a format 0 frame and
-// torn and damaged ones.
+// are real batches (format 1, with the dictionary; a slot of format 3), a
+// format 0 frame and torn and damaged ones.
 func FuzzDecodeBatch(f *testing.F) {
 	b := newBatcher(f, uplink.BatchRule{MaxRecords: 5, MaxAge: time.Hour})
 	for seq := uint64(1); seq <= 5; seq++ {
@@ -30,6 +30,14 @@ func FuzzDecodeBatch(f *testing.F) {
 			damaged[len(damaged)-3] ^= 0x40
 			f.Add(damaged)
 		}
+	}
+	var slot []uplink.Record // format 3
+	for seq := uint64(1); seq <= 30; seq++ {
+		slot = append(slot, demoRecord(seq))
+	}
+	if bt, n := b.Fill(slot, uplink.DefaultPayloadBytes); n > 0 {
+		f.Add(bt.Payload)
+		f.Add(bt.Payload[:len(bt.Payload)-7])
 	}
 	enc, err := zstd.NewWriter(nil)
 	if err != nil {
@@ -53,12 +61,13 @@ func FuzzDecodeBatch(f *testing.F) {
 	})
 }
 
-// FuzzFill: the slot encoder (payload format 2) round-trips whatever
-// records the fuzzer makes — any number of signals, times, positions and
-// values — into a payload of exactly the slot's size (or a whole multiple
-// for a record larger than one), which DecodeBatch and the fleet's
-// BatchDecoder read back as the prefix Fill said it took, equal to the
-// records as encoding/json would write them. Bytes after a padded
+// FuzzFill: the slot encoder (payload format 3, or 2 for a position out
+// of range) round-trips whatever records the fuzzer makes — any number of
+// signals, times, positions and values — into a payload of exactly the
+// slot's size (or a whole multiple for a record larger than one), which
+// DecodeBatch reads back as the prefix Fill said it took, equal to the
+// records as encoding/json would write them but for positions in range,
+// which format 3 rounds to the millionth of a degree (0.11 m). Bytes after a padded
 // payload's header are garbage-tolerant: a damaged one errors, never
 // panics.
 func FuzzFill(f *testing.F) {
@@ -95,8 +104,20 @@ func FuzzFill(f *testing.F) {
 			t.Fatalf("decoded %d of %d: %v", len(got), k, err)
 		}
 		for i := range got {
-			want, _ := json.Marshal(recs[i])
-			have, _ := json.Marshal(got[i])
+			// Positions in range (format 3) to the millionth of a
+			// degree, the rest exact.
+			w, g := recs[i], got[i]
+			if (w.Pos == nil) != (g.Pos == nil) {
+				t.Fatalf("record %d: position %v, want %v", i, g.Pos, w.Pos)
+			}
+			for j := range w.Pos {
+				if d := math.Abs(g.Pos[j] - w.Pos[j]); !(d <= 0.5e-6+1e-12) {
+					t.Fatalf("record %d: position %v, want %v", i, g.Pos, w.Pos)
+				}
+			}
+			w.Pos, g.Pos = nil, nil
+			want, _ := json.Marshal(w)
+			have, _ := json.Marshal(g)
 			if !bytes.Equal(want, have) {
 				t.Fatalf("record %d: %s, want %s", i, have, want)
 			}

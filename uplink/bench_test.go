@@ -3,6 +3,7 @@ package uplink_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"testing"
@@ -83,15 +84,14 @@ func BenchmarkUplinkOffer(b *testing.B) {
 	}
 }
 
-// demoBatches returns the batches of 20 minutes of the demo drive under the
-// demo policy, as the Uplink makes them: per records each, with seq, t,
-// speed and ignition every second, and a snapped position and heading
-// every fifth.
-func demoBatches(b *testing.B, per int) []uplink.Batch {
+// demoRecords returns the records of 20 minutes of the demo drive under
+// the demo policy, as the Uplink makes them: seq, t, speed and ignition
+// every second, a snapped position and the gear every fifth.
+func demoRecords(b *testing.B) []uplink.Record {
 	b.Helper()
 	q := uplink.NewMemQueue()
 	p := demoPolicy()
-	p.Batch.MaxRecords = per
+	p.Cadence.PayloadBytes = uplink.MaxPayloadBytes // every slot's records in its payload
 	u, err := uplink.New(p, q, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -101,23 +101,44 @@ func demoBatches(b *testing.B, per int) []uplink.Batch {
 			b.Fatal(err)
 		}
 	}
-	var out []uplink.Batch
+	var out []uplink.Record
 	for q.Len() > 0 {
 		bt, _ := q.Next(b.Context())
 		q.Ack(bt.ID)
-		if bt.Records != per {
-			b.Fatalf("batch of %d records", bt.Records)
+		recs, err := uplink.DecodeBatch(bt.Payload)
+		if err != nil {
+			b.Fatal(err)
 		}
-		out = append(out, bt)
+		out = append(out, recs...)
+	}
+	return out
+}
+
+// demoBatches returns the demo drive's records in batches of per
+// records, as the Batcher made them before the cadence (format 1: JSON
+// lines, zstd with dictionary 1).
+func demoBatches(b *testing.B, per int) []uplink.Batch {
+	b.Helper()
+	bat := newBatcher(b, uplink.BatchRule{MaxRecords: per, MaxAge: time.Hour})
+	var out []uplink.Batch
+	for _, r := range demoRecords(b) {
+		bt, full, err := bat.Add(r, t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if full {
+			out = append(out, bt)
+		}
 	}
 	return out
 }
 
 // BenchmarkCompression compares, on the same realistic batches of 1 to 30
 // records, the bytes sent with the Batcher's zstd and its dictionary
-// (payload format 1) against zstd without it (format 0), raw JSON lines
-// and gzip. ns/op is the time to compress one batch; B/batch the payload
-// bytes on the wire; ratio is compressed/raw.
+// (payload format 1) against zstd without it (format 0), raw JSON lines,
+// gzip, and the slots' columns with dictionary 2 (format 3, Fill, less
+// its padding). ns/op is the time to compress one batch; B/batch the
+// payload bytes on the wire; ratio is compressed/raw JSON lines.
 func BenchmarkCompression(b *testing.B) {
 	for _, per := range []int{1, 5, 10, 30} {
 		batches := demoBatches(b, per)
@@ -138,6 +159,31 @@ func BenchmarkCompression(b *testing.B) {
 			b.ReportMetric(rawTotal/n, "raw-B/batch")
 			b.ReportMetric(total/rawTotal, "ratio")
 		}
+		b.Run(fmt.Sprintf("records=%d/columns-dict2", per), func(b *testing.B) {
+			bat := newBatcher(b, uplink.BatchRule{MaxRecords: per})
+			bat.SetGridM(demoPolicy().Position.PrecisionM)
+			slots := make([][]uplink.Record, len(batches))
+			var total float64
+			for i, bt := range batches {
+				recs, err := uplink.DecodeBatch(bt.Payload)
+				if err != nil {
+					b.Fatal(err)
+				}
+				slots[i] = recs
+				fill, k := bat.Fill(recs, 4096)
+				if k != len(recs) {
+					b.Fatalf("%d of %d records in 4096 bytes", k, len(recs))
+				}
+				total += float64(len(fill.Payload) - 8 - int(binary.LittleEndian.Uint32(fill.Payload[4:])))
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				bat.Fill(slots[i%len(slots)], 4096)
+				i++
+			}
+			report(b, total)
+		})
 		zstdRun := func(name string, total float64, opts ...zstd.EOption) {
 			b.Run(fmt.Sprintf("records=%d/%s", per, name), func(b *testing.B) {
 				enc, err := zstd.NewWriter(nil, append([]zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1)}, opts...)...)
@@ -246,13 +292,12 @@ func BenchmarkDiskQueuePut(b *testing.B) {
 }
 
 // BenchmarkBatcherFill is the slot encoder: a slot's worth (30 records of
-// the demo drive) into one padded payload of the default size.
+// the demo drive, positions on the policy's grid, as the Uplink makes
+// them) into one padded payload of the default size.
 func BenchmarkBatcherFill(b *testing.B) {
 	bat := newBatcher(b, uplink.BatchRule{MaxRecords: 30, MaxAge: time.Hour})
-	recs := make([]uplink.Record, 300)
-	for i := range recs {
-		recs[i] = demoRecord(uint64(i + 1))
-	}
+	bat.SetGridM(demoPolicy().Position.PrecisionM)
+	recs := demoRecords(b)[:600]
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -23,9 +23,9 @@
 //	→ slots (the cadence, CadenceRule): at every slot — a fixed phase per
 //	  vehicle (SlotPhase) plus a multiple of the slot, 30 s by default —
 //	  the records released so far go into one payload of exactly the
-//	  cadence's size, 448 bytes by default (payload format 2, dict.go:
-//	  zstd with a dictionary, padded), as many as fit, the rest in later
-//	  slots; alarms ride in the same slots
+//	  cadence's size, 160 bytes by default (payload format 3, dict.go:
+//	  the records as columns, zstd with a dictionary, padded), as many as
+//	  fit, the rest in later slots; alarms ride in the same slots
 //	→ Queue: DiskQueue (diskqueue.go, segment.go): CRC-framed segments,
 //	  fsync per batch, a byte quota that drops the oldest and counts it,
 //	  AES-GCM at rest if configured
@@ -124,11 +124,11 @@
 //     (before issue 14, the zone's buffer plus the withhold margin and
 //     jitter, which many trips trace: the gap ends found a zone's centre
 //     to 45–54 m; now they find the covers' centres, 1.3–5.7 km off).
-//   - A payload holds at most what fits in its size (about 55 records of
-//     the demo policy): a policy that sends more than that per slot makes
-//     a backlog that grows while driving, visible as full payloads
-//     (sealing hides how full). A single record larger than a payload
-//     goes alone in a payload of a whole multiple of the size.
+//   - A payload holds at most what fits in its size (some 200 records of
+//     the demo policy at 160 bytes): a policy that sends more than that
+//     per slot makes a backlog that grows while driving, visible as full
+//     payloads (sealing hides how full). A single record larger than a
+//     payload goes alone in a payload of a whole multiple of the size.
 //   - An alarm says, within its quantum, that cameras were disobeying
 //     while suppressed: mostly near a real zone. With decoys, an alarm in
 //     a trip that passed one cover tells which one was real. Alarms are
@@ -139,19 +139,30 @@
 //   - The status record's drop counts say how long the vehicle was
 //     offline, roughly; never where.
 //
-// Costs. A constant cadence costs its peak whatever is sent: 120
-// payloads of the size an hour. For an hour of driving under the
-// benchmark's policy (speed, ignition, gear, a position every 5 s;
-// BenchmarkVehicleHour) that is 53,760 payload bytes against 28,423 in
-// 113 publishes before the cadence: 1.89×. A drive that withholds much of
-// the time sent little before and pays the same now: the built-in demo
-// (11.5 min, 45 % of it in buffers, speed and ignition) sent 2,284 bytes
-// in 11 payloads and now sends 23 of 448 bytes, 4.5×; a payload_bytes of
-// 256, which still holds a slot of that policy, makes it 2.6×. Size the
-// payload to about 1.5× a full slot of the policy (more headroom drains
-// a backlog sooner, less costs less). The mean delay from a record's
-// time to its publish is 45 s (its quantum, 15 s; its slot, 15 s on
-// average over phases; half a slot), against 16 s (the demo, to its
-// collector: 1 min 54 s against 1 min 23 s); a trailing ReleaseBefore
-// adds the time to drive its distance.
+// Costs. A constant cadence costs its peak whatever is sent: 120 payloads
+// of the size an hour, so what a slot's records take sets the price.
+// Payload format 3 (dict.go: the records as columns, positions as grid
+// indices, dictionary 2) writes a full slot of the demo policy (30
+// records: speed, ignition, six positions) in 84 bytes, padding header
+// included (median over the 300-trip fleet population; 101 at most), where
+// format 2's JSON lines took about 250; the default size, 160 bytes, is
+// 1.9× that and holds some 200 of those records (seven slots) while a
+// backlog drains. For an hour of driving under the benchmark's policy
+// (speed, ignition, gear, a position every 5 s; BenchmarkVehicleHour) that
+// is 19,200 payload bytes against 28,423 in 113 publishes before the
+// cadence: 0.68× (53,760 and 1.89× with format 2's 448 bytes). On the
+// wire, every topic as the broker received it (quietzone-bench attack's
+// cost, 300 fleet trips): 20,960 bytes per vehicle-hour, against 58,514
+// with format 2's 448 bytes and 24,800 before the cadence (1,000 trips):
+// 0.85× (the bench does not seal; sealing adds 60 bytes a payload, 7,200
+// an hour, whatever the format). A drive that withholds much of the time
+// sent little before and pays the same now: the built-in demo (11.5 min,
+// 45 % of it in buffers, speed and ignition) sent 2,284 bytes in 11
+// payloads and now sends 25 of 160 bytes, 1.75× (4.9× at 448). Size the
+// payload to about 1.5–2× a full slot of the policy (more headroom drains
+// a backlog sooner, less costs less). The mean delay from a record's time
+// to its publish is 45 s (its quantum, 15 s; its slot, 15 s on average
+// over phases; half a slot), against 16 s (the demo, to its collector:
+// 1 min 54 s against 1 min 23 s); a trailing ReleaseBefore adds the time
+// to drive its distance.
 package uplink

@@ -243,8 +243,8 @@ func NewBatchDecoder(maxRaw int) (*BatchDecoder, error) {
 // Close releases the decoder.
 func (d *BatchDecoder) Close() { d.dec.Close() }
 
-// Decode appends a payload's records to dst; a padded payload (format 2)
-// may hold none: an empty slot. A record must have a
+// Decode appends a payload's records to dst; a padded payload (format 2
+// or 3) may hold none: an empty slot. A record must have a
 // sequence number, a position (if any) of two finite coordinates in
 // range, finite values, and an alarm type spelled as one; the records'
 // sequence numbers must rise by one from the first.
@@ -261,6 +261,18 @@ func (d *BatchDecoder) Decode(payload []byte, dst []Record) ([]Record, error) {
 	}
 	d.raw = raw
 	n0 := len(dst)
+	if payloadDict(payload) == DictID2 {
+		dst, err = decodeColumns(raw, dst)
+		if err != nil {
+			return dst[:n0], fmt.Errorf("decode batch: %w", err)
+		}
+		for i := n0; i < len(dst); i++ {
+			if err := checkRecord(&dst[i]); err != nil {
+				return dst[:n0], fmt.Errorf("decode batch record %d: %w", i-n0, err)
+			}
+		}
+		return dst, nil
+	}
 	for len(raw) > 0 {
 		line, rest, _ := bytes.Cut(raw, []byte("\n"))
 		raw = rest

@@ -36,7 +36,7 @@ func TestBatchDecoderRefusesWhatNoVehicleWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	enc, _ := newEncoder()
+	enc, _ := newEncoder(dict1, true)
 	for name, raw := range map[string]string{
 		"no seq":        `{"t":1}`,
 		"bad position":  `{"seq":1,"t":1,"pos":[91,0]}`,

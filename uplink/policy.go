@@ -90,7 +90,7 @@ type CadenceRule struct {
 // Defaults and bounds of the cadence.
 const (
 	DefaultCadence      = 30 * time.Second
-	DefaultPayloadBytes = 448
+	DefaultPayloadBytes = 160 // about 1.9× a full slot of the demo policy (84 bytes, format 3)
 	DefaultAlarmQuantum = 30 * time.Minute
 	MinPayloadBytes     = 128
 	MaxPayloadBytes     = 64 << 10

@@ -151,6 +151,7 @@ func (u *Uplink) setRules(p *Policy) {
 		u.nextSlot = 0 // the next Offer finds the next slot of the new cadence
 	}
 	u.size = p.Cadence.Size()
+	u.bat.setGrid(p)
 }
 
 // SetPhase sets where in each cadence slot slots begin (SlotPhase: fixed
