@@ -91,7 +91,21 @@
 //   - Inside a withheld stretch: one record, stamped with the stretch's
 //     last quantum, with no position, no speed, gear, odometer or other
 //     motion role, and no count of anything in it: dead reckoning inside
-//     the stretch has nothing to integrate.
+//     the stretch has nothing to integrate. Beside it no motion either:
+//     to the observer a gap runs from position to position, and the
+//     records between the last position and the stretch, and those of
+//     two quanta (60 s) on either side of the gap, leave without motion
+//     (Stats.EdgeMotion; a quantum's records after its last position wait
+//     until the next quantum ends with a position). The speeds published
+//     just beside a gap placed the vehicle inside it by one change of
+//     speed (the speed-trend attack: 108 m against the ends-and-duration
+//     baseline's 168 m, 300 fleet trips); from a minute away they no
+//     longer do better than the baseline.
+//   - A run's end: Publisher.Drain publishes the run's last four ticks
+//     (a slot's quarter ticks), a batch or padding each, whatever is
+//     queued, and leaves the rest queued for the next run; until then the
+//     number of catch-up publishes at the end said how much a trip's end
+//     had queued (a release just before it: a cover left).
 //   - Alarms are in the slots, stamped to their alarm quantum (30 min by
 //     default), and wait until the telemetry of their time may leave.
 //   - The audit summary's counts are taken every 6 h of running; a bundle
@@ -106,8 +120,14 @@
 //     ended, to the connection's setup time. This is the largest leak
 //     left: where a trip starts and ends is hidden by the gateway
 //     (ReleaseBefore trails the vehicle, a trip's end leaves merged, end
-//     covers where trips repeatedly end), but when is not. The status
-//     topic carries nothing else.
+//     covers where trips repeatedly end), but when is not, and the time
+//     from the last published position to the end, at the trip's speed,
+//     is how far the vehicle went unseen: rings around those positions,
+//     over many trips that end at one place inside a cover (the people
+//     who work at a site), meet at the place (the hidden-trip-ends
+//     multilateration of quietzone-bench attack). Hiding it needs the
+//     unit to stay powered a random time after the ignition (a power
+//     hold), which is not built. The status topic carries nothing else.
 //   - A time offline while running: the batches queued meanwhile go, on
 //     reconnection, at four a slot until one is left; their number says
 //     how many slots had records (driving or parked with fresh signals),
@@ -116,9 +136,8 @@
 //     positioned records that stop and resume, with one merged record
 //     between; the stretch's ends, to a quantum and to the grid, and so
 //     its duration, which with the distance between the ends gives a mean
-//     speed across it, and with the speeds published just before and
-//     after it a speed trend (dead reckoning in gaps: 125 m against the
-//     ends-and-duration baseline's 168 m, 600 fleet trips). Where
+//     speed across it (and positioned records without speed for a minute
+//     on either side). Where
 //     withholding starts and ends is where the gateway decides: secret
 //     covers, offset 1–2 km from their zones, with decoys among them
 //     (before issue 14, the zone's buffer plus the withhold margin and
