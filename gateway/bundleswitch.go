@@ -54,6 +54,7 @@ func (g *Gateway) switchPolicy(p *uplink.Policy) {
 	g.opts.Privacy.TripEndM = p.NearZones.TripEndM
 	g.opts.Privacy.TripEndSpreadM = p.NearZones.TripEndSpreadM
 	g.opts.Privacy.EndCoverOffsetM = p.NearZones.CoverOffsetM
+	g.opts.Privacy.EndLinger = p.NearZones.EndLinger
 	if g.opts.Telemetry != nil {
 		g.opts.Telemetry.SetPolicy(p)
 	}

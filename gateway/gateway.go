@@ -341,6 +341,9 @@ type Gateway struct {
 	lastSnap   time.Time
 	samples    []uplink.Sample
 	priv       privacy
+	// holdUntil is the monotonic time (ns) until which the unit should
+	// stay powered (PowerHold).
+	holdUntil atomic.Int64
 
 	stats     Stats
 	processed atomic.Uint64
@@ -373,6 +376,9 @@ func New(o Options) (*Gateway, error) {
 		opts: o, dec: o.Decoder, clock: o.Clock, log: o.Logger, d: o.Decision,
 		fixType: -1, accuracy: -1, speed: -1, gpsSpeed: -1,
 	}
+	// A unit started with the ignition off holds its power long enough
+	// to read the bus (PowerHold).
+	g.holdUntil.Store(int64(o.Clock.Monotonic() + StartHold))
 	names := o.Decoder.Roles()
 	g.roles = make([]role, len(names))
 	classes, problems := ClassifyRoles(o.Decoder.Database(), o.Decoder.Mappings())

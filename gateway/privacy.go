@@ -50,6 +50,11 @@ type Privacy struct {
 	// drawn from (near_zones.cover_offset_m: the ring from half of it to
 	// all of it, CoverOffset); 0: no end covers.
 	EndCoverOffsetM float64
+	// EndLinger: after the ignition goes off, the unit stays powered for
+	// a random time in [0, EndLinger) (PowerHold), publishing as while
+	// driving, so that when it goes offline does not say when the trip
+	// ended. 0: it may power down at once.
+	EndLinger time.Duration
 	// Rand is the source of the random draws; nil means crypto/rand.
 	// Tests pass a fixed one. A source that fails gives the widest
 	// margins.
@@ -131,9 +136,17 @@ func (g *Gateway) applyPrivacy(now time.Time, s *uplink.Snapshot) {
 	}
 	p.last = s.Time
 	on, known := g.ignitionOn(now)
+	if on || p.ignition < 0 {
+		// Driving, or a vehicle without the ignition's role: held. A
+		// value gone stale (the bus asleep) changes nothing.
+		g.holdUntil.Store(math.MaxInt64)
+	}
 	switch {
 	case p.inTrip && known && !on:
 		g.endTrip(s, true)
+		// The unit lingers: PowerHold for a random time from here.
+		linger := time.Duration(g.uniform() * float64(g.opts.Privacy.EndLinger))
+		g.holdUntil.Store(int64(g.clock.Monotonic() + linger))
 		return
 	case !p.inTrip && known && on:
 		g.startTrip()
@@ -236,6 +249,20 @@ func (g *Gateway) endTrip(s *uplink.Snapshot, atPlace bool) {
 	p.n, p.head = 0, 0
 	p.release = later(p.release, s.Time)
 	s.ReleaseBefore = p.release
+}
+
+// StartHold is how long a unit holds its power after it starts before
+// it has seen the ignition on (PowerHold).
+const StartHold = 2 * time.Minute
+
+// PowerHold reports whether the unit should stay powered: while the
+// ignition is on (always, for a vehicle without the role), after it went
+// off for the trip's random linger (Privacy.EndLinger), and for
+// StartHold after the start. A unit whose power the daemon holds
+// (vehicle.power_hold_line) powers down once it is false; a bench cuts
+// the simulated unit's power then. Safe from any goroutine.
+func (g *Gateway) PowerHold() bool {
+	return int64(g.clock.Monotonic()) < g.holdUntil.Load()
 }
 
 // ignitionOn reads vehicle.ignition; known is false without the role or

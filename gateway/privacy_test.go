@@ -531,3 +531,49 @@ func TestPrivacyTrailHeldInCover(t *testing.T) {
 // trailSlackM: a trail entry spans up to 25 m, and the released edge may
 // lie that much and a fix's step nearer.
 const trailSlackM = 40
+
+// TestPowerHold: the unit is held powered while the ignition is on and,
+// once it goes off, for a random linger below EndLinger, drawn each
+// trip, so that "offline" does not say when the trip ended; without a
+// linger it may go at once; a unit that starts parked holds StartHold.
+func TestPowerHold(t *testing.T) {
+	const linger = 10 * time.Minute
+	for _, tc := range []struct {
+		name   string
+		linger time.Duration
+	}{{"linger", linger}, {"none", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := privacyRig(t, gateway.Privacy{TripEndM: 1000, EndLinger: tc.linger, Rand: seeded(5)}, nil)
+			if !r.gw.PowerHold() {
+				t.Fatal("not held at the start")
+			}
+			var drawn []time.Duration
+			for trip := 0; trip < 6; trip++ {
+				r.ignition(true)
+				r.driveX(-6000, -5000, 60)
+				if !r.gw.PowerHold() {
+					t.Fatal("not held while driving")
+				}
+				r.send(map[string]float64{"vehicle.ignition": 0, "vehicle.speed": 0})
+				held := time.Duration(0)
+				for r.gw.PowerHold() && held <= linger+time.Minute {
+					r.clock.Advance(time.Second)
+					r.drainBus()
+					held += time.Second
+				}
+				// The first second after the ignition went off is how long
+				// the snapshot that sees it takes.
+				if held > tc.linger+2*time.Second {
+					t.Fatalf("trip %d: held %v after the ignition went off, linger below %v", trip, held, tc.linger)
+				}
+				drawn = append(drawn, held)
+			}
+			if tc.linger > 0 {
+				slices.Sort(drawn)
+				if drawn[len(drawn)-1]-drawn[0] < time.Minute {
+					t.Errorf("lingers %v: the same every trip", drawn)
+				}
+			}
+		})
+	}
+}

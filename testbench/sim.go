@@ -208,35 +208,55 @@ func Run(ctx context.Context, sc scenario.Scenario, o Options) (*Report, error) 
 	s.rig = rg
 	routeM := scenario.RouteLength(sc.Route)
 
-	dt := sc.Step.Seconds()
+	step := func(d time.Duration) error {
+		if err := s.applyFaults(ctx, lnk); err != nil {
+			return err
+		}
+		clock.Advance(d)
+		now := clock.Now()
+		s.veh.step(d.Seconds())
+		if o.Truth && (len(s.track) == 0 || now.Unix() != int64(s.track[len(s.track)-1][0])) {
+			s.track = append(s.track, [4]float64{float64(now.Unix()), s.veh.Lat, s.veh.Lon, s.veh.Speed * 3.6})
+		}
+		if err := s.sendFrames(now); err != nil {
+			return err
+		}
+		if err := rg.settle(); err != nil {
+			return err
+		}
+		s.receiveCommands()
+		s.observe(now, d)
+		if o.Progress != nil && s.steps%50 == 0 {
+			o.Progress(min(1, s.veh.OdometerM/routeM))
+		}
+		return nil
+	}
 	var stopped error
 	for parked := time.Duration(0); parked < sc.ParkedAfter; {
 		if ctx.Err() != nil {
 			stopped = ctx.Err()
 			break
 		}
-		if err := s.applyFaults(ctx, lnk); err != nil {
+		if err := step(sc.Step); err != nil {
 			return nil, fmt.Errorf("run scenario: %w", err)
-		}
-		clock.Advance(sc.Step)
-		now := clock.Now()
-		s.veh.step(dt)
-		if o.Truth && (len(s.track) == 0 || now.Unix() != int64(s.track[len(s.track)-1][0])) {
-			s.track = append(s.track, [4]float64{float64(now.Unix()), s.veh.Lat, s.veh.Lon, s.veh.Speed * 3.6})
 		}
 		if s.veh.Done {
 			parked += sc.Step
 		}
-		if err := s.sendFrames(now); err != nil {
-			return nil, fmt.Errorf("run scenario: %w", err)
+	}
+	// With the ignition off, the unit stays up for as long as the gateway
+	// holds its power (the policy's end_linger_s, drawn each trip), the
+	// vehicle parked: a second a step (nothing moves), on whole seconds.
+	for held := time.Duration(0); sc.IgnitionOff && stopped == nil && rg.running() && rg.d.Gateway().PowerHold(); held += time.Second {
+		if ctx.Err() != nil || held > uplink.MaxEndLinger+gateway.StartHold {
+			stopped = ctx.Err()
+			break
 		}
-		if err := rg.settle(); err != nil {
+		// To whole seconds, where the cadence's slot ticks are: the clock
+		// must not step over one, or its publish reaches the broker late.
+		d := time.Second - time.Duration(clock.Now().UnixNano()%int64(time.Second))
+		if err := step(d); err != nil {
 			return nil, fmt.Errorf("run scenario: %w", err)
-		}
-		s.receiveCommands()
-		s.observe(now, sc.Step)
-		if o.Progress != nil && s.steps%50 == 0 {
-			o.Progress(min(1, s.veh.OdometerM/routeM))
 		}
 	}
 	s.finish(clock.Now())

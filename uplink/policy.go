@@ -65,6 +65,11 @@ type NearZoneRule struct {
 	// covers policy sign places per real zone.
 	CoverOffsetM float64
 	Decoys       int
+	// EndLinger: after the ignition goes off the unit stays powered, and
+	// publishes, for a random time in [0, EndLinger) drawn each trip (the
+	// gateway's PowerHold, through the daemon's power.hold_line), so that
+	// when it goes offline does not say when the trip ended.
+	EndLinger time.Duration
 }
 
 // CadenceRule is the constant cadence (issue 14): while the daemon runs,
@@ -216,6 +221,8 @@ func (p *Policy) Validate() error {
 		return &KeyError{Key: "near_zones.trip_end_spread_m", Reason: fmt.Sprintf("must be 0 to %g metres", float64(MaxTripEndM))}
 	case !finiteNonNeg(nz.CoverOffsetM) || nz.CoverOffsetM > MaxCoverOffsetM:
 		return &KeyError{Key: "near_zones.cover_offset_m", Reason: fmt.Sprintf("must be 0 to %g metres", float64(MaxCoverOffsetM))}
+	case nz.EndLinger < 0 || nz.EndLinger > MaxEndLinger || nz.EndLinger%time.Second != 0:
+		return &KeyError{Key: "near_zones.end_linger_s", Reason: fmt.Sprintf("must be whole seconds, 0 to %v", MaxEndLinger)}
 	case nz.Decoys < 0 || nz.Decoys > MaxDecoys:
 		return &KeyError{Key: "near_zones.decoys", Reason: fmt.Sprintf("must be 0 to %d", MaxDecoys)}
 	}
@@ -252,6 +259,7 @@ const (
 	MaxTimeQuantum = time.Hour
 	MaxJitterM     = 10000
 	MaxTripEndM    = 50000
+	MaxEndLinger   = 2 * time.Hour
 	// MaxCoverOffsetM and MaxDecoys bound the cover keys (issue 14).
 	MaxCoverOffsetM = 50000
 	MaxDecoys       = 20

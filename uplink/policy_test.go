@@ -166,6 +166,13 @@ func TestValidate(t *testing.T) {
 			wantKey: "near_zones.trip_end_m", reason: "metres"},
 		{name: "infinite trip-end distance", edit: func(p *uplink.Policy) { p.NearZones.TripEndM = inf },
 			wantKey: "near_zones.trip_end_m", reason: "metres"},
+		{name: "a linger of ten minutes", edit: func(p *uplink.Policy) { p.NearZones.EndLinger = 10 * time.Minute }},
+		{name: "negative linger", edit: func(p *uplink.Policy) { p.NearZones.EndLinger = -time.Second },
+			wantKey: "near_zones.end_linger_s", reason: "whole seconds"},
+		{name: "linger of a fraction", edit: func(p *uplink.Policy) { p.NearZones.EndLinger = 1500 * time.Millisecond },
+			wantKey: "near_zones.end_linger_s", reason: "whole seconds"},
+		{name: "linger over two hours", edit: func(p *uplink.Policy) { p.NearZones.EndLinger = 3 * time.Hour },
+			wantKey: "near_zones.end_linger_s", reason: "2h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -391,9 +391,10 @@ func (u *Uplink) endTrip() {
 	for len(u.groups) > 1 {
 		u.join(0)
 	}
-	u.emitMerged(&u.groups[0])
-	clear(u.groups)
-	u.groups = u.groups[:0]
+	// The merged stretch waits: the parked records that follow join it,
+	// and it leaves when the run ends (Flush) or the vehicle drives on,
+	// stamped with its last quantum. Released now, it would say to a
+	// quantum, by its stamp and its slot, when the trip ended.
 }
 
 // limitWaiting merges the oldest waiting quanta, beyond maxWaitingRecords,

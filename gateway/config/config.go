@@ -58,6 +58,12 @@ type VehicleConfig struct {
 	IdentityFile string `yaml:"identity_file"`
 	// Interfaces are SocketCAN interfaces to read, such as can0.
 	Interfaces []string `yaml:"interfaces"`
+	// PowerHoldLine is the GPIO line (active high) that keeps the unit
+	// powered while the daemon drives it high: while the ignition is on
+	// and for the policy's random end_linger_s after it goes off (the
+	// gateway's PowerHold). Without it the unit goes down with its
+	// supply, and when it goes offline tells when the trip ended.
+	PowerHoldLine string `yaml:"power_hold_line"`
 }
 
 // ZonesConfig names the zone file.
@@ -479,6 +485,9 @@ func (c *Config) checkCameras(doc *YAMLDoc) error {
 		}
 		lines[line] = use
 		return nil
+	}
+	if err := useLine([]any{"vehicle", "power_hold_line"}, c.Vehicle.PowerHoldLine, "power hold line"); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, cam := range c.Cameras {

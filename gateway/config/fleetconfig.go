@@ -157,6 +157,7 @@ func DenyAll() *uplink.Policy {
 			TripEndSpreadM: defaultTripEndSpreadM,
 			CoverOffsetM:   DefaultCoverOffsetM,
 			Decoys:         DefaultDecoys,
+			EndLinger:      DefaultEndLingerS * time.Second,
 		},
 	}
 }

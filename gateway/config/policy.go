@@ -29,6 +29,7 @@ type policyFile struct {
 		TripEndSpreadM float64 `yaml:"trip_end_spread_m"`
 		CoverOffsetM   float64 `yaml:"cover_offset_m"`
 		Decoys         int     `yaml:"decoys"`
+		EndLingerS     float64 `yaml:"end_linger_s"`
 	} `yaml:"near_zones"`
 	Cameras struct {
 		Cabin bool `yaml:"cabin"`
@@ -51,6 +52,9 @@ const (
 	defaultTripEndSpreadM = 1000
 	DefaultCoverOffsetM   = 2000
 	DefaultDecoys         = 3
+	// After the ignition goes off the unit lingers up to 10 min (5 on
+	// average), where its power can be held (power.hold_line).
+	DefaultEndLingerS = 600
 )
 
 type positionRule struct {
@@ -90,6 +94,7 @@ func ParsePolicyFor(name string, data []byte, prof *Profile) (*uplink.Policy, []
 	pf.NearZones.TripEndSpreadM = defaultTripEndSpreadM
 	pf.NearZones.CoverOffsetM = DefaultCoverOffsetM
 	pf.NearZones.Decoys = DefaultDecoys
+	pf.NearZones.EndLingerS = DefaultEndLingerS
 	doc, err := DecodeYAML(name, data, &pf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load policy: %w", err)
@@ -104,6 +109,7 @@ func ParsePolicyFor(name string, data []byte, prof *Profile) (*uplink.Policy, []
 			TripEndSpreadM: pf.NearZones.TripEndSpreadM,
 			CoverOffsetM:   pf.NearZones.CoverOffsetM,
 			Decoys:         pf.NearZones.Decoys,
+			EndLinger:      wholeSeconds(pf.NearZones.EndLingerS),
 		},
 		CabinCameras: pf.Cameras.Cabin,
 	}

@@ -128,6 +128,15 @@ func New(s *config.Setup, hw Hardware, o Options) (*Daemon, error) {
 		d.Close()
 		return nil, fmt.Errorf("new daemon: %w", err)
 	}
+	if line := cfg.Vehicle.PowerHoldLine; line != "" {
+		if d.run.holdPin, err = hw.OpenPin(line); err == nil {
+			err = d.run.holdPin.Out(gpio.High) // held from the start
+		}
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("new daemon: power hold line: %w", err)
+		}
+	}
 	var sources []can.Source
 	for _, iface := range cfg.Vehicle.Interfaces {
 		b, err := hw.OpenBus(iface, dec.Filters())
@@ -178,7 +187,8 @@ func New(s *config.Setup, hw Hardware, o Options) (*Daemon, error) {
 		Logger:       o.Logger,
 		Decision:     dcs,
 		Privacy: gateway.Privacy{JitterM: s.Policy.NearZones.JitterM, TripEndM: s.Policy.NearZones.TripEndM,
-			TripEndSpreadM: s.Policy.NearZones.TripEndSpreadM, EndCoverOffsetM: s.Policy.NearZones.CoverOffsetM, Rand: o.Rand},
+			TripEndSpreadM: s.Policy.NearZones.TripEndSpreadM, EndCoverOffsetM: s.Policy.NearZones.CoverOffsetM,
+			EndLinger: s.Policy.NearZones.EndLinger, Rand: o.Rand},
 		Enforcement: enf,
 		Audit:       auditor,
 		Turning:     s.Profile.Turning,

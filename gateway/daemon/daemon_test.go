@@ -187,3 +187,76 @@ func TestCabinCameraNeedsThePolicy(t *testing.T) {
 		d.Close()
 	}
 }
+
+// TestDaemonHoldsPower: vehicle.power_hold_line is driven high from the
+// start, stays high while the ignition is on and goes low once the
+// ignition has been off for the trip's linger (at most the policy's
+// end_linger_s, 600 s by default); a line with another use is refused.
+func TestDaemonHoldsPower(t *testing.T) {
+	head := strings.Replace(gatewaytest.GoodHead, "  interfaces: [vcan0]\n", "  interfaces: [vcan0]\n  power_hold_line: HOLD\n", 1)
+	head += "cameras:\n  - {name: front, class: exterior, power_line: P_FRONT}\n"
+	path := gatewaytest.WriteSet(t, map[string]string{"quietzone.yaml": head})
+	s, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := gatewaytest.NewClock(gatewaytest.T0)
+	h := &fakeHardware{bus: can.NewBus(clock.Now), pins: map[string]*gpiotest.Pin{}}
+	d, err := daemon.New(s, h.hw(false), daemon.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	level := func() gpio.Level { return cameratest.Level(h.pins["HOLD"]) }
+	if level() != gpio.High {
+		t.Fatal("the power hold line is not high from the start")
+	}
+	ecu := h.bus.Open()
+	defer ecu.Close()
+	go func() {
+		var f can.Frame
+		for ecu.ReadFrame(&f) == nil {
+		}
+	}()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	cantest.WaitFor(t, 10*time.Second, "running", func() bool { return clock.Tickers() >= 2 })
+	ign := s.Profile.Signal("vehicle.ignition")
+	second := func(on float64) {
+		t.Helper()
+		f := ign.Message.NewFrame()
+		f.Time = clock.Now()
+		if err := ign.Encode(&f.Data, on); err != nil {
+			t.Fatal(err)
+		}
+		if err := ecu.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+		n := d.Gateway().Ticks()
+		clock.Advance(time.Second)
+		cantest.WaitFor(t, 10*time.Second, "tick", func() bool { return d.Gateway().Ticks() > n })
+	}
+	for range 200 { // over StartHold, the ignition on
+		second(1)
+	}
+	if level() != gpio.High {
+		t.Fatal("the power hold line dropped while the ignition is on")
+	}
+	off := 0
+	for ; level() == gpio.High && off < 700; off++ {
+		second(0)
+	}
+	if off >= 700 {
+		t.Fatalf("still held %d s after the ignition went off", off)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	dup := strings.Replace(enforcementConfig, "  interfaces: [vcan0]\n", "  interfaces: [vcan0]\n  power_hold_line: LED\n", 1)
+	if _, err := config.Load(gatewaytest.WriteSet(t, map[string]string{"quietzone.yaml": dup})); err == nil || !strings.Contains(err.Error(), "power_hold_line") && !strings.Contains(err.Error(), "already") {
+		t.Errorf("a hold line that is the indicator too: %v", err)
+	}
+}

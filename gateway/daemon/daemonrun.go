@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"periph.io/x/conn/v3/gpio"
 
 	"quietzone/gateway/audit"
 	"quietzone/geofence"
@@ -26,6 +27,9 @@ import (
 type daemonRun struct {
 	setup *config.Setup
 	opts  Options
+	// holdPin keeps the unit powered while high (vehicle.power_hold_line);
+	// nil without one.
+	holdPin gpio.PinOut
 	// auditor records the daemon's own events (queue drops); nil for none.
 	auditor gateway.Auditor
 	// bundles carries bundles from the MQTT subscription to Run: the
@@ -207,6 +211,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return errors.Join(err, <-auditDone)
 }
 
+// holdPower drives the power hold line from the gateway's PowerHold.
+func (d *Daemon) holdPower() {
+	if d.run.holdPin == nil {
+		return
+	}
+	level := gpio.Low
+	if d.gw.PowerHold() {
+		level = gpio.High
+	}
+	if err := d.run.holdPin.Out(level); err != nil {
+		d.run.opts.Logger.Error("power hold line", "err", err)
+	}
+}
+
 func (d *Daemon) takeBundles(ctx context.Context) {
 	for {
 		select {
@@ -255,6 +273,7 @@ func (d *Daemon) watch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C():
+			d.holdPower()
 			frames := d.gw.Stats().Frames
 			if !lastAt.IsZero() {
 				rate := float64(frames-lastFrames) / now.Sub(lastAt).Seconds()

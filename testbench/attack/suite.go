@@ -706,6 +706,11 @@ func (o *Observer) Anchors(t *Trip, tail float64) (start, end *Anchor) {
 	}
 	stop := t.Last
 	if !math.IsNaN(t.Offline) {
+		if tail == 0 {
+			// No end was published to learn the tail from: the unit
+			// lingers a random time up to the policy's end_linger_s.
+			tail = o.Public.EndLinger.Seconds() / 2
+		}
 		stop = math.Max(t.Offline-tail, last.T)
 	}
 	if !math.IsNaN(stop) {

@@ -57,11 +57,15 @@ type Public struct {
 	GridM float64
 	// Quantum is the near-zone time quantum.
 	Quantum time.Duration
+	// EndLinger is how long at most the unit stays up after the ignition
+	// goes off (a random time drawn each trip): its mean is the
+	// observer's best guess of the time from a trip's end to "offline".
+	EndLinger time.Duration
 }
 
 // PublicOf reads the public parameters of a policy.
 func PublicOf(p *uplink.Policy) Public {
-	pub := Public{PositionPeriod: 5 * time.Second, Quantum: p.NearZones.TimeQuantum}
+	pub := Public{PositionPeriod: 5 * time.Second, Quantum: p.NearZones.TimeQuantum, EndLinger: p.NearZones.EndLinger}
 	if p.Position != nil {
 		if p.Position.MaxRateHz > 0 {
 			pub.PositionPeriod = time.Duration(float64(time.Second) / p.Position.MaxRateHz)
