@@ -185,11 +185,12 @@ func FleetMap() (places []Place, links [][2]int, roads [][]Waypoint) {
 // Fleet is n trips of 100 vehicles in the fleet's country (FleetMap),
 // where traffic converges on places, the demo's zones two of them: a
 // place is chosen alike for every trip, the zones as often as a town.
-// Half the trips go from a place to a neighbour, on the road between;
-// three in ten come to a place from its hinterland, 4 to 10 km out on
+// Nine trips in twenty pass through the place, from 6–12 km out on one of
+// its roads to as far on another; six come to it from 4 to 10 km out on
 // one of its roads (or, half of them, leave it there): the people who
-// use a site, or a town; the others drive 4 to 14 km of any road, either
-// way. A trip to or from a place starts or ends within 300 m of it.
+// use a site, or a town; three go from it to a neighbour, on the road
+// between; the others drive 4 to 14 km of any road, either way. A trip
+// to, from or through a place passes within 300 m of it.
 // Speeds of 50 to 90 km/h, on a day of 30; each trip is its own chain.
 func Fleet(seed uint64, n int) Population {
 	rng := rand.New(rand.NewPCG(seed, 0xf1ee7))
@@ -202,30 +203,41 @@ func Fleet(seed uint64, n int) Population {
 		return w
 	}
 	hinterland := len(links) // roads[hinterland+2·i+k] is place i's k-th road out
+	// out is one of place a's roads, from a, to d metres (or its end, or
+	// 2 km short of the neighbour it leads to).
+	out := func(a int, d float64) []Waypoint {
+		var ks []int
+		for k, l := range links {
+			if l[0] == a || l[1] == a {
+				ks = append(ks, k)
+			}
+		}
+		ks = append(ks, hinterland+2*a, hinterland+2*a+1)
+		k := ks[rng.IntN(len(ks))]
+		road := slices.Clone(roads[k])
+		end := RouteLength(road)
+		if k < hinterland { // stop short of the neighbour: every place as busy
+			end -= 2000
+			if links[k][1] == a {
+				slices.Reverse(road)
+			}
+		}
+		return subRoute(road, 0, math.Min(d, end))
+	}
 	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		var route []Waypoint
 		name := fmt.Sprintf("fleet trip %d", i+1)
-		switch kind := rng.IntN(10); {
-		case kind < 5:
-			a := rng.IntN(len(places))
-			var ls []int
-			for k, l := range links {
-				if l[0] == a || l[1] == a {
-					ls = append(ls, k)
-				}
-			}
-			k := ls[rng.IntN(len(ls))]
-			route = slices.Clone(roads[k])
-			if links[k][1] == a {
-				slices.Reverse(route)
-			}
-			route[0], route[len(route)-1] = spot(route[0]), spot(route[len(route)-1])
-			name += ": between places"
-		case kind < 8:
-			a := rng.IntN(len(places))
-			road := roads[hinterland+2*a+rng.IntN(2)]
-			route = subRoute(road, 0, uni(4000, 10000))
+		a := rng.IntN(len(places))
+		switch kind := rng.IntN(20); {
+		case kind < 9: // through a, on two of its roads
+			in, on := out(a, uni(6000, 12000)), out(a, uni(6000, 12000))
+			slices.Reverse(in)
+			in[len(in)-1] = spot(in[len(in)-1])
+			route = append(in, on[1:]...)
+			name += ": through a place"
+		case kind < 15: // to a from 4–10 km out, or from a
+			route = out(a, uni(4000, 10000))
 			route[0] = spot(route[0])
 			slices.Reverse(route)
 			name += ": a visit"
@@ -233,7 +245,21 @@ func Fleet(seed uint64, n int) Population {
 				slices.Reverse(route)
 				name = fmt.Sprintf("fleet trip %d: leaving a place", i+1)
 			}
-		default:
+		case kind < 18: // from a to a neighbour
+			var ks []int
+			for k, l := range links {
+				if l[0] == a || l[1] == a {
+					ks = append(ks, k)
+				}
+			}
+			k := ks[rng.IntN(len(ks))]
+			route = slices.Clone(roads[k])
+			if links[k][1] == a {
+				slices.Reverse(route)
+			}
+			route[0], route[len(route)-1] = spot(route[0]), spot(route[len(route)-1])
+			name += ": between places"
+		default: // 4 to 14 km of any road
 			road := roads[rng.IntN(len(roads))]
 			l := math.Min(uni(4000, 14000), RouteLength(road))
 			s0 := uni(0, RouteLength(road)-l)
