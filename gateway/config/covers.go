@@ -108,17 +108,20 @@ const (
 // centre is off by at least OffsetM/2 (median 0.79·OffsetM).
 //
 // A decoy is made the same way around a virtual zone, with the radius of
-// the real cover it stands beside (so that radii tell nothing), and
-// overlaps no other cover: a decoy that overlapped a real cover would
-// widen it into a shape no lone cover has, and point at it. The virtual
-// zone is a point where the fleet drives. With plan.Tracks, decoyDraws
-// candidate covers are drawn around points of the tracks (uniform by
-// length), each weighed by its traffic (tracks crossing it, tracks'
-// ends in it) against its real cover's, and one of the decoyFew closest
-// is taken at random: a decoy is as busy as the cover it stands beside,
-// since an observer sees a cover by the trips that withhold in it.
-// Without tracks, the virtual zone is uniform on Roads or in Region.
-// The zones take turns, so that none takes all the busiest places.
+// the real cover it stands for (so that radii tell nothing), and
+// overlaps no other cover but its own copies': a decoy that overlapped a
+// real cover would widen it into a shape no lone cover has, and point at
+// it. Real covers that overlap (zones close together) have their decoys
+// made as copies of the whole group, moved and turned as one, so that
+// overlapping covers are no sign of real ones either. The virtual zone is
+// a point where the fleet drives. With plan.Tracks, decoyDraws candidate
+// copies are drawn around points of the tracks (uniform by length), each
+// cover weighed by its traffic (tracks crossing it, tracks' ends in it)
+// against the real one's, and one of the decoyFew closest is taken at
+// random: a decoy is as busy as the cover it stands for, since an
+// observer sees a cover by the trips that withhold in it. Without
+// tracks, the virtual zone is uniform on Roads or in Region.
+// The groups take turns, so that none takes all the busiest places.
 func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 	src := plan.Rand
 	if src == nil {
@@ -167,9 +170,41 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 			return nil, fmt.Errorf("make covers: %w", err)
 		}
 	}
-	// draw is a candidate decoy beside real cover c: a virtual zone where
-	// the fleet drives, its cover offset from it as a zone's is.
-	draw := func(c disc) disc {
+	// The real covers that overlap, in groups: each group's decoys are
+	// copies of it, moved and turned as one.
+	group := make([]int, real)
+	for i := range group {
+		group[i] = i
+	}
+	for i := range real {
+		for j := range i {
+			if geofence.DistanceM(covers[i].lat, covers[i].lon, covers[j].lat, covers[j].lon) < covers[i].r+covers[j].r {
+				from, to := group[i], group[j]
+				for k := range group {
+					if group[k] == from {
+						group[k] = to
+					}
+				}
+			}
+		}
+	}
+	var groups [][]int
+	for i := range real {
+		if group[i] == i {
+			var g []int
+			for k := range real {
+				if group[k] == i {
+					g = append(g, k)
+				}
+			}
+			groups = append(groups, g)
+		}
+	}
+	// draw is a candidate copy of the group g: its first cover around a
+	// virtual zone where the fleet drives, offset from it as a zone's
+	// cover is; the others where they lie from the first, turned with it.
+	const mPerDeg = geofence.EarthRadiusM * math.Pi / 180
+	draw := func(g []int) []disc {
 		var lat, lon float64
 		switch {
 		case plan.Tracks != nil:
@@ -177,20 +212,36 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 		case plan.Roads != nil:
 			lat, lon = plan.Roads.at(uniform())
 		default:
-			g := plan.Region
-			lat, lon = g.South+(g.North-g.South)*uniform(), g.West+(g.East-g.West)*uniform()
+			r := plan.Region
+			lat, lon = r.South+(r.North-r.South)*uniform(), r.West+(r.East-r.West)*uniform()
 		}
 		lat, lon = gateway.CoverOffset(lat, lon, plan.OffsetM, uniform(), uniform())
-		return disc{lat, lon, c.r}
+		sin, cos := math.Sincos(2 * math.Pi * uniform())
+		c0 := covers[g[0]]
+		out := []disc{{lat, lon, c0.r}}
+		for _, i := range g[1:] {
+			c := covers[i]
+			n, e := (c.lat-c0.lat)*mPerDeg, (c.lon-c0.lon)*mPerDeg*math.Cos(c0.lat*math.Pi/180)
+			dlat, dlon := gateway.OffsetM(lat, lon, n*cos-e*sin, n*sin+e*cos)
+			out = append(out, disc{dlat, dlon, c.r})
+		}
+		return out
+	}
+	allFree := func(ds []disc) bool {
+		for _, d := range ds {
+			if !free(d) {
+				return false
+			}
+		}
+		return true
 	}
 	for range plan.Decoys {
-		for i := range real {
-			c := covers[i]
+		for _, g := range groups {
 			if tr == nil {
 				ok := false
 				for try := 0; try < 200 && !ok && failed == nil; try++ {
-					if d := draw(c); free(d) {
-						covers, ok = append(covers, d), true
+					if ds := draw(g); allFree(ds) {
+						covers, ok = append(covers, ds...), true
 					}
 				}
 				if !ok && failed == nil {
@@ -198,24 +249,31 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 				}
 				continue
 			}
-			cross0, ends0 := tr.at(c.lat, c.lon, c.r)
 			type weighed struct {
-				d    disc
+				ds   []disc
 				diff float64
+			}
+			var want [][2]int
+			for _, i := range g {
+				cross, ends := tr.at(covers[i].lat, covers[i].lon, covers[i].r)
+				want = append(want, [2]int{cross, ends})
 			}
 			var cands []weighed
 			for range decoyDraws {
-				d := draw(c)
+				ds := draw(g)
 				if failed != nil {
 					break
 				}
-				if !free(d) {
+				if !allFree(ds) {
 					continue
 				}
-				cross, ends := tr.at(d.lat, d.lon, d.r)
-				diff := math.Abs(math.Log1p(float64(cross))-math.Log1p(float64(cross0))) +
-					math.Abs(math.Log1p(float64(ends))-math.Log1p(float64(ends0)))
-				cands = append(cands, weighed{d, diff})
+				diff := 0.0
+				for k, d := range ds {
+					cross, ends := tr.at(d.lat, d.lon, d.r)
+					diff += math.Abs(math.Log1p(float64(cross))-math.Log1p(float64(want[k][0]))) +
+						math.Abs(math.Log1p(float64(ends))-math.Log1p(float64(want[k][1])))
+				}
+				cands = append(cands, weighed{ds, diff})
 			}
 			if failed != nil {
 				break
@@ -225,7 +283,7 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 			}
 			slices.SortStableFunc(cands, func(a, b weighed) int { return cmp.Compare(a.diff, b.diff) })
 			k := min(int(uniform()*float64(min(decoyFew, len(cands)))), len(cands)-1)
-			covers = append(covers, cands[k].d)
+			covers = append(covers, cands[k].ds...)
 		}
 	}
 	if failed != nil {

@@ -19,7 +19,8 @@ import (
 // comes from seed: the same seed, the same covers, so that a population's
 // vehicles share one bundle's covers and a trip replays from its seed.
 //
-// Decoys overlap no other cover: when the roads have no room for them (a single short route, a car's few
+// Decoys overlap no other cover (but copies of real covers that overlap
+// do, as those): when the roads have no room for them (a single short route, a car's few
 // roads near its zones), they go in the box around the roads widened until
 // they fit, which the returned note says (empty when the roads did).
 // The covers file returned is the bundle's secret: the bench's vehicles
