@@ -106,6 +106,9 @@ func TestTraffic(t *testing.T) {
 		{"a start", 52.2, 10.0, 100, 1, 1},
 		{"the ends of one", 52.25, 10.0, 6000, 1, 2},
 		{"nothing", 53.0, 10.0, 1000, 0, 0},
+		{"the pole", 90, 0, 1000, 0, 0},        // more cells than the index holds: its own
+		{"the whole earth", 52, 10, 3e7, 4, 8}, // every track, every end
+
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cross, ends := tr.at(tc.lat, tc.lon, tc.r)

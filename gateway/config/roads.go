@@ -290,30 +290,48 @@ func newTraffic(r *Roads) (*traffic, error) {
 func (t *traffic) at(lat, lon, rM float64) (crossing, ends int) {
 	const mPerDeg = geofence.EarthRadiusM * math.Pi / 180
 	kx := mPerDeg * math.Max(math.Cos(lat*math.Pi/180), 1e-6)
-	dLat, dLon := rM/mPerDeg+gridDeg, rM/kx+gridDeg
+	dLat, dLon := math.Min(rM/mPerDeg+gridDeg, 180), math.Min(rM/kx+gridDeg, 360)
 	lo, hi := cellOf(lat-dLat, lon-dLon), cellOf(lat+dLat, lon+dLon)
 	t.query++
 	xy := func(p [2]float64) (float64, float64) { return (p[1] - lon) * kx, (p[0] - lat) * mPerDeg }
-	for i := lo[0]; i <= hi[0]; i++ {
-		for j := lo[1]; j <= hi[1]; j++ {
-			for _, k := range t.segs[[2]int32{i, j}] {
-				s := t.r.segs[k]
-				f := t.r.feat[s.line]
-				if t.seen[f] == t.query {
-					continue
-				}
-				ax, ay := xy(t.r.lines[s.line][s.i-1])
-				bx, by := xy(t.r.lines[s.line][s.i])
-				if segDist(ax, ay, bx, by) <= rM {
-					t.seen[f] = t.query
-					crossing++
-				}
+	cell := func(i, j int32) {
+		for _, k := range t.segs[[2]int32{i, j}] {
+			s := t.r.segs[k]
+			f := t.r.feat[s.line]
+			if t.seen[f] == t.query {
+				continue
 			}
-			for _, e := range t.ends[[2]int32{i, j}] {
-				if geofence.DistanceM(lat, lon, e.lat, e.lon) <= rM {
-					ends++
-				}
+			ax, ay := xy(t.r.lines[s.line][s.i-1])
+			bx, by := xy(t.r.lines[s.line][s.i])
+			if segDist(ax, ay, bx, by) <= rM {
+				t.seen[f] = t.query
+				crossing++
 			}
+		}
+		for _, e := range t.ends[[2]int32{i, j}] {
+			if geofence.DistanceM(lat, lon, e.lat, e.lon) <= rM {
+				ends++
+			}
+		}
+	}
+	if span := (int64(hi[0]) - int64(lo[0]) + 1) * (int64(hi[1]) - int64(lo[1]) + 1); span <= int64(len(t.segs)+len(t.ends)) {
+		for i := lo[0]; i <= hi[0]; i++ {
+			for j := lo[1]; j <= hi[1]; j++ {
+				cell(i, j)
+			}
+		}
+		return crossing, ends
+	}
+	// Near a pole a disc spans more cells than the index holds: look at
+	// the cells it holds instead.
+	for c := range t.segs {
+		if c[0] >= lo[0] && c[0] <= hi[0] && c[1] >= lo[1] && c[1] <= hi[1] {
+			cell(c[0], c[1])
+		}
+	}
+	for c := range t.ends {
+		if _, ok := t.segs[c]; !ok && c[0] >= lo[0] && c[0] <= hi[0] && c[1] >= lo[1] && c[1] <= hi[1] {
+			cell(c[0], c[1])
 		}
 	}
 	return crossing, ends
