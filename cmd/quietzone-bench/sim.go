@@ -26,8 +26,8 @@ another by one vehicle (same VIN, keys and state directory): a car's
 trips. --wire writes what the broker received from the vehicle (the
 observer's transcript, for quietzone-bench attack), --truth the true
 tracks and zones. --population drives the attacks' populations: a fleet
-on random roads (1,000 trips), one car on three roads from its home near
-a zone (300 trips).
+between 14 places, the zones two of them (1,000 trips), one car on three
+roads from its home near a zone (300 trips).
 `
 
 // sim runs scenarios: one, a fleet of one, or random trips.

@@ -145,7 +145,8 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	sealPub := fs.String("seal-pub", "", "the fleet's public sealing key (quietzone-fleet keygen): vehicles seal to it from this bundle on")
 	bundleKey := fs.String("bundle-key", "", "the fleet's bundle key (32 bytes, mode 0600; the vehicles' fleet.bundle_key_file): seal the zones and their covers under it, out of sight of the broker's readers")
 	decoys := fs.Int("decoys", -1, "decoy covers per zone (default: the policy's near_zones.decoys, 3)")
-	roadsFile := fs.String("roads", "", "where the fleet drives, for the decoys: GeoJSON LineStrings or tracks")
+	tracksFile := fs.String("tracks", "", "the fleet's past tracks, one GeoJSON LineString a trip: decoys go where their traffic is the real covers'")
+	roadsFile := fs.String("roads", "", "where the fleet drives, for the decoys, without tracks: GeoJSON LineStrings")
 	regionFlag := fs.String("region", "", "where the fleet drives, for the decoys, without roads: SOUTH,WEST,NORTH,EAST in degrees")
 	var profiles, checkProfiles cli.ListFlag
 	fs.Var(&profiles, "profile", "vehicle profile name the bundle is for (repeat; none: any)")
@@ -189,12 +190,12 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 		if bkey, err = bundle.LoadBodyKey(*bundleKey); err != nil {
 			return fmt.Errorf("policy sign: %w", err)
 		}
-		if covers, err = sealZones(files, *policyFile, *zonesFile, bkey, *decoys, *roadsFile, *regionFlag); err != nil {
+		if covers, err = sealZones(files, *policyFile, *zonesFile, bkey, *decoys, ground{*tracksFile, *roadsFile, *regionFlag}); err != nil {
 			return fmt.Errorf("policy sign: %w", err)
 		}
 	} else {
-		if *decoys >= 0 || *roadsFile != "" || *regionFlag != "" {
-			return cli.UsageError("policy sign: --decoys, --roads and --region choose covers, which need --bundle-key to travel sealed")
+		if *decoys >= 0 || *tracksFile != "" || *roadsFile != "" || *regionFlag != "" {
+			return cli.UsageError("policy sign: --decoys, --tracks, --roads and --region choose covers, which need --bundle-key to travel sealed")
 		}
 		fmt.Fprintln(stderr, "warning: no --bundle-key: the zones travel in the clear, for whoever reads the broker's /policy topic, and without covers")
 	}
@@ -230,10 +231,14 @@ func policySign(args []string, stdout, stderr io.Writer, now time.Time) error {
 	return nil
 }
 
+// ground is where policy sign places decoys: the fleet's past tracks, its
+// roads, or a region (one of them).
+type ground struct{ tracks, roads, region string }
+
 // sealZones chooses the zones' covers and decoys (config.MakeCovers) and
 // replaces the zones in files by a sealed body holding them and the
 // covers. It returns how many covers there are.
-func sealZones(files map[string][]byte, policyName, zonesName string, key *bundle.BodyKey, decoys int, roadsFile, region string) (int, error) {
+func sealZones(files map[string][]byte, policyName, zonesName string, key *bundle.BodyKey, decoys int, g ground) (int, error) {
 	pol, err := config.ParsePolicy(policyName, files["policy"])
 	if err != nil {
 		return 0, err
@@ -252,19 +257,29 @@ func sealZones(files map[string][]byte, policyName, zonesName string, key *bundl
 	if decoys >= 0 {
 		plan.Decoys = decoys
 	}
+	given := 0
+	for _, f := range []string{g.tracks, g.roads, g.region} {
+		if f != "" {
+			given++
+		}
+	}
 	switch {
-	case roadsFile != "" && region != "":
-		return 0, cli.UsageError("--roads or --region, not both")
-	case roadsFile != "":
-		if plan.Roads, err = config.LoadRoads(roadsFile); err != nil {
+	case given > 1:
+		return 0, cli.UsageError("one of --tracks, --roads or --region")
+	case g.tracks != "":
+		if plan.Tracks, err = config.LoadTracks(g.tracks); err != nil {
 			return 0, err
 		}
-	case region != "":
-		if plan.Region, err = config.ParseRegion(region); err != nil {
+	case g.roads != "":
+		if plan.Roads, err = config.LoadRoads(g.roads); err != nil {
+			return 0, err
+		}
+	case g.region != "":
+		if plan.Region, err = config.ParseRegion(g.region); err != nil {
 			return 0, cli.UsageError("--region: " + err.Error())
 		}
 	case plan.Decoys > 0:
-		return 0, cli.UsageError(fmt.Sprintf("%d decoys a zone: give --roads FILE or --region S,W,N,E for where the fleet drives (or --decoys 0)", plan.Decoys))
+		return 0, cli.UsageError(fmt.Sprintf("%d decoys a zone: give --tracks FILE (best: decoys as busy as the zones), --roads FILE or --region S,W,N,E for where the fleet drives (or --decoys 0)", plan.Decoys))
 	}
 	covers, err := config.MakeCovers(zones, plan)
 	if err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +29,26 @@ func TestPolicySignSealed(t *testing.T) {
 	os.WriteFile(roads, []byte(`{"type": "FeatureCollection", "features": [
 {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[9.5, 52.0], [10.5, 52.0]]}},
 {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[10.0, 51.5], [10.0, 52.5], "x"]}}]}`), 0o644)
+	badTracks := filepath.Join(dir, "bad-tracks.geojson")
+	os.WriteFile(badTracks, []byte(`{"type": "FeatureCollection", "features": [
+{"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[9.5, 52.0], [10.5, 52.0]]}},
+{"type": "Feature", "geometry": {"type": "Point", "coordinates": [10.0, 51.5]}}]}`), 0o644)
+	// The fleet's past: trips that end at the demo's two zones and at a
+	// place 20 km east, through them and along a road in between.
+	var tb strings.Builder
+	tb.WriteString(`{"type": "FeatureCollection", "features": [`)
+	for i := range 120 {
+		if i > 0 {
+			tb.WriteString(",")
+		}
+		lon := []float64{10.0910, 10.0250, 10.35}[i%3]
+		lat := []float64{52.0155, 51.9920, 52.0}[i%3]
+		fmt.Fprintf(&tb, `{"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[%.4f, %.4f], [%.4f, %.4f]]}}`,
+			lon+0.1*math.Cos(float64(i)), lat+0.06*math.Sin(float64(i)), lon, lat)
+	}
+	tb.WriteString(`]}`)
+	tracks := filepath.Join(dir, "tracks.geojson")
+	os.WriteFile(tracks, []byte(tb.String()), 0o644)
 	zones := filepath.Join(goodDir, "zones.geojson")
 	sign := func(out string, extra ...string) (string, error) {
 		args := append([]string{"policy", "sign", "--key", prefix + ".key", "--zones", zones,
@@ -39,7 +61,11 @@ func TestPolicySignSealed(t *testing.T) {
 		want  string
 	}{
 		{"decoys without the key", []string{"--decoys", "2", "--region", "51.5,9.5,52.5,10.5"}, "need --bundle-key"},
-		{"decoys nowhere", []string{"--bundle-key", key}, "--roads FILE or --region"},
+		{"decoys nowhere", []string{"--bundle-key", key}, "--tracks FILE"},
+		{"tracks without the key", []string{"--tracks", tracks}, "need --bundle-key"},
+		{"tracks and roads", []string{"--bundle-key", key, "--tracks", tracks, "--roads", roads}, "one of --tracks, --roads or --region"},
+		{"bad tracks", []string{"--bundle-key", key, "--tracks", badTracks}, badTracks + ":3: feature 1: geometry \"Point\""},
+		{"no tracks file", []string{"--bundle-key", key, "--tracks", tracks + ".none"}, "load tracks"},
 		{"bad roads", []string{"--bundle-key", key, "--roads", roads}, roads + ":3: feature 1: LineString coordinates"},
 		{"bad region", []string{"--bundle-key", key, "--region", "52,10,51,11"}, "--region"},
 	} {
@@ -53,6 +79,9 @@ func TestPolicySignSealed(t *testing.T) {
 	out, err := sign("s.qzb", "--bundle-key", key, "--region", "51.5,9.5,52.5,10.5", "--decoys", "3")
 	if err != nil {
 		t.Fatalf("sign: %v\n%s", err, out)
+	}
+	if out, err := sign("t.qzb", "--bundle-key", key, "--tracks", tracks, "--decoys", "1"); err != nil || !strings.Contains(out, "4 covers") {
+		t.Fatalf("sign with tracks: %v\n%s", err, out)
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, "s.qzb"))
 	zdata, _ := os.ReadFile(zones)

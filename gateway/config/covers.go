@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -48,9 +49,12 @@ type CoverPlan struct {
 	ReachM float64
 	// LookAheadMps turns a zone's lookahead_s into metres.
 	LookAheadMps float64
-	// Decoys per real zone, placed on Roads (or, without roads, in
-	// Region), away from every zone.
+	// Decoys per real zone. With Tracks (the fleet's own past trips,
+	// one per feature) a decoy goes where the tracks' traffic is closest
+	// to its zone's cover's; else on Roads (uniform by length) or, without
+	// roads, in Region.
 	Decoys int
+	Tracks *Roads
 	Roads  *Roads
 	Region *Region
 	// Rand is the source of every draw; nil is crypto/rand. A failing
@@ -83,6 +87,14 @@ func ParseRegion(s string) (*Region, error) {
 	return r, nil
 }
 
+// decoyDraws is how many places MakeCovers weighs for each decoy it
+// places by the tracks, and decoyFew how many of the closest in traffic
+// it picks among at random.
+const (
+	decoyDraws = 1500
+	decoyFew   = 5
+)
+
 // MakeCovers chooses a secret cover for every zone and plan.Decoys decoy
 // covers per zone, and returns them as a covers file (ParseCovers), in a
 // random order: which is a decoy is said nowhere.
@@ -93,10 +105,23 @@ func ParseRegion(s string) (*Region, error) {
 // zone's moved by a point uniform over the ring from OffsetM/2 to
 // OffsetM. Many trips converge on the cover; what they tell of the zone
 // is that it lies somewhere in that ring around the cover's centre: the
-// centre is off by at least OffsetM/2 (median 0.79·OffsetM). A decoy is made the same way around a virtual zone: a
-// point where the fleet drives (on Roads, uniform by length, or uniform in
-// Region) at least 2·OffsetM from every zone and other decoy, with the
-// size of the real zone it stands beside, so that radii tell nothing.
+// centre is off by at least OffsetM/2 (median 0.79·OffsetM).
+//
+// A decoy is made the same way around a virtual zone, with the radius of
+// the real cover it stands for (so that radii tell nothing), and
+// overlaps no other cover but its own copies': a decoy that overlapped a
+// real cover would widen it into a shape no lone cover has, and point at
+// it. Real covers that overlap (zones close together) have their decoys
+// made as copies of the whole group, moved and turned as one, so that
+// overlapping covers are no sign of real ones either. The virtual zone is
+// a point where the fleet drives. With plan.Tracks, decoyDraws candidate
+// copies are drawn around points of the tracks (uniform by length), each
+// cover weighed by its traffic (tracks crossing it, tracks' ends in it)
+// against the real one's, and one of the decoyFew closest is taken at
+// random: a decoy is as busy as the cover it stands for, since an
+// observer sees a cover by the trips that withhold in it. Without
+// tracks, the virtual zone is uniform on Roads or in Region.
+// The groups take turns, so that none takes all the busiest places.
 func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 	src := plan.Rand
 	if src == nil {
@@ -114,12 +139,11 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 	if !(plan.OffsetM >= 0) || !(plan.ReachM >= 0) {
 		return nil, errors.New("make covers: negative offset or reach")
 	}
-	if plan.Decoys > 0 && plan.Roads == nil && plan.Region == nil {
-		return nil, errors.New("make covers: decoys need roads or a region to be placed where the fleet drives (or no decoys)")
+	if plan.Decoys > 0 && plan.Tracks == nil && plan.Roads == nil && plan.Region == nil {
+		return nil, errors.New("make covers: decoys need tracks, roads or a region to be placed where the fleet drives (or no decoys)")
 	}
 	type disc struct{ lat, lon, r float64 }
 	var covers []disc
-	var caps []disc // the real zones' caps, with everything the cover holds
 	for i := range zones.Len() {
 		z := zones.Zone(i)
 		lat, lon, r := z.Cap()
@@ -127,41 +151,139 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 			return nil, fmt.Errorf("make covers: zone %d has no centre", i)
 		}
 		extra := z.BufferM + z.Policy.WithholdM + z.Policy.LookAhead.Seconds()*plan.LookAheadMps + plan.ReachM
-		caps = append(caps, disc{lat, lon, r + extra})
+		clat, clon := gateway.CoverOffset(lat, lon, plan.OffsetM, uniform(), uniform())
+		covers = append(covers, disc{clat, clon, plan.OffsetM + r + extra})
 	}
-	offset := func(lat, lon float64) (float64, float64) {
-		return gateway.CoverOffset(lat, lon, plan.OffsetM, uniform(), uniform())
+	real := len(covers)
+	free := func(c disc) bool {
+		for _, p := range covers {
+			if geofence.DistanceM(p.lat, p.lon, c.lat, c.lon) < p.r+c.r {
+				return false
+			}
+		}
+		return true
 	}
-	for _, c := range caps {
-		lat, lon := offset(c.lat, c.lon)
-		covers = append(covers, disc{lat, lon, plan.OffsetM + c.r})
+	var tr *traffic
+	if plan.Tracks != nil && plan.Decoys > 0 {
+		var err error
+		if tr, err = newTraffic(plan.Tracks); err != nil {
+			return nil, fmt.Errorf("make covers: %w", err)
+		}
 	}
-	placed := slices.Clone(caps)
-	for _, c := range caps {
-		for range plan.Decoys {
-			var lat, lon float64
-			ok := false
-			for try := 0; try < 200 && !ok; try++ {
-				if plan.Roads != nil {
-					lat, lon = plan.Roads.at(uniform())
-				} else {
-					g := plan.Region
-					lat, lon = g.South+(g.North-g.South)*uniform(), g.West+(g.East-g.West)*uniform()
-				}
-				ok = true
-				for _, p := range placed {
-					if geofence.DistanceM(p.lat, p.lon, lat, lon) < 2*plan.OffsetM+p.r+c.r {
-						ok = false
-						break
+	// The real covers that overlap, in groups: each group's decoys are
+	// copies of it, moved and turned as one.
+	group := make([]int, real)
+	for i := range group {
+		group[i] = i
+	}
+	for i := range real {
+		for j := range i {
+			if geofence.DistanceM(covers[i].lat, covers[i].lon, covers[j].lat, covers[j].lon) < covers[i].r+covers[j].r {
+				from, to := group[i], group[j]
+				for k := range group {
+					if group[k] == from {
+						group[k] = to
 					}
 				}
 			}
-			if !ok {
-				return nil, errors.New("make covers: no room for a decoy away from every zone: give more roads or a larger region, or fewer decoys")
+		}
+	}
+	var groups [][]int
+	for i := range real {
+		if group[i] == i {
+			var g []int
+			for k := range real {
+				if group[k] == i {
+					g = append(g, k)
+				}
 			}
-			placed = append(placed, disc{lat, lon, c.r})
-			dlat, dlon := offset(lat, lon)
-			covers = append(covers, disc{dlat, dlon, plan.OffsetM + c.r})
+			groups = append(groups, g)
+		}
+	}
+	// draw is a candidate copy of the group g: its first cover around a
+	// virtual zone where the fleet drives, offset from it as a zone's
+	// cover is; the others where they lie from the first, turned with it.
+	const mPerDeg = geofence.EarthRadiusM * math.Pi / 180
+	draw := func(g []int) []disc {
+		var lat, lon float64
+		switch {
+		case plan.Tracks != nil:
+			lat, lon = plan.Tracks.at(uniform())
+		case plan.Roads != nil:
+			lat, lon = plan.Roads.at(uniform())
+		default:
+			r := plan.Region
+			lat, lon = r.South+(r.North-r.South)*uniform(), r.West+(r.East-r.West)*uniform()
+		}
+		lat, lon = gateway.CoverOffset(lat, lon, plan.OffsetM, uniform(), uniform())
+		sin, cos := math.Sincos(2 * math.Pi * uniform())
+		c0 := covers[g[0]]
+		out := []disc{{lat, lon, c0.r}}
+		for _, i := range g[1:] {
+			c := covers[i]
+			n, e := (c.lat-c0.lat)*mPerDeg, (c.lon-c0.lon)*mPerDeg*math.Cos(c0.lat*math.Pi/180)
+			dlat, dlon := gateway.OffsetM(lat, lon, n*cos-e*sin, n*sin+e*cos)
+			out = append(out, disc{dlat, dlon, c.r})
+		}
+		return out
+	}
+	allFree := func(ds []disc) bool {
+		for _, d := range ds {
+			if !free(d) {
+				return false
+			}
+		}
+		return true
+	}
+	for range plan.Decoys {
+		for _, g := range groups {
+			if tr == nil {
+				ok := false
+				for try := 0; try < 200 && !ok && failed == nil; try++ {
+					if ds := draw(g); allFree(ds) {
+						covers, ok = append(covers, ds...), true
+					}
+				}
+				if !ok && failed == nil {
+					return nil, errors.New("make covers: no room for a decoy apart from every cover: give more roads or a larger region, or fewer decoys")
+				}
+				continue
+			}
+			type weighed struct {
+				ds   []disc
+				diff float64
+			}
+			var want [][2]int
+			for _, i := range g {
+				cross, ends := tr.at(covers[i].lat, covers[i].lon, covers[i].r)
+				want = append(want, [2]int{cross, ends})
+			}
+			var cands []weighed
+			for range decoyDraws {
+				ds := draw(g)
+				if failed != nil {
+					break
+				}
+				if !allFree(ds) {
+					continue
+				}
+				diff := 0.0
+				for k, d := range ds {
+					cross, ends := tr.at(d.lat, d.lon, d.r)
+					diff += math.Abs(math.Log1p(float64(cross))-math.Log1p(float64(want[k][0]))) +
+						math.Abs(math.Log1p(float64(ends))-math.Log1p(float64(want[k][1])))
+				}
+				cands = append(cands, weighed{ds, diff})
+			}
+			if failed != nil {
+				break
+			}
+			if len(cands) == 0 {
+				return nil, errors.New("make covers: no room on the tracks for a decoy apart from every cover: give more tracks, or fewer decoys")
+			}
+			slices.SortStableFunc(cands, func(a, b weighed) int { return cmp.Compare(a.diff, b.diff) })
+			k := min(int(uniform()*float64(min(decoyFew, len(cands)))), len(cands)-1)
+			covers = append(covers, cands[k].ds...)
 		}
 	}
 	if failed != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -64,7 +65,245 @@ func FuzzParseRoads(f *testing.F) {
 		if math.IsNaN(lat) || math.IsNaN(lon) {
 			t.Fatal("a point of the roads is not a position")
 		}
+		// As tracks: every count is of tracks, at most all of them.
+		tr, err := newTraffic(r)
+		if err != nil {
+			return
+		}
+		cross, ends := tr.at(lat, lon, 5000)
+		if cross < 1 || cross > len(tr.seen) || ends > 2*len(tr.seen) {
+			t.Fatalf("%d crossing, %d ends of %d tracks", cross, ends, len(tr.seen))
+		}
 	})
+}
+
+// Tracks are counted at a disc once each, however many of their
+// segments or lines come near it (a MultiLineString is one trip), by any
+// point of a segment, not its ends alone; their starts and ends in it
+// each count.
+func TestTraffic(t *testing.T) {
+	r, err := ParseRoads("tracks.geojson", []byte(`{"type": "FeatureCollection", "features": [
+  {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[9.9, 52.0], [10.0, 52.0], [10.0, 52.001], [10.1, 52.0]]}},
+  {"type": "Feature", "geometry": {"type": "MultiLineString", "coordinates": [[[9.5, 52.01], [10.5, 52.01]], [[10.0, 51.9], [10.0, 52.0]]]}},
+  {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[10.0, 52.2], [10.0, 52.3]]}},
+  {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[9.0, 52.0], [11.0, 52.0]]}}
+]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := newTraffic(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name            string
+		lat, lon, r     float64
+		wantCross, ends int
+	}{
+		{"the crossing", 52.0, 10.0, 500, 3, 1},             // track 1 twice, track 2's second line ends there, the long one
+		{"wider", 52.0, 10.0, 1500, 3, 1},                   // the first line of track 2 is 1.1 km north: still one track
+		{"middle of a long segment", 52.0, 10.6, 200, 1, 0}, // the 137 km segment, no vertex near
+		{"a start", 52.2, 10.0, 100, 1, 1},
+		{"the ends of one", 52.25, 10.0, 6000, 1, 2},
+		{"nothing", 53.0, 10.0, 1000, 0, 0},
+		{"the pole", 90, 0, 1000, 0, 0},        // more cells than the index holds: its own
+		{"the whole earth", 52, 10, 3e7, 4, 8}, // every track, every end
+
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cross, ends := tr.at(tc.lat, tc.lon, tc.r)
+			if cross != tc.wantCross || ends != tc.ends {
+				t.Errorf("%d crossing, %d ends; want %d, %d", cross, ends, tc.wantCross, tc.ends)
+			}
+		})
+	}
+}
+
+// A tracks file is read as roads are, its errors naming the file and line.
+func TestLoadTracks(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tracks.geojson")
+	if err := os.WriteFile(p, []byte("{\"type\": \"FeatureCollection\", \"features\": [\n{\"type\": \"Feature\", \"geometry\": {\"type\": \"Point\", \"coordinates\": [10, 52]}}]}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTracks(p); err == nil || !strings.Contains(err.Error(), p+":2: feature 0: geometry \"Point\"") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := LoadTracks(p + ".none"); err == nil || !strings.Contains(err.Error(), "load tracks") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// trackCountry is a fleet's past: a zone at a place where 60 tracks end
+// and 30 pass, another place as busy 20 km east, a quiet one 20 km
+// west where 5 end, and quiet roads between them.
+func trackCountry(t *testing.T) (*geofence.Index, *Roads) {
+	t.Helper()
+	zones, err := geofence.Parse("z.geojson", []byte(`{"type":"FeatureCollection","features":[
+{"type":"Feature","properties":{"radius_m":300,"buffer_m":200},"geometry":{"type":"Point","coordinates":[10.0,52.0]}}]}`), geofence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(`{"type":"FeatureCollection","features":[`)
+	n := 0
+	line := func(pts ...[2]float64) {
+		if n > 0 {
+			b.WriteString(",")
+		}
+		n++
+		b.WriteString(`{"type":"Feature","geometry":{"type":"LineString","coordinates":[`)
+		for i, p := range pts {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "[%.5f,%.5f]", p[0], p[1])
+		}
+		b.WriteString("]}}")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, place := range []struct {
+		lon        float64
+		ends, pass int
+	}{{10.0, 60, 30}, {10.3, 60, 30}, {9.7, 5, 0}} {
+		for range place.ends { // from 4–8 km away, any direction
+			a, d := rng.Float64()*2*math.Pi, 4000+rng.Float64()*4000
+			line([2]float64{place.lon + d*math.Sin(a)/68600, 52.0 + d*math.Cos(a)/111200}, [2]float64{place.lon, 52.0})
+		}
+		for range place.pass { // north to south through it
+			line([2]float64{place.lon + (rng.Float64()-0.5)*0.01, 51.93}, [2]float64{place.lon + (rng.Float64()-0.5)*0.01, 52.07})
+		}
+	}
+	for i := range 10 { // quiet roads, a track each
+		lat := 51.8 + 0.04*float64(i)
+		line([2]float64{9.6, lat}, [2]float64{10.4, lat + 0.01})
+	}
+	b.WriteString("]}")
+	r, err := ParseRoads("tracks", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zones, r
+}
+
+// With tracks, a decoy goes where the fleet's traffic is the real
+// cover's: at the other busy place, not on a quiet road (as decoys
+// placed uniformly on roads mostly were: an observer saw a real cover
+// busy and its decoys empty, and picked the real one); it overlaps no
+// cover, and has the real cover's radius.
+func TestMakeCoversByTracks(t *testing.T) {
+	zones, tracks := trackCountry(t)
+	tr, err := newTraffic(tracks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const offset, reach = 2000.0, 400.0
+	zlat, zlon, _ := zones.Zone(0).Cap()
+	busy := 0
+	const seeds = 40
+	for seed := range uint64(seeds) {
+		for _, plan := range []CoverPlan{
+			{OffsetM: offset, ReachM: reach, Decoys: 1, Tracks: tracks},
+			{OffsetM: offset, ReachM: reach, Decoys: 1, Roads: tracks}, // as before: for the figure in the message
+		} {
+			plan.Rand = rand.NewChaCha8([32]byte{byte(seed)})
+			data, err := MakeCovers(zones, plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cov, err := ParseCovers("covers", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var realC, decoy [3]float64
+			for i := range cov.Len() {
+				lat, lon, r := cov.Zone(i).Cap()
+				if geofence.DistanceM(lat, lon, zlat, zlon) <= offset+1 {
+					realC = [3]float64{lat, lon, r}
+				} else {
+					decoy = [3]float64{lat, lon, r}
+				}
+			}
+			if realC[2] == 0 || decoy[2] == 0 {
+				t.Fatal("want a real cover and a decoy")
+			}
+			if math.Abs(decoy[2]-realC[2]) > 1 {
+				t.Fatalf("decoy radius %.0f, real %.0f", decoy[2], realC[2])
+			}
+			if d := geofence.DistanceM(realC[0], realC[1], decoy[0], decoy[1]); d < realC[2]+decoy[2]-2 {
+				t.Fatalf("the decoy overlaps the real cover: %.0f m apart", d)
+			}
+			rc, re := tr.at(realC[0], realC[1], realC[2])
+			dc, de := tr.at(decoy[0], decoy[1], decoy[2])
+			if plan.Tracks != nil {
+				if math.Abs(float64(dc-rc)) > 0.25*float64(rc) || math.Abs(float64(de-re)) > 0.25*float64(re) {
+					t.Errorf("seed %d: decoy with %d crossing and %d ends, the real cover %d and %d", seed, dc, de, rc, re)
+				}
+			} else if math.Abs(float64(dc-rc)) <= 0.25*float64(rc) && math.Abs(float64(de-re)) <= 0.25*float64(re) {
+				busy++
+			}
+		}
+	}
+	t.Logf("without tracks, %d of %d decoys as busy as the real cover", busy, seeds)
+}
+
+// Decoys overlap no cover, real or decoy, whatever places them; but real
+// covers that overlap (zones close together) have their decoys made as
+// copies of the pair, overlapping as much: overlap is then no sign of a
+// real cover.
+func TestMakeCoversApart(t *testing.T) {
+	_, tracks := trackCountry(t)
+	for _, tc := range []struct {
+		name  string
+		zones string
+		pairs int // of overlapping covers
+	}{
+		{"apart", `[10.0,52.0]}},{"type":"Feature","properties":{"radius_m":600},"geometry":{"type":"Point","coordinates":[10.3,52.02]`, 0},
+		{"close", `[10.0,52.0]}},{"type":"Feature","properties":{"radius_m":600},"geometry":{"type":"Point","coordinates":[10.01,52.01]`, 4},
+	} {
+		zones, err := geofence.Parse("z.geojson", []byte(`{"type":"FeatureCollection","features":[
+{"type":"Feature","properties":{"radius_m":300},"geometry":{"type":"Point","coordinates":`+tc.zones+`}}]}`), geofence.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seed := range uint64(10) {
+			for _, plan := range []CoverPlan{
+				{OffsetM: 1000, Decoys: 3, Tracks: tracks},
+				{OffsetM: 1000, Decoys: 3, Roads: tracks},
+				{OffsetM: 1000, Decoys: 3, Region: &Region{51.5, 9.5, 52.5, 10.5}},
+			} {
+				plan.Rand = rand.NewChaCha8([32]byte{byte(seed), 1})
+				data, err := MakeCovers(zones, plan)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cov, err := ParseCovers("covers", data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cov.Len() != 8 {
+					t.Fatalf("%d covers", cov.Len())
+				}
+				var apart []float64
+				for i := range cov.Len() {
+					for j := range i {
+						alat, alon, ar := cov.Zone(i).Cap()
+						blat, blon, br := cov.Zone(j).Cap()
+						if d := geofence.DistanceM(alat, alon, blat, blon); d < ar+br-2 {
+							apart = append(apart, d)
+						}
+					}
+				}
+				if len(apart) != tc.pairs {
+					t.Fatalf("%s: %d pairs of covers overlap, want %d", tc.name, len(apart), tc.pairs)
+				}
+				for _, d := range apart {
+					if math.Abs(d-apart[0]) > 5 {
+						t.Fatalf("%s: overlapping pairs %.0f m and %.0f m apart", tc.name, d, apart[0])
+					}
+				}
+			}
+		}
+	}
 }
 
 func TestParseRegion(t *testing.T) {

@@ -18,6 +18,9 @@ import (
 // where real zones could be (MakeCovers).
 type Roads struct {
 	lines [][][2]float64 // [lat, lon]
+	// feat is the feature each line came from: a track is a feature
+	// (one trip), a MultiLineString track one trip with breaks in it.
+	feat []int
 	// cum is the cumulative length in metres at the end of each segment,
 	// over every line in order; segs the segments it indexes.
 	cum  []float64
@@ -34,6 +37,18 @@ func LoadRoads(path string) (*Roads, error) {
 	data, err := atrest.Read(path, atrest.Zones.Named("roads"))
 	if err != nil {
 		return nil, fmt.Errorf("load roads: %w", err)
+	}
+	return ParseRoads(path, data)
+}
+
+// LoadTracks reads a tracks file: the fleet's own past trips, one
+// LineString (or MultiLineString, a trip with breaks) feature each, in the
+// roads' format (ParseRoads). As secret as the zones: it says where the
+// fleet's people went.
+func LoadTracks(path string) (*Roads, error) {
+	data, err := atrest.Read(path, atrest.Zones.Named("tracks"))
+	if err != nil {
+		return nil, fmt.Errorf("load tracks: %w", err)
 	}
 	return ParseRoads(path, data)
 }
@@ -143,6 +158,7 @@ func ParseRoads(name string, data []byte) (*Roads, error) {
 						return fail(foff, "more than %d positions", MaxRoadPoints)
 					}
 					r.lines = append(r.lines, line)
+					r.feat = append(r.feat, n)
 				}
 			}
 			if _, err := dec.Token(); err != nil { // ]
@@ -197,4 +213,136 @@ func (r *Roads) at(u float64) (lat, lon float64) {
 	}
 	f := math.Max(0, math.Min(1, (x-start)/(r.cum[k]-start)))
 	return a[0] + f*(b[0]-a[0]), a[1] + f*(b[1]-a[1])
+}
+
+// trackEnd is a track's first or last position.
+type trackEnd struct {
+	lat, lon float64
+}
+
+// traffic counts a fleet's past tracks at discs (MakeCovers): how many
+// distinct tracks cross a disc, and how many of their ends lie in it.
+// Segments are indexed in cells of gridDeg degrees, by points along them
+// at most half a cell apart, so that a query looks at the cells around
+// the disc, one cell wider, and nothing else.
+type traffic struct {
+	r     *Roads
+	segs  map[[2]int32][]int32 // cell → indices into r.segs
+	ends  map[[2]int32][]trackEnd
+	seen  []uint32 // by track: the query that last counted it
+	query uint32
+}
+
+const (
+	gridDeg = 0.01
+	// maxGridEntries bounds the index: tracks as long as a few hundred
+	// thousand km are refused rather than indexed without end.
+	maxGridEntries = 20_000_000
+)
+
+func cellOf(lat, lon float64) [2]int32 {
+	return [2]int32{int32(math.Floor(lat / gridDeg)), int32(math.Floor(lon / gridDeg))}
+}
+
+// newTraffic indexes r's lines as tracks, one per feature.
+func newTraffic(r *Roads) (*traffic, error) {
+	t := &traffic{r: r, segs: map[[2]int32][]int32{}, ends: map[[2]int32][]trackEnd{}}
+	tracks := 0
+	if len(r.feat) > 0 {
+		tracks = r.feat[len(r.feat)-1] + 1
+	}
+	t.seen = make([]uint32, tracks)
+	entries := 0
+	for k, s := range r.segs {
+		a, b := r.lines[s.line][s.i-1], r.lines[s.line][s.i]
+		steps := int(math.Ceil(math.Max(math.Abs(b[0]-a[0]), math.Abs(b[1]-a[1])) / (gridDeg / 2)))
+		if entries += steps + 1; entries > maxGridEntries {
+			return nil, errors.New("the tracks are too long to index: give fewer or shorter ones")
+		}
+		last := [2]int32{math.MaxInt32, math.MaxInt32}
+		for j := 0; j <= steps; j++ {
+			f := float64(j) / float64(max(steps, 1))
+			c := cellOf(a[0]+f*(b[0]-a[0]), a[1]+f*(b[1]-a[1]))
+			if c != last {
+				t.segs[c] = append(t.segs[c], int32(k))
+				last = c
+			}
+		}
+	}
+	for li, l := range r.lines {
+		first := li == 0 || r.feat[li-1] != r.feat[li]
+		lastLine := li == len(r.lines)-1 || r.feat[li+1] != r.feat[li]
+		if first {
+			c := cellOf(l[0][0], l[0][1])
+			t.ends[c] = append(t.ends[c], trackEnd{l[0][0], l[0][1]})
+		}
+		if lastLine {
+			p := l[len(l)-1]
+			c := cellOf(p[0], p[1])
+			t.ends[c] = append(t.ends[c], trackEnd{p[0], p[1]})
+		}
+	}
+	return t, nil
+}
+
+// at counts the tracks that come within rM metres of (lat, lon), and the
+// tracks' ends (starts and ends) within it.
+func (t *traffic) at(lat, lon, rM float64) (crossing, ends int) {
+	const mPerDeg = geofence.EarthRadiusM * math.Pi / 180
+	kx := mPerDeg * math.Max(math.Cos(lat*math.Pi/180), 1e-6)
+	dLat, dLon := math.Min(rM/mPerDeg+gridDeg, 180), math.Min(rM/kx+gridDeg, 360)
+	lo, hi := cellOf(lat-dLat, lon-dLon), cellOf(lat+dLat, lon+dLon)
+	t.query++
+	xy := func(p [2]float64) (float64, float64) { return (p[1] - lon) * kx, (p[0] - lat) * mPerDeg }
+	cell := func(i, j int32) {
+		for _, k := range t.segs[[2]int32{i, j}] {
+			s := t.r.segs[k]
+			f := t.r.feat[s.line]
+			if t.seen[f] == t.query {
+				continue
+			}
+			ax, ay := xy(t.r.lines[s.line][s.i-1])
+			bx, by := xy(t.r.lines[s.line][s.i])
+			if segDist(ax, ay, bx, by) <= rM {
+				t.seen[f] = t.query
+				crossing++
+			}
+		}
+		for _, e := range t.ends[[2]int32{i, j}] {
+			if geofence.DistanceM(lat, lon, e.lat, e.lon) <= rM {
+				ends++
+			}
+		}
+	}
+	if span := (int64(hi[0]) - int64(lo[0]) + 1) * (int64(hi[1]) - int64(lo[1]) + 1); span <= int64(len(t.segs)+len(t.ends)) {
+		for i := lo[0]; i <= hi[0]; i++ {
+			for j := lo[1]; j <= hi[1]; j++ {
+				cell(i, j)
+			}
+		}
+		return crossing, ends
+	}
+	// Near a pole a disc spans more cells than the index holds: look at
+	// the cells it holds instead.
+	for c := range t.segs {
+		if c[0] >= lo[0] && c[0] <= hi[0] && c[1] >= lo[1] && c[1] <= hi[1] {
+			cell(c[0], c[1])
+		}
+	}
+	for c := range t.ends {
+		if _, ok := t.segs[c]; !ok && c[0] >= lo[0] && c[0] <= hi[0] && c[1] >= lo[1] && c[1] <= hi[1] {
+			cell(c[0], c[1])
+		}
+	}
+	return crossing, ends
+}
+
+// segDist is the distance from the origin to the segment from a to b.
+func segDist(ax, ay, bx, by float64) float64 {
+	dx, dy := bx-ax, by-ay
+	f := 0.0
+	if l := dx*dx + dy*dy; l > 0 {
+		f = math.Max(0, math.Min(1, -(ax*dx+ay*dy)/l))
+	}
+	return math.Hypot(ax+f*dx, ay+f*dy)
 }

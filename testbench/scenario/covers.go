@@ -3,7 +3,6 @@ package scenario
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -20,13 +19,21 @@ import (
 // comes from seed: the same seed, the same covers, so that a population's
 // vehicles share one bundle's covers and a trip replays from its seed.
 //
-// Decoys keep 2·cover_offset_m and more from every zone and each other:
-// when the roads have no room for them (a single short route, a car's few
+// Decoys overlap no other cover (but copies of real covers that overlap
+// do, as those): when the roads have no room for them (a single short route, a car's few
 // roads near its zones), they go in the box around the roads widened until
 // they fit, which the returned note says (empty when the roads did).
 // The covers file returned is the bundle's secret: the bench's vehicles
 // withhold by it, the truth carries it, the observer never reads it.
 func DrawCovers(sc Scenario, roads [][]Waypoint, seed uint64) (covers []byte, note string, err error) {
+	return drawCovers(sc, roads, nil, seed)
+}
+
+// drawCovers is DrawCovers with the fleet's past tracks, one per trip,
+// when it has them: the decoys go where the tracks' traffic is closest to
+// the real covers' (config.CoverPlan.Tracks, as policy sign --tracks),
+// else on the roads as DrawCovers says.
+func drawCovers(sc Scenario, roads, tracks [][]Waypoint, seed uint64) (covers []byte, note string, err error) {
 	pol, err := config.ParsePolicy(sc.PolicyName, sc.Policy)
 	if err != nil {
 		return nil, "", fmt.Errorf("draw covers: %w", err)
@@ -50,16 +57,10 @@ func DrawCovers(sc Scenario, roads [][]Waypoint, seed uint64) (covers []byte, no
 	}
 	var lo, hi Waypoint
 	lo.Lat, lo.Lon, hi.Lat, hi.Lon = math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
-	var lines [][][2]float64
 	for _, r := range roads {
-		var l [][2]float64
 		for _, w := range r {
-			l = append(l, [2]float64{w.Lon, w.Lat})
 			lo.Lat, lo.Lon = math.Min(lo.Lat, w.Lat), math.Min(lo.Lon, w.Lon)
 			hi.Lat, hi.Lon = math.Max(hi.Lat, w.Lat), math.Max(hi.Lon, w.Lon)
-		}
-		if len(l) >= 2 {
-			lines = append(lines, l)
 		}
 	}
 	if plan.Decoys == 0 {
@@ -67,21 +68,18 @@ func DrawCovers(sc Scenario, roads [][]Waypoint, seed uint64) (covers []byte, no
 		c, err := config.MakeCovers(zones, plan)
 		return c, "", err
 	}
-	if len(lines) == 0 {
-		return nil, "", errors.New("draw covers: decoys need roads")
+	if len(tracks) > 0 {
+		if plan.Tracks, err = lineStrings("tracks", tracks); err != nil {
+			return nil, "", fmt.Errorf("draw covers: %w", err)
+		}
+		plan.Rand = rnd()
+		if c, err := config.MakeCovers(zones, plan); err == nil {
+			return c, "", nil
+		}
+		plan.Tracks = nil
 	}
-	fc := map[string]any{"type": "FeatureCollection"}
-	var fs []any
-	for _, l := range lines {
-		fs = append(fs, map[string]any{"type": "Feature", "geometry": map[string]any{"type": "LineString", "coordinates": l}})
-	}
-	fc["features"] = fs
-	data, err := json.Marshal(fc)
-	if err != nil {
-		return nil, "", err
-	}
-	if plan.Roads, err = config.ParseRoads("roads", data); err != nil {
-		return nil, "", fmt.Errorf("draw covers: %w", err)
+	if plan.Roads, err = lineStrings("roads", roads); err != nil {
+		return nil, "", fmt.Errorf("draw covers: decoys need roads: %w", err)
 	}
 	plan.Rand = rnd()
 	if c, err := config.MakeCovers(zones, plan); err == nil {
@@ -112,4 +110,33 @@ func DrawCovers(sc Scenario, roads [][]Waypoint, seed uint64) (covers []byte, no
 		return nil, "", fmt.Errorf("draw covers: %w", err)
 	}
 	return c, fmt.Sprintf("no room for %d decoys a zone on the roads or near them: none", want), nil
+}
+
+// lineStrings reads lines as a roads file would be (config.ParseRoads):
+// one LineString feature each, those of fewer than two points left out.
+func lineStrings(name string, lines [][]Waypoint) (*config.Roads, error) {
+	type feature struct {
+		Type     string `json:"type"`
+		Geometry struct {
+			Type        string       `json:"type"`
+			Coordinates [][2]float64 `json:"coordinates"`
+		} `json:"geometry"`
+	}
+	fs := []feature{}
+	for _, l := range lines {
+		if len(l) < 2 {
+			continue
+		}
+		f := feature{Type: "Feature"}
+		f.Geometry.Type = "LineString"
+		for _, w := range l {
+			f.Geometry.Coordinates = append(f.Geometry.Coordinates, [2]float64{w.Lon, w.Lat})
+		}
+		fs = append(fs, f)
+	}
+	data, err := json.Marshal(map[string]any{"type": "FeatureCollection", "features": fs})
+	if err != nil {
+		return nil, err
+	}
+	return config.ParseRoads(name, data)
 }

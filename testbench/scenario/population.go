@@ -1,9 +1,11 @@
 package scenario
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -24,6 +26,10 @@ type Population struct {
 	// when the roads had no room.
 	Roads      [][]Waypoint
 	CoversNote string
+	// Past are tracks of the fleet's past (its trips on another seed, one
+	// track each), that its bundle's decoys are placed by, where their
+	// traffic is the real covers' (DrawCovers); none for the car.
+	Past [][]Waypoint
 }
 
 // Populations lists the populations Generate knows.
@@ -32,7 +38,8 @@ var Populations = []string{"fleet", "car"}
 // Generate makes the population name from seed with n trips (its default
 // when n ≤ 0: 1,000 for the fleet, 300 for the car).
 // Every trip of it runs on the zones with one bundle's covers and decoys,
-// drawn from seed with the decoys on the population's roads (WithCovers).
+// drawn from seed, the fleet's decoys where its past trips' traffic
+// matches the zones' covers' (WithCovers).
 func Generate(name string, seed uint64, n int) (Population, error) {
 	var p Population
 	switch name {
@@ -41,6 +48,9 @@ func Generate(name string, seed uint64, n int) (Population, error) {
 			n = 1000
 		}
 		p = Fleet(seed, n)
+		for _, t := range Fleet(pastSeed(seed), pastTrips).Trips {
+			p.Past = append(p.Past, t.Route)
+		}
 	case "car":
 		if n <= 0 {
 			n = 300
@@ -52,14 +62,20 @@ func Generate(name string, seed uint64, n int) (Population, error) {
 	return p.WithCovers(seed)
 }
 
+// pastTrips is how many trips of a fleet's past its decoys are placed by;
+// pastSeed the seed they are drawn from, never a population's own.
+const pastTrips = 1000
+
+func pastSeed(seed uint64) uint64 { return seed ^ 0x9a57_0f_f1ee7_0000 }
+
 // WithCovers gives every trip of p the covers of one bundle (DrawCovers
-// on its first trip's zones and policy, the decoys on p.Roads, from
-// seed): a fleet's vehicles all hold the same bundle.
+// on its first trip's zones and policy, the decoys by p.Past, or on
+// p.Roads, from seed): a fleet's vehicles all hold the same bundle.
 func (p Population) WithCovers(seed uint64) (Population, error) {
 	if len(p.Trips) == 0 {
 		return p, nil
 	}
-	covers, note, err := DrawCovers(p.Trips[0], p.Roads, seed)
+	covers, note, err := drawCovers(p.Trips[0], p.Roads, p.Past, seed)
 	if err != nil {
 		return p, fmt.Errorf("population %s: %w", p.Name, err)
 	}
@@ -84,53 +100,172 @@ func popBase(name string, seed uint64, start time.Time, route []Waypoint, vin st
 // FleetCentre is the middle of the fleet's area, between the demo's zones.
 var FleetCentre = Waypoint{Lat: 52.005, Lon: 10.06}
 
-// Fleet is n trips of 100 vehicles on 40 random roads through a 20 × 20
-// km area around the demo's two zones: half the roads pass within 2.5 km
-// of a zone, half anywhere. Each trip is 4 to 14 km of one road, either
-// way, at 50 to 90 km/h, on a day of 30; each trip is its own chain. One
-// trip in ten is a visit instead: from 4 to 10 km away straight to a
-// spot within 300 m of a zone's centre, where it parks (or, one in
-// twenty, from there away): the people who use a site.
+// Place is where a fleet's traffic converges: a town, a depot, a yard, a
+// hospital, or one of the demo's zones, which is a place like the others.
+type Place struct {
+	Name string
+	Waypoint
+}
+
+// FleetMap is the fleet's country, the same whatever the population's
+// seed (a fleet's past drives on the roads its present does): the demo's
+// two zones and seven other places around them within 15 km of the
+// centre, each at least 7 km from the others, and the roads: one from
+// each place to each of its three nearest, and two out of each place to
+// its hinterland, 12 km long. Every road bends.
+func FleetMap() (places []Place, links [][2]int, roads [][]Waypoint) {
+	rng := rand.New(rand.NewPCG(0x9e0, 0xf1ee7))
+	uni := func(lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
+	places = []Place{
+		{"demo-a", Waypoint{Lat: 52.0155, Lon: 10.0910}}, // the demo's zones
+		{"demo-b", Waypoint{Lat: 51.9920, Lon: 10.0250}},
+	}
+	for _, name := range []string{"town north", "town south", "town west", "town east", "market town", "village", "depot", "logistics yard", "hospital", "quarry", "airfield", "port"} {
+		for sep := 5000.0; ; sep -= 100 {
+			var w Waypoint
+			ok := false
+			for try := 0; try < 500 && !ok; try++ {
+				w.Lat, w.Lon = Offset(FleetCentre.Lat, FleetCentre.Lon, uni(-16000, 16000), uni(-16000, 16000))
+				ok = true
+				for _, q := range places {
+					if distM(w, q.Waypoint) < sep {
+						ok = false
+					}
+				}
+			}
+			if ok {
+				places = append(places, Place{name, w})
+				break
+			}
+		}
+	}
+	bend := func(a, b Waypoint) []Waypoint {
+		l := distM(a, b)
+		out := []Waypoint{a}
+		for _, f := range []float64{1.0 / 3, 2.0 / 3} {
+			w := Waypoint{Lat: a.Lat + f*(b.Lat-a.Lat), Lon: a.Lon + f*(b.Lon-a.Lon)}
+			side := uni(-0.1, 0.1) * l
+			h := math.Atan2((b.Lon-a.Lon)*math.Cos(a.Lat*math.Pi/180), b.Lat-a.Lat) + math.Pi/2
+			w.Lat, w.Lon = Offset(w.Lat, w.Lon, side*math.Cos(h), side*math.Sin(h))
+			out = append(out, w)
+		}
+		return append(out, b)
+	}
+	linked := map[[2]int]bool{}
+	for i, a := range places {
+		order := make([]int, 0, len(places)-1)
+		for j := range places {
+			if j != i {
+				order = append(order, j)
+			}
+		}
+		slices.SortFunc(order, func(x, y int) int {
+			return cmp.Compare(distM(a.Waypoint, places[x].Waypoint), distM(a.Waypoint, places[y].Waypoint))
+		})
+		for _, j := range order[:3] {
+			k := [2]int{min(i, j), max(i, j)}
+			if !linked[k] {
+				linked[k] = true
+				links = append(links, k)
+				roads = append(roads, bend(places[k[0]].Waypoint, places[k[1]].Waypoint))
+			}
+		}
+	}
+	for _, a := range places {
+		for range 2 {
+			h := uni(0, 2*math.Pi)
+			var far Waypoint
+			far.Lat, far.Lon = Offset(a.Lat, a.Lon, 12000*math.Cos(h), 12000*math.Sin(h))
+			roads = append(roads, bend(a.Waypoint, far))
+		}
+	}
+	return places, links, roads
+}
+
+// Fleet is n trips of 100 vehicles in the fleet's country (FleetMap),
+// where traffic converges on places, the demo's zones two of them: a
+// place is chosen alike for every trip, the zones as often as a town.
+// Nine trips in twenty pass through the place, from 6–12 km out on one of
+// its roads to as far on another; six come to it from 4 to 10 km out on
+// one of its roads (or, half of them, leave it there): the people who
+// use a site, or a town; three go from it to a neighbour, on the road
+// between; the others drive 4 to 14 km of any road, either way. A trip
+// to, from or through a place passes within 300 m of it.
+// Speeds of 50 to 90 km/h, on a day of 30; each trip is its own chain.
 func Fleet(seed uint64, n int) Population {
 	rng := rand.New(rand.NewPCG(seed, 0xf1ee7))
 	uni := func(lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
-	zones := []Waypoint{{Lat: 52.0155, Lon: 10.0910}, {Lat: 51.9920, Lon: 10.0250}} // the demo's
-	roads := make([][]Waypoint, 40)
-	for i := range roads {
-		var a Waypoint
-		if i%2 == 0 {
-			z := zones[rng.IntN(len(zones))]
-			d, b := uni(0, 2500), uni(0, 2*math.Pi)
-			a.Lat, a.Lon = Offset(z.Lat, z.Lon, d*math.Cos(b), d*math.Sin(b))
-		} else {
-			a.Lat, a.Lon = Offset(FleetCentre.Lat, FleetCentre.Lon, uni(-10000, 10000), uni(-10000, 10000))
-		}
-		roads[i] = randomRoad(rng, a, 12000)
+	places, links, roads := FleetMap()
+	p := Population{Name: fmt.Sprintf("fleet of 100 vehicles, %d trips between %d places (seed %d)", n, len(places), seed), Roads: roads}
+	spot := func(w Waypoint) Waypoint {
+		d, b := uni(0, 300), uni(0, 2*math.Pi)
+		w.Lat, w.Lon = Offset(w.Lat, w.Lon, d*math.Cos(b), d*math.Sin(b))
+		return w
 	}
-	p := Population{Name: fmt.Sprintf("fleet of 100 vehicles, %d trips on 40 random roads (seed %d)", n, seed), Roads: roads}
-	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	for i := range n {
-		road := roads[rng.IntN(len(roads))]
-		total := RouteLength(road)
-		l := uni(4000, 14000)
-		s0 := uni(0, total-l)
-		route := subRoute(road, s0, s0+l)
-		visit := rng.IntN(20)
-		if visit < 3 {
-			z := zones[rng.IntN(len(zones))]
-			d, b := uni(0, 300), uni(0, 2*math.Pi)
-			var in, from Waypoint
-			in.Lat, in.Lon = Offset(z.Lat, z.Lon, d*math.Cos(b), d*math.Sin(b))
-			d, b = uni(4000, 10000), uni(0, 2*math.Pi)
-			from.Lat, from.Lon = Offset(in.Lat, in.Lon, d*math.Cos(b), d*math.Sin(b))
-			route = []Waypoint{from, in}
-			if visit == 2 {
-				route = []Waypoint{in, from}
+	hinterland := len(links) // roads[hinterland+2·i+k] is place i's k-th road out
+	// out is one of place a's roads, from a, to d metres (or its end, or
+	// 2 km short of the neighbour it leads to).
+	out := func(a int, d float64) []Waypoint {
+		var ks []int
+		for k, l := range links {
+			if l[0] == a || l[1] == a {
+				ks = append(ks, k)
 			}
 		}
-		if rng.IntN(2) == 0 && visit >= 3 {
-			for a, b := 0, len(route)-1; a < b; a, b = a+1, b-1 {
-				route[a], route[b] = route[b], route[a]
+		ks = append(ks, hinterland+2*a, hinterland+2*a+1)
+		k := ks[rng.IntN(len(ks))]
+		road := slices.Clone(roads[k])
+		end := RouteLength(road)
+		if k < hinterland { // stop short of the neighbour: every place as busy
+			end -= 2000
+			if links[k][1] == a {
+				slices.Reverse(road)
+			}
+		}
+		return subRoute(road, 0, math.Min(d, end))
+	}
+	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		var route []Waypoint
+		name := fmt.Sprintf("fleet trip %d", i+1)
+		a := rng.IntN(len(places))
+		switch kind := rng.IntN(20); {
+		case kind < 9: // through a, on two of its roads
+			in, on := out(a, uni(6000, 12000)), out(a, uni(6000, 12000))
+			slices.Reverse(in)
+			in[len(in)-1] = spot(in[len(in)-1])
+			route = append(in, on[1:]...)
+			name += ": through a place"
+		case kind < 15: // to a from 4–10 km out, or from a
+			route = out(a, uni(4000, 10000))
+			route[0] = spot(route[0])
+			slices.Reverse(route)
+			name += ": a visit"
+			if rng.IntN(2) == 0 {
+				slices.Reverse(route)
+				name = fmt.Sprintf("fleet trip %d: leaving a place", i+1)
+			}
+		case kind < 18: // from a to a neighbour
+			var ks []int
+			for k, l := range links {
+				if l[0] == a || l[1] == a {
+					ks = append(ks, k)
+				}
+			}
+			k := ks[rng.IntN(len(ks))]
+			route = slices.Clone(roads[k])
+			if links[k][1] == a {
+				slices.Reverse(route)
+			}
+			route[0], route[len(route)-1] = spot(route[0]), spot(route[len(route)-1])
+			name += ": between places"
+		default: // 4 to 14 km of any road
+			road := roads[rng.IntN(len(roads))]
+			l := math.Min(uni(4000, 14000), RouteLength(road))
+			s0 := uni(0, RouteLength(road)-l)
+			route = subRoute(road, s0, s0+l)
+			if rng.IntN(2) == 0 {
+				slices.Reverse(route)
 			}
 		}
 		for k := range route {
@@ -138,43 +273,11 @@ func Fleet(seed uint64, n int) Population {
 		}
 		start := base.Add(time.Duration(rng.IntN(30*24*3600)) * time.Second)
 		vin := fmt.Sprintf("QZFLEET%010d", rng.IntN(100))
-		name := fmt.Sprintf("fleet trip %d", i+1)
-		switch visit {
-		case 0, 1:
-			name += ": a visit"
-		case 2:
-			name += ": leaving a site"
-		}
 		sc := popBase(name, seed*1_000_003+uint64(i)+1, start, route, vin)
 		p.Trips = append(p.Trips, sc)
 		p.Chains = append(p.Chains, []int{i})
 	}
 	return p
-}
-
-// randomRoad is a road through a, about 2·half long, bending up to 20°
-// every 2 km.
-func randomRoad(rng *rand.Rand, a Waypoint, half float64) []Waypoint {
-	h := rng.Float64() * 360
-	walk := func(h float64) []Waypoint {
-		var out []Waypoint
-		lat, lon := a.Lat, a.Lon
-		for d := 0.0; d < half; d += 2000 {
-			h += (rng.Float64()*2 - 1) * 20
-			r := h * math.Pi / 180
-			lat, lon = Offset(lat, lon, 2000*math.Cos(r), 2000*math.Sin(r))
-			out = append(out, Waypoint{Lat: lat, Lon: lon})
-		}
-		return out
-	}
-	back := walk(h + 180)
-	fwd := walk(h)
-	var road []Waypoint
-	for i := len(back) - 1; i >= 0; i-- {
-		road = append(road, back[i])
-	}
-	road = append(road, a)
-	return append(road, fwd...)
 }
 
 // subRoute is the part of route from s0 to s1 metres along it.
