@@ -71,7 +71,6 @@ func TestPublisherCadence(t *testing.T) {
 	m := uplinktest.StartMosquitto(t)
 	const size = 512
 	rule := uplink.CadenceRule{Every: 8 * time.Second, PayloadBytes: size}
-	phase := uplink.SlotPhase(testPseudonym, rule.Every)
 	// Three batches waiting: a backlog, as after a time offline.
 	q := uplink.NewMemQueue()
 	b := newBatcher(t, uplink.BatchRule{MaxRecords: 30, MaxAge: time.Minute})
@@ -88,28 +87,7 @@ func TestPublisherCadence(t *testing.T) {
 	}
 	const backlog = 3
 
-	sub := subscribe(t, m.URL(), uplink.Topic(testPseudonym, "#"), nil)
-	slot := time.Unix(1_800_000_000, 0).Add(phase) // a slot begins
-	tick := slot.Add(rule.Every / 2)               // its tick: half a slot later
-	clk := &manualClock{now: tick.Add(-time.Second)}
-	cfg := testConfig(m.URL(), testPseudonym)
-	cfg.Now, cfg.After = clk.Now, clk.After
-	p, err := uplink.NewPublisher(cfg, q, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.SetCadence(rule)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	// Connected before the first tick, so that every tick can publish.
-	waitFor(t, func() bool { return len(sub.messages()) > 0 }) // "online"
+	p, clk, sub, tick := runCadence(t, m, q, rule)
 
 	sent := func() uint64 { st := p.Stats(); return st.Published + st.Padding + st.Failures }
 	sub4 := rule.Every / 4
@@ -143,6 +121,36 @@ func TestPublisherCadence(t *testing.T) {
 	}
 }
 
+// runCadence runs a publisher of q with the cadence rule on a manual
+// clock a second before a slot's tick (returned), until the test ends,
+// connected (its "online" seen by sub) before it returns.
+func runCadence(t *testing.T, m *uplinktest.Mosquitto, q uplink.Queue, rule uplink.CadenceRule) (*uplink.Publisher, *manualClock, *subscriber, time.Time) {
+	t.Helper()
+	sub := subscribe(t, m.URL(), uplink.Topic(testPseudonym, "#"), nil)
+	slot := time.Unix(1_800_000_000, 0).Add(uplink.SlotPhase(testPseudonym, rule.Every)) // a slot begins
+	tick := slot.Add(rule.Every / 2)                                                     // its tick: half a slot later
+	clk := &manualClock{now: tick.Add(-time.Second)}
+	cfg := testConfig(m.URL(), testPseudonym)
+	cfg.Now, cfg.After = clk.Now, clk.After
+	p, err := uplink.NewPublisher(cfg, q, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetCadence(rule)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	// Connected before the first tick, so that every tick can publish.
+	waitFor(t, func() bool { return len(sub.messages()) > 0 }) // "online"
+	return p, clk, sub, tick
+}
+
 // waitFor polls cond for up to deliverWait: a bound, never a speed.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
@@ -165,7 +173,6 @@ func TestPublisherDrainEnds(t *testing.T) {
 	m := uplinktest.StartMosquitto(t)
 	const size = 512
 	rule := uplink.CadenceRule{Every: 8 * time.Second, PayloadBytes: size}
-	phase := uplink.SlotPhase(testPseudonym, rule.Every)
 	for _, backlog := range []int{0, 1, 2, 3, 6} {
 		t.Run(fmt.Sprintf("%d queued", backlog), func(t *testing.T) {
 			q := uplink.NewMemQueue()
@@ -176,26 +183,7 @@ func TestPublisherDrainEnds(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			sub := subscribe(t, m.URL(), uplink.Topic(testPseudonym, "#"), nil)
-			tick := time.Unix(1_800_000_000, 0).Add(phase + rule.Every/2)
-			clk := &manualClock{now: tick.Add(-time.Second)}
-			cfg := testConfig(m.URL(), testPseudonym)
-			cfg.Now, cfg.After = clk.Now, clk.After
-			p, err := uplink.NewPublisher(cfg, q, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.SetCadence(rule)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- p.Run(ctx) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			}()
-			waitFor(t, func() bool { return len(sub.messages()) > 0 }) // "online"
+			p, clk, sub, _ := runCadence(t, m, q, rule)
 			waitFor(t, func() bool { return clk.waiting() > 0 })
 			drained := make(chan error, 1)
 			go func() { drained <- p.Drain(context.Background()) }()

@@ -125,9 +125,17 @@
 //     is how far the vehicle went unseen: rings around those positions,
 //     over many trips that end at one place inside a cover (the people
 //     who work at a site), meet at the place (the hidden-trip-ends
-//     multilateration of quietzone-bench attack). Hiding it needs the
-//     unit to stay powered a random time after the ignition (a power
-//     hold), which is not built. The status topic carries nothing else.
+//     multilateration of quietzone-bench attack: 443 m from a zone's
+//     centre after 300 trips). With vehicle.power_hold_line the unit
+//     stays powered, publishing, a random time below the policy's
+//     end_linger_s after the ignition goes off (the gateway's PowerHold),
+//     and a trip's end merged record waits for the parked stretch after
+//     it: the rings are then off by up to the linger at the trip's speed
+//     (2.2–7.3 km from the centre, 1,000 fleet and 300 car trips).
+//     Without a hold line the unit goes down with its supply, and the
+//     end is dated exactly. A trip's start is dated by "online" (the
+//     unit powers up with the ignition). The status topic carries
+//     nothing else.
 //   - A time offline while running: the batches queued meanwhile go, on
 //     reconnection, at four a slot until one is left; their number says
 //     how many slots had records (driving or parked with fresh signals),
