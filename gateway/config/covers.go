@@ -253,10 +253,10 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 				ds   []disc
 				diff float64
 			}
-			var want [][2]int
+			var want [][3]int
 			for _, i := range g {
-				cross, ends := tr.at(covers[i].lat, covers[i].lon, covers[i].r)
-				want = append(want, [2]int{cross, ends})
+				cross, ends, through := tr.at(covers[i].lat, covers[i].lon, covers[i].r)
+				want = append(want, [3]int{cross, ends, through})
 			}
 			var cands []weighed
 			for range decoyDraws {
@@ -269,9 +269,10 @@ func MakeCovers(zones *geofence.Index, plan CoverPlan) ([]byte, error) {
 				}
 				diff := 0.0
 				for k, d := range ds {
-					cross, ends := tr.at(d.lat, d.lon, d.r)
+					cross, ends, through := tr.at(d.lat, d.lon, d.r)
 					diff += math.Abs(math.Log1p(float64(cross))-math.Log1p(float64(want[k][0]))) +
-						math.Abs(math.Log1p(float64(ends))-math.Log1p(float64(want[k][1])))
+						math.Abs(math.Log1p(float64(ends))-math.Log1p(float64(want[k][1]))) +
+						math.Abs(math.Log1p(float64(through))-math.Log1p(float64(want[k][2])))
 				}
 				cands = append(cands, weighed{ds, diff})
 			}

@@ -70,7 +70,7 @@ func FuzzParseRoads(f *testing.F) {
 		if err != nil {
 			return
 		}
-		cross, ends := tr.at(lat, lon, 5000)
+		cross, ends, _ := tr.at(lat, lon, 5000)
 		if cross < 1 || cross > len(tr.seen) || ends > 2*len(tr.seen) {
 			t.Fatalf("%d crossing, %d ends of %d tracks", cross, ends, len(tr.seen))
 		}
@@ -96,24 +96,24 @@ func TestTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name            string
-		lat, lon, r     float64
-		wantCross, ends int
+		name                     string
+		lat, lon, r              float64
+		wantCross, ends, through int
 	}{
-		{"the crossing", 52.0, 10.0, 500, 3, 1},             // track 1 twice, track 2's second line ends there, the long one
-		{"wider", 52.0, 10.0, 1500, 3, 1},                   // the first line of track 2 is 1.1 km north: still one track
-		{"middle of a long segment", 52.0, 10.6, 200, 1, 0}, // the 137 km segment, no vertex near
-		{"a start", 52.2, 10.0, 100, 1, 1},
-		{"the ends of one", 52.25, 10.0, 6000, 1, 2},
-		{"nothing", 53.0, 10.0, 1000, 0, 0},
-		{"the pole", 90, 0, 1000, 0, 0},        // more cells than the index holds: its own
-		{"the whole earth", 52, 10, 3e7, 4, 8}, // every track, every end
-
+		{"the crossing", 52.0, 10.0, 500, 3, 1, 2},             // track 1 twice, track 2's second line ends there, the long one; 1 and the long one pass through
+		{"wider", 52.0, 10.0, 1500, 3, 1, 2},                   // the first line of track 2 is 1.1 km north: still one track
+		{"middle of a long segment", 52.0, 10.6, 200, 1, 0, 1}, // the 137 km segment, no vertex near
+		{"a start", 52.2, 10.0, 100, 1, 1, 0},
+		{"near a start", 52.2, 10.0 + 1.0/68.5, 100, 0, 0, 0}, // a kilometre east: nothing crosses
+		{"the ends of one", 52.25, 10.0, 6000, 1, 2, 0},
+		{"nothing", 53.0, 10.0, 1000, 0, 0, 0},
+		{"the pole", 90, 0, 1000, 0, 0, 0},        // more cells than the index holds: its own
+		{"the whole earth", 52, 10, 3e7, 4, 8, 0}, // every track, every end
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cross, ends := tr.at(tc.lat, tc.lon, tc.r)
-			if cross != tc.wantCross || ends != tc.ends {
-				t.Errorf("%d crossing, %d ends; want %d, %d", cross, ends, tc.wantCross, tc.ends)
+			cross, ends, through := tr.at(tc.lat, tc.lon, tc.r)
+			if cross != tc.wantCross || ends != tc.ends || through != tc.through {
+				t.Errorf("%d crossing, %d ends, %d through; want %d, %d, %d", cross, ends, through, tc.wantCross, tc.ends, tc.through)
 			}
 		})
 	}
@@ -232,11 +232,11 @@ func TestMakeCoversByTracks(t *testing.T) {
 			if d := geofence.DistanceM(realC[0], realC[1], decoy[0], decoy[1]); d < realC[2]+decoy[2]-2 {
 				t.Fatalf("the decoy overlaps the real cover: %.0f m apart", d)
 			}
-			rc, re := tr.at(realC[0], realC[1], realC[2])
-			dc, de := tr.at(decoy[0], decoy[1], decoy[2])
+			rc, re, rt := tr.at(realC[0], realC[1], realC[2])
+			dc, de, dt := tr.at(decoy[0], decoy[1], decoy[2])
 			if plan.Tracks != nil {
-				if math.Abs(float64(dc-rc)) > 0.25*float64(rc) || math.Abs(float64(de-re)) > 0.25*float64(re) {
-					t.Errorf("seed %d: decoy with %d crossing and %d ends, the real cover %d and %d", seed, dc, de, rc, re)
+				if math.Abs(float64(dc-rc)) > 0.25*float64(rc) || math.Abs(float64(de-re)) > 0.25*float64(re) || math.Abs(float64(dt-rt)) > 0.25*float64(rt)+1 {
+					t.Errorf("seed %d: decoy with %d crossing, %d ends, %d through; the real cover %d, %d, %d", seed, dc, de, dt, rc, re, rt)
 				}
 			} else if math.Abs(float64(dc-rc)) <= 0.25*float64(rc) && math.Abs(float64(de-re)) <= 0.25*float64(re) {
 				busy++

@@ -229,6 +229,8 @@ type traffic struct {
 	r     *Roads
 	segs  map[[2]int32][]int32 // cell → indices into r.segs
 	ends  map[[2]int32][]trackEnd
+	// first and last are each track's ends, by feature (through).
+	first, last []trackEnd
 	seen  []uint32 // by track: the query that last counted it
 	query uint32
 }
@@ -252,6 +254,7 @@ func newTraffic(r *Roads) (*traffic, error) {
 		tracks = r.feat[len(r.feat)-1] + 1
 	}
 	t.seen = make([]uint32, tracks)
+	t.first, t.last = make([]trackEnd, tracks), make([]trackEnd, tracks)
 	entries := 0
 	for k, s := range r.segs {
 		a, b := r.lines[s.line][s.i-1], r.lines[s.line][s.i]
@@ -275,19 +278,27 @@ func newTraffic(r *Roads) (*traffic, error) {
 		if first {
 			c := cellOf(l[0][0], l[0][1])
 			t.ends[c] = append(t.ends[c], trackEnd{l[0][0], l[0][1]})
+			t.first[r.feat[li]] = trackEnd{l[0][0], l[0][1]}
 		}
 		if lastLine {
 			p := l[len(l)-1]
 			c := cellOf(p[0], p[1])
 			t.ends[c] = append(t.ends[c], trackEnd{p[0], p[1]})
+			t.last[r.feat[li]] = trackEnd{p[0], p[1]}
 		}
 	}
 	return t, nil
 }
 
-// at counts the tracks that come within rM metres of (lat, lon), and the
-// tracks' ends (starts and ends) within it.
-func (t *traffic) at(lat, lon, rM float64) (crossing, ends int) {
+// throughMarginM: a track that crosses a disc and starts and ends this
+// far outside it passes through: a trip that could show a gap there, its
+// ends being hidden up to trip_end_m + trip_end_spread_m (2 km by default).
+const throughMarginM = 2000
+
+// at counts the tracks that come within rM metres of (lat, lon), the
+// tracks' ends (starts and ends) within it, and the crossing tracks that
+// pass through (throughMarginM): a real cover's gaps come from those.
+func (t *traffic) at(lat, lon, rM float64) (crossing, ends, through int) {
 	const mPerDeg = geofence.EarthRadiusM * math.Pi / 180
 	kx := mPerDeg * math.Max(math.Cos(lat*math.Pi/180), 1e-6)
 	dLat, dLon := math.Min(rM/mPerDeg+gridDeg, 180), math.Min(rM/kx+gridDeg, 360)
@@ -306,6 +317,10 @@ func (t *traffic) at(lat, lon, rM float64) (crossing, ends int) {
 			if segDist(ax, ay, bx, by) <= rM {
 				t.seen[f] = t.query
 				crossing++
+				a, b := t.first[f], t.last[f]
+				if geofence.DistanceM(lat, lon, a.lat, a.lon) > rM+throughMarginM && geofence.DistanceM(lat, lon, b.lat, b.lon) > rM+throughMarginM {
+					through++
+				}
 			}
 		}
 		for _, e := range t.ends[[2]int32{i, j}] {
@@ -320,7 +335,7 @@ func (t *traffic) at(lat, lon, rM float64) (crossing, ends int) {
 				cell(i, j)
 			}
 		}
-		return crossing, ends
+		return crossing, ends, through
 	}
 	// Near a pole a disc spans more cells than the index holds: look at
 	// the cells it holds instead.
@@ -334,7 +349,7 @@ func (t *traffic) at(lat, lon, rM float64) (crossing, ends int) {
 			cell(c[0], c[1])
 		}
 	}
-	return crossing, ends
+	return crossing, ends, through
 }
 
 // segDist is the distance from the origin to the segment from a to b.
