@@ -136,13 +136,16 @@ func New(p *Policy, q Queue, firstSeq uint64) (*Uplink, error) {
 		return nil, fmt.Errorf("new uplink: %w", err)
 	}
 	u := &Uplink{red: NewRedactor(p), bat: b, q: q, seq: max(firstSeq, 1), rb: math.MinInt64}
-	u.setRules(p)
-	u.edge = u.posOn // a run starts where the last one's position is not known
+	u.setRules(p) // a run starts where the last one's position is not known: edge
 	return u, nil
 }
 
 func (u *Uplink) setRules(p *Policy) {
-	u.posOn = p.Position != nil
+	if on := p.Position != nil; on != u.posOn {
+		// Positions start (as at a run's start: where the last was is not
+		// known) or stop (no gap to hide motion beside).
+		u.posOn, u.edge, u.edgeUntil = on, on, 0
+	}
 	u.quantum = int64(p.NearZones.TimeQuantum / time.Second)
 	u.alarmQ = int64(p.Cadence.alarmQuantum(p.NearZones.TimeQuantum) / time.Second)
 	slot := int64(p.Cadence.Slot() / time.Second)

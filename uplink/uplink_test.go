@@ -600,3 +600,48 @@ func TestNoMotionBesideAStretch(t *testing.T) {
 		})
 	}
 }
+
+// TestNoPositionsNoEdge: a policy that sends no position has no gaps to
+// hide motion beside: a switch to one during a withheld stretch (before
+// a position could end the edge) lets the speeds out again.
+func TestNoPositionsNoEdge(t *testing.T) {
+	q := uplink.NewMemQueue()
+	u, err := uplink.New(demoPolicy(), q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := drive(300, 60, 90)
+	for _, s := range snaps[:85] {
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noPos := demoPolicy()
+	noPos.Position = nil
+	if err := u.SetPolicy(noPos); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range snaps[85:] {
+		if err := u.Offer(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := u.Flush(t0.Add(300 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	speeds := 0
+	for _, b := range drain(t, q) {
+		recs, err := uplink.DecodeBatch(b.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if _, ok := r.Signals["vehicle.speed"]; ok && r.Time-t0.Unix() >= 120 {
+				speeds++
+			}
+		}
+	}
+	if speeds < 150 {
+		t.Errorf("%d speeds after the switch to a policy without positions, want about 180", speeds)
+	}
+}
