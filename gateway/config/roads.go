@@ -226,13 +226,13 @@ type trackEnd struct {
 // at most half a cell apart, so that a query looks at the cells around
 // the disc, one cell wider, and nothing else.
 type traffic struct {
-	r     *Roads
-	segs  map[[2]int32][]int32 // cell → indices into r.segs
-	ends  map[[2]int32][]trackEnd
+	r    *Roads
+	segs map[[2]int32][]int32 // cell → indices into r.segs
+	ends map[[2]int32][]trackEnd
 	// first and last are each track's ends, by feature (through).
 	first, last []trackEnd
-	seen  []uint32 // by track: the query that last counted it
-	query uint32
+	seen        []uint32 // by track: the query that last counted it
+	query       uint32
 }
 
 const (
