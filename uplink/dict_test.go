@@ -93,16 +93,13 @@ func trainingBatches(t testing.TB) [][]byte {
 	return out
 }
 
-// The dictionary in the binary is format 1's, and it pays on batches it
-// was not trained on. With -update-dict, rebuild it from the training
-// drives (only ever for a new dictionary ID: receivers know a dictionary
-// by its ID).
-func TestDictionary(t *testing.T) {
-	const path = "dict-1.zstd"
-	if *updateDict {
-		d, err := dict.BuildZstdDict(trainingBatches(t), dict.Options{
-			MaxDictSize: 8 << 10, HashBytes: 6, ZstdDictID: uplink.DictID1, ZstdLevel: zstd.SpeedBetterCompression,
-		})
+// dictionaryFile checks that the file at path is a zstd dictionary with
+// the ID opts names, after rebuilding it from the samples with opts when
+// update is set.
+func dictionaryFile(t *testing.T, path string, update bool, samples func(testing.TB) [][]byte, opts dict.Options) {
+	t.Helper()
+	if update {
+		d, err := dict.BuildZstdDict(samples(t), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,9 +112,19 @@ func TestDictionary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d) < 8 || binary.LittleEndian.Uint32(d[:4]) != 0xEC30A437 || binary.LittleEndian.Uint32(d[4:8]) != uplink.DictID1 {
-		t.Fatalf("%s is not a zstd dictionary with ID %#x", path, uplink.DictID1)
+	if len(d) < 8 || binary.LittleEndian.Uint32(d[:4]) != 0xEC30A437 || binary.LittleEndian.Uint32(d[4:8]) != opts.ZstdDictID {
+		t.Fatalf("%s is not a zstd dictionary with ID %#x", path, opts.ZstdDictID)
 	}
+}
+
+// The dictionary in the binary is format 1's, and it pays on batches it
+// was not trained on. With -update-dict, rebuild it from the training
+// drives (only ever for a new dictionary ID: receivers know a dictionary
+// by its ID).
+func TestDictionary(t *testing.T) {
+	dictionaryFile(t, "dict-1.zstd", *updateDict, trainingBatches, dict.Options{
+		MaxDictSize: 8 << 10, HashBytes: 6, ZstdDictID: uplink.DictID1, ZstdLevel: zstd.SpeedBetterCompression,
+	})
 
 	// Every batch names the dictionary in its frame header, and decodes.
 	b := newBatcher(t, uplink.BatchRule{MaxRecords: 30, MaxAge: time.Hour})
@@ -262,26 +269,9 @@ func trainingSlots(t testing.TB) [][]byte {
 // on. With -update-dict2, rebuild it from the training drives (only ever
 // for a new dictionary ID).
 func TestDictionary2(t *testing.T) {
-	const path = "dict-2.zstd"
-	if *updateDict2 {
-		d, err := dict.BuildZstdDict(trainingSlots(t), dict.Options{
-			MaxDictSize: 4 << 10, HashBytes: 8, ZstdDictID: uplink.DictID2, ZstdLevel: zstd.SpeedBetterCompression,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, d, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s: %d bytes", path, len(d))
-	}
-	d, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(d) < 8 || binary.LittleEndian.Uint32(d[:4]) != 0xEC30A437 || binary.LittleEndian.Uint32(d[4:8]) != uplink.DictID2 {
-		t.Fatalf("%s is not a zstd dictionary with ID %#x", path, uplink.DictID2)
-	}
+	dictionaryFile(t, "dict-2.zstd", *updateDict2, trainingSlots, dict.Options{
+		MaxDictSize: 4 << 10, HashBytes: 8, ZstdDictID: uplink.DictID2, ZstdLevel: zstd.SpeedBetterCompression,
+	})
 	// Every slot names the dictionary in its frame header (after the
 	// padding), and decodes.
 	b := newBatcher(t, uplink.BatchRule{MaxRecords: 30, MaxAge: time.Hour})
