@@ -668,5 +668,11 @@ func Load(path string) (*Setup, error) {
 	if cfg.StateFilePath() == "" {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: no enforcement.state_file and no uplink.state_dir: suppression and the privacy switch are not kept across restarts", path))
 	}
+	if pol.NearZones.EndLinger > 0 && cfg.Vehicle.PowerHoldLine == "" && cfg.Uplink.Broker != "" {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: the policy lingers up to %v after the ignition goes off (near_zones.end_linger_s), but there is no vehicle.power_hold_line: the unit goes down with its supply, and when it goes offline dates each trip's end", path, pol.NearZones.EndLinger))
+	}
+	if prof.Signal(gateway.RoleIgnition) == nil && cfg.Vehicle.PowerHoldLine != "" {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: the profile maps no %s: the power hold line is held as long as the daemon runs", path, doc.Line("vehicle", "power_hold_line"), gateway.RoleIgnition))
+	}
 	return s, nil
 }

@@ -222,3 +222,45 @@ func TestLoadWarnsWithoutTurning(t *testing.T) {
 		t.Errorf("no warning for a vehicle without a sense of turning: %q", s.Warnings)
 	}
 }
+
+// TestLoadWarnsAboutThePowerHold: a power hold line on a vehicle whose
+// profile maps no ignition is held as long as the daemon runs, and says
+// so; the reference vehicle's is not warned about.
+func TestLoadWarnsAboutThePowerHold(t *testing.T) {
+	const warning = "the profile maps no vehicle.ignition: the power hold line is held as long as the daemon runs"
+	const cams = "cameras: [{name: front, class: exterior}]\n"
+	head := strings.Replace(gatewaytest.GoodHead, "  interfaces: [vcan0]\n", "  interfaces: [vcan0]\n  power_hold_line: HOLD\n", 1)
+	s, err := config.Load(gatewaytest.WriteSet(t, map[string]string{"quietzone.yaml": head + cams}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.Join(s.Warnings, "\n"), warning) {
+		t.Errorf("the reference vehicle warned about: %q", s.Warnings)
+	}
+	dbc, err := os.ReadFile("../../can/profiles/quietzone.dbc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := os.ReadFile("../../can/profiles/quietzone.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.Split(string(ref), "\n") {
+		if !strings.Contains(l, "vehicle.ignition") {
+			kept = append(kept, l)
+		}
+	}
+	prof := strings.Replace(strings.Join(kept, "\n"), "dbc: quietzone.dbc", "dbc: vehicle.dbc", 1)
+	s, err = config.Load(gatewaytest.WriteSet(t, map[string]string{
+		"quietzone.yaml": strings.Replace(head, "builtin:quietzone", "vehicle.yaml", 1) + cams,
+		"vehicle.yaml":   prof,
+		"vehicle.dbc":    string(dbc),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(s.Warnings, "\n"), warning) {
+		t.Errorf("no warning for a hold line without an ignition: %q", s.Warnings)
+	}
+}
