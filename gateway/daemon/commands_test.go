@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"quietzone/camera/cameratest"
 	"quietzone/can"
@@ -37,13 +36,7 @@ func TestUnlistedCamerasToldDeny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := gatewaytest.NewClock(gatewaytest.T0)
-	h := &fakeHardware{bus: can.NewBus(clock.Now), pins: map[string]*gpiotest.Pin{}}
-	d, err := daemon.New(s, h.hw(false), daemon.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, h, _ := newDaemon(t, s)
 	ecu := h.bus.Open()
 	defer ecu.Close()
 	msg := s.Profile.DB.Message("CAM_Command")
@@ -144,13 +137,7 @@ func TestCommandFixedWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := gatewaytest.NewClock(gatewaytest.T0)
-	h := &fakeHardware{bus: can.NewBus(clock.Now), pins: map[string]*gpiotest.Pin{}}
-	d, err := daemon.New(s, h.hw(false), daemon.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, h, _ := newDaemon(t, s)
 	ecu := h.bus.Open()
 	defer ecu.Close()
 	if err := d.Cameras().Apply(gatewaytest.T0, true); err != nil {

@@ -57,6 +57,20 @@ func (h *fakeHardware) hw(inputs bool) daemon.Hardware {
 	return hw
 }
 
+// newDaemon wires the loaded setup s to fakeHardware (no GPIO inputs)
+// on a manual clock at gatewaytest.T0, closed when the test ends.
+func newDaemon(t *testing.T, s *config.Setup) (*daemon.Daemon, *fakeHardware, *gatewaytest.Clock) {
+	t.Helper()
+	clock := gatewaytest.NewClock(gatewaytest.T0)
+	h := &fakeHardware{bus: can.NewBus(clock.Now), pins: map[string]*gpiotest.Pin{}}
+	d, err := daemon.New(s, h.hw(false), daemon.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, h, clock
+}
+
 // TestDaemonWiresEnforcement: the configuration's lines reach the
 // gateway: the switch (active low) engages the manual mode, the
 // indicator shows it, the power lines keep their active levels, a
@@ -200,13 +214,7 @@ func TestDaemonHoldsPower(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := gatewaytest.NewClock(gatewaytest.T0)
-	h := &fakeHardware{bus: can.NewBus(clock.Now), pins: map[string]*gpiotest.Pin{}}
-	d, err := daemon.New(s, h.hw(false), daemon.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, h, clock := newDaemon(t, s)
 	level := func() gpio.Level { return cameratest.Level(h.pins["HOLD"]) }
 	if level() != gpio.High {
 		t.Fatal("the power hold line is not high from the start")
