@@ -198,7 +198,7 @@ func (r *rig) halt() {
 			// With a cadence the publisher ends the run on its last
 			// ticks: the clock moves to each exactly, so that the broker
 			// receives them on the grid (not up to a second late).
-			if pub := r.d.Publisher(); pub != nil {
+			if pub := r.d.Publisher(); pub != nil && pub.Paced() {
 				if w := pub.WaitingFor(); pub.EdgeTicks() > 0 && w.After(r.clock.Now()) {
 					r.clock.Advance(w.Sub(r.clock.Now()))
 				}

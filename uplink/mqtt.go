@@ -145,6 +145,9 @@ func (p *Publisher) WaitingFor() time.Time {
 	return time.Time{}
 }
 
+// Paced reports whether the publisher keeps a constant cadence.
+func (p *Publisher) Paced() bool { return p.cadence.Load() != nil }
+
 // EdgeTicks returns how many of a run's last ticks (Drain) are still to
 // be published: a test bench moves its clock to them while a
 // run ends.
